@@ -161,6 +161,7 @@ def validate_curves(
     target: str = "value",
     log_target: bool = True,
     positive: Sequence[str] | None = None,
+    log_inputs: bool = True,
     min_points: int | None = None,
     law: str | None = None,
     num_params: int | None = None,
@@ -175,7 +176,7 @@ def validate_curves(
         A tidy curve table (see the module docstring), usually from ``load_curves``.
     inputs : list of str
         Columns the law takes as inputs, e.g. ``["N", "D"]``.  Logs are taken of them, so
-        they must be positive.
+        they must be positive, unless ``log_inputs=False`` (e.g. a loss -> accuracy link).
     target : str
         The fitted column (default ``"value"``).
     log_target : bool
@@ -241,7 +242,7 @@ def validate_curves(
     for column in dict.fromkeys([*inputs, target, *positive]):
         if column not in frame.columns:
             continue
-        if column in inputs or (column == target and log_target):
+        if (column in inputs and log_inputs) or (column == target and log_target):
             reason: str | None = "logs are taken"
         elif column in positive:
             reason = "must be positive"

@@ -1,0 +1,255 @@
+"""The ``scalefit`` command line. Thin: parses, calls the public API, prints one-line errors.
+
+Errors a user can cause are printed as ONE line on stderr (``scalefit: error: ...``) with exit
+code 2; unexpected failures print one line with exit code 1.  ``--debug`` shows tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+EXIT_USAGE = 2
+EXIT_INTERNAL = 1
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    def error(self, message):  # argparse prints usage + message; we keep it to one line
+        raise _UsageError(f"{self.prog}: {message} (see `{self.prog} --help`)")
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _setup_jax() -> None:
+    """float64 plus JAX's persistent compilation cache (compile once across CLI runs)."""
+    os.environ.setdefault("JAX_PLATFORMS", os.environ.get("JAX_PLATFORMS", ""))
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    cache = os.environ.get("SCALEFIT_CACHE_DIR") or str(Path.home() / ".cache" / "scalefit" / "jax")
+    try:
+        Path(cache).mkdir(parents=True, exist_ok=True)
+        jax.config.update("jax_compilation_cache_dir", cache)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    except Exception:  # pragma: no cover - a read-only home must not break the CLI
+        pass
+
+
+def _parse_assignments(text: str, argument: str) -> dict[str, str]:
+    from .errors import ArgumentError
+
+    out = {}
+    for part in [p for p in text.split(",") if p.strip()]:
+        if "=" not in part:
+            raise ArgumentError(f"`{argument}` expects NAME=VALUE[,NAME=VALUE...], got {part!r}")
+        k, v = part.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def _floats(d: dict[str, str], argument: str) -> dict[str, float]:
+    from .errors import ArgumentError
+
+    out = {}
+    for k, v in d.items():
+        try:
+            out[k] = float(v)
+        except ValueError:
+            raise ArgumentError(f"`{argument}`: value of `{k}` = {v!r} is not a number") from None
+    return out
+
+
+# ------------------------------------------------------------------------------ commands
+def _cmd_laws(args) -> int:
+    from .laws import available_laws, get_law
+
+    for name in available_laws():
+        print(get_law(name).describe())
+        print()
+    return 0
+
+
+def _load_for_fit(args):
+    from .errors import ArgumentError
+    from .io import load_curves
+
+    columns = {}
+    for key in ("N", "D", "C", "value", "run", "step", "se"):
+        v = getattr(args, f"col_{key}")
+        if v:
+            columns[key] = v
+    for k, v in _parse_assignments(args.map or "", "--map").items():
+        columns[k] = v
+    path = Path(args.data)
+    if not path.exists():
+        raise ArgumentError(f"`DATA` = '{args.data}' does not exist")
+    frame = load_curves(path, columns=columns or None, metric=args.metric)
+    if args.drop_largest:
+        if args.drop_largest < 0 or args.drop_largest >= len(frame):
+            raise ArgumentError(f"`--drop-largest` = {args.drop_largest} must be in [0, {len(frame) - 1}]")
+        target = args.target
+        # Epoch's filter (METHODS §1.4): keep rows strictly below the K-th largest value
+        thr = frame[target].sort_values(ascending=False).iloc[args.drop_largest - 1]
+        frame = frame[frame[target] < thr]
+    return frame
+
+
+def _cmd_fit(args) -> int:
+    from .fit import fit_law
+    from .fit.objective import LOSSES  # noqa: F401
+
+    if args.output and Path(args.output).exists() and not args.force:
+        from .errors import ArgumentError
+
+        raise ArgumentError(f"`-o` = '{args.output}' already exists; refusing to overwrite it (use --force)")
+    frame = _load_for_fit(args)
+    inputs = dict(_parse_assignments(args.input or "", "--input"))
+    if args.x:
+        inputs["x"] = args.x
+    law_options = {"n_breaks": args.breaks} if args.law == "bnsl" and args.breaks else None
+    fixed = _floats(_parse_assignments(args.fix or "", "--fix"), "--fix")
+    tied = _parse_assignments(args.tie or "", "--tie")
+    res = fit_law(
+        frame, args.law, inputs=inputs or None, target=args.target, loss=args.loss, delta=args.delta,
+        fixed=fixed or None, tied=tied or None, seed=args.seed, source=str(args.data),
+        law_options=law_options,
+    )
+    res = res.with_metadata(command="scalefit " + " ".join(sys.argv[1:]) if args._argv is None else args._argv)
+    print(res.summary())
+    if args.output:
+        res.to_json(args.output, overwrite=args.force)
+        print(f"wrote {args.output}")
+    return 0 if res.converged or not args.strict else 3
+
+
+def _cmd_predict(args) -> int:
+    import pandas as pd
+
+    from .errors import ArgumentError
+    from .fit import FitResult
+
+    res = FitResult.from_json(args.fit)
+    rows = []
+    for spec in args.at or []:
+        rows.append(_floats(_parse_assignments(spec, "--at"), "--at"))
+    if not rows:
+        raise ArgumentError("`--at` is required, e.g. --at N=7e10,D=1.4e12")
+    frames = [res.predict(r) for r in rows]
+    out = pd.concat(frames, ignore_index=True)
+    with pd.option_context("display.float_format", "{:.6g}".format, "display.width", 160):
+        print(out.to_string(index=False))
+    if "extrapolation" in out and (out["extrapolation"] > 10).any():
+        print("warning: extrapolating more than 10x beyond the largest fitted input; the band is conditional on the law")
+    if not res.converged:
+        print(f"warning: the fit did not converge: {res.status}")
+    return 0
+
+
+def _cmd_optimal(args) -> int:
+    import pandas as pd
+
+    from .allocation import allocation_constants, compute_optimal
+    from .fit import FitResult
+
+    res = FitResult.from_json(args.fit)
+    Cs = [float(c) for c in args.C.split(",")]
+    k = allocation_constants(res)
+    print(f"allocation exponents: N_opt ∝ C^{k['a']:.4f}, D_opt ∝ C^{k['b']:.4f}")
+    with pd.option_context("display.float_format", "{:.6g}".format, "display.width", 160):
+        print(compute_optimal(res, Cs).to_string(index=False))
+    return 0
+
+
+def _cmd_demo(args) -> int:
+    from .demo import run_demo
+
+    return run_demo(output=args.output, force=args.force)
+
+
+# ------------------------------------------------------------------------------ parser
+def build_parser() -> argparse.ArgumentParser:
+    p = _OneLineParser(prog="scalefit", description="Fit and extrapolate scaling laws.")
+    p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = p.add_subparsers(dest="command", parser_class=_OneLineParser)
+
+    s = sub.add_parser("laws", help="list available laws with their formulas")
+    s.set_defaults(func=_cmd_laws)
+
+    s = sub.add_parser("fit", help="fit a law to a data file and print the parameter table")
+    s.add_argument("data", help="CSV, TSV, Parquet, JSON or JSONL file")
+    s.add_argument("--law", default="chinchilla", help="law name (see `scalefit laws`)")
+    for key, helptext in (("N", "parameters"), ("D", "training tokens"), ("C", "training FLOPs"),
+                          ("value", "measured loss/metric"), ("run", "run id"), ("step", "checkpoint step"),
+                          ("se", "standard error")):
+        s.add_argument(f"--{key}", dest=f"col_{key}", metavar="COLUMN", help=f"source column holding {helptext}")
+    s.add_argument("--map", help="more schema mappings, e.g. N=params,D=tokens")
+    s.add_argument("--metric", help="metric name to keep or to read as the value column")
+    s.add_argument("--x", help="column bound to a single-variable law's input x (e.g. N, D or C)")
+    s.add_argument("--input", help="law input bindings, e.g. L=loss")
+    s.add_argument("--target", default="value", help="column to fit (default: value)")
+    s.add_argument("--loss", choices=["huber", "squared", "absolute", "asymmetric"], help="objective")
+    s.add_argument("--delta", type=float, default=1e-3, help="Huber delta / residual scale (default 1e-3)")
+    s.add_argument("--fix", help="fix parameters, e.g. alpha=0.34,beta=0.28")
+    s.add_argument("--tie", help="tie parameters, e.g. beta=alpha")
+    s.add_argument("--breaks", type=int, help="number of breaks for --law bnsl")
+    s.add_argument("--drop-largest", type=int, default=0, metavar="K",
+                   help="drop the K rows with the largest target value (Epoch's Chinchilla filter: 5)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("-o", "--output", help="write the fit as JSON (never overwrites without --force)")
+    s.add_argument("--force", action="store_true", help="allow overwriting --output")
+    s.add_argument("--strict", action="store_true", help="exit with code 3 if the fit did not converge")
+    s.set_defaults(func=_cmd_fit)
+
+    s = sub.add_parser("predict", help="predict from a saved fit")
+    s.add_argument("fit", help="fit JSON written by `scalefit fit -o`")
+    s.add_argument("--at", action="append", help="input values, e.g. N=7e10,D=1.4e12 (repeatable)")
+    s.set_defaults(func=_cmd_predict)
+
+    s = sub.add_parser("optimal", help="compute-optimal N, D and loss for compute budgets (Chinchilla-type fits)")
+    s.add_argument("fit")
+    s.add_argument("--C", required=True, help="compute budgets in FLOPs, comma-separated")
+    s.set_defaults(func=_cmd_optimal)
+
+    s = sub.add_parser("demo", help="run the main job on bundled example data")
+    s.add_argument("-o", "--output", default=None, help="where to write outputs (default reports/)")
+    s.add_argument("--force", action="store_true")
+    s.set_defaults(func=_cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    raw = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in raw
+    parser = build_parser()
+    try:
+        args = parser.parse_args(raw)
+        args._argv = "scalefit " + " ".join(raw)
+        if not getattr(args, "command", None):
+            parser.print_help()
+            return EXIT_USAGE
+        _setup_jax()
+        return int(args.func(args) or 0)
+    except _UsageError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as exc:  # noqa: BLE001 - the CLI boundary
+        from .errors import ScalefitError
+
+        if debug:
+            raise
+        if isinstance(exc, ScalefitError):
+            msg = " ".join(str(exc).split())
+            print(f"scalefit: error: {msg}", file=sys.stderr)
+            return EXIT_USAGE
+        msg = " ".join(f"{type(exc).__name__}: {exc}".split())
+        print(f"scalefit: internal error: {msg} (rerun with --debug for a traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

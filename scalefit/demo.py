@@ -1,0 +1,61 @@
+"""`scalefit demo` / `make demo`: the main job on bundled example data.
+
+Fits the Chinchilla law the Hoffmann way to ``data/chinchilla_synthetic.csv`` (generated from
+known parameters by ``data/generate.py``), prints the parameter table with its convergence
+verdict, the prediction at a 70B-parameter / 1.4T-token run, and the compute-optimal
+allocation at 1e24 FLOPs, next to the true values.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .errors import ArgumentError
+
+
+def _data_dir() -> Path:
+    here = Path(__file__).resolve().parents[1] / "data"
+    if not (here / "chinchilla_synthetic.csv").is_file():
+        raise ArgumentError(
+            f"bundled example data not found in '{here}'; run the demo from a scalefit checkout "
+            "(`make demo`) or regenerate it with `python data/generate.py`"
+        )
+    return here
+
+
+def run_demo(output: str | None = None, force: bool = False) -> int:
+    import math
+
+    from .allocation import allocation_constants, compute_optimal
+    from .fit import fit_law
+    from .io import load_curves
+
+    data = _data_dir()
+    truth = json.loads((data / "TRUTH.json").read_text())
+    out_dir = Path(output) if output else Path(__file__).resolve().parents[1] / "reports"
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    print("== Chinchilla L(N, D) on data/chinchilla_synthetic.csv (Huber on log residuals, 4,500-start grid)")
+    frame = load_curves(data / "chinchilla_synthetic.csv")
+    res = fit_law(frame, "chinchilla", source=str(data / "chinchilla_synthetic.csv"))
+    print(res.summary())
+    t = truth["chinchilla_synthetic.csv"]
+    nat = res.natural_params
+    print("truth vs fit: " + ", ".join(f"{k} {t[k]:g} vs {nat[k]:.4g}" for k in ("E", "A", "B", "alpha", "beta")))
+    pred = res.predict(N=70e9, D=1.4e12)
+    true_L = t["E"] + t["A"] * 70e9 ** (-t["alpha"]) + t["B"] * 1.4e12 ** (-t["beta"])
+    print(f"prediction at N=7e10, D=1.4e12: L = {pred['prediction'][0]:.4f} (true {true_L:.4f}; "
+          f"{pred['extrapolation'][0]:.0f}x beyond the largest fitted input)")
+    k = allocation_constants(res)
+    opt = compute_optimal(res, 1e24).iloc[0]
+    tk = allocation_constants(t)
+    print(f"compute-optimal at 1e24 FLOPs: N = {opt.N_opt:.3g}, D = {opt.D_opt:.3g}, "
+          f"{opt.tokens_per_param:.1f} tokens/param, L* = {opt.loss:.4f}; "
+          f"N_opt ∝ C^{k['a']:.3f} (true C^{tk['a']:.3f})")
+    fit_path = out_dir / "demo_chinchilla_fit.json"
+    res.to_json(fit_path, overwrite=True)
+    print(f"wrote {fit_path}")
+    if not res.converged or not math.isfinite(res.objective):
+        return 3
+    return 0

@@ -1,0 +1,486 @@
+"""Point fits: multi-start L-BFGS over a law's start grid as one jitted, vmapped computation.
+
+Pipeline (DESIGN.md §5): every start runs ``screen_iters`` L-BFGS iterations (vmapped, in
+cache-sized chunks); the ``n_polish`` best are then polished to tight tolerance; the best
+polished start is the estimate.  A convergence check follows every fit and is reported in the
+result (``converged``, ``status``, ``warnings``).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import platform
+from typing import Any, Mapping, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from .._config import require_x64
+from ..errors import ArgumentError, DataValidationError
+from ..laws import ScalingLaw, get_law
+from . import _lbfgs
+from ._varpro import varpro_profile
+from .objective import check_loss, make_objective
+from .result import FitResult
+
+_SOLVERS: dict[tuple, Any] = {}
+_VARPRO: dict[int, Any] = {}
+
+#: a start that stops because no decrease is resolvable counts as converged when the
+#: quasi-Newton decrement g·H⁻¹g (twice the predicted further decrease) is below this
+#: fraction of max(1, |f|): parameters are then within ~sqrt(1e-9) of the optimum in the
+#: objective's own metric.
+DECREMENT_TOL = 1e-9
+
+#: inputs that a single-variable law's ``x`` may bind to, in order of preference
+_X_CANDIDATES = ("x", "N", "D", "C", "step")
+
+
+# --------------------------------------------------------------------------- binding
+def bind_inputs(frame: pd.DataFrame, law: ScalingLaw, inputs: Mapping[str, str] | None) -> dict[str, str]:
+    """Map each law input to a column of ``frame`` (explicit mapping first, then same name)."""
+    inputs = dict(inputs or {})
+    unknown = sorted(set(inputs) - set(law.inputs))
+    if unknown:
+        raise ArgumentError(
+            f"law `{law.name}` has inputs {list(law.inputs)}; `inputs` names unknown {unknown}"
+        )
+    out = {}
+    for name in law.inputs:
+        if name in inputs:
+            col = inputs[name]
+            if col not in frame.columns:
+                raise ArgumentError(
+                    f"input `{name}` is bound to column `{col}`, which is not in the data "
+                    f"(columns: {', '.join(map(str, frame.columns))})"
+                )
+            out[name] = col
+        elif name in frame.columns:
+            out[name] = name
+        elif name == "x":
+            present = [c for c in _X_CANDIDATES[1:] if c in frame.columns]
+            if len(present) == 1:
+                out[name] = present[0]
+            else:
+                raise ArgumentError(
+                    f"law `{law.name}` needs its input `x` bound to a column: pass inputs={{'x': ...}} "
+                    f"(candidates present: {present or list(frame.columns)})"
+                )
+        else:
+            raise ArgumentError(
+                f"law `{law.name}` needs input `{name}`, not found in the data "
+                f"(columns: {', '.join(map(str, frame.columns))}); map it with inputs={{'{name}': ...}}"
+            )
+    return out
+
+
+def _validate(frame, law, bound, target, n_free, source):
+    from ..io import validate_curves
+
+    validate_curves(
+        frame,
+        inputs=[bound[n] for n in law.inputs],
+        target=target,
+        log_target=law.target == "log",
+        log_inputs=law.positive_inputs,
+        num_params=n_free,
+        law=law.name,
+        source=source,
+    )
+
+
+def _resolve_constraints(law, fixed, tied):
+    names = law.param_names
+    fixed = {k: float(v) for k, v in (fixed or {}).items()}
+    tied = dict(tied or {})
+    for k in list(fixed) + list(tied):
+        if k not in names:
+            raise ArgumentError(f"unknown parameter `{k}` for law `{law.name}`; parameters: {list(names)}")
+    both = sorted(set(fixed) & set(tied))
+    if both:
+        raise ArgumentError(f"parameters {both} are both fixed and tied")
+    for k, v in fixed.items():
+        if not math.isfinite(v):
+            raise ArgumentError(f"fixed value of `{k}` = {v} is not finite")
+    for k, t in tied.items():
+        if t not in names:
+            raise ArgumentError(f"`tied` maps `{k}` to unknown parameter `{t}`")
+        if t in tied:
+            raise ArgumentError(f"`tied` chains `{k}` -> `{t}` -> `{tied[t]}`; tie to a free or fixed parameter")
+        if t == k:
+            raise ArgumentError(f"`tied` ties `{k}` to itself")
+    free = tuple(n for n in names if n not in fixed and n not in tied)
+    if not free:
+        raise ArgumentError("every parameter is fixed or tied; nothing to fit")
+    return free, fixed, tied
+
+
+def _start_matrix(law, starts, X_np, y_np, free) -> tuple[np.ndarray, list[str]]:
+    names = law.param_names
+    if starts is None:
+        grid = law.start_grid(X_np, y_np)
+        origin = "grid"
+    elif isinstance(starts, Mapping):
+        import itertools
+
+        missing = [n for n in free if n not in starts]
+        extra = sorted(set(starts) - set(names))
+        if extra:
+            raise ArgumentError(f"`starts` names unknown parameters {extra}")
+        if missing:
+            default = law.start_grid(X_np, y_np)
+            base = {n: np.unique(default[:, names.index(n)]) for n in missing}
+        else:
+            base = {}
+        axes = [np.atleast_1d(np.asarray(starts[n] if n in starts else base[n], dtype=np.float64)) for n in names if n in free]
+        grid_free = np.array(list(itertools.product(*axes)), dtype=np.float64).reshape(-1, len(free))
+        return grid_free, ["user"] * len(grid_free)
+    else:
+        grid = np.atleast_2d(np.asarray(starts, dtype=np.float64))
+        origin = "user"
+        if grid.shape[1] not in (len(names), len(free)):
+            raise ArgumentError(
+                f"`starts` has {grid.shape[1]} columns; expected {len(names)} (all parameters {list(names)}) "
+                f"or {len(free)} (free parameters {list(free)})"
+            )
+        if grid.shape[1] == len(free) and len(free) != len(names):
+            return grid, [origin] * len(grid)
+    cols = [names.index(n) for n in free]
+    sub = grid[:, cols]
+    # fixed/tied coordinates removed: drop duplicate rows that result
+    _, first = np.unique(sub, axis=0, return_index=True)
+    sub = sub[np.sort(first)]
+    if not np.all(np.isfinite(sub)):
+        raise ArgumentError("`starts` contains non-finite values")
+    return sub, [origin] * len(sub)
+
+
+# --------------------------------------------------------------------------- solver
+def _build_solver(law, free, fixed_names, tied_items, loss, delta, asymmetry, n_screen, n_polish,
+                  screen_iters, max_iter, gtol, ftol, chunk):
+    objective = make_objective(law, free=free, fixed=fixed_names, tied=tied_items, loss=loss,
+                               delta=delta, asymmetry=asymmetry)
+    vg = jax.value_and_grad(objective)
+
+    def run(x0s, data, lower, upper):
+        def stage(x0, iters):
+            return _lbfgs.minimize(vg, x0, data, lower=lower, upper=upper, max_iter=iters,
+                                   gtol=gtol, ftol=ftol)
+
+        if n_screen > n_polish:
+            s1 = jax.lax.map(lambda x0: stage(x0, screen_iters), x0s, batch_size=chunk)
+            f1 = jnp.where(jnp.isfinite(s1.f), s1.f, jnp.inf)
+            _, top = jax.lax.top_k(-f1, n_polish)
+            x_polish0 = s1.x[top]
+            s1_out = (s1.x, s1.f, s1.it, s1.status)
+        else:
+            top = jnp.arange(n_screen)
+            x_polish0 = x0s
+            s1_out = None
+        s2 = jax.vmap(lambda x0: stage(x0, max_iter))(x_polish0)
+        pg = jax.vmap(_lbfgs._projected_grad, in_axes=(0, 0, None, None))(s2.x, s2.g, lower, upper)
+        dec = jax.vmap(_lbfgs.newton_decrement, in_axes=(0, None, None))(s2, lower, upper)
+        f0_full = jax.vmap(lambda x: objective(x, data))(x0s[top])
+        return s1_out, top, (s2.x, s2.f, s2.it, s2.status, jnp.max(jnp.abs(pg), axis=-1), f0_full, dec)
+
+    return jax.jit(run)
+
+
+def _get_solver(key, *args):
+    if key not in _SOLVERS:
+        _SOLVERS[key] = (args[0], _build_solver(*args))  # keep the law alive with the entry
+    return _SOLVERS[key][1]
+
+
+def _varpro_start(law, free, X, y_t, w):
+    vp = law.varpro
+    if vp is None or not set(vp.linear + vp.nonlinear) <= set(free) or law.target != "log":
+        return None
+    if id(law) not in _VARPRO:
+        _VARPRO[id(law)] = (law, jax.jit(lambda X, y, w: varpro_profile(vp, X, y, w)))
+    nl, coef, rss = _VARPRO[id(law)][1](X, jnp.exp(y_t), w)
+    if not np.isfinite(float(rss)):
+        return None
+    y_nat = np.exp(np.asarray(y_t))
+    floor = 1e-3 * float(np.min(y_nat))
+    theta = {}
+    for n, c in zip(vp.linear, np.asarray(coef)):
+        theta[n] = math.log(max(float(c), floor))
+    for n, v in zip(vp.nonlinear, np.asarray(nl)):
+        theta[n] = float(v)
+    return np.array([theta[n] for n in free])
+
+
+def _versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version()}
+    for pkg in ("scalefit", "jax", "jaxlib", "numpy", "scipy", "pandas"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:  # pragma: no cover
+            out[pkg] = "unknown"
+    return out
+
+
+# --------------------------------------------------------------------------- public
+def fit_law(
+    data,
+    law: str | ScalingLaw = "chinchilla",
+    *,
+    inputs: Mapping[str, str] | None = None,
+    target: str = "value",
+    loss: str | None = None,
+    delta: float = 1e-3,
+    asymmetry: float = 0.5,
+    fixed: Mapping[str, float] | None = None,
+    tied: Mapping[str, str] | None = None,
+    starts=None,
+    weights: Sequence[float] | None = None,
+    varpro: bool = True,
+    n_polish: int = 32,
+    screen_iters: int = 20,
+    max_iter: int = 3000,
+    gtol: float = 1e-10,
+    ftol: float = 1e-15,
+    chunk_size: int = 256,
+    seed: int = 0,
+    columns: Mapping[str, str] | None = None,
+    source: str | None = None,
+    law_options: Mapping[str, Any] | None = None,
+) -> FitResult:
+    """Fit a scaling law to data by multi-start L-BFGS in float64.
+
+    Parameters
+    ----------
+    data
+        A tidy DataFrame (see :mod:`scalefit.io`) or a path/DataFrame that
+        :func:`scalefit.io.load_curves` understands (``columns`` maps schema names).
+    law
+        Registry name (``"chinchilla"``, ``"power_law"``, ... see ``scalefit laws``) or a
+        :class:`~scalefit.laws.ScalingLaw` (e.g. from :func:`scalefit.define_law`).
+    inputs
+        Law input -> column (``{"x": "C"}``); by default inputs bind to same-named columns.
+    target
+        Column to fit (default ``value``).
+    loss
+        ``"huber"`` (Hoffmann: Huber on log residuals), ``"squared"``, ``"absolute"`` or
+        ``"asymmetric"`` (Huber weighting over-predictions by ``2·asymmetry``); the law's default
+        when omitted.  Objectives are summed and divided by ``delta**2`` (METHODS.md §0.4).
+    fixed, tied
+        Hold parameters at values (``{"alpha": 0.34}``) or tie them to another parameter
+        (``{"beta": "alpha"}``).
+    starts
+        Start grid: an ``(S, P)`` array over all (or the free) parameters, or a mapping
+        ``name -> values`` whose Cartesian product is used.  Default: the law's grid (Hoffmann's
+        4,500 starts for Chinchilla) plus a VarPro start where the law supports one.
+    weights
+        Non-negative per-row weights (e.g. bootstrap counts).
+    n_polish, screen_iters, max_iter, gtol, ftol
+        Two-stage schedule: all starts run ``screen_iters`` iterations, the ``n_polish`` best
+        continue to ``max_iter`` with projected-gradient tolerance ``gtol·max(1, |f|)`` and
+        relative-decrease tolerance ``ftol``.
+    seed
+        Recorded in the metadata (the point fit itself is deterministic).
+
+    Returns
+    -------
+    FitResult
+
+    Examples
+    --------
+    >>> import scalefit, pandas as pd
+    >>> df = pd.DataFrame({"x": [1e6, 1e7, 1e8, 1e9], "value": [3.1, 2.6, 2.3, 2.1]})
+    >>> res = scalefit.fit_law(df, "power_law")  # doctest: +SKIP
+    >>> res.predict(x=1e10)  # doctest: +SKIP
+    """
+    require_x64()
+    law = get_law(law, **dict(law_options or {}))
+    loss = law.default_loss if loss is None else loss
+    check_loss(loss, delta, asymmetry)
+    for name, val, lo in (("n_polish", n_polish, 1), ("screen_iters", screen_iters, 1), ("max_iter", max_iter, 1),
+                          ("chunk_size", chunk_size, 1)):
+        if not isinstance(val, (int, np.integer)) or val < lo:
+            raise ArgumentError(f"`{name}` = {val!r} must be an integer >= {lo}")
+
+    if isinstance(data, pd.DataFrame) and columns is None:
+        frame = data
+    else:
+        from ..io import load_curves
+
+        frame = load_curves(data, columns=columns)
+        if source is None and not isinstance(data, pd.DataFrame):
+            source = str(data)
+    if target not in frame.columns:
+        raise ArgumentError(
+            f"`target` column `{target}` is not in the data (columns: {', '.join(map(str, frame.columns))})"
+        )
+    bound = bind_inputs(frame, law, inputs)
+    free, fixed, tied = _resolve_constraints(law, fixed, tied)
+    _validate(frame, law, bound, target, len(free), source)
+
+    cols = list(dict.fromkeys([*bound.values(), target]))
+    fitted = frame.copy()
+    X_np = {n: fitted[bound[n]].to_numpy(np.float64) for n in law.inputs}
+    y_np = fitted[target].to_numpy(np.float64)
+    if weights is None:
+        w_np = np.ones(len(fitted))
+    else:
+        w_np = np.asarray(weights, dtype=np.float64)
+        if w_np.shape != (len(fitted),) or np.any(~np.isfinite(w_np)) or np.any(w_np < 0):
+            raise ArgumentError(f"`weights` must be {len(fitted)} finite non-negative numbers")
+    y_t = np.log(y_np) if law.target == "log" else y_np
+
+    x0s, origin = _start_matrix(law, starts, X_np, y_np, free)
+    X = {k: jnp.asarray(v) for k, v in X_np.items()}
+    data_arrays = {
+        "X": X, "y": jnp.asarray(y_t), "w": jnp.asarray(w_np),
+        "fixed": jnp.asarray([fixed[n] for n in fixed], dtype=jnp.float64),
+    }
+    if varpro and starts is None:
+        vp = _varpro_start(law, free, X, data_arrays["y"], data_arrays["w"])
+        if vp is not None:
+            x0s = np.vstack([x0s, vp[None, :]])
+            origin = origin + ["varpro"]
+    n_screen = len(x0s)
+    n_pol = int(min(n_polish, n_screen))
+    lower, upper = law.params.bounds(free)
+
+    key = (id(law), free, tuple(fixed), tuple(sorted(tied.items())), loss, float(delta), float(asymmetry),
+           n_screen, n_pol, int(screen_iters), int(max_iter), float(gtol), float(ftol), int(chunk_size))
+    solver = _get_solver(key, law, free, tuple(fixed), tuple(sorted(tied.items())), loss, float(delta),
+                         float(asymmetry), n_screen, n_pol, int(screen_iters), int(max_iter), float(gtol),
+                         float(ftol), int(chunk_size))
+    s1, top, s2 = solver(jnp.asarray(x0s), data_arrays, jnp.asarray(lower), jnp.asarray(upper))
+    top = np.asarray(top)
+    x2, f2, it2, st2, pg2, f0_top, dec2 = (np.asarray(a) for a in s2)
+
+    # ------------------------------------------------------------ assemble starts
+    P = len(free)
+    x_final = x0s.copy() if s1 is None else np.asarray(s1[0]).copy()
+    f_final = np.full(n_screen, np.nan) if s1 is None else np.asarray(s1[1]).copy()
+    it_all = np.zeros(n_screen, int) if s1 is None else np.asarray(s1[2]).astype(int)
+    status_all = np.zeros(n_screen, int) if s1 is None else np.asarray(s1[3]).astype(int)
+    stage = np.array(["screened"] * n_screen, dtype=object)
+    x_final[top] = x2
+    f_final[top] = f2
+    it_all[top] = it_all[top] + it2 if s1 is not None else it2
+    status_all[top] = st2
+    stage[top] = "polished"
+    starts_df = pd.DataFrame({"start": np.arange(n_screen), "origin": origin})
+    for j, n in enumerate(free):
+        starts_df[f"{n}_init"] = x0s[:, j]
+    starts_df["stage"] = stage
+    starts_df["iterations"] = it_all
+    starts_df["status"] = [_lbfgs.STATUS_TEXT[int(s)] for s in status_all]
+    starts_df["objective_scaled"] = f_final
+    for j, n in enumerate(free):
+        starts_df[n] = x_final[:, j]
+
+    # ------------------------------------------------------------ convergence check
+    f2c = np.where(np.isfinite(f2), f2, np.inf)
+    kbest = int(np.argmin(f2c))
+    best_idx = int(top[kbest])
+    fbest = float(f2[kbest])
+    xbest = x2[kbest]
+    theta = {n: float(v) for n, v in zip(free, xbest)}
+    theta.update(fixed)
+    for k, t in tied.items():
+        theta[k] = theta[t]
+    params = {n: theta[n] for n in law.param_names}
+
+    problems, warns = [], []
+    status_code = int(st2[kbest])
+    pg = float(pg2[kbest])
+    decrement = float(dec2[kbest])
+    if not np.isfinite(fbest):
+        problems.append("the objective is not finite at any start")
+    elif status_code == _lbfgs.RUNNING:
+        problems.append(f"the best start reached the iteration limit (max_iter={max_iter}) before converging")
+    elif status_code == _lbfgs.NONFINITE:
+        problems.append("the best start produced a non-finite objective or gradient")
+    elif status_code == _lbfgs.LINESEARCH_FAILED and not (decrement <= DECREMENT_TOL * max(1.0, abs(fbest))):
+        problems.append(
+            f"the line search failed while the quasi-Newton decrement is {decrement:.2e} "
+            f"(relative {decrement / max(1.0, abs(fbest)):.1e}; not a stationary point)"
+        )
+    total_iters = int(it_all[best_idx])
+    moved = float(np.max(np.abs(xbest - x0s[best_idx]))) if P else 0.0
+    f_start = float(np.asarray(f0_top)[kbest])
+    if total_iters <= 3 and np.isfinite(f_start) and (f_start - fbest) <= 1e-9 * max(abs(fbest), 1e-300) \
+            and status_code not in (_lbfgs.GTOL,):
+        problems.append(
+            f"the optimiser stopped {total_iters} iteration(s) after its start with the objective barely changed "
+            "(premature stop; METHODS §0.4)"
+        )
+    lo, hi = law.params.bounds(free)
+    on_bound = [n for j, n in enumerate(free)
+                if (np.isfinite(lo[j]) and xbest[j] <= lo[j] + 1e-9 * max(1.0, abs(lo[j])))
+                or (np.isfinite(hi[j]) and xbest[j] >= hi[j] - 1e-9 * max(1.0, abs(hi[j])))]
+    if on_bound:
+        warns.append(f"estimate on a bound for {on_bound}; the law may not describe the data there")
+    agree = np.abs(f2c - fbest) <= 1e-6 * max(abs(fbest), 1e-300)
+    n_agree = int(np.sum(agree))
+    if n_pol >= 2 and n_agree < 2:
+        warns.append(f"only {n_agree} of {n_pol} polished starts reached the best objective; the optimum may be fragile")
+    if law.target == "log":
+        for n in law.param_names:
+            p = law.params[n]
+            if p.natural and params[n] < -30:
+                warns.append(f"`{p.natural}` = e^{params[n]:.1f} is effectively zero (term dropped by the data)")
+    if len(law.inputs) and "N" in law.inputs:
+        n_sizes = fitted[bound["N"]].nunique()
+        if n_sizes < 5:
+            warns.append(f"only {n_sizes} distinct model sizes; fits from fewer than 5 sizes extrapolate poorly")
+
+    converged = not problems
+    if converged:
+        why = _lbfgs.STATUS_TEXT[status_code]
+        if status_code == _lbfgs.LINESEARCH_FAILED:
+            why = "no further decrease resolvable in float64 (quasi-Newton decrement " \
+                  f"{decrement / max(1.0, abs(fbest)):.1e} relative)"
+        status = f"{why}; |proj grad| = {pg:.2e} after {total_iters} iterations"
+    else:
+        status = "; ".join(problems)
+
+    from ..io import frame_hash
+
+    metadata = {
+        "versions": _versions(),
+        "seed": int(seed),
+        "objective": f"{loss} (delta={delta:g}, asymmetry={asymmetry:g}) on {law.target}-scale residuals, "
+                     f"summed and divided by delta^2",
+        "data_hash": frame_hash(fitted, cols),
+        "data_source": source,
+        "n_points": int(len(fitted)),
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "schedule": {"screen_iters": int(screen_iters), "n_polish": n_pol, "max_iter": int(max_iter),
+                     "gtol": gtol, "ftol": ftol},
+    }
+    return FitResult(
+        law=law,
+        params=params,
+        free=free,
+        fixed=fixed,
+        tied=tied,
+        inputs=bound,
+        target=target,
+        loss=loss,
+        delta=float(delta),
+        asymmetry=float(asymmetry),
+        objective=fbest * delta**2,
+        objective_scaled=fbest,
+        converged=converged,
+        status=status,
+        warnings=tuple(warns),
+        n_starts=n_screen,
+        n_agree=n_agree,
+        n_iter=total_iters,
+        grad_norm=pg,
+        starts=starts_df,
+        frame=fitted,
+        metadata=metadata,
+    )

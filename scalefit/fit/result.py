@@ -1,0 +1,315 @@
+"""Immutable result of a point fit, with prediction and JSON round trip."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from .._files import atomic_write_text
+from ..errors import ArgumentError
+from ..laws import ScalingLaw, get_law
+
+FORMAT_VERSION = 1
+
+
+def _clean(obj):
+    """JSON-safe copy: NaN/inf -> None, numpy scalars -> Python."""
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, (np.floating, float)):
+        v = float(obj)
+        return v if math.isfinite(v) else None
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.bool_,)):
+        return bool(obj)
+    return obj
+
+
+def _frame_to_json(df: pd.DataFrame) -> dict:
+    d = df.to_dict(orient="split")
+    return _clean({"columns": list(d["columns"]), "index": list(d["index"]), "data": d["data"]})
+
+
+def _frame_from_json(d: Mapping) -> pd.DataFrame:
+    df = pd.DataFrame(d["data"], columns=d["columns"], index=d.get("index"))
+    return df
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """Result of :func:`scalefit.fit_law`. Frozen; build a new one rather than mutating.
+
+    Attributes
+    ----------
+    law : ScalingLaw
+    params : dict
+        Every fit coordinate (free, fixed and tied) at the best start.
+    free, fixed, tied
+        Which coordinates were optimised, held fixed (with values), or tied to another.
+    inputs : dict
+        Law input -> data column it was bound to.
+    target : str
+        Data column that was fitted.
+    objective, objective_scaled : float
+        Best objective, unscaled (as published, e.g. Hoffmann's summed Huber) and as optimised
+        (divided by ``delta**2``).
+    converged : bool
+        The convergence check passed (see ``status`` and ``warnings``).
+    status : str
+        Readable verdict of the convergence check.
+    warnings : tuple of str
+        Concerns that do not void the fit (few agreeing starts, estimate on a bound, ...).
+    n_starts, n_agree : int
+        Starts run, and polished starts within 1e-6 relative of the best objective.
+    starts : DataFrame
+        One row per start: origin, initial values, stage reached, iterations, status, objective
+        and final values.
+    frame : DataFrame
+        The exact rows that were fitted.
+    metadata : dict
+        Versions, seed, objective, data hash, timestamp, command.
+    """
+
+    law: ScalingLaw
+    params: Mapping[str, float]
+    free: tuple[str, ...]
+    fixed: Mapping[str, float]
+    tied: Mapping[str, str]
+    inputs: Mapping[str, str]
+    target: str
+    loss: str
+    delta: float
+    asymmetry: float
+    objective: float
+    objective_scaled: float
+    converged: bool
+    status: str
+    warnings: tuple[str, ...]
+    n_starts: int
+    n_agree: int
+    n_iter: int
+    grad_norm: float
+    starts: pd.DataFrame = field(repr=False)
+    frame: pd.DataFrame = field(repr=False)
+    metadata: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    bootstrap: Any = field(default=None, repr=False)
+
+    # ----------------------------------------------------------------- views
+    @property
+    def natural_params(self) -> dict[str, float]:
+        """Parameters on the natural scale (``A = e^a``, ``E = e^e``, exponents as is)."""
+        return self.law.params.natural_values(self.params)
+
+    def param_table(self) -> pd.DataFrame:
+        rows = []
+        for p in self.law.params:
+            v = float(self.params[p.name])
+            role = "free" if p.name in self.free else ("fixed" if p.name in self.fixed else f"tied to {self.tied.get(p.name)}")
+            rows.append({
+                "parameter": p.name, "symbol": p.symbol, "value": v,
+                "natural": p.natural or p.name, "natural_value": p.to_natural(v), "role": role,
+            })
+        return pd.DataFrame(rows)
+
+    def summary(self) -> str:
+        """Plain-text report: law, parameter table, objective and convergence verdict."""
+        lines = [f"law: {self.law.name}   {self.law.formula}"]
+        lines.append(
+            f"data: {len(self.frame)} points, target `{self.target}`, inputs "
+            + ", ".join(f"{k}=`{v}`" for k, v in self.inputs.items())
+        )
+        lines.append(f"loss: {self.loss} (delta={self.delta:g}) on {self.law.target}-scale residuals")
+        tab = self.param_table()
+        w = max(len(s) for s in tab["parameter"]) + 2
+        lines.append(f"{'parameter':<{w}}{'value':>16}   {'natural':<8}{'natural value':>16}  role")
+        for _, r in tab.iterrows():
+            lines.append(
+                f"{r['parameter']:<{w}}{r['value']:>16.8g}   {r['natural']:<8}{r['natural_value']:>16.8g}  {r['role']}"
+            )
+        lines.append(f"objective: {self.objective:.10g} (scaled {self.objective_scaled:.10g})")
+        lines.append(
+            f"starts: {self.n_starts} run, {self.n_agree} polished starts agree with the best; "
+            f"{self.n_iter} iterations; |grad| = {self.grad_norm:.2e}"
+        )
+        lines.append(("converged: " if self.converged else "NOT CONVERGED: ") + self.status)
+        for w_ in self.warnings:
+            lines.append(f"warning: {w_}")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:  # pragma: no cover - thin
+        return self.summary()
+
+    # ------------------------------------------------------------ prediction
+    def _input_arrays(self, at) -> dict[str, np.ndarray]:
+        names = self.law.inputs
+        if at is None:
+            return {n: self.frame[self.inputs[n]].to_numpy(np.float64) for n in names}
+        if isinstance(at, pd.DataFrame):
+            out = {}
+            for n in names:
+                col = n if n in at.columns else self.inputs.get(n)
+                if col not in at.columns:
+                    raise ArgumentError(
+                        f"`at` lacks a column for input `{n}` (looked for `{n}` and `{self.inputs.get(n)}`)"
+                    )
+                out[n] = at[col].to_numpy(np.float64)
+            return out
+        if isinstance(at, Mapping):
+            out = {}
+            for n in names:
+                key = n if n in at else self.inputs.get(n)
+                if key not in at:
+                    raise ArgumentError(f"`at` lacks a value for input `{n}`; got keys {sorted(at)}")
+                out[n] = np.atleast_1d(np.asarray(at[key], dtype=np.float64))
+            shape = np.broadcast_shapes(*(v.shape for v in out.values()))
+            return {k: np.broadcast_to(v, shape).ravel() for k, v in out.items()}
+        raise ArgumentError(f"`at` must be a DataFrame, a mapping or None, got {type(at).__name__}")
+
+    def predict(self, at=None, **inputs) -> pd.DataFrame:
+        """Predict at ``at`` (DataFrame or mapping of input -> values) or keyword inputs.
+
+        Returns a DataFrame with the law's inputs, ``prediction`` (natural scale) and
+        ``extrapolation`` (largest ratio of an input to its maximum in the fitted data; > 1
+        means beyond the data).
+
+        >>> # res.predict(N=7e10, D=1.4e12)
+        """
+        if inputs:
+            if at is not None:
+                raise ArgumentError("give `at` or keyword inputs, not both")
+            at = inputs
+        X = self._input_arrays(at)
+        for n, v in X.items():
+            bad = ~np.isfinite(v) | ((v <= 0) if self.law.positive_inputs else False)
+            if np.any(bad):
+                raise ArgumentError(f"input `{n}` has an invalid value {v[np.argmax(bad)]!r} (must be finite and > 0)")
+        pred = self.law.evaluate(self.params, **X)
+        out = pd.DataFrame(X)
+        out["prediction"] = np.asarray(pred, dtype=np.float64)
+        if self.law.positive_inputs:
+            ratios = [X[n] / float(self.frame[self.inputs[n]].max()) for n in self.law.inputs]
+            out["extrapolation"] = np.max(np.stack(ratios, axis=0), axis=0)
+        if self.bootstrap is not None:
+            out = self.bootstrap.add_prediction_intervals(self, out, X)
+        return out
+
+    def residuals(self) -> pd.DataFrame:
+        """Fitted frame with ``prediction`` and ``residual`` (target space, pred − obs)."""
+        pred = self.predict()["prediction"].to_numpy()
+        y = self.frame[self.target].to_numpy(np.float64)
+        out = self.frame.copy()
+        out["prediction"] = pred
+        out["residual"] = np.log(pred) - np.log(y) if self.law.target == "log" else pred - y
+        return out
+
+    # ------------------------------------------------------------------ JSON
+    def to_dict(self) -> dict:
+        law_opts = dict(self.law.options)
+        return _clean({
+            "format": "scalefit.FitResult",
+            "version": FORMAT_VERSION,
+            "law": {"name": self.law.name, "options": law_opts},
+            "params": dict(self.params),
+            "natural_params": self.natural_params,
+            "free": list(self.free),
+            "fixed": dict(self.fixed),
+            "tied": dict(self.tied),
+            "inputs": dict(self.inputs),
+            "target": self.target,
+            "loss": self.loss,
+            "delta": self.delta,
+            "asymmetry": self.asymmetry,
+            "objective": self.objective,
+            "objective_scaled": self.objective_scaled,
+            "converged": self.converged,
+            "status": self.status,
+            "warnings": list(self.warnings),
+            "n_starts": self.n_starts,
+            "n_agree": self.n_agree,
+            "n_iter": self.n_iter,
+            "grad_norm": self.grad_norm,
+            "metadata": dict(self.metadata),
+            "frame": _frame_to_json(self.frame),
+            "starts": _frame_to_json(self.starts),
+            "bootstrap": None if self.bootstrap is None else self.bootstrap.to_dict(),
+        })
+
+    def to_json(self, path: str | Path | None = None, *, overwrite: bool = False) -> str:
+        """Serialise to JSON text; with ``path`` also write it atomically (never overwriting
+        an existing file unless ``overwrite=True``)."""
+        text = json.dumps(self.to_dict(), indent=1, allow_nan=False)
+        if path is not None:
+            atomic_write_text(path, text, overwrite=overwrite, argument="path")
+        return text
+
+    @classmethod
+    def from_dict(cls, d: Mapping, *, law: ScalingLaw | None = None) -> "FitResult":
+        if d.get("format") != "scalefit.FitResult":
+            raise ArgumentError("not a scalefit fit file (missing `format: scalefit.FitResult`)")
+        if law is None:
+            opts = dict(d["law"].get("options") or {})
+            if opts.pop("custom", False):
+                raise ArgumentError(
+                    f"fit of user-defined law `{d['law']['name']}`: pass `law=` to load it"
+                )
+            law = get_law(d["law"]["name"], **opts)
+        boot = None
+        if d.get("bootstrap"):
+            from .bootstrap import BootstrapResult  # local import: optional layer
+
+            boot = BootstrapResult.from_dict(d["bootstrap"])
+        f = lambda v: float("nan") if v is None else float(v)  # noqa: E731
+        return cls(
+            law=law,
+            params={k: f(v) for k, v in d["params"].items()},
+            free=tuple(d["free"]),
+            fixed={k: f(v) for k, v in d["fixed"].items()},
+            tied=dict(d["tied"]),
+            inputs=dict(d["inputs"]),
+            target=d["target"],
+            loss=d["loss"],
+            delta=f(d["delta"]),
+            asymmetry=f(d["asymmetry"]),
+            objective=f(d["objective"]),
+            objective_scaled=f(d["objective_scaled"]),
+            converged=bool(d["converged"]),
+            status=d["status"],
+            warnings=tuple(d["warnings"]),
+            n_starts=int(d["n_starts"]),
+            n_agree=int(d["n_agree"]),
+            n_iter=int(d["n_iter"]),
+            grad_norm=f(d["grad_norm"]),
+            starts=_frame_from_json(d["starts"]),
+            frame=_frame_from_json(d["frame"]),
+            metadata=dict(d.get("metadata") or {}),
+            bootstrap=boot,
+        )
+
+    @classmethod
+    def from_json(cls, source: str | Path, *, law: ScalingLaw | None = None) -> "FitResult":
+        """Load from a JSON file path or a JSON string."""
+        text = str(source)
+        if not text.lstrip().startswith("{"):
+            p = Path(source)
+            if not p.is_file():
+                raise ArgumentError(f"fit file '{p}' does not exist")
+            text = p.read_text()
+        try:
+            d = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ArgumentError(f"fit file is not valid JSON: {exc}") from None
+        return cls.from_dict(d, law=law)
+
+    def with_metadata(self, **extra) -> "FitResult":
+        md = dict(self.metadata)
+        md.update(extra)
+        return replace(self, metadata=md)

@@ -1,0 +1,180 @@
+"""The :class:`ScalingLaw` abstraction and the law registry.
+
+A law is a pure JAX function ``fn(theta, X)`` of a dict of fit coordinates ``theta`` and a dict of
+raw input arrays ``X`` (``{"N": ..., "D": ...}``) that returns the prediction in the law's
+*target space*: ``log y`` for loss laws (evaluated with log-sum-exp, never by taking the log of
+a sum), or ``y`` itself for links such as accuracy vs loss.  The law is closed over by the jitted
+objective; only arrays cross ``jax.jit``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from ..errors import ArgumentError
+from ..params import ParamSpec
+
+LawFn = Callable[[Mapping[str, Any], Mapping[str, Any]], Any]
+
+
+@dataclass(frozen=True)
+class VarPro:
+    """Variable-projection initialiser (METHODS.md §0.6).
+
+    For fixed values of the ``nonlinear`` coordinates the law's mean is a non-negative linear
+    combination ``y = Φ(θ_nl, X) @ c``; the coefficients ``c`` are the natural values of the
+    ``linear`` coordinates (which are their logarithms, e.g. ``e = log E``).
+    """
+
+    linear: tuple[str, ...]
+    nonlinear: tuple[str, ...]
+    basis: Callable[[Any, Mapping[str, Any]], Any]
+    grid: tuple[np.ndarray, ...]
+
+
+@dataclass(frozen=True)
+class ScalingLaw:
+    """A scaling law: a pure log-space JAX function plus its parameter spec.
+
+    Parameters
+    ----------
+    name
+        Registry name (``"chinchilla"``).
+    inputs
+        Names of the law's inputs (``("N", "D")``); bound to data columns at fit time.
+    params
+        The :class:`~scalefit.params.ParamSpec` of fit coordinates.
+    fn
+        ``fn(theta, X) -> prediction`` in target space.
+    formula
+        Human-readable formula for ``scalefit laws`` and reports.
+    target
+        ``"log"`` if ``fn`` returns ``log y`` (loss laws), ``"linear"`` if it returns ``y``.
+    positive_inputs
+        Whether inputs must be > 0 (logs are taken).
+    grid_fn
+        Optional data-dependent start grid ``grid_fn(X, y) -> (S, P)`` over all parameters.
+    varpro
+        Optional :class:`VarPro` initialiser.
+    default_loss
+        Objective used when the caller does not choose one.
+    source
+        Paper / section the law comes from.
+    options
+        Constructor options needed to rebuild the law from JSON (``{"n_breaks": 1}``).
+    """
+
+    name: str
+    inputs: tuple[str, ...]
+    params: ParamSpec
+    fn: LawFn
+    formula: str
+    target: str = "log"
+    positive_inputs: bool = True
+    grid_fn: Callable[[Mapping[str, np.ndarray], np.ndarray], np.ndarray] | None = None
+    varpro: VarPro | None = None
+    default_loss: str = "huber"
+    source: str = ""
+    description: str = ""
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.target not in ("log", "linear"):
+            raise ArgumentError(f"`target` = {self.target!r} must be 'log' or 'linear'")
+        object.__setattr__(self, "inputs", tuple(self.inputs))
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return self.params.names
+
+    def start_grid(self, X: Mapping[str, np.ndarray], y: np.ndarray) -> np.ndarray:
+        """Default multi-start grid over all parameters (shape ``(S, P)``)."""
+        if self.grid_fn is not None:
+            return np.asarray(self.grid_fn(X, y), dtype=np.float64)
+        return self.params.grid()
+
+    def evaluate(self, params: Mapping[str, float], **inputs) -> np.ndarray:
+        """Evaluate the law on the natural scale (``y``, not ``log y``).
+
+        >>> from scalefit.laws import get_law
+        >>> law = get_law("chinchilla")
+        >>> import math
+        >>> p = dict(a=math.log(406.4), b=math.log(410.7), e=math.log(1.69), alpha=0.34, beta=0.28)
+        >>> round(float(law.evaluate(p, N=70e9, D=1.4e12)[0]), 6)
+        1.936645
+        """
+        import jax.numpy as jnp
+
+        from .._config import require_x64
+
+        require_x64()
+        missing = [n for n in self.param_names if n not in params]
+        if missing:
+            raise ArgumentError(f"law `{self.name}` needs parameters {missing}")
+        absent = [n for n in self.inputs if n not in inputs]
+        if absent:
+            raise ArgumentError(f"law `{self.name}` needs inputs {list(self.inputs)}; missing {absent}")
+        arrs = [np.atleast_1d(np.asarray(inputs[k], dtype=np.float64)) for k in self.inputs]
+        shape = np.broadcast_shapes(*(a.shape for a in arrs))
+        X = {k: jnp.asarray(np.broadcast_to(a, shape)) for k, a in zip(self.inputs, arrs)}
+        theta = {k: jnp.asarray(float(params[k])) for k in self.param_names}
+        out = self.fn(theta, X)
+        out = jnp.exp(out) if self.target == "log" else out
+        return np.asarray(out)
+
+    def describe(self) -> str:
+        lines = [f"{self.name}: {self.formula}"]
+        if self.description:
+            lines.append(f"  {self.description}")
+        lines.append("  parameters: " + ", ".join(
+            f"{p.name}" + (f" (= log {p.natural})" if p.natural else "") for p in self.params
+        ))
+        lines.append("  inputs: " + ", ".join(self.inputs))
+        if self.source:
+            lines.append(f"  source: {self.source}")
+        return "\n".join(lines)
+
+
+_REGISTRY: dict[str, Callable[..., ScalingLaw]] = {}
+_INSTANCES: dict[tuple, ScalingLaw] = {}
+
+
+def register_law(name: str):
+    """Decorator registering a law factory under ``name``."""
+
+    def deco(factory: Callable[..., ScalingLaw]):
+        _REGISTRY[name] = factory
+        return factory
+
+    return deco
+
+
+def get_law(law: str | ScalingLaw, **options) -> ScalingLaw:
+    """Return a law by registry name (with options) or pass a :class:`ScalingLaw` through."""
+    if isinstance(law, ScalingLaw):
+        if options:
+            raise ArgumentError("options can only be given with a law name, not a ScalingLaw")
+        return law
+    if not isinstance(law, str) or law not in _REGISTRY:
+        raise ArgumentError(
+            f"unknown law `{law}`; available: {', '.join(sorted(_REGISTRY))}"
+        )
+    key = (law, tuple(sorted(options.items())))
+    try:
+        hash(key)
+    except TypeError:
+        raise ArgumentError(f"law options must be simple values, got {options}") from None
+    if key not in _INSTANCES:
+        # one instance per (name, options): compiled fits are cached per law instance
+        try:
+            _INSTANCES[key] = _REGISTRY[law](**options)
+        except TypeError as exc:
+            raise ArgumentError(f"bad options {options} for law `{law}`: {exc}") from None
+    return _INSTANCES[key]
+
+
+def available_laws() -> list[str]:
+    return sorted(_REGISTRY)

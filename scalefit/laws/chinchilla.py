@@ -1,0 +1,130 @@
+"""Chinchilla L(N, D) (Hoffmann et al. 2022; METHODS.md §1.3–1.4) and the Gadre et al. (2024)
+over-training law with a single exponent (§1.8.1)."""
+
+from __future__ import annotations
+
+import itertools
+
+import jax.numpy as jnp
+import numpy as np
+
+from ..params import Param, ParamSpec
+from ._base import ScalingLaw, VarPro, register_law
+
+#: Hoffmann et al. App. D.2 initialisation grid, as reproduced exactly by Besiroglu et al.
+HOFFMANN_GRID = {
+    "alpha": (0.0, 0.5, 1.0, 1.5, 2.0),
+    "beta": (0.0, 0.5, 1.0, 1.5, 2.0),
+    "e": (-1.0, -0.5, 0.0, 0.5, 1.0),
+    "a": (0.0, 5.0, 10.0, 15.0, 20.0, 25.0),
+    "b": (0.0, 5.0, 10.0, 15.0, 20.0, 25.0),
+}
+
+_VARPRO_EXPONENTS = np.round(np.arange(0.05, 1.5001, 0.01), 10)
+
+
+def _chinchilla_fn(t, X):
+    terms = jnp.stack(
+        [t["a"] - t["alpha"] * jnp.log(X["N"]), t["b"] - t["beta"] * jnp.log(X["D"]),
+         jnp.broadcast_to(t["e"], jnp.shape(X["N"]))],
+        axis=0,
+    )
+    return jnp.logaddexp(jnp.logaddexp(terms[0], terms[1]), terms[2])
+
+
+@register_law("chinchilla")
+def chinchilla() -> ScalingLaw:
+    """L(N, D) = E + A/N^α + B/D^β, log L = LSE(a − α log N, b − β log D, e).
+
+    The default start grid is Hoffmann's exact 4,500-point grid (App. D.2) plus one VarPro start.
+    """
+    spec = ParamSpec((
+        Param("a", "log A", natural="A", starts=HOFFMANN_GRID["a"]),
+        Param("b", "log B", natural="B", starts=HOFFMANN_GRID["b"]),
+        Param("e", "log E", natural="E", starts=HOFFMANN_GRID["e"]),
+        Param("alpha", "α", starts=HOFFMANN_GRID["alpha"]),
+        Param("beta", "β", starts=HOFFMANN_GRID["beta"]),
+    ))
+
+    def grid(X, y):
+        # Hoffmann's loop order: alpha, beta, e, a, b (outer to inner)
+        rows = [
+            (a, b, e, al, be)
+            for al, be, e, a, b in itertools.product(
+                HOFFMANN_GRID["alpha"], HOFFMANN_GRID["beta"], HOFFMANN_GRID["e"],
+                HOFFMANN_GRID["a"], HOFFMANN_GRID["b"],
+            )
+        ]
+        return np.array(rows, dtype=np.float64)
+
+    varpro = VarPro(
+        linear=("e", "a", "b"),
+        nonlinear=("alpha", "beta"),
+        basis=lambda nl, X: jnp.stack(
+            [jnp.ones_like(X["N"]), X["N"] ** (-nl[0]), X["D"] ** (-nl[1])], axis=-1
+        ),
+        grid=(_VARPRO_EXPONENTS, _VARPRO_EXPONENTS),
+    )
+    return ScalingLaw(
+        name="chinchilla",
+        inputs=("N", "D"),
+        params=spec,
+        fn=_chinchilla_fn,
+        formula="L(N,D) = E + A/N^α + B/D^β",
+        grid_fn=grid,
+        varpro=varpro,
+        source="Hoffmann et al. 2022, Eq. (2), App. D.2; Besiroglu et al. 2024; METHODS.md §1.3–1.4",
+        description="Chinchilla parametric law, fitted the Hoffmann way (Huber on log residuals, 4,500 starts)",
+    )
+
+
+@register_law("overtraining")
+def overtraining() -> ScalingLaw:
+    """Gadre et al. over-training law: L(N, D) = E + A/N^α + B/D^α (one exponent).
+
+    Equivalent to L(C, M) = E + (a·M^η + b·M^(−η))·C^(−η) with M = D/N, η = α/2,
+    a = A·6^η, b = B·6^η (METHODS.md §1.8.1); see :func:`overtraining_cm_params`.
+    """
+
+    def fn(t, X):
+        lN, lD = jnp.log(X["N"]), jnp.log(X["D"])
+        return jnp.logaddexp(jnp.logaddexp(t["a"] - t["alpha"] * lN, t["b"] - t["alpha"] * lD), t["e"])
+
+    spec = ParamSpec((
+        Param("a", "log A", natural="A", starts=(0.0, 5.0, 10.0, 15.0, 20.0)),
+        Param("b", "log B", natural="B", starts=(0.0, 5.0, 10.0, 15.0, 20.0)),
+        Param("e", "log E", natural="E", starts=(-1.0, 0.0, 0.5, 1.0)),
+        Param("alpha", "α", starts=(0.1, 0.3, 0.5, 1.0)),
+    ))
+    varpro = VarPro(
+        linear=("e", "a", "b"),
+        nonlinear=("alpha",),
+        basis=lambda nl, X: jnp.stack(
+            [jnp.ones_like(X["N"]), X["N"] ** (-nl[0]), X["D"] ** (-nl[0])], axis=-1
+        ),
+        grid=(_VARPRO_EXPONENTS,),
+    )
+    return ScalingLaw(
+        name="overtraining",
+        inputs=("N", "D"),
+        params=spec,
+        fn=fn,
+        formula="L(N,D) = E + A/N^α + B/D^α  ≡  E + (a·M^η + b·M^−η)·C^−η, M = D/N, η = α/2",
+        varpro=varpro,
+        source="Gadre et al. 2024, §3; METHODS.md §1.8.1",
+        description="over-training law (Chinchilla form with one exponent)",
+    )
+
+
+def overtraining_cm_params(E: float, A: float, B: float, alpha: float) -> dict[str, float]:
+    """Map (E, A, B, α) of the over-training law to its (C, M) form: (E, a, b, η)."""
+    eta = alpha / 2.0
+    return {"E": E, "a": A * 6.0**eta, "b": B * 6.0**eta, "eta": eta}
+
+
+def overtraining_loss_cm(C, M, *, E: float, a: float, b: float, eta: float):
+    """L(C, M) = E + (a·M^η + b·M^(−η))·C^(−η) (Gadre et al.'s form), evaluated in logs."""
+    C = np.asarray(C, dtype=np.float64)
+    M = np.asarray(M, dtype=np.float64)
+    log_red = np.logaddexp(np.log(a) + eta * np.log(M), np.log(b) - eta * np.log(M)) - eta * np.log(C)
+    return np.exp(np.logaddexp(np.log(E), log_red))

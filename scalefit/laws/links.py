@@ -1,0 +1,77 @@
+"""Loss -> downstream links (METHODS.md §1.8): Gadre et al.'s exponential error link and the
+OLMo-ladder 4-parameter sigmoid.  Both are fitted on the natural scale (least squares)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import jax.numpy as jnp
+import numpy as np
+
+from ..params import Param, ParamSpec
+from ._base import ScalingLaw, register_law
+
+
+@register_law("error_link")
+def error_link() -> ScalingLaw:
+    """Err(L) = ε − k·exp(−γ·L) (Gadre et al. 2024, §3)."""
+
+    def fn(t, X):
+        return t["eps"] - jnp.exp(t["log_k"] - jnp.exp(t["log_gamma"]) * X["L"])
+
+    spec = ParamSpec((
+        Param("eps", "ε", starts=(0.5, 0.75, 0.9, 1.0), doc="error at high loss"),
+        Param("log_k", "log k", natural="k", starts=(math.log(0.5), math.log(2.0), math.log(10.0), math.log(50.0))),
+        Param("log_gamma", "log γ", natural="gamma", starts=(math.log(0.3), math.log(1.0), math.log(3.0))),
+    ))
+    return ScalingLaw(
+        name="error_link",
+        inputs=("L",),
+        params=spec,
+        fn=fn,
+        formula="Err(L) = ε − k·exp(−γ·L)",
+        target="linear",
+        default_loss="squared",
+        source="Gadre et al. 2024; METHODS.md §1.8.1(b)",
+        description="downstream top-1 error as a function of validation loss",
+    )
+
+
+@register_law("sigmoid")
+def sigmoid() -> ScalingLaw:
+    """Acc(L) = s/(1 + exp(−k·(L − L0))) + t (OLMo model ladder, step 2)."""
+
+    def fn(t, X):
+        k = jnp.exp(t["log_k"])
+        return t["s"] / (1.0 + jnp.exp(-k * (X["L"] - t["L0"]))) + t["t"]
+
+    def grid(X, y):
+        L = np.asarray(X["L"], dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64)
+        rows = []
+        for s, k, q, t in itertools.product(
+            (-1.0, -0.75, -0.5, -0.25), (1.0, 3.0, 10.0), (0.25, 0.5, 0.75), (float(y.max()), 1.0)
+        ):
+            rows.append((s, math.log(k), float(np.quantile(L, q)), t))
+        return np.array(rows)
+
+    spec = ParamSpec((
+        Param("s", "s", doc="signed height (s < 0: accuracy falls with loss)"),
+        Param("log_k", "log k", natural="k", doc="steepness"),
+        Param("L0", "L0", doc="midpoint loss"),
+        Param("t", "t", doc="low-loss asymptote offset"),
+    ))
+    return ScalingLaw(
+        name="sigmoid",
+        inputs=("L",),
+        params=spec,
+        fn=fn,
+        formula="Acc(L) = s/(1 + exp(−k·(L − L0))) + t",
+        target="linear",
+        positive_inputs=False,
+        grid_fn=grid,
+        default_loss="squared",
+        source="Bhagia et al. 2024 (OLMo ladder), step 2; METHODS.md §1.8.2",
+        description="4-parameter sigmoid link from task loss to accuracy",
+    )

@@ -1,0 +1,100 @@
+"""The installed `scalefit` command (subprocess), including the Epoch Chinchilla file (T1.4a)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXE = shutil.which("scalefit", path=str(Path(sys.executable).parent)) or shutil.which("scalefit")
+
+
+def run(*args, cwd=None, cache=None):
+    env = dict(os.environ)
+    if cache is not None:
+        env["SCALEFIT_CACHE_DIR"] = str(cache)
+    return subprocess.run([EXE, *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env, timeout=600)
+
+
+pytestmark = pytest.mark.skipif(EXE is None, reason="the `scalefit` console script is not installed")
+
+
+@pytest.mark.shared_data
+def test_cli_fit_epoch_chinchilla_reproduces_T1_4a(shared_data, tmp_path):
+    out = tmp_path / "fit.json"
+    r = run("fit", shared_data / "chinchilla_epoch" / "svg_extracted_data.csv", "--law", "chinchilla",
+            "--drop-largest", "5", "-o", out, cache=tmp_path / "cache")
+    assert r.returncode == 0, r.stderr
+    assert "converged:" in r.stdout and "NOT CONVERGED" not in r.stdout
+    d = json.loads(out.read_text())
+    assert d["converged"] is True
+    assert d["metadata"]["n_points"] == 240
+    assert d["params"]["alpha"] == pytest.approx(0.347311, abs=0.002)
+    assert d["params"]["beta"] == pytest.approx(0.367172, abs=0.002)
+    assert d["natural_params"]["E"] == pytest.approx(1.81722, abs=0.002)
+
+    r = run("predict", out, "--at", "N=7e10,D=1.4e12")
+    assert r.returncode == 0, r.stderr
+    assert "1.973" in r.stdout  # L(70B, 1.4T) from the refit
+    r = run("optimal", out, "--C", "1e24")
+    assert r.returncode == 0 and "tokens_per_param" in r.stdout
+
+    # never overwrite without --force
+    before = out.read_text()
+    r = run("fit", shared_data / "chinchilla_epoch" / "svg_extracted_data.csv", "-o", out)
+    assert r.returncode == 2 and "already exists" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert out.read_text() == before
+
+
+@pytest.mark.parametrize(
+    "content, needle",
+    [
+        ("N,D,value\n1e8,1e9,3.0\n2e8,2e9,nan\n3e8,3e9,2.8\n4e8,4e9,2.7\n5e8,5e9,2.6\n6e8,6e9,2.5\n7e8,7e9,2.4\n",
+         "column `value` row 1: NaN"),
+        ("N,value\n1e8,3.0\n2e8,2.9\n3e8,2.8\n4e8,2.7\n5e8,2.6\n6e8,2.5\n7e8,2.4\n", "`D`"),
+        ("N,D,value\n1e8,1e9,3.0\n-2e8,2e9,2.9\n3e8,3e9,2.8\n4e8,4e9,2.7\n5e8,5e9,2.6\n6e8,6e9,2.5\n7e8,7e9,2.4\n",
+         "column `N` row 1: -2e8 is not positive"),
+    ],
+    ids=["nan-loss", "missing-column", "negative-N"],
+)
+def test_cli_malformed_file_gives_one_line_error(tmp_path, content, needle):
+    f = tmp_path / "bad.csv"
+    f.write_text(content)
+    r = run("fit", f, "--law", "chinchilla")
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    assert lines[0].startswith("scalefit: error:") and needle in lines[0], lines[0]
+    assert "Traceback" not in r.stderr
+
+
+def test_cli_usage_errors_are_one_line(tmp_path):
+    r = run("fit")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    r = run("fit", tmp_path / "nope.csv")
+    assert r.returncode == 2 and "does not exist" in r.stderr
+    r = run("fit", tmp_path / "nope.csv", "--law", "chinchila")
+    assert r.returncode == 2
+
+
+def test_cli_laws_lists_formulas():
+    r = run("laws")
+    assert r.returncode == 0
+    for name in ("chinchilla", "power_law", "kaplan_nd", "bnsl", "sigmoid", "error_link", "overtraining"):
+        assert name in r.stdout
+    assert "E + A/N^α + B/D^β" in r.stdout
+
+
+def test_cli_fit_power_law_on_bundled_data(tmp_path):
+    data = Path(__file__).resolve().parents[1] / "data" / "power_law_synthetic.csv"
+    out = tmp_path / "p.json"
+    r = run("fit", data, "--law", "power_law", "--x", "N", "-o", out)
+    assert r.returncode == 0, r.stderr
+    r = run("predict", out, "--at", "N=1e11")
+    assert r.returncode == 0 and "extrapolation" in r.stdout
+    assert "warning: extrapolating more than 10x" in r.stdout
