@@ -5,7 +5,7 @@ Public API (everything else lives in private modules or sub-packages):
 - laws: :func:`get_law`, :func:`define_law`, :func:`available_laws`, :class:`ScalingLaw`,
   :class:`Param`, :class:`ParamSpec`
 - data: :func:`load_curves`, :func:`validate_curves` (see :mod:`scalefit.io`)
-- fitting: :func:`fit_law`, :class:`FitResult`
+- fitting: :func:`fit_law`, :class:`FitResult`, :func:`bootstrap`, :func:`fit_batch`
 - allocation: :func:`compute_optimal`, :func:`compute_for_loss`, :func:`allocation_constants`
 - repeated sampling: :mod:`scalefit.sampling`
 """
@@ -13,7 +13,7 @@ Public API (everything else lives in private modules or sub-packages):
 from ._config import enable_x64, require_x64
 from .allocation import allocation_constants, compute_for_loss, compute_optimal
 from .errors import ArgumentError, DataValidationError, ScalefitError
-from .fit import FitResult, fit_law
+from .fit import BatchFitResult, BootstrapResult, FitResult, allocation_intervals, bootstrap, fit_batch, fit_law
 from .laws import ScalingLaw, available_laws, define_law, get_law
 from .params import Param, ParamSpec
 
@@ -34,6 +34,11 @@ __all__ = [
     "available_laws",
     "fit_law",
     "FitResult",
+    "bootstrap",
+    "BootstrapResult",
+    "allocation_intervals",
+    "fit_batch",
+    "BatchFitResult",
     "compute_optimal",
     "compute_for_loss",
     "allocation_constants",

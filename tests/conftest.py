@@ -17,6 +17,12 @@ import scalefit
 
 scalefit.enable_x64()
 
+# share compiled programs between test processes (xdist workers) and runs
+import jax  # noqa: E402
+
+jax.config.update("jax_compilation_cache_dir", str(Path(__file__).resolve().parents[1] / ".jax_cache"))
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("SCALEFIT_SHARED_DATA", REPO.parent / "shared" / "data"))
 
@@ -37,3 +43,41 @@ def shared_data() -> Path:
             pytest.fail(msg + " (CI=true: these tests must not skip)")
         pytest.skip(msg)
     return SHARED_DATA
+
+
+class _CompileCounter:
+    """Counts XLA compilations (``jax.log_compiles``) inside a ``with`` block."""
+
+    def __init__(self):
+        import logging
+
+        self.messages: list[str] = []
+        counter = self
+
+        class _Handler(logging.Handler):
+            def emit(self, record):
+                msg = record.getMessage()
+                if "ompiling" in msg:
+                    counter.messages.append(msg)
+
+        self._handler = _Handler()
+
+    def __enter__(self):
+        import logging
+
+        self._ctx = jax.log_compiles()
+        self._ctx.__enter__()
+        logging.getLogger("jax").addHandler(self._handler)
+        return self
+
+    def __exit__(self, *exc):
+        import logging
+
+        logging.getLogger("jax").removeHandler(self._handler)
+        self._ctx.__exit__(*exc)
+        return False
+
+
+@pytest.fixture
+def count_compiles():
+    return _CompileCounter

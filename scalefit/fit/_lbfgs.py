@@ -175,19 +175,37 @@ def minimize(
         gconv = jnp.max(jnp.abs(pg)) <= gtol * jnp.maximum(1.0, jnp.abs(f))
         fconv = ok & ((st.f - f) <= ftol * jnp.maximum(jnp.abs(f), 1e-300))
         stalled = (~ok) & (n_rej >= max_linesearch)
-        status = jnp.where(gconv, GTOL, jnp.where(fconv, FTOL, jnp.where(stalled, LINESEARCH_FAILED, RUNNING)))
+        # a stalled quasi-Newton direction gets one restart along steepest descent (memory
+        # discarded); only a stall with no memory means no decrease is possible
+        restart = stalled & (n_pairs > 0)
+        failed = stalled & (n_pairs == 0)
+        status = jnp.where(gconv, GTOL, jnp.where(fconv, FTOL, jnp.where(failed, LINESEARCH_FAILED, RUNNING)))
         return LbfgsState(
-            x=x, f=f, g=g, d=d, t=jnp.where(ok, 1.0, t_short), retry=~ok, n_rej=n_rej,
-            s_hist=s_hist, y_hist=y_hist, rho_hist=rho_hist, n_pairs=n_pairs, head=head,
+            x=x, f=f, g=g, d=d, t=jnp.where(ok, 1.0, t_short), retry=~ok & ~restart,
+            n_rej=jnp.where(restart, 0, n_rej),
+            s_hist=s_hist, y_hist=y_hist, rho_hist=rho_hist, n_pairs=jnp.where(restart, 0, n_pairs), head=head,
             it=st.it + 1, n_fev=st.n_fev + 1, status=status, f0=st.f0,
         )
 
     return jax.lax.while_loop(cond, body, state)
 
 
-def newton_decrement(state: LbfgsState, lower, upper):
-    """g·H⁻¹g at the final state from the L-BFGS memory (on the free subspace)."""
-    memory = state.s_hist.shape[0]
-    pg = _projected_grad(state.x, state.g, lower, upper)
-    d = _two_loop(pg, state.s_hist, state.y_hist, state.rho_hist, state.n_pairs, (state.head - 1) % memory)
-    return jnp.abs(jnp.dot(pg, d))
+def newton_decrement(objective: Callable, x, args, lower, upper):
+    """Exact Newton decrement g·H⁻¹g at ``x`` on the free subspace (coordinates pinned at a
+    bound with the gradient pushing outward are excluded).  Scale-free: it is twice the
+    decrease a Newton step would still achieve.  An indefinite Hessian gives ``inf``."""
+    g = jax.grad(objective)(x, args)
+    H = jax.hessian(objective)(x, args)
+    pinned = ((x <= lower) & (g > 0)) | ((x >= upper) & (g < 0))
+    free = ~pinned
+    g = jnp.where(free, g, 0.0)
+    mask = free[:, None] & free[None, :]
+    H = jnp.where(mask, H, jnp.where(jnp.eye(x.shape[0], dtype=bool), 1.0, 0.0))
+    H = 0.5 * (H + H.T)
+    w, V = jnp.linalg.eigh(H)
+    scale = jnp.maximum(jnp.max(jnp.abs(w)), 1e-300)
+    indefinite = jnp.min(w) < -1e-8 * scale
+    w_safe = jnp.maximum(w, 1e-14 * scale)
+    proj = V.T @ g
+    dec = jnp.sum(proj * proj / w_safe)
+    return jnp.where(indefinite | ~jnp.isfinite(dec), jnp.inf, dec)

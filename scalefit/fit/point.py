@@ -11,7 +11,8 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import platform
-from typing import Any, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Mapping, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -19,9 +20,10 @@ import numpy as np
 import pandas as pd
 
 from .._config import require_x64
-from ..errors import ArgumentError, DataValidationError
+from ..errors import ArgumentError
 from ..laws import ScalingLaw, get_law
 from . import _lbfgs
+from ._devices import device_count, device_map
 from ._varpro import varpro_profile
 from .objective import check_loss, make_objective
 from .result import FitResult
@@ -159,8 +161,8 @@ def _start_matrix(law, starts, X_np, y_np, free) -> tuple[np.ndarray, list[str]]
 
 
 # --------------------------------------------------------------------------- solver
-def _build_solver(law, free, fixed_names, tied_items, loss, delta, asymmetry, n_screen, n_polish,
-                  screen_iters, max_iter, gtol, ftol, chunk):
+def _build_run(law, free, fixed_names, tied_items, loss, delta, asymmetry, n_screen, n_polish,
+               screen_iters, max_iter, gtol, ftol, chunk, shard=True):
     objective = make_objective(law, free=free, fixed=fixed_names, tied=tied_items, loss=loss,
                                delta=delta, asymmetry=asymmetry)
     vg = jax.value_and_grad(objective)
@@ -171,7 +173,10 @@ def _build_solver(law, free, fixed_names, tied_items, loss, delta, asymmetry, n_
                                    gtol=gtol, ftol=ftol)
 
         if n_screen > n_polish:
-            s1 = jax.lax.map(lambda x0: stage(x0, screen_iters), x0s, batch_size=chunk)
+            if shard:
+                s1 = device_map(lambda x0: stage(x0, screen_iters), x0s, batch_size=chunk)
+            else:
+                s1 = jax.lax.map(lambda x0: stage(x0, screen_iters), x0s, batch_size=chunk)
             f1 = jnp.where(jnp.isfinite(s1.f), s1.f, jnp.inf)
             _, top = jax.lax.top_k(-f1, n_polish)
             x_polish0 = s1.x[top]
@@ -182,17 +187,11 @@ def _build_solver(law, free, fixed_names, tied_items, loss, delta, asymmetry, n_
             s1_out = None
         s2 = jax.vmap(lambda x0: stage(x0, max_iter))(x_polish0)
         pg = jax.vmap(_lbfgs._projected_grad, in_axes=(0, 0, None, None))(s2.x, s2.g, lower, upper)
-        dec = jax.vmap(_lbfgs.newton_decrement, in_axes=(0, None, None))(s2, lower, upper)
+        dec = jax.vmap(lambda x: _lbfgs.newton_decrement(objective, x, data, lower, upper))(s2.x)
         f0_full = jax.vmap(lambda x: objective(x, data))(x0s[top])
         return s1_out, top, (s2.x, s2.f, s2.it, s2.status, jnp.max(jnp.abs(pg), axis=-1), f0_full, dec)
 
-    return jax.jit(run)
-
-
-def _get_solver(key, *args):
-    if key not in _SOLVERS:
-        _SOLVERS[key] = (args[0], _build_solver(*args))  # keep the law alive with the entry
-    return _SOLVERS[key][1]
+    return run
 
 
 def _varpro_start(law, free, X, y_t, w):
@@ -212,6 +211,25 @@ def _varpro_start(law, free, X, y_t, w):
     for n, v in zip(vp.nonlinear, np.asarray(nl)):
         theta[n] = float(v)
     return np.array([theta[n] for n in free])
+
+
+def solver_problem(status: int, decrement: float, f: float, total_iters: int, f_start: float,
+                   max_iter: int) -> str | None:
+    """Why the best start of a fit is not a converged optimum (None when it is)."""
+    if not np.isfinite(f):
+        return "the objective is not finite at any start"
+    if status == _lbfgs.RUNNING:
+        return f"the best start reached the iteration limit (max_iter={max_iter}) before converging"
+    if status == _lbfgs.NONFINITE:
+        return "the best start produced a non-finite objective or gradient"
+    if status == _lbfgs.LINESEARCH_FAILED and not (decrement <= DECREMENT_TOL * max(1.0, abs(f))):
+        return (f"the line search failed while the quasi-Newton decrement is {decrement:.2e} "
+                f"(relative {decrement / max(1.0, abs(f)):.1e}; not a stationary point)")
+    if total_iters <= 3 and np.isfinite(f_start) and (f_start - f) <= 1e-9 * max(abs(f), 1e-300) \
+            and status != _lbfgs.GTOL:
+        return (f"the optimiser stopped {total_iters} iteration(s) after its start with the objective barely "
+                "changed (premature stop; METHODS §0.4)")
+    return None
 
 
 def _versions() -> dict[str, str]:
@@ -314,14 +332,55 @@ def fit_law(
         frame = load_curves(data, columns=columns)
         if source is None and not isinstance(data, pd.DataFrame):
             source = str(data)
+    schedule = _Schedule(int(n_polish), int(screen_iters), int(max_iter), float(gtol), float(ftol), int(chunk_size))
+    prob = _prepare(frame, law, inputs=inputs, target=target, fixed=fixed, tied=tied, weights=weights,
+                    starts=starts, varpro=varpro, source=source)
+    solver = _solver_for(prob, loss, float(delta), float(asymmetry), schedule, batched=False)
+    raw = solver(jnp.asarray(prob.x0s), prob.data, jnp.asarray(prob.lower), jnp.asarray(prob.upper))
+    return _assemble(prob, raw, loss=loss, delta=float(delta), asymmetry=float(asymmetry), schedule=schedule,
+                     seed=seed)
+
+
+class _Schedule(NamedTuple):
+    n_polish: int
+    screen_iters: int
+    max_iter: int
+    gtol: float
+    ftol: float
+    chunk_size: int
+    group_chunk: int = 8
+
+
+@dataclass
+class _Problem:
+    """Host-side, validated description of one curve's fit."""
+
+    law: ScalingLaw
+    frame: pd.DataFrame
+    bound: dict
+    target: str
+    free: tuple
+    fixed: dict
+    tied: dict
+    x0s: np.ndarray
+    origin: list
+    data: dict
+    lower: np.ndarray
+    upper: np.ndarray
+    source: str | None
+    cols: list
+
+
+def _prepare(frame, law, *, inputs, target, fixed, tied, weights, starts, varpro, source,
+             validate: bool = True) -> _Problem:
     if target not in frame.columns:
         raise ArgumentError(
             f"`target` column `{target}` is not in the data (columns: {', '.join(map(str, frame.columns))})"
         )
     bound = bind_inputs(frame, law, inputs)
     free, fixed, tied = _resolve_constraints(law, fixed, tied)
-    _validate(frame, law, bound, target, len(free), source)
-
+    if validate:
+        _validate(frame, law, bound, target, len(free), source)
     cols = list(dict.fromkeys([*bound.values(), target]))
     fitted = frame.copy()
     X_np = {n: fitted[bound[n]].to_numpy(np.float64) for n in law.inputs}
@@ -333,33 +392,54 @@ def fit_law(
         if w_np.shape != (len(fitted),) or np.any(~np.isfinite(w_np)) or np.any(w_np < 0):
             raise ArgumentError(f"`weights` must be {len(fitted)} finite non-negative numbers")
     y_t = np.log(y_np) if law.target == "log" else y_np
-
     x0s, origin = _start_matrix(law, starts, X_np, y_np, free)
-    X = {k: jnp.asarray(v) for k, v in X_np.items()}
-    data_arrays = {
-        "X": X, "y": jnp.asarray(y_t), "w": jnp.asarray(w_np),
+    data = {
+        "X": {k: jnp.asarray(v) for k, v in X_np.items()}, "y": jnp.asarray(y_t), "w": jnp.asarray(w_np),
         "fixed": jnp.asarray([fixed[n] for n in fixed], dtype=jnp.float64),
     }
     if varpro and starts is None:
-        vp = _varpro_start(law, free, X, data_arrays["y"], data_arrays["w"])
+        vp = _varpro_start(law, free, data["X"], data["y"], data["w"])
         if vp is not None:
             x0s = np.vstack([x0s, vp[None, :]])
             origin = origin + ["varpro"]
-    n_screen = len(x0s)
-    n_pol = int(min(n_polish, n_screen))
     lower, upper = law.params.bounds(free)
+    return _Problem(law, fitted, bound, target, free, fixed, tied, x0s, origin, data, lower, upper, source, cols)
 
-    key = (id(law), free, tuple(fixed), tuple(sorted(tied.items())), loss, float(delta), float(asymmetry),
-           n_screen, n_pol, int(screen_iters), int(max_iter), float(gtol), float(ftol), int(chunk_size))
-    solver = _get_solver(key, law, free, tuple(fixed), tuple(sorted(tied.items())), loss, float(delta),
-                         float(asymmetry), n_screen, n_pol, int(screen_iters), int(max_iter), float(gtol),
-                         float(ftol), int(chunk_size))
-    s1, top, s2 = solver(jnp.asarray(x0s), data_arrays, jnp.asarray(lower), jnp.asarray(upper))
+
+def _solver_for(prob: _Problem, loss, delta, asymmetry, schedule: _Schedule, *, batched: bool):
+    n_screen = len(prob.x0s)
+    n_pol = int(min(schedule.n_polish, n_screen))
+    tied_items = tuple(sorted(prob.tied.items()))
+    key = (id(prob.law), prob.free, tuple(prob.fixed), tied_items, loss, delta, asymmetry, n_screen, n_pol,
+           schedule, batched, device_count())
+    if key not in _SOLVERS:
+        run = _build_run(prob.law, prob.free, tuple(prob.fixed), tied_items, loss, delta, asymmetry, n_screen,
+                         n_pol, schedule.screen_iters, schedule.max_iter, schedule.gtol, schedule.ftol,
+                         schedule.chunk_size, shard=not batched)
+        if batched:
+            # groups are sharded across devices; each group's starts run with plain lax.map
+            def fn_b(x0s, data, lower, upper):
+                return device_map(lambda item: run(item[0], item[1], lower, upper), (x0s, data),
+                                  batch_size=schedule.group_chunk)
+
+            fn = jax.jit(fn_b)
+        else:
+            fn = jax.jit(run)
+        _SOLVERS[key] = (prob.law, fn)  # keep the law alive with the entry
+    return _SOLVERS[key][1]
+
+
+def _assemble(prob: _Problem, raw, *, loss, delta, asymmetry, schedule: _Schedule, seed) -> FitResult:
+    law, free, fixed, tied = prob.law, prob.free, prob.fixed, prob.tied
+    x0s, origin, fitted, bound, target = prob.x0s, prob.origin, prob.frame, prob.bound, prob.target
+    s1, top, s2 = raw
     top = np.asarray(top)
     x2, f2, it2, st2, pg2, f0_top, dec2 = (np.asarray(a) for a in s2)
+    n_screen = len(x0s)
+    n_pol = len(top)
+    max_iter = schedule.max_iter
 
     # ------------------------------------------------------------ assemble starts
-    P = len(free)
     x_final = x0s.copy() if s1 is None else np.asarray(s1[0]).copy()
     f_final = np.full(n_screen, np.nan) if s1 is None else np.asarray(s1[1]).copy()
     it_all = np.zeros(n_screen, int) if s1 is None else np.asarray(s1[2]).astype(int)
@@ -396,26 +476,10 @@ def fit_law(
     status_code = int(st2[kbest])
     pg = float(pg2[kbest])
     decrement = float(dec2[kbest])
-    if not np.isfinite(fbest):
-        problems.append("the objective is not finite at any start")
-    elif status_code == _lbfgs.RUNNING:
-        problems.append(f"the best start reached the iteration limit (max_iter={max_iter}) before converging")
-    elif status_code == _lbfgs.NONFINITE:
-        problems.append("the best start produced a non-finite objective or gradient")
-    elif status_code == _lbfgs.LINESEARCH_FAILED and not (decrement <= DECREMENT_TOL * max(1.0, abs(fbest))):
-        problems.append(
-            f"the line search failed while the quasi-Newton decrement is {decrement:.2e} "
-            f"(relative {decrement / max(1.0, abs(fbest)):.1e}; not a stationary point)"
-        )
     total_iters = int(it_all[best_idx])
-    moved = float(np.max(np.abs(xbest - x0s[best_idx]))) if P else 0.0
-    f_start = float(np.asarray(f0_top)[kbest])
-    if total_iters <= 3 and np.isfinite(f_start) and (f_start - fbest) <= 1e-9 * max(abs(fbest), 1e-300) \
-            and status_code not in (_lbfgs.GTOL,):
-        problems.append(
-            f"the optimiser stopped {total_iters} iteration(s) after its start with the objective barely changed "
-            "(premature stop; METHODS §0.4)"
-        )
+    problem = solver_problem(status_code, decrement, fbest, total_iters, float(np.asarray(f0_top)[kbest]), max_iter)
+    if problem:
+        problems.append(problem)
     lo, hi = law.params.bounds(free)
     on_bound = [n for j, n in enumerate(free)
                 if (np.isfinite(lo[j]) and xbest[j] <= lo[j] + 1e-9 * max(1.0, abs(lo[j])))
@@ -448,6 +512,8 @@ def fit_law(
 
     from ..io import frame_hash
 
+    source, cols = prob.source, prob.cols
+    screen_iters, gtol, ftol = schedule.screen_iters, schedule.gtol, schedule.ftol
     metadata = {
         "versions": _versions(),
         "seed": int(seed),

@@ -50,17 +50,21 @@ def sigmoid() -> ScalingLaw:
         L = np.asarray(X["L"], dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
         rows = []
+        # s < 0: accuracy falls with the input (task loss); s > 0: rises (e.g. log-compute)
         for s, k, q, t in itertools.product(
-            (-1.0, -0.75, -0.5, -0.25), (1.0, 3.0, 10.0), (0.25, 0.5, 0.75), (float(y.max()), 1.0)
+            (-1.0, -0.75, -0.5, -0.25, 0.25, 0.5, 1.0), (1.0, 3.0, 10.0), (0.25, 0.5, 0.75),
+            (min(float(y.max()), 1.0), max(float(y.min()), 0.0), 1.0),
         ):
             rows.append((s, math.log(k), float(np.quantile(L, q)), t))
         return np.array(rows)
 
+    # bounds assume the target is an accuracy in [0, 1]: |s| <= 1 and 0 <= t <= 1; without them
+    # a curve whose midpoint lies beyond the data runs off to s -> inf along its exponential tail
     spec = ParamSpec((
-        Param("s", "s", doc="signed height (s < 0: accuracy falls with loss)"),
-        Param("log_k", "log k", natural="k", doc="steepness"),
+        Param("s", "s", lower=-1.0, upper=1.0, doc="signed height (s < 0: accuracy falls with loss)"),
+        Param("log_k", "log k", natural="k", lower=-12.0, upper=12.0, doc="steepness"),
         Param("L0", "L0", doc="midpoint loss"),
-        Param("t", "t", doc="low-loss asymptote offset"),
+        Param("t", "t", lower=0.0, upper=1.0, doc="asymptote offset (low-loss end when s < 0)"),
     ))
     return ScalingLaw(
         name="sigmoid",

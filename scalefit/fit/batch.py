@@ -1,0 +1,278 @@
+"""Batch fitting: one law per group (run family, task, learning curve) in a single computation.
+
+Groups are padded to the longest group with zero-weight rows (the objective ignores them), their
+start grids are stacked, and the multi-start solver of :func:`scalefit.fit_law` is mapped over
+groups: chunks of groups are vmapped and the groups are sharded across all visible devices.
+Host-side work per group is kept to building start grids; results are assembled vectorised into
+a tidy table, and a full :class:`FitResult` for one group is built on demand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from .._config import require_x64
+from ..errors import ArgumentError
+from ..laws import ScalingLaw, get_law
+from ._progress import progress_bar
+from ._varpro import varpro_profile
+from .objective import check_loss
+from .point import (
+    _Problem, _Schedule, _assemble, _resolve_constraints, _solver_for, _start_matrix, bind_inputs,
+    solver_problem,
+)
+from .result import FitResult
+
+_VARPRO_BATCH: dict[int, Any] = {}
+
+
+def _group_label(by, key) -> str:
+    key = key if isinstance(key, tuple) else (key,)
+    return ", ".join(f"{b}={k}" for b, k in zip(by, key))
+
+
+@dataclass(frozen=True)
+class BatchFitResult:
+    """Per-group fits of one law.
+
+    Attributes
+    ----------
+    law : ScalingLaw
+    by : tuple of str
+        Grouping columns.
+    table : DataFrame
+        One row per group: the group keys, every parameter (fit coordinates and natural
+        scale), ``objective``, ``converged``, ``status``, ``n_points`` and ``iterations``.
+    """
+
+    law: ScalingLaw
+    by: tuple[str, ...]
+    table: pd.DataFrame
+    inputs: Mapping[str, str]
+    target: str
+    frame: pd.DataFrame = field(repr=False)
+    _raw: Any = field(repr=False, default=None)
+    _problems: Any = field(repr=False, default=None)
+    _settings: Mapping[str, Any] = field(repr=False, default_factory=dict)
+
+    @property
+    def n_groups(self) -> int:
+        return len(self.table)
+
+    @property
+    def n_converged(self) -> int:
+        return int(self.table["converged"].sum())
+
+    def predict(self, at: pd.DataFrame) -> pd.DataFrame:
+        """Predict every row of ``at`` with its own group's parameters.
+
+        ``at`` must hold the grouping columns and the law's input columns (same names as in the
+        fitted data).  Rows of unknown groups get NaN.
+        """
+        missing = [c for c in (*self.by, *self.inputs.values()) if c not in at.columns]
+        if missing:
+            raise ArgumentError(f"`at` lacks columns {missing}")
+        names = self.law.param_names
+        merged = at[list(self.by)].merge(self.table[list(self.by) + list(names)], on=list(self.by), how="left")
+        theta = {n: jnp.asarray(merged[n].to_numpy(np.float64)) for n in names}
+        X = {n: jnp.asarray(at[self.inputs[n]].to_numpy(np.float64)) for n in self.law.inputs}
+        out = self.law.fn(theta, X)
+        pred = np.asarray(jnp.exp(out) if self.law.target == "log" else out)
+        res = at.copy()
+        res["prediction"] = pred
+        return res
+
+    def fit(self, key) -> FitResult:
+        """Full :class:`FitResult` (starts table, verdict, warnings) for one group."""
+        key = key if isinstance(key, tuple) else (key,)
+        keys = [tuple(r) for r in self.table[list(self.by)].itertuples(index=False)]
+        if key not in keys:
+            raise ArgumentError(f"unknown group {_group_label(self.by, key)}")
+        g = keys.index(key)
+        raw = jax.tree.map(lambda a: None if a is None else np.asarray(a)[g], self._raw,
+                           is_leaf=lambda a: a is None)
+        prob = self._problems(g)
+        s = self._settings
+        return _assemble(prob, raw, loss=s["loss"], delta=s["delta"], asymmetry=s["asymmetry"],
+                         schedule=s["schedule"], seed=s["seed"])
+
+
+def fit_batch(
+    data,
+    law: str | ScalingLaw,
+    by: str | Sequence[str],
+    *,
+    inputs: Mapping[str, str] | None = None,
+    target: str = "value",
+    loss: str | None = None,
+    delta: float = 1e-3,
+    asymmetry: float = 0.5,
+    fixed: Mapping[str, float] | None = None,
+    tied: Mapping[str, str] | None = None,
+    starts=None,
+    varpro: bool = True,
+    n_polish: int = 8,
+    screen_iters: int = 20,
+    max_iter: int = 3000,
+    gtol: float = 1e-10,
+    ftol: float = 1e-15,
+    chunk_size: int = 256,
+    group_chunk: int = 64,
+    block_groups: int = 2048,
+    seed: int = 0,
+    progress: bool | None = None,
+    law_options: Mapping[str, Any] | None = None,
+) -> BatchFitResult:
+    """Fit ``law`` separately to every group of ``data`` (grouped by the ``by`` columns).
+
+    Ragged groups are padded with zero-weight rows; every group uses the law's start grid (built
+    from its own data) plus its own VarPro start; the best ``n_polish`` starts of each group are
+    polished.  Returns a :class:`BatchFitResult` whose ``table`` has one row per group.
+
+    >>> # res = fit_batch(frame[frame.Training == 1], "power_law", by=["Domain", "Task", "Model"],
+    >>> #                 inputs={"x": "D"}); res.predict(frame[frame.Training == 0])
+    """
+    require_x64()
+    law = get_law(law, **dict(law_options or {}))
+    loss = law.default_loss if loss is None else loss
+    check_loss(loss, delta, asymmetry)
+    by = [by] if isinstance(by, str) else list(by)
+    if not by:
+        raise ArgumentError("`by` must name at least one grouping column")
+    if isinstance(data, pd.DataFrame):
+        frame = data
+    else:
+        from ..io import load_curves
+
+        frame = load_curves(data, groups=by)
+    missing = [b for b in by if b not in frame.columns]
+    if missing:
+        raise ArgumentError(f"`by` names columns {missing} that are not in the data "
+                            f"(columns: {', '.join(map(str, frame.columns))})")
+    if target not in frame.columns:
+        raise ArgumentError(f"`target` column `{target}` is not in the data")
+    bound = bind_inputs(frame, law, inputs)
+    free, fixed, tied = _resolve_constraints(law, fixed, tied)
+    from ..io import validate_curves
+
+    validate_curves(frame, inputs=[bound[n] for n in law.inputs], target=target,
+                    log_target=law.target == "log", log_inputs=law.positive_inputs, num_params=len(free),
+                    law=law.name, groups=by)
+    schedule = _Schedule(int(n_polish), int(screen_iters), int(max_iter), float(gtol), float(ftol),
+                         int(chunk_size), int(group_chunk))
+
+    # ---------------------------------------------------------------- pad groups
+    frame = frame.reset_index(drop=True)
+    codes, uniques = pd.factorize(pd.MultiIndex.from_frame(frame[by]), sort=False)
+    G = len(uniques)
+    order = np.argsort(codes, kind="stable")
+    counts = np.bincount(codes, minlength=G)
+    n_max = int(counts.max())
+    starts_at = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    pos = np.arange(n_max)[None, :]
+    valid = pos < counts[:, None]
+    idx = order[np.where(valid, starts_at[:, None] + pos, starts_at[:, None])]  # pad with the group's first row
+    W = valid.astype(np.float64)
+    X_all = {n: frame[bound[n]].to_numpy(np.float64)[idx] for n in law.inputs}
+    y_raw = frame[target].to_numpy(np.float64)[idx]
+    y_t = np.log(y_raw) if law.target == "log" else y_raw
+
+    # ---------------------------------------------------------------- starts per group
+    grids = []
+    for g in range(G):
+        m = valid[g]
+        Xg = {n: X_all[n][g][m] for n in law.inputs}
+        grids.append(_start_matrix(law, starts, Xg, y_raw[g][m], free)[0])
+    S = {gr.shape[0] for gr in grids}
+    if len(S) != 1:
+        raise ArgumentError(f"law `{law.name}` produced start grids of different sizes across groups: {sorted(S)}")
+    x0s = np.stack(grids)
+    origin = ["grid" if starts is None else "user"] * x0s.shape[1]
+    vp = law.varpro
+    if varpro and starts is None and vp is not None and set(vp.linear + vp.nonlinear) <= set(free) \
+            and law.target == "log":
+        if id(law) not in _VARPRO_BATCH:
+            _VARPRO_BATCH[id(law)] = (law, jax.jit(jax.vmap(lambda X, y, w: varpro_profile(vp, X, y, w))))
+        nl, coef, rss = (np.asarray(a) for a in _VARPRO_BATCH[id(law)][1](
+            {k: jnp.asarray(v) for k, v in X_all.items()}, jnp.asarray(y_raw), jnp.asarray(W)))
+        floor = 1e-3 * np.min(np.where(valid, y_raw, np.inf), axis=1)
+        theta = {n: np.log(np.maximum(coef[:, j], floor)) for j, n in enumerate(vp.linear)}
+        theta.update({n: nl[:, j] for j, n in enumerate(vp.nonlinear)})
+        vstart = np.stack([theta[n] for n in free], axis=1)
+        vstart = np.where(np.isfinite(rss)[:, None], vstart, x0s[:, 0, :])
+        x0s = np.concatenate([x0s, vstart[:, None, :]], axis=1)
+        origin = origin + ["varpro"]
+    lower, upper = law.params.bounds(free)
+    fixed_arr = np.asarray([fixed[n] for n in fixed], dtype=np.float64)
+
+    template = _Problem(law, frame.iloc[:0], bound, target, free, fixed, tied, x0s[0], origin, {}, lower, upper,
+                        None, [])
+    solver = _solver_for(template, loss, float(delta), float(asymmetry), schedule, batched=True)
+
+    # ---------------------------------------------------------------- solve in blocks of groups
+    block = int(min(block_groups, G))
+    outs = []
+    with progress_bar(total=G, desc=f"fit {law.name} x {G} groups", enabled=progress) as bar:
+        for s0 in range(0, G, block):
+            sl = np.arange(s0, min(s0 + block, G))
+            n_real = len(sl)
+            if n_real < block:
+                sl = np.concatenate([sl, np.repeat(sl[-1:], block - n_real)])
+            data = {"X": {k: jnp.asarray(v[sl]) for k, v in X_all.items()}, "y": jnp.asarray(y_t[sl]),
+                    "w": jnp.asarray(W[sl]), "fixed": jnp.asarray(np.broadcast_to(fixed_arr, (len(sl), len(fixed_arr))))}
+            raw = solver(jnp.asarray(x0s[sl]), data, jnp.asarray(lower), jnp.asarray(upper))
+            outs.append(jax.tree.map(lambda a: np.asarray(a)[:n_real], raw))
+            bar.update(n_real)
+    raw = jax.tree.map(lambda *a: np.concatenate(a, axis=0), *outs)
+
+    # ---------------------------------------------------------------- vectorised table
+    s1, top, s2 = raw
+    x2, f2, it2, st2, pg2, f0_top, dec2 = s2
+    f2c = np.where(np.isfinite(f2), f2, np.inf)
+    kbest = np.argmin(f2c, axis=1)
+    rows = np.arange(G)
+    xbest = x2[rows, kbest]
+    it1 = np.zeros(G, int) if s1 is None else s1[2][rows, top[rows, kbest]]
+    total = it1 + it2[rows, kbest]
+    problems = [
+        solver_problem(int(st2[g, kbest[g]]), float(dec2[g, kbest[g]]), float(f2[g, kbest[g]]), int(total[g]),
+                       float(f0_top[g, kbest[g]]), int(max_iter))
+        for g in range(G)
+    ]
+    table = pd.DataFrame(list(uniques), columns=by)
+    params = {n: xbest[:, j] for j, n in enumerate(free)}
+    for n, v in fixed.items():
+        params[n] = np.full(G, v)
+    for n, t in tied.items():
+        params[n] = params[t]
+    for n in law.param_names:
+        table[n] = params[n]
+    for p in law.params:
+        if p.natural:
+            table[p.natural] = np.exp(params[p.name])
+    table["objective"] = f2[rows, kbest] * delta**2
+    table["converged"] = [p is None for p in problems]
+    table["status"] = [p or "converged" for p in problems]
+    table["n_points"] = counts
+    table["iterations"] = total
+
+    settings = {"loss": loss, "delta": float(delta), "asymmetry": float(asymmetry), "schedule": schedule,
+                "seed": int(seed)}
+
+    def problem_for(g: int) -> _Problem:
+        m = valid[g]
+        rows_g = idx[g][m]
+        sub = frame.iloc[rows_g]
+        data = {"X": {k: jnp.asarray(v[g][m]) for k, v in X_all.items()}, "y": jnp.asarray(y_t[g][m]),
+                "w": jnp.ones(int(m.sum())), "fixed": jnp.asarray(fixed_arr)}
+        return _Problem(law, sub, bound, target, free, fixed, tied, x0s[g], origin, data, lower, upper, None,
+                        list(dict.fromkeys([*bound.values(), target])))
+
+    return BatchFitResult(law=law, by=tuple(by), table=table, inputs=bound, target=target, frame=frame,
+                          _raw=raw, _problems=problem_for, _settings=settings)

@@ -1,0 +1,334 @@
+"""Nonparametric bootstrap of point fits (METHODS.md §0.5) as one vmapped computation.
+
+Each replicate is a vector of resampling *counts* used as row weights in the same summed
+objective, so that all replicates share one compiled program: ``vmap`` over weight vectors,
+chunked with ``lax.map`` and sharded across devices.  Case resampling draws rows with
+replacement; cluster resampling draws whole runs (every checkpoint of a drawn run enters with
+the run's count), which is what checkpoint data needs.  Each replicate is refitted from a fixed
+start (the point estimate by default, as in Besiroglu et al.) and its convergence is checked.
+Derived quantities (allocation exponent, N_opt, D_opt, L*) and predictions are computed per
+replicate, never from interval endpoints.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any, Mapping
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from .._config import require_x64
+from ..errors import ArgumentError
+from . import _lbfgs
+from ._devices import device_count, device_map
+from ._progress import progress_bar
+from .objective import assemble_theta, make_objective
+from .point import DECREMENT_TOL
+
+_RUNNERS: dict[tuple, Any] = {}
+
+
+@dataclass(frozen=True)
+class BootstrapResult:
+    """Replicate fits of a bootstrap.
+
+    Attributes
+    ----------
+    names : tuple of str
+        Parameter names (all law parameters, in law order).
+    draws : ndarray, shape (R, P)
+        Refitted parameters per replicate (fit coordinates).
+    objective : ndarray, shape (R,)
+    converged : ndarray of bool, shape (R,)
+    method : {"case", "cluster"}
+    cluster : str or None
+        Column whose values define the clusters (runs) for cluster resampling.
+    seed : int
+    level : float
+        Default two-sided interval level for tables and predictions.
+    """
+
+    names: tuple[str, ...]
+    draws: np.ndarray = field(repr=False)
+    objective: np.ndarray = field(repr=False)
+    converged: np.ndarray = field(repr=False)
+    method: str
+    cluster: str | None
+    seed: int
+    level: float
+    start: str = "estimate"
+
+    @property
+    def n_replicates(self) -> int:
+        return int(self.draws.shape[0])
+
+    @property
+    def n_converged(self) -> int:
+        return int(np.sum(self.converged))
+
+    def good(self) -> np.ndarray:
+        """Draws of the converged replicates (shape (R_ok, P))."""
+        return self.draws[self.converged]
+
+    def param(self, name: str) -> np.ndarray:
+        if name not in self.names:
+            raise ArgumentError(f"unknown parameter `{name}`; have {list(self.names)}")
+        return self.good()[:, self.names.index(name)]
+
+    def _q(self, level):
+        level = self.level if level is None else float(level)
+        if not 0 < level < 1:
+            raise ArgumentError(f"`level` = {level} must lie strictly between 0 and 1")
+        return level, (1 - level) / 2, 1 - (1 - level) / 2
+
+    def table(self, law, estimate: Mapping[str, float], level: float | None = None) -> pd.DataFrame:
+        """Per parameter: estimate, bootstrap SD and percentile interval, on both scales."""
+        level, lo, hi = self._q(level)
+        rows = []
+        for p in law.params:
+            v = self.param(p.name)
+            nat = np.exp(v) if p.is_log else v
+            rows.append({
+                "parameter": p.name, "estimate": float(estimate[p.name]), "sd": float(np.std(v, ddof=1)),
+                "lower": float(np.quantile(v, lo)), "upper": float(np.quantile(v, hi)),
+                "natural": p.natural or p.name, "natural_estimate": p.to_natural(estimate[p.name]),
+                "natural_sd": float(np.std(nat, ddof=1)),
+                "natural_lower": float(np.quantile(nat, lo)), "natural_upper": float(np.quantile(nat, hi)),
+            })
+        out = pd.DataFrame(rows)
+        out.attrs["level"] = level
+        return out
+
+    def derived(self, fn, level: float | None = None) -> pd.DataFrame:
+        """Quantiles of ``fn(params_dict) -> dict of floats`` computed per replicate."""
+        level, lo, hi = self._q(level)
+        vals: dict[str, list] = {}
+        for row in self.good():
+            for k, v in fn(dict(zip(self.names, row))).items():
+                vals.setdefault(k, []).append(float(v))
+        return pd.DataFrame([
+            {"quantity": k, "median": float(np.median(v)), "sd": float(np.std(v, ddof=1)),
+             "lower": float(np.quantile(v, lo)), "upper": float(np.quantile(v, hi))}
+            for k, v in vals.items()
+        ]).assign(level=level)
+
+    def add_prediction_intervals(self, fit, out: pd.DataFrame, X: Mapping[str, np.ndarray]) -> pd.DataFrame:
+        level, lo, hi = self._q(None)
+        preds = _evaluate_draws(fit.law, self.names, self.good(), X)
+        out = out.copy()
+        out["lower"] = np.quantile(preds, lo, axis=0)
+        out["upper"] = np.quantile(preds, hi, axis=0)
+        out["se"] = np.std(preds, axis=0, ddof=1)
+        out.attrs["interval"] = f"{level:.0%} bootstrap percentile ({self.method}, {self.n_converged} replicates)"
+        return out
+
+    def to_dict(self) -> dict:
+        return {
+            "names": list(self.names), "draws": self.draws.tolist(),
+            "objective": [float(v) if math.isfinite(v) else None for v in self.objective],
+            "converged": [bool(c) for c in self.converged], "method": self.method, "cluster": self.cluster,
+            "seed": int(self.seed), "level": float(self.level), "start": self.start,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> "BootstrapResult":
+        return cls(
+            names=tuple(d["names"]), draws=np.asarray(d["draws"], dtype=np.float64).reshape(-1, len(d["names"])),
+            objective=np.array([np.nan if v is None else v for v in d["objective"]], dtype=np.float64),
+            converged=np.asarray(d["converged"], dtype=bool), method=d["method"], cluster=d.get("cluster"),
+            seed=int(d["seed"]), level=float(d["level"]), start=d.get("start", "estimate"),
+        )
+
+
+_EVAL: dict[int, Any] = {}
+
+
+def _evaluate_draws(law, names, draws, X) -> np.ndarray:
+    if id(law) not in _EVAL:
+        def ev(draw, X):
+            theta = {n: draw[i] for i, n in enumerate(law.param_names)}
+            out = law.fn(theta, X)
+            return jnp.exp(out) if law.target == "log" else out
+
+        _EVAL[id(law)] = (law, jax.jit(jax.vmap(ev, in_axes=(0, None))))
+    order = [names.index(n) for n in law.param_names]
+    Xj = {k: jnp.asarray(np.asarray(v, dtype=np.float64)) for k, v in X.items()}
+    return np.asarray(_EVAL[id(law)][1](jnp.asarray(draws[:, order]), Xj))
+
+
+def resample_weights(n_rows: int, n_replicates: int, *, seed: int, clusters: np.ndarray | None = None) -> np.ndarray:
+    """Count weights (R, n_rows): multinomial over rows, or over clusters mapped to their rows."""
+    rng = np.random.default_rng(seed)
+    if clusters is None:
+        return rng.multinomial(n_rows, np.full(n_rows, 1.0 / n_rows), size=n_replicates).astype(np.float64)
+    codes, uniques = pd.factorize(pd.Series(clusters), sort=False)
+    k = len(uniques)
+    counts = rng.multinomial(k, np.full(k, 1.0 / k), size=n_replicates).astype(np.float64)
+    return counts[:, codes]
+
+
+def _runner(fit, max_iter, gtol, ftol, chunk):
+    key = (id(fit.law), fit.free, tuple(fit.fixed), tuple(sorted(fit.tied.items())), fit.loss, fit.delta,
+           fit.asymmetry, max_iter, gtol, ftol, chunk, device_count())
+    if key not in _RUNNERS:
+        tied = tuple(sorted(fit.tied.items()))
+        objective = make_objective(fit.law, free=fit.free, fixed=tuple(fit.fixed), tied=tied, loss=fit.loss,
+                                   delta=fit.delta, asymmetry=fit.asymmetry)
+        vg = jax.value_and_grad(objective)
+        names = fit.law.param_names
+
+        def one(w, data, x0, lower, upper):
+            d = {**data, "w": w}
+            st = _lbfgs.minimize(vg, x0, d, lower=lower, upper=upper, max_iter=max_iter, gtol=gtol, ftol=ftol)
+            dec = _lbfgs.newton_decrement(objective, st.x, d, lower, upper)
+            theta = assemble_theta(st.x, data["fixed"], names=names, free=fit.free, fixed=tuple(fit.fixed),
+                                   tied=tied)
+            return jnp.stack([theta[n] for n in names]), st.f, st.status, dec
+
+        def run(W, data, x0, lower, upper):
+            return device_map(lambda w, *rep: one(w, *rep), W, data, x0, lower, upper, batch_size=chunk)
+
+        _RUNNERS[key] = (fit.law, jax.jit(run))
+    return _RUNNERS[key][1]
+
+
+def bootstrap(
+    fit,
+    n_replicates: int = 1000,
+    *,
+    cluster: str | None = None,
+    seed: int = 0,
+    level: float = 0.95,
+    start: str | np.ndarray = "estimate",
+    max_iter: int = 2000,
+    gtol: float = 1e-10,
+    ftol: float = 1e-15,
+    chunk_size: int = 64,
+    block_size: int = 256,
+    progress: bool | None = None,
+):
+    """Bootstrap a point fit; returns a new :class:`FitResult` carrying ``.bootstrap``.
+
+    Parameters
+    ----------
+    fit : FitResult
+    n_replicates : int
+        Number of replicates (>= 1,000 recommended; Besiroglu et al. used 4,000).
+    cluster : str, optional
+        Column defining clusters (e.g. ``"run"``) for cluster resampling: whole runs are drawn,
+        so correlated checkpoints of one run move together (METHODS.md §0.5).
+    seed : int
+        Seed of the resampling (numpy ``default_rng``); results are reproducible.
+    level : float
+        Interval level for ``table()`` and for ``predict()``'s ``lower``/``upper`` columns.
+    start : "estimate" or array
+        Fixed start of every replicate: the point estimate, or free-parameter values.
+    block_size : int
+        Replicates per compiled call; the progress bar advances per block.
+
+    Examples
+    --------
+    >>> # res = scalefit.bootstrap(scalefit.fit_law(frame, "chinchilla"), 1000, seed=0)
+    >>> # res.bootstrap.table(res.law, res.params); res.predict(N=7e10, D=1.4e12)
+    """
+    require_x64()
+    from .result import FitResult
+
+    if not isinstance(fit, FitResult):
+        raise ArgumentError(f"`fit` must be a FitResult, got {type(fit).__name__}")
+    if not isinstance(n_replicates, (int, np.integer)) or n_replicates < 2:
+        raise ArgumentError(f"`n_replicates` = {n_replicates!r} must be an integer >= 2")
+    if not 0 < level < 1:
+        raise ArgumentError(f"`level` = {level!r} must lie strictly between 0 and 1")
+    frame = fit.frame
+    if cluster is not None:
+        if cluster not in frame.columns:
+            raise ArgumentError(
+                f"`cluster` column `{cluster}` is not in the fitted data (columns: {', '.join(map(str, frame.columns))})"
+            )
+        clusters = frame[cluster].to_numpy()
+        if pd.Series(clusters).nunique() < 2:
+            raise ArgumentError(f"`cluster` column `{cluster}` has fewer than 2 distinct values")
+    else:
+        clusters = None
+    W = resample_weights(len(frame), int(n_replicates), seed=int(seed), clusters=clusters)
+
+    law = fit.law
+    if isinstance(start, str):
+        if start != "estimate":
+            raise ArgumentError(f"`start` = {start!r} must be 'estimate' or an array of free-parameter values")
+        x0 = np.array([fit.params[n] for n in fit.free])
+        start_label = "estimate"
+    else:
+        x0 = np.asarray(start, dtype=np.float64).ravel()
+        if x0.shape != (len(fit.free),):
+            raise ArgumentError(f"`start` must hold {len(fit.free)} values for {list(fit.free)}")
+        start_label = "user"
+    X = {n: jnp.asarray(frame[fit.inputs[n]].to_numpy(np.float64)) for n in law.inputs}
+    y = frame[fit.target].to_numpy(np.float64)
+    data = {"X": X, "y": jnp.asarray(np.log(y) if law.target == "log" else y), "w": None,
+            "fixed": jnp.asarray([fit.fixed[n] for n in fit.fixed], dtype=jnp.float64)}
+    data.pop("w")
+    lower, upper = law.params.bounds(fit.free)
+    run = _runner(fit, int(max_iter), float(gtol), float(ftol), int(chunk_size))
+
+    R = W.shape[0]
+    block = int(min(block_size, R))
+    outs = []
+    with progress_bar(total=R, desc=f"bootstrap {law.name}", enabled=progress) as bar:
+        for s in range(0, R, block):
+            Wb = W[s:s + block]
+            n_real = Wb.shape[0]
+            if n_real < block:  # pad the last block so every call reuses one compiled program
+                Wb = np.vstack([Wb, np.repeat(Wb[-1:], block - n_real, axis=0)])
+            res = run(jnp.asarray(Wb), data, jnp.asarray(x0), jnp.asarray(lower), jnp.asarray(upper))
+            outs.append(tuple(np.asarray(a)[:n_real] for a in res))
+            bar.update(n_real)
+    draws = np.concatenate([o[0] for o in outs])
+    fval = np.concatenate([o[1] for o in outs])
+    status = np.concatenate([o[2] for o in outs])
+    dec = np.concatenate([o[3] for o in outs])
+    ok_status = (status == _lbfgs.GTOL) | (status == _lbfgs.FTOL) | (
+        (status == _lbfgs.LINESEARCH_FAILED) & (dec <= DECREMENT_TOL * np.maximum(1.0, np.abs(fval)))
+    )
+    converged = ok_status & np.isfinite(fval) & np.all(np.isfinite(draws), axis=1)
+    boot = BootstrapResult(
+        names=law.param_names, draws=draws, objective=fval * fit.delta**2, converged=converged,
+        method="cluster" if cluster else "case", cluster=cluster, seed=int(seed), level=float(level),
+        start=start_label,
+    )
+    warns = list(fit.warnings)
+    n_bad = R - int(converged.sum())
+    if n_bad > 0.05 * R:
+        warns.append(f"{n_bad} of {R} bootstrap replicates did not converge; they are excluded from intervals")
+    md = dict(fit.metadata)
+    md["bootstrap"] = {"n_replicates": R, "n_converged": int(converged.sum()), "method": boot.method,
+                       "cluster": cluster, "seed": int(seed), "start": start_label}
+    return replace(fit, bootstrap=boot, warnings=tuple(warns), metadata=md)
+
+
+def allocation_intervals(fit, C, level: float | None = None) -> pd.DataFrame:
+    """Per-replicate allocation exponent, N_opt(C), D_opt(C), L*(C) with percentile intervals."""
+    from ..allocation import allocation_constants, compute_optimal
+
+    if fit.bootstrap is None:
+        raise ArgumentError("`fit` has no bootstrap; call scalefit.bootstrap(fit) first")
+    names = fit.bootstrap.names
+    tied = dict(fit.tied)
+
+    def per_draw(theta):
+        if fit.law.name == "overtraining" or tied.get("beta") == "alpha":
+            theta = {**theta, "beta": theta["alpha"]}
+        k = allocation_constants(theta)
+        out = {"allocation_a": k["a"], "allocation_b": k["b"]}
+        row = compute_optimal(theta, C).iloc[0]
+        out.update({"N_opt": row.N_opt, "D_opt": row.D_opt, "tokens_per_param": row.tokens_per_param,
+                    "loss": row.loss})
+        return out
+
+    del names
+    return fit.bootstrap.derived(per_draw, level).assign(C=float(C))
