@@ -1,0 +1,103 @@
+"""Shared helpers for :mod:`scalefit.sampling`: argument validation and small result types."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ..errors import ArgumentError
+
+
+class Interval(NamedTuple):
+    """A point estimate with an interval: ``(estimate, lower, upper)``."""
+
+    estimate: float | np.ndarray
+    lower: float | np.ndarray
+    upper: float | np.ndarray
+
+
+def _fmt(value) -> str:
+    """Short repr of an offending value for a one-line error message."""
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        if v == int(v) and abs(v) < 1e15:
+            return str(int(v))
+        return f"{v:.6g}"
+    return str(value)
+
+
+def as_counts(name: str, x, *, min_value: int = 0) -> np.ndarray:
+    """Validate ``x`` as an array of integer counts >= ``min_value`` and return it as int64."""
+    arr = np.asarray(x)
+    if arr.dtype == bool:
+        arr = arr.astype(np.int64)
+    if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise ArgumentError(f"`{name}` must hold integer counts; got dtype {arr.dtype}")
+    if np.issubdtype(arr.dtype, np.floating):
+        bad = ~np.isfinite(arr) | (arr != np.round(arr))
+        if bad.any():
+            raise ArgumentError(
+                f"`{name}` = {_fmt(arr[bad].flat[0])} is not an integer count"
+            )
+        arr = arr.astype(np.int64)
+    low = arr < min_value
+    if low.any():
+        raise ArgumentError(
+            f"`{name}` = {_fmt(arr[low].flat[0])} is below the smallest allowed value {min_value}"
+        )
+    return arr.astype(np.int64)
+
+
+def check_successes(c: np.ndarray, n: np.ndarray, c_name: str = "c", n_name: str = "n") -> None:
+    """Raise if any success count exceeds its number of attempts."""
+    cb, nb = np.broadcast_arrays(c, n)
+    bad = cb > nb
+    if bad.any():
+        i = np.flatnonzero(bad.ravel())[0]
+        raise ArgumentError(
+            f"`{c_name}` = {_fmt(cb.flat[i])} exceeds `{n_name}` = {_fmt(nb.flat[i])}: "
+            "successes cannot outnumber attempts"
+        )
+
+
+def as_positive(name: str, x, *, allow_zero: bool = False, allow_inf: bool = False) -> np.ndarray:
+    """Validate a float array of positive values (used only on concrete, non-traced inputs)."""
+    arr = np.asarray(x, dtype=float)
+    ok = arr >= 0 if allow_zero else arr > 0
+    ok &= ~np.isnan(arr)
+    if not allow_inf:
+        ok &= np.isfinite(arr)
+    if not ok.all():
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ArgumentError(f"`{name}` = {_fmt(arr[~ok].flat[0])} must be finite and {bound}")
+    return arr
+
+
+def as_probability(name: str, x, *, open_low: bool = False, open_high: bool = False) -> np.ndarray:
+    """Validate a float array of probabilities in [0, 1] (optionally open at either end)."""
+    arr = np.asarray(x, dtype=float)
+    ok = (arr > 0) if open_low else (arr >= 0)
+    ok &= (arr < 1) if open_high else (arr <= 1)
+    if not ok.all():
+        lo = "(" if open_low else "["
+        hi = ")" if open_high else "]"
+        raise ArgumentError(
+            f"`{name}` = {_fmt(arr[~ok].flat[0])} is not a probability in {lo}0, 1{hi}"
+        )
+    return arr
+
+
+def check_level(level: float) -> float:
+    """Validate a confidence level in (0, 1)."""
+    lv = float(level)
+    if not 0.0 < lv < 1.0:
+        raise ArgumentError(f"`level` = {_fmt(lv)} must lie strictly between 0 and 1")
+    return lv
+
+
+def is_concrete(*xs) -> bool:
+    """True when none of ``xs`` is a JAX tracer (so that values can be validated)."""
+    import jax
+
+    return not any(isinstance(x, jax.core.Tracer) for x in xs)
