@@ -119,8 +119,21 @@ def _cmd_fit(args) -> int:
         fixed=fixed or None, tied=tied or None, seed=args.seed, source=str(args.data),
         law_options=law_options,
     )
-    res = res.with_metadata(command="scalefit " + " ".join(sys.argv[1:]) if args._argv is None else args._argv)
+    res = res.with_metadata(command=args._argv)
+    if args.bootstrap:
+        from .fit import bootstrap
+
+        res = bootstrap(res, args.bootstrap, cluster=args.cluster, seed=args.seed, level=args.level)
     print(res.summary())
+    if res.bootstrap is not None and res.law.name in ("chinchilla", "overtraining"):
+        import pandas as pd
+
+        from .fit import allocation_intervals
+
+        with pd.option_context("display.float_format", "{:.5g}".format, "display.width", 160):
+            print(f"compute-optimal allocation at C = {args.target_compute:g} FLOPs "
+                  f"({res.bootstrap.level:.0%} bootstrap percentile intervals):")
+            print(allocation_intervals(res, args.target_compute).drop(columns=["level", "C"]).to_string(index=False))
     if args.output:
         res.to_json(args.output, overwrite=args.force)
         print(f"wrote {args.output}")
@@ -199,6 +212,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--breaks", type=int, help="number of breaks for --law bnsl")
     s.add_argument("--drop-largest", type=int, default=0, metavar="K",
                    help="drop the K rows with the largest target value (Epoch's Chinchilla filter: 5)")
+    s.add_argument("--bootstrap", type=int, default=0, metavar="R",
+                   help="bootstrap R replicates (case resampling, or by --cluster) and report intervals")
+    s.add_argument("--cluster", metavar="COLUMN", help="resample whole clusters (e.g. run) in the bootstrap")
+    s.add_argument("--level", type=float, default=0.95, help="interval level (default 0.95)")
+    s.add_argument("--target-compute", type=float, default=1e24, metavar="C",
+                   help="compute budget for the allocation table of Chinchilla-type fits (default 1e24)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("-o", "--output", help="write the fit as JSON (never overwrites without --force)")
     s.add_argument("--force", action="store_true", help="allow overwriting --output")

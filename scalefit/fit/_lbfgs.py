@@ -36,6 +36,7 @@ class LbfgsState(NamedTuple):
     t: jax.Array          # current trial step length along d
     retry: jax.Array      # True while shortening the step along the same direction
     n_rej: jax.Array      # consecutive rejected trial steps
+    restarted: jax.Array  # a stalled quasi-Newton direction was already restarted once
     s_hist: jax.Array
     y_hist: jax.Array
     rho_hist: jax.Array
@@ -119,7 +120,7 @@ def minimize(
     zeros = jnp.zeros((), jnp.int32)
     state = LbfgsState(
         x=x0, f=f0, g=g0, d=jnp.zeros_like(x0), t=jnp.ones((), x0.dtype), retry=jnp.zeros((), bool),
-        n_rej=zeros,        s_hist=jnp.zeros((memory, n), x0.dtype), y_hist=jnp.zeros((memory, n), x0.dtype),
+        n_rej=zeros, restarted=jnp.zeros((), bool),        s_hist=jnp.zeros((memory, n), x0.dtype), y_hist=jnp.zeros((memory, n), x0.dtype),
         rho_hist=jnp.zeros((memory,), x0.dtype), n_pairs=zeros, head=zeros, it=zeros,
         n_fev=jnp.ones((), jnp.int32), status=status0, f0=f0,
     )
@@ -177,12 +178,14 @@ def minimize(
         stalled = (~ok) & (n_rej >= max_linesearch)
         # a stalled quasi-Newton direction gets one restart along steepest descent (memory
         # discarded); only a stall with no memory means no decrease is possible
-        restart = stalled & (n_pairs > 0)
-        failed = stalled & (n_pairs == 0)
+        # (not when the predicted decrease along d is already at float64 resolution)
+        meaningful = -slope > 1e-10 * jnp.maximum(1.0, jnp.abs(st.f))
+        restart = stalled & (n_pairs > 0) & ~st.restarted & meaningful
+        failed = stalled & ~restart
         status = jnp.where(gconv, GTOL, jnp.where(fconv, FTOL, jnp.where(failed, LINESEARCH_FAILED, RUNNING)))
         return LbfgsState(
             x=x, f=f, g=g, d=d, t=jnp.where(ok, 1.0, t_short), retry=~ok & ~restart,
-            n_rej=jnp.where(restart, 0, n_rej),
+            n_rej=jnp.where(restart, 0, n_rej), restarted=st.restarted | restart,
             s_hist=s_hist, y_hist=y_hist, rho_hist=rho_hist, n_pairs=jnp.where(restart, 0, n_pairs), head=head,
             it=st.it + 1, n_fev=st.n_fev + 1, status=status, f0=st.f0,
         )

@@ -130,11 +130,26 @@ class FitResult:
         lines.append(f"loss: {self.loss} (delta={self.delta:g}) on {self.law.target}-scale residuals")
         tab = self.param_table()
         w = max(len(s) for s in tab["parameter"]) + 2
-        lines.append(f"{'parameter':<{w}}{'value':>16}   {'natural':<8}{'natural value':>16}  role")
-        for _, r in tab.iterrows():
-            lines.append(
-                f"{r['parameter']:<{w}}{r['value']:>16.8g}   {r['natural']:<8}{r['natural_value']:>16.8g}  {r['role']}"
-            )
+        if self.bootstrap is None:
+            lines.append(f"{'parameter':<{w}}{'value':>16}   {'natural':<8}{'natural value':>16}  role")
+            for _, r in tab.iterrows():
+                lines.append(
+                    f"{r['parameter']:<{w}}{r['value']:>16.8g}   {r['natural']:<8}{r['natural_value']:>16.8g}  {r['role']}"
+                )
+        else:
+            b = self.bootstrap
+            bt = b.table(self.law, self.params).set_index("parameter")
+            lines.append(f"{'parameter':<{w}}{'value':>14}{'boot SD':>11}   {'natural':<8}{'natural value':>14}"
+                         f"{'boot SD':>11}  {b.level:.0%} interval (natural)")
+            for _, r in tab.iterrows():
+                q = bt.loc[r["parameter"]]
+                lines.append(
+                    f"{r['parameter']:<{w}}{r['value']:>14.7g}{q['sd']:>11.3g}   {r['natural']:<8}"
+                    f"{r['natural_value']:>14.7g}{q['natural_sd']:>11.3g}  "
+                    f"[{q['natural_lower']:.5g}, {q['natural_upper']:.5g}]"
+                )
+            lines.append(f"bootstrap: {b.n_converged}/{b.n_replicates} replicates converged "
+                         f"({b.method} resampling{', by `' + b.cluster + '`' if b.cluster else ''}, seed {b.seed})")
         lines.append(f"objective: {self.objective:.10g} (scaled {self.objective_scaled:.10g})")
         lines.append(
             f"starts: {self.n_starts} run, {self.n_agree} polished starts agree with the best; "
