@@ -101,7 +101,6 @@ def _load_for_fit(args):
 
 def _cmd_fit(args) -> int:
     from .fit import fit_law
-    from .fit.objective import LOSSES  # noqa: F401
 
     if args.output and Path(args.output).exists() and not args.force:
         from .errors import ArgumentError
@@ -233,6 +232,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("fit")
     s.add_argument("--C", required=True, help="compute budgets in FLOPs, comma-separated")
     s.set_defaults(func=_cmd_optimal)
+
+    from .report.cli import add_commands as _add_report
+
+    _add_report(sub)
 
     s = sub.add_parser("demo", help="run the main job on bundled example data")
     s.add_argument("-o", "--output", default=None, help="where to write outputs (default reports/)")

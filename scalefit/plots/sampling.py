@@ -1,0 +1,319 @@
+"""Repeated-sampling plots from plain arrays or DataFrames: ASR@N / pass@N curves, backtests
+and PassUntil task laws.
+
+They take numbers, not model objects, so they work with any best-of-N or PassUntil result:
+pass its grid, prediction and interval arrays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ArgumentError
+from ._style import BAND_ALPHA, COLUMN_WIDTH, PALETTE, fmt_num, log_axis_plain, new_figure, style
+
+__all__ = ["plot_sampling_curve", "plot_backtest", "plot_passuntil"]
+
+
+def _arr(name, v, n=None, *, positive=False):
+    if v is None:
+        return None
+    a = np.asarray(v, dtype=np.float64).ravel()
+    if n is not None and a.size != n:
+        raise ArgumentError(f"`{name}` has {a.size} values; expected {n} (one per `N`)")
+    if positive and (a.size == 0 or np.any(~(a > 0))):
+        raise ArgumentError(f"`{name}` must hold finite values > 0")
+    return a
+
+
+def _metric_label(metric: str) -> str:
+    return f"{metric}@N" if "@" not in metric else metric
+
+
+def plot_sampling_curve(N, prediction=None, lower=None, upper=None, *, observed_N=None, observed=None,
+                        observed_lower=None, observed_upper=None, model_N=None, model=None,
+                        budget=None, budget_interval=None, target_value=None, targets=None,
+                        extrapolate_from=None, metric: str = "ASR", level: float | None = None,
+                        label: str = "prediction", model_label: str = "fitted model",
+                        yscale: str = "linear", ax=None):
+    """ASR@N or pass@N against the budget N (log axis) with a band, observed points and a budget.
+
+    Parameters
+    ----------
+    N : array_like or DataFrame
+        Budget grid of the prediction; or a DataFrame with columns ``N``, ``prediction`` and
+        optionally ``lower``/``upper`` (then ``prediction``/``lower``/``upper`` are read from it).
+    prediction, lower, upper : array_like
+        Predicted success rate and interval on the grid.
+    observed_N, observed, observed_lower, observed_upper : array_like, optional
+        Empirical points (e.g. unbiased pass@k for k <= attempts) and their interval.
+    model_N, model : array_like, optional
+        A second curve drawn thin and dotted (e.g. the fitted population curve through the data).
+    budget : float, optional
+        Budget that reaches ``target_value``; marked by a vertical line, ``budget_interval``
+        = (low, high) shaded.
+    target_value : float, optional
+        Success rate the budget is for (horizontal line).
+    targets : DataFrame, optional
+        Points to mark: columns ``N``, ``prediction`` and optionally ``lower``/``upper``.
+    extrapolate_from : float, optional
+        Largest observed budget: the curve is dashed and the region shaded beyond it.
+    metric : str
+        ``"ASR"`` or ``"pass"`` (axis label ``ASR@N`` / ``pass@N``).
+    yscale : {"linear", "neglog"}
+        ``"neglog"`` plots −log(rate) on log axes, where power laws are straight lines.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> # plot_sampling_curve(N, pred, lo, hi, observed_N=k, observed=pass_k, budget=1200,
+    >>> #                     target_value=0.9, extrapolate_from=100)
+    """
+    if isinstance(N, pd.DataFrame):
+        df = N
+        if not {"N", "prediction"} <= set(df.columns):
+            raise ArgumentError("a DataFrame `N` needs columns `N` and `prediction`")
+        N, prediction = df["N"], df["prediction"]
+        lower = df["lower"] if lower is None and "lower" in df else lower
+        upper = df["upper"] if upper is None and "upper" in df else upper
+    if prediction is None:
+        raise ArgumentError("`prediction` is required")
+    if yscale not in ("linear", "neglog"):
+        raise ArgumentError(f"`yscale` = {yscale!r} must be 'linear' or 'neglog'")
+    N = _arr("N", N, positive=True)
+    n = N.size
+    pred = _arr("prediction", prediction, n)
+    lo, hi = _arr("lower", lower, n), _arr("upper", upper, n)
+    tf = (lambda v: -np.log(np.clip(v, 1e-300, 1.0))) if yscale == "neglog" else (lambda v: v)
+    name = _metric_label(metric)
+    with style():
+        fig, ax = new_figure(ax, figsize=(COLUMN_WIDTH, 2.6))
+        colour = PALETTE["blue"]
+        if model is not None:
+            mN = _arr("model_N", model_N if model_N is not None else N, positive=True)
+            ax.plot(mN, tf(_arr("model", model, mN.size)), color=PALETTE["black"], lw=0.9, ls=":",
+                    label=model_label, zorder=3)
+        if extrapolate_from is not None:
+            x0 = float(extrapolate_from)
+            inside = N <= x0 * (1 + 1e-9)
+            if inside.sum() < 2:  # the prediction starts where the data end: all of it is extrapolation
+                inside[:] = False
+            if inside.any():
+                ax.plot(N[inside], tf(pred[inside]), color=colour, label=label, zorder=4)
+            k = (max(int(np.argmax(~inside)) - 1, 0) if inside.any() else 0) if (~inside).any() else None
+            if k is not None:
+                ax.plot(N[k:], tf(pred[k:]), color=colour, ls="--", zorder=4,
+                        label=None if inside.any() else label)
+        else:
+            ax.plot(N, tf(pred), color=colour, label=label, zorder=4)
+        if lo is not None and hi is not None:
+            band = f"{level:.0%} interval" if level else "interval"
+            a, b = (tf(hi), tf(lo)) if yscale == "neglog" else (lo, hi)
+            ax.fill_between(N, a, b, color=colour, alpha=BAND_ALPHA, lw=0, label=band, zorder=2)
+        if observed is not None:
+            oN = _arr("observed_N", observed_N, positive=True)
+            ov = _arr("observed", observed, oN.size)
+            kw = dict(fmt="o", ms=3, color=PALETTE["black"], mfc="white", mew=0.8, elinewidth=0.7, zorder=5,
+                      label="observed")
+            if observed_lower is not None and observed_upper is not None:
+                ol, ou = _arr("observed_lower", observed_lower, oN.size), _arr("observed_upper", observed_upper, oN.size)
+                if yscale == "neglog":
+                    yerr = [tf(ov) - tf(ou), tf(ol) - tf(ov)]
+                else:
+                    yerr = [ov - ol, ou - ov]
+                ax.errorbar(oN, tf(ov), yerr=np.clip(yerr, 0, None), **kw)
+            else:
+                ax.errorbar(oN, tf(ov), **kw)
+        if targets is not None and len(targets):
+            t = pd.DataFrame(targets)
+            for i, (_, row) in enumerate(t.iterrows()):
+                v = float(row["prediction"])
+                if "lower" in t and "upper" in t and np.isfinite(row["lower"]):
+                    l_, u_ = float(row["lower"]), float(row["upper"])
+                    yerr = ([[tf(v) - tf(u_)], [tf(l_) - tf(v)]] if yscale == "neglog" else [[v - l_], [u_ - v]])
+                    ax.errorbar([row["N"]], [tf(v)], yerr=np.clip(yerr, 0, None), fmt="none",
+                                ecolor=PALETTE["vermillion"], elinewidth=1.1, capsize=3, zorder=6)
+                lab = None
+                if i == 0:
+                    lab = f"target: {metric}@{fmt_num(row['N'], 4)} = {v:.3f}"
+                    if "lower" in t and "upper" in t and np.isfinite(row["lower"]):
+                        lab += f" [{float(row['lower']):.3f}, {float(row['upper']):.3f}]"
+                ax.plot([row["N"]], [tf(v)], marker="*", ms=9, color=PALETTE["vermillion"], mec="white", mew=0.5,
+                        ls="none", zorder=7, label=lab)
+        if target_value is not None:
+            ax.axhline(tf(float(target_value)), color=PALETTE["green"], lw=0.8, ls="-.", zorder=1)
+        if budget is not None and np.isfinite(budget):
+            ax.axvline(float(budget), color=PALETTE["green"], lw=1.1, zorder=1,
+                       label=f"budget N = {fmt_num(budget, 3)}"
+                       + (f" for {name} = {fmt_num(target_value, 3)}" if target_value is not None else ""))
+            if budget_interval is not None:
+                bl, bu = (float(v) for v in budget_interval)
+                bu_draw = bu if np.isfinite(bu) else N.max()
+                if np.isfinite(bl):
+                    ax.axvspan(bl, bu_draw, color=PALETTE["green"], alpha=0.12, lw=0, zorder=0)
+        ax.set_xscale("log")
+        x_lo, x_hi = ax.get_xlim()
+        if extrapolate_from is not None and N.max() > float(extrapolate_from):
+            ax.axvspan(float(extrapolate_from), x_hi, color="0.5", alpha=0.08, lw=0, zorder=0)
+            ax.set_xlim(x_lo, x_hi)
+        ax.set_xlabel("budget N (attempts per problem)")
+        if yscale == "neglog":
+            ax.set_yscale("log")
+            ax.set_ylabel(f"−log {name}")
+        else:
+            ax.set_ylim(max(0.0, ax.get_ylim()[0]), min(1.02, max(ax.get_ylim()[1], 0.05)))
+            ax.set_ylabel(name)
+        ax.legend(loc="lower right" if yscale == "linear" else "upper right")
+    return fig
+
+
+def plot_backtest(frame, *, kind: str = "parity", metric: str = "ASR", ax=None, label_points: bool = True,
+                  level: float | None = None):
+    """Backtest: predictions made from few attempts against what more attempts showed.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Columns ``predicted``, ``empirical`` and optionally ``lower``, ``upper`` and ``N``
+        (``prediction`` is accepted for ``predicted``).
+    kind : {"parity", "curve"}
+        ``"parity"``: predicted (with interval) against empirical, with the identity line;
+        ``"curve"``: both against N (needs ``N``).
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise ArgumentError(f"`frame` must be a DataFrame, got {type(frame).__name__}")
+    df = frame.rename(columns={"prediction": "predicted"})
+    missing = {"predicted", "empirical"} - set(df.columns)
+    if missing:
+        raise ArgumentError(f"`frame` lacks column(s) {sorted(missing)}; it has {list(frame.columns)}")
+    if kind not in ("parity", "curve"):
+        raise ArgumentError(f"`kind` = {kind!r} must be 'parity' or 'curve'")
+    if kind == "curve" and "N" not in df:
+        raise ArgumentError("`kind='curve'` needs an `N` column")
+    p = df["predicted"].to_numpy(np.float64)
+    e = df["empirical"].to_numpy(np.float64)
+    has_iv = {"lower", "upper"} <= set(df.columns)
+    name = _metric_label(metric)
+    with style():
+        fig, ax = new_figure(ax, figsize=(COLUMN_WIDTH * 0.85, COLUMN_WIDTH * 0.85) if kind == "parity"
+                             else (COLUMN_WIDTH, 2.4))
+        if kind == "parity":
+            yerr = None
+            if has_iv:
+                yerr = np.clip([p - df["lower"].to_numpy(float), df["upper"].to_numpy(float) - p], 0, None)
+            lo = float(np.nanmin(np.concatenate([e, p, df["lower"] if has_iv else p])))
+            hi = float(np.nanmax(np.concatenate([e, p, df["upper"] if has_iv else p])))
+            pad = 0.05 * (hi - lo if hi > lo else 1.0)
+            ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="0.3", lw=0.8, label="perfect prediction")
+            inside = np.ones(p.shape, bool) if not has_iv else (e >= df["lower"].to_numpy(float)) & (e <= df["upper"].to_numpy(float))
+            ax.errorbar(e, p, yerr=yerr, fmt="o", ms=4, color=PALETTE["blue"], elinewidth=1.0, capsize=2,
+                        label="predicted" + (f" ({level:.0%} interval)" if level and has_iv else ""))
+            if (~inside).any():
+                ax.plot(e[~inside], p[~inside], "o", ms=7, mfc="none", mec=PALETTE["vermillion"], mew=1.2,
+                        label="empirical outside interval")
+            if label_points and "N" in df:
+                for xv, yv, nv in zip(e, p, df["N"]):
+                    ax.annotate(f"N={fmt_num(nv, 3)}", (xv, yv), xytext=(4, -8), textcoords="offset points",
+                                fontsize=6, color="0.3")
+            ax.set_xlim(lo - pad, hi + pad)
+            ax.set_ylim(lo - pad, hi + pad)
+            ax.set_aspect("equal", adjustable="box")
+            ax.set_xlabel(f"empirical {name}")
+            ax.set_ylabel(f"predicted {name}")
+            ax.legend(loc="upper left")
+        else:
+            Nv = df["N"].to_numpy(np.float64)
+            order = np.argsort(Nv)
+            ax.plot(Nv[order], p[order], color=PALETTE["blue"], marker="o", ms=3, label="predicted")
+            if has_iv:
+                ax.fill_between(Nv[order], df["lower"].to_numpy(float)[order], df["upper"].to_numpy(float)[order],
+                                color=PALETTE["blue"], alpha=BAND_ALPHA, lw=0,
+                                label=f"{level:.0%} interval" if level else "interval")
+            ax.plot(Nv[order], e[order], "s", ms=3.5, color=PALETTE["vermillion"], label="empirical")
+            ax.set_xscale("log")
+            ax.autoscale_view()
+            log_axis_plain(ax.xaxis)
+            ax.set_xlabel("budget N (attempts per problem)")
+            ax.set_ylabel(name)
+            ax.legend(loc="lower right")
+    return fig
+
+
+def plot_passuntil(N, pu=None, *, loglog=None, lower=None, upper=None, fit_N=None, fit=None,
+                   fit_lower=None, fit_upper=None, scale: str = "loglog", target_N=None,
+                   label: str = "task law fit", level: float | None = None, ax=None):
+    """PassUntil task law: observed PU (or F = log(−log PU)) against model size with the fitted line.
+
+    Parameters
+    ----------
+    N : array_like
+        Model sizes of the observations.
+    pu, loglog : array_like
+        Observed PassUntil values, or F = log(−log PU) (give one).
+    lower, upper : array_like, optional
+        Interval of the observed PU (on the PU scale).
+    fit_N, fit, fit_lower, fit_upper : array_like, optional
+        Fitted PU(N) on a grid and its interval (PU scale), e.g. from
+        :meth:`scalefit.sampling.TaskLawFit.predict` / ``predict_interval``.
+    scale : {"loglog", "pu"}
+        ``"loglog"``: F = log(−log PU) against log N (the law is a straight line);
+        ``"pu"``: PU on a log axis.
+    target_N : float, optional
+        Size to mark with a vertical line.
+    """
+    if scale not in ("loglog", "pu"):
+        raise ArgumentError(f"`scale` = {scale!r} must be 'loglog' or 'pu'")
+    if (pu is None) == (loglog is None):
+        raise ArgumentError("give exactly one of `pu` and `loglog`")
+    N = _arr("N", N, positive=True)
+    if pu is not None:
+        pu_arr = _arr("pu", pu, N.size)
+    else:
+        pu_arr = np.exp(-np.exp(_arr("loglog", loglog, N.size)))
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        def tf(v):
+            v = np.asarray(v, float)
+            return np.log(-np.log(v)) if scale == "loglog" else v
+
+        with style():
+            fig, ax = new_figure(ax, figsize=(COLUMN_WIDTH, 2.6))
+            y = tf(pu_arr)
+            yerr = None
+            if lower is not None and upper is not None:
+                lo_, hi_ = _arr("lower", lower, N.size), _arr("upper", upper, N.size)
+                if scale == "loglog":  # larger PU -> smaller F
+                    yerr = [y - tf(hi_), tf(lo_) - y]
+                else:
+                    yerr = [y - lo_, hi_ - y]
+                yerr = np.where(np.isfinite(yerr), np.clip(yerr, 0, None), 0.0)
+            ok = np.isfinite(y)
+            ax.errorbar(N[ok], y[ok], yerr=None if yerr is None else yerr[:, ok], fmt="o", ms=4,
+                        color=PALETTE["black"], mfc="white", mew=0.9, elinewidth=0.8, label="observed", zorder=5)
+            if fit is not None:
+                fN = _arr("fit_N", fit_N if fit_N is not None else N, positive=True)
+                fv = _arr("fit", fit, fN.size)
+                ax.plot(fN, tf(fv), color=PALETTE["blue"], label=label, zorder=4)
+                if fit_lower is not None and fit_upper is not None:
+                    fl, fu = _arr("fit_lower", fit_lower, fN.size), _arr("fit_upper", fit_upper, fN.size)
+                    a, b = (tf(fu), tf(fl)) if scale == "loglog" else (fl, fu)
+                    ax.fill_between(fN, a, b, color=PALETTE["blue"], alpha=BAND_ALPHA, lw=0,
+                                    label=f"{level:.0%} prediction interval" if level else "interval", zorder=2)
+                if N.max() < fN.max():
+                    ax.axvspan(N.max(), fN.max(), color="0.5", alpha=0.08, lw=0, zorder=0)
+            if target_N is not None:
+                ax.axvline(float(target_N), color=PALETTE["vermillion"], lw=0.9, ls="--",
+                           label=f"target N = {fmt_num(target_N, 3)}")
+            ax.set_xscale("log")
+            ax.set_xlabel("model size N (parameters)")
+            if scale == "loglog":
+                ax.set_ylabel("F = log(−log PU)")
+            else:
+                ax.set_yscale("log")
+                ax.set_ylabel("PassUntil PU")
+            ax.legend(loc="best")
+    return fig

@@ -1,0 +1,64 @@
+"""PDF reports built from saved results only (never refitting).
+
+``build_report(inputs, output)`` renders each saved result (FitResult JSON, best-of-N curve
+records, and any format with a registered renderer) into a section and assembles a
+deterministic multi-page PDF: a cover page with each result's plain-language summary, its
+warnings shown prominently and its provenance, then each section's tables, plots and
+diagnostics.  The same inputs give a byte-identical PDF; an existing file is never overwritten
+without ``force=True``.
+
+Extending: a new result type registers ``renderer(record, context) -> Section`` under its JSON
+``format`` with :func:`register_renderer` (see :mod:`scalefit.report._registry` for a worked
+example) and builds its pages with :class:`Flow`.
+
+Public API
+----------
+- :func:`build_report`, :class:`ReportInfo`
+- :func:`register_renderer`, :func:`unregister_renderer`, :func:`get_renderer`,
+  :func:`available_formats`, :class:`Section`, :class:`RenderContext`, :class:`Flow`
+- best-of-N records: :func:`make_bon_curve`, :func:`save_bon_curve`, :data:`BON_FORMAT`
+- the demo: :func:`build_demo_report`
+
+Example
+-------
+>>> # from scalefit.report import build_report
+>>> # build_report(["fit.json"], "reports/fit.pdf", targets={"N": 7e10, "D": 1.4e12})
+"""
+
+from ._build import ReportInfo, build_report, render_pdf
+from ._layout import Flow
+from ._registry import (
+    RenderContext,
+    Section,
+    available_formats,
+    get_renderer,
+    register_renderer,
+    unregister_renderer,
+)
+from .bestofn import FORMAT as BON_FORMAT
+from .bestofn import make_bon_curve, save_bon_curve
+
+__all__ = [
+    "build_report",
+    "render_pdf",
+    "ReportInfo",
+    "register_renderer",
+    "unregister_renderer",
+    "get_renderer",
+    "available_formats",
+    "Section",
+    "RenderContext",
+    "Flow",
+    "make_bon_curve",
+    "save_bon_curve",
+    "BON_FORMAT",
+    "build_demo_report",
+]
+
+
+def __getattr__(name):  # the demo pulls in the fitting layer; load it on first use
+    if name == "build_demo_report":
+        from .demo import build_demo_report
+
+        return build_demo_report
+    raise AttributeError(name)
