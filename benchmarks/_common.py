@@ -284,10 +284,14 @@ def say(*args, **kwargs) -> None:
 
 def user_env() -> dict:
     """The environment ``run.py`` started with (without the BLAS thread limits it added)."""
+    import json
+
     env = dict(os.environ)
-    for var in env.pop("SCALEFIT_BENCH_ADDED_ENV", "").split(","):
-        if var:
+    for var, value in json.loads(env.pop("SCALEFIT_BENCH_USER_ENV", "{}")).items():
+        if value is None:
             env.pop(var, None)
+        else:
+            env[var] = value
     return env
 
 

@@ -261,7 +261,8 @@ def run(args, ctx: dict) -> list[C.Row]:
         "n_curves": G, "n_points": N_POINTS, "seed": seed, "settings": SETTINGS, "scalefit_s": times,
         "scalefit_cpu_s": cpus, "scipy_cpu_s": {"3a": c_a, "3b": c_b, "3c": c_c},
         "scalefit_curves_per_s": G / t_sf, "scalefit_n_converged": res.n_converged,
-        "scipy_grid_best_s": t_a, "scipy_grid_best_curves_per_s": G / t_a, "scipy_grid_best_failures": int((~ok_a).sum()),
+        "scipy_grid_best_s": t_a, "scipy_grid_best_curves_per_s": G / t_a,
+        "scipy_grid_best_failures": int((~ok_a).sum()),
         "scipy_true_start_s": t_b, "scipy_true_start_curves_per_s": G / t_b,
         "scipy_multistart_curves_run": n_ms, "scipy_multistart_run_s": t_c_run, "scipy_multistart_s_extrapolated": t_c,
         "frac_sse_ok": frac, "max_rel_sse_excess_vs_3a": float(np.max(worse)),
@@ -296,10 +297,12 @@ def sweep(frame, lx, ly, G, repeats: int) -> list[dict]:
         times, cpus, res = time_scalefit(frame, settings, repeats)
         t = min(times)
         s = sse(scalefit_params(res, G), lx, ly)
-        rec = {"settings": settings, "best_s": t, "cpu_s": min(cpus), "curves_per_s": G / t, "n_converged": res.n_converged,
+        rec = {"settings": settings, "best_s": t, "cpu_s": min(cpus), "curves_per_s": G / t,
+               "n_converged": res.n_converged,
                "frac_sse_ok": float(np.mean(s <= s_a * (1 + SSE_RTOL))), "loadavg": C.loadavg()}
         out.append(rec)
-        C.say(f"[{NAME}] sweep {settings or 'scalefit defaults'}: {t:.2f} s ({min(cpus):.2f} s CPU), {G / t:.0f} curves/s, "
+        C.say(f"[{NAME}] sweep {settings or 'scalefit defaults'}: {t:.2f} s ({min(cpus):.2f} s CPU), "
+              f"{G / t:.0f} curves/s, "
               f"SSE ok {rec['frac_sse_ok']:.2%}, converged {res.n_converged}")
         rows.append([str(settings or "defaults"), f"{t:.2f} s", f"{min(cpus):.2f} s", f"{G / t:.0f}",
                      f"{rec['frac_sse_ok']:.2%}", str(res.n_converged)])

@@ -110,7 +110,8 @@ def run(args, ctx: dict) -> list[C.Row]:
 
     details = {
         "n_replicates": R, "seed": seed, "same_weights_as_scalefit": same_weights,
-        "scalefit_first_call_s": t_first, "scalefit_warm_s": times, "scalefit_warm_cpu_s": cpus, "scipy_cpu_s": c_sp, "scalefit_n_converged": boot.n_converged,
+        "scalefit_first_call_s": t_first, "scalefit_warm_s": times, "scalefit_warm_cpu_s": cpus,
+        "scipy_cpu_s": c_sp, "scalefit_n_converged": boot.n_converged,
         "scipy_replicates_run": n_sp, "scipy_extrapolated": n_sp < R, "scipy_time_run_s": t_sp_run,
         "scipy_time_s": t_sp, "scipy_median_iterations": float(np.median(nit)),
         "scipy_status_counts": {int(k): int(v) for k, v in zip(*np.unique(status, return_counts=True))},

@@ -9,7 +9,6 @@ loading, the 4,500-start fit and printing.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import sys
@@ -23,7 +22,10 @@ NAME = "cli"
 
 def cli_command(csv) -> list[str]:
     exe = Path(sys.executable).with_name("scalefit")
-    base = [str(exe)] if exe.exists() else [sys.executable, "-c", "import sys; from scalefit.cli import main; sys.exit(main())"]
+    if exe.exists():
+        base = [str(exe)]
+    else:  # no console script next to this interpreter: call the entry point directly
+        base = [sys.executable, "-c", "import sys; from scalefit.cli import main; sys.exit(main())"]
     return base + ["fit", str(csv), "--law", "chinchilla", "--drop-largest", "5"]
 
 

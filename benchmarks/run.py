@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """scalefit benchmark suite (not part of the test suite).
 
-    python benchmarks/run.py                      # all four benchmarks, full size (~25 min on 2 cores)
-    python benchmarks/run.py --quick              # scipy baselines on seeded subsets, extrapolated (~4 min)
+    python benchmarks/run.py                      # all four benchmarks, full size (6-10 min on 2 cores)
+    python benchmarks/run.py --quick              # scipy loops on seeded subsets, extrapolated (2-3 min)
     python benchmarks/run.py --only chinchilla,cli --json results.json
 
 Benchmarks: ``chinchilla`` (4,500-start Hoffmann-grid fit), ``bootstrap`` (1,000 replicates),
@@ -84,12 +84,12 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     # Small dense problems (L-BFGS-B's 5x5 and m=10 matrices, curve_fit's 8x3 Jacobians) only lose
     # from a multi-threaded BLAS: on a busy 2-core machine OpenBLAS's thread hand-offs made the scipy
-    # loops 5-30x slower and erratic.  One BLAS thread is the baseline's best case (README.md).
-    # (child processes - the cold fit and the CLI runs - get the user's own environment back)
-    added = [v for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS") if v not in os.environ]
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    # loops 3-50x slower and erratic.  One BLAS thread is the baseline's best case (README.md).
+    # Child processes (the cold fit, the CLI runs) get the user's own values back (_common.user_env).
+    blas_vars = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+    os.environ["SCALEFIT_BENCH_USER_ENV"] = json.dumps({v: os.environ.get(v) for v in blas_vars})
+    for var in blas_vars:
         os.environ[var] = str(args.blas_threads)
-    os.environ["SCALEFIT_BENCH_ADDED_ENV"] = ",".join(added)
     if args.host_devices:
         flags = os.environ.get("XLA_FLAGS", "")
         os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={args.host_devices}".strip()
@@ -101,7 +101,8 @@ def main(argv=None) -> int:
     env = environment()
     C.say("scalefit benchmarks — " + ", ".join(f"{k} {env[k]}" for k in
                                                  ("date_utc", "scalefit", "jax", "numpy", "scipy", "cpu_count")))
-    C.say(f"devices: {env['jax_devices']}; cpu: {env['cpu']}; mode: {'QUICK (scipy extrapolated)' if args.quick else 'full'}")
+    mode = "QUICK (scipy loops on subsets, extrapolated)" if args.quick else "full"
+    C.say(f"devices: {env['jax_devices']}; cpu: {env['cpu']}; mode: {mode}")
 
     import bench_batch
     import bench_bootstrap
@@ -117,12 +118,13 @@ def main(argv=None) -> int:
             rows.extend(modules[name].run(args, ctx))
 
     C.say("\n=== summary (times are medians; ratio = baseline / scalefit) ===")
-    body = [[r.benchmark, C.fmt_s(r.scalefit_s), C.fmt_s(r.baseline_s) + (" *" if "extrapolated" in r.baseline_note else ""),
+    body = [[r.benchmark, C.fmt_s(r.scalefit_s),
+             C.fmt_s(r.baseline_s) + (" *" if "extrapolated" in r.baseline_note else ""),
              "—" if r.ratio is None else f"{r.ratio:.1f}x", "—" if r.ratio_cpu is None else f"{r.ratio_cpu:.1f}x",
              r.goal, r.met, r.agreement] for r in rows]
     C.say(C.table(body, ["benchmark", "scalefit", "baseline", "ratio", "CPU ratio", "goal", "met?", "agreement"]))
-    C.say("ratio: of wall-clock medians (the goals are judged on it); CPU ratio: of CPU-time medians, a check "
-          "against load from other processes")
+    C.say("ratio: of wall-clock medians (the goals are judged on it); CPU ratio: of CPU-time medians (all "
+          "threads of the process), steadier when other processes load the machine")
     C.say("baselines: " + "; ".join(f"{r.benchmark.split()[0]} = {r.baseline_note}" for r in rows if r.baseline_note))
     if any("extrapolated" in r.baseline_note for r in rows):
         C.say("* baseline time extrapolated linearly from a seeded subset (see the per-benchmark lines above)")
