@@ -11,6 +11,14 @@ bestofn     exact ASR@N, asymptotes, SABER estimators and budgets, exact conditi
             neg-log power-law fits (Best-of-N Jailbreaking, Large Language Monkeys)
 passuntil   PassUntil estimators and intervals, task law fits, curvature test
 verifiers   accuracy ceilings and utilities under imperfect verifiers
+models      richer mixing distributions for per-item success probability (Beta, zero-inflated
+            Beta, two-component Beta mixture, logit-normal, Kumaraswamy), batched fits
+bonfit      the default pass@N / ASR@N forecast: model choice by internal backtest, bootstrap
+            intervals over the whole procedure, budgets
+censored    sample-until-success logs: exact likelihoods (batch granularity), ASR@N from logs
+backtest    backtests of forecasts against logs with a large budget (scalefit vs SABER)
+passuntil_holdout  PassUntil task-law forecast of a held-out model size
+cli         the ``passk``, ``bon``, ``passuntil`` and ``backtest`` commands
 """
 
 from ._common import Interval
@@ -74,6 +82,11 @@ from .passuntil import (
     task_law_loglog,
     task_law_pu,
 )
+from .backtest import BacktestResult, backtest_counts, backtest_log
+from .censored import asr_from_log, until_success_items
+from .bonfit import DEFAULT_CANDIDATES, BonFit, BudgetForecast, Forecast, fit_bon, forecast
+from .models import MIXING_MODELS, ItemData, MixingFit, fit_mixing, item_data
+from .passuntil_holdout import PassUntilHoldout, passuntil_holdout
 from .verifiers import (
     empirical_verifier_ceiling,
     utility_optimal_budget,
@@ -145,6 +158,25 @@ __all__ = [
     "fit_task_law",
     "fit_instance_laws",
     "curvature_test",
+    # mixing models, default forecast, censored logs, backtests
+    "MIXING_MODELS",
+    "DEFAULT_CANDIDATES",
+    "ItemData",
+    "item_data",
+    "MixingFit",
+    "fit_mixing",
+    "BonFit",
+    "Forecast",
+    "BudgetForecast",
+    "fit_bon",
+    "forecast",
+    "until_success_items",
+    "asr_from_log",
+    "BacktestResult",
+    "backtest_counts",
+    "backtest_log",
+    "PassUntilHoldout",
+    "passuntil_holdout",
     # verifiers
     "verifier_accuracy",
     "verifier_accuracy_ceiling",

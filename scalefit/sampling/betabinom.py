@@ -34,7 +34,7 @@ import numpy as np
 
 from .._config import require_x64
 from ..errors import ArgumentError
-from ._common import as_counts, check_successes
+from ._common import as_counts, check_successes, unique_rows
 from ._optim import damped_newton
 from ._special import digamma, log_gamma_ratio, trigamma
 
@@ -98,7 +98,7 @@ def count_histogram(n, k, *, pad_to_power_of_two: bool = True):
     (array([5, 5]), array([0, 2]), array([2., 1.]))
     """
     n, k = _validate_counts(n, k)
-    pairs, counts = np.unique(np.stack([n, k], axis=1), axis=0, return_counts=True)
+    pairs, _, counts = unique_rows(n, k)
     n_u, k_u, w = pairs[:, 0], pairs[:, 1], counts.astype(float)
     if pad_to_power_of_two:
         size = max(64, 1 << int(np.ceil(np.log2(max(len(w), 1)))))

@@ -1,0 +1,351 @@
+"""Backtests of best-of-N forecasts on logs with a large budget.
+
+A log with many attempts per item is cut down to a small budget per item -- ``n`` attempts drawn
+without replacement from each item's counts (exchangeable samples, e.g. Large Language Monkeys),
+or each item's first ``n`` attempts of an attempt log (e.g. a red-teaming log) -- every estimator
+is fitted on the small budget and asked for the rate at larger budgets N, and the prediction is
+compared with the rate the full log shows:
+
+* counts: the unbiased pass@N of Chen et al. from all of an item's attempts (N <= n_i);
+* attempt logs: the exact share of items whose first success came at attempt <= N (every item
+  must have been observed for N attempts or broken before).
+
+Estimators (``ESTIMATORS``):
+
+``scalefit``        the default of :func:`scalefit.sampling.fit_bon` (model chosen by an
+                    internal backtest, whole procedure bootstrapped for the interval)
+``scalefit:MODEL``  one family of :mod:`scalefit.sampling.models`, bootstrapped likewise
+``saber_anchored``  SABER-Anchored (Eq. 12) on the Beta-Binomial MLE, Wald interval on alpha
+                    (Eq. 14), the reference code's choices (anchor n = mean n_i, no correction)
+``saber_plugin``    SABER-Plugin with the N_eff correction, delta-method interval
+``saber_fit``       SABER-Fit (log-log curve fit, Eq. 13); no interval
+``naive``           per-item plug-in 1 - (1 - k_i/n_i)^N (SABER's "baseline"); no interval
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .._config import require_x64
+from ..errors import ArgumentError
+from ._common import _fmt, check_level
+
+__all__ = ["ESTIMATORS", "BacktestResult", "backtest_counts", "backtest_log"]
+
+ESTIMATORS = ("scalefit", "saber_anchored", "saber_plugin", "saber_fit", "naive")
+DEFAULT_ESTIMATORS = ("scalefit", "saber_anchored")
+
+
+@dataclass(frozen=True, eq=False)
+class BacktestResult:
+    """Per-prediction rows and the summary of a backtest.
+
+    ``rows``: ``group``, ``repeat``, ``N``, ``estimator``, ``predicted``, ``lower``, ``upper``,
+    ``empirical``, ``abs_error``, ``covered`` (NaN without an interval), ``detail`` (e.g. the
+    model scalefit chose).  ``summary``: per estimator and N, the mean absolute error, bias and
+    largest error in percentage points and the interval coverage over the defined predictions,
+    the number of predictions and of undefined ones (e.g. SABER when the Beta-Binomial MLE is on
+    the boundary) -- an estimator's MAE is only comparable to another's at equal ``undefined``.
+    """
+
+    rows: pd.DataFrame
+    summary: pd.DataFrame
+    level: float
+    fit_budget: int
+    target: str
+    method: str
+    seed: int
+
+    def report(self) -> str:
+        lines = [f"backtest: fit on {self.fit_budget} attempts per item ({self.method}), "
+                 f"forecast the {self.target} rate; {self.level:.0%} intervals; seed {self.seed}"]
+        show = self.rows.copy()
+        for c in ("predicted", "lower", "upper", "empirical", "abs_error"):
+            show[c] = show[c].map(lambda v: "" if not np.isfinite(v) else f"{v:.4f}")
+        show["covered"] = self.rows["covered"].map(lambda v: "" if not np.isfinite(v) else ("yes" if v else "NO"))
+        with pd.option_context("display.width", 200, "display.max_rows", 10_000, "display.max_colwidth", 40):
+            lines.append(show.to_string(index=False))
+            lines.append("")
+            lines.append("summary (percentage points):")
+            lines.append(self.summary.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+        return "\n".join(lines)
+
+
+def _summarise(rows: pd.DataFrame) -> pd.DataFrame:
+    out = []
+    for (est, N), g in rows.groupby(["estimator", "N"], sort=False):
+        err = g["predicted"] - g["empirical"]
+        cov = g["covered"].dropna()
+        ok = np.isfinite(err)
+        e = err[ok]
+        out.append({"estimator": est, "N": N,
+                    "MAE_pp": 100 * float(np.mean(np.abs(e))) if ok.any() else np.nan,
+                    "bias_pp": 100 * float(np.mean(e)) if ok.any() else np.nan,
+                    "max_err_pp": 100 * float(np.max(np.abs(e))) if ok.any() else np.nan,
+                    "coverage": float(np.mean(cov)) if len(cov) else np.nan,
+                    "predictions": int(ok.sum()), "undefined": int((~ok).sum())})
+    return pd.DataFrame(out)
+
+
+def _check_estimators(estimators) -> tuple:
+    from .models import MIXING_MODELS
+
+    ests = tuple(estimators)
+    if not ests:
+        raise ArgumentError("`estimators` is empty")
+    for e in ests:
+        if e in ESTIMATORS:
+            continue
+        if e.startswith("scalefit:") and e.split(":", 1)[1] in MIXING_MODELS:
+            continue
+        raise ArgumentError(
+            f"`estimators` contains {e!r}; use {', '.join(map(repr, ESTIMATORS))} or 'scalefit:MODEL' "
+            f"with MODEL in {', '.join(MIXING_MODELS)}"
+        )
+    return ests
+
+
+def _predict_all(n, k, N_arr, estimators, *, target, level, num_bootstrap, seed, candidates, fraction, repeats,
+                 select_bootstrap=100):
+    """Predictions of every estimator from small-budget counts (n, k): list of row dicts."""
+    from .betabinom import fit_beta_binomial
+    from .bestofn import (
+        asr_naive,
+        observed_asr,
+        saber_anchored,
+        saber_anchored_interval,
+        saber_fit,
+        saber_plugin_interval,
+    )
+    from .bonfit import fit_bon
+    from .models import item_data
+
+    out = []
+    data = item_data(n, k)
+    bb = None
+    for est in estimators:
+        detail = ""
+        if est == "scalefit" or est.startswith("scalefit:"):
+            model = "auto" if est == "scalefit" else est.split(":", 1)[1]
+            bon = fit_bon(data, model=model, candidates=candidates, fraction=fraction, repeats=repeats, seed=seed,
+                          select_bootstrap=select_bootstrap)
+            fc = bon.predict(N_arr, target=target, level=level, num_bootstrap=num_bootstrap, seed=seed)
+            pred, lo, hi = fc.estimate, fc.lower, fc.upper
+            detail = bon.model
+        elif est == "saber_fit":
+            try:
+                law = saber_fit(n, k)
+                pred = np.atleast_1d(law.asr(N_arr))
+                detail = f"exponent {law.exponent:.4g}"
+            except ArgumentError as exc:
+                pred, detail = np.full(N_arr.shape, np.nan), f"failed: {exc}"
+            lo = hi = np.full(N_arr.shape, np.nan)
+        elif est == "naive":
+            pred = np.atleast_1d(asr_naive(N_arr, n, k))
+            lo = hi = np.full(N_arr.shape, np.nan)
+        else:
+            if bb is None:
+                bb = fit_beta_binomial(n, k)
+            if bb.at_boundary or not np.isfinite(bb.a):
+                pred = lo = hi = np.full(N_arr.shape, np.nan)
+                detail = "undefined: Beta-Binomial MLE on the boundary (" + bb.message.split(":")[0] + ")"
+            elif est == "saber_anchored":
+                n_anchor = float(np.mean(n))
+                asr_n = observed_asr(k)
+                pred = np.atleast_1d(saber_anchored(N_arr, n_anchor, asr_n, bb.a))
+                se = bb.se_a if np.isfinite(bb.se_a) else 0.0
+                iv = saber_anchored_interval(N_arr, n_anchor, asr_n, bb.a, se, level=level)
+                lo, hi = np.atleast_1d(iv.lower), np.atleast_1d(iv.upper)
+                detail = f"a = {bb.a:.4g}"
+            elif est == "saber_plugin":
+                iv = saber_plugin_interval(N_arr, bb.a, bb.b, bb.cov, level=level, small_n_correction=True)
+                pred, lo, hi = (np.atleast_1d(v) for v in iv)
+                detail = f"a = {bb.a:.4g}, b = {bb.b:.4g}"
+            else:  # pragma: no cover
+                raise ArgumentError(f"unknown estimator {est!r}")
+        for j, NN in enumerate(N_arr):
+            out.append({"N": float(NN), "estimator": est, "predicted": float(pred[j]),
+                        "lower": float(lo[j]), "upper": float(hi[j]), "detail": detail})
+    return out
+
+
+def _finish(records, level, fit_budget, target, method, seed) -> BacktestResult:
+    rows = pd.DataFrame(records)
+    rows["abs_error"] = (rows["predicted"] - rows["empirical"]).abs()
+    has_iv = np.isfinite(rows["lower"]) & np.isfinite(rows["upper"])
+    covered = (rows["lower"] <= rows["empirical"]) & (rows["empirical"] <= rows["upper"])
+    rows["covered"] = np.where(has_iv, covered.astype(float), np.nan)
+    cols = ["group", "repeat", "N", "estimator", "predicted", "lower", "upper", "empirical", "abs_error",
+            "covered", "detail"]
+    rows = rows[cols]
+    return BacktestResult(rows, _summarise(rows), level, fit_budget, target, method, seed)
+
+
+def _group_frames(frame: pd.DataFrame, groups):
+    groups = list(groups or [])
+    if not groups:
+        return [("all", frame)]
+    return [(" / ".join(map(str, key if isinstance(key, tuple) else (key,))), g)
+            for key, g in frame.groupby(groups, sort=True)]
+
+
+def backtest_counts(counts: pd.DataFrame, fit_budget: int, N, *, repeats: int = 5, seed: int = 0,
+                    level: float = 0.9, groups=None, estimators=DEFAULT_ESTIMATORS, target: str = "fresh",
+                    num_bootstrap: int = 200, candidates=None, fraction: int = 4,
+                    internal_repeats: int = 4, select_bootstrap: int = 100) -> BacktestResult:
+    """Backtest on fixed-budget counts: draw ``fit_budget`` attempts per item without replacement.
+
+    Parameters
+    ----------
+    counts : pandas.DataFrame
+        Counts form (:func:`scalefit.io.load_attempts`): ``item``, ``n``, ``k`` (+ group columns).
+    fit_budget : int
+        Attempts per item to fit on (every item needs n_i >= fit_budget).
+    N : int or sequence of int
+        Budgets to forecast (each <= min n_i, so that the log knows the truth).
+    repeats : int
+        Independent subsamples (seeded by ``[seed, repeat]``).
+    level : float
+        Interval level.
+    groups : list of str, optional
+        Backtest each group separately (default ``counts.attrs["groups"]``).
+    estimators : sequence of str
+        See ``ESTIMATORS``.
+    target : {"fresh", "continued"}
+        ``"fresh"`` (default): the truth is the unbiased pass@N of the full log, the expected
+        rate of a new run; scalefit forecasts a new run.
+    num_bootstrap : int
+        Bootstrap replicates for scalefit's intervals.
+
+    Returns
+    -------
+    BacktestResult
+    """
+    from ..io.attempts import subsample_counts, validate_attempts
+    from .bonfit import DEFAULT_CANDIDATES
+    from .passk import mean_pass_at_k
+
+    require_x64()
+    level = check_level(level)
+    estimators = _check_estimators(estimators)
+    candidates = DEFAULT_CANDIDATES if candidates is None else tuple(candidates)
+    if not isinstance(counts, pd.DataFrame):
+        raise ArgumentError(f"`counts` must be a pandas DataFrame, got {type(counts).__name__}")
+    validate_attempts(counts)
+    fit_budget = int(fit_budget)
+    if fit_budget < 2:
+        raise ArgumentError(f"`fit_budget` = {fit_budget} must be >= 2")
+    N_arr = np.atleast_1d(np.asarray(N, dtype=float))
+    if groups is None:
+        groups = counts.attrs.get("groups", [])
+    if int(repeats) < 1:
+        raise ArgumentError(f"`repeats` = {repeats} must be >= 1")
+    records = []
+    for label, g in _group_frames(counts, groups):
+        n_full = g["n"].to_numpy(np.int64)
+        c_full = g["k"].to_numpy(np.int64)
+        if fit_budget > n_full.min():
+            raise ArgumentError(f"`fit_budget` = {fit_budget} exceeds the smallest budget n = {n_full.min()} in group {label}")
+        if (N_arr > n_full.min()).any() or (N_arr <= fit_budget).any():
+            raise ArgumentError(
+                f"`N` = {_fmt(N_arr.max() if (N_arr > n_full.min()).any() else N_arr.min())} must lie in "
+                f"({fit_budget}, {n_full.min()}] for group {label}: the log must know the truth"
+            )
+        truth = np.atleast_1d(mean_pass_at_k(n_full, c_full, N_arr.astype(np.int64)))
+        for r in range(int(repeats)):
+            sub = subsample_counts(g, fit_budget, seed=np.random.default_rng([seed, r]))
+            preds = _predict_all(sub["n"].to_numpy(), sub["k"].to_numpy(), N_arr, estimators, target=target,
+                                 level=level, num_bootstrap=num_bootstrap, seed=seed + r, candidates=candidates,
+                                 fraction=fraction, repeats=internal_repeats, select_bootstrap=select_bootstrap)
+            for p in preds:
+                p.update(group=label, repeat=r, empirical=float(truth[list(N_arr).index(p["N"])]))
+                records.append(p)
+    return _finish(records, level, fit_budget, target, "subsample", seed)
+
+
+def _first_success(log: pd.DataFrame, groups: list, order: pd.DataFrame):
+    """Per item (in the order of ``order``): 1-based attempt of the first success (NaN if none)
+    and the number of attempts observed, read from the attempt log without assuming a stopping rule."""
+    keys = [*groups, "item"]
+    success = log["success"].to_numpy(dtype=bool)
+    frame = log[keys].copy()
+    # `attempt` is the 0-based position of the attempt within its item (load_attempt_log)
+    frame["_pos"] = log["attempt"].to_numpy(np.int64) + 1
+    frame["_hit"] = np.where(success, frame["_pos"], np.inf)
+    agg = frame.groupby(keys, sort=False, dropna=False).agg(first=("_hit", "min"), n=("_pos", "max"))
+    idx = pd.MultiIndex.from_frame(order[keys]) if len(keys) > 1 else pd.Index(order["item"])
+    agg = agg.reindex(idx)
+    fs = agg["first"].to_numpy(float)
+    return np.where(np.isfinite(fs), fs, np.nan), agg["n"].to_numpy(float)
+
+
+def backtest_log(log: pd.DataFrame, fit_budget: int, N, *, level: float = 0.9, groups=None,
+                 estimators=DEFAULT_ESTIMATORS, target: str = "continued", num_bootstrap: int = 200,
+                 seed: int = 0, candidates=None, fraction: int = 4, internal_repeats: int = 4,
+                 select_bootstrap: int = 100) -> BacktestResult:
+    """Backtest on an attempt log: fit on each item's first ``fit_budget`` attempts.
+
+    The truth at N is the exact share of items whose first success came at attempt <= N; it is
+    defined when every item was either broken by N or observed for at least N attempts (true for
+    sample-until-success logs below their cap).  The forecast target is ``"continued"`` (the first
+    ``fit_budget`` attempts are part of the N).
+
+    Parameters
+    ----------
+    log : pandas.DataFrame
+        Attempt log (:func:`scalefit.io.load_attempt_log`): ``item``, ``attempt``, ``success``.
+    fit_budget : int
+        Attempts per item to fit on.
+    N : int or sequence of int
+        Budgets to forecast.
+
+    Returns
+    -------
+    BacktestResult
+    """
+    from ..io.attempts import attempts_to_counts, first_n_attempts
+    from .bonfit import DEFAULT_CANDIDATES
+
+    require_x64()
+    level = check_level(level)
+    estimators = _check_estimators(estimators)
+    candidates = DEFAULT_CANDIDATES if candidates is None else tuple(candidates)
+    if not isinstance(log, pd.DataFrame) or not {"item", "attempt", "success"} <= set(log.columns):
+        raise ArgumentError("`log` must be an attempt log with columns `item`, `attempt`, `success` (load_attempt_log)")
+    fit_budget = int(fit_budget)
+    if fit_budget < 2:
+        raise ArgumentError(f"`fit_budget` = {fit_budget} must be >= 2")
+    N_arr = np.atleast_1d(np.asarray(N, dtype=float))
+    if groups is None:
+        groups = log.attrs.get("groups", [])
+    records = []
+    for label, g in _group_frames(log, groups):
+        g = g.copy()
+        g.attrs = dict(log.attrs)
+        first = attempts_to_counts(first_n_attempts(g, fit_budget, groups=list(groups)), groups=list(groups))
+        fs, n_obs = _first_success(g, list(groups), first)
+        short = first["n"].to_numpy() < fit_budget
+        if short.any():
+            raise ArgumentError(
+                f"`fit_budget` = {fit_budget}: {int(short.sum())} item(s) in group {label} have fewer attempts"
+            )
+        truth = []
+        for NN in N_arr:
+            broken = np.isfinite(fs) & (fs <= NN)
+            undetermined = ~broken & (n_obs < NN)
+            if undetermined.any():
+                raise ArgumentError(
+                    f"`N` = {_fmt(NN)}: {int(undetermined.sum())} item(s) in group {label} stop before N without "
+                    "a success, so the log does not know ASR@N"
+                )
+            truth.append(float(broken.mean()))
+        preds = _predict_all(first["n"].to_numpy(), first["k"].to_numpy(), N_arr, estimators, target=target,
+                             level=level, num_bootstrap=num_bootstrap, seed=seed, candidates=candidates,
+                             fraction=fraction, repeats=internal_repeats, select_bootstrap=select_bootstrap)
+        for p in preds:
+            p.update(group=label, repeat=0, empirical=truth[list(N_arr).index(p["N"])])
+            records.append(p)
+    return _finish(records, level, fit_budget, target, "first attempts", seed)

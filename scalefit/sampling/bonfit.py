@@ -1,0 +1,763 @@
+"""Data-driven pass@N / ASR@N forecasts: model choice by internal backtest, honest intervals.
+
+The default best-of-N estimator of scalefit is not a fixed formula.  For a data set of per-item
+counts it
+
+1. fits every candidate mixing distribution (:mod:`scalefit.sampling.models`) to all attempts;
+2. runs an **internal backtest** on the user's own data: each item's n_i attempts are thinned
+   to m_i = max(1, n_i // fraction) drawn without replacement (``repeats`` times; for
+   sample-until-success logs the first m attempts), every candidate is refitted on the thinned
+   data and asked for the rate at the full budget, which the data know exactly (an item is
+   solved within n_i iff k_i > 0); the score is the mean absolute error over the repeats;
+3. keeps the reference candidate (the first; by default Kumaraswamy) unless another candidate's
+   internal error is smaller by more than ``z`` standard errors of that gain, the SE taken over
+   bootstrap resamples of the items with the internal backtest refitted (default z = 1.645, a
+   one-sided 5% test), and predicts with the chosen model fitted on all attempts.  With tens
+   to hundreds of attempts per item the internal backtest has little power (measured: the
+   typical gain SE is 0.01-0.02 in rate), so switching on the smallest raw error would mostly
+   follow noise;
+4. for intervals, repeats the **whole procedure** -- thinning, refitting every candidate, the
+   choice (same rule, same gain SEs), the final fit -- on ``num_bootstrap`` bootstrap resamples
+   of the items (seeded), and
+   for each replicate draws the realised outcome of the run being forecast (one Bernoulli draw
+   per observed item from its predicted probability of success within N).
+
+What the intervals cover: the uncertainty of every fitted parameter (refits), of the model choice
+(re-made in every replicate), of the anchor (which items are already solved is part of the
+per-item posterior, and the realised outcome of each item is drawn) and the sampling noise of
+the realised rate.  What they do not cover: a tail shape that none of the candidates can
+represent at budgets far beyond ``fraction`` x the observed one -- the internal backtest only
+checks an extrapolation factor of ``fraction``.  Bootstrap resampling of items treats them as a
+sample from a population, which is conservative for the fixed benchmark being forecast.
+
+Targets: ``"fresh"`` forecasts a new run of N attempts per item (what a pass@N evaluation
+measures; per item 1 - E[(1 - p)^N | data]); ``"continued"`` counts the observed attempts
+towards N (the same run carried on, e.g. a red-team log: solved items stay solved, an unsolved
+item needs a success in the next N - n_i attempts).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .._config import require_x64
+from .._files import atomic_write_text
+from ..errors import ArgumentError
+from ._common import _fmt, check_level
+from .models import (
+    MIXING_MODELS,
+    ItemData,
+    MixingFit,
+    _fit_batch,
+    _make_fit,
+    _rows,
+    _solve_prob,
+    _weights,
+    item_data,
+)
+
+__all__ = [
+    "DEFAULT_CANDIDATES",
+    "BonFit",
+    "Forecast",
+    "BudgetForecast",
+    "fit_bon",
+    "forecast",
+]
+
+DEFAULT_CANDIDATES: tuple[str, ...] = ("kumaraswamy", "beta", "logit_normal")
+TARGETS = ("fresh", "continued")
+_FORMAT = "scalefit.bon/1"
+
+
+# --------------------------------------------------------------------------------------------
+# internal backtest
+
+
+@dataclass(frozen=True)
+class _Splits:
+    data: list  # ItemData per repeat (thinned observations of every item)
+    budget: np.ndarray  # per-item budget the thinned data must predict
+    truth: np.ndarray  # per-item: solved within that budget (0/1)
+    fraction: int
+    kind: str  # "subsample" | "first"
+
+
+def _is_until_success(data: ItemData) -> bool:
+    return bool(np.any(np.isfinite(data.first_success)))
+
+
+def _make_splits(data: ItemData, fraction: int, repeats: int, rng: np.random.Generator) -> _Splits:
+    if _is_until_success(data):
+        # Sample-until-success log: truncate every item at its first m attempts, m = n_min // f,
+        # where n_min is the budget every item was observed for (broken or not); the truth is exact.
+        n_min = int(data.attempts.min())
+        m = max(1, n_min // fraction)
+        fs = data.first_success
+        hit = np.isfinite(fs) & (fs <= m)
+        n_s = np.where(hit, np.nan_to_num(fs, nan=1.0), m).astype(np.int64)
+        k_s = hit.astype(np.int64)
+        sub = item_data(n_s, k_s, first_success=np.where(hit, fs, np.nan))
+        truth = (np.isfinite(fs) & (fs <= n_min)).astype(float)
+        return _Splits([sub], np.full(data.size, float(n_min)), truth, fraction, "first")
+    if data.has_interval:
+        raise ArgumentError(
+            "`data` holds batch-censored items without first-success attempts: the internal "
+            "backtest cannot thin them; choose a model explicitly (model='beta', ...)"
+        )
+    m = np.maximum(1, data.n // fraction)
+    subs = []
+    for _ in range(repeats):
+        k_s = rng.hypergeometric(data.k, data.n - data.k, m)
+        subs.append(item_data(m, k_s))
+    return _Splits(subs, data.n.astype(float), (data.k > 0).astype(float), fraction, "subsample")
+
+
+def _weighted_rate(prob: np.ndarray, mult: np.ndarray) -> np.ndarray:
+    """Per-replicate mean of per-item probabilities (T, I) with item multiplicities (T, I)."""
+    return np.sum(prob * mult, axis=1) / np.sum(mult, axis=1)
+
+
+@dataclass(frozen=True, eq=False)
+class _Internal:
+    """Internal-backtest outcome for D data sets (item multiplicities) and M candidates."""
+
+    error: np.ndarray  # (D, M) mean over thinnings of |predicted - observed| full-budget rate
+    bias: np.ndarray  # (D, M) mean over thinnings of predicted - observed
+    se_diff: np.ndarray  # (D, M) jackknife SE of error[:, j] - error[:, 0] (0 for the reference)
+    split_thetas: list  # per thinning: {model: (D, P) thetas}
+
+
+def _fit_warm(model, rows, W, warm):
+    """Batched fit from a warm start (P,) or (D, P); data sets where it does not converge are
+    refitted from the default starts."""
+    return _fit_batch(model, rows, W, theta0=None if warm is None else np.asarray(warm, float))
+
+
+def _internal_scores(models, data: ItemData, splits: _Splits, mult: np.ndarray, warm=None) -> _Internal:
+    """Internal backtest for item multiplicities ``mult`` (D, I).
+
+    For every thinning r and candidate j the model is refitted on the thinned data of each data
+    set (warm-started from ``warm[r][model]`` when given) and predicts, per item, the chance of
+    a success within the item's full budget (continued target); the observed outcome is k_i > 0.
+    The error of a data set is |weighted mean residual|, averaged over thinnings.  The SE of the
+    difference to the reference (candidate 0) is a jackknife over items (leaving out every copy of
+    an item; refits are not repeated), so it reflects which items happened to be observed.
+    """
+    D, I = mult.shape
+    M = len(models)
+    R = len(splits.data)
+    tot = mult.sum(axis=1)  # (D,)
+    res = np.zeros((D, M, R, I))
+    thetas = []
+    for r, sub in enumerate(splits.data):
+        rows = _rows(sub.n, sub.k, sub.extra)
+        W = _weights(rows.index, rows.size, mult)
+        th_r = {}
+        for j, model in enumerate(models):
+            w0 = None if warm is None else warm[r][model]
+            theta = _fit_warm(model, rows, W, w0)[0]
+            th_r[model] = theta
+            res[:, j, r, :] = _continued_at_budget(model, theta, sub, splits.budget) - splits.truth[None, :]
+        thetas.append(th_r)
+    S = np.einsum("dmri,di->dmr", res, mult)  # weighted residual sums
+    e = S / tot[:, None, None]
+    error = np.mean(np.abs(e), axis=2)
+    bias = np.mean(e, axis=2)
+    # jackknife over items of error_j - error_ref
+    present = mult > 0
+    loo = (S[..., None] - res * mult[:, None, None, :]) / np.maximum(tot[:, None, None, None] - mult[:, None, None, :], 1e-300)
+    err_loo = np.mean(np.abs(loo), axis=2)  # (D, M, I)
+    diff_loo = err_loo - err_loo[:, :1, :]
+    n_present = present.sum(axis=1)  # (D,)
+    mean_loo = np.sum(diff_loo * present[:, None, :], axis=2) / n_present[:, None]
+    var = (n_present[:, None] - 1) / n_present[:, None] * np.sum(
+        present[:, None, :] * (diff_loo - mean_loo[..., None]) ** 2, axis=2)
+    return _Internal(error, bias, np.sqrt(var), thetas)
+
+
+def _bootstrap_internal(models, data: ItemData, fraction: int, repeats: int, seed: int, mult: np.ndarray) -> _Internal:
+    """Internal backtest on item resamples ``mult``, warm-started from the point fits."""
+    splits = _make_splits(data, fraction, repeats, np.random.default_rng([seed, 2]))
+    point = _internal_scores(models, data, splits, np.ones((1, data.size)))
+    warm = [{m: th[m][0] for m in models} for th in point.split_thetas]
+    return _internal_scores(models, data, splits, mult, warm=warm)
+
+
+def _continued_at_budget(model, thetas, sub: ItemData, budget: np.ndarray) -> np.ndarray:
+    """(T, I): chance that item i, observed as in ``sub``, is solved within budget[i] (continued)."""
+    from .models import _log_obs
+
+    more = np.maximum(budget - sub.n, 0.0)
+    lz = _log_obs(model, thetas, sub)
+    lf = _log_obs(model, thetas, sub, more)
+    p = -np.expm1(np.minimum(lf - lz, 0.0))
+    return np.where(sub.solved[None, :], 1.0, p)
+
+
+def _choose(error: np.ndarray, se: np.ndarray, z: float) -> np.ndarray:
+    """Candidate per data set (rows of ``error``, (D, M)): the reference (candidate 0) unless
+    another candidate's internal error is smaller by more than ``z`` standard errors ``se`` (M,)
+    of that gain; among those, the smallest error wins."""
+    gain = error[:, :1] - error  # > 0: better than the reference
+    clear = gain > z * np.asarray(se)[None, :]
+    clear[:, 0] = True
+    masked = np.where(clear, error, np.inf)
+    return np.argmin(masked, axis=1)
+
+
+def _item_resamples(I: int, B: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng([seed, 0])
+    return rng.multinomial(I, np.full(I, 1.0 / I), size=B).astype(float)
+
+
+# --------------------------------------------------------------------------------------------
+# results
+
+
+@dataclass(frozen=True, eq=False)
+class Forecast:
+    """pass@N (ASR@N) forecasts with intervals from :meth:`BonFit.predict` (immutable).
+
+    ``table`` has one row per budget N: ``N``, ``estimate``, ``lower``, ``upper``; ``level``,
+    ``target``, ``model`` (the chosen model) and ``choice_share`` (the share of bootstrap
+    replicates in which each candidate was chosen) describe how it was made.
+    """
+
+    table: pd.DataFrame
+    level: float
+    target: str
+    model: str
+    reason: str
+    choice_share: dict
+    num_bootstrap: int
+    seed: int
+    observed_rate: float
+    observed_budget: float
+    interval_kind: str = "realised rate of the forecast run (bootstrap over items, whole procedure refitted)"
+
+    @property
+    def N(self) -> np.ndarray:
+        return self.table["N"].to_numpy()
+
+    @property
+    def estimate(self) -> np.ndarray:
+        return self.table["estimate"].to_numpy()
+
+    @property
+    def lower(self) -> np.ndarray:
+        return self.table["lower"].to_numpy()
+
+    @property
+    def upper(self) -> np.ndarray:
+        return self.table["upper"].to_numpy()
+
+    def summary(self) -> str:
+        lines = [f"pass@N forecast ({self.target} run), model: {self.model}",
+                 f"  why: {self.reason}",
+                 f"  observed rate {self.observed_rate:.4f} at budget {self.observed_budget:g}",
+                 f"  {self.level:.0%} intervals: {self.interval_kind}; {self.num_bootstrap} replicates, seed {self.seed}"]
+        if self.choice_share:
+            share = ", ".join(f"{k} {v:.0%}" for k, v in self.choice_share.items() if v > 0)
+            lines.append(f"  model chosen in bootstrap replicates: {share}")
+        for row in self.table.itertuples():
+            lines.append(f"  N = {row.N:>10g}  {row.estimate:.4f}  [{row.lower:.4f}, {row.upper:.4f}]")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        return {"table": self.table.to_dict(orient="list"), "level": self.level, "target": self.target,
+                "model": self.model, "reason": self.reason, "choice_share": self.choice_share,
+                "num_bootstrap": self.num_bootstrap, "seed": self.seed,
+                "observed_rate": self.observed_rate, "observed_budget": self.observed_budget}
+
+
+@dataclass(frozen=True, eq=False)
+class BudgetForecast:
+    """Budgets N needed for target rates, with intervals (see :meth:`BonFit.budget`).
+
+    ``table``: ``target_rate``, ``estimate``, ``lower``, ``upper`` (inf: not reachable under
+    the model, e.g. above 1 - pi for the zero-inflated model).  The interval covers parameter
+    and model-choice uncertainty (bootstrap over items, whole procedure refitted) for the
+    expected rate; it does not add the run-to-run noise of a realised rate.
+    """
+
+    table: pd.DataFrame
+    level: float
+    target: str
+    model: str
+    num_bootstrap: int
+    seed: int
+
+    def summary(self) -> str:
+        lines = [f"budget for target pass@N ({self.target} run), model {self.model}, "
+                 f"{self.level:.0%} intervals from {self.num_bootstrap} bootstrap replicates"]
+        for row in self.table.itertuples():
+            lines.append(f"  rate {row.target_rate:.4g}: N = {row.estimate:.6g}  [{row.lower:.6g}, {row.upper:.6g}]")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True, eq=False)
+class BonFit:
+    """The default best-of-N model for one data set: every candidate fitted, the internal
+    backtest table and the chosen model (immutable; :meth:`to_json` / :meth:`from_json`).
+
+    Attributes
+    ----------
+    data : ItemData
+        The items that were fitted (kept so that forecasts condition on them).
+    fits : dict[str, MixingFit]
+        Each candidate fitted on all attempts.
+    scores : pandas.DataFrame
+        One row per candidate: ``model``, ``internal_error`` (mean absolute error of the rate at
+        the full budget predicted from thinned data), ``internal_bias``, ``loglik``, ``aic``,
+        ``converged``, ``chosen``.
+    model : str
+        The chosen candidate (``"auto"`` selection) or the one requested.
+    reason : str
+        Why it was chosen.
+    fraction, repeats, seed : int
+        Internal-backtest settings.
+    """
+
+    data: ItemData
+    fits: dict
+    scores: pd.DataFrame
+    model: str
+    reason: str
+    candidates: tuple
+    selection: str
+    fraction: int
+    repeats: int
+    seed: int
+    z: float = 1.645
+    gain_se: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    metadata: dict = field(default_factory=dict)
+
+    @property
+    def fit(self) -> MixingFit:
+        """The chosen model fitted on all attempts."""
+        return self.fits[self.model]
+
+    @property
+    def observed_rate(self) -> float:
+        return float(np.mean(self.data.solved))
+
+    def summary(self) -> str:
+        lines = [f"best-of-N model for {self.data.size} items (observed rate {self.observed_rate:.4f}, "
+                 f"budget {_budget_text(self.data)})"]
+        if self.selection == "auto":
+            lines.append(f"internal backtest: fit on 1/{self.fraction} of each item's attempts, "
+                         f"predict the full-budget rate ({_nrep(self)}):")
+        with pd.option_context("display.width", 160, "display.float_format", "{:.5g}".format):
+            lines.append(self.scores.to_string(index=False))
+        lines.append(f"chosen: {self.model} -- {self.reason}")
+        lines.append(self.fit.summary())
+        return "\n".join(lines)
+
+    # ---------------------------------------------------------------- predictions
+    def predict(self, N, *, target: str = "fresh", level: float = 0.9, num_bootstrap: int = 200,
+                seed: int | None = None) -> Forecast:
+        """Forecast pass@N (ASR@N) for the observed items with honest intervals.
+
+        Parameters
+        ----------
+        N : float or array_like
+            Budgets (attempts per item).
+        target : {"fresh", "continued"}
+            See the module docstring.
+        level : float
+            Two-sided interval level.
+        num_bootstrap : int
+            Bootstrap replicates of the whole procedure (0: point estimates only).
+        seed : int, optional
+            Seed (default: the fit's seed).
+
+        Returns
+        -------
+        Forecast
+        """
+        level = check_level(level)
+        target = _check_target(target)
+        N_arr = _check_N(N)
+        B = _check_B(num_bootstrap)
+        seed = self.seed if seed is None else int(seed)
+        est = np.array([self.fit.solve_probabilities(self.data, NN, target=target).mean() for NN in N_arr])
+        lower = np.full(N_arr.shape, np.nan)
+        upper = np.full(N_arr.shape, np.nan)
+        share: dict = {}
+        if B > 0:
+            probs, chosen = self._bootstrap_probabilities(N_arr, target, B, seed)
+            rng = np.random.default_rng([seed, 1])
+            draws = rng.random(probs.shape) < probs  # (B, len(N), items): realised outcomes
+            rates = draws.mean(axis=2)
+            tail = (1.0 - level) / 2.0
+            lower = np.quantile(rates, tail, axis=0)
+            upper = np.quantile(rates, 1.0 - tail, axis=0)
+            share = {m: float(np.mean(chosen == j)) for j, m in enumerate(self._models_for_bootstrap())}
+        table = pd.DataFrame({"N": N_arr, "estimate": est, "lower": lower, "upper": upper})
+        return Forecast(table, level, target, self.model, self.reason, share, B, seed,
+                        self.observed_rate, float(np.max(self.data.attempts)))
+
+    def budget(self, rate, *, target: str = "fresh", level: float = 0.9, num_bootstrap: int = 200,
+               seed: int | None = None, max_budget: float = 1e12) -> BudgetForecast:
+        """Attempts per item N needed for an expected pass@N of ``rate`` (interval by bootstrap)."""
+        level = check_level(level)
+        target = _check_target(target)
+        rates = np.atleast_1d(np.asarray(rate, float))
+        if not np.all((rates > 0) & (rates < 1)):
+            raise ArgumentError(f"`rate` = {_fmt(rates[~((rates > 0) & (rates < 1))][0])} must lie strictly between 0 and 1")
+        B = _check_B(num_bootstrap)
+        seed = self.seed if seed is None else int(seed)
+        est = _solve_budget(self.model, self.fit.theta[None, :], self.data, rates, target, max_budget)[0]
+        lower = np.full(rates.shape, np.nan)
+        upper = np.full(rates.shape, np.nan)
+        if B > 0:
+            thetas, chosen, mult = self._bootstrap_fits(B, seed)
+            Nb = np.full((B, rates.size), np.nan)
+            models = self._models_for_bootstrap()
+            for j, m in enumerate(models):
+                sel = chosen == j
+                if sel.any():
+                    # Budgets for the original items (conditional forecast), parameters per replicate.
+                    Nb[sel] = _solve_budget(m, thetas[m][sel], self.data, rates, target, max_budget)
+            tail = (1.0 - level) / 2.0
+            finite = np.where(np.isfinite(Nb), Nb, 1e300)  # unreachable: above every finite budget
+            lower = np.quantile(finite, tail, axis=0, method="inverted_cdf")
+            upper = np.quantile(finite, 1.0 - tail, axis=0, method="inverted_cdf")
+            lower = np.where(lower >= 1e300, np.inf, lower)
+            upper = np.where(upper >= 1e300, np.inf, upper)
+        table = pd.DataFrame({"target_rate": rates, "estimate": est, "lower": lower, "upper": upper})
+        return BudgetForecast(table, level, target, self.model, B, seed)
+
+    # ---------------------------------------------------------------- bootstrap machinery
+    def _models_for_bootstrap(self) -> tuple:
+        return self.candidates if self.selection == "auto" else (self.model,)
+
+    def _bootstrap_fits(self, B: int, seed: int):
+        """Refit the whole procedure on B item resamples: thetas per model (B, P), choice (B,), mult.
+
+        Every replicate refits every candidate on all attempts and on each thinning, re-runs the
+        internal backtest and applies the same choice rule (gain > z x the gain SE); fits are
+        warm-started from the point estimates."""
+        I = self.data.size
+        mult = _item_resamples(I, B, seed)
+        models = self._models_for_bootstrap()
+        rows = _rows(self.data.n, self.data.k, self.data.extra)
+        W = _weights(rows.index, rows.size, mult)
+        thetas = {m: _fit_warm(m, rows, W, self.fits[m].theta)[0] for m in models}
+        if len(models) > 1:
+            internal = _bootstrap_internal(models, self.data, self.fraction, self.repeats, self.seed, mult)
+            chosen = _choose(internal.error, self.gain_se, self.z)
+        else:
+            chosen = np.zeros(B, dtype=int)
+        return thetas, chosen, mult
+
+    def _bootstrap_probabilities(self, N_arr, target, B, seed):
+        thetas, chosen, _ = self._bootstrap_fits(B, seed)
+        models = self._models_for_bootstrap()
+        probs = np.zeros((B, N_arr.size, self.data.size))
+        for j, m in enumerate(models):
+            sel = chosen == j
+            if not sel.any():
+                continue
+            for t, NN in enumerate(N_arr):
+                probs[sel, t, :] = _solve_prob(m, thetas[m][sel], self.data, NN, target)
+        return probs, chosen
+
+    # ---------------------------------------------------------------- persistence
+    def to_dict(self) -> dict:
+        d = self.data
+        return {
+            "format": _FORMAT,
+            "model": self.model,
+            "reason": self.reason,
+            "candidates": list(self.candidates),
+            "selection": self.selection,
+            "fraction": self.fraction,
+            "repeats": self.repeats,
+            "seed": self.seed,
+            "z": self.z,
+            "gain_se": [float(v) for v in self.gain_se],
+            "fits": {m: f.to_dict() for m, f in self.fits.items()},
+            "scores": json.loads(self.scores.to_json(orient="records")),
+            "data": {"n": d.n.tolist(), "k": d.k.tolist(), "extra": d.extra.tolist(),
+                     "first_success": [None if not np.isfinite(v) else float(v) for v in d.first_success],
+                     "attempts": d.attempts.tolist()},
+            "metadata": self.metadata,
+        }
+
+    @classmethod
+    def from_dict(cls, obj: dict) -> "BonFit":
+        if not isinstance(obj, dict) or obj.get("format") != _FORMAT:
+            raise ArgumentError(f"not a scalefit best-of-N fit (expected format {_FORMAT!r})")
+        try:
+            dd = obj["data"]
+            fs = np.array([np.nan if v is None else v for v in dd["first_success"]], float)
+            data = item_data(dd["n"], dd["k"], dd["extra"], fs, dd.get("attempts"))
+            fits = {m: MixingFit.from_dict(f) for m, f in obj["fits"].items()}
+            scores = pd.DataFrame(obj["scores"])
+            return cls(data, fits, scores, obj["model"], obj["reason"], tuple(obj["candidates"]),
+                       obj["selection"], int(obj["fraction"]), int(obj["repeats"]), int(obj["seed"]),
+                       float(obj["z"]), np.asarray(obj["gain_se"], float), dict(obj.get("metadata", {})))
+        except (KeyError, TypeError) as exc:
+            raise ArgumentError(f"best-of-N fit record is malformed ({type(exc).__name__}: {exc})") from None
+
+    def to_json(self, path, *, overwrite: bool = False) -> None:
+        """Write as JSON atomically; never overwrites an existing file unless ``overwrite``."""
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=1), overwrite=overwrite, argument="path")
+
+    @classmethod
+    def from_json(cls, path) -> "BonFit":
+        from pathlib import Path
+
+        p = Path(path)
+        if not p.exists():
+            raise ArgumentError(f"`path` = '{path}' does not exist")
+        try:
+            obj = json.loads(p.read_text())
+        except json.JSONDecodeError as exc:
+            raise ArgumentError(f"`path` = '{path}' is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        return cls.from_dict(obj)
+
+
+def _budget_text(data: ItemData) -> str:
+    lo, hi = int(data.attempts.min()), int(data.attempts.max())
+    return f"{lo}" if lo == hi else f"{lo}..{hi}"
+
+
+def _nrep(fit: BonFit) -> str:
+    return "first attempts of every item" if _is_until_success(fit.data) else f"{fit.repeats} random thinnings"
+
+
+def _check_target(target: str) -> str:
+    if target not in TARGETS:
+        raise ArgumentError(f"`target` = {target!r} is not one of 'fresh', 'continued'")
+    return target
+
+
+def _check_N(N) -> np.ndarray:
+    arr = np.atleast_1d(np.asarray(N, dtype=float))
+    bad = ~np.isfinite(arr) | (arr < 1)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ArgumentError("`N` must be one budget or a 1-D list of budgets")
+    if bad.any():
+        raise ArgumentError(f"`N` = {_fmt(arr[bad][0])} must be a finite budget >= 1")
+    return arr
+
+
+def _check_B(num_bootstrap) -> int:
+    B = int(num_bootstrap)
+    if B < 0 or B != num_bootstrap:
+        raise ArgumentError(f"`num_bootstrap` = {num_bootstrap} must be a non-negative integer")
+    if 0 < B < 20:
+        raise ArgumentError(f"`num_bootstrap` = {B} is too few for percentile intervals; use 0 or >= 20")
+    return B
+
+
+def _solve_budget(model, thetas, data: ItemData, rates, target, max_budget) -> np.ndarray:
+    """Smallest real N whose expected rate reaches each target rate, per theta: (T, len(rates)).
+
+    The rate is evaluated on a log grid of N (8 points per decade, one vectorised call per grid
+    point, stopping once every theta has reached every target) and the crossing is interpolated
+    linearly in (log N, log(1 - rate)), where the failure curve is close to a power law; for a
+    single theta the bracket is then refined by bisection to ~1e-9 relative.  inf where the rate
+    is not reached by ``max_budget``.
+    """
+    T = thetas.shape[0]
+    start = max(1.0, float(np.max(data.n)) if target == "continued" else 1.0)
+    if not max_budget > start:
+        raise ArgumentError(f"`max_budget` = {_fmt(max_budget)} must exceed the observed budget {start:g}")
+    decades = math.log10(max_budget / start)
+    full_grid = start * np.logspace(0.0, decades, max(2, int(math.ceil(8 * decades)) + 1))
+    cols = []
+    for NN in full_grid:  # evaluate upwards until every theta has reached every target rate
+        cols.append(_solve_prob(model, thetas, data, NN, target).mean(axis=1))
+        if np.all(cols[-1] >= rates.max()):
+            break
+    grid = full_grid[: len(cols)]
+    curve = np.maximum.accumulate(np.stack(cols, axis=1), axis=1)  # monotone in N up to rounding
+    out = np.full((T, rates.size), np.inf)
+    lg = np.log(grid)
+    with np.errstate(divide="ignore"):
+        y = np.log1p(-np.minimum(curve, 1.0))
+    for r, tau in enumerate(rates):
+        reach = curve >= tau
+        first = np.argmax(reach, axis=1)
+        ok = reach.any(axis=1)
+        for t in np.flatnonzero(ok):
+            j = first[t]
+            if j == 0:
+                out[t, r] = grid[0]
+                continue
+            yt = math.log1p(-tau)
+            y0, y1 = y[t, j - 1], y[t, j]
+            frac = 0.5 if not np.isfinite(y1) or y1 == y0 else (yt - y0) / (y1 - y0)
+            out[t, r] = math.exp(lg[j - 1] + min(max(frac, 0.0), 1.0) * (lg[j] - lg[j - 1]))
+            if T == 1:
+                lo, hi = lg[j - 1], lg[j]
+                for _ in range(40):
+                    mid = 0.5 * (lo + hi)
+                    val = _solve_prob(model, thetas, data, math.exp(mid), target).mean()
+                    lo, hi = (lo, mid) if val >= tau else (mid, hi)
+                out[t, r] = math.exp(hi)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# public entry points
+
+
+def fit_bon(data, k=None, *, model: str = "auto", candidates=DEFAULT_CANDIDATES, fraction: int = 4,
+            repeats: int = 4, seed: int = 0, z: float = 1.645, select_bootstrap: int = 100) -> BonFit:
+    """Fit scalefit's default best-of-N model: candidates, internal backtest, choice.
+
+    Parameters
+    ----------
+    data : ItemData or array_like of int
+        Items (see :func:`~scalefit.sampling.item_data`), or attempts per item with ``k``.
+    k : array_like of int, optional
+        Successes per item.
+    model : str
+        ``"auto"`` (default): choose among ``candidates`` by the internal backtest; or one of
+        ``MIXING_MODELS`` to use that family (no internal backtest).
+    candidates : sequence of str
+        Families to compare; the first is the reference (default ``DEFAULT_CANDIDATES``:
+        kumaraswamy, beta, logit_normal).
+    fraction : int
+        Thinning factor of the internal backtest (fit on n_i // fraction attempts, predict the
+        rate at n_i).  Default 4.
+    repeats : int
+        Random thinnings per fit (fixed-budget data; sample-until-success logs use their first
+        attempts once).
+    seed : int
+        Seed for the thinnings and the item resamples.
+    z : float
+        Choice rule: the reference is kept unless another candidate's internal error is smaller
+        by more than ``z`` standard errors of that gain (default 1.645, a one-sided 5% test;
+        ``z = 0``: plain argmin).  The SE is the SD of the gain over ``select_bootstrap`` item
+        resamples with the internal backtest refitted (``select_bootstrap = 0``: a jackknife over
+        items without refits, cheaper but too small in practice).
+    select_bootstrap : int
+        Item resamples for the gain SE (default 100).
+
+    Returns
+    -------
+    BonFit
+
+    Examples
+    --------
+    >>> import numpy as np, scalefit; scalefit.enable_x64()
+    >>> from scalefit.sampling import fit_bon
+    >>> rng = np.random.default_rng(0)
+    >>> k = rng.binomial(100, rng.beta(0.3, 8.0, size=200))
+    >>> bon = fit_bon(100, k, seed=1, select_bootstrap=0)
+    >>> bon.model in bon.candidates
+    True
+    """
+    require_x64()
+    data = data if isinstance(data, ItemData) else item_data(data, k)
+    cands = tuple(candidates)
+    if not cands:
+        raise ArgumentError("`candidates` is empty")
+    for c in cands:
+        if c not in MIXING_MODELS:
+            raise ArgumentError(f"`candidates` contains {c!r}, not one of {', '.join(map(repr, MIXING_MODELS))}")
+    if len(set(cands)) != len(cands):
+        raise ArgumentError(f"`candidates` = {list(cands)} repeats a model")
+    if model != "auto" and model not in MIXING_MODELS:
+        raise ArgumentError(f"`model` = {model!r} is not 'auto' or one of {', '.join(map(repr, MIXING_MODELS))}")
+    fraction = int(fraction)
+    if fraction < 2:
+        raise ArgumentError(f"`fraction` = {fraction} must be an integer >= 2")
+    repeats = int(repeats)
+    if repeats < 1:
+        raise ArgumentError(f"`repeats` = {repeats} must be >= 1")
+    if not (np.isfinite(z) and z >= 0):
+        raise ArgumentError(f"`z` = {_fmt(z)} must be a finite number >= 0")
+    select_bootstrap = int(select_bootstrap)
+    if select_bootstrap < 0 or 0 < select_bootstrap < 20:
+        raise ArgumentError(f"`select_bootstrap` = {select_bootstrap} must be 0 or >= 20")
+    if not np.any(data.solved):
+        raise ArgumentError(
+            "`k`: no item has a success, so nothing distinguishes a hard item from an impossible "
+            "one; a forecast beyond the observed budget would be a pure assumption"
+        )
+    models = cands if model == "auto" else (model,)
+    rows = _rows(data.n, data.k, data.extra)
+    W = _weights(rows.index, rows.size, np.ones((1, data.size)))
+    fits = {}
+    for m in models:
+        th, f, conv, gn, nb = _fit_batch(m, rows, W)
+        fits[m] = _make_fit(m, th[0], f[0], conv[0], gn[0], nb[0], data.size, True)
+    score = pd.DataFrame({"model": list(models)})
+    gain_se = np.zeros(len(models))
+    if model == "auto" and len(models) > 1:
+        splits = _make_splits(data, fraction, repeats, np.random.default_rng([seed, 2]))
+        internal = _internal_scores(models, data, splits, np.ones((1, data.size)))
+        if select_bootstrap:
+            boot = _bootstrap_internal(models, data, fraction, repeats, seed, _item_resamples(data.size, select_bootstrap, seed))
+            gain_se = np.std(boot.error[:, :1] - boot.error, axis=0, ddof=1)
+            se_kind = f"bootstrap SE over {select_bootstrap} item resamples"
+        else:
+            gain_se = internal.se_diff[0]
+            se_kind = "jackknife SE over items"
+        j = int(_choose(internal.error, gain_se, z)[0])
+        chosen = models[j]
+        err = internal.error[0]
+        score["internal_error"] = err
+        score["internal_bias"] = internal.bias[0]
+        score["gain_vs_reference"] = err[0] - err
+        score["gain_se"] = gain_se
+        m_budget = f"n_i // {fraction}" if splits.kind == "subsample" else f"the first {int(splits.budget[0]) // fraction}"
+        what = (f"internal backtest (fit on {m_budget} attempts per item, predict the observed full-budget "
+                f"rate {float(np.mean(splits.truth)):.4f})")
+        best = int(np.argmin(err))
+        if j == 0 and best == 0:
+            reason = f"reference model {models[0]}, which also has the smallest {what} error, {err[0]:.4f}"
+        elif j == 0:
+            reason = (f"reference model {models[0]} kept: {models[best]} had a smaller {what} error ({err[best]:.4f} "
+                      f"vs {err[0]:.4f}), but the gain {err[0] - err[best]:.4f} is below {z:g} x its {se_kind} "
+                      f"({gain_se[best]:.4f}), so the data cannot tell the tails apart")
+        else:
+            reason = (f"{what} error {err[j]:.4f} vs {err[0]:.4f} for the reference {models[0]}: a gain of "
+                      f"{err[0] - err[j]:.4f}, more than {z:g} x its {se_kind} ({gain_se[j]:.4f})")
+        selection = "auto"
+    else:
+        chosen = models[0] if model == "auto" else model
+        for c in ("internal_error", "internal_bias", "gain_vs_reference", "gain_se"):
+            score[c] = np.nan
+        reason = "requested explicitly (no internal backtest)" if model != "auto" else "only one candidate"
+        selection = "fixed"
+    score["loglik"] = [fits[m].loglik for m in models]
+    score["aic"] = [fits[m].aic for m in models]
+    score["converged"] = [fits[m].converged for m in models]
+    score["chosen"] = [m == chosen for m in models]
+    return BonFit(data, fits, score, chosen, reason, models, selection, fraction, repeats, int(seed), float(z),
+                  np.asarray(gain_se, float))
+
+
+def forecast(data, k=None, N=None, *, target: str = "fresh", level: float = 0.9, num_bootstrap: int = 200,
+             model: str = "auto", candidates=DEFAULT_CANDIDATES, fraction: int = 4, repeats: int = 4,
+             seed: int = 0, z: float = 1.645, select_bootstrap: int = 100) -> Forecast:
+    """One call: :func:`fit_bon` then :meth:`BonFit.predict` (see both).
+
+    Examples
+    --------
+    >>> import numpy as np, scalefit; scalefit.enable_x64()
+    >>> from scalefit.sampling import forecast
+    >>> rng = np.random.default_rng(0)
+    >>> k = rng.binomial(100, rng.beta(0.3, 8.0, size=200))
+    >>> fc = forecast(100, k, N=[1000], num_bootstrap=0, select_bootstrap=0)
+    >>> bool(0 < fc.estimate[0] < 1)
+    True
+    """
+    if N is None:
+        raise ArgumentError("`N` is required: the budget(s) to forecast")
+    bon = fit_bon(data, k, model=model, candidates=candidates, fraction=fraction, repeats=repeats, seed=seed, z=z,
+                  select_bootstrap=select_bootstrap)
+    return bon.predict(N, target=target, level=level, num_bootstrap=num_bootstrap, seed=seed)
