@@ -107,6 +107,14 @@ def _cmd_fit(args) -> int:
 
         raise ArgumentError(f"`-o` = '{args.output}' already exists; refusing to overwrite it (use --force)")
     frame = _load_for_fit(args)
+    if getattr(args, "method", "point") == "bayes":
+        if args.bootstrap:
+            from .errors import ArgumentError
+
+            raise ArgumentError("`--bootstrap` is for point fits; `--method bayes` reports posterior intervals")
+        from .bayes.cli import run_bayes_fit
+
+        return run_bayes_fit(frame, args)
     inputs = dict(_parse_assignments(args.input or "", "--input"))
     if args.x:
         inputs["x"] = args.x
@@ -221,6 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", help="write the fit as JSON (never overwrites without --force)")
     s.add_argument("--force", action="store_true", help="allow overwriting --output")
     s.add_argument("--strict", action="store_true", help="exit with code 3 if the fit did not converge")
+    from .bayes.cli import add_fit_arguments as _add_bayes_fit_arguments
+
+    _add_bayes_fit_arguments(s)
     s.set_defaults(func=_cmd_fit)
 
     s = sub.add_parser("predict", help="predict from a saved fit")
@@ -236,6 +247,12 @@ def build_parser() -> argparse.ArgumentParser:
     from .report.cli import add_commands as _add_report
 
     _add_report(sub)
+
+    from .bayes.cli import add_commands as _add_bayes
+    from .sampling.cli import add_commands as _add_sampling
+
+    _add_sampling(sub)
+    _add_bayes(sub)
 
     s = sub.add_parser("demo", help="run the main job on bundled example data")
     s.add_argument("-o", "--output", default=None, help="where to write outputs (default reports/)")

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..errors import ArgumentError
-from ..params import Param, ParamSpec
+from ..params import DataRef, Param, ParamSpec, Prior
 from ._base import ScalingLaw, register_law
 
 
@@ -37,16 +37,23 @@ def bnsl(n_breaks: int = 1) -> ScalingLaw:
         logx = jnp.log(X["x"])
         return jnp.logaddexp(t["log_a"], bnsl_log_reducible(t, logx, n_breaks))
 
+    # Default priors (METHODS.md §4.2): floor a = u·y_min, u ~ Beta(3, 2); c0 ~ LogNormal(log 0.1, 1);
+    # c_i ~ Normal(0, 1); f_i ~ LogNormal(log 0.3, 1) (i.e. log f_i ~ Normal(log 0.3, 1));
+    # log d_i ~ Uniform(log x_min − 1, log x_max + 3); b through y − a at the reference scale
+    # (before the breaks' factors, hence the wider scale 2).
     params = [
-        Param("log_a", "log a", natural="a", doc="limit value"),
-        Param("log_b", "log b", natural="b", doc="offset on log-log axes"),
-        Param("c0", "c0", doc="initial log-log slope of y − a"),
+        Param("log_a", "log a", natural="a", doc="limit value", prior=Prior.floor_fraction(3.0, 2.0)),
+        Param("log_b", "log b", natural="b", doc="offset on log-log axes",
+              prior=Prior.reference_amplitude("x", "c0", fraction=0.3, scale=2.0)),
+        Param("c0", "c0", doc="initial log-log slope of y − a", prior=Prior.lognormal(math.log(0.1), 1.0)),
     ]
     for i in range(1, n_breaks + 1):
         params += [
-            Param(f"c{i}", f"c{i}", doc=f"change of slope at break {i}"),
-            Param(f"log_d{i}", f"log d{i}", natural=f"d{i}", doc=f"location of break {i}"),
-            Param(f"log_f{i}", f"log f{i}", natural=f"f{i}", doc=f"sharpness of break {i} (smaller = sharper)"),
+            Param(f"c{i}", f"c{i}", doc=f"change of slope at break {i}", prior=Prior.normal(0.0, 1.0)),
+            Param(f"log_d{i}", f"log d{i}", natural=f"d{i}", doc=f"location of break {i}",
+                  prior=Prior.uniform(DataRef("log_x_min", "x", -1.0), DataRef("log_x_max", "x", 3.0))),
+            Param(f"log_f{i}", f"log f{i}", natural=f"f{i}", doc=f"sharpness of break {i} (smaller = sharper)",
+                  prior=Prior.normal(math.log(0.3), 1.0)),
         ]
     spec = ParamSpec(tuple(params))
 

@@ -9,7 +9,7 @@ import math
 import jax.numpy as jnp
 import numpy as np
 
-from ..params import Param, ParamSpec
+from ..params import DataRef, Param, ParamSpec, Prior
 from ._base import ScalingLaw, register_law
 
 
@@ -21,9 +21,13 @@ def error_link() -> ScalingLaw:
         return t["eps"] - jnp.exp(t["log_k"] - jnp.exp(t["log_gamma"]) * X["L"])
 
     spec = ParamSpec((
-        Param("eps", "ε", starts=(0.5, 0.75, 0.9, 1.0), doc="error at high loss"),
-        Param("log_k", "log k", natural="k", starts=(math.log(0.5), math.log(2.0), math.log(10.0), math.log(50.0))),
-        Param("log_gamma", "log γ", natural="gamma", starts=(math.log(0.3), math.log(1.0), math.log(3.0))),
+        # priors (METHODS.md §4.2): ε ~ Uniform(0, 1) (narrow it to (chance error − 0.1, 1] when the
+        # chance error is known), log k ~ Normal(0, 2), log γ ~ Normal(0, 1)
+        Param("eps", "ε", starts=(0.5, 0.75, 0.9, 1.0), doc="error at high loss", prior=Prior.uniform(0.0, 1.0)),
+        Param("log_k", "log k", natural="k", starts=(math.log(0.5), math.log(2.0), math.log(10.0), math.log(50.0)),
+              prior=Prior.normal(0.0, 2.0)),
+        Param("log_gamma", "log γ", natural="gamma", starts=(math.log(0.3), math.log(1.0), math.log(3.0)),
+              prior=Prior.normal(0.0, 1.0)),
     ))
     return ScalingLaw(
         name="error_link",
@@ -61,10 +65,15 @@ def sigmoid() -> ScalingLaw:
     # bounds assume the target is an accuracy in [0, 1]: |s| <= 1 and 0 <= t <= 1; without them
     # a curve whose midpoint lies beyond the data runs off to s -> inf along its exponential tail
     spec = ParamSpec((
-        Param("s", "s", lower=-1.0, upper=1.0, doc="signed height (s < 0: accuracy falls with loss)"),
-        Param("log_k", "log k", natural="k", lower=-12.0, upper=12.0, doc="steepness"),
-        Param("L0", "L0", doc="midpoint loss"),
-        Param("t", "t", lower=0.0, upper=1.0, doc="asymptote offset (low-loss end when s < 0)"),
+        # priors (METHODS.md §4.2, without a known chance baseline): s ~ Uniform(−1, 1),
+        # log k ~ Normal(log 3, 1), L0 ~ Normal(median input, 1), t ~ Uniform(0, 1)
+        Param("s", "s", lower=-1.0, upper=1.0, doc="signed height (s < 0: accuracy falls with loss)",
+              prior=Prior.uniform(-1.0, 1.0)),
+        Param("log_k", "log k", natural="k", lower=-12.0, upper=12.0, doc="steepness",
+              prior=Prior.normal(math.log(3.0), 1.0)),
+        Param("L0", "L0", doc="midpoint loss", prior=Prior.normal(DataRef("x_median", "L"), 1.0)),
+        Param("t", "t", lower=0.0, upper=1.0, doc="asymptote offset (low-loss end when s < 0)",
+              prior=Prior.uniform(0.0, 1.0)),
     ))
     return ScalingLaw(
         name="sigmoid",

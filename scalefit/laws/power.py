@@ -7,10 +7,17 @@ import math
 import jax.numpy as jnp
 import numpy as np
 
-from ..params import Param, ParamSpec
+from ..params import Param, ParamSpec, Prior
 from ._base import ScalingLaw, VarPro, register_law
 
 _ALPHA_STARTS = (0.05, 0.1, 0.2, 0.4, 0.8)
+
+# Default priors (METHODS.md §4.2): exponents of laws with a floor ~ LogNormal(log 0.3, 0.5),
+# no-floor (Kaplan-type) exponents ~ LogNormal(log 0.08, 0.5); floors E = u·L_min, u ~ Beta(3, 2);
+# amplitudes through the reducible loss at the reference scale (geometric mean of the input).
+FLOOR_EXPONENT_PRIOR = Prior.lognormal(math.log(0.3), 0.5)
+KAPLAN_EXPONENT_PRIOR = Prior.lognormal(math.log(0.08), 0.5)
+FLOOR_PRIOR = Prior.floor_fraction(3.0, 2.0)
 _FLOOR_FRACTIONS = (0.1, 0.3, 0.5, 0.7, 0.85, 0.95)
 
 
@@ -37,9 +44,10 @@ def power_law() -> ScalingLaw:
         return jnp.logaddexp(t["a"] - t["alpha"] * jnp.log(X["x"]), t["e"])
 
     spec = ParamSpec((
-        Param("a", "log A", natural="A", doc="log amplitude"),
-        Param("alpha", "α", doc="exponent"),
-        Param("e", "log E", natural="E", doc="log irreducible floor"),
+        Param("a", "log A", natural="A", doc="log amplitude",
+              prior=Prior.reference_amplitude("x", "alpha", fraction=0.3)),
+        Param("alpha", "α", doc="exponent", prior=FLOOR_EXPONENT_PRIOR),
+        Param("e", "log E", natural="E", doc="log irreducible floor", prior=FLOOR_PRIOR),
     ))
     varpro = VarPro(
         linear=("e", "a"),
@@ -80,8 +88,9 @@ def power_law_no_floor() -> ScalingLaw:
         return t["a"] - t["alpha"] * jnp.log(X["x"])
 
     spec = ParamSpec((
-        Param("a", "log A", natural="A"),
-        Param("alpha", "α"),
+        # no floor: the whole loss is "reducible", so A_ref is centred on the median loss
+        Param("a", "log A", natural="A", prior=Prior.reference_amplitude("x", "alpha", fraction=1.0)),
+        Param("alpha", "α", prior=KAPLAN_EXPONENT_PRIOR),
     ))
     return ScalingLaw(
         name="power_law_no_floor",
@@ -108,8 +117,8 @@ def _kaplan_single(var: str) -> ScalingLaw:
         return np.stack([base[:, 0] / alpha, alpha], axis=1)
 
     spec = ParamSpec((
-        Param("log_xc", f"log {var}_c", natural=f"{var}_c"),
-        Param("alpha", f"α_{var}"),
+        Param("log_xc", f"log {var}_c", natural=f"{var}_c", prior=Prior.kaplan_reference("x", "alpha")),
+        Param("alpha", f"α_{var}", prior=KAPLAN_EXPONENT_PRIOR),
     ))
     return ScalingLaw(
         name=name,
@@ -155,10 +164,12 @@ def kaplan_nd() -> ScalingLaw:
         return t["alpha_D"] * jnp.logaddexp(u1, u2)
 
     spec = ParamSpec((
-        Param("log_Nc", "log N_c", natural="N_c", starts=(math.log(1e11), math.log(1e13), math.log(1e15))),
-        Param("log_Dc", "log D_c", natural="D_c", starts=(math.log(1e11), math.log(1e13), math.log(1e15))),
-        Param("alpha_N", "α_N", lower=1e-6, starts=(0.05, 0.076, 0.15, 0.3)),
-        Param("alpha_D", "α_D", lower=1e-6, starts=(0.05, 0.1, 0.2, 0.4)),
+        Param("log_Nc", "log N_c", natural="N_c", starts=(math.log(1e11), math.log(1e13), math.log(1e15)),
+              prior=Prior.kaplan_reference("N", "alpha_N")),
+        Param("log_Dc", "log D_c", natural="D_c", starts=(math.log(1e11), math.log(1e13), math.log(1e15)),
+              prior=Prior.kaplan_reference("D", "alpha_D")),
+        Param("alpha_N", "α_N", lower=1e-6, starts=(0.05, 0.076, 0.15, 0.3), prior=KAPLAN_EXPONENT_PRIOR),
+        Param("alpha_D", "α_D", lower=1e-6, starts=(0.05, 0.1, 0.2, 0.4), prior=KAPLAN_EXPONENT_PRIOR),
     ))
     return ScalingLaw(
         name="kaplan_nd",

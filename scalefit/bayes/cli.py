@@ -1,0 +1,279 @@
+"""Command-line pieces for Bayesian fits, used by :mod:`scalefit.cli`.
+
+* :func:`add_fit_arguments` adds ``--method {point,bayes}``, ``--draws``, ``--warmup``,
+  ``--chains``, ``--target-accept``, ``--prior`` and ``--extrapolate`` to ``scalefit fit``;
+  :func:`run_bayes_fit` runs ``scalefit fit ... --method bayes`` on the loaded frame.
+* :func:`add_commands` registers ``scalefit compare DATA --laws a,b,c``.
+
+Handlers return an exit code and raise :class:`~scalefit.errors.ScalefitError` subclasses for
+bad input (the main CLI prints those on one line).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sys
+from pathlib import Path
+
+from ..errors import ArgumentError
+
+_PRIOR_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*([a-z_]+)\s*\(([^()]*)\)\s*$")
+
+
+def parse_prior(text: str):
+    """``NAME=DIST(ARGS)`` -> (name, Prior); e.g. ``alpha=lognormal(-1.2,0.5)``, ``e=floor(3,2)``,
+    ``log_alpha=uniform(-7,2)`` on a log scale via ``alpha=loguniform(-7,2)``."""
+    from ..params import PRIOR_DISTS, Prior
+
+    m = _PRIOR_RE.match(text)
+    if not m:
+        raise ArgumentError(f"`--prior` expects NAME=DIST(ARGS), e.g. alpha=lognormal(-1.2,0.5); got {text!r}")
+    name, dist, args = m.group(1), m.group(2), m.group(3)
+    try:
+        vals = [float(a) for a in args.split(",") if a.strip()]
+    except ValueError:
+        raise ArgumentError(f"`--prior` {text!r}: arguments must be numbers") from None
+    if dist == "floor":
+        return name, Prior.floor_fraction(*vals) if vals else Prior.floor_fraction()
+    if dist == "loguniform":
+        return name, Prior("uniform", tuple(vals), transform="exp")
+    if dist not in PRIOR_DISTS:
+        raise ArgumentError(
+            f"`--prior` {text!r}: unknown distribution {dist!r}; use one of {', '.join(PRIOR_DISTS)}, floor, loguniform")
+    return name, Prior(dist, tuple(vals))
+
+
+def _positive_int(text: str) -> int:
+    import argparse
+
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
+    return v
+
+
+def _add_sampler_arguments(parser, *, with_method: bool, with_prior: bool = True) -> None:
+    if with_method:
+        parser.add_argument("--method", choices=["point", "bayes"], default="point",
+                            help="point fit (default) or Bayesian fit with NUTS")
+    g = parser.add_argument_group("Bayesian fit (NUTS)")
+    g.add_argument("--draws", type=_positive_int, default=1000, help="posterior draws per chain (default 1000)")
+    g.add_argument("--warmup", type=_positive_int, default=1000, help="warm-up iterations per chain (default 1000)")
+    g.add_argument("--chains", type=_positive_int, default=4, help="number of chains (default 4)")
+    g.add_argument("--target-accept", type=float, default=0.8, dest="target_accept",
+                   help="NUTS target acceptance probability (raise to 0.95 after divergences)")
+    g.add_argument("--chain-method", choices=["auto", "parallel", "vectorized", "sequential"], default="auto",
+                   dest="chain_method",
+                   help="how chains run: auto = parallel over devices when there are enough (set "
+                        "XLA_FLAGS=--xla_force_host_platform_device_count=N on a CPU), else vectorized; "
+                        "sequential compiles fastest for small problems")
+    if with_prior:
+        g.add_argument("--prior", action="append", metavar="NAME=DIST(ARGS)",
+                       help="override a prior, e.g. alpha=lognormal(-1.2,0.5), e=floor(3,2), "
+                            "sigma=halfnormal(0.1) (repeatable)")
+
+
+def add_fit_arguments(parser) -> None:
+    """Add the Bayesian options to the ``scalefit fit`` parser."""
+    _add_sampler_arguments(parser, with_method=True)
+    parser.add_argument("--extrapolate", default="1,10,100", metavar="F1,F2,...",
+                        help="--method bayes: extrapolation factors (x the largest fitted scale) for the band table")
+
+
+def _priors_from(args):
+    out = {}
+    for spec in getattr(args, "prior", None) or []:
+        name, p = parse_prior(spec)
+        out[name] = p
+    return out or None
+
+
+def _assignments(text: str | None, argument: str) -> dict[str, str]:
+    out = {}
+    for part in [p for p in (text or "").split(",") if p.strip()]:
+        if "=" not in part:
+            raise ArgumentError(f"`{argument}` expects NAME=VALUE[,NAME=VALUE...], got {part!r}")
+        k, v = part.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def _factors(text: str) -> list[float]:
+    try:
+        vals = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ArgumentError(f"`--extrapolate` expects comma-separated numbers, got {text!r}") from None
+    if not vals or any(not (v > 0 and math.isfinite(v)) for v in vals):
+        raise ArgumentError(f"`--extrapolate` factors must be positive numbers, got {text!r}")
+    return vals
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.6g}"
+
+
+def bands_text(post, factors) -> str:
+    """The posterior band table printed by the CLI."""
+    if not post.law.positive_inputs:
+        return ""
+    tab = post.band_table(factors, level=0.9)
+    lines = ["posterior predictive bands (mean curve: parameter uncertainty; new run: plus noise; 90% intervals)"]
+    ins = list(post.law.inputs)
+    hdr = f"{'factor':>8}" + "".join(f"{n:>12}" for n in ins) + \
+        f"{'median':>11}{'q05':>11}{'q95':>11}{'new q05':>11}{'new q95':>11}"
+    lines.append(hdr)
+    for _, r in tab.iterrows():
+        warn = "  <- beyond 10x: conditional on the law's form" if r.get("beyond_10x", False) else ""
+        lines.append(f"{r['factor']:>7g}x" + "".join(f"{r[n]:>12.4g}" for n in ins)
+                     + f"{r['median']:>11.5g}{r['q05']:>11.5g}{r['q95']:>11.5g}{r['obs_q05']:>11.5g}"
+                     f"{r['obs_q95']:>11.5g}{warn}")
+    scale = "scale (product of inputs; compute for N, D)" if len(ins) > 1 else f"input `{ins[0]}`"
+    lines.append(f"factor = multiple of the largest fitted {scale}")
+    return "\n".join(lines)
+
+
+def allocation_text(post, factors) -> str:
+    import numpy as np
+
+    if post.law.name not in ("chinchilla", "overtraining"):
+        return ""
+    N = post.frame[post.inputs["N"]].to_numpy(np.float64)
+    D = post.frame[post.inputs["D"]].to_numpy(np.float64)
+    cmax = float(np.max(6 * N * D))
+    Cs = [cmax * f for f in factors]
+    tab = post.allocation(Cs)
+    a = tab[tab["quantity"] == "allocation_a"].iloc[0]
+    lines = [f"compute-optimal allocation (per draw): N_opt ∝ C^a, a = β/(α+β) = {_fmt(a['median'])} "
+             f"[{_fmt(a['q05'])}, {_fmt(a['q95'])}]"]
+    lines.append(f"{'C':>12}{'N_opt':>12}{'[90%]':>26}{'D/N':>9}{'[90%]':>18}")
+    for c in Cs:
+        n = tab[(tab["C"] == c) & (tab["quantity"] == "N_opt")].iloc[0]
+        r = tab[(tab["C"] == c) & (tab["quantity"] == "tokens_per_param")].iloc[0]
+        lines.append(f"{c:>12.3g}{n['median']:>12.4g}   [{n['q05']:.4g}, {n['q95']:.4g}]"
+                     f"{r['median']:>9.3g}   [{r['q05']:.3g}, {r['q95']:.3g}]")
+    return "\n".join(lines)
+
+
+def run_bayes_fit(frame, args) -> int:
+    """``scalefit fit DATA --method bayes``: fit, print parameters, diagnostics and bands, save JSON."""
+    from .posterior import fit_bayes
+
+    out = getattr(args, "output", None)
+    force = bool(getattr(args, "force", False))
+    if out and Path(out).exists() and not force:
+        raise ArgumentError(f"`-o` = '{out}' already exists; refusing to overwrite it (use --force)")
+    inputs = _assignments(getattr(args, "input", None), "--input")
+    if getattr(args, "x", None):
+        inputs["x"] = args.x
+    law = getattr(args, "law", "chinchilla")
+    breaks = getattr(args, "breaks", None)
+    law_options = {"n_breaks": breaks} if law == "bnsl" and breaks else None
+    fixed = {k: _float(v, "--fix") for k, v in _assignments(getattr(args, "fix", None), "--fix").items()}
+    tied = _assignments(getattr(args, "tie", None), "--tie")
+    factors = _factors(getattr(args, "extrapolate", "1,10,100") or "1,10,100")
+    from ..laws import get_law
+
+    law_obj = get_law(law, **(law_options or {}))
+    inputs = {k: v for k, v in inputs.items() if k in law_obj.inputs} or None
+    post = fit_bayes(
+        frame, law_obj, inputs=inputs, target=getattr(args, "target", "value"), priors=_priors_from(args),
+        fixed=fixed or None, tied=tied or None, num_warmup=getattr(args, "warmup", 1000),
+        num_samples=getattr(args, "draws", 1000), num_chains=getattr(args, "chains", 4),
+        target_accept=getattr(args, "target_accept", 0.8), seed=getattr(args, "seed", 0) or 0,
+        source=str(getattr(args, "data", "")) or None, chain_method=_chain_method(args),
+    )
+    cmd = getattr(args, "_argv", None) or ("scalefit " + " ".join(sys.argv[1:]))
+    post = post.with_metadata(command=cmd)
+    print(post.summary())
+    text = bands_text(post, factors)
+    if text:
+        print()
+        print(text)
+    alloc = allocation_text(post, factors)
+    if alloc:
+        print()
+        print(alloc)
+    if out:
+        post.to_json(out, overwrite=force)
+        print(f"wrote {out}")
+    if not post.converged:
+        print("warning: the posterior failed its diagnostics (see remedies above); do not use its bands yet",
+              file=sys.stderr)
+    return 0 if post.converged or not getattr(args, "strict", False) else 3
+
+
+def _chain_method(args):
+    m = getattr(args, "chain_method", "auto") or "auto"
+    return None if m == "auto" else m
+
+
+def _float(v: str, argument: str) -> float:
+    try:
+        return float(v)
+    except ValueError:
+        raise ArgumentError(f"`{argument}`: value {v!r} is not a number") from None
+
+
+# ------------------------------------------------------------------------------ compare
+def _cmd_compare(args) -> int:
+    from ..io import load_curves
+    from ..laws import available_laws
+    from .compare import compare_laws
+
+    laws = [s.strip() for s in (args.laws or "").split(",") if s.strip()]
+    if len(laws) < 1:
+        raise ArgumentError("`--laws` must name at least one law, e.g. --laws chinchilla,overtraining")
+    unknown = [l for l in laws if l not in available_laws()]
+    if unknown:
+        raise ArgumentError(f"`--laws` names unknown law(s) {unknown}; available: {', '.join(available_laws())}")
+    path = Path(args.data)
+    if not path.exists():
+        raise ArgumentError(f"`DATA` = '{args.data}' does not exist")
+    columns = _assignments(args.map, "--map") or None
+    inputs = _assignments(args.input, "--input")
+    if args.x:
+        inputs["x"] = args.x
+    schema = {"run", "N", "D", "C", "step", "value", "se", "metric"}
+    keep = [c for c in dict.fromkeys(inputs.values()) if c not in schema and c not in (columns or {})]
+    frame = load_curves(path, columns=columns, metric=args.metric, keep=keep or None)
+    if args.drop_largest:
+        if args.drop_largest < 0 or args.drop_largest >= len(frame):
+            raise ArgumentError(f"`--drop-largest` = {args.drop_largest} must be in [0, {len(frame) - 1}]")
+        thr = frame[args.target].sort_values(ascending=False).iloc[args.drop_largest - 1]
+        frame = frame[frame[args.target] < thr]
+    if not 0 < args.holdout < 1:
+        raise ArgumentError(f"`--holdout` = {args.holdout} must be a fraction in (0, 1)")
+    res = compare_laws(frame, laws, holdout=args.holdout, inputs=inputs or None, target=args.target,
+                       seed=args.seed, num_warmup=args.warmup, num_samples=args.draws, num_chains=args.chains,
+                       target_accept=args.target_accept, chain_method=_chain_method(args))
+    print(res.summary())
+    for name, fit in res.fits.items():
+        if not fit.converged:
+            print(f"{name}: {fit.status}")
+            for r in fit.diagnostics.remedies:
+                print(f"  remedy: {r}")
+    return 0
+
+
+def add_commands(subparsers) -> None:
+    """Register ``scalefit compare`` on the main CLI's sub-parsers."""
+    s = subparsers.add_parser(
+        "compare", help="compare laws: PSIS-LOO (interpolation) and leave-future-out (extrapolation)")
+    s.add_argument("data", help="CSV, TSV, Parquet, JSON or JSONL file")
+    s.add_argument("--laws", required=True, help="comma-separated law names, e.g. chinchilla,overtraining")
+    s.add_argument("--x", help="column bound to single-variable laws' input x (e.g. N, D or C)")
+    s.add_argument("--input", help="law input bindings, e.g. N=params,D=tokens")
+    s.add_argument("--target", default="value", help="column to fit (default: value)")
+    s.add_argument("--map", help="schema mappings, e.g. N=params,D=tokens,value=loss")
+    s.add_argument("--metric", help="metric name to keep or to read as the value column")
+    s.add_argument("--drop-largest", type=int, default=0, metavar="K",
+                   help="drop the K rows with the largest target value (Epoch's Chinchilla filter: 5)")
+    s.add_argument("--holdout", type=float, default=0.2,
+                   help="fraction of rows with the largest scale held out for leave-future-out (default 0.2)")
+    s.add_argument("--seed", type=int, default=0)
+    _add_sampler_arguments(s, with_method=False, with_prior=False)
+    s.set_defaults(func=_cmd_compare)
