@@ -14,9 +14,11 @@
 # # Predicting ASR@N and pass@N from 100 attempts
 #
 # Given 100 attempts per problem, how often will *some* attempt succeed with 1,000 or 10,000?
-# Fit a Beta distribution of per-problem success rates (Beta-Binomial maximum likelihood),
-# predict with the exact conditional estimator, find the budget for a target rate, and check
-# the method with a backtest that predicts from fewer attempts than were made.
+# scalefit's default best-of-N model fits several distributions of per-problem success rates
+# (Kumaraswamy, Beta, logit-normal), chooses between them by an internal backtest on the data
+# itself, and forecasts with intervals that refit the whole procedure on bootstrap resamples of
+# the problems. We compare it with SABER's Beta-Binomial estimators, find the budget for a target
+# rate, and check the method with backtests that predict from fewer attempts than were made.
 #
 # Set `SCALEFIT_NOTEBOOK_QUICK=1` for small settings (the test suite does).
 
@@ -31,8 +33,8 @@ import pandas as pd
 import scalefit
 import scalefit.plots as sp
 from scalefit.io import load_attempts, subsample_counts
-from scalefit.report import build_report, make_bon_curve, save_bon_curve
-from scalefit.sampling import fit_beta_binomial, mean_pass_at_k, saber_predict
+from scalefit.report import bon_record, build_report, save_bon_curve
+from scalefit.sampling import backtest_counts, fit_beta_binomial, fit_bon, mean_pass_at_k, saber_predict
 
 scalefit.enable_x64()
 QUICK = os.environ.get("SCALEFIT_NOTEBOOK_QUICK", "").lower() not in ("", "0", "false", "no")
@@ -40,7 +42,7 @@ ROOT = next(p for p in [Path.cwd(), *Path.cwd().parents] if (p / "data" / "chinc
 SHARED = Path(os.environ.get("SCALEFIT_SHARED_DATA", ROOT.parent / "shared" / "data"))
 OUT = Path(tempfile.mkdtemp(prefix="scalefit-nb-")) if QUICK else ROOT / "reports"  # reports/*.pdf, *.json are git-ignored
 OUT.mkdir(parents=True, exist_ok=True)
-NUM_SAMPLES = 200 if QUICK else 1000
+NUM_BOOTSTRAP = 40 if QUICK else 200
 
 # %% [markdown]
 # ## Data
@@ -65,39 +67,45 @@ n, k = counts["n"].to_numpy(), counts["k"].to_numpy()
 print(f"{len(counts)} problems, {n.min()}-{n.max()} attempts, {np.mean(k > 0):.1%} solved at least once")
 
 # %% [markdown]
-# ## The model
+# ## The default model: candidates chosen by an internal backtest
 #
-# Per-problem success probability $p \sim \mathrm{Beta}(a, b)$, fitted by maximum likelihood on
-# the per-count histogram. $a$ governs the tail of hard problems, and so the growth of ASR@N.
+# Each candidate is fitted by maximum likelihood; then each problem's attempts are thinned to a
+# quarter, every candidate is refitted and asked for the full-budget rate the data know. The
+# reference (Kumaraswamy) is kept unless another candidate beats it by more than 1.645 standard
+# errors of the gain.
 
 # %%
-fit = fit_beta_binomial(n, k)
-print(fit.summary())
+bon = fit_bon(n, k, seed=0)
+print(bon.summary())
 
 # %% [markdown]
-# ## Every estimator at once
+# ## Against SABER's Beta-Binomial estimators
 #
-# SABER's estimators at N = 1,000 and 10,000: the exact conditional estimator (for these
-# problems, counting the attempts already made), the population curve (new problems), the plug-in
-# and anchored approximations, and the naive per-problem baseline.
+# At N = 1,000 and 10,000: the exact conditional estimator (for these problems, counting the
+# attempts already made), the population curve (new problems), the plug-in and anchored
+# approximations, and the naive per-problem baseline — beside scalefit's forecast.
 
 # %%
 TARGETS = [1000, 10000]
 pred = saber_predict(n, k, TARGETS)
-pd.DataFrame({"N": pred.N, "conditional": pred.conditional, "population": pred.population,
-              "plugin": pred.plugin, "anchored": pred.anchored, "naive": pred.naive})
+forecast = bon.predict(TARGETS, num_bootstrap=NUM_BOOTSTRAP, level=0.9)
+print(fit_beta_binomial(n, k).summary())
+pd.DataFrame({"N": pred.N, "scalefit": forecast.estimate, "scalefit lower": forecast.lower,
+              "scalefit upper": forecast.upper, "SABER conditional": pred.conditional,
+              "population": pred.population, "plugin": pred.plugin, "anchored": pred.anchored, "naive": pred.naive})
 
 # %% [markdown]
-# ## A saved prediction with intervals, a budget and a backtest
+# ## A saved forecast with intervals, a budget and a backtest
 #
-# `make_bon_curve` evaluates the conditional estimator on a grid with intervals from draws of the
-# MLE's sampling distribution, the budget that reaches a target rate, and a backtest: keep 10 of
-# each problem's attempts, predict N = 20..100, compare with what the held-out attempts show.
+# `bon_record` evaluates the forecast on a grid of budgets (intervals: bootstrap over problems with
+# every candidate refitted and the model re-chosen), the budget that reaches a target rate, and an
+# external backtest: keep 10 of each problem's attempts, rerun the whole procedure, predict
+# N = 20..100 of the same run continued, and compare with what the held-out attempts show.
 
 # %%
-record = make_bon_curve(n, k, targets=TARGETS, budget_target=0.9, backtest_attempts=10,
-                        num_samples=NUM_SAMPLES, seed=0, source=source, metric="ASR",
-                        title="ASR@N from 100 attempts per problem")
+record = bon_record(bon, targets=TARGETS, budget_target=0.9, backtest_attempts=10, level=0.9,
+                    num_bootstrap=NUM_BOOTSTRAP, source=source, metric="ASR",
+                    title="ASR@N from 100 attempts per problem")
 pd.DataFrame(record["targets"])
 
 # %%
@@ -106,6 +114,18 @@ record["budget"]
 # %%
 backtest = pd.DataFrame(record["backtest"]["rows"])
 backtest
+
+# %% [markdown]
+# ## The backtest command's view: scalefit against SABER over repeated subsamples
+#
+# `backtest_counts` (the engine of `scalefit backtest`) draws `fit_budget` attempts per problem
+# without replacement, several times, and scores every estimator at budgets the data know.
+
+# %%
+bt = backtest_counts(counts, 25, [50, 100], repeats=1 if QUICK else 5, seed=0, level=0.9,
+                     estimators=("scalefit", "saber_anchored"), num_bootstrap=NUM_BOOTSTRAP,
+                     select_bootstrap=20 if QUICK else 100)
+bt.summary
 
 # %% [markdown]
 # ## Plots
@@ -119,14 +139,14 @@ sp.plot_sampling_curve(curve["N"], curve["prediction"], curve["lower"], curve["u
                        observed_upper=obs["upper"], model_N=model["N"], model=model["prediction"],
                        budget=record["budget"]["N"], budget_interval=(record["budget"]["lower"], record["budget"]["upper"]),
                        target_value=0.9, targets=pd.DataFrame(record["targets"]), extrapolate_from=n.max(),
-                       level=0.95)
+                       level=0.9)
 
 # %%
 sp.plot_sampling_curve(curve["N"], curve["prediction"], curve["lower"], curve["upper"], observed_N=obs["N"],
                        observed=obs["value"], metric="pass", yscale="neglog", extrapolate_from=n.max())
 
 # %%
-sp.plot_backtest(backtest, level=0.95)
+sp.plot_backtest(backtest, level=0.9)
 
 # %% [markdown]
 # ### pass@N is the same computation
@@ -144,7 +164,8 @@ print("observed pass@k (unbiased):", dict(zip(ks, np.round(mean_pass_at_k(n, k, 
 # %%
 if full is not None:
     truth = mean_pass_at_k(full["n"].to_numpy(), full["k"].to_numpy(), TARGETS)
-    print(pd.DataFrame({"N": TARGETS, "predicted (from 100)": pred.conditional, "observed (10,000)": truth}))
+    print(pd.DataFrame({"N": TARGETS, "scalefit (from 100)": forecast.estimate, "lower": forecast.lower,
+                        "upper": forecast.upper, "SABER conditional": pred.conditional, "observed (10,000)": truth}))
 else:
     print("bundled data: no held-out samples beyond 100 attempts")
 
@@ -160,23 +181,17 @@ info = build_report(path, OUT / "notebook_best_of_n.pdf", force=True)
 print(f"wrote {info.path}: {info.n_pages} pages; warnings: {list(info.warnings)}")
 
 # %% [markdown]
-# ## NEW API: the best-of-N model layer (being built)
+# ### Every mixing family on the same data
 #
-# *This cell uses `scalefit.sampling.models` (mixing-distribution families compared on the same
-# data). It is skipped, with a message, only while that module is absent.* Lead: replace
-# `make_bon_curve` above by the saved best-of-N fit and its `backtest` once their formats are final.
+# The candidate families (and the zero-inflated Beta, two-component Beta mixture) side by side.
 
 # %%
-try:
-    from scalefit.sampling.models import MIXING_MODELS, fit_mixing
-except ImportError:
-    fit_mixing = None
-    print("scalefit.sampling.models is not available yet: skipping the model comparison")
-if fit_mixing is not None:
-    families = ("beta", "zi_beta") if QUICK else MIXING_MODELS
-    fits = {m: fit_mixing(n, k, model=m) for m in families}
-    print(pd.DataFrame({m: {"AIC": f.aic, "population ASR@1000": f.population(1000.0), "converged": f.converged}
-                        for m, f in fits.items()}).T)
+from scalefit.sampling import MIXING_MODELS, fit_mixing  # noqa: E402
+
+families = ("beta", "zi_beta") if QUICK else MIXING_MODELS
+fits = {m: fit_mixing(n, k, model=m) for m in families}
+pd.DataFrame({m: {"AIC": f.aic, "population ASR@1000": f.population(1000.0), "converged": f.converged}
+              for m, f in fits.items()}).T
 
 # %%
 if QUICK:  # the test suite's temporary outputs

@@ -19,7 +19,9 @@
 #
 # 1. point fits and a held-out test (the largest sizes predicted from the smaller ones);
 # 2. the bootstrap distribution of the parameters, shown with the posterior plotting tools;
-# 3. full Bayesian fits (NUTS) with posterior bands and PSIS-LOO — the section marked NEW API.
+# 3. full Bayesian fits (NUTS) with posterior predictive bands, the diagnostics that gate them, and a
+#    model comparison by PSIS-LOO (interpolation) and leave-future-out (extrapolation); the posterior
+#    is then turned into a PDF report.
 #
 # Set `SCALEFIT_NOTEBOOK_QUICK=1` for small settings (the test suite does).
 
@@ -93,39 +95,100 @@ sp.plot_posterior_pairs(idata)
 sp.plot_extrapolation(boot, {"x": 1e11})
 
 # %% [markdown]
-# ## NEW API: Bayesian fits with `scalefit.bayes`
+# ## Bayesian fit with `scalefit.bayes.fit_bayes`
 #
-# *This section uses `scalefit.bayes` (NUTS in float64, posterior bands, R-hat/ESS gating, LOO).
-# Each cell is skipped, with a message, only while that API is absent.* Quick mode runs 2 short
-# chains, so its diagnostics are expected to fail (a real analysis uses the defaults).
+# NUTS in float64 with the law's default weakly informative priors and a Student-t likelihood on
+# log loss (METHODS.md §4). Quick mode runs 2 short chains, so its diagnostics may fail the
+# §4.5 thresholds (R-hat ≤ 1.01, ESS ≥ 400): the fit then says so and names the remedy. A real
+# analysis uses the defaults (4 chains × 1000 draws).
 
 # %%
-try:
-    from scalefit.bayes import fit_bayes
-except ImportError:
-    fit_bayes = None
-    print("scalefit.bayes is not available yet: skipping the Bayesian fits")
-posteriors = {}
-if fit_bayes is not None:
-    settings = dict(num_warmup=50, num_samples=50, num_chains=2) if QUICK else {}
-    laws = ("power_law",) if QUICK else LAWS
-    for law in laws:
-        posteriors[law] = fit_bayes(frame, law, inputs={"x": "N"}, seed=0, progress=False, **settings)
-        print(law, "-", posteriors[law].status)
+from scalefit.bayes import compare_laws, fit_bayes, loo
+
+SETTINGS = dict(num_warmup=100, num_samples=100, num_chains=2) if QUICK else {}
+post = fit_bayes(frame, "power_law", inputs={"x": "N"}, seed=0, progress=False,
+                 source="data/power_law_synthetic.csv", **SETTINGS)
+print(post.summary())
+
+# %% [markdown]
+# ### Posterior predictive bands
+#
+# `band_table` evaluates the posterior at 1×, 10× and 100× the largest fitted size: the median and
+# 90% interval of the mean curve (parameter uncertainty) and of a new observation (adds the noise
+# of a new run), with the extrapolation factor and a flag beyond 10×, where the band is conditional
+# on the law's form.
 
 # %%
-if posteriors:
-    post = posteriors["power_law"]
-    display(post.predict(x=1e11))
-    display(sp.plot_posterior_marginals(post.idata, var_names=["alpha"]))
-    display(sp.plot_extrapolation(post, {"x": 1e11}))
+bands = post.band_table((1.0, 10.0, 100.0), level=0.9)
+display(bands[["factor", "x", "median", "q05", "q95", "obs_q05", "obs_q95", "extrapolation", "beyond_10x"]])
 
 # %%
-if len(posteriors) > 1:
-    try:
-        from scalefit.bayes.compare import compare
-    except ImportError:
-        compare = None
-        print("scalefit.bayes.compare is not available yet: skipping the LOO comparison")
-    if compare is not None:
-        display(compare(posteriors))
+sp.plot_extrapolation(post, {"x": 1e11}, observation_band=True)
+
+# %%
+sp.plot_posterior_marginals(post.idata, var_names=["alpha", "e", "sigma"])
+
+# %% [markdown]
+# ### Diagnostics
+#
+# R-hat, bulk/tail ESS, divergences, E-BFMI and tree-depth saturation, each with its verdict and,
+# when it fails, the remedy. `post.converged` is True only when all pass.
+
+# %%
+print(post.diagnostics.summary())
+display(post.diagnostics.table)
+print("converged:", post.converged)
+for remedy in post.diagnostics.remedies:
+    print("remedy:", remedy)
+
+# %%
+sp.plot_posterior_trace(post.idata, var_names=["alpha", "e"])
+
+# %% [markdown]
+# ## Model comparison: PSIS-LOO and leave-future-out
+#
+# PSIS-LOO scores how well each law predicts a left-out point *inside* the data (interpolation);
+# its Pareto-k diagnostic flags points whose estimate is unreliable. Leave-future-out refits each
+# law without the largest sizes and scores its predictions for them: the comparison that matters
+# for extrapolation. `compare_laws` does both and recommends a law only when its fits pass the
+# diagnostics.
+
+# %%
+res = loo(post.idata)
+print(f"power_law: elpd_loo = {res.elpd:.2f} (SE {res.se:.2f}), p_loo = {res.p_loo:.2f}; {res.message}")
+
+# %%
+comparison = compare_laws(frame, LAWS, inputs={"x": "N"}, holdout=0.3, seed=0, progress=False, **SETTINGS)
+print(comparison.summary())
+display(comparison.table)
+
+# %%
+pd.DataFrame([{"law": s.law, "trained on": s.n_train, "held out": s.n_test, "elpd_lfo": s.elpd,
+               "ARE": s.are, "50% coverage": s.coverage50, "90% coverage": s.coverage90,
+               "extrapolation factor": s.max_factor, "diagnostics passed": s.converged}
+              for s in comparison.lfo.values()])
+
+# %% [markdown]
+# ## A PDF report of the posterior
+#
+# `scalefit.report.build_report` renders a saved posterior (or the object itself) without
+# resampling: a cover page with the plain-language summary (the prediction at the target with its
+# credible interval and extrapolation factor), every warning and the provenance, then parameter and
+# prediction tables, the extrapolation plot with bands, the marginal and pair plots, and the
+# diagnostics. The same as `scalefit report posterior.json --at N=1e11 -o reports/03_bayesian.pdf`.
+
+# %%
+import tempfile
+
+from scalefit.report import build_report
+
+_scratch = tempfile.TemporaryDirectory()  # quick mode writes nowhere permanent (removed at exit)
+out_dir = Path(_scratch.name) if QUICK else ROOT / "reports"
+post.to_json(out_dir / "03_bayesian_posterior.json", overwrite=True)
+info = build_report(out_dir / "03_bayesian_posterior.json", out_dir / "03_bayesian_posterior.pdf",
+                    targets={"N": 1e11}, force=True)
+print(f"wrote {info.path}: {info.n_pages} pages")
+for title in info.page_titles:
+    print(" -", title)
+for w in info.warnings:
+    print("warning:", w)

@@ -50,7 +50,8 @@ def _y_is_log(fit, values) -> bool:
 
 
 def plot_extrapolation(fit, target=None, *, ax=None, n_points: int = 200, band: bool = True,
-                       annotate: bool = True, color: str | None = None, label: str | None = None):
+                       annotate: bool = True, color: str | None = None, label: str | None = None,
+                       observation_band: bool = False):
     """Data, the fitted law and its extrapolation to ``target``, with the fit's interval band.
 
     Parameters
@@ -66,6 +67,10 @@ def plot_extrapolation(fit, target=None, *, ax=None, n_points: int = 200, band: 
         Points along the drawn path.
     band, annotate : bool
         Draw the interval band; write the target's prediction next to its marker.
+    observation_band : bool
+        Also draw the widest interval of a new observation when the fit's ``predict`` returns
+        one (posterior fits: columns ``obs_q025``/``obs_q975``), as a lighter band behind the
+        mean-curve band.
 
     Returns
     -------
@@ -122,6 +127,12 @@ def plot_extrapolation(fit, target=None, *, ax=None, n_points: int = 200, band: 
                 if edge is not None:
                     idx = np.union1d(idx, [edge])
                 ax.plot(path.x[idx], yhat[idx], color=color, lw=1.6, ls="--", zorder=4)
+        if observation_band:
+            obs = _widest_columns(pred, "obs_")
+            if obs is not None:
+                (c_lo, c_hi), width = obs
+                ax.fill_between(path.x, pred[c_lo], pred[c_hi], color=PALETTE["sky"], alpha=0.22, lw=0, zorder=1,
+                                label=f"{width:.0%} interval of a new observation")
         if band and {"lower", "upper"} <= set(pred.columns):
             ax.fill_between(path.x, pred["lower"], pred["upper"], color=color, alpha=BAND_ALPHA, lw=0,
                             zorder=2, label=short_interval_label(interval_label(pred, fit)))
@@ -171,6 +182,20 @@ def plot_extrapolation(fit, target=None, *, ax=None, n_points: int = 200, band: 
             log_axis_decades(ax.xaxis)
         ax.legend(loc="upper right", framealpha=0.85, frameon=True, edgecolor="none")
     return fig
+
+
+def _widest_columns(pred: pd.DataFrame, prefix: str):
+    """((low column, high column), coverage) of the widest central interval whose quantile
+    columns start with ``prefix`` (``obs_q025``/``obs_q975`` -> 0.95), or None."""
+    def prob(c):
+        q = c[len(prefix):]
+        return float("0." + q[1:]) if c.startswith(prefix) and q.startswith("q") and q[1:].isdigit() else None
+
+    lows = sorted((p, c) for c in pred.columns if (p := prob(c)) is not None and p < 0.5)
+    highs = sorted((p, c) for c in pred.columns if (p := prob(c)) is not None and p > 0.5)
+    if not lows or not highs:
+        return None
+    return (lows[0][1], highs[-1][1]), highs[-1][0] - lows[0][0]
 
 
 def _residual_label(fit) -> str:

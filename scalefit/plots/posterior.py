@@ -13,7 +13,7 @@ import numpy as np
 from ..errors import ArgumentError
 from ._style import new_axes_grid, style
 
-__all__ = ["plot_posterior_marginals", "plot_posterior_pairs", "plot_posterior_trace"]
+__all__ = ["plot_posterior_marginals", "plot_posterior_pairs", "plot_posterior_trace", "plot_posterior_frontier"]
 
 
 def _arviz():
@@ -148,3 +148,83 @@ def plot_posterior_trace(idata, var_names=None, *, axes=None):
         for ax in grid.ravel():
             ax.title.set_fontsize(8)
     return fig
+
+
+def plot_posterior_frontier(post, C=None, *, budgets=None, axes=None, level: float = 0.9, n_points: int = 60):
+    """Compute-optimal N_opt, D_opt and L*(C) of a Chinchilla-type posterior fit, with central
+    credible bands of the per-draw values (``post.allocation``, METHODS.md §4.4 item 3: quantiles
+    of per-draw allocations, never transformed quantiles).
+
+    Parameters
+    ----------
+    post : PosteriorFit
+        A posterior of a ``chinchilla`` or ``overtraining`` law.
+    C : array_like, optional
+        Compute grid in FLOPs; default from the smallest fitted compute to 100x the largest (or
+        3x the largest budget).
+    budgets : array_like, optional
+        Budgets marked with dotted verticals.
+    axes : two Axes, optional
+        Left: N_opt and D_opt; right: L*(C).
+    level : float
+        Credible level of the bands.
+    """
+    from ._derive import data_inputs, is_chinchilla_type
+    from ._style import BAND_ALPHA, PALETTE, column_label, log_axis_plain
+
+    if not (is_chinchilla_type(post) and hasattr(post, "allocation")):
+        raise ArgumentError("`post` must be a posterior fit of a Chinchilla-type law (chinchilla, overtraining)")
+    X = data_inputs(post)
+    c_data = 6.0 * X["N"] * X["D"]
+    budgets = None if budgets is None else np.atleast_1d(np.asarray(budgets, dtype=np.float64))
+    if C is None:
+        hi = c_data.max() * 100.0
+        if budgets is not None and budgets.size:
+            hi = max(hi, budgets.max() * 3.0)
+        C = np.geomspace(c_data.min(), hi, n_points)
+    C = np.asarray(C, dtype=np.float64)
+    tab = post.allocation(C, levels=(level,))
+    lo_c, hi_c = (f"q{c}" for c in _quantile_names(level))
+
+    def col(q):
+        return tab[tab["quantity"] == q].sort_values("C")
+
+    with style():
+        fig, (a1, a2) = new_axes_grid(2, axes=axes, ncols=2, panel=(3.4, 2.7))
+        for q, colour, name, marker, src in (("N_opt", PALETTE["blue"], "N_opt (parameters)", "o", X["N"]),
+                                             ("D_opt", PALETTE["vermillion"], "D_opt (tokens)", "^", X["D"])):
+            t = col(q)
+            a1.plot(t["C"], t["median"], color=colour, label=f"{name}, median")
+            a1.fill_between(t["C"], t[lo_c], t[hi_c], color=colour, alpha=BAND_ALPHA, lw=0)
+            a1.scatter(c_data, src, s=8, marker=marker, color="0.55", edgecolors="none", zorder=1)
+        a1.scatter([], [], s=8, color="0.55", label="fitted runs")
+        t = col("loss")
+        a2.plot(t["C"], t["median"], color=PALETTE["green"], label="L*(C), posterior median")
+        a2.fill_between(t["C"], t[lo_c], t[hi_c], color=PALETTE["green"], alpha=BAND_ALPHA, lw=0,
+                        label=f"{level:.0%} credible interval")
+        a2.scatter(c_data, post.frame[post.target].to_numpy(np.float64), s=8, color="0.55", edgecolors="none",
+                   zorder=1, label="fitted runs")
+        a1.set_title("compute-optimal allocation")
+        a1.set_ylabel("compute-optimal N or D")
+        a2.set_title("loss on the frontier")
+        a2.set_ylabel(f"compute-optimal {column_label(post.target, post.frame)}")
+        for ax in (a1, a2):
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_xlabel("compute C (FLOPs)")
+            ax.axvspan(c_data.max(), C.max(), color="0.5", alpha=0.10, lw=0, zorder=0)
+            if budgets is not None:
+                for b in budgets:
+                    ax.axvline(b, color="0.25", lw=0.8, ls=":")
+            ax.legend(loc="best")
+        log_axis_plain(a2.yaxis)
+    return fig
+
+
+def _quantile_names(level: float) -> tuple[str, str]:
+    """Digits of the quantile columns of a central ``level`` interval: 0.9 -> ('05', '95')."""
+    out = []
+    for p in (0.5 - level / 2, 0.5 + level / 2):
+        d = f"{p:.6f}".split(".")[1].rstrip("0") or "0"
+        out.append(d + "0" if len(d) == 1 else d)
+    return out[0], out[1]

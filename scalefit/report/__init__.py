@@ -36,7 +36,8 @@ from ._registry import (
     unregister_renderer,
 )
 from .bestofn import FORMAT as BON_FORMAT
-from .bestofn import make_bon_curve, save_bon_curve
+from .bestofn import bon_record, make_bon_curve, save_bon_curve
+from . import posterior as _posterior  # noqa: F401,E402  (registers the scalefit.PosteriorFit renderer)
 
 __all__ = [
     "build_report",
@@ -50,6 +51,7 @@ __all__ = [
     "RenderContext",
     "Flow",
     "make_bon_curve",
+    "bon_record",
     "save_bon_curve",
     "BON_FORMAT",
     "build_demo_report",

@@ -270,6 +270,149 @@ def make_bon_curve(n, k, *, targets: Sequence[float] = (1000,), budget_target: f
     })
 
 
+def bon_record(bon, *, targets: Sequence[float] = (1000,), budget_target: float | None = None,
+               N_max: float | None = None, level: float = 0.9, num_bootstrap: int = 200, seed: int | None = None,
+               target: str = "fresh", backtest_attempts: int | None = None, backtest_N: Sequence[int] | None = None,
+               metric: str = "pass", title: str | None = None, source: str | None = None,
+               command: str | None = None) -> dict:
+    """Report record (``scalefit.report.BestOfNCurve``, version 2) from scalefit's default
+    best-of-N model, a :class:`scalefit.sampling.BonFit`.
+
+    The curve, targets and budget come from :meth:`BonFit.predict` / :meth:`BonFit.budget`
+    (intervals: bootstrap over items with the whole procedure, model choice included, refitted;
+    ``num_bootstrap`` replicates, seeded); the record also carries the internal-backtest table
+    that chose the model.  ``backtest_attempts`` adds an external backtest: keep a random m of
+    each item's attempts (hypergeometric thinning), rerun the whole procedure on them and predict
+    the rate of the same run continued to N <= min n_i, against what the held-out attempts show.
+    Everything else as :func:`make_bon_curve`.
+    """
+    from ..sampling import fit_bon, pass_at_k, pass_at_k_interval
+
+    if metric not in ("ASR", "pass"):
+        raise ArgumentError(f"`metric` = {metric!r} must be 'ASR' or 'pass'")
+    if not 0 < level < 1:
+        raise ArgumentError(f"`level` = {level!r} must lie strictly between 0 and 1")
+    seed = int(bon.seed if seed is None else seed)
+    d = bon.data
+    n, k = np.asarray(d.n, np.int64), np.asarray(d.k, np.int64)
+    att = np.asarray(d.attempts, float)
+    n_max, n_min = int(att.max()), int(att.min())
+    tg = np.asarray(sorted(float(t) for t in targets), dtype=np.float64)
+    if tg.size and tg.min() < n_max:
+        raise ArgumentError(f"`targets` must be >= the largest observed attempts {n_max}; got {tg.min():g}")
+    hi = float(N_max) if N_max else max(float(tg.max()) * 3 if tg.size else 0.0, n_max * 100.0)
+    grid = np.unique(np.concatenate([np.geomspace(n_max, hi, 40), tg]))
+    fc = bon.predict(grid, target=target, level=level, num_bootstrap=num_bootstrap, seed=seed)
+    pred, lo, up = fc.estimate, fc.lower, fc.upper
+    model_N = np.geomspace(1.0, hi, 120)
+    fit = bon.fit
+    population = np.asarray(fit.population(model_N))
+
+    plain = bool(np.all(d.extra == 0))
+    obs = None
+    if plain and n_min >= 1:
+        ks = np.unique(np.round(np.geomspace(1, n_min, min(n_min, 24))).astype(np.int64))
+        iv = pass_at_k_interval(n, k, ks, level=level, num_samples=2000, seed=seed)
+        obs = {"N": ks.astype(float).tolist(), "value": np.asarray(iv.estimate).tolist(),
+               "lower": np.asarray(iv.lower).tolist(), "upper": np.asarray(iv.upper).tolist()}
+
+    target_rows = []
+    for t in tg:
+        j = int(np.flatnonzero(grid == t)[0])
+        target_rows.append({"N": float(t), "prediction": float(pred[j]), "lower": float(lo[j]),
+                            "upper": float(up[j]), "population": float(fit.population(t))})
+
+    budget = None
+    if budget_target is not None:
+        tau = float(budget_target)
+        if not 0 < tau < 1:
+            raise ArgumentError(f"`budget_target` = {tau!r} must lie strictly between 0 and 1")
+        if obs is not None and float(np.max(obs["value"])) >= tau:
+            N_obs = np.asarray(obs["N"])
+            budget = {"target": tau, "N": _crossing(N_obs, np.asarray(obs["value"]), tau),
+                      "lower": _crossing(N_obs, np.asarray(obs["upper"]), tau),
+                      "upper": _crossing(N_obs, np.asarray(obs["lower"]), tau),
+                      "note": "reached within the observed attempts (interpolated unbiased pass@k)"}
+        else:
+            bf = bon.budget([tau], target=target, level=level, num_bootstrap=num_bootstrap, seed=seed).table.iloc[0]
+            budget = {"target": tau, "N": float(bf["estimate"]), "lower": float(bf["lower"]),
+                      "upper": float(bf["upper"]),
+                      "note": f"{fit.model} model; interval from the same {num_bootstrap} bootstrap replicates "
+                              "(expected rate: parameter and model-choice uncertainty)"}
+
+    backtest = None
+    if backtest_attempts is not None:
+        m = int(backtest_attempts)
+        if not plain:
+            raise ArgumentError("`backtest_attempts` needs plain counts (no censored sample-until-success items)")
+        if not 1 <= m < n_min:
+            raise ArgumentError(f"`backtest_attempts` = {m} must be in [1, {n_min - 1}] (fewer than every n_i)")
+        rng = np.random.default_rng([seed, 7])
+        k_m = rng.hypergeometric(k, n - k, m)
+        if backtest_N is None:
+            bt_N = np.unique(np.round(np.geomspace(2 * m, n_min, 6)).astype(np.int64))
+        else:
+            bt_N = np.asarray(sorted(int(v) for v in backtest_N), dtype=np.int64)
+        if bt_N.min() < m or bt_N.max() > n_min:
+            raise ArgumentError(f"`backtest_N` must lie in [{m}, {n_min}]")
+        # the whole default procedure (candidates, internal backtest, choice) on the kept attempts
+        bon_m = fit_bon(np.full(n.shape, m), k_m, model=bon.model if bon.selection != "auto" else "auto",
+                        candidates=bon.candidates, fraction=bon.fraction, repeats=bon.repeats, seed=seed)
+        fm = bon_m.predict(bt_N.astype(float), target="continued", level=level, num_bootstrap=num_bootstrap, seed=seed)
+        rows = []
+        for j, NN in enumerate(bt_N):
+            extra = int(NN) - m  # held out: the k - k_m successes among the other n - m attempts
+            hit = (k_m > 0).astype(float) if extra == 0 else np.where(
+                k_m > 0, 1.0, pass_at_k(n - m, k - k_m, np.full(n.shape, extra)))
+            rows.append({"N": int(NN), "predicted": float(fm.estimate[j]), "lower": float(fm.lower[j]),
+                         "upper": float(fm.upper[j]), "empirical": float(np.mean(hit))})
+        backtest = {"fit_attempts": m, "model": {"name": bon_m.model, **bon_m.fit.params}, "rows": rows}
+
+    warns = []
+    if not fit.converged:
+        warns.append(f"NOT CONVERGED: the {fit.model} fit did not converge ({fit.message}).")
+    if tg.size and tg.max() / n_max > EXTRAPOLATION_WARN:
+        warns.append(f"Extrapolation {fmt_factor(tg.max() / n_max)} beyond the observed {n_max} attempts per problem "
+                     f"(more than {EXTRAPOLATION_WARN:.0f}×): the prediction relies on the {fit.model} model of "
+                     "per-problem success rates holding in its low-probability tail.")
+    if backtest is not None:
+        bad = [r for r in backtest["rows"] if not (r["lower"] <= r["empirical"] <= r["upper"])]
+        if bad:
+            warns.append(f"Backtest: {len(bad)} of {len(backtest['rows'])} held-out values fall outside the "
+                         f"{level:.0%} interval (N = {', '.join(str(r['N']) for r in bad)}).")
+    md = {
+        "versions": _versions(), "seed": seed, "data_hash": _counts_hash(n, k), "data_source": source,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "command": command,
+    }
+    scores = bon.scores.to_dict(orient="records")
+    return _clean({
+        "format": FORMAT, "version": 2,
+        "title": title or f"Best-of-N prediction ({metric}@N)",
+        "metric": metric,
+        "estimator": (f"scalefit default: {fit.model} model of per-problem success rates, chosen by an internal "
+                      f"backtest ({'fresh run of N attempts' if target == 'fresh' else 'observed attempts count towards N'})"),
+        "level": float(level),
+        "interval_method": (f"{fc.num_bootstrap} bootstrap resamples of the problems, every candidate refitted and the "
+                            "model re-chosen in each; realised rate of the forecast run; percentile interval"),
+        "model": {"name": fit.model, "description": fit.description, "params": dict(fit.params),
+                  "loglik": fit.loglik, "converged": bool(fit.converged), "message": fit.message,
+                  "n_items": int(fit.n_items), "reason": bon.reason, "selection": bon.selection,
+                  "choice_share": fc.choice_share, "scores": scores},
+        "data": {"n_items": int(n.size), "attempts_min": n_min, "attempts_max": n_max,
+                 "observed_rate": bon.observed_rate, "source": source, "data_hash": md["data_hash"]},
+        "curve": {"N": grid.tolist(), "prediction": np.asarray(pred).tolist(), "lower": np.asarray(lo).tolist(),
+                  "upper": np.asarray(up).tolist()},
+        "model_curve": {"N": model_N.tolist(), "prediction": population.tolist()},
+        "observed": obs,
+        "targets": target_rows,
+        "budget": budget,
+        "backtest": backtest,
+        "converged": bool(fit.converged),
+        "warnings": warns,
+        "metadata": md,
+    })
+
+
 def _clean(obj):
     if isinstance(obj, dict):
         return {str(k): _clean(v) for k, v in obj.items()}
@@ -315,6 +458,10 @@ def _interp_targets(curve: pd.DataFrame, requested: Sequence[float]) -> list[dic
     return out
 
 
+def _model_words(model: Mapping) -> str:
+    return str(model.get("name")) if "params" in model else "Beta-Binomial"
+
+
 def render_bon_sections(record: Mapping, ctx: RenderContext) -> Section:
     """Renderer for ``scalefit.report.BestOfNCurve`` records."""
     missing = [key for key in _REQUIRED if key not in record]
@@ -342,7 +489,7 @@ def render_bon_sections(record: Mapping, ctx: RenderContext) -> Section:
     banner = None if converged else f"NOT CONVERGED: {model.get('message', 'the model fit did not converge')}."
     checks = []
     if converged:
-        checks.append(f"Beta-Binomial fit converged: {model.get('message', '')}")
+        checks.append(f"{_model_words(model)} fit converged: {model.get('message', '')}")
     if backtest and not any(w.startswith("Backtest") for w in warns):
         checks.append(f"backtest: every held-out value lies inside its {level:.0%} interval")
     if targets and n_max and max(t["N"] for t in targets) / n_max <= EXTRAPOLATION_WARN:
@@ -358,13 +505,32 @@ def render_bon_sections(record: Mapping, ctx: RenderContext) -> Section:
     flow.paragraph(f"Estimator: {record.get('estimator', 'not recorded')}. Intervals: "
                    f"{record.get('interval_method', 'not recorded')} ({level:.0%}).", size=9)
     flow.heading("Model", level=2)
-    flow.table(pd.DataFrame([
-        {"parameter": "a (Beta shape)", "estimate": fmt_num(model.get("a"), 5), "SE": fmt_num(model.get("se_a"), 3)},
-        {"parameter": "b (Beta shape)", "estimate": fmt_num(model.get("b"), 5), "SE": fmt_num(model.get("se_b"), 3)},
-        {"parameter": "mean success rate a/(a+b)",
-         "estimate": fmt_num(_f(model.get("a")) / (_f(model.get("a")) + _f(model.get("b"))), 4), "SE": "—"},
-    ]), note=f"Beta-Binomial maximum likelihood over {model.get('n_items', data.get('n_items'))} problems; "
-             f"log-likelihood {fmt_num(model.get('loglik'), 8)}; {model.get('message', '')}.")
+    if "params" in model:  # scalefit's default model (version 2 records)
+        flow.table(pd.DataFrame([{"parameter": k_, "estimate": fmt_num(v, 5)} for k_, v in model["params"].items()]),
+                   note=f"{model.get('name')}: {model.get('description', '')}. Maximum likelihood over "
+                        f"{model.get('n_items', data.get('n_items'))} problems; log-likelihood "
+                        f"{fmt_num(model.get('loglik'), 8)}; {model.get('message', '')}.")
+        if model.get("scores"):
+            sc = pd.DataFrame(model["scores"])
+            cols = [c for c in ("model", "internal_error", "internal_bias", "gain_se", "aic", "converged", "chosen")
+                    if c in sc]
+            shown = sc[cols].copy()
+            for c in ("internal_error", "internal_bias", "gain_se", "aic"):
+                if c in shown:
+                    shown[c] = shown[c].map(lambda v: fmt_num(v, 4))
+            share = model.get("choice_share") or {}
+            if share:
+                shown["chosen in bootstrap"] = [f"{100 * _f(share.get(m_, 0.0)):.0f}%" for m_ in sc["model"]]
+            flow.heading("Model choice (internal backtest)", level=2)
+            flow.table(shown, note=f"Chosen: {model.get('name')} — {model.get('reason', '')}")
+    else:
+        flow.table(pd.DataFrame([
+            {"parameter": "a (Beta shape)", "estimate": fmt_num(model.get("a"), 5), "SE": fmt_num(model.get("se_a"), 3)},
+            {"parameter": "b (Beta shape)", "estimate": fmt_num(model.get("b"), 5), "SE": fmt_num(model.get("se_b"), 3)},
+            {"parameter": "mean success rate a/(a+b)",
+             "estimate": fmt_num(_f(model.get("a")) / (_f(model.get("a")) + _f(model.get("b"))), 4), "SE": "—"},
+        ]), note=f"Beta-Binomial maximum likelihood over {model.get('n_items', data.get('n_items'))} problems; "
+                 f"log-likelihood {fmt_num(model.get('loglik'), 8)}; {model.get('message', '')}.")
     flow.heading("Data", level=2)
     flow.kv([
         ("problems", str(data.get("n_items"))),
@@ -381,7 +547,8 @@ def render_bon_sections(record: Mapping, ctx: RenderContext) -> Section:
             for t in targets]
     if rows:
         flow.table(pd.DataFrame(rows), note="Prediction for the observed problems (conditional on their outcomes); "
-                   "'population curve' is the fitted Beta model's ASR@N for new problems from the same distribution.")
+                   f"'population curve' is the fitted {_model_words(model)} model's {name} for new problems from the same "
+                   "distribution.")
     if budget:
         flow.heading("Budget", level=2)
         flow.kv([("target", f"{name} = {fmt_num(budget.get('target'), 3)}"),
@@ -413,11 +580,11 @@ def render_bon_sections(record: Mapping, ctx: RenderContext) -> Section:
         budget_interval=(_f(budget["lower"]), _f(budget["upper"])) if budget else None,
         target_value=budget["target"] if budget else None, targets=tdf if len(tdf) else None,
         extrapolate_from=n_max or None, metric=metric, level=level, label="prediction (these problems)",
-        model_label="fitted Beta model (population)", ax=ax,
+        model_label=f"fitted {_model_words(model)} model (population)", ax=ax,
     )
     flow.caption(
         f"Observed {name} for N up to the attempts made (circles: unbiased pass@k with a {level:.0%} bootstrap "
-        f"interval over problems), the fitted Beta model (dotted) and the prediction beyond the data (dashed, grey "
+        f"interval over problems), the fitted {_model_words(model)} model (dotted) and the prediction beyond the data (dashed, grey "
         f"region) with its {level:.0%} band. Stars: targets. "
         + (f"Green line and shading: the budget reaching {name} = {fmt_num(budget['target'], 3)} and its interval."
            if budget else "")
@@ -444,8 +611,12 @@ def render_bon_sections(record: Mapping, ctx: RenderContext) -> Section:
     # ---- summary paragraph
     s = [f"From {data.get('n_items')} problems with {data.get('attempts_min')}"
          + (f"–{data.get('attempts_max')}" if data.get("attempts_min") != data.get("attempts_max") else "")
-         + f" attempts each ({100 * _f(data.get('observed_rate')):.1f}% solved at least once), a Beta-Binomial model "
-         f"(a = {fmt_num(model.get('a'), 3)}, b = {fmt_num(model.get('b'), 3)}) was fitted by maximum likelihood."]
+         + f" attempts each ({100 * _f(data.get('observed_rate')):.1f}% solved at least once), "
+         + (f"scalefit's internal backtest chose the {model.get('name')} model of per-problem success rates "
+            f"({', '.join(f'{k_} = {fmt_num(v, 3)}' for k_, v in model['params'].items())}), fitted by maximum likelihood."
+            if "params" in model else
+            f"a Beta-Binomial model (a = {fmt_num(model.get('a'), 3)}, b = {fmt_num(model.get('b'), 3)}) was fitted "
+            "by maximum likelihood.")]
     if targets:
         t0 = targets[0]  # the first requested target (else the record's first) is the headline
         s.append(f"At the target budget N = {fmt_num(t0['N'], 4)} attempts per problem"
@@ -465,10 +636,62 @@ def render_bon_sections(record: Mapping, ctx: RenderContext) -> Section:
     elif warns:
         s.append(f"{len(warns)} warning{'s' if len(warns) > 1 else ''} above qualif"
                  + ("y" if len(warns) > 1 else "ies") + " these numbers.")
-    s.append("The interval covers the statistical uncertainty of the fitted model; it assumes the Beta model "
-             "describes the rarely-solved problems, which the observed attempts cannot confirm.")
+    if "params" in model:
+        s.append("The interval covers the uncertainty of the fitted parameters, of the model choice and of the run's "
+                 "outcome; it assumes one of the candidate models describes the rarely-solved problems, which the "
+                 "observed attempts cannot confirm.")
+    else:
+        s.append("The interval covers the statistical uncertainty of the fitted model; it assumes the Beta model "
+                 "describes the rarely-solved problems, which the observed attempts cannot confirm.")
     return Section(title=title, summary=" ".join(s), pages=flow.pages, warnings=warns, checks=checks,
                    provenance=prov, banner=banner, page_titles=flow.page_titles)
 
 
 register_renderer(FORMAT, render_bon_sections)
+
+BON_FIT_FORMAT = "scalefit.bon/1"            # one BonFit (BonFit.to_json)
+BON_FILE_FORMAT = "scalefit.bon-file/1"      # `scalefit bon fit -o`: one BonFit per group
+
+
+def _bon_fit_section(fit_record: Mapping, ctx: RenderContext, group: Mapping | None = None) -> Section:
+    """Forecast from a saved BonFit at report time (deterministic: the fit's seed) and render it.
+
+    Options (``build_report(options=...)`` / ``scalefit report`` flags): ``rate`` (budget target),
+    ``level`` (default 0.9), ``bootstrap`` (replicates, default 200), ``metric`` ("pass" or "ASR"),
+    ``target`` ("fresh" or "continued").  Budgets N come from ``ctx.targets`` entries naming only N
+    (default: 10x the largest observed attempts)."""
+    from ..sampling import BonFit
+
+    bon = BonFit.from_dict(dict(fit_record))
+    opts = ctx.options
+    n_max = float(np.max(bon.data.attempts))
+    requested = [float(t["N"]) for t in ctx.targets if set(t) == {"N"}]
+    label = ", ".join(f"{k_} = {v}" for k_, v in (group or {}).items())
+    md = bon.metadata or {}
+    rec = bon_record(
+        bon, targets=requested or [10.0 * n_max], budget_target=opts.get("rate"), level=float(opts.get("level", 0.9)),
+        num_bootstrap=int(opts.get("bootstrap", 200)), target=str(opts.get("target", "fresh")),
+        metric=str(opts.get("metric", "pass")),
+        title=f"Best-of-N forecast{' (' + label + ')' if label else ''}",
+        source=md.get("source") or opts.get("data_source"), command=md.get("command") or opts.get("command"),
+    )
+    sub = RenderContext(source=ctx.source, sha256=ctx.sha256, targets=(), budgets=ctx.budgets, options=ctx.options)
+    return render_bon_sections(rec, sub)
+
+
+@register_renderer(BON_FIT_FORMAT)
+def render_bon_fit(record: Mapping, ctx: RenderContext) -> Section:
+    """Renderer for a saved :class:`~scalefit.sampling.BonFit` (``scalefit.bon/1``)."""
+    return _bon_fit_section(record, ctx)
+
+
+@register_renderer(BON_FILE_FORMAT)
+def render_bon_file(record: Mapping, ctx: RenderContext) -> list[Section]:
+    """Renderer for ``scalefit bon fit -o`` files: one section per group."""
+    groups = record.get("groups")
+    if not isinstance(groups, list) or not groups:
+        raise ArgumentError(f"'{ctx.source}': best-of-N file has no `groups`")
+    opts = dict(ctx.options)
+    opts.setdefault("data_source", record.get("source"))
+    sub = RenderContext(source=ctx.source, sha256=ctx.sha256, targets=ctx.targets, budgets=ctx.budgets, options=opts)
+    return [_bon_fit_section(g["fit"], sub, g.get("group")) for g in groups]

@@ -48,8 +48,23 @@ def handle_report(args) -> int:
         output = Path("reports") / (Path(inputs[0]).stem + ".pdf")
         output.parent.mkdir(parents=True, exist_ok=True)
     targets = [_parse_at(s) for s in (args.at or [])]
+    options = {}
+    if args.rate is not None:
+        if not 0 < args.rate < 1:
+            raise ArgumentError(f"`--rate` = {args.rate!r} must lie strictly between 0 and 1")
+        options["rate"] = args.rate
+    if args.level is not None:
+        if not 0 < args.level < 1:
+            raise ArgumentError(f"`--level` = {args.level!r} must lie strictly between 0 and 1")
+        options["level"] = args.level
+    if args.bootstrap is not None:
+        if args.bootstrap < 1:
+            raise ArgumentError(f"`--bootstrap` = {args.bootstrap} must be at least 1")
+        options["bootstrap"] = args.bootstrap
+    options["metric"] = args.metric
+    options["command"] = getattr(args, "_argv", None)
     info = build_report(inputs, output, targets=targets or None, budgets=_parse_budgets(args.C) or None,
-                        title=args.title, force=args.force)
+                        title=args.title, force=args.force, options=options)
     print(f"wrote {info.path} ({info.n_pages} pages: {', '.join(info.sections)})")
     for w in info.warnings:
         print(f"warning: {' '.join(w.split())}")
@@ -70,5 +85,10 @@ def add_commands(subparsers) -> None:
                    help="prediction target, e.g. N=7e10,D=1.4e12 (repeatable; the first is the headline)")
     s.add_argument("--C", metavar="FLOPS", help="compute budgets for the compute-optimal section, comma-separated")
     s.add_argument("--title", help="report title")
+    g = s.add_argument_group("best-of-N fits (scalefit bon fit -o): forecasts are made when the report is built")
+    g.add_argument("--rate", type=float, help="target pass@N / ASR@N whose budget N is reported, e.g. 0.9")
+    g.add_argument("--level", type=float, help="interval level (default 0.9)")
+    g.add_argument("--bootstrap", type=int, help="bootstrap replicates behind the intervals (default 200)")
+    g.add_argument("--metric", choices=["pass", "ASR"], default="pass", help="wording: pass@N or ASR@N")
     s.add_argument("--force", action="store_true", help="allow overwriting the output PDF")
     s.set_defaults(func=handle_report)

@@ -2,8 +2,9 @@
 
 Chinchilla L(N, D) on ``data/chinchilla_synthetic.csv`` (Hoffmann's fit, then a bootstrap)
 and a best-of-N prediction of ASR@N from the 100 attempts per problem in
-``data/bon_synthetic_counts.csv`` (Beta-Binomial MLE, exact conditional estimator, budget and
-a backtest from 10 attempts).  Both results are saved as JSON next to the PDF, which is then
+``data/bon_synthetic_counts.csv`` (scalefit's default model: candidates chosen by an internal
+backtest, bootstrap intervals that refit the whole procedure, the budget for 90% and an
+external backtest from 10 attempts).  Both results are saved as JSON next to the PDF, which is then
 built from those files alone, exactly as ``scalefit report`` would.
 """
 
@@ -26,7 +27,7 @@ def _repo() -> Path:
 
 
 def build_demo_report(output_dir: str | Path | None = None, force: bool = False, *, n_replicates: int = 200,
-                      num_samples: int = 400, progress: bool | None = False, verbose: bool = True) -> dict:
+                      num_samples: int = 200, progress: bool | None = False, verbose: bool = True) -> dict:
     """Fit the bundled example data, save the fits and write ``demo.pdf``.
 
     Parameters
@@ -39,7 +40,7 @@ def build_demo_report(output_dir: str | Path | None = None, force: bool = False,
     n_replicates : int
         Bootstrap replicates of the Chinchilla fit.
     num_samples : int
-        Parameter draws behind the best-of-N intervals.
+        Bootstrap replicates behind the best-of-N intervals (whole procedure refitted in each).
 
     Returns
     -------
@@ -52,7 +53,8 @@ def build_demo_report(output_dir: str | Path | None = None, force: bool = False,
     from ..fit import bootstrap, fit_law
     from ..io import load_curves
     from . import build_report
-    from .bestofn import make_bon_curve, save_bon_curve
+    from ..sampling import fit_bon
+    from .bestofn import bon_record, save_bon_curve
 
     t0 = time.perf_counter()
     repo = _repo()
@@ -86,12 +88,14 @@ def build_demo_report(output_dir: str | Path | None = None, force: bool = False,
     say(f"   L(N=7e10, D=1.4e12) = {pred['prediction']:.4f}  [{pred['lower']:.4f}, {pred['upper']:.4f}]; "
         f"{'converged' if fit.converged else 'NOT CONVERGED'}; wrote {fit_path}")
 
-    say(f"== Best-of-N on {rel(bon_csv)}: Beta-Binomial fit, ASR@N prediction, budget and backtest")
+    say(f"== Best-of-N on {rel(bon_csv)}: model chosen by internal backtest, ASR@N forecast, budget and backtest")
     counts = pd.read_csv(bon_csv)
-    record = make_bon_curve(counts["n"].to_numpy(), counts["k"].to_numpy(), targets=BON_TARGETS,
-                            budget_target=BON_BUDGET_TARGET, backtest_attempts=10, num_samples=num_samples, seed=0,
-                            title="Best-of-N: ASR@N from 100 attempts per problem", source=rel(bon_csv),
-                            command="scalefit demo")
+    bon = fit_bon(counts["n"].to_numpy(), counts["k"].to_numpy(), seed=0)
+    say(f"   chosen model: {bon.model} ({bon.reason})")
+    record = bon_record(bon, targets=BON_TARGETS, budget_target=BON_BUDGET_TARGET, backtest_attempts=10,
+                        num_bootstrap=num_samples, level=0.9, metric="ASR",
+                        title="Best-of-N: ASR@N from 100 attempts per problem", source=rel(bon_csv),
+                        command="scalefit demo")
     save_bon_curve(record, bon_path, overwrite=force)
     t = record["targets"][0]
     say(f"   ASR@{t['N']:.0f} = {t['prediction']:.4f}  [{t['lower']:.4f}, {t['upper']:.4f}]; wrote {bon_path}")

@@ -393,7 +393,10 @@ class BonFit:
         if B > 0:
             probs, chosen = self._bootstrap_probabilities(N_arr, target, B, seed)
             rng = np.random.default_rng([seed, 1])
-            draws = rng.random(probs.shape) < probs  # (B, len(N), items): realised outcomes
+            # realised outcomes (B, len(N), items); one uniform per replicate and item, shared by
+            # every N (common random numbers): bands are monotone in N and the interval at a given
+            # N does not depend on which other budgets were asked for
+            draws = rng.random((probs.shape[0], 1, probs.shape[2])) < probs
             rates = draws.mean(axis=2)
             tail = (1.0 - level) / 2.0
             lower = np.quantile(rates, tail, axis=0)
