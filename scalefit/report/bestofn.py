@@ -108,6 +108,39 @@ def _conditional_band(N, n, k, fit, draws, level):
     return pred, lo, hi, reps
 
 
+def _heldout_rate(n, k, k_m, m: int, N: int) -> float:
+    """Rate of the run continued from the kept m attempts to N, from the held-out attempts: an
+    item solved in the kept ones counts 1, else the unbiased chance that N - m of its n - m other
+    attempts hold one of its k - k_m other successes."""
+    from ..sampling import pass_at_k
+
+    extra = int(N) - m
+    hit = (k_m > 0).astype(float) if extra == 0 else np.where(
+        k_m > 0, 1.0, pass_at_k(n - m, k - k_m, np.full(n.shape, extra)))
+    return float(np.mean(hit))
+
+
+def _record_warnings(converged: bool, what: str, message: str, tg, n_max: int, backtest, level: float) -> list[str]:
+    warns = []
+    if not converged:
+        warns.append(f"NOT CONVERGED: the {what} fit did not converge ({message}).")
+    if tg.size and tg.max() / n_max > EXTRAPOLATION_WARN:
+        warns.append(f"Extrapolation {fmt_factor(tg.max() / n_max)} beyond the observed {n_max} attempts per problem "
+                     f"(more than {EXTRAPOLATION_WARN:.0f}×): the prediction relies on the {what} model of "
+                     "per-problem success rates holding in its low-probability tail.")
+    if backtest is not None:
+        bad = [r for r in backtest["rows"] if not (r["lower"] <= r["empirical"] <= r["upper"])]
+        if bad:
+            warns.append(f"Backtest: {len(bad)} of {len(backtest['rows'])} held-out values fall outside the "
+                         f"{level:.0%} interval (N = {', '.join(str(r['N']) for r in bad)}).")
+    return warns
+
+
+def _record_metadata(seed: int, n, k, source, command) -> dict:
+    return {"versions": _versions(), "seed": int(seed), "data_hash": _counts_hash(n, k), "data_source": source,
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "command": command}
+
+
 def make_bon_curve(n, k, *, targets: Sequence[float] = (1000,), budget_target: float | None = None,
                    N_max: float | None = None, level: float = 0.95, num_samples: int = 400, seed: int = 0,
                    backtest_attempts: int | None = None, backtest_N: Sequence[int] | None = None,
@@ -144,7 +177,7 @@ def make_bon_curve(n, k, *, targets: Sequence[float] = (1000,), budget_target: f
         A ``scalefit.report.BestOfNCurve`` record (see the module docstring); save it with
         :func:`save_bon_curve`.
     """
-    from ..sampling import asr_exact, fit_beta_binomial, pass_at_k, pass_at_k_interval
+    from ..sampling import asr_exact, fit_beta_binomial, pass_at_k_interval
 
     n = np.atleast_1d(np.asarray(n)).astype(np.int64)
     k = np.atleast_1d(np.asarray(k)).astype(np.int64)
@@ -215,34 +248,12 @@ def make_bon_curve(n, k, *, targets: Sequence[float] = (1000,), budget_target: f
             raise ArgumentError(f"`backtest_N` must lie in [{m}, {n_min}]")
         draws_m = _log_draws(fit_m, num_samples, rng)
         p_m, lo_m, up_m, _ = _conditional_band(bt_N.astype(float), np.full(n.shape, m), k_m, fit_m, draws_m, level)
-        rows = []
-        for j, NN in enumerate(bt_N):
-            # held out: the k - k_m successes among the other n - m attempts (N - m more draws)
-            extra = int(NN) - m
-            if extra == 0:
-                hit = (k_m > 0).astype(float)
-            else:
-                hit = np.where(k_m > 0, 1.0, pass_at_k(n - m, k - k_m, np.full(n.shape, extra)))
-            rows.append({"N": int(NN), "predicted": float(p_m[j]), "lower": float(lo_m[j]), "upper": float(up_m[j]),
-                         "empirical": float(np.mean(hit))})
+        rows = [{"N": int(NN), "predicted": float(p_m[j]), "lower": float(lo_m[j]), "upper": float(up_m[j]),
+                 "empirical": _heldout_rate(n, k, k_m, m, NN)} for j, NN in enumerate(bt_N)]
         backtest = {"fit_attempts": m, "model": {"a": fit_m.a, "b": fit_m.b}, "rows": rows}
 
-    warns = []
-    if not fit.converged:
-        warns.append(f"NOT CONVERGED: the Beta-Binomial fit did not converge ({fit.message}).")
-    if tg.size and tg.max() / n_max > EXTRAPOLATION_WARN:
-        warns.append(f"Extrapolation {fmt_factor(tg.max() / n_max)} beyond the observed {n_max} attempts per problem "
-                     f"(more than {EXTRAPOLATION_WARN:.0f}×): the prediction relies on the Beta model of per-problem "
-                     "success rates holding in its low-probability tail.")
-    if backtest is not None:
-        bad = [r for r in backtest["rows"] if not (r["lower"] <= r["empirical"] <= r["upper"])]
-        if bad:
-            warns.append(f"Backtest: {len(bad)} of {len(backtest['rows'])} held-out values fall outside the "
-                         f"{level:.0%} interval (N = {', '.join(str(r['N']) for r in bad)}).")
-    md = {
-        "versions": _versions(), "seed": int(seed), "data_hash": _counts_hash(n, k), "data_source": source,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "command": command,
-    }
+    warns = _record_warnings(fit.converged, "Beta-Binomial", fit.message, tg, n_max, backtest, level)
+    md = _record_metadata(seed, n, k, source, command)
     obs_rate = float(np.mean(k > 0))
     return _clean({
         "format": FORMAT, "version": VERSION,
@@ -286,7 +297,7 @@ def bon_record(bon, *, targets: Sequence[float] = (1000,), budget_target: float 
     the rate of the same run continued to N <= min n_i, against what the held-out attempts show.
     Everything else as :func:`make_bon_curve`.
     """
-    from ..sampling import fit_bon, pass_at_k, pass_at_k_interval
+    from ..sampling import fit_bon, pass_at_k_interval
 
     if metric not in ("ASR", "pass"):
         raise ArgumentError(f"`metric` = {metric!r} must be 'ASR' or 'pass'")
@@ -359,31 +370,13 @@ def bon_record(bon, *, targets: Sequence[float] = (1000,), budget_target: float 
         bon_m = fit_bon(np.full(n.shape, m), k_m, model=bon.model if bon.selection != "auto" else "auto",
                         candidates=bon.candidates, fraction=bon.fraction, repeats=bon.repeats, seed=seed)
         fm = bon_m.predict(bt_N.astype(float), target="continued", level=level, num_bootstrap=num_bootstrap, seed=seed)
-        rows = []
-        for j, NN in enumerate(bt_N):
-            extra = int(NN) - m  # held out: the k - k_m successes among the other n - m attempts
-            hit = (k_m > 0).astype(float) if extra == 0 else np.where(
-                k_m > 0, 1.0, pass_at_k(n - m, k - k_m, np.full(n.shape, extra)))
-            rows.append({"N": int(NN), "predicted": float(fm.estimate[j]), "lower": float(fm.lower[j]),
-                         "upper": float(fm.upper[j]), "empirical": float(np.mean(hit))})
+        rows = [{"N": int(NN), "predicted": float(fm.estimate[j]), "lower": float(fm.lower[j]),
+                 "upper": float(fm.upper[j]), "empirical": _heldout_rate(n, k, k_m, m, NN)}
+                for j, NN in enumerate(bt_N)]
         backtest = {"fit_attempts": m, "model": {"name": bon_m.model, **bon_m.fit.params}, "rows": rows}
 
-    warns = []
-    if not fit.converged:
-        warns.append(f"NOT CONVERGED: the {fit.model} fit did not converge ({fit.message}).")
-    if tg.size and tg.max() / n_max > EXTRAPOLATION_WARN:
-        warns.append(f"Extrapolation {fmt_factor(tg.max() / n_max)} beyond the observed {n_max} attempts per problem "
-                     f"(more than {EXTRAPOLATION_WARN:.0f}×): the prediction relies on the {fit.model} model of "
-                     "per-problem success rates holding in its low-probability tail.")
-    if backtest is not None:
-        bad = [r for r in backtest["rows"] if not (r["lower"] <= r["empirical"] <= r["upper"])]
-        if bad:
-            warns.append(f"Backtest: {len(bad)} of {len(backtest['rows'])} held-out values fall outside the "
-                         f"{level:.0%} interval (N = {', '.join(str(r['N']) for r in bad)}).")
-    md = {
-        "versions": _versions(), "seed": seed, "data_hash": _counts_hash(n, k), "data_source": source,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "command": command,
-    }
+    warns = _record_warnings(fit.converged, fit.model, fit.message, tg, n_max, backtest, level)
+    md = _record_metadata(seed, n, k, source, command)
     scores = bon.scores.to_dict(orient="records")
     return _clean({
         "format": FORMAT, "version": 2,
