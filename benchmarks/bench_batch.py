@@ -40,10 +40,23 @@ N_POINTS = 8
 SSE_RTOL = 1e-6
 
 #: scalefit settings used for the headline figure (see the sweep in README.md)
-SETTINGS = {"n_polish": 1, "screen_iters": 5, "group_chunk": 16, "block_groups": 2048}
+SETTINGS = {"n_polish": 1, "group_chunk": 16, "block_groups": 2048}  # loss="squared": polish="auto" -> LM
 
 #: variants tried by ``--sweep`` (scalefit defaults first)
 SWEEP = [
+    {},
+    {"polish": "lbfgs"},
+    {"polish": "lbfgs", "n_polish": 1, "screen_iters": 5, "group_chunk": 16},
+    {"n_polish": 1},
+    {"n_polish": 1, "group_chunk": 8},
+    {"n_polish": 1, "group_chunk": 16},
+    {"n_polish": 1, "group_chunk": 64},
+    {"n_polish": 1, "group_chunk": 16, "varpro": False},
+    {"n_polish": 1, "group_chunk": 16, "block_groups": 10_000},
+]
+
+#: the sweep of the previous (L-BFGS-only) version, kept for reference
+SWEEP_LBFGS = [
     {},
     {"n_polish": 4},
     {"n_polish": 2},

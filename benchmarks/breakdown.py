@@ -9,9 +9,9 @@ Diagnostics, not benchmarks: they reach into scalefit's private modules (``scale
 beside wall seconds because the machine is shared.
 
 - ``fit``: the warm Chinchilla fit split into VarPro start, screening and polishing.
-- ``lse``: cost of one screening lane-iteration with the law's nested ``logaddexp`` objective,
-  with a single 3-term log-sum-exp whose ``custom_jvp`` returns the softmax weights (METHODS
-  §1.3's gradient), and with a trivial objective (L-BFGS bookkeeping only).
+- ``lse``: cost of one screening lane-iteration with the old nested ``logaddexp`` objective,
+  with scalefit's single 3-term log-sum-exp whose ``custom_jvp`` returns the softmax weights
+  (METHODS §1.3's gradient; ``scalefit.laws._base.lse3``), and with a trivial objective.
 - ``compile``: a cold process's first fit split into VarPro, tracing, XLA compilation and run,
   with the 4,501 starts as they are and padded to a multiple of ``chunk_size`` (4,608).
 - ``batch``: host-side start-grid construction in ``fit_batch`` against a vectorised grid.
@@ -63,28 +63,14 @@ def part_fit(frame):
         C.say(f"[fit] {name}: {wall:.2f} s wall, {cpu:.2f} s CPU")
 
 
-def _lse3_law():
-    import jax
+def _nested_law():
+    """The Chinchilla law as it was before scalefit switched to ``lse3``: nested logaddexp."""
     import jax.numpy as jnp
     from scalefit.laws import get_law
 
-    @jax.custom_jvp
-    def lse3(t0, t1, t2):
-        m = jnp.maximum(jnp.maximum(t0, t1), t2)
-        return m + jnp.log(jnp.exp(t0 - m) + jnp.exp(t1 - m) + jnp.exp(t2 - m))
-
-    @lse3.defjvp
-    def _lse3_jvp(primals, tangents):
-        t0, t1, t2 = primals
-        d0, d1, d2 = tangents
-        m = jnp.maximum(jnp.maximum(t0, t1), t2)
-        e0, e1, e2 = jnp.exp(t0 - m), jnp.exp(t1 - m), jnp.exp(t2 - m)
-        s = e0 + e1 + e2
-        return m + jnp.log(s), (e0 * d0 + e1 * d1 + e2 * d2) / s
-
     def fn(t, X):
-        return lse3(t["a"] - t["alpha"] * jnp.log(X["N"]), t["b"] - t["beta"] * jnp.log(X["D"]),
-                    jnp.broadcast_to(t["e"], jnp.shape(X["N"])))
+        return jnp.logaddexp(jnp.logaddexp(t["a"] - t["alpha"] * jnp.log(X["N"]),
+                                           t["b"] - t["beta"] * jnp.log(X["D"])), t["e"])
 
     return dataclasses.replace(get_law("chinchilla"), fn=fn)
 
@@ -113,7 +99,7 @@ def part_lse(frame):
 
     import scalefit
 
-    laws = {"nested logaddexp (scalefit's law)": get_law("chinchilla"), "3-term LSE + custom_jvp": _lse3_law()}
+    laws = {"nested logaddexp (old law)": _nested_law(), "3-term LSE + custom_jvp (scalefit's law)": get_law("chinchilla")}
     values = {}
     for name, law in laws.items():
         obj = make_objective(law, free=law.param_names, fixed=(), tied=(), loss="huber", delta=C.DELTA, asymmetry=0.5)

@@ -58,7 +58,7 @@ def _projected_grad(x, g, lower, upper):
     return jnp.where(at_lo | at_hi, 0.0, g)
 
 
-def _two_loop(g, s_hist, y_hist, rho_hist, n_pairs, newest):
+def _two_loop(g, s_hist, y_hist, rho_hist, n_pairs, newest, precond=None):
     m = s_hist.shape[0]
     q = g
     # iterate newest -> oldest
@@ -73,8 +73,13 @@ def _two_loop(g, s_hist, y_hist, rho_hist, n_pairs, newest):
 
     q, alphas = jax.lax.scan(back, q, (order, valid))
     y_new, s_new = y_hist[newest], s_hist[newest]
-    gamma = jnp.where(n_pairs > 0, jnp.dot(s_new, y_new) / jnp.maximum(jnp.dot(y_new, y_new), 1e-300), 1.0)
-    r = gamma * q
+    if precond is None:
+        gamma = jnp.where(n_pairs > 0, jnp.dot(s_new, y_new) / jnp.maximum(jnp.dot(y_new, y_new), 1e-300), 1.0)
+        r = gamma * q
+    else:  # fixed initial inverse Hessian (e.g. the exact one at a nearby point)
+        # elementwise product and sum, not a matmul: under vmap a batched matrix-vector product
+        # may round differently with the batch width (results must not depend on the devices)
+        r = jnp.sum(precond * q[None, :], axis=1)
 
     def fwd(r, idx):
         i, ok, a = idx
@@ -97,6 +102,7 @@ def minimize(
     ftol: float = 1e-14,
     memory: int = 10,
     max_linesearch: int = 30,
+    precond: jax.Array | None = None,
 ) -> LbfgsState:
     """Minimise ``f(x, args)`` from one start; ``vmap`` it over starts and/or ``args``.
 
@@ -107,6 +113,11 @@ def minimize(
     ``<= gtol * max(1, |f|)``, or relative decrease ``<= ftol`` on an accepted step; after
     ``max_linesearch`` consecutive rejections the solver stops with status 3 (no decrease is
     possible at machine precision along the direction).
+
+    ``precond`` (optional, ``(n, n)``, symmetric positive definite) replaces the scaled
+    identity as the initial inverse Hessian of every two-loop recursion and makes the first
+    trial step a unit (Newton-like) step: with the inverse Hessian at a nearby point (bootstrap
+    refits from the estimate) far fewer iterations are needed.
     """
     x0 = _project(jnp.asarray(x0), lower, upper)
     n = x0.shape[0]
@@ -132,13 +143,13 @@ def minimize(
         # ---- direction (fresh unless we are shortening a rejected step)
         newest = (st.head - 1) % memory
         pgrad = _projected_grad(st.x, st.g, lower, upper)
-        d_new = _two_loop(pgrad, st.s_hist, st.y_hist, st.rho_hist, st.n_pairs, newest)
+        d_new = _two_loop(pgrad, st.s_hist, st.y_hist, st.rho_hist, st.n_pairs, newest, precond)
         pinned = ((st.x <= lower) & (d_new < 0)) | ((st.x >= upper) & (d_new > 0))
         d_new = jnp.where(pinned, 0.0, d_new)
         bad_dir = ~(jnp.dot(st.g, d_new) < 0) | ~jnp.all(jnp.isfinite(d_new))
         d_new = jnp.where(bad_dir, -pgrad, d_new)
         n_pairs = jnp.where(bad_dir & ~st.retry, 0, st.n_pairs)
-        first = n_pairs == 0
+        first = (n_pairs == 0) if precond is None else bad_dir
         t_new = jnp.where(first, jnp.minimum(1.0, 1.0 / jnp.maximum(jnp.max(jnp.abs(d_new)), 1e-300)), 1.0)
         d = jnp.where(st.retry, st.d, d_new)
         t = jnp.where(st.retry, st.t, t_new)

@@ -30,6 +30,56 @@ from .point import (
 from .result import FitResult
 
 _VARPRO_BATCH: dict[int, Any] = {}
+_VARPRO_CHUNK = 128
+
+
+def _power_floor_grid_batch(X, y, valid):
+    """:func:`scalefit.laws.power._power_floor_grid` for every group at once: (G, 30, 3)."""
+    from ..laws.power import _ALPHA_STARTS, _FLOOR_FRACTIONS
+
+    n = valid.sum(axis=1)
+    logx = np.log(np.where(valid, X["x"], 1.0))
+    logy = np.log(np.where(valid, y, 1.0))
+    lmin = np.min(np.where(valid, y, np.inf), axis=1)
+    gmean = np.exp(np.sum(logy, axis=1) / n)
+    mlx = np.sum(logx, axis=1) / n
+    rows = []
+    for alpha in _ALPHA_STARTS:
+        for frac in _FLOOR_FRACTIONS:
+            E = frac * lmin
+            a = np.log(np.maximum(gmean - E, 1e-12)) + alpha * mlx
+            rows.append(np.stack([a, np.full_like(a, alpha), np.log(E)], axis=1))
+    return np.stack(rows, axis=1)
+
+
+def _batch_grid(law, starts, X_all, y_raw, valid, free):
+    """Start grids of all groups built at once where the law's grid allows it, else None.
+
+    Building grids group by group in Python cost ~0.5 ms per group (4.6-5 s for 10,000 curves);
+    the vectorised versions are the same grids (to rounding) in milliseconds."""
+    G = valid.shape[0]
+    names = law.param_names
+    if starts is not None and not isinstance(starts, Mapping):
+        grid = np.atleast_2d(np.asarray(starts, dtype=np.float64))
+        if grid.shape[1] == len(free) and np.all(np.isfinite(grid)) and len(np.unique(grid, axis=0)) == len(grid):
+            return np.broadcast_to(grid, (G,) + grid.shape).copy()
+        return None
+    if starts is not None or tuple(free) != tuple(names):
+        return None
+    from ..laws.power import _power_floor_grid
+
+    if law.grid_fn is _power_floor_grid:
+        out = _power_floor_grid_batch(X_all, y_raw, valid)
+    elif law.grid_fn is None:
+        grid = law.params.grid()
+        if len(np.unique(grid, axis=0)) != len(grid):
+            return None
+        out = np.broadcast_to(grid, (G,) + grid.shape).copy()
+    else:
+        return None
+    if not np.all(np.isfinite(out)):
+        return None
+    return out
 
 
 def _group_label(by, key) -> str:
@@ -117,13 +167,14 @@ def fit_batch(
     tied: Mapping[str, str] | None = None,
     starts=None,
     varpro: bool = True,
-    n_polish: int = 8,
-    screen_iters: int = 20,
+    n_polish: int | None = None,
+    screen_iters: int | None = None,
+    polish: str = "auto",
     max_iter: int = 3000,
     gtol: float = 1e-10,
     ftol: float = 1e-15,
     chunk_size: int = 256,
-    group_chunk: int = 64,
+    group_chunk: int = 16,
     block_groups: int = 2048,
     seed: int = 0,
     progress: bool | None = None,
@@ -135,6 +186,13 @@ def fit_batch(
     from its own data) plus its own VarPro start; the best ``n_polish`` starts of each group are
     polished.  Returns a :class:`BatchFitResult` whose ``table`` has one row per group.
 
+    ``polish``: ``"lbfgs"`` (every start runs ``screen_iters`` L-BFGS iterations, default 20;
+    the best ``n_polish``, default 8, continue), ``"lm"`` (Levenberg-Marquardt, for
+    ``loss="squared"`` only: the starts are ranked by their objective, ``screen_iters=0``, and
+    the best ``n_polish``, default 1, is polished; a few Gauss-Newton iterations instead of ~50
+    L-BFGS ones on small curves), or ``"auto"`` (``"lm"`` for the squared loss, else
+    ``"lbfgs"``).
+
     >>> # res = fit_batch(frame[frame.Training == 1], "power_law", by=["Domain", "Task", "Model"],
     >>> #                 inputs={"x": "D"}); res.predict(frame[frame.Training == 0])
     """
@@ -142,6 +200,21 @@ def fit_batch(
     law = get_law(law, **dict(law_options or {}))
     loss = law.default_loss if loss is None else loss
     check_loss(loss, delta, asymmetry)
+    if polish not in ("auto", "lbfgs", "lm"):
+        raise ArgumentError(f"`polish` = {polish!r} must be 'auto', 'lbfgs' or 'lm'")
+    if polish == "auto":
+        polish = "lm" if loss == "squared" else "lbfgs"
+    if polish == "lm" and loss != "squared":
+        raise ArgumentError(f"`polish` = 'lm' needs loss='squared' (got {loss!r})")
+    if n_polish is None:
+        n_polish = 1 if polish == "lm" else 8
+    if screen_iters is None:
+        screen_iters = 0 if polish == "lm" else 20
+    for name, val, lo in (("n_polish", n_polish, 1), ("screen_iters", screen_iters, 0), ("max_iter", max_iter, 1),
+                          ("chunk_size", chunk_size, 1), ("group_chunk", group_chunk, 1),
+                          ("block_groups", block_groups, 1)):
+        if not isinstance(val, (int, np.integer)) or val < lo:
+            raise ArgumentError(f"`{name}` = {val!r} must be an integer >= {lo}")
     by = [by] if isinstance(by, str) else list(by)
     if not by:
         raise ArgumentError("`by` must name at least one grouping column")
@@ -165,7 +238,7 @@ def fit_batch(
                     log_target=law.target == "log", log_inputs=law.positive_inputs, num_params=len(free),
                     law=law.name, groups=by)
     schedule = _Schedule(int(n_polish), int(screen_iters), int(max_iter), float(gtol), float(ftol),
-                         int(chunk_size), int(group_chunk))
+                         int(chunk_size), int(group_chunk), polish)
 
     # ---------------------------------------------------------------- pad groups
     frame = frame.reset_index(drop=True)
@@ -184,21 +257,26 @@ def fit_batch(
     y_t = np.log(y_raw) if law.target == "log" else y_raw
 
     # ---------------------------------------------------------------- starts per group
-    grids = []
-    for g in range(G):
-        m = valid[g]
-        Xg = {n: X_all[n][g][m] for n in law.inputs}
-        grids.append(_start_matrix(law, starts, Xg, y_raw[g][m], free)[0])
-    S = {gr.shape[0] for gr in grids}
-    if len(S) != 1:
-        raise ArgumentError(f"law `{law.name}` produced start grids of different sizes across groups: {sorted(S)}")
-    x0s = np.stack(grids)
+    x0s = _batch_grid(law, starts, X_all, y_raw, valid, free)
+    if x0s is None:
+        grids = []
+        for g in range(G):
+            m = valid[g]
+            Xg = {n: X_all[n][g][m] for n in law.inputs}
+            grids.append(_start_matrix(law, starts, Xg, y_raw[g][m], free)[0])
+        S = {gr.shape[0] for gr in grids}
+        if len(S) != 1:
+            raise ArgumentError(
+                f"law `{law.name}` produced start grids of different sizes across groups: {sorted(S)}")
+        x0s = np.stack(grids)
     origin = ["grid" if starts is None else "user"] * x0s.shape[1]
     vp = law.varpro
     if varpro and starts is None and vp is not None and set(vp.linear + vp.nonlinear) <= set(free) \
             and law.target == "log":
         if id(law) not in _VARPRO_BATCH:
-            _VARPRO_BATCH[id(law)] = (law, jax.jit(jax.vmap(lambda X, y, w: varpro_profile(vp, X, y, w))))
+            # chunks of groups: cache-sized intermediates instead of one (G, grid, ...) array
+            _VARPRO_BATCH[id(law)] = (law, jax.jit(lambda X, y, w: jax.lax.map(
+                lambda item: varpro_profile(vp, *item), (X, y, w), batch_size=_VARPRO_CHUNK)))
         nl, coef, rss = (np.asarray(a) for a in _VARPRO_BATCH[id(law)][1](
             {k: jnp.asarray(v) for k, v in X_all.items()}, jnp.asarray(y_raw), jnp.asarray(W)))
         floor = 1e-3 * np.min(np.where(valid, y_raw, np.inf), axis=1)

@@ -171,9 +171,9 @@ def resample_weights(n_rows: int, n_replicates: int, *, seed: int, clusters: np.
     return counts[:, codes]
 
 
-def _runner(fit, max_iter, gtol, ftol, chunk):
+def _runner(fit, max_iter, gtol, ftol, chunk, precondition=True):
     key = (id(fit.law), fit.free, tuple(fit.fixed), tuple(sorted(fit.tied.items())), fit.loss, fit.delta,
-           fit.asymmetry, max_iter, gtol, ftol, chunk, device_count())
+           fit.asymmetry, max_iter, gtol, ftol, chunk, bool(precondition), device_count())
     if key not in _RUNNERS:
         tied = tuple(sorted(fit.tied.items()))
         objective = make_objective(fit.law, free=fit.free, fixed=tuple(fit.fixed), tied=tied, loss=fit.loss,
@@ -181,19 +181,33 @@ def _runner(fit, max_iter, gtol, ftol, chunk):
         vg = jax.value_and_grad(objective)
         names = fit.law.param_names
 
-        def one(w, data, x0, lower, upper):
+        def one(w, data, x0, lower, upper, precond):
             d = {**data, "w": w}
-            st = _lbfgs.minimize(vg, x0, d, lower=lower, upper=upper, max_iter=max_iter, gtol=gtol, ftol=ftol)
+            st = _lbfgs.minimize(vg, x0, d, lower=lower, upper=upper, max_iter=max_iter, gtol=gtol, ftol=ftol,
+                                 precond=precond if precondition else None)
             dec = _lbfgs.newton_decrement(objective, st.x, d, lower, upper)
             theta = assemble_theta(st.x, data["fixed"], names=names, free=fit.free, fixed=tuple(fit.fixed),
                                    tied=tied)
             return jnp.stack([theta[n] for n in names]), st.f, st.status, dec
 
-        def run(W, data, x0, lower, upper):
-            return device_map(lambda w, *rep: one(w, *rep), W, data, x0, lower, upper, batch_size=chunk)
+        def run(W, data, x0, lower, upper, precond):
+            return device_map(lambda w, *rep: one(w, *rep), W, data, x0, lower, upper, precond, batch_size=chunk)
 
-        _RUNNERS[key] = (fit.law, jax.jit(run))
-    return _RUNNERS[key][1]
+        def inverse_hessian(data, x0, lower, upper):
+            # inverse Hessian of the full-data objective at the start: every replicate's
+            # L-BFGS starts from it instead of a scaled identity (replicates' optima lie near
+            # the estimate, so most converge in a fraction of the iterations)
+            H = jax.hessian(objective)(x0, {**data, "w": jnp.ones_like(data["y"])})
+            H = 0.5 * (H + H.T)
+            lam, V = jnp.linalg.eigh(H)
+            top = jnp.max(jnp.abs(lam))
+            lam = jnp.maximum(jnp.abs(lam), 1e-8 * top)
+            P = (V / lam) @ V.T
+            ok = jnp.all(jnp.isfinite(P)) & (top > 0)
+            return jnp.where(ok, P, jnp.eye(x0.shape[0]))
+
+        _RUNNERS[key] = (fit.law, jax.jit(run), jax.jit(inverse_hessian))
+    return _RUNNERS[key][1], _RUNNERS[key][2]
 
 
 def bootstrap(
@@ -210,6 +224,7 @@ def bootstrap(
     chunk_size: int = 64,
     block_size: int = 256,
     progress: bool | None = None,
+    precondition: bool = True,
 ):
     """Bootstrap a point fit; returns a new :class:`FitResult` carrying ``.bootstrap``.
 
@@ -229,6 +244,9 @@ def bootstrap(
         Fixed start of every replicate: the point estimate, or free-parameter values.
     block_size : int
         Replicates per compiled call; the progress bar advances per block.
+    precondition : bool
+        Start every replicate's L-BFGS with the inverse Hessian of the full-data objective at
+        the start (default) instead of a scaled identity: the same optima in fewer iterations.
 
     Examples
     --------
@@ -274,7 +292,11 @@ def bootstrap(
             "fixed": jnp.asarray([fit.fixed[n] for n in fit.fixed], dtype=jnp.float64)}
     data.pop("w")
     lower, upper = law.params.bounds(fit.free)
-    run = _runner(fit, int(max_iter), float(gtol), float(ftol), int(chunk_size))
+    run, inverse_hessian = _runner(fit, int(max_iter), float(gtol), float(ftol), int(chunk_size), precondition)
+    if precondition:
+        precond = inverse_hessian(data, jnp.asarray(x0), jnp.asarray(lower), jnp.asarray(upper))
+    else:
+        precond = jnp.eye(len(x0))  # unused
 
     R = W.shape[0]
     block = int(min(block_size, R))
@@ -285,7 +307,7 @@ def bootstrap(
             n_real = Wb.shape[0]
             if n_real < block:  # pad the last block so every call reuses one compiled program
                 Wb = np.vstack([Wb, np.repeat(Wb[-1:], block - n_real, axis=0)])
-            res = run(jnp.asarray(Wb), data, jnp.asarray(x0), jnp.asarray(lower), jnp.asarray(upper))
+            res = run(jnp.asarray(Wb), data, jnp.asarray(x0), jnp.asarray(lower), jnp.asarray(upper), precond)
             outs.append(tuple(np.asarray(a)[:n_real] for a in res))
             bar.update(n_real)
     draws = np.concatenate([o[0] for o in outs])

@@ -72,3 +72,17 @@ def make_objective(law, *, free, fixed, tied, loss, delta, asymmetry):
         return jnp.sum(data["w"] * per_point)
 
     return objective
+
+
+def make_residuals(law, *, free, fixed, tied, delta):
+    """``residuals(x_free, data)`` with ``½‖r‖²`` equal to the ``"squared"`` objective:
+    ``r = sqrt(w)·(prediction − observation)/delta`` (zero on zero-weight rows)."""
+    names = law.param_names
+
+    def residuals(x_free, data: Mapping):
+        theta = assemble_theta(x_free, data["fixed"], names=names, free=free, fixed=fixed, tied=tied)
+        r = (law.fn(theta, data["X"]) - data["y"]) / delta
+        w = data["w"]
+        return jnp.where(w > 0, jnp.sqrt(jnp.where(w > 0, w, 1.0)) * r, 0.0)
+
+    return residuals

@@ -22,7 +22,7 @@ import pandas as pd
 from .._config import require_x64
 from ..errors import ArgumentError
 from ..laws import ScalingLaw, get_law
-from . import _lbfgs
+from . import _export, _lbfgs
 from ._devices import device_count, device_map
 from ._varpro import varpro_profile
 from .objective import check_loss, make_objective
@@ -162,17 +162,37 @@ def _start_matrix(law, starts, X_np, y_np, free) -> tuple[np.ndarray, list[str]]
 
 # --------------------------------------------------------------------------- solver
 def _build_run(law, free, fixed_names, tied_items, loss, delta, asymmetry, n_screen, n_polish,
-               screen_iters, max_iter, gtol, ftol, chunk, shard=True):
+               screen_iters, max_iter, gtol, ftol, chunk, shard=True, polish="lbfgs"):
     objective = make_objective(law, free=free, fixed=fixed_names, tied=tied_items, loss=loss,
                                delta=delta, asymmetry=asymmetry)
     vg = jax.value_and_grad(objective)
+    if polish == "lm":
+        from ._lm import minimize_lsq
+        from .objective import make_residuals
+
+        residuals = make_residuals(law, free=free, fixed=fixed_names, tied=tied_items, delta=delta)
 
     def run(x0s, data, lower, upper):
         def stage(x0, iters):
             return _lbfgs.minimize(vg, x0, data, lower=lower, upper=upper, max_iter=iters,
                                    gtol=gtol, ftol=ftol)
 
-        if n_screen > n_polish:
+        def polish_stage(x0):
+            if polish == "lm":
+                return minimize_lsq(residuals, x0, data, lower=lower, upper=upper, max_iter=max_iter,
+                                    gtol=gtol, ftol=ftol)
+            return stage(x0, max_iter)
+
+        if n_screen > n_polish and screen_iters == 0:
+            # rank the starts by their objective only (cheap; for Levenberg-Marquardt polishing)
+            x0p = jnp.clip(x0s, lower, upper)
+            f1 = jax.vmap(lambda x: objective(x, data))(x0p)
+            f1 = jnp.where(jnp.isfinite(f1), f1, jnp.inf)
+            _, top = jax.lax.top_k(-f1, n_polish)
+            x_polish0 = x0p[top]
+            zeros = jnp.zeros(x0s.shape[0], jnp.int32)
+            s1_out = (x0p, f1, zeros, zeros)
+        elif n_screen > n_polish:
             if shard:
                 s1 = device_map(lambda x0: stage(x0, screen_iters), x0s, batch_size=chunk)
             else:
@@ -185,7 +205,7 @@ def _build_run(law, free, fixed_names, tied_items, loss, delta, asymmetry, n_scr
             top = jnp.arange(n_screen)
             x_polish0 = x0s
             s1_out = None
-        s2 = jax.vmap(lambda x0: stage(x0, max_iter))(x_polish0)
+        s2 = jax.vmap(polish_stage)(x_polish0)
         pg = jax.vmap(_lbfgs._projected_grad, in_axes=(0, 0, None, None))(s2.x, s2.g, lower, upper)
         dec = jax.vmap(lambda x: _lbfgs.newton_decrement(objective, x, data, lower, upper))(s2.x)
         f0_full = jax.vmap(lambda x: objective(x, data))(x0s[top])
@@ -194,13 +214,24 @@ def _build_run(law, free, fixed_names, tied_items, loss, delta, asymmetry, n_scr
     return run
 
 
+def _law_key(law):
+    """A process-independent name for a registry law instance (None for user-defined laws)."""
+    from ..laws._base import _INSTANCES
+
+    for key, inst in _INSTANCES.items():
+        if inst is law:
+            return key
+    return None
+
+
 def _varpro_start(law, free, X, y_t, w):
     vp = law.varpro
     if vp is None or not set(vp.linear + vp.nonlinear) <= set(free) or law.target != "log":
         return None
     if id(law) not in _VARPRO:
         _VARPRO[id(law)] = (law, jax.jit(lambda X, y, w: varpro_profile(vp, X, y, w)))
-    nl, coef, rss = _VARPRO[id(law)][1](X, jnp.exp(y_t), w)
+    lk = _law_key(law)
+    nl, coef, rss = _export.call(None if lk is None else ("varpro", lk), _VARPRO[id(law)][1], X, jnp.exp(y_t), w)
     if not np.isfinite(float(rss)):
         return None
     y_nat = np.exp(np.asarray(y_t))
@@ -336,7 +367,11 @@ def fit_law(
     prob = _prepare(frame, law, inputs=inputs, target=target, fixed=fixed, tied=tied, weights=weights,
                     starts=starts, varpro=varpro, source=source)
     solver = _solver_for(prob, loss, float(delta), float(asymmetry), schedule, batched=False)
-    raw = solver(jnp.asarray(prob.x0s), prob.data, jnp.asarray(prob.lower), jnp.asarray(prob.upper))
+    lk = _law_key(law)
+    key = None if lk is None else ("fit_law", lk, prob.free, tuple(prob.fixed), tuple(sorted(prob.tied.items())),
+                                   loss, float(delta), float(asymmetry), tuple(schedule))
+    raw = _export.call(key, solver, jnp.asarray(prob.x0s), prob.data, jnp.asarray(prob.lower),
+                       jnp.asarray(prob.upper))
     return _assemble(prob, raw, loss=loss, delta=float(delta), asymmetry=float(asymmetry), schedule=schedule,
                      seed=seed)
 
@@ -349,6 +384,7 @@ class _Schedule(NamedTuple):
     ftol: float
     chunk_size: int
     group_chunk: int = 8
+    polish: str = "lbfgs"
 
 
 @dataclass
@@ -415,7 +451,7 @@ def _solver_for(prob: _Problem, loss, delta, asymmetry, schedule: _Schedule, *, 
     if key not in _SOLVERS:
         run = _build_run(prob.law, prob.free, tuple(prob.fixed), tied_items, loss, delta, asymmetry, n_screen,
                          n_pol, schedule.screen_iters, schedule.max_iter, schedule.gtol, schedule.ftol,
-                         schedule.chunk_size, shard=not batched)
+                         schedule.chunk_size, shard=not batched, polish=schedule.polish)
         if batched:
             # groups are sharded across devices; each group's starts run with plain lax.map
             def fn_b(x0s, data, lower, upper):
