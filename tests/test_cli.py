@@ -98,3 +98,19 @@ def test_cli_fit_power_law_on_bundled_data(tmp_path):
     r = run("predict", out, "--at", "N=1e11")
     assert r.returncode == 0 and "extrapolation" in r.stdout
     assert "warning: extrapolating more than 10x" in r.stdout
+
+
+def test_cli_bayes_fit_runs_chains_in_parallel_on_cpu(tmp_path, monkeypatch):
+    """`fit --method bayes` in a fresh process gives each chain an XLA host device (parallel
+    chains), unless XLA_FLAGS already sets a device count."""
+    from conftest import REPO
+
+    args = ("fit", REPO / "data" / "power_law_synthetic.csv", "--law", "power_law", "--x", "N", "--method", "bayes",
+            "--draws", "60", "--warmup", "60", "--chains", "2")
+    r = run(*args, cache=tmp_path / "cache")
+    assert r.returncode == 0, r.stderr
+    assert "2 chains x (60 warm-up + 60 draws), chain method `parallel`" in r.stdout
+    monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=1")
+    r = run(*args, cache=tmp_path / "cache")
+    assert r.returncode == 0, r.stderr
+    assert "chain method `vectorized`" in r.stdout
