@@ -43,3 +43,21 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, overwrite: bool 
 
 def atomic_write_text(path, text: str, *, overwrite: bool = False, argument: str = "path") -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"), overwrite=overwrite, argument=argument)
+
+
+def read_json(source, *, what: str = "file"):
+    """Parse a saved result: ``source`` is a path or a JSON string (starting with ``{``).
+
+    Bad input raises a one-line :class:`ArgumentError` naming ``what`` (e.g. "fit file")."""
+    import json
+
+    text = str(source)
+    if not text.lstrip().startswith("{"):
+        p = Path(source)
+        if not p.is_file():
+            raise ArgumentError(f"{what} '{p}' does not exist")
+        text = p.read_text()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ArgumentError(f"{what} is not valid JSON: {exc}") from None

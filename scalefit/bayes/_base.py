@@ -68,16 +68,9 @@ class PosteriorMixin:
 
     @classmethod
     def from_json(cls, source):
-        text = str(source)
-        if not text.lstrip().startswith("{"):
-            p = Path(source)
-            if not p.is_file():
-                raise ArgumentError(f"posterior file '{p}' does not exist")
-            text = p.read_text()
-        try:
-            d = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ArgumentError(f"posterior file is not valid JSON: {exc}") from None
+        from .._files import read_json
+
+        d = read_json(source, what="posterior file")
         if d.get("format") != cls.FORMAT:
             raise ArgumentError(f"not a {cls.FORMAT} file (format {d.get('format')!r})")
         return cls.from_dict(d)

@@ -517,17 +517,9 @@ class PosteriorFit:
 
     @classmethod
     def from_json(cls, source: str | Path, *, law: ScalingLaw | None = None) -> "PosteriorFit":
-        text = str(source)
-        if not text.lstrip().startswith("{"):
-            p = Path(source)
-            if not p.is_file():
-                raise ArgumentError(f"posterior file '{p}' does not exist")
-            text = p.read_text()
-        try:
-            d = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ArgumentError(f"posterior file is not valid JSON: {exc}") from None
-        return cls.from_dict(d, law=law)
+        from .._files import read_json
+
+        return cls.from_dict(read_json(source, what="posterior file"), law=law)
 
     def with_metadata(self, **extra) -> "PosteriorFit":
         md = dict(self.metadata)

@@ -312,17 +312,9 @@ class FitResult:
     @classmethod
     def from_json(cls, source: str | Path, *, law: ScalingLaw | None = None) -> "FitResult":
         """Load from a JSON file path or a JSON string."""
-        text = str(source)
-        if not text.lstrip().startswith("{"):
-            p = Path(source)
-            if not p.is_file():
-                raise ArgumentError(f"fit file '{p}' does not exist")
-            text = p.read_text()
-        try:
-            d = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ArgumentError(f"fit file is not valid JSON: {exc}") from None
-        return cls.from_dict(d, law=law)
+        from .._files import read_json
+
+        return cls.from_dict(read_json(source, what="fit file"), law=law)
 
     def with_metadata(self, **extra) -> "FitResult":
         md = dict(self.metadata)

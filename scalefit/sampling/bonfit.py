@@ -516,16 +516,9 @@ class BonFit:
 
     @classmethod
     def from_json(cls, path) -> "BonFit":
-        from pathlib import Path
+        from .._files import read_json
 
-        p = Path(path)
-        if not p.exists():
-            raise ArgumentError(f"`path` = '{path}' does not exist")
-        try:
-            obj = json.loads(p.read_text())
-        except json.JSONDecodeError as exc:
-            raise ArgumentError(f"`path` = '{path}' is not valid JSON ({exc.msg} at line {exc.lineno})") from None
-        return cls.from_dict(obj)
+        return cls.from_dict(read_json(path, what="best-of-N fit file"))
 
 
 def _budget_text(data: ItemData) -> str:
