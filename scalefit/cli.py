@@ -129,11 +129,20 @@ def _load_for_fit(args):
 
 
 def _cmd_fit(args) -> int:
-    from .fit import _export, fit_law
+    from .fit import _export
 
-    _use_host_cores()
+    if getattr(args, "method", "point") != "bayes":  # bayes: one CPU device per chain (_setup_jax)
+        _use_host_cores()
     # a fresh process would otherwise re-trace the solver on every run (~1 s); see fit/_export.py
     _export.enable(os.environ.get("SCALEFIT_CACHE_DIR") or str(Path.home() / ".cache" / "scalefit" / "jax"))
+    try:
+        return _fit_command(args)
+    finally:
+        _export.enable(None)  # only this command uses the cache, not later calls in the same process
+
+
+def _fit_command(args) -> int:
+    from .fit import fit_law
 
     if args.output and Path(args.output).exists() and not args.force:
         from .errors import ArgumentError
@@ -229,12 +238,22 @@ def _cmd_demo(args) -> int:
 _CORE_COMMANDS = ("fit", "laws", "predict", "optimal")
 
 
+class _ExactParser(_OneLineParser):
+    """The core-only parser: no abbreviated options, so that it never accepts a prefix the full
+    parser would find ambiguous (anything not matched exactly is left to the full parser)."""
+
+    def __init__(self, *a, **kw):
+        kw["allow_abbrev"] = False
+        super().__init__(*a, **kw)
+
+
 def build_parser(core_only: bool = False) -> argparse.ArgumentParser:
     """The full parser; ``core_only`` leaves out the registrations that import optional
     sub-packages (report, sampling, bayes: ~2 s of imports), for :func:`_parse_fast`."""
-    p = _OneLineParser(prog="scalefit", description="Fit and extrapolate scaling laws.")
+    cls = _ExactParser if core_only else _OneLineParser
+    p = cls(prog="scalefit", description="Fit and extrapolate scaling laws.")
     p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    sub = p.add_subparsers(dest="command", parser_class=_OneLineParser)
+    sub = p.add_subparsers(dest="command", parser_class=cls)
 
     s = sub.add_parser("laws", help="list available laws with their formulas")
     s.set_defaults(func=_cmd_laws)
@@ -308,7 +327,7 @@ def _parse_fast(raw: list[str]):
     """Parse with the core parser when that is enough (a core command, no option it does not
     know, no help request): a point fit then skips importing the optional sub-packages.
     Returns None whenever the full parser must decide (including every error)."""
-    if not raw or any(t in ("-h", "--help") for t in raw):
+    if not raw or any(t == "-h" or t.startswith("--h") for t in raw):
         return None
     try:
         args, extra = build_parser(core_only=True).parse_known_args(raw)

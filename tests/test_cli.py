@@ -114,3 +114,33 @@ def test_cli_bayes_fit_runs_chains_in_parallel_on_cpu(tmp_path, monkeypatch):
     r = run(*args, cache=tmp_path / "cache")
     assert r.returncode == 0, r.stderr
     assert "chain method `vectorized`" in r.stdout
+
+
+def test_cli_fast_parser_accepts_exactly_what_the_full_parser_accepts(tmp_path):
+    """The core-only parser used for point fits never accepts an abbreviation that the full
+    parser finds ambiguous (`--dr`: --drop-largest or --draws), and `--hel` prints help once."""
+    from conftest import REPO
+
+    data = REPO / "data" / "power_law_synthetic.csv"
+    r = run("fit", data, "--law", "power_law", "--x", "N", "--dr", "5", cache=tmp_path / "cache")
+    assert r.returncode == 2 and "ambiguous option: --dr" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    r = run("fit", data, "--hel")
+    assert r.returncode == 0 and r.stdout.count("usage:") == 1 and "--method" in r.stdout
+
+
+def test_program_cache_is_keyed_only_for_scalefits_own_laws():
+    """A law factory registered from outside scalefit is not covered by the program cache's
+    source hash, so it gets no cache key (its edits could otherwise reuse a stale program)."""
+    from scalefit.fit.point import _law_key
+    from scalefit.laws import get_law, register_law
+    from scalefit.laws._base import _INSTANCES, _REGISTRY
+
+    assert _law_key(get_law("chinchilla")) == ("chinchilla", ())
+    builtin = _REGISTRY["power_law"]
+    register_law("test_user_power_law")(lambda: builtin())  # defined here, outside scalefit
+    try:
+        assert _law_key(get_law("test_user_power_law")) is None
+    finally:
+        _REGISTRY.pop("test_user_power_law", None)
+        for key in [k for k in _INSTANCES if k[0] == "test_user_power_law"]:
+            _INSTANCES.pop(key)

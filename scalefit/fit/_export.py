@@ -63,8 +63,10 @@ def _load(blob: bytes):
 
 def call(key_parts: Any, jitted: Callable, *args):
     """``jitted(*args)``, through an exported program when the cache is enabled."""
-    if _DIR is None or key_parts is None:
+    if _DIR is None or key_parts is None or jax.device_count() > 1:
+        # an exported multi-device (sharded) program cannot be called with plain arguments
         return jitted(*args)
+    key = None
     try:
         devices = f"{jax.default_backend()}x{jax.device_count()}"
         key = hashlib.sha256(
@@ -89,4 +91,6 @@ def call(key_parts: Any, jitted: Callable, *args):
             _LOADED[key] = fn
         return fn(*args)
     except Exception:  # noqa: BLE001 - never let the cache break a fit
+        if key is not None:
+            _LOADED[key] = jitted  # do not retry the export in this process
         return jitted(*args)

@@ -102,7 +102,10 @@ def minimize_lsq(
         H = 0.5 * (H + H.T)
         J = jax.jacfwd(lambda z: residuals(z, args))(x)
         pd = _positive_definite(H)
-        return f_of(x), g, jnp.where(pd, H, J.T @ J)
+        # JᵀJ elementwise: a batched matmul rounds differently with the batch width, which would
+        # make results depend on the number of devices
+        JtJ = jnp.sum(J[:, :, None] * J[:, None, :], axis=0)
+        return f_of(x), g, jnp.where(pd, H, JtJ)
 
     x0 = _project(jnp.asarray(x0), lower, upper)
     f0, g0, H0 = value_jac(x0)

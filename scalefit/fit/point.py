@@ -215,12 +215,16 @@ def _build_run(law, free, fixed_names, tied_items, loss, delta, asymmetry, n_scr
 
 
 def _law_key(law):
-    """A process-independent name for a registry law instance (None for user-defined laws)."""
-    from ..laws._base import _INSTANCES
+    """A process-independent name for an instance of one of scalefit's own laws (None for laws
+    whose code lives outside scalefit: user factories registered with ``register_law`` are not
+    covered by the source hash of the program cache)."""
+    from ..laws._base import _INSTANCES, _REGISTRY
 
     for key, inst in _INSTANCES.items():
         if inst is law:
-            return key
+            factory = _REGISTRY.get(key[0])
+            module = getattr(factory, "__module__", "") or ""
+            return key if module.startswith("scalefit.laws.") else None
     return None
 
 

@@ -58,8 +58,8 @@ def handle_report(args) -> int:
             raise ArgumentError(f"`--level` = {args.level!r} must lie strictly between 0 and 1")
         options["level"] = args.level
     if args.bootstrap is not None:
-        if args.bootstrap < 1:
-            raise ArgumentError(f"`--bootstrap` = {args.bootstrap} must be at least 1")
+        if args.bootstrap != 0 and args.bootstrap < 20:
+            raise ArgumentError(f"`--bootstrap` = {args.bootstrap} must be 0 (no intervals) or at least 20")
         options["bootstrap"] = args.bootstrap
     options["metric"] = args.metric
     options["command"] = getattr(args, "_argv", None)
