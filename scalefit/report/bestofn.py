@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from .._files import atomic_write_text
+from ..fit.result import _clean
 from ..errors import ArgumentError
 from ..plots import plot_backtest, plot_sampling_curve
 from ..plots._style import fmt_factor, fmt_num
@@ -404,21 +405,6 @@ def bon_record(bon, *, targets: Sequence[float] = (1000,), budget_target: float 
         "warnings": warns,
         "metadata": md,
     })
-
-
-def _clean(obj):
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, (np.floating, float)):
-        v = float(obj)
-        return v if math.isfinite(v) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    return obj
 
 
 def save_bon_curve(record: Mapping, path: str | Path, *, overwrite: bool = False) -> Path:

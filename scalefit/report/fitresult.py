@@ -254,16 +254,33 @@ def _summary(fit, targets, requested, pred, warns, budgets_table) -> str:
     return " ".join(s)
 
 
+def provenance_head(md: Mapping, ctx: RenderContext, seed="not recorded") -> list[tuple[str, str]]:
+    """The provenance rows every saved fit shares: file and hash, data, command, date, seed, versions."""
+    versions = md.get("versions") or {}
+    return [
+        ("fit file", ctx.source + (f" (SHA-256 {ctx.sha256[:16]}…)" if ctx.sha256 else "")),
+        ("data", str(md.get("data_source") or "not recorded (fitted from an in-memory frame)")),
+        ("data hash", str(md.get("data_hash") or "not recorded")),
+        ("command", str(md.get("command") or "not recorded (fitted from Python)")),
+        ("created", str(md.get("created") or "not recorded")),
+        ("seed", str(md.get("seed", seed))),
+        ("versions", ", ".join(f"{k} {v}" for k, v in versions.items()) or "not recorded"),
+    ]
+
+
+def load_record(cls, record: Mapping, ctx: RenderContext, what: str):
+    """``cls.from_dict(record)`` with one-line errors that name the record's source."""
+    try:
+        return cls.from_dict(record)
+    except ArgumentError as exc:
+        raise ArgumentError(f"'{ctx.source}': {exc}") from None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ArgumentError(f"'{ctx.source}' is not a readable scalefit {what} (bad or missing field {exc})") from None
+
+
 def _provenance(fit, ctx: RenderContext) -> list[tuple[str, str]]:
     md = dict(fit.metadata or {})
-    versions = md.get("versions") or {}
-    rows = [("fit file", ctx.source + (f" (SHA-256 {ctx.sha256[:16]}…)" if ctx.sha256 else ""))]
-    rows.append(("data", str(md.get("data_source") or "not recorded (fitted from an in-memory frame)")))
-    rows.append(("data hash", str(md.get("data_hash") or "not recorded")))
-    rows.append(("command", str(md.get("command") or "not recorded (fitted from Python)")))
-    rows.append(("created", str(md.get("created") or "not recorded")))
-    rows.append(("seed", str(md.get("seed", "not recorded"))))
-    rows.append(("versions", ", ".join(f"{k} {v}" for k, v in versions.items()) or "not recorded"))
+    rows = provenance_head(md, ctx)
     rows.append(("objective", str(md.get("objective") or f"{fit.loss} (delta={fit.delta:g})")))
     if fit.bootstrap is not None:
         b = fit.bootstrap
@@ -287,12 +304,7 @@ def render_fit_result(record: Mapping, ctx: RenderContext) -> Section:
     """Renderer for ``scalefit.FitResult`` records (registered under that format)."""
     from ..fit import FitResult
 
-    try:
-        fit = FitResult.from_dict(record)
-    except ArgumentError as exc:
-        raise ArgumentError(f"'{ctx.source}': {exc}") from None
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ArgumentError(f"'{ctx.source}' is not a readable scalefit fit (bad or missing field {exc})") from None
+    fit = load_record(FitResult, record, ctx, "fit")
 
     targets, requested, skipped = _targets(fit, ctx)
     pred = fit.predict(pd.DataFrame(targets))

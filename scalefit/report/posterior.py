@@ -23,6 +23,7 @@ from ..errors import ArgumentError
 from ..plots._derive import extrapolation_path, is_chinchilla_type, normalise_targets
 from ..plots._style import column_label, fmt_factor, fmt_num
 from ._layout import Flow
+from .fitresult import _hide_unused, _iv, load_record, provenance_head
 from ._registry import RenderContext, Section, register_renderer
 
 FORMAT = "scalefit.PosteriorFit"
@@ -86,12 +87,6 @@ def _rhat(v) -> str:
 def _ess(v) -> str:
     v = float(v)
     return f"{v:.0f}" if np.isfinite(v) else "n/a"
-
-
-def _iv(lo, hi, digits: int = 4) -> str:
-    if lo is None or not np.isfinite(lo):
-        return "—"
-    return f"[{fmt_num(lo, digits)}, {fmt_num(hi, digits)}]"
 
 
 def _short(source: str) -> str:
@@ -303,14 +298,7 @@ def _summary(post, targets, requested, pred, warns, ftab, level: float) -> str:
 def _provenance(post, ctx: RenderContext) -> list[tuple[str, str]]:
     md = dict(post.metadata or {})
     st = dict(post.settings or {})
-    versions = md.get("versions") or {}
-    rows = [("fit file", ctx.source + (f" (SHA-256 {ctx.sha256[:16]}…)" if ctx.sha256 else ""))]
-    rows.append(("data", str(md.get("data_source") or "not recorded (fitted from an in-memory frame)")))
-    rows.append(("data hash", str(md.get("data_hash") or "not recorded")))
-    rows.append(("command", str(md.get("command") or "not recorded (fitted from Python)")))
-    rows.append(("created", str(md.get("created") or "not recorded")))
-    rows.append(("seed", str(md.get("seed", st.get("seed", "not recorded")))))
-    rows.append(("versions", ", ".join(f"{k} {v}" for k, v in versions.items()) or "not recorded"))
+    rows = provenance_head(md, ctx, seed=st.get("seed", "not recorded"))
     lik = _LIKELIHOODS.get(post.likelihood, post.likelihood)
     rows.append(("model", f"{lik} likelihood on {'log ' if post.law.target == 'log' else ''}{post.target}"
                           + (" with run effects" if post.run_effects else "")
@@ -350,11 +338,6 @@ def _natural_idata(post, names):
     return az.from_dict(posterior=out, sample_stats=stats or None), labels
 
 
-def _hide_unused(axes, n):
-    for ax in list(np.ravel(axes))[n:]:
-        ax.set_visible(False)
-
-
 # ============================================================================ renderer
 def render_posterior_fit(record: Mapping, ctx: RenderContext) -> Section:
     """Renderer for ``scalefit.PosteriorFit`` records (registered under that format)."""
@@ -370,12 +353,7 @@ def _render(record: Mapping, ctx: RenderContext) -> Section:
     from ..bayes.posterior import PosteriorFit
     from ..plots import plot_extrapolation, plot_posterior_marginals, plot_posterior_pairs, plot_posterior_trace
 
-    try:
-        post = PosteriorFit.from_dict(record)
-    except ArgumentError as exc:
-        raise ArgumentError(f"'{ctx.source}': {exc}") from None
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ArgumentError(f"'{ctx.source}' is not a readable scalefit posterior (bad or missing field {exc})") from None
+    post = load_record(PosteriorFit, record, ctx, "posterior")
 
     level = float(ctx.options.get("level", LEVEL))
     if not 0 < level < 1:
