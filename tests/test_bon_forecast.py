@@ -126,3 +126,26 @@ def test_errors_are_one_line_and_name_the_argument(small_fit):
         fit_bon(10, [0, 0, 0])
     with pytest.raises(ArgumentError, match=r"`N` is required"):
         forecast(10, [0, 1, 2])
+
+
+def test_backtest_marks_a_group_without_successes_undefined_instead_of_failing():
+    # A group whose small-budget subsample has no success at all cannot be extrapolated by any
+    # estimator; a multi-group backtest records it as undefined and carries on with the others.
+    import pandas as pd
+
+    from scalefit.io import load_attempts
+    from scalefit.sampling import backtest_counts
+
+    _, k = _kumaraswamy_items(60, 400, 0.4, 6.0, 5)
+    frame = pd.DataFrame({"model": ["good"] * 60 + ["blank"] * 60, "item": list(range(60)) * 2,
+                          "n": 400, "k": np.concatenate([k, np.zeros(60, int)])})
+    counts = load_attempts(frame, groups=["model"])
+    res = backtest_counts(counts, 40, [200], repeats=1, estimators=("scalefit", "saber_anchored", "naive"),
+                          num_bootstrap=0, select_bootstrap=0)
+    rows = res.rows.set_index(["group", "estimator"])
+    assert np.isnan(rows.loc[("blank", "scalefit"), "predicted"])
+    assert "no item has a success" in rows.loc[("blank", "scalefit"), "detail"]
+    assert np.isfinite(rows.loc[("good", "scalefit"), "predicted"])
+    assert rows.loc[("blank", "naive"), "predicted"] == 0.0
+    s = res.summary.set_index("estimator")
+    assert s.loc["scalefit", "undefined"] == 1 and s.loc["scalefit", "predictions"] == 1

@@ -130,11 +130,16 @@ def _predict_all(n, k, N_arr, estimators, *, target, level, num_bootstrap, seed,
         detail = ""
         if est == "scalefit" or est.startswith("scalefit:"):
             model = "auto" if est == "scalefit" else est.split(":", 1)[1]
-            bon = fit_bon(data, model=model, candidates=candidates, fraction=fraction, repeats=repeats, seed=seed,
-                          select_bootstrap=select_bootstrap)
-            fc = bon.predict(N_arr, target=target, level=level, num_bootstrap=num_bootstrap, seed=seed)
-            pred, lo, hi = fc.estimate, fc.lower, fc.upper
-            detail = bon.model
+            if not np.any(data.solved):
+                # no success in the small budget: every estimator of the tail is undefined here
+                pred = lo = hi = np.full(N_arr.shape, np.nan)
+                detail = "undefined: no item has a success in the fit budget"
+            else:
+                bon = fit_bon(data, model=model, candidates=candidates, fraction=fraction, repeats=repeats,
+                              seed=seed, select_bootstrap=select_bootstrap)
+                fc = bon.predict(N_arr, target=target, level=level, num_bootstrap=num_bootstrap, seed=seed)
+                pred, lo, hi = fc.estimate, fc.lower, fc.upper
+                detail = bon.model
         elif est == "saber_fit":
             try:
                 law = saber_fit(n, k)
