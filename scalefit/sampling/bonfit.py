@@ -27,8 +27,14 @@ What the intervals cover: the uncertainty of every fitted parameter (refits), of
 per-item posterior, and the realised outcome of each item is drawn) and the sampling noise of
 the realised rate.  What they do not cover: a tail shape that none of the candidates can
 represent at budgets far beyond ``fraction`` x the observed one -- the internal backtest only
-checks an extrapolation factor of ``fraction``.  Bootstrap resampling of items treats them as a
-sample from a population, which is conservative for the fixed benchmark being forecast.
+checks an extrapolation factor of ``fraction``.  Nor, in practice, the gap between candidates
+that the internal backtest cannot tell apart: the choice rule then keeps the reference in
+(nearly) every replicate, so the interval is conditional on the reference's tail shape
+(``Forecast.choice_share`` shows this; ``scores`` and ``fits`` hold the other candidates'
+forecasts).  Measured: items drawn from a Beta(0.4, 4), 150 items, fit on 10 attempts,
+continued rate at 100: 90% intervals covered 15 of 20 seeded data sets (bias +3 points);
+drawn from a Kumaraswamy, 19 of 20.  Bootstrap resampling of items treats them as a sample
+from a population, which is conservative for the fixed benchmark being forecast.
 
 Targets: ``"fresh"`` forecasts a new run of N attempts per item (what a pass@N evaluation
 measures; per item 1 - E[(1 - p)^N | data]); ``"continued"`` counts the observed attempts
