@@ -67,13 +67,13 @@ def part_a(frame: pd.DataFrame, fit_budget: int, Ns, repeats: int) -> pd.DataFra
 def part_b(frame: pd.DataFrame, fit_budget: int, Ns, repeats: int) -> pd.DataFrame:
     from scipy import special as sp
 
+    from scalefit.sampling import pass_at_k
+
     rows = []
     for model, g in frame.groupby("model"):
         n, c = g["n_samples"].to_numpy(), g["n_correct"].to_numpy()
         # per-problem pass@N of the full log (unbiased estimator), the truth being averaged
-        per_item = np.stack([np.where(n - c >= NN, 1 - np.exp(sp.gammaln(n - c + 1) - sp.gammaln(n - c - NN + 1)
-                                                                - sp.gammaln(n + 1) + sp.gammaln(n - NN + 1)), 1.0)
-                             for NN in Ns])
+        per_item = np.stack([pass_at_k(n, c, NN) for NN in Ns])
         p = c / n
         for r in range(repeats):
             k = _subsample(n, c, fit_budget, r)

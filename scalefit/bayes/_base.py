@@ -1,4 +1,5 @@
-"""Shared pieces of the repeated-sampling posterior results (draws, tables, JSON)."""
+"""Shared pieces of the posterior results (status, draws, tables, JSON): the scaling-law
+posterior and the repeated-sampling ones."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ import pandas as pd
 from .._files import atomic_write_text
 from ..errors import ArgumentError
 from . import _idata
-from .posterior import level_quantiles, qname
 
 
 class PosteriorMixin:
@@ -22,6 +22,7 @@ class PosteriorMixin:
 
     @property
     def converged(self) -> bool:
+        """All §4.5 diagnostics passed."""
         return self.diagnostics.passed
 
     @property
@@ -41,6 +42,8 @@ class PosteriorMixin:
         return a.reshape((-1,) + a.shape[2:])
 
     def _table(self, names: Sequence[str], level: float, labels: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
+        from .posterior import level_quantiles, qname
+
         lo, hi = level_quantiles([level])
         diag = self.diagnostics.table
         rows = []

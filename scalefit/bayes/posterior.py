@@ -12,7 +12,6 @@ quantities (§4.4) with the extrapolation factor stated.
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import math
 import platform
 from dataclasses import dataclass, field, replace
@@ -25,11 +24,11 @@ import numpy as np
 import pandas as pd
 
 from .._config import require_x64
-from .._files import atomic_write_text
 from ..errors import ArgumentError
 from ..laws import ScalingLaw, get_law
 from ..params import Prior
 from . import _idata
+from ._base import PosteriorMixin
 from ._lawmodel import LawPlan, coordinates, make_model, make_plan, model_data, pointwise_loglik
 from ._nuts import NutsSettings, run_nuts
 from ._priors import clip_to_support, data_summaries, from_coordinate, prior_median
@@ -80,7 +79,7 @@ def versions() -> dict[str, str]:
 
 # ============================================================================ result
 @dataclass(frozen=True)
-class PosteriorFit:
+class PosteriorFit(PosteriorMixin):
     """Posterior of a scaling-law fit (frozen; build a new one rather than mutating).
 
     Attributes
@@ -127,20 +126,7 @@ class PosteriorFit:
     metadata: Mapping[str, Any] = field(default_factory=dict, repr=False)
     runs_centered: bool = False
 
-    # ------------------------------------------------------------------ status
-    @property
-    def converged(self) -> bool:
-        """All §4.5 diagnostics passed."""
-        return self.diagnostics.passed
-
-    @property
-    def status(self) -> str:
-        return self.diagnostics.status
-
-    @property
-    def num_draws(self) -> int:
-        post = self.idata.posterior
-        return int(post.sizes["chain"] * post.sizes["draw"])
+    FORMAT = FORMAT  # converged, status, num_draws, to_json: PosteriorMixin
 
     @property
     def plan(self) -> LawPlan:
@@ -481,13 +467,6 @@ class PosteriorFit:
             "metadata": dict(self.metadata),
         })
 
-    def to_json(self, path: str | Path | None = None, *, overwrite: bool = False) -> str:
-        """JSON text; with ``path`` also written atomically (never overwriting unless asked)."""
-        text = json.dumps(self.to_dict(), allow_nan=False)
-        if path is not None:
-            atomic_write_text(path, text, overwrite=overwrite, argument="path")
-        return text
-
     @classmethod
     def from_dict(cls, d: Mapping, *, law: ScalingLaw | None = None) -> "PosteriorFit":
         from ..fit.result import _frame_from_json
@@ -820,12 +799,10 @@ def fit_bayes(
 
 def load_posterior(path: str | Path):
     """Load any scalefit posterior file (loss-law or Beta-Binomial) by its ``format`` field."""
-    text = Path(path).read_text() if not str(path).lstrip().startswith("{") else str(path)
-    try:
-        d = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ArgumentError(f"posterior file is not valid JSON: {exc}") from None
-    fmt = d.get("format")
+    from .._files import read_json
+
+    d = read_json(path, what="posterior file")
+    fmt = d.get("format") if isinstance(d, dict) else None
     if fmt == FORMAT:
         return PosteriorFit.from_dict(d)
     from .betabinom import BetaBinomialPosterior, HierarchicalBetaBinomialPosterior

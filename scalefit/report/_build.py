@@ -100,12 +100,7 @@ def _cover(title: str, sections: Sequence[Section], inputs: Sequence[tuple[str, 
     flow.kv(rows)
     for sec in sections:
         flow.heading(sec.title, level=1, keep_with=1.6)
-        if sec.warnings:
-            n = len(sec.warnings)
-            flow.box(sec.warnings, kind="warning",
-                     title=f"⚠ {n} warning{'s' if n != 1 else ''}: read before using these numbers")
-        else:
-            flow.box(sec.checks or ["No warnings."], kind="ok", title="✓ checks passed")
+        flow.status_box(sec.warnings, sec.checks or ["No warnings."], warning_note=": read before using these numbers")
         flow.heading("Summary", level=2, keep_with=0.6)
         flow.paragraph(sec.summary)
         if sec.provenance:

@@ -251,6 +251,15 @@ class Flow:
         self._box(list(lines), kind, title, size)
         self._dirty = True
 
+    def status_box(self, warnings: Sequence[str], checks: Sequence[str], *, warning_note: str = "") -> None:
+        """The verdict box of a section: its warnings (vermillion, counted in the title, followed by
+        ``warning_note``) or, when there are none, the checks that passed (green)."""
+        if warnings:
+            n = len(warnings)
+            self.box(warnings, kind="warning", title=f"⚠ {n} warning{'s' if n != 1 else ''}{warning_note}")
+        else:
+            self.box(checks, kind="ok", title="✓ checks passed")
+
     # ------------------------------------------------------------------ tables
     def table(self, df: pd.DataFrame, *, align: Sequence[str] | None = None, size: float = TABLE,
               note: str | None = None, min_size: float = 6.5) -> None:

@@ -121,6 +121,17 @@ def _heldout_rate(n, k, k_m, m: int, N: int) -> float:
     return float(np.mean(hit))
 
 
+def _backtest_budgets(backtest_N, m: int, n_min: int) -> np.ndarray:
+    """Budgets of an external backtest fitted on m attempts: ``backtest_N`` (checked to lie in
+    [m, n_min]) or six log-spaced budgets from 2m to n_min."""
+    if backtest_N is None:
+        return np.unique(np.round(np.geomspace(2 * m, n_min, 6)).astype(np.int64))
+    bt_N = np.asarray(sorted(int(v) for v in backtest_N), dtype=np.int64)
+    if bt_N.min() < m or bt_N.max() > n_min:
+        raise ArgumentError(f"`backtest_N` must lie in [{m}, {n_min}]")
+    return bt_N
+
+
 def _record_warnings(converged: bool, what: str, message: str, tg, n_max: int, backtest, level: float) -> list[str]:
     warns = []
     if not converged:
@@ -241,12 +252,7 @@ def make_bon_curve(n, k, *, targets: Sequence[float] = (1000,), budget_target: f
         fit_m = fit_beta_binomial(np.full(n.shape, m), k_m)
         if fit_m.at_boundary or not np.isfinite(fit_m.a):
             raise ArgumentError(f"the backtest fit on {m} attempts is on the boundary ({fit_m.message})")
-        if backtest_N is None:
-            bt_N = np.unique(np.round(np.geomspace(2 * m, n_min, 6)).astype(np.int64))
-        else:
-            bt_N = np.asarray(sorted(int(v) for v in backtest_N), dtype=np.int64)
-        if bt_N.min() < m or bt_N.max() > n_min:
-            raise ArgumentError(f"`backtest_N` must lie in [{m}, {n_min}]")
+        bt_N = _backtest_budgets(backtest_N, m, n_min)
         draws_m = _log_draws(fit_m, num_samples, rng)
         p_m, lo_m, up_m, _ = _conditional_band(bt_N.astype(float), np.full(n.shape, m), k_m, fit_m, draws_m, level)
         rows = [{"N": int(NN), "predicted": float(p_m[j]), "lower": float(lo_m[j]), "upper": float(up_m[j]),
@@ -361,12 +367,7 @@ def bon_record(bon, *, targets: Sequence[float] = (1000,), budget_target: float 
             raise ArgumentError(f"`backtest_attempts` = {m} must be in [1, {n_min - 1}] (fewer than every n_i)")
         rng = np.random.default_rng([seed, 7])
         k_m = rng.hypergeometric(k, n - k, m)
-        if backtest_N is None:
-            bt_N = np.unique(np.round(np.geomspace(2 * m, n_min, 6)).astype(np.int64))
-        else:
-            bt_N = np.asarray(sorted(int(v) for v in backtest_N), dtype=np.int64)
-        if bt_N.min() < m or bt_N.max() > n_min:
-            raise ArgumentError(f"`backtest_N` must lie in [{m}, {n_min}]")
+        bt_N = _backtest_budgets(backtest_N, m, n_min)
         # the whole default procedure (candidates, internal backtest, choice) on the kept attempts
         bon_m = fit_bon(np.full(n.shape, m), k_m, model=bon.model if bon.selection != "auto" else "auto",
                         candidates=bon.candidates, fraction=bon.fraction, repeats=bon.repeats, seed=seed)

@@ -405,10 +405,7 @@ def render_fit_result(record: Mapping, ctx: RenderContext) -> Section:
     # ---------------------------------------------------------------- diagnostics
     flow.page_break("Diagnostics")
     flow.heading("Diagnostics")
-    if warns:
-        flow.box(warns, kind="warning", title=f"⚠ {len(warns)} warning{'s' if len(warns) != 1 else ''}")
-    else:
-        flow.box(checks, kind="ok", title="✓ checks passed")
+    flow.status_box(warns, checks)
     n_pol = int((fit.starts["stage"] == "polished").sum()) if "stage" in fit.starts else fit.n_starts
     sched = fit.metadata.get("schedule") or {}
     flow.kv([

@@ -462,10 +462,7 @@ def _render(record: Mapping, ctx: RenderContext) -> Section:
     # ---------------------------------------------------------------- diagnostics
     flow.page_break("Diagnostics")
     flow.heading("Diagnostics")
-    if warns:
-        flow.box(warns, kind="warning", title=f"⚠ {len(warns)} warning{'s' if len(warns) != 1 else ''}")
-    else:
-        flow.box(checks, kind="ok", title="✓ checks passed")
+    flow.status_box(warns, checks)
     flow.heading("Sampler checks (METHODS §4.5)", level=2)
     flow.table(_checks_table(diag), align=["l", "c", "l"])
     remedies = [f"{c[0]}: {c[3]}" for c in diag.checks if not c[1] and c[3]]

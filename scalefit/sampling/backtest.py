@@ -108,6 +108,19 @@ def _check_estimators(estimators) -> tuple:
     return ests
 
 
+def _check_common(level, estimators, candidates, fit_budget):
+    """Arguments both backtests share: (level, estimators, candidates, fit_budget), checked."""
+    from .bonfit import DEFAULT_CANDIDATES
+
+    require_x64()
+    level = check_level(level)
+    estimators = _check_estimators(estimators)
+    fit_budget = int(fit_budget)
+    if fit_budget < 2:
+        raise ArgumentError(f"`fit_budget` = {fit_budget} must be >= 2")
+    return level, estimators, DEFAULT_CANDIDATES if candidates is None else tuple(candidates), fit_budget
+
+
 def _predict_all(n, k, N_arr, estimators, *, target, level, num_bootstrap, seed, candidates, fraction, repeats,
                  select_bootstrap=100):
     """Predictions of every estimator from small-budget counts (n, k): list of row dicts."""
@@ -230,19 +243,12 @@ def backtest_counts(counts: pd.DataFrame, fit_budget: int, N, *, repeats: int = 
     BacktestResult
     """
     from ..io.attempts import subsample_counts, validate_attempts
-    from .bonfit import DEFAULT_CANDIDATES
     from .passk import mean_pass_at_k
 
-    require_x64()
-    level = check_level(level)
-    estimators = _check_estimators(estimators)
-    candidates = DEFAULT_CANDIDATES if candidates is None else tuple(candidates)
+    level, estimators, candidates, fit_budget = _check_common(level, estimators, candidates, fit_budget)
     if not isinstance(counts, pd.DataFrame):
         raise ArgumentError(f"`counts` must be a pandas DataFrame, got {type(counts).__name__}")
     validate_attempts(counts)
-    fit_budget = int(fit_budget)
-    if fit_budget < 2:
-        raise ArgumentError(f"`fit_budget` = {fit_budget} must be >= 2")
     N_arr = np.atleast_1d(np.asarray(N, dtype=float))
     if groups is None:
         groups = counts.attrs.get("groups", [])
@@ -312,17 +318,10 @@ def backtest_log(log: pd.DataFrame, fit_budget: int, N, *, level: float = 0.9, g
     BacktestResult
     """
     from ..io.attempts import attempts_to_counts, first_n_attempts
-    from .bonfit import DEFAULT_CANDIDATES
 
-    require_x64()
-    level = check_level(level)
-    estimators = _check_estimators(estimators)
-    candidates = DEFAULT_CANDIDATES if candidates is None else tuple(candidates)
+    level, estimators, candidates, fit_budget = _check_common(level, estimators, candidates, fit_budget)
     if not isinstance(log, pd.DataFrame) or not {"item", "attempt", "success"} <= set(log.columns):
         raise ArgumentError("`log` must be an attempt log with columns `item`, `attempt`, `success` (load_attempt_log)")
-    fit_budget = int(fit_budget)
-    if fit_budget < 2:
-        raise ArgumentError(f"`fit_budget` = {fit_budget} must be >= 2")
     N_arr = np.atleast_1d(np.asarray(N, dtype=float))
     if groups is None:
         groups = log.attrs.get("groups", [])
