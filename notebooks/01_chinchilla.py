@@ -31,7 +31,7 @@ from scalefit.report import build_report
 
 scalefit.enable_x64()
 QUICK = os.environ.get("SCALEFIT_NOTEBOOK_QUICK", "").lower() not in ("", "0", "false", "no")
-ROOT = next(p for p in [Path.cwd(), *Path.cwd().parents] if (p / "data" / "chinchilla_synthetic.csv").is_file())
+ROOT = next(p for p in [Path.cwd(), *Path.cwd().parents] if (p / "scalefit" / "examples" / "chinchilla_synthetic.csv").is_file())
 SHARED = Path(os.environ.get("SCALEFIT_SHARED_DATA", ROOT.parent / "shared" / "data"))
 OUT = Path(tempfile.mkdtemp(prefix="scalefit-nb-")) if QUICK else ROOT / "reports"  # reports/*.pdf, *.json are git-ignored
 OUT.mkdir(parents=True, exist_ok=True)
@@ -51,7 +51,7 @@ if epoch.is_file() and not QUICK:
     frame = frame[frame.value < frame.value.nlargest(5).min()]
     source = str(epoch)
 else:
-    source = "data/chinchilla_synthetic.csv"
+    source = "scalefit/examples/chinchilla_synthetic.csv"
     frame = scalefit.load_curves(ROOT / source)
 print(f"{len(frame)} runs from {source}")
 frame.head()

@@ -38,7 +38,7 @@ from scalefit.sampling import backtest_counts, fit_beta_binomial, fit_bon, mean_
 
 scalefit.enable_x64()
 QUICK = os.environ.get("SCALEFIT_NOTEBOOK_QUICK", "").lower() not in ("", "0", "false", "no")
-ROOT = next(p for p in [Path.cwd(), *Path.cwd().parents] if (p / "data" / "chinchilla_synthetic.csv").is_file())
+ROOT = next(p for p in [Path.cwd(), *Path.cwd().parents] if (p / "scalefit" / "examples" / "chinchilla_synthetic.csv").is_file())
 SHARED = Path(os.environ.get("SCALEFIT_SHARED_DATA", ROOT.parent / "shared" / "data"))
 OUT = Path(tempfile.mkdtemp(prefix="scalefit-nb-")) if QUICK else ROOT / "reports"  # reports/*.pdf, *.json are git-ignored
 OUT.mkdir(parents=True, exist_ok=True)
@@ -61,7 +61,7 @@ if monkeys.is_file() and not QUICK:
     source = f"{monkeys} (Pythia 1B, 100 of 10,000 samples per problem)"
 else:
     full = None
-    source = "data/bon_synthetic_counts.csv"
+    source = "scalefit/examples/bon_synthetic_counts.csv"
     counts = load_attempts(ROOT / source)
 n, k = counts["n"].to_numpy(), counts["k"].to_numpy()
 print(f"{len(counts)} problems, {n.min()}-{n.max()} attempts, {np.mean(k > 0):.1%} solved at least once")

@@ -39,18 +39,18 @@ import scalefit.plots as sp
 
 scalefit.enable_x64()
 QUICK = os.environ.get("SCALEFIT_NOTEBOOK_QUICK", "").lower() not in ("", "0", "false", "no")
-ROOT = next(p for p in [Path.cwd(), *Path.cwd().parents] if (p / "data" / "chinchilla_synthetic.csv").is_file())
+ROOT = next(p for p in [Path.cwd(), *Path.cwd().parents] if (p / "scalefit" / "examples" / "chinchilla_synthetic.csv").is_file())
 
 # %% [markdown]
 # ## Data: a loss curve with a floor
 #
-# `data/power_law_synthetic.csv`: L(N) = 1.5 + 50 N^-0.3 at 10 sizes from 1e6 to 1e9 parameters,
+# `scalefit/examples/power_law_synthetic.csv`: L(N) = 1.5 + 50 N^-0.3 at 10 sizes from 1e6 to 1e9 parameters,
 # with 0.5% log-normal noise.
 
 # %%
-frame = scalefit.load_curves(ROOT / "data" / "power_law_synthetic.csv")
+frame = scalefit.load_curves(ROOT / "scalefit" / "examples" / "power_law_synthetic.csv")
 LAWS = ("power_law", "power_law_no_floor")
-fits = {law: scalefit.fit_law(frame, law, inputs={"x": "N"}, source="data/power_law_synthetic.csv") for law in LAWS}
+fits = {law: scalefit.fit_law(frame, law, inputs={"x": "N"}, source="scalefit/examples/power_law_synthetic.csv") for law in LAWS}
 for law, f in fits.items():
     print(f.summary(), end="\n\n")
 
@@ -107,7 +107,7 @@ from scalefit.bayes import compare_laws, fit_bayes, loo
 
 SETTINGS = dict(num_warmup=100, num_samples=100, num_chains=2) if QUICK else {}
 post = fit_bayes(frame, "power_law", inputs={"x": "N"}, seed=0, progress=False,
-                 source="data/power_law_synthetic.csv", **SETTINGS)
+                 source="scalefit/examples/power_law_synthetic.csv", **SETTINGS)
 print(post.summary())
 
 # %% [markdown]

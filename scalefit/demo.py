@@ -1,27 +1,16 @@
 """`scalefit demo` / `make demo`: the main job on bundled example data.
 
-Fits the Chinchilla law the Hoffmann way to ``data/chinchilla_synthetic.csv`` (generated from
-known parameters by ``data/generate.py``), prints the parameter table with its convergence
+Fits the Chinchilla law the Hoffmann way to the bundled ``chinchilla_synthetic.csv``
+(:mod:`scalefit.examples`, generated from known parameters), prints the parameter table with its convergence
 verdict, the prediction at a 70B-parameter / 1.4T-token run, and the compute-optimal
 allocation at 1e24 FLOPs, next to the true values.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from .errors import ArgumentError
-
-
-def _data_dir() -> Path:
-    here = Path(__file__).resolve().parents[1] / "data"
-    if not (here / "chinchilla_synthetic.csv").is_file():
-        raise ArgumentError(
-            f"bundled example data not found in '{here}'; run the demo from a scalefit checkout "
-            "(`make demo`) or regenerate it with `python data/generate.py`"
-        )
-    return here
+from . import examples
 
 
 def run_demo(output: str | None = None, force: bool = False) -> int:
@@ -34,15 +23,14 @@ def run_demo(output: str | None = None, force: bool = False) -> int:
     from .fit import FitResult
     from .report.demo import build_demo_report
 
-    data = _data_dir()
-    truth = json.loads((data / "TRUTH.json").read_text())
-    out_dir = Path(output) if output else Path(__file__).resolve().parents[1] / "reports"
+    truth = examples.truth()
+    out_dir = Path(output) if output else Path("reports")
     out_dir.mkdir(parents=True, exist_ok=True)
     info = build_demo_report(out_dir, force=True)
 
     res = FitResult.from_json(info["fit"])
     print()
-    print("== Chinchilla L(N, D) on data/chinchilla_synthetic.csv (Huber on log residuals, 4,500-start grid)")
+    print("== Chinchilla L(N, D) on scalefit/examples/chinchilla_synthetic.csv (Huber on log residuals, 4,500-start grid)")
     print(res.summary())
     t = truth["chinchilla_synthetic.csv"]
     nat = res.natural_params
@@ -60,7 +48,4 @@ def run_demo(output: str | None = None, force: bool = False) -> int:
     print(f"compute-optimal at 1e24 FLOPs: N = {opt.N_opt:.3g}, D = {opt.D_opt:.3g}, "
           f"{opt.tokens_per_param:.1f} tokens/param, L* = {opt.loss:.4f}; "
           f"N_opt ∝ C^{k['a']:.3f} (true C^{tk['a']:.3f})")
-    pages = info.get("pages")
-    n_pages = pages if isinstance(pages, int) else len(pages or [])
-    print(f"wrote {info['pdf']} ({n_pages} pages)")
     return 0 if res.converged else 3

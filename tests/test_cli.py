@@ -91,7 +91,7 @@ def test_cli_laws_lists_formulas():
 
 
 def test_cli_fit_power_law_on_bundled_data(tmp_path):
-    data = Path(__file__).resolve().parents[1] / "data" / "power_law_synthetic.csv"
+    data = Path(__file__).resolve().parents[1] / "scalefit" / "examples" / "power_law_synthetic.csv"
     out = tmp_path / "p.json"
     r = run("fit", data, "--law", "power_law", "--x", "N", "-o", out)
     assert r.returncode == 0, r.stderr
@@ -105,7 +105,7 @@ def test_cli_bayes_fit_runs_chains_in_parallel_on_cpu(tmp_path, monkeypatch):
     chains), unless XLA_FLAGS already sets a device count."""
     from conftest import REPO
 
-    args = ("fit", REPO / "data" / "power_law_synthetic.csv", "--law", "power_law", "--x", "N", "--method", "bayes",
+    args = ("fit", REPO / "scalefit" / "examples" / "power_law_synthetic.csv", "--law", "power_law", "--x", "N", "--method", "bayes",
             "--draws", "60", "--warmup", "60", "--chains", "2")
     r = run(*args, cache=tmp_path / "cache")
     assert r.returncode == 0, r.stderr
@@ -121,7 +121,7 @@ def test_cli_fast_parser_accepts_exactly_what_the_full_parser_accepts(tmp_path):
     parser finds ambiguous (`--dr`: --drop-largest or --draws), and `--hel` prints help once."""
     from conftest import REPO
 
-    data = REPO / "data" / "power_law_synthetic.csv"
+    data = REPO / "scalefit" / "examples" / "power_law_synthetic.csv"
     r = run("fit", data, "--law", "power_law", "--x", "N", "--dr", "5", cache=tmp_path / "cache")
     assert r.returncode == 2 and "ambiguous option: --dr" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     r = run("fit", data, "--hel")

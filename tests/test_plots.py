@@ -43,14 +43,14 @@ def bands(ax) -> list:
 
 @pytest.fixture(scope="module")
 def chin():
-    frame = load_curves(REPO / "data" / "chinchilla_synthetic.csv")
-    fit = scalefit.fit_law(frame, "chinchilla", starts=SMALL_GRID, source="data/chinchilla_synthetic.csv")
+    frame = load_curves(REPO / "scalefit" / "examples" / "chinchilla_synthetic.csv")
+    fit = scalefit.fit_law(frame, "chinchilla", starts=SMALL_GRID, source="scalefit/examples/chinchilla_synthetic.csv")
     return fit, scalefit.bootstrap(fit, 20, seed=0, progress=False)
 
 
 @pytest.fixture(scope="module")
 def power():
-    frame = load_curves(REPO / "data" / "power_law_synthetic.csv")
+    frame = load_curves(REPO / "scalefit" / "examples" / "power_law_synthetic.csv")
     fit = scalefit.fit_law(frame, "power_law", inputs={"x": "N"})
     return fit, scalefit.bootstrap(fit, 20, seed=0, progress=False)
 

@@ -49,17 +49,17 @@ def pdf_pages(data: bytes) -> list[str]:
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     d = tmp_path_factory.mktemp("report_inputs")
-    frame = load_curves(REPO / "data" / "chinchilla_synthetic.csv")
-    fit = scalefit.fit_law(frame, "chinchilla", starts=SMALL_GRID, source="data/chinchilla_synthetic.csv")
+    frame = load_curves(REPO / "scalefit" / "examples" / "chinchilla_synthetic.csv")
+    fit = scalefit.fit_law(frame, "chinchilla", starts=SMALL_GRID, source="scalefit/examples/chinchilla_synthetic.csv")
     boot = scalefit.bootstrap(fit, 20, seed=0, progress=False).with_metadata(command="scalefit fit test")
     boot.to_json(d / "chinchilla.json")
     bad = scalefit.fit_law(frame, "chinchilla", starts={k: v[:1] for k, v in SMALL_GRID.items()}, max_iter=3,
-                           screen_iters=1, n_polish=1, varpro=False, source="data/chinchilla_synthetic.csv")
+                           screen_iters=1, n_polish=1, varpro=False, source="scalefit/examples/chinchilla_synthetic.csv")
     assert not bad.converged
     bad.to_json(d / "nonconverged.json")
-    counts = pd.read_csv(REPO / "data" / "bon_synthetic_counts.csv")
+    counts = pd.read_csv(REPO / "scalefit" / "examples" / "bon_synthetic_counts.csv")
     record = make_bon_curve(counts["n"], counts["k"], targets=[1000], budget_target=0.9, backtest_attempts=10,
-                            num_samples=100, seed=0, source="data/bon_synthetic_counts.csv")
+                            num_samples=100, seed=0, source="scalefit/examples/bon_synthetic_counts.csv")
     save_bon_curve(record, d / "bon.json")
     return {"dir": d, "fit": boot, "chinchilla": d / "chinchilla.json", "bad": d / "nonconverged.json",
             "bon": d / "bon.json", "record": record}
@@ -98,7 +98,7 @@ def test_chinchilla_summary_states_prediction_and_interval(files, chinchilla_rep
     assert "N = 7.0e10 parameters, D = 1.4e12 tokens" in cover
     # provenance: data file and hash, command, versions, seed, date
     md = files["fit"].metadata
-    for needle in ("data/chinchilla_synthetic.csv", md["data_hash"], "scalefit fit test", "scalefit 0.1.0",
+    for needle in ("scalefit/examples/chinchilla_synthetic.csv", md["data_hash"], "scalefit fit test", "scalefit 0.1.0",
                    md["created"], "seed 0"):
         assert needle in cover or needle.replace("seed ", "seed") in cover.replace("seed 0", "seed0"), needle
     assert "checks passed" in cover
@@ -194,7 +194,7 @@ def test_best_of_n_report(files):
     assert (f"it predicts ASR@1000 = {t['prediction']:.3f} for these problems, with a 95% interval of "
             f"{t['lower']:.3f} to {t['upper']:.3f}") in cover
     assert f"takes about N = {fmt_num(rec['budget']['N'], 3)} attempts" in cover
-    assert "data/bon_synthetic_counts.csv" in cover and rec["metadata"]["data_hash"] in cover
+    assert "scalefit/examples/bon_synthetic_counts.csv" in cover and rec["metadata"]["data_hash"] in cover
     assert info.page_titles[1:] == ("Best-of-N: model, predictions and budget", "ASR@N curve and backtest")
     assert "Backtest" in pages[1] and "held-out empirical" in pages[1]
     # a target inside the saved curve can be requested; one outside it is refused

@@ -23,7 +23,7 @@ from scalefit.sampling import BonFit  # noqa: E402
 
 from conftest import REPO  # noqa: E402
 
-DATA = REPO / "data" / "bon_synthetic_counts.csv"
+DATA = REPO / "scalefit" / "examples" / "bon_synthetic_counts.csv"
 B = 30  # bootstrap replicates: enough to exercise the intervals, small for CI
 
 

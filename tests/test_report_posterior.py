@@ -5,7 +5,7 @@ warning beyond 10×); failed sampler diagnostics (§4.5) are shown prominently w
 the output is deterministic and the pages render under Agg.
 
 The data are the T1.1a curve of METHODS.md (L(N) = 1.5 + 50 N^-0.3, 10 sizes from 1e6 to 1e9,
-0.5% noise: ``data/power_law_synthetic.csv``); the fits are deliberately short (2 chains).
+0.5% noise: ``scalefit/examples/power_law_synthetic.csv``); the fits are deliberately short (2 chains).
 """
 
 from __future__ import annotations
@@ -45,14 +45,14 @@ def pdf_pages(data: bytes) -> list[str]:
 @pytest.fixture(scope="module")
 def fits(tmp_path_factory):
     d = tmp_path_factory.mktemp("posterior_report")
-    frame = scalefit.load_curves(REPO / "data" / "power_law_synthetic.csv")
+    frame = scalefit.load_curves(REPO / "scalefit" / "examples" / "power_law_synthetic.csv")
     good = fit_bayes(frame, "power_law", inputs={"x": "N"}, num_warmup=200, num_samples=200, num_chains=2,
-                     seed=0, progress=False, thresholds=LENIENT, source="data/power_law_synthetic.csv")
+                     seed=0, progress=False, thresholds=LENIENT, source="scalefit/examples/power_law_synthetic.csv")
     good = good.with_metadata(command="pytest: fit_bayes power_law")
     good.to_json(d / "good.json")
     # 2 warm-up steps and 20 draws per chain: 40 draws cannot reach the default ESS >= 400
     bad = fit_bayes(frame, "power_law", inputs={"x": "N"}, num_warmup=2, num_samples=20, num_chains=2,
-                    seed=1, progress=False, source="data/power_law_synthetic.csv")
+                    seed=1, progress=False, source="scalefit/examples/power_law_synthetic.csv")
     assert not bad.converged and any(c[0] == "ESS" and not c[1] for c in bad.diagnostics.checks)
     bad.to_json(d / "bad.json")
     return {"dir": d, "good": d / "good.json", "bad": d / "bad.json"}
@@ -84,7 +84,7 @@ def test_summary_states_prediction_interval_and_factor(fits, cli_report):
     assert "The extrapolation factor is 10×." in cover
     # provenance: data file and hash, command, versions, seed, date
     md = post.metadata
-    for needle in ("data/power_law_synthetic.csv", md["data_hash"], "pytest: fit_bayes power_law",
+    for needle in ("scalefit/examples/power_law_synthetic.csv", md["data_hash"], "pytest: fit_bayes power_law",
                    f"numpyro {md['versions']['numpyro']}", md["created"], "2 chains × (200 warm-up + 200 draws)"):
         assert needle in cover, needle
     assert "DIAGNOSTICS FAILED" not in cover  # lenient thresholds: the diagnostics pass

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from .. import examples
 from ..errors import ArgumentError
 
 CHINCHILLA_TARGET = {"N": 70e9, "D": 1.4e12}       # Chinchilla 70B
@@ -20,10 +21,6 @@ BUDGETS = (5.76e23, 1e24)                           # Chinchilla's compute, and 
 BON_TARGETS = (1000.0,)
 BON_BUDGET_TARGET = 0.9
 TITLE = "scalefit demo: a Chinchilla loss law and a best-of-N prediction"
-
-
-def _repo() -> Path:
-    return Path(__file__).resolve().parents[2]
 
 
 def build_demo_report(output_dir: str | Path | None = None, force: bool = False, *, n_replicates: int = 200,
@@ -34,7 +31,7 @@ def build_demo_report(output_dir: str | Path | None = None, force: bool = False,
     ----------
     output_dir : path, optional
         Where to write ``demo.pdf``, ``demo_chinchilla_fit.json`` and ``demo_bon_curve.json``
-        (default: ``reports/`` in the checkout).
+        (default: ``reports/`` in the current folder).
     force : bool
         Overwrite existing outputs; without it an existing output is an error.
     n_replicates : int
@@ -57,14 +54,8 @@ def build_demo_report(output_dir: str | Path | None = None, force: bool = False,
     from .bestofn import bon_record, save_bon_curve
 
     t0 = time.perf_counter()
-    repo = _repo()
-    data = repo / "data"
-    chin_csv, bon_csv = data / "chinchilla_synthetic.csv", data / "bon_synthetic_counts.csv"
-    for f in (chin_csv, bon_csv):
-        if not f.is_file():
-            raise ArgumentError(f"bundled example data '{f}' not found; run the demo from a scalefit checkout "
-                                "or regenerate it with `python data/generate.py`")
-    out = Path(output_dir) if output_dir is not None else repo / "reports"
+    chin_csv, bon_csv = examples.path("chinchilla_synthetic.csv"), examples.path("bon_synthetic_counts.csv")
+    out = Path(output_dir) if output_dir is not None else Path("reports")
     out.mkdir(parents=True, exist_ok=True)
     pdf, fit_path, bon_path = out / "demo.pdf", out / "demo_chinchilla_fit.json", out / "demo_bon_curve.json"
     if not force:
@@ -77,7 +68,7 @@ def build_demo_report(output_dir: str | Path | None = None, force: bool = False,
         if verbose:
             print(msg, flush=True)
 
-    rel = lambda p: str(p.relative_to(repo)) if p.is_relative_to(repo) else str(p)  # noqa: E731
+    rel = lambda p: f"scalefit/examples/{p.name}"  # noqa: E731 - the same label wherever scalefit is installed
     say(f"== Chinchilla L(N, D) on {rel(chin_csv)}: Hoffmann's 4,500-start fit, then {n_replicates} bootstrap replicates")
     frame = load_curves(chin_csv)
     fit = fit_law(frame, "chinchilla", source=rel(chin_csv))

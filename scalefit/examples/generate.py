@@ -1,6 +1,6 @@
-"""Generate scalefit's bundled example datasets from known laws (see data/README.md).
+"""Generate scalefit's bundled example datasets from known laws (see README.md beside this file).
 
-Run:  python data/generate.py   (deterministic; seeds fixed below)
+Run:  python -m scalefit.examples.generate   (deterministic; seeds fixed below)
 """
 
 from __future__ import annotations
