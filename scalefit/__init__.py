@@ -8,6 +8,7 @@ Public API (everything else lives in private modules or sub-packages):
 - fitting: :func:`fit_law`, :class:`FitResult`, :func:`bootstrap`, :func:`fit_batch`
 - allocation: :func:`compute_optimal`, :func:`compute_for_loss`, :func:`allocation_constants`
 - repeated sampling: :mod:`scalefit.sampling`
+- example data: :mod:`scalefit.examples`
 """
 
 from ._config import enable_x64, require_x64
@@ -50,4 +51,8 @@ def __getattr__(name):  # lazy: the io layer is imported on first use
         from . import io
 
         return getattr(io, name)
+    if name == "examples":
+        import importlib
+
+        return importlib.import_module(".examples", __name__)
     raise AttributeError(name)

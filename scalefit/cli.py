@@ -42,14 +42,9 @@ def _setup_jax(args=None) -> None:
             jax.config.update("jax_num_cpu_devices", int(chains))
         except Exception:  # noqa: BLE001 - then chains are vectorised, as without this
             pass
-    cache = os.environ.get("SCALEFIT_CACHE_DIR") or str(Path.home() / ".cache" / "scalefit" / "jax")
-    try:
-        Path(cache).mkdir(parents=True, exist_ok=True)
-        jax.config.update("jax_compilation_cache_dir", cache)
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-    except Exception:  # pragma: no cover - a read-only home must not break the CLI
-        pass
+    from ._config import use_compilation_cache
+
+    use_compilation_cache()
 
 
 def _parse_assignments(text: str, argument: str) -> dict[str, str]:
@@ -134,7 +129,11 @@ def _cmd_fit(args) -> int:
     if getattr(args, "method", "point") != "bayes":  # bayes: one CPU device per chain (_setup_jax)
         _use_host_cores()
     # a fresh process would otherwise re-trace the solver on every run (~1 s); see fit/_export.py
-    _export.enable(os.environ.get("SCALEFIT_CACHE_DIR") or str(Path.home() / ".cache" / "scalefit" / "jax"))
+    from ._config import cache_dir
+
+    folder = cache_dir()
+    if folder is not None:
+        _export.enable(str(folder))
     try:
         return _fit_command(args)
     finally:
