@@ -1,4 +1,4 @@
-"""Progress bars that show in a terminal and stay quiet when piped or under tests."""
+"""Progress bars that show in a terminal or a notebook and stay quiet when piped or under tests."""
 
 from __future__ import annotations
 
@@ -14,7 +14,19 @@ def progress_enabled(enabled: bool | None = None) -> bool:
         return False
     if "PYTEST_CURRENT_TEST" in os.environ:
         return False
-    return bool(getattr(sys.stderr, "isatty", lambda: False)())
+    return _in_notebook() or bool(getattr(sys.stderr, "isatty", lambda: False)())
+
+
+def _in_notebook() -> bool:
+    """True inside a Jupyter kernel (where stderr is no terminal but tqdm.auto draws a widget)."""
+    shell = sys.modules.get("IPython")
+    if shell is None:
+        return False
+    try:
+        ip = shell.get_ipython()
+    except Exception:  # noqa: BLE001 - an IPython without a running shell
+        return False
+    return ip is not None and "IPKernelApp" in getattr(ip, "config", {})
 
 
 class _Null:
