@@ -13,7 +13,7 @@ from .errors import PrecisionError
 
 
 def enable_x64() -> None:
-    """Enable float64 in JAX (required by every fit; METHODS.md §0.1)."""
+    """Enable float64 in JAX (required by every fit; docs/fitting.md#precision)."""
     jax.config.update("jax_enable_x64", True)
 
 

@@ -48,7 +48,7 @@ def _lse3_jvp(primals, tangents):
 
 @dataclass(frozen=True)
 class VarPro:
-    """Variable-projection initialiser (METHODS.md §0.6).
+    """Variable-projection initialiser (docs/fitting.md#the-varpro-start).
 
     For fixed values of the ``nonlinear`` coordinates the law's mean is a non-negative linear
     combination ``y = Φ(θ_nl, X) @ c``; the coefficients ``c`` are the natural values of the
