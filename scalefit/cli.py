@@ -33,7 +33,9 @@ def _setup_jax(args=None) -> None:
     os.environ.setdefault("JAX_PLATFORMS", os.environ.get("JAX_PLATFORMS", ""))
     import jax
 
-    jax.config.update("jax_enable_x64", True)
+    from ._config import enable_x64
+
+    enable_x64()
     chains = getattr(args, "chains", 1) or 1
     if (getattr(args, "method", None) == "bayes" and chains > 1
             and getattr(args, "chain_method", "auto") in ("auto", "parallel")

@@ -125,6 +125,7 @@ class ScalingLaw:
     def evaluate(self, params: Mapping[str, float], **inputs) -> np.ndarray:
         """Evaluate the law on the natural scale (``y``, not ``log y``).
 
+        >>> import scalefit; scalefit.enable_x64()
         >>> from scalefit.laws import get_law
         >>> law = get_law("chinchilla")
         >>> import math
