@@ -21,20 +21,20 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 
-#: Huber threshold of Hoffmann et al.'s objective (METHODS.md §1.3)
+#: Huber threshold of Hoffmann et al.'s objective (docs/laws.md#chinchilla)
 DELTA = 1e-3
 
-#: T1.4a reference optimum (METHODS.md §1.4): best unscaled summed Huber objective
+#: T1.4a reference optimum (docs/laws.md#chinchilla): best unscaled summed Huber objective
 T14A_OBJECTIVE = 1.0182740e-3
 
 #: scipy L-BFGS-B options for the baselines.  The objective handed to scipy is the summed Huber
 #: loss divided by delta**2 (values ~1e3, gradients O(1)-O(1e6)), so scipy's relative ftol,
 #: measured against max(|f|, 1), is a real relative tolerance; with the unscaled objective
-#: (~1e-3) L-BFGS-B stops almost at once (DESIGN.md §5, METHODS.md §1.4 item 1).  These match
+#: (~1e-3) L-BFGS-B stops almost at once (DESIGN.md §5, docs/laws.md#chinchilla).  These match
 #: T1.4a's recipe (ftol <= 1e-15) with gtol at scalefit's value and generous iteration limits.
 SCIPY_LBFGSB_OPTIONS = {"ftol": 1e-15, "gtol": 1e-10, "maxiter": 10_000, "maxfun": 20_000}
 
-#: Hoffmann App. D.2 grid (METHODS.md §1.3), written out here independently of scalefit
+#: Hoffmann App. D.2 grid (docs/laws.md#chinchilla), written out here independently of scalefit
 HOFFMANN_AXES = {
     "alpha": (0.0, 0.5, 1.0, 1.5, 2.0),
     "beta": (0.0, 0.5, 1.0, 1.5, 2.0),
@@ -76,7 +76,7 @@ def load_chinchilla(path: Path):
     frame = frame[frame["value"] < threshold].reset_index(drop=True)
     if len(frame) != 240:
         raise SystemExit(f"benchmarks: expected 240 Chinchilla points after Epoch's filter, got {len(frame)}")
-    # D must be C/(6N) (METHODS.md §1.4); check rather than trust the loader
+    # D must be C/(6N) (docs/laws.md#chinchilla); check rather than trust the loader
     if not np.allclose(frame["D"].to_numpy(), frame["C"].to_numpy() / (6.0 * frame["N"].to_numpy()), rtol=1e-12):
         raise SystemExit("benchmarks: D != C/(6N) in the loaded Chinchilla frame")
     return frame
@@ -99,7 +99,7 @@ class ChinchillaHuber:
     """Summed Huber objective of log residuals for L = E + A/N^α + B/D^β, divided by δ².
 
     ``f(x) = Σ_i w_i ρ_δ(μ_i − log L_i) / δ²`` with ``μ_i = LSE(a − α log N_i, b − β log D_i, e)``
-    and the analytic gradient of METHODS.md §1.3 (softmax weights times ψ_δ).  Calling the
+    and the analytic gradient of docs/laws.md#chinchilla (softmax weights times ψ_δ).  Calling the
     object returns ``(f, grad)`` as scipy's ``jac=True`` expects.
     """
 

@@ -115,7 +115,7 @@ def sse(params: np.ndarray, lx: np.ndarray, ly: np.ndarray) -> np.ndarray:
 def power_grid(lx: np.ndarray, ly: np.ndarray) -> np.ndarray:
     """(G, 30, 3) starts: α × E = frac·min L, with A matched at the data's geometric centre.
 
-    The same rule as scalefit's ``power_law`` start grid (METHODS.md §1.1), vectorised here.
+    The same rule as scalefit's ``power_law`` start grid (docs/laws.md#power-laws), vectorised here.
     """
     lmin = np.exp(ly.min(axis=1))
     gmean = np.exp(ly.mean(axis=1))

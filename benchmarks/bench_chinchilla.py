@@ -5,7 +5,7 @@ scalefit: ``fit_law(frame, "chinchilla")`` with its defaults (4,500 grid starts 
 
 Baseline: a plain loop of ``scipy.optimize.minimize(method="L-BFGS-B")`` over the same 4,500
 starts, each run to convergence with the analytic gradient of the summed Huber objective
-(written in numpy from METHODS.md §1.3), objective divided by δ², ftol = 1e-15, gtol = 1e-10,
+(written in numpy from docs/laws.md#chinchilla), objective divided by δ², ftol = 1e-15, gtol = 1e-10,
 maxiter = 10,000 (see ``_common.SCIPY_LBFGSB_OPTIONS``); the best objective is kept.
 
 Timings:

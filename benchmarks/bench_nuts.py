@@ -1,6 +1,6 @@
 """Benchmark: NUTS on the Chinchilla law, scalefit (numpyro) vs PyMC, same model, same run.
 
-Model (METHODS.md §4.1–4.3): log L_i ~ StudentT(ν, LSE(a − α log N_i, b − β log D_i, e), σ) on
+Model (docs/bayes.md#model): log L_i ~ StudentT(ν, LSE(a − α log N_i, b − β log D_i, e), σ) on
 Epoch's 240 points, with the §4.2 priors in their own parameterisation:
 log A_ref, log B_ref ~ Normal(log(0.3·median L), 1) (a = log A_ref + α·log N_ref, N_ref = geometric
 mean of N; same for b with D), E = u·L_min with u ~ Beta(3, 2), α, β ~ LogNormal(log 0.3, 0.5),

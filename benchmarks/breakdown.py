@@ -11,7 +11,7 @@ beside wall seconds because the machine is shared.
 - ``fit``: the warm Chinchilla fit split into VarPro start, screening and polishing.
 - ``lse``: cost of one screening lane-iteration with the old nested ``logaddexp`` objective,
   with scalefit's single 3-term log-sum-exp whose ``custom_jvp`` returns the softmax weights
-  (METHODS §1.3's gradient; ``scalefit.laws._base.lse3``), and with a trivial objective.
+  (the gradient in docs/laws.md#chinchilla; ``scalefit.laws._base.lse3``), and with a trivial objective.
 - ``compile``: a cold process's first fit split into VarPro, tracing, XLA compilation and run,
   with the 4,501 starts as they are and padded to a multiple of ``chunk_size`` (4,608).
 - ``batch``: host-side start-grid construction in ``fit_batch`` against a vectorised grid.

@@ -98,8 +98,8 @@ sp.plot_extrapolation(boot, {"x": 1e11})
 # ## Bayesian fit with `scalefit.bayes.fit_bayes`
 #
 # NUTS in float64 with the law's default weakly informative priors and a Student-t likelihood on
-# log loss (METHODS.md §4). Quick mode runs 2 short chains, so its diagnostics may fail the
-# §4.5 thresholds (R-hat ≤ 1.01, ESS ≥ 400): the fit then says so and names the remedy. A real
+# log loss (docs/bayes.md). Quick mode runs 2 short chains, so its diagnostics may fail the
+# thresholds of docs/bayes.md#diagnostics (R-hat ≤ 1.01, ESS ≥ 400): the fit then says so and names the remedy. A real
 # analysis uses the defaults (4 chains × 1000 draws).
 
 # %%

@@ -1,4 +1,4 @@
-"""Compute-optimal allocation for Chinchilla-type laws (METHODS.md §1.5; C = 6ND).
+"""Compute-optimal allocation for Chinchilla-type laws (docs/uncertainty.md#compute-optimal-allocation; C = 6ND).
 
 Minimising A·N^(−α) + B·D^(−β) subject to 6ND = C gives
   G = (αA/(βB))^(1/(α+β)),  a = β/(α+β),  b = α/(α+β),

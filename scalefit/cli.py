@@ -33,7 +33,9 @@ def _setup_jax(args=None) -> None:
     os.environ.setdefault("JAX_PLATFORMS", os.environ.get("JAX_PLATFORMS", ""))
     import jax
 
-    jax.config.update("jax_enable_x64", True)
+    from ._config import enable_x64
+
+    enable_x64()
     chains = getattr(args, "chains", 1) or 1
     if (getattr(args, "method", None) == "bayes" and chains > 1
             and getattr(args, "chain_method", "auto") in ("auto", "parallel")
@@ -78,6 +80,8 @@ def _cmd_laws(args) -> int:
     for name in available_laws():
         print(get_law(name).describe())
         print()
+    print("Formulas, losses, start grids and reference values: docs/laws.md; how fits run and what their "
+          "convergence status means: docs/fitting.md")
     return 0
 
 
@@ -117,7 +121,7 @@ def _load_for_fit(args):
         if args.drop_largest < 0 or args.drop_largest >= len(frame):
             raise ArgumentError(f"`--drop-largest` = {args.drop_largest} must be in [0, {len(frame) - 1}]")
         target = args.target
-        # Epoch's filter (METHODS §1.4): keep rows strictly below the K-th largest value
+        # Epoch's filter (docs/data.md#validation): keep rows strictly below the K-th largest value
         thr = frame[target].sort_values(ascending=False).iloc[args.drop_largest - 1]
         frame = frame[frame[target] < thr]
     return frame

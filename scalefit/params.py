@@ -1,11 +1,11 @@
 """Parameter specifications shared by point fits and Bayesian fits.
 
 A :class:`Param` describes one *fit coordinate* of a law: the value the optimiser moves.
-Positive quantities are fitted on the log scale (METHODS.md §0.2): the Chinchilla amplitude
+Positive quantities are fitted on the log scale (docs/laws.md#conventions): the Chinchilla amplitude
 ``A`` is fitted as ``a = log A`` and reported both ways.  Bounds are given in fit coordinates
 and are enforced by projection inside the optimiser; a fit that ends on a bound is flagged.
 
-Each :class:`Param` may carry a :class:`Prior` (METHODS.md §4.2) used by the Bayesian fits of
+Each :class:`Param` may carry a :class:`Prior` (docs/bayes.md#default-priors) used by the Bayesian fits of
 :mod:`scalefit.bayes`; point fits ignore it.  A prior is a small frozen spec (a distribution
 name, its arguments and a *transform* from the prior's own variable to the fit coordinate), so
 that a prior on a natural quantity (``E = u·L_min``, the reducible loss at the reference scale)
@@ -56,7 +56,7 @@ PRIOR_DISTS: dict[str, tuple[str, ...]] = {
 #: ``floor``             θ = log(v · y_min)  (floor as a fraction v ∈ (0, 1) of the smallest observation)
 #: ``reference``         θ = v + θ[exponent] · log x_ref[input]
 #:                       (v = log of the term at the reference scale x_ref = geometric mean of
-#:                       the input, METHODS.md §0.3/§4.1: ``a = log A_ref + α log x_ref``)
+#:                       the input, docs/bayes.md#model: ``a = log A_ref + α log x_ref``)
 #: ``kaplan_reference``  θ = log x_ref[input] + v / θ[exponent]
 #:                       (v = log of the loss at x_ref for Kaplan's (x_c/x)^α form)
 PRIOR_TRANSFORMS: tuple[str, ...] = ("identity", "exp", "log", "floor", "reference", "kaplan_reference")
@@ -217,7 +217,7 @@ class Prior:
 
     @classmethod
     def floor_fraction(cls, a: float = 3.0, b: float = 2.0) -> "Prior":
-        """Floor ``E = u·y_min`` with ``u ~ Beta(a, b)`` for a log-floor coordinate (METHODS §4.2)."""
+        """Floor ``E = u·y_min`` with ``u ~ Beta(a, b)`` for a log-floor coordinate (docs/bayes.md#default-priors)."""
         return cls("beta", (a, b), transform="floor")
 
     @classmethod
@@ -226,7 +226,7 @@ class Prior:
         """``log A_ref ~ Normal(log(fraction · median y), scale)`` for a log amplitude ``a``.
 
         ``A_ref = A·x_ref^(−α)`` is the term's value at the reference scale (geometric mean of the
-        input), so ``a = log A_ref + α·log x_ref`` (METHODS §0.3, §4.1–4.2).
+        input), so ``a = log A_ref + α·log x_ref`` (docs/bayes.md#model).
         """
         return cls("normal", (DataRef("log_y_median", offset=math.log(fraction)), scale),
                    transform="reference", input=input, exponent=exponent)
@@ -250,7 +250,7 @@ class Prior:
         return replace(self, args=args)
 
     def widened(self, factor: float) -> "Prior":
-        """Copy with the scale multiplied by ``factor`` (prior-sensitivity checks, METHODS §4.2).
+        """Copy with the scale multiplied by ``factor`` (prior-sensitivity checks, docs/bayes.md#default-priors).
 
         Normal/log-normal/half-normal/Student-t scales and exponential/gamma scales (1/rate) are
         multiplied; a uniform interval is widened about its centre; Beta and flat priors are

@@ -88,6 +88,8 @@ def test_cli_laws_lists_formulas():
     for name in ("chinchilla", "power_law", "kaplan_nd", "bnsl", "sigmoid", "error_link", "overtraining"):
         assert name in r.stdout
     assert "E + A/N^α + B/D^β" in r.stdout
+    # sources point at the repository's docs pages, never at a file users do not have
+    assert "docs/laws.md#chinchilla" in r.stdout and "METHODS" not in r.stdout
 
 
 def test_cli_fit_power_law_on_bundled_data(tmp_path):

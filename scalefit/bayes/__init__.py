@@ -1,9 +1,9 @@
-"""Bayesian fits (METHODS.md §4): NUTS with numpyro in float64, posterior predictive bands,
+"""Bayesian fits (docs/bayes.md): NUTS with numpyro in float64, posterior predictive bands,
 diagnostics that gate, and model comparison for extrapolation.
 
 The same law definitions and parameter specs drive point fits and Bayesian fits: every
 :class:`~scalefit.params.Param` of the registered laws carries a default weakly informative
-:class:`~scalefit.params.Prior` (METHODS.md §4.2), overridable per parameter.
+:class:`~scalefit.params.Prior` (docs/bayes.md#default-priors), overridable per parameter.
 
 Loss-curve laws
     :func:`fit_bayes` -> :class:`PosteriorFit` (``predict`` bands, ``allocation``,
@@ -17,7 +17,7 @@ Comparison
     :func:`compare_laws` (PSIS-LOO and leave-future-out), :func:`loo`, :func:`leave_future_out`.
 Diagnostics
     :class:`Diagnostics`, :class:`Thresholds` (R-hat, bulk/tail ESS, divergences, E-BFMI,
-    tree depth; §4.5).
+    tree depth; docs/bayes.md#diagnostics).
 
 Results hold an ArviZ ``InferenceData`` (arviz 0.23 is installed; arviz >= 1.0 calls the same
 container a ``DataTree``).  Chains run in parallel over JAX devices when there are at least as

@@ -22,7 +22,7 @@ class PosteriorMixin:
 
     @property
     def converged(self) -> bool:
-        """All §4.5 diagnostics passed."""
+        """All diagnostics passed (docs/bayes.md#diagnostics)."""
         return self.diagnostics.passed
 
     @property

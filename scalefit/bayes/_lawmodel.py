@@ -1,4 +1,4 @@
-"""The numpyro model shared by every loss-curve law (METHODS.md §4.1–4.3).
+"""The numpyro model shared by every loss-curve law (docs/bayes.md#model).
 
 The same :class:`~scalefit.laws.ScalingLaw` function and :class:`~scalefit.params.ParamSpec`
 that drive point fits drive the model: each free coordinate's prior variable is sampled, the

@@ -32,7 +32,7 @@ from ..errors import ArgumentError
 
 @dataclass(frozen=True)
 class NutsSettings:
-    """NUTS configuration (numpyro defaults except where METHODS.md asks for more)."""
+    """NUTS configuration (numpyro defaults except where docs/bayes.md#sampler-settings says otherwise)."""
 
     num_warmup: int = 1000
     num_samples: int = 1000

@@ -22,12 +22,12 @@ from numpyro.distributions import constraints
 from ..errors import ArgumentError
 from ..params import DataRef, Prior
 
-# Likelihood (nuisance) parameters and their default priors (METHODS.md §4.2).
+# Likelihood (nuisance) parameters and their default priors (docs/bayes.md#default-priors).
 NOISE_PRIORS: dict[str, Prior] = {
     "sigma": Prior.halfnormal(0.05),            # residual scale of log loss
     "nu": Prior.gamma(2.0, 0.1, low=1.0),       # Student-t degrees of freedom, ν > 1
     "tau_run": Prior.halfnormal(0.01),          # run random effect (checkpoint data)
-    "phi": Prior.gamma(2.0, 0.01),              # Beta precision for accuracies (§4.3)
+    "phi": Prior.gamma(2.0, 0.01),              # Beta precision for accuracies (docs/bayes.md#likelihoods)
 }
 #: σ for laws fitted on the natural scale (links) with a Student-t likelihood: scaled to the data.
 LINEAR_SIGMA_PRIOR = Prior.halfnormal(DataRef("y_sd"))

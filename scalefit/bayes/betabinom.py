@@ -1,8 +1,8 @@
-"""Bayesian Beta-Binomial models for best-of-N / pass@k (METHODS.md §2.3–2.5, §4.2–4.4).
+"""Bayesian Beta-Binomial models for best-of-N / pass@k (docs/best_of_n.md, docs/bayes.md).
 
 * :func:`fit_beta_binomial_bayes`: one group, ``k_i ~ BetaBinomial(n_i, α, β)`` (optionally with
   an unbreakable mass π, SABER App. B.1.2), priors α ~ LogNormal(log 0.5, 1),
-  β ~ LogNormal(log 2, 1.5), π ~ Beta(1, 4) (§4.2), overridable per parameter.
+  β ~ LogNormal(log 2, 1.5), π ~ Beta(1, 4) (docs/bayes.md#default-priors), overridable per parameter.
 * :func:`fit_hierarchical_beta_binomial`: groups (model, attack, category, ...) with their own
   (α_g, β_g) pooled through a population prior: log α_g ~ Normal(μ_α, τ_α),
   log β_g ~ Normal(μ_β, τ_β) (non-centred), μ_α ~ Normal(log 0.5, 1), μ_β ~ Normal(log 2, 1.5)
@@ -10,8 +10,8 @@
 
 The likelihood is the Beta-Binomial log-pmf over the (n, k) histogram (``gammaln``, never
 ``betaln``; see :func:`_bb_ll`).  Results give ASR@N = pass@N per draw
-(population, conditional on the observed prompts, or for a finite set of new prompts, §4.4
-item 4) and budgets for a target, with credible intervals, per group and pooled.
+(population, conditional on the observed prompts, or for a finite set of new prompts,
+docs/bayes.md#posterior-bands) and budgets for a target, with credible intervals, per group and pooled.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from ._priors import clip_to_support, from_coordinate, to_coordinate, to_distrib
 from .diagnostics import Diagnostics, Thresholds, compute_diagnostics
 from .posterior import quantile_columns, versions
 
-#: Parameters and default priors of the Beta-Binomial model (METHODS.md §4.2).
+#: Parameters and default priors of the Beta-Binomial model (docs/bayes.md#default-priors).
 BETA_BINOMIAL_PARAMS = ParamSpec((
     Param("alpha", "α", doc="left-tail exponent of the per-problem success distribution",
           prior=Prior.lognormal(math.log(0.5), 1.0)),
@@ -157,7 +157,7 @@ def _cond_fail(logN, a, b, pi, n_vals, counts, K):
 
 
 def _conditional_asr(a, b, pi, n_vals, counts, K, Ns):
-    """(S, G) conditional ASR@N: 1 - mean_i 1{k_i=0} P(fail all N | fail n_i) (§2.5 exact estimator)."""
+    """(S, G) conditional ASR@N: 1 - mean_i 1{k_i=0} P(fail all N | fail n_i) (the exact estimator of docs/best_of_n.md#saber-estimators)."""
     if len(n_vals) == 0:
         return np.ones((len(a), len(Ns)))
     f = jax.vmap(jax.vmap(_cond_fail, in_axes=(0, None, None, None, None, None, None)),
@@ -245,7 +245,7 @@ class BetaBinomialPosterior(PosteriorMixin):
 
     def asr(self, N, *, kind: str = "conditional", levels: Sequence[float] = (0.9,), num_prompts: int | None = None,
             seed: int = 0) -> pd.DataFrame:
-        """ASR@N (= pass@N) per posterior draw, summarised (METHODS.md §4.4 item 4).
+        """ASR@N (= pass@N) per posterior draw, summarised (docs/bayes.md#posterior-bands).
 
         ``kind``: ``"population"`` (1 − π)(1 − B(α, β+N)/B(α, β); ``"conditional"`` on the observed
         prompts, 1 − mean_i[1{k_i=0} P(no success in N | none in n_i)] (N ≥ n_i, the Bayesian
@@ -404,7 +404,7 @@ def fit_beta_binomial_bayes(
     n, k
         Attempts (one value or one per problem) and successes per problem.
     priors
-        Overrides of the §4.2 defaults, e.g. a flat prior on log α over a box:
+        Overrides of the defaults in docs/bayes.md#default-priors, e.g. a flat prior on log α over a box:
         ``{"alpha": Prior.uniform(-7, 2, transform="exp")}``.
     prior_scale
         Multiply every prior scale (100 = the flat-prior limit of T4a).
@@ -441,7 +441,7 @@ def fit_beta_binomial_bayes(
 def beta_binomial_mode(n, k, *, priors: Mapping[str, Prior] | None = None, prior_scale: float = 1.0,
                        include_prior: bool = True, unbreakable: bool = False) -> dict[str, float]:
     """Posterior mode of the Beta-Binomial model in the unconstrained (log) space, or with
-    ``include_prior=False`` the maximum of the likelihood alone (METHODS.md T4a).
+    ``include_prior=False`` the maximum of the likelihood alone (docs/bayes.md#reference-cases).
 
     >>> k = [0,0,0,0,0,0,1,0,2,0,0,5,0,1,0,0,12,0,3,0,0,0,7,0,0,1,0,20,0,0]
     >>> m = beta_binomial_mode(20, k, prior_scale=100)  # doctest: +SKIP

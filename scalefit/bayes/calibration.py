@@ -1,4 +1,4 @@
-"""Simulation-based calibration and interval coverage (METHODS.md §4.5, §4.6 T4c).
+"""Simulation-based calibration and interval coverage (docs/bayes.md#calibration).
 
 Draw parameters from the prior, simulate a data set from the model, fit it with NUTS, and record
 (i) the rank of the true value among the posterior draws (uniform if the implementation is

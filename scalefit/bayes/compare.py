@@ -1,6 +1,6 @@
 """Model comparison for interpolation (PSIS-LOO) and extrapolation (leave-future-out).
 
-METHODS.md §4.5: LOO measures interpolation; for extrapolation hold out the largest-scale runs,
+docs/bayes.md#model-comparison: LOO measures interpolation; for extrapolation hold out the largest-scale runs,
 refit on the rest and score the held-out points (log predictive density, ARE, coverage of the
 50%/90% predictive intervals).  :func:`compare_laws` does both for several laws and recommends
 the law with the best leave-future-out score among the fits whose diagnostics pass.
@@ -114,7 +114,7 @@ def leave_future_out(data, law: str | ScalingLaw, *, holdout: float = 0.2, scale
 
     The scale is the product of the law's inputs (N·D ∝ compute for Chinchilla; x for one input)
     unless ``scale`` names a column.  Scores use the posterior predictive of a new observation
-    from a new run (METHODS.md §4.4 item 2).
+    from a new run (docs/bayes.md#posterior-bands).
     """
     from ..fit.point import bind_inputs
     from ._lawmodel import observation_dist

@@ -1,4 +1,4 @@
-"""MCMC diagnostics that gate a posterior fit (METHODS.md §4.5), computed with ArviZ.
+"""MCMC diagnostics that gate a posterior fit (docs/bayes.md#diagnostics), computed with ArviZ.
 
 * rank-normalised split R-hat <= 1.01 for every parameter and key derived quantity (``az.rhat``);
 * bulk- and tail-ESS >= 400 in total (``az.ess``), with the MCSE of the median (``az.mcse``);
@@ -111,7 +111,7 @@ def _fmt_names(names: Sequence[str], limit: int = 4) -> str:
 
 
 def compute_diagnostics(idata, var_names: Sequence[str], *, thresholds: Thresholds | None = None) -> Diagnostics:
-    """Run the §4.5 checks on ``idata`` for ``var_names`` (parameters and key derived quantities)."""
+    """Run the gating checks (docs/bayes.md#diagnostics) on ``idata`` for ``var_names`` (parameters and key derived quantities)."""
     import arviz as az
 
     th = thresholds or Thresholds()

@@ -1,4 +1,4 @@
-"""Bayesian PassUntil task law (METHODS.md §3, §4.2–4.3).
+"""Bayesian PassUntil task law (docs/passuntil.md, docs/bayes.md#default-priors).
 
 Per (instance s, model size N) the sampler drew until ``r`` passes, taking ``K`` draws; the pass
 probability follows the task law p = exp(−c_s·x^(−α_s)), x = N / N_scale.  Likelihoods:

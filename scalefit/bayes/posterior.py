@@ -1,12 +1,12 @@
 """Bayesian fits of loss-curve laws: :func:`fit_bayes` and the immutable :class:`PosteriorFit`.
 
-The fit uses the law's own function and parameter spec (METHODS.md §4: "every family in §§1–3
-gets a Bayesian counterpart with the SAME mean function"), its default priors (§4.2, per
+The fit uses the law's own function and parameter spec (the same mean function as the point
+fit; docs/bayes.md#model), its default priors (docs/bayes.md#default-priors, per
 :class:`~scalefit.params.Param`, overridable per parameter), a Student-t likelihood on log loss
-with optional run effects (§4.3), and NUTS in float64 started at the point-fit optimum.  The
+with optional run effects (docs/bayes.md#likelihoods), and NUTS in float64 started at the point-fit optimum.  The
 result holds an ArviZ ``InferenceData`` (arviz 0.23 here; ``DataTree`` in arviz >= 1.0), the
-diagnostics that gate it (§4.5), and gives posterior predictive bands and per-draw derived
-quantities (§4.4) with the extrapolation factor stated.
+diagnostics that gate it (docs/bayes.md#diagnostics), and gives posterior predictive bands and
+per-draw derived quantities (docs/bayes.md#posterior-bands) with the extrapolation factor stated.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from .diagnostics import Diagnostics, Thresholds, compute_diagnostics
 
 FORMAT = "scalefit.PosteriorFit"
 FORMAT_VERSION = 1
-#: extrapolation factor beyond which bands carry a warning (METHODS.md §4.4 item 6)
+#: extrapolation factor beyond which bands carry a warning (docs/bayes.md#posterior-bands)
 WARN_FACTOR = 10.0
 
 
@@ -100,7 +100,7 @@ class PosteriorFit(PosteriorMixin):
     frame : DataFrame
         The exact rows that were fitted.
     diagnostics : Diagnostics
-        R-hat, ESS, divergences, E-BFMI, tree depth, with pass/fail and remedies (§4.5).
+        R-hat, ESS, divergences, E-BFMI, tree depth, with pass/fail and remedies (docs/bayes.md#diagnostics).
     settings : dict
         NUTS settings, chain method, sampling time.
     point_estimate : dict or None
@@ -233,7 +233,7 @@ class PosteriorFit(PosteriorMixin):
         return np.exp(mu) if self.law.target == "log" else mu
 
     def observation_draws(self, X: Mapping[str, np.ndarray], seed: int = 0) -> np.ndarray:
-        """(S, G) draws of a new observation (a new run) at ``X`` (METHODS.md §4.4 item 2)."""
+        """(S, G) draws of a new observation (a new run) at ``X`` (docs/bayes.md#posterior-bands)."""
         rng = np.random.default_rng(seed)
         coords = {k: jnp.asarray(v) for k, v in self.coordinate_draws().items()}
         Xj = {k: jnp.asarray(np.asarray(v, dtype=np.float64)) for k, v in X.items()}
@@ -274,7 +274,7 @@ class PosteriorFit(PosteriorMixin):
         """Posterior predictive bands at ``at`` (DataFrame/mapping of inputs) or keyword inputs.
 
         Columns: the inputs; ``mean`` (posterior mean of the curve); ``median`` and ``qLO``/``qHI``
-        of the mean curve for each level (parameter uncertainty, §4.4 item 1; default 5–95% and
+        of the mean curve for each level (parameter uncertainty, docs/bayes.md#posterior-bands; default 5–95% and
         2.5–97.5%); ``obs_median``/``obs_q..`` of a new observation from a new run (item 2);
         ``extrapolation`` (largest input ratio to its fitted maximum) and, for several inputs,
         ``scale_factor``; ``beyond_10x`` flags bands conditional on the functional form (item 6).
@@ -321,7 +321,7 @@ class PosteriorFit(PosteriorMixin):
 
     # ------------------------------------------------------------------ derived quantities
     def allocation(self, C, *, levels: Sequence[float] = (0.9,)) -> pd.DataFrame:
-        """Compute-optimal allocation per draw (METHODS.md §1.5, §4.4 item 3) at budgets ``C``.
+        """Compute-optimal allocation per draw (docs/uncertainty.md#compute-optimal-allocation, docs/bayes.md#posterior-bands) at budgets ``C``.
 
         Rows per (C, quantity) with the posterior median and intervals of N_opt, D_opt, D/N,
         L*(C), plus the allocation exponent a = β/(α+β) and G.  Chinchilla and over-training
@@ -411,14 +411,14 @@ class PosteriorFit(PosteriorMixin):
 
     # ------------------------------------------------------------------ model checks
     def loo(self, pointwise: bool = True):
-        """PSIS-LOO (``az.loo``) with the sample-size-dependent Pareto-k threshold (§4.5)."""
+        """PSIS-LOO (``az.loo``) with the sample-size-dependent Pareto-k threshold (docs/bayes.md#model-comparison)."""
         from .compare import loo
 
         return loo(self.idata, pointwise=pointwise)
 
     def refit(self, **changes) -> "PosteriorFit":
         """Refit on the same data with changed settings (e.g. ``prior_scale=2`` for the prior
-        sensitivity check of §4.2, or more draws)."""
+        sensitivity check of docs/bayes.md#default-priors, or more draws)."""
         runs = ("centered" if self.runs_centered else "noncentered") if self.run_effects else False
         kw = dict(law=self.law, inputs=dict(self.inputs), target=self.target, priors=dict(self.priors),
                   likelihood=self.likelihood, run_effects=runs, fixed=dict(self.fixed) or None,
@@ -435,7 +435,7 @@ class PosteriorFit(PosteriorMixin):
     def prior_sensitivity(self, factor: float = 2.0, *, at: Mapping | None = None) -> pd.DataFrame:
         """Refit with every prior scale multiplied by ``factor`` and report the shift of the
         extrapolated median (at 10x the largest scale by default) relative to the posterior SD
-        (METHODS.md §4.2)."""
+        (docs/bayes.md#default-priors)."""
         X = at if at is not None else self.extrapolation_points((10.0,))
         X = self._input_arrays(X)
         base = self.mean_curve_draws(X)
@@ -638,12 +638,12 @@ def fit_bayes(
         Tidy DataFrame or anything :func:`scalefit.io.load_curves` reads.
     law
         Registry name or :class:`~scalefit.laws.ScalingLaw`; its parameter spec supplies the
-        default priors (METHODS.md §4.2).
+        default priors (docs/bayes.md#default-priors).
     priors
         Per-parameter overrides, ``{"alpha": Prior.lognormal(math.log(0.3), 0.25)}``; also for the
         likelihood parameters ``sigma``, ``nu``, ``tau_run``, ``phi``.
     prior_scale
-        Multiply every prior scale (sensitivity checks, METHODS.md §4.2; 100 = flat-prior limit).
+        Multiply every prior scale (sensitivity checks, docs/bayes.md#default-priors; 100 = flat-prior limit).
     likelihood
         ``"student_t"`` (default for loss laws: Student-t on log loss), ``"normal"``, or
         ``"beta"`` (default for links whose values lie in (0, 1)).
@@ -664,7 +664,7 @@ def fit_bayes(
         warm-up on the multimodal Chinchilla surface), ``"prior"`` (prior medians), a
         :class:`~scalefit.FitResult`, or a mapping of fit coordinates.
     thresholds
-        Diagnostic thresholds (METHODS.md §4.5 defaults).
+        Diagnostic thresholds (defaults: docs/bayes.md#diagnostics).
     progress
         Show a progress bar (default: only when stderr is a terminal and not under pytest).
     chain_method

@@ -1,5 +1,5 @@
-"""Prior predictive checks (METHODS.md §4.1: "always run prior predictive simulation and check
-that implied curves at the extrapolation target are plausible").
+"""Prior predictive checks (docs/bayes.md#default-priors): draw curves from the prior and check that
+the implied values at the extrapolation targets are plausible before trusting a posterior there.
 """
 
 from __future__ import annotations

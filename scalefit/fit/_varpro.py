@@ -1,4 +1,4 @@
-"""Variable-projection start (METHODS.md §0.6).
+"""Variable-projection start (docs/fitting.md#the-varpro-start).
 
 For each point of a dense grid over the nonlinear coordinates (exponents), the law's mean is a
 non-negative combination of basis functions; we solve that small non-negative least-squares

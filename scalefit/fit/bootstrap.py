@@ -1,4 +1,4 @@
-"""Nonparametric bootstrap of point fits (METHODS.md §0.5) as one vmapped computation.
+"""Nonparametric bootstrap of point fits (docs/uncertainty.md) as one vmapped computation.
 
 Each replicate is a vector of resampling *counts* used as row weights in the same summed
 objective, so that all replicates share one compiled program: ``vmap`` over weight vectors,
@@ -235,7 +235,7 @@ def bootstrap(
         Number of replicates (>= 1,000 recommended; Besiroglu et al. used 4,000).
     cluster : str, optional
         Column defining clusters (e.g. ``"run"``) for cluster resampling: whole runs are drawn,
-        so correlated checkpoints of one run move together (METHODS.md §0.5).
+        so correlated checkpoints of one run move together (docs/uncertainty.md).
     seed : int
         Seed of the resampling (numpy ``default_rng``); results are reproducible.
     level : float

@@ -1,4 +1,4 @@
-"""Fitting objectives on target-space residuals (METHODS.md §0.4, §1.3).
+"""Fitting objectives on target-space residuals (docs/fitting.md#objective-scaling-and-premature-stops, docs/laws.md#chinchilla).
 
 All objectives are summed over points and divided by ``delta**2`` so that their size and
 gradient are O(1)–O(n): Hoffmann's Huber objective with δ = 1e-3 is ~1e-3 in size with

@@ -263,7 +263,7 @@ def solver_problem(status: int, decrement: float, f: float, total_iters: int, f_
     if total_iters <= 3 and np.isfinite(f_start) and (f_start - f) <= 1e-9 * max(abs(f), 1e-300) \
             and status != _lbfgs.GTOL:
         return (f"the optimiser stopped {total_iters} iteration(s) after its start with the objective barely "
-                "changed (premature stop; METHODS §0.4)")
+                "changed (premature stop; docs/fitting.md#objective-scaling-and-premature-stops)")
     return None
 
 
@@ -322,7 +322,7 @@ def fit_law(
     loss
         ``"huber"`` (Hoffmann: Huber on log residuals), ``"squared"``, ``"absolute"`` or
         ``"asymmetric"`` (Huber weighting over-predictions by ``2·asymmetry``); the law's default
-        when omitted.  Objectives are summed and divided by ``delta**2`` (METHODS.md §0.4).
+        when omitted.  Objectives are summed and divided by ``delta**2`` (docs/fitting.md#objective-scaling-and-premature-stops).
     fixed, tied
         Hold parameters at values (``{"alpha": 0.34}``) or tie them to another parameter
         (``{"beta": "alpha"}``).

@@ -48,7 +48,7 @@ def _lse3_jvp(primals, tangents):
 
 @dataclass(frozen=True)
 class VarPro:
-    """Variable-projection initialiser (METHODS.md §0.6).
+    """Variable-projection initialiser (docs/fitting.md#the-varpro-start).
 
     For fixed values of the ``nonlinear`` coordinates the law's mean is a non-negative linear
     combination ``y = Φ(θ_nl, X) @ c``; the coefficients ``c`` are the natural values of the
@@ -125,6 +125,7 @@ class ScalingLaw:
     def evaluate(self, params: Mapping[str, float], **inputs) -> np.ndarray:
         """Evaluate the law on the natural scale (``y``, not ``log y``).
 
+        >>> import scalefit; scalefit.enable_x64()
         >>> from scalefit.laws import get_law
         >>> law = get_law("chinchilla")
         >>> import math

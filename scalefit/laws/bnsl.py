@@ -1,4 +1,4 @@
-"""Broken neural scaling laws (Caballero et al. 2022; METHODS.md §1.6).
+"""Broken neural scaling laws (Caballero et al. 2022; docs/laws.md#broken-neural-scaling-laws).
 
 y(x) = a + b·x^(−c0)·Π_i (1 + (x/d_i)^(1/f_i))^(−c_i·f_i), evaluated in log space as
 log(y − a) = log b − c0·log x − Σ_i c_i·f_i·softplus((log x − log d_i)/f_i)
@@ -37,7 +37,7 @@ def bnsl(n_breaks: int = 1) -> ScalingLaw:
         logx = jnp.log(X["x"])
         return jnp.logaddexp(t["log_a"], bnsl_log_reducible(t, logx, n_breaks))
 
-    # Default priors (METHODS.md §4.2): floor a = u·y_min, u ~ Beta(3, 2); c0 ~ LogNormal(log 0.1, 1);
+    # Default priors (docs/bayes.md#default-priors): floor a = u·y_min, u ~ Beta(3, 2); c0 ~ LogNormal(log 0.1, 1);
     # c_i ~ Normal(0, 1); f_i ~ LogNormal(log 0.3, 1) (i.e. log f_i ~ Normal(log 0.3, 1));
     # log d_i ~ Uniform(log x_min − 1, log x_max + 3); b through y − a at the reference scale
     # (before the breaks' factors, hence the wider scale 2).
@@ -88,7 +88,7 @@ def bnsl(n_breaks: int = 1) -> ScalingLaw:
         formula="y = a + b·x^(−c0)·Π_i (1 + (x/d_i)^(1/f_i))^(−c_i·f_i)",
         grid_fn=grid,
         default_loss="squared",
-        source="Caballero et al. 2022, Eq. 1; METHODS.md §1.6",
+        source="Caballero et al. 2022, Eq. 1; docs/laws.md#broken-neural-scaling-laws",
         description=f"broken neural scaling law with {n_breaks} break(s)",
         options={"n_breaks": n_breaks},
     )

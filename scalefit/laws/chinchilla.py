@@ -1,5 +1,5 @@
-"""Chinchilla L(N, D) (Hoffmann et al. 2022; METHODS.md §1.3–1.4) and the Gadre et al. (2024)
-over-training law with a single exponent (§1.8.1)."""
+"""Chinchilla L(N, D) (Hoffmann et al. 2022; docs/laws.md#chinchilla) and the Gadre et al. (2024)
+over-training law with a single exponent (docs/laws.md#over-training-law)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ _VARPRO_EXPONENTS = np.round(np.arange(0.05, 1.5001, 0.01), 10)
 
 
 def _chinchilla_fn(t, X):
-    # one 3-term log-sum-exp whose derivative is the softmax weights (METHODS §1.3's gradient):
+    # one 3-term log-sum-exp whose derivative is the softmax weights (the gradient in docs/laws.md#chinchilla):
     # the same values as nested logaddexp to ~1e-15 with half the transcendental work
     return lse3(t["a"] - t["alpha"] * jnp.log(X["N"]), t["b"] - t["beta"] * jnp.log(X["D"]),
                 jnp.broadcast_to(t["e"], jnp.shape(X["N"])))
@@ -74,7 +74,7 @@ def chinchilla() -> ScalingLaw:
         formula="L(N,D) = E + A/N^α + B/D^β",
         grid_fn=grid,
         varpro=varpro,
-        source="Hoffmann et al. 2022, Eq. (2), App. D.2; Besiroglu et al. 2024; METHODS.md §1.3–1.4",
+        source="Hoffmann et al. 2022, Eq. (2), App. D.2; Besiroglu et al. 2024; docs/laws.md#chinchilla",
         description="Chinchilla parametric law, fitted the Hoffmann way (Huber on log residuals, 4,500 starts)",
     )
 
@@ -84,7 +84,7 @@ def overtraining() -> ScalingLaw:
     """Gadre et al. over-training law: L(N, D) = E + A/N^α + B/D^α (one exponent).
 
     Equivalent to L(C, M) = E + (a·M^η + b·M^(−η))·C^(−η) with M = D/N, η = α/2,
-    a = A·6^η, b = B·6^η (METHODS.md §1.8.1); see :func:`overtraining_cm_params`.
+    a = A·6^η, b = B·6^η (docs/laws.md#over-training-law); see :func:`overtraining_cm_params`.
     """
 
     def fn(t, X):
@@ -114,7 +114,7 @@ def overtraining() -> ScalingLaw:
         fn=fn,
         formula="L(N,D) = E + A/N^α + B/D^α  ≡  E + (a·M^η + b·M^−η)·C^−η, M = D/N, η = α/2",
         varpro=varpro,
-        source="Gadre et al. 2024, §3; METHODS.md §1.8.1",
+        source="Gadre et al. 2024, §3; docs/laws.md#over-training-law",
         description="over-training law (Chinchilla form with one exponent)",
     )
 

@@ -1,4 +1,4 @@
-"""Loss -> downstream links (METHODS.md §1.8): Gadre et al.'s exponential error link and the
+"""Loss -> downstream links (docs/laws.md#downstream-links): Gadre et al.'s exponential error link and the
 OLMo-ladder 4-parameter sigmoid.  Both are fitted on the natural scale (least squares)."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ def error_link() -> ScalingLaw:
         return t["eps"] - jnp.exp(t["log_k"] - jnp.exp(t["log_gamma"]) * X["L"])
 
     spec = ParamSpec((
-        # priors (METHODS.md §4.2): ε ~ Uniform(0, 1) (narrow it to (chance error − 0.1, 1] when the
+        # priors (docs/bayes.md#default-priors): ε ~ Uniform(0, 1) (narrow it to (chance error − 0.1, 1] when the
         # chance error is known), log k ~ Normal(0, 2), log γ ~ Normal(0, 1)
         Param("eps", "ε", starts=(0.5, 0.75, 0.9, 1.0), doc="error at high loss", prior=Prior.uniform(0.0, 1.0)),
         Param("log_k", "log k", natural="k", starts=(math.log(0.5), math.log(2.0), math.log(10.0), math.log(50.0)),
@@ -37,7 +37,7 @@ def error_link() -> ScalingLaw:
         formula="Err(L) = ε − k·exp(−γ·L)",
         target="linear",
         default_loss="squared",
-        source="Gadre et al. 2024; METHODS.md §1.8.1(b)",
+        source="Gadre et al. 2024; docs/laws.md#downstream-links",
         description="downstream top-1 error as a function of validation loss",
     )
 
@@ -65,7 +65,7 @@ def sigmoid() -> ScalingLaw:
     # bounds assume the target is an accuracy in [0, 1]: |s| <= 1 and 0 <= t <= 1; without them
     # a curve whose midpoint lies beyond the data runs off to s -> inf along its exponential tail
     spec = ParamSpec((
-        # priors (METHODS.md §4.2, without a known chance baseline): s ~ Uniform(−1, 1),
+        # priors (docs/bayes.md#default-priors, without a known chance baseline): s ~ Uniform(−1, 1),
         # log k ~ Normal(log 3, 1), L0 ~ Normal(median input, 1), t ~ Uniform(0, 1)
         Param("s", "s", lower=-1.0, upper=1.0, doc="signed height (s < 0: accuracy falls with loss)",
               prior=Prior.uniform(-1.0, 1.0)),
@@ -85,6 +85,6 @@ def sigmoid() -> ScalingLaw:
         positive_inputs=False,
         grid_fn=grid,
         default_loss="squared",
-        source="Bhagia et al. 2024 (OLMo ladder), step 2; METHODS.md §1.8.2",
+        source="Bhagia et al. 2024 (OLMo ladder), step 2; docs/laws.md#downstream-links",
         description="4-parameter sigmoid link from task loss to accuracy",
     )

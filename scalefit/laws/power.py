@@ -1,4 +1,4 @@
-"""Single-variable power laws (METHODS.md §1.1) and Kaplan et al. (2020) laws (§1.2)."""
+"""Single-variable power laws (docs/laws.md#power-laws) and Kaplan et al. (2020) laws (docs/laws.md#kaplan-laws)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from ._base import ScalingLaw, VarPro, register_law
 
 _ALPHA_STARTS = (0.05, 0.1, 0.2, 0.4, 0.8)
 
-# Default priors (METHODS.md §4.2): exponents of laws with a floor ~ LogNormal(log 0.3, 0.5),
+# Default priors (docs/bayes.md#default-priors): exponents of laws with a floor ~ LogNormal(log 0.3, 0.5),
 # no-floor (Kaplan-type) exponents ~ LogNormal(log 0.08, 0.5); floors E = u·L_min, u ~ Beta(3, 2);
 # amplitudes through the reducible loss at the reference scale (geometric mean of the input).
 FLOOR_EXPONENT_PRIOR = Prior.lognormal(math.log(0.3), 0.5)
@@ -63,7 +63,7 @@ def power_law() -> ScalingLaw:
         formula="L(x) = E + A·x^(−α)",
         grid_fn=_power_floor_grid,
         varpro=varpro,
-        source="METHODS.md §1.1",
+        source="docs/laws.md#power-laws",
         description="single-variable power law with an irreducible floor E",
     )
 
@@ -100,7 +100,7 @@ def power_law_no_floor() -> ScalingLaw:
         formula="L(x) = A·x^(−α)",
         grid_fn=_loglinear_grid,
         default_loss="squared",
-        source="METHODS.md §1.1",
+        source="docs/laws.md#power-laws",
         description="pure power law; the default squared log loss is ordinary least squares in log space",
     )
 
@@ -128,7 +128,7 @@ def _kaplan_single(var: str) -> ScalingLaw:
         formula=f"L({var}) = ({var}_c/{var})^α_{var}",
         grid_fn=grid,
         default_loss="squared",
-        source="Kaplan et al. 2020, Eqs. (1.1)–(1.3); METHODS.md §1.2",
+        source="Kaplan et al. 2020, Eqs. (1.1)–(1.3); docs/laws.md#kaplan-laws",
         description=f"Kaplan single-variable law in {var} (no floor)",
     )
 
@@ -178,6 +178,6 @@ def kaplan_nd() -> ScalingLaw:
         fn=fn,
         formula="L(N,D) = [(N_c/N)^(α_N/α_D) + D_c/D]^α_D",
         default_loss="squared",
-        source="Kaplan et al. 2020, Eq. (1.5), Table 2; METHODS.md §1.2",
+        source="Kaplan et al. 2020, Eq. (1.5), Table 2; docs/laws.md#kaplan-laws",
         description="Kaplan joint law in parameters and tokens",
     )

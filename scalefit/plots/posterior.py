@@ -152,7 +152,7 @@ def plot_posterior_trace(idata, var_names=None, *, axes=None):
 
 def plot_posterior_frontier(post, C=None, *, budgets=None, axes=None, level: float = 0.9, n_points: int = 60):
     """Compute-optimal N_opt, D_opt and L*(C) of a Chinchilla-type posterior fit, with central
-    credible bands of the per-draw values (``post.allocation``, METHODS.md §4.4 item 3: quantiles
+    credible bands of the per-draw values (``post.allocation``, docs/bayes.md#posterior-bands: quantiles
     of per-draw allocations, never transformed quantiles).
 
     Parameters

@@ -12,7 +12,7 @@ Record layout (version 1; JSON, every array a list of numbers)::
     version       1
     title         str                      heading of the report section
     metric        "ASR" | "pass"           axis/label wording (ASR@N or pass@N)
-    estimator     str                      what ``curve`` is (e.g. "exact conditional (SABER §4.4)")
+    estimator     str                      what ``curve`` is (e.g. "exact conditional (SABER)")
     level         float                    interval level, e.g. 0.95
     interval_method str                    how ``lower``/``upper`` were obtained
     model         {name, a, b, se_a, se_b, loglik, converged, message, n_items}
@@ -266,7 +266,7 @@ def make_bon_curve(n, k, *, targets: Sequence[float] = (1000,), budget_target: f
         "format": FORMAT, "version": VERSION,
         "title": title or f"Best-of-N prediction ({metric}@N)",
         "metric": metric,
-        "estimator": "exact conditional estimator for the observed problems (SABER; METHODS §2.5)",
+        "estimator": "exact conditional estimator for the observed problems (SABER; docs/best_of_n.md#saber-estimators)",
         "level": float(level),
         "interval_method": (f"{num_samples} draws of (log a, log b) from the asymptotic normal distribution of the "
                             "Beta-Binomial MLE, each pushed through the estimator; percentile interval"),

@@ -1,8 +1,8 @@
 """The demo report: fit the bundled example data and write ``reports/demo.pdf``.
 
-Chinchilla L(N, D) on ``data/chinchilla_synthetic.csv`` (Hoffmann's fit, then a bootstrap)
+Chinchilla L(N, D) on ``scalefit/examples/chinchilla_synthetic.csv`` (Hoffmann's fit, then a bootstrap)
 and a best-of-N prediction of ASR@N from the 100 attempts per problem in
-``data/bon_synthetic_counts.csv`` (scalefit's default model: candidates chosen by an internal
+``scalefit/examples/bon_synthetic_counts.csv`` (scalefit's default model: candidates chosen by an internal
 backtest, bootstrap intervals that refit the whole procedure, the budget for 90% and an
 external backtest from 10 attempts).  Both results are saved as JSON next to the PDF, which is then
 built from those files alone, exactly as ``scalefit report`` would.

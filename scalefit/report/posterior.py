@@ -4,7 +4,7 @@ Pages: parameters and predictions (posterior medians, credible intervals, R-hat 
 parameter; mean-curve and new-observation intervals at the targets), the extrapolation plot
 with posterior bands, marginal and pairwise posteriors, the compute-optimal frontier with
 per-draw intervals (Chinchilla-type laws), and the diagnostics that gate the fit (R-hat,
-bulk/tail ESS, divergences, E-BFMI, tree depth; METHODS.md §4.5) with the remedy for each
+bulk/tail ESS, divergences, E-BFMI, tree depth; docs/bayes.md#diagnostics) with the remedy for each
 failure.  The cover page gets a plain-language summary of the posterior prediction at the
 primary target with its credible interval and extrapolation factor, every warning, and the
 fit's provenance.  The record is rebuilt with :meth:`PosteriorFit.from_dict`; nothing is
@@ -27,9 +27,9 @@ from .fitresult import _hide_unused, _iv, load_record, provenance_head
 from ._registry import RenderContext, Section, register_renderer
 
 FORMAT = "scalefit.PosteriorFit"
-#: extrapolation factor beyond which a prediction is flagged (METHODS.md §4.4 item 6)
+#: extrapolation factor beyond which a prediction is flagged (docs/bayes.md#posterior-bands)
 EXTRAPOLATION_WARN = 10.0
-#: headline credible level (METHODS.md §4.4 item 1: median and 5–95%, also 2.5–97.5%)
+#: headline credible level (docs/bayes.md#posterior-bands: median and 5–95%, also 2.5–97.5%)
 LEVEL = 0.9
 LEVELS = (0.9, 0.95)
 _UNITS = {"N": "parameters", "D": "tokens", "C": "FLOPs"}
@@ -242,7 +242,7 @@ def posterior_warnings(post, pred: pd.DataFrame, targets) -> tuple[list[str], li
             warns.append(
                 f"Extrapolation {fmt_factor(f)} beyond the largest fitted scale at {_describe_point(post, targets[i])} "
                 f"(more than {EXTRAPOLATION_WARN:.0f}×): the credible interval is conditional on the law's form holding "
-                "that far outside the data, which the data cannot check (METHODS §4.4 item 6)."
+                "that far outside the data, which the data cannot check (docs/bayes.md#posterior-bands)."
             )
     fs = [_factor(r) for _, r in pred.iterrows()]
     fs = [f for f in fs if np.isfinite(f)]
@@ -396,14 +396,14 @@ def _render(record: Mapping, ctx: RenderContext) -> Section:
     flow.table(_prediction_table(post, pred), note=(
         ("Requested targets. " if requested else
          "No target requested: 10× the largest fitted scale (every input × 10^(1/k) for k inputs). ")
-        + "'curve' intervals are parameter uncertainty of the mean law (METHODS §4.4 item 1); 'new obs.' intervals "
+        + "'curve' intervals are parameter uncertainty of the mean law (docs/bayes.md#posterior-bands); 'new obs.' intervals "
           "add the noise of a new run's measurement (item 2). 'beyond data' is the extrapolation factor (the scale "
           "ratio for several inputs)."
         + (f" Targets not applicable to this law were skipped: {'; '.join(skipped)}." if skipped else "")))
     if ftab is not None:
         flow.heading("Compute-optimal allocation", level=2)
         flow.table(ftab, note=f"Minimising the law subject to C = 6ND for every posterior draw; medians and {level:.0%} "
-                              "credible intervals of the per-draw values (METHODS §4.4 item 3).")
+                              "credible intervals of the per-draw values (docs/bayes.md#posterior-bands).")
 
     # ---------------------------------------------------------------- extrapolation
     flow.page_break("Extrapolation to the target")
@@ -463,7 +463,7 @@ def _render(record: Mapping, ctx: RenderContext) -> Section:
     flow.page_break("Diagnostics")
     flow.heading("Diagnostics")
     flow.status_box(warns, checks)
-    flow.heading("Sampler checks (METHODS §4.5)", level=2)
+    flow.heading("Sampler checks (docs/bayes.md#diagnostics)", level=2)
     flow.table(_checks_table(diag), align=["l", "c", "l"])
     remedies = [f"{c[0]}: {c[3]}" for c in diag.checks if not c[1] and c[3]]
     if remedies:

@@ -1,7 +1,7 @@
 """Repeated-sampling models: pass@k, Beta-Binomial best-of-N (SABER), PassUntil, verifiers.
 
-METHODS.md §2 (Best-of-N / repeated sampling) and §3 (PassUntil).  JAX-based functions need
-float64 (``scalefit.enable_x64()``); the public entry points switch it on if it is off.
+docs/best_of_n.md (best-of-N / repeated sampling) and docs/passuntil.md (PassUntil).  JAX-based functions need
+float64: call ``scalefit.enable_x64()`` first; the public entry points raise ``PrecisionError`` otherwise.
 
 Modules
 -------

@@ -1,4 +1,4 @@
-"""Numerically exact special-function primitives for repeated sampling (METHODS.md §2.3, §5).
+"""Numerically exact special-function primitives for repeated sampling (docs/best_of_n.md#exact-asrn).
 
 Everything here is an elementwise JAX function (jit- and vmap-able, differentiable) that needs
 float64.  The central object is the Beta failure curve
@@ -36,7 +36,7 @@ What we do instead
    dominant term, computed with relative accuracy, or a small correction computed with absolute
    accuracy far below it; the result is accurate to a few ulps of log F for all N >= 0
    (checked against mpmath up to N = 1e12 in ``tests/test_sampling_special.py``).
-3. For N > 1e5 (1 + b) ``log_beta_fail`` switches, as METHODS.md §2.3 prescribes, to the
+3. For N > 1e5 (1 + b) ``log_beta_fail`` switches, as docs/best_of_n.md#exact-asrn prescribes, to the
    second-order asymptotic form lgamma(a+b) - lgamma(b) - a log w + log1p(a(a^2 - 1)/(24 w^2)),
    w = N + b + (a - 1)/2 (error O(w^-4)), with lgamma(a+b) - lgamma(b) from the accurate
    :func:`log_gamma_ratio`.  The exact form above agrees with it there to ~1e-15.
@@ -74,7 +74,7 @@ _OMEGA = (
     -691.0 / 360360.0,
     1.0 / 156.0,
 )
-# Switch point of log_beta_fail's asymptotic branch (METHODS.md §2.3).
+# Switch point of log_beta_fail's asymptotic branch (docs/best_of_n.md#exact-asrn).
 _ASYMPTOTIC_FACTOR = 1e5
 
 
@@ -303,7 +303,7 @@ def _log_beta_fail_exact(N, a, b):
 
 @_elementwise(static=("order",))
 def log_beta_fail_asymptotic(N, a, b, order: int = 2):
-    """Asymptotic log failure ``log[B(a, b + N) / B(a, b)]`` for large N (METHODS.md §2.3).
+    """Asymptotic log failure ``log[B(a, b + N) / B(a, b)]`` for large N (docs/best_of_n.md#exact-asrn).
 
     ``order=0``: leading term log[Gamma(a+b)/Gamma(b)] - a log N (SABER Thm 3.3).
     ``order=1``: SABER's small-N correction, N -> w = N + b + (a - 1)/2 (removes the O(1/N) term).
@@ -349,10 +349,10 @@ def log_beta_fail_asymptotic(N, a, b, order: int = 2):
 def log_beta_fail(N, a, b):
     """Log of the Beta failure curve, ``log[B(a, b + N) / B(a, b)] = log E[(1 - p)^N]``.
 
-    This is log(1 - ASR@N) for per-problem success probabilities p ~ Beta(a, b) (METHODS.md §2.3).
+    This is log(1 - ASR@N) for per-problem success probabilities p ~ Beta(a, b) (docs/best_of_n.md#exact-asrn).
     Accurate to a few ulps of the result for all N >= 0 (N need not be an integer), including
     N up to 1e12 and log F -> 0 (tiny ASR); see the module docstring for the method.  For
-    N > 1e5 (1 + b) the O(w^-4) asymptotic series of §2.3 is used.
+    N > 1e5 (1 + b) the O(w^-4) asymptotic series of docs/best_of_n.md#exact-asrn is used.
 
     Parameters
     ----------
@@ -391,7 +391,7 @@ def log_beta_ratio(a, b, n, N):
 
     The probability that a problem with no success in its first n attempts also fails the next
     N - n, given p ~ Beta(a, b) a priori (posterior Beta(a, b + n)); used by the exact conditional
-    ASR estimator (METHODS.md §2.5).
+    ASR estimator (docs/best_of_n.md#saber-estimators).
 
     Examples
     --------

@@ -1,8 +1,9 @@
 """Best-of-N / repeated-sampling curves: exact Beta ASR@N, SABER, and neg-log power laws.
 
-METHODS.md §2.3 (exact curve and asymptotes), §2.5 (SABER estimators, budgets, interval, exact
-conditional estimator), §2.7 (Large Language Monkeys' exponentiated power law) and §2.8
-(Best-of-N Jailbreaking's power law of -log ASR).
+See docs/best_of_n.md: #exact-asrn (exact curve and asymptotes), #saber-estimators and #budgets
+(SABER estimators, budgets, interval, exact conditional estimator) and
+#power-laws-fitted-to-rate-curves (Large Language Monkeys' exponentiated power law, Best-of-N
+Jailbreaking's power law of -log ASR).
 
 Notation: a, b are the Beta(a, b) shape parameters of the per-problem success probability
 (alpha, beta in the papers); N is the attack/sampling budget; n (n_i) the observed attempts per
@@ -86,7 +87,7 @@ def _log1mexp(x):
 
 
 # --------------------------------------------------------------------------------------------
-# exact population curve (§2.3)
+# exact population curve (docs/best_of_n.md#exact-asrn)
 
 
 def asr_exact(N, a, b, unbreakable=0.0):
@@ -147,7 +148,7 @@ _CORRECTIONS = {"none": 0, "neff": 1, "second_order": 2}
 
 
 def beta_fail_asymptotic(N, a, b, correction: str = "none"):
-    """Asymptotic failure 1 - ASR@N of the Beta model (METHODS.md §2.3).
+    """Asymptotic failure 1 - ASR@N of the Beta model (docs/best_of_n.md#exact-asrn).
 
     ``correction="none"``: Gamma(a+b)/Gamma(b) N^-a (SABER Thm 3.3, Eq. (8));
     ``"neff"``: N replaced by N_eff = N + b + (a - 1)/2 (SABER Eq. (56));
@@ -233,7 +234,7 @@ def asr_budget_exact(tau, a, b, unbreakable=0.0):
 
 
 # --------------------------------------------------------------------------------------------
-# SABER (§2.5)
+# SABER (docs/best_of_n.md#saber-estimators)
 
 
 def observed_asr(k) -> float:
@@ -466,7 +467,7 @@ def _validate_items(n, k):
 
 
 def asr_conditional(N, n, k, a, b):
-    """Exact conditional ASR@N for the observed problems (METHODS.md §2.5, §4.4).
+    """Exact conditional ASR@N for the observed problems (docs/best_of_n.md#saber-estimators, docs/bayes.md#posterior-bands).
 
     Counting the n_i observed attempts as part of the budget (N >= n_i), a problem with k_i > 0
     is already broken and one with k_i = 0 has posterior Beta(a, b + n_i), so
@@ -536,7 +537,7 @@ def asr_naive(N, n, k):
 
 
 # --------------------------------------------------------------------------------------------
-# neg-log power laws (§2.5 SABER-Fit, §2.7, §2.8)
+# neg-log power laws (SABER-Fit; docs/best_of_n.md#power-laws-fitted-to-rate-curves)
 
 
 @dataclass(frozen=True)
@@ -615,7 +616,7 @@ def hughes_grid(max_n: int = 8000) -> np.ndarray:
 
 
 def fit_bon_power_law(N, asr, *, skip_first: int = 5, eps: float = 0.0) -> NegLogPowerLaw:
-    """Best-of-N Jailbreaking fit of -log ASR@N = a N^-b (METHODS.md §2.8).
+    """Best-of-N Jailbreaking fit of -log ASR@N = a N^-b (docs/best_of_n.md#power-laws-fitted-to-rate-curves).
 
     OLS of log(-log(ASR@N + eps)) on log N after dropping the first ``skip_first`` points
     (Hughes et al.'s "linear_log_spacing" default; their code uses ``eps = 1e-5`` to avoid
@@ -648,7 +649,7 @@ def saber_fit(n, k, *, m=None, num_points: int = 30, weighted: bool = True) -> N
     g = max(1, (min n - 5) // num_points), least squares on log(-log ASR@m) vs log m with
     residual weights 1/m (``numpy.polyfit(..., w=1/m)``).  Theory gives b = alpha and
     a = Gamma(alpha+beta)/Gamma(beta) only asymptotically; the finite-range fit is biased
-    (see METHODS.md §2.5 curve-fit bias check).
+    (see the curve-fit bias check in docs/best_of_n.md#saber-estimators).
 
     Examples
     --------
@@ -676,7 +677,7 @@ def saber_fit(n, k, *, m=None, num_points: int = 30, weighted: bool = True) -> N
 
 
 def coverage_power_law(k, a, b):
-    """Large Language Monkeys' coverage law c(k) = exp(a k^b), a < 0, b < 0 (METHODS.md §2.7).
+    """Large Language Monkeys' coverage law c(k) = exp(a k^b), a < 0, b < 0 (docs/best_of_n.md#power-laws-fitted-to-rate-curves).
 
     Examples
     --------
@@ -708,7 +709,7 @@ def fit_coverage_power_law(k, coverage) -> NegLogPowerLaw:
 
 
 # --------------------------------------------------------------------------------------------
-# scaled Beta tails (§2.3, Schaeffer et al.)
+# scaled Beta tails (docs/best_of_n.md#exact-asrn, Schaeffer et al.)
 
 
 def scaled_beta_failure(k, a, b, scale=1.0) -> float:
@@ -766,7 +767,7 @@ def scaled_beta_failure_asymptote(k, a, b, scale=1.0):
 
 @dataclass(frozen=True, eq=False)
 class SaberPrediction:
-    """All ASR@N estimators of METHODS.md §2.5 for one data set (see :func:`saber_predict`)."""
+    """All ASR@N estimators of docs/best_of_n.md#saber-estimators for one data set (see :func:`saber_predict`)."""
 
     N: np.ndarray
     fit: "BetaBinomialFit"

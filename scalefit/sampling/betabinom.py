@@ -1,4 +1,4 @@
-"""Beta-Binomial fits for per-problem (attempts, successes) counts (METHODS.md §2.4, §2.3, §4.3).
+"""Beta-Binomial fits for per-problem (attempts, successes) counts (docs/best_of_n.md#beta-binomial-model, docs/bayes.md#likelihoods).
 
 Model: p_i ~ Beta(a, b), k_i | p_i ~ Binomial(n_i, p_i), so k_i ~ BetaBinomial(n_i, a, b) with
 
@@ -20,7 +20,7 @@ Design
   (``no_successes``; the MLE has a/(a+b) -> 0), all k_i = n_i (``all_successes``), and no
   over-dispersion (``no_overdispersion``; the score for the intraclass correlation at 0 is <= 0,
   which for equal n is "population variance of k <= binomial variance", so a + b -> inf).
-  Use the MAP/Bayesian fit (METHODS.md §4) in these cases.
+  Use the MAP/Bayesian fit (docs/bayes.md) in these cases.
 """
 
 from __future__ import annotations
@@ -123,14 +123,14 @@ class MomentEstimate(NamedTuple):
 
 
 def beta_binomial_moments(n, k, *, method: str = "intraclass") -> MomentEstimate:
-    """Method-of-moments estimate of the Beta-Binomial (a, b) (METHODS.md §2.4b).
+    """Method-of-moments estimate of the Beta-Binomial (a, b) (docs/best_of_n.md#beta-binomial-model).
 
     ``method="intraclass"`` (default): mu = sum k / sum n and the intraclass correlation
 
         rho = sum_i[(k_i - n_i mu)^2 - n_i mu (1 - mu)] / (mu (1 - mu) sum_i n_i (n_i - 1)),
 
     a + b = 1/rho - 1, a = mu (a + b), b = (1 - mu)(a + b).  For equal n this is exactly the
-    §2.4b form with the population variance s^2: rho = (s^2/(n mu (1 - mu)) - 1)/(n - 1); it
+    intraclass form with the population variance s^2: rho = (s^2/(n mu (1 - mu)) - 1)/(n - 1); it
     also accepts heterogeneous n (it is the moment equation E[(k - n mu)^2] =
     n mu (1 - mu)(1 + (n - 1) rho) summed over items).
 
@@ -205,7 +205,7 @@ def _bb_row_derivs(theta, n, k):
     """Per-row kernel log-likelihood and its gradient/Hessian in theta = (log a, log b).
 
     Returns ``ll`` (rows,), ``g`` (2, rows) and ``H`` (2, 2, rows) from the analytic score
-    and Hessian of METHODS.md §2.4a (one stacked digamma and one trigamma call).
+    and Hessian of docs/best_of_n.md#beta-binomial-model (one stacked digamma and one trigamma call).
     """
     a, b = jnp.exp(theta[0]), jnp.exp(theta[1])
     a_, b_ = jnp.broadcast_to(a, n.shape), jnp.broadcast_to(b, n.shape)
@@ -381,7 +381,7 @@ def _start_from_moments(n, k) -> np.ndarray:
 
 
 def fit_beta_binomial(n, k, *, start=None) -> BetaBinomialFit:
-    """Maximum-likelihood Beta-Binomial fit of per-problem success counts (METHODS.md §2.4a).
+    """Maximum-likelihood Beta-Binomial fit of per-problem success counts (docs/best_of_n.md#beta-binomial-model).
 
     Parameters
     ----------
@@ -417,14 +417,14 @@ def fit_beta_binomial(n, k, *, start=None) -> BetaBinomialFit:
         return BetaBinomialFit(
             0.0, np.nan, np.nan, np.nan, nan2, 0.0, log_binom_sum, n_items, False,
             "all k_i = 0: the likelihood is maximised on the boundary a/(a+b) -> 0; "
-            "use a MAP/Bayesian fit (METHODS.md §4)",
+            "use a MAP/Bayesian fit (docs/bayes.md)",
             no_successes=True, mean=0.0,
         )
     if np.all(k == n):
         return BetaBinomialFit(
             np.nan, 0.0, np.nan, np.nan, nan2, 0.0, log_binom_sum, n_items, False,
             "all k_i = n_i: the likelihood is maximised on the boundary a/(a+b) -> 1; "
-            "use a MAP/Bayesian fit (METHODS.md §4)",
+            "use a MAP/Bayesian fit (docs/bayes.md)",
             no_successes=False, all_successes=True, mean=1.0,
         )
     mu, score = _overdispersion_score(n, k)
@@ -437,7 +437,7 @@ def fit_beta_binomial(n, k, *, start=None) -> BetaBinomialFit:
             np.inf, np.inf, np.nan, np.nan, nan2, ll_binom, ll_binom + log_binom_sum, n_items,
             False,
             "no over-dispersion (variance of k_i <= binomial variance): a + b -> inf, the "
-            "Binomial limit with mean sum k / sum n; use a MAP/Bayesian fit (METHODS.md §4)",
+            "Binomial limit with mean sum k / sum n; use a MAP/Bayesian fit (docs/bayes.md)",
             no_overdispersion=True, mean=mu,
         )
     n_u, k_u, w = count_histogram(n, k)
@@ -470,7 +470,7 @@ def fit_beta_binomial(n, k, *, start=None) -> BetaBinomialFit:
         converged = False
         msg = (
             f"estimate ran towards the parameter boundary (a = {a:.3g}, b = {b:.3g}): the MLE is "
-            "on the boundary; use a MAP/Bayesian fit (METHODS.md §4)"
+            "on the boundary; use a MAP/Bayesian fit (docs/bayes.md)"
         )
     elif converged:
         msg = f"converged in {int(res.iterations)} Newton iterations"
@@ -534,7 +534,7 @@ def _zi_core(theta0, n, k, w):
 
 
 def fit_zero_inflated_beta_binomial(n, k) -> ZeroInflatedBetaBinomialFit:
-    """Fit the "unbreakable mass" model p ~ pi delta_0 + (1 - pi) Beta(a, b) (METHODS.md §2.3, §4.3).
+    """Fit the "unbreakable mass" model p ~ pi delta_0 + (1 - pi) Beta(a, b) (docs/best_of_n.md#exact-asrn, docs/bayes.md#likelihoods).
 
     The per-item likelihood is log[pi 1{k_i = 0} + (1 - pi) BB(k_i; n_i, a, b)], evaluated with
     ``logaddexp``; parameters (logit pi, log a, log b) are fitted by damped Newton with the

@@ -1,4 +1,4 @@
-"""Sample-until-success logs: likelihoods and ASR@N without bias (METHODS.md §3.1, §4.3).
+"""Sample-until-success logs: likelihoods and ASR@N without bias (docs/best_of_n.md#sample-until-success-logs).
 
 A red-teaming log often stops attacking an item once it is broken: attempts are made in batches
 of B (the Best-of-N Jailbreaking log: B = 60), sampling stops at the end of the batch holding the

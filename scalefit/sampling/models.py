@@ -1,7 +1,7 @@
 """Models for the distribution of per-item success probability ("mixing distributions").
 
 Every repeated-sampling prediction beyond the observed budget is a statement about the
-distribution g of the per-item success probability p near p = 0 (METHODS.md §2.3, §2.6):
+distribution g of the per-item success probability p near p = 0 (docs/best_of_n.md#exact-asrn):
 the benchmark failure rate after N attempts is E[(1 - p)^N], a Laplace-type transform of g.
 A single Beta fitted to a small budget is one assumption about that tail; this module offers
 several, fitted by maximum (marginal) likelihood on the same data, so that the choice between
@@ -22,7 +22,7 @@ Each item contributes the likelihood of what was seen, E_g[p^k (1 - p)^(n - k)] 
 successes in n attempts.  This is the exact likelihood both for a fixed budget and for logs that
 sample until the first success (in batches) and record every attempt made, because such a
 stopping rule depends only on outcomes already observed and is therefore ignorable for the
-likelihood (METHODS.md §3.1, §4.3: the inverse-sampling and censored kernels are the same
+likelihood (docs/passuntil.md#censoring: the inverse-sampling and censored kernels are the same
 r log p + (K - r) log(1 - p)).  For logs that record only *which batch* held the first success
 an item contributes the interval-censored term E_g[(1 - p)^L - (1 - p)^U] (no success in the
 first L attempts, at least one among attempts L+1..U); this is encoded as a row with ``extra``
@@ -47,7 +47,7 @@ Numerics
   rows, so bootstrap replicates and internal-backtest splits of one data set are fitted in a
   single compiled program.
 * By default (``prior=True``) fits maximise the likelihood times weak priors (``PRIORS``; the
-  METHODS.md §4.2 defaults widened x2, normal on the unconstrained scale).  With 100+ items they
+  defaults of docs/bayes.md#default-priors widened x2, normal on the unconstrained scale).  With 100+ items they
   move the estimates by a fraction of a standard error; their job is the flat directions: data
   with no visible over-dispersion (a handful of items solved once each) send the maximum
   likelihood to a + b -> inf, "every item has the same p", which forecasts that every item
@@ -371,7 +371,7 @@ _LOG_HALF, _LOG_TWO = math.log(0.5), math.log(2.0)
 
 
 def _prior_beta_pair(la, lb):
-    # METHODS.md §4.2 default priors for the Beta-Binomial, widened x2: log a ~ N(log 0.5, 2^2),
+    # the Beta-Binomial default priors of docs/bayes.md#default-priors, widened x2: log a ~ N(log 0.5, 2^2),
     # log b ~ N(log 2, 3^2).
     return _half_sq(la, _LOG_HALF, 2.0) + _half_sq(lb, _LOG_TWO, 3.0)
 
@@ -422,7 +422,7 @@ _FAMILIES: dict[str, _Family] = {
 
 #: The weak priors of ``prior=True`` fits (normal on the unconstrained scale, per data set).
 PRIORS = {
-    "beta": "log a ~ N(log 0.5, 2^2), log b ~ N(log 2, 3^2)  (METHODS.md §4.2 widened x2)",
+    "beta": "log a ~ N(log 0.5, 2^2), log b ~ N(log 2, 3^2)  (docs/bayes.md#default-priors widened x2)",
     "zi_beta": "logit pi ~ N(0, 3^2); log a, log b as for beta",
     "beta_mix2": "logit w ~ N(0, 3^2); each component's log a_j, log b_j as for beta",
     "logit_normal": "mu ~ N(0, 10^2), log sigma ~ N(log 2, 2^2)",

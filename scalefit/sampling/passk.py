@@ -1,4 +1,4 @@
-"""Unbiased pass@k (Chen et al. 2021) and its plug-in baseline (METHODS.md §2.2).
+"""Unbiased pass@k (Chen et al. 2021) and its plug-in baseline (docs/best_of_n.md#unbiased-passk).
 
 For a problem with ``n`` attempts of which ``c`` succeeded, the unbiased estimator of
 pass@k = 1 - (1 - p)^k is
@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 _PRODUCT_MAX_N = 10_000
-_METHODS = ("auto", "product", "lgamma")
+_FORMS = ("auto", "product", "lgamma")
 
 
 def _validate(n, c, k):
@@ -121,8 +121,8 @@ def pass_at_k(n, c, k, *, method: str = "auto") -> np.ndarray:
     >>> pass_at_k([10, 5], [3, 1], 5)
     array([0.91666667, 1.        ])
     """
-    if method not in _METHODS:
-        raise ArgumentError(f"`method` = {method!r} is not one of {', '.join(_METHODS)}")
+    if method not in _FORMS:
+        raise ArgumentError(f"`method` = {method!r} is not one of {', '.join(_FORMS)}")
     n, c, k = _validate(n, c, k)
     shape = n.shape
     n, c, k = n.ravel(), c.ravel(), k.ravel()

@@ -1,6 +1,6 @@
 """PassUntil (Hu et al., ICLR 2024): inverse-sampling estimates and the task scaling law.
 
-METHODS.md §3.  For each test instance, decodings are drawn until r of them pass; K is the
+See docs/passuntil.md.  For each test instance, decodings are drawn until r of them pass; K is the
 number of draws.  Failures before the r-th pass are NegBin(r, P), so
 
 * ``r / K`` is the MLE (paper-faithful) but biased upward: for r = 1, E[1/K]/P =
@@ -11,7 +11,7 @@ number of draws.  Failures before the r-th pass are NegBin(r, P), so
 * a run stopped at K_max with r' < r passes is censored: likelihood P^r' (1 - P)^(K_max - r'),
   one-sided upper bound BetaQuantile(1 - alpha; r' + 1, K_max - r').
 
-Task law (§3.2): PU(N) = exp(-c N^-alpha), i.e. F(N) = log(-log PU) = log c - alpha log N.
+Task law (docs/passuntil.md#task-law): PU(N) = exp(-c N^-alpha), i.e. F(N) = log(-log PU) = log c - alpha log N.
 Both the inverse-sampling and the censored observations have the likelihood kernel
 r log p + (K - r) log(1 - p), so the instance-level likelihood fit uses censored sizes as they
 are; log p = -c N^-alpha and log(1 - p) = log(-expm1(-c N^-alpha)) are evaluated stably.
@@ -58,7 +58,7 @@ class PassUntilBiasWarning(UserWarning):
 
 
 # --------------------------------------------------------------------------------------------
-# per-instance estimators (§3.1)
+# per-instance estimators (docs/passuntil.md#estimators)
 
 
 def _validate_rk(r, K, censored=None):
@@ -232,7 +232,7 @@ def passuntil_loglog(r, K, *, censored=None, method: str = "auto"):
 
 
 # --------------------------------------------------------------------------------------------
-# task law (§3.2)
+# task law (docs/passuntil.md#task-law)
 
 
 def task_law_log_pu(N, c, alpha):
@@ -316,7 +316,7 @@ class TaskLawFit:
 
 
 def fit_task_law(N, pu, *, censored=None) -> TaskLawFit:
-    """Dataset-level PassUntil law: OLS of F = log(-log PU) on log N (METHODS.md §3.2).
+    """Dataset-level PassUntil law: OLS of F = log(-log PU) on log N (docs/passuntil.md#task-law).
 
     Parameters
     ----------
@@ -454,7 +454,7 @@ class InstanceLawFit:
 def fit_instance_laws(
     N, r, K, instance, *, censored=None, method: str = "likelihood", unidentified: str = "zero"
 ) -> InstanceLawFit:
-    """Instance-level PassUntil laws (Hu et al.'s improvement; METHODS.md §3.2).
+    """Instance-level PassUntil laws (Hu et al.'s improvement; docs/passuntil.md#task-law).
 
     Parameters
     ----------
@@ -575,7 +575,7 @@ def fit_instance_laws(
 
 
 # --------------------------------------------------------------------------------------------
-# curvature test (§3.3)
+# curvature test (docs/passuntil.md#curvature-test)
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,4 +1,4 @@
-"""PassUntil task-law forecast of a held-out (largest) model size (METHODS.md §3.2).
+"""PassUntil task-law forecast of a held-out (largest) model size (docs/passuntil.md#task-law).
 
 Hu et al. predict a large model's PassUntil rate from smaller models of the same series with the
 task law PU(N) = exp(-c N^-alpha), either on the task-level mean (dataset-level OLS of

@@ -1,4 +1,4 @@
-"""Resampling with imperfect verifiers (Stroebl, Kapoor, Narayanan; METHODS.md §2.9).
+"""Resampling with imperfect verifiers (Stroebl, Kapoor, Narayanan; docs/passuntil.md#imperfect-verifiers).
 
 Per problem: r = P(sample correct), completeness c = P(accept | correct), soundness
 s = P(reject | incorrect), false-positive rate FPR = 1 - s.  Samples are drawn until the
@@ -146,7 +146,7 @@ def empirical_verifier_ceiling(n_accepted, n_accepted_correct):
 def verifier_expected_utility(K, r, fpr, *, false_positive_cost, completeness=1.0, weights=None):
     """Expected utility U(K) of resampling with payoff +1 (correct), V_fp (accepted wrong), 0 (abstain).
 
-    U(K) = sum_t pi_t [c r_t + V_fp (1 - r_t)(1 - s)] (1 - q_t^K) / (1 - q_t)   (METHODS.md §2.9).
+    U(K) = sum_t pi_t [c r_t + V_fp (1 - r_t)(1 - s)] (1 - q_t^K) / (1 - q_t)   (docs/passuntil.md#imperfect-verifiers).
 
     Parameters
     ----------
