@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from .._files import atomic_write_bytes
+from .._files import atomic_write_bytes, check_output_path, read_json_file
 from ..errors import ArgumentError
 from ..plots._style import style
 from ._layout import Flow, decorate
@@ -45,14 +45,10 @@ def _version() -> str:
 def _load_input(item) -> tuple[dict, str, str]:
     """-> (record, source label, sha256 of the file bytes)."""
     if isinstance(item, (str, Path)):
-        path = Path(item)
-        if not path.is_file():
-            raise ArgumentError(f"report input '{item}' does not exist")
-        data = path.read_bytes()
-        try:
-            record = json.loads(data.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ArgumentError(f"report input '{item}' is not valid JSON: {exc}") from None
+        record, data = read_json_file(item, what="report input")
+        if not isinstance(record, dict):
+            raise ArgumentError(f"report input '{item}' holds a JSON {type(record).__name__}, not a saved scalefit "
+                                "result (a JSON object)")
         return record, str(item), hashlib.sha256(data).hexdigest()
     if isinstance(item, Mapping):
         return dict(item), "<object>", ""
@@ -176,10 +172,7 @@ def build_report(inputs, output: str | Path | None = None, *, targets=None, budg
         output = Path(output)
         if output.suffix.lower() != ".pdf":
             raise ArgumentError(f"`output` = '{output}' must end in .pdf")
-        if output.exists() and not force:
-            raise ArgumentError(f"`output` = '{output}' already exists; refusing to overwrite it (use --force)")
-        if not output.parent.is_dir():
-            raise ArgumentError(f"`output` = '{output}': directory '{output.parent}' does not exist")
+        check_output_path(output, overwrite=force, argument="output")
     tgts = _check_targets(targets)
     try:
         buds = tuple(float(b) for b in (budgets or ()))

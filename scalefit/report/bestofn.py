@@ -641,8 +641,9 @@ def _bon_fit_section(fit_record: Mapping, ctx: RenderContext, group: Mapping | N
     ``target`` ("fresh" or "continued").  Budgets N come from ``ctx.targets`` entries naming only N
     (default: 10x the largest observed attempts)."""
     from ..sampling import BonFit
+    from .fitresult import load_record
 
-    bon = BonFit.from_dict(dict(fit_record))
+    bon = load_record(BonFit, fit_record, ctx, "best-of-N fit")
     opts = ctx.options
     n_max = float(np.max(bon.data.attempts))
     requested = [float(t["N"]) for t in ctx.targets if set(t) == {"N"}]

@@ -184,18 +184,31 @@ def _fit_groups(args):
 
 
 def _read_fit_file(path: str):
-    from .bonfit import BonFit
+    """The (group, BonFit) pairs of a ``scalefit bon fit -o`` file, every format problem listed."""
+    from .._files import load_saved
 
-    p = Path(path)
-    if not p.exists():
-        raise ArgumentError(f"`--fit` = '{path}' does not exist")
-    try:
-        obj = json.loads(p.read_text())
-    except json.JSONDecodeError as exc:
-        raise ArgumentError(f"`--fit` = '{path}' is not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    if not isinstance(obj, dict) or obj.get("format") != _FILE_FORMAT:
-        raise ArgumentError(f"`--fit` = '{path}' is not a file written by `scalefit bon fit -o`")
-    return [(dict(entry["group"]), BonFit.from_dict(entry["fit"])) for entry in obj["groups"]]
+    return load_saved(path, _fits_from_record, what="`--fit` file")
+
+
+def _fits_from_record(obj: dict):
+    from .._files import RecordCheck
+    from .bonfit import BonFit, check_bon_record
+
+    if obj.get("format") != _FILE_FORMAT:
+        raise ArgumentError(f"`format` is {obj.get('format')!r}: not a file written by `scalefit bon fit -o` "
+                            f"(expected {_FILE_FORMAT!r})")
+    check = RecordCheck(obj, "best-of-N file")
+    groups = check.get("groups", "list[object]")
+    if groups is not None and not groups:
+        check.problem("`groups` is empty")
+    for i, entry in enumerate(groups or ()):
+        sub = RecordCheck(entry, "best-of-N file", f"groups[{i}].", check.problems)
+        sub.get("group", "object")
+        fit = sub.sub("fit")
+        if fit is not None:
+            check_bon_record(fit)
+    check.done()
+    return [(dict(entry["group"]), BonFit.from_dict(entry["fit"])) for entry in groups]
 
 
 def _fits_for(args):
