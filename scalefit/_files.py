@@ -29,6 +29,14 @@ def check_output_path(path: str | os.PathLike, *, overwrite: bool = False, argum
     return path
 
 
+def check_input_path(path, *, argument: str = "DATA") -> Path:
+    """Raise :class:`ArgumentError` naming ``argument`` unless ``path`` exists (a file, or a
+    folder for the loaders that read one)."""
+    if not Path(path).exists():
+        raise ArgumentError(f"`{argument}` = '{path}' does not exist")
+    return Path(path)
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, overwrite: bool = False,
                        argument: str = "path") -> Path:
     """Write ``data`` to ``path`` via a temporary file and ``os.replace``.

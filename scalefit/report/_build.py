@@ -188,7 +188,10 @@ def build_report(inputs, output: str | Path | None = None, *, targets=None, budg
             fmt = record.get("format") if isinstance(record, dict) else None
             if not fmt:
                 raise ArgumentError(f"report input '{source}' has no `format` field; is it a scalefit result?")
-            renderer = get_renderer(fmt)
+            try:
+                renderer = get_renderer(fmt)
+            except ArgumentError as exc:
+                raise ArgumentError(f"report input '{source}': {exc}") from None
             ctx = RenderContext(source=source, sha256=sha, targets=tgts, budgets=buds, options=dict(options or {}))
             out = renderer(record, ctx)
             sections += [out] if isinstance(out, Section) else list(out)

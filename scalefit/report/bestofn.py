@@ -666,12 +666,23 @@ def render_bon_fit(record: Mapping, ctx: RenderContext) -> Section:
     return _bon_fit_section(record, ctx)
 
 
+class _BonFile:
+    """``load_record`` adapter: a ``scalefit bon fit -o`` record checked as a whole."""
+
+    @staticmethod
+    def from_dict(record):
+        from ..sampling.bonfit import bon_file_fits
+
+        return bon_file_fits(record)
+
+
 @register_renderer(BON_FILE_FORMAT)
 def render_bon_file(record: Mapping, ctx: RenderContext) -> list[Section]:
     """Renderer for ``scalefit bon fit -o`` files: one section per group."""
-    groups = record.get("groups")
-    if not isinstance(groups, list) or not groups:
-        raise ArgumentError(f"'{ctx.source}': best-of-N file has no `groups`")
+    from .fitresult import load_record
+
+    load_record(_BonFile, record, ctx, "best-of-N file")  # checks every group before rendering any
+    groups = record["groups"]
     opts = dict(ctx.options)
     opts.setdefault("data_source", record.get("source"))
     sub = RenderContext(source=ctx.source, sha256=ctx.sha256, targets=ctx.targets, budgets=ctx.budgets, options=opts)

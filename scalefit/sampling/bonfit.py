@@ -79,6 +79,7 @@ __all__ = [
 DEFAULT_CANDIDATES: tuple[str, ...] = ("kumaraswamy", "beta", "logit_normal")
 TARGETS = ("fresh", "continued")
 _FORMAT = "scalefit.bon/1"
+BON_FILE_FORMAT = "scalefit.bon-file/1"  # `scalefit bon fit -o`: one BonFit per group
 
 
 # --------------------------------------------------------------------------------------------
@@ -96,6 +97,9 @@ class _Splits:
 
 def _is_until_success(data: ItemData) -> bool:
     return bool(np.any(np.isfinite(data.first_success)))
+
+
+_HYPERGEOMETRIC_LIMIT = 10**9
 
 
 def _make_splits(data: ItemData, fraction: int, repeats: int, rng: np.random.Generator) -> _Splits:
@@ -117,6 +121,12 @@ def _make_splits(data: ItemData, fraction: int, repeats: int, rng: np.random.Gen
             "backtest cannot thin them; choose a model explicitly (model='beta', ...)"
         )
     m = np.maximum(1, data.n // fraction)
+    if np.any(data.n >= _HYPERGEOMETRIC_LIMIT):  # numpy's exact hypergeometric sampler stops there
+        i = int(np.argmax(data.n))
+        raise ArgumentError(
+            f"item {i} has {int(data.n[i])} attempts: the internal backtest thins at most "
+            f"{_HYPERGEOMETRIC_LIMIT - 1} attempts per item; choose a model explicitly (`model=`, e.g. beta)"
+        )
     subs = []
     for _ in range(repeats):
         k_s = rng.hypergeometric(data.k, data.n - data.k, m)
@@ -529,6 +539,30 @@ class BonFit:
         from .._files import load_saved
 
         return load_saved(path, cls.from_dict, what="best-of-N fit file")
+
+
+def bon_file_fits(obj: dict) -> list:
+    """The (group, BonFit) pairs of a ``scalefit bon fit -o`` record (``scalefit.bon-file/1``),
+    after checking the whole record: one :class:`~scalefit.errors.DataValidationError` lists
+    every problem of every group."""
+    from .._files import RecordCheck
+
+    if not isinstance(obj, dict) or obj.get("format") != BON_FILE_FORMAT:
+        fmt = obj.get("format") if isinstance(obj, dict) else None
+        raise ArgumentError(f"`format` is {fmt!r}: not a file written by `scalefit bon fit -o` "
+                            f"(expected {BON_FILE_FORMAT!r})")
+    check = RecordCheck(obj, "best-of-N file")
+    groups = check.get("groups", "list[object]")
+    if groups is not None and not groups:
+        check.problem("`groups` is empty")
+    for i, entry in enumerate(groups or ()):
+        sub = RecordCheck(entry, "best-of-N file", f"groups[{i}].", check.problems)
+        sub.get("group", "object")
+        fit = sub.sub("fit")
+        if fit is not None:
+            check_bon_record(fit)
+    check.done()
+    return [(dict(entry["group"]), BonFit.from_dict(entry["fit"])) for entry in groups]
 
 
 def check_bon_record(c) -> None:
