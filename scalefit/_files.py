@@ -142,6 +142,11 @@ def read_json(source, *, what: str = "file") -> dict:
         obj = _parse_json(text, label)
     else:
         obj, _ = read_json_file(source, what=what)
+    return require_object(obj, label)
+
+
+def require_object(obj, label: str) -> dict:
+    """``obj`` if it is a JSON object, else the one-line error every reader of saved results gives."""
     if not isinstance(obj, dict):
         raise ArgumentError(f"{label} holds {_json_type(obj)}, not a JSON object (a saved scalefit result)")
     return obj
@@ -177,30 +182,34 @@ _KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
 }
 
 
-def _check_kind(kind: str, value, name: str) -> str | None:
-    """None when ``value`` has ``kind``, else what is wrong.  Kinds: ``str``, ``number?`` (a
-    trailing ``?`` accepts null), ``list[number]``, ``object[str]`` ..."""
+def _check_kind(kind: str, value, name: str) -> list[str]:
+    """What is wrong with ``value`` for ``kind`` ([] when nothing).  Kinds: ``str``, ``number?``
+    (a trailing ``?`` accepts null), ``list[number]``, ``object[str]`` ...; the entries of a
+    container are all checked (the first few problems are listed, then a count)."""
     m = re.fullmatch(r"(list|object)\[(.+)\]", kind)
     if m is None:
         nullable = kind.endswith("?")
         test, text = _KINDS[kind.rstrip("?")]
         if (value is None and nullable) or (value is not None and test(value)):
-            return None
-        return f"{name} must be {text}{' (or null)' if nullable else ''}, got {_short(value)}"
+            return []
+        return [f"{name} must be {text}{' (or null)' if nullable else ''}, got {_short(value)}"]
     container, elem = m.groups()
     if container == "list":
         if not isinstance(value, list):
-            return f"{name} must be a list, got {_short(value)}"
+            return [f"{name} must be a list, got {_short(value)}"]
         entries = ((f"{name[:-1]}[{i}]`", v) for i, v in enumerate(value))
     else:
         if not isinstance(value, Mapping):
-            return f"{name} must be an object, got {_short(value)}"
+            return [f"{name} must be an object, got {_short(value)}"]
         entries = ((f"{name[:-1]}.{k}`", v) for k, v in value.items())
-    for entry, v in entries:
-        bad = _check_kind(elem, v, entry)
-        if bad is not None:
-            return bad
-    return None
+    problems = [p for entry, v in entries for p in _check_kind(elem, v, entry)]
+    if len(problems) > _SHOWN:
+        problems = problems[:_SHOWN] + [f"{name}: {len(problems) - _SHOWN} more entries like these"]
+    return problems
+
+
+#: problems listed per container before the rest are counted
+_SHOWN = 5
 
 
 _MISSING = object()
@@ -253,9 +262,9 @@ class RecordCheck:
                 self.problem(f"missing {name}")
             return default
         bad = _check_kind(kind, value, name)
-        if bad is None:
+        if not bad:
             return value
-        self.problem(bad)
+        self.problems.extend(bad)
         return default
 
     def sub(self, key: str) -> "RecordCheck | None":

@@ -206,7 +206,8 @@ class FitResult:
         for n, v in X.items():
             bad = ~np.isfinite(v) | ((v <= 0) if self.law.positive_inputs else False)
             if np.any(bad):
-                raise ArgumentError(f"input `{n}` has an invalid value {v[np.argmax(bad)]!r} (must be finite and > 0)")
+                raise ArgumentError(f"`at`: input `{n}` = {float(v[np.argmax(bad)])!r} is invalid (must be finite"
+                                    + (" and > 0)" if self.law.positive_inputs else ")"))
         pred = self.law.evaluate(self.params, **X)
         out = pd.DataFrame(X)
         out["prediction"] = np.asarray(pred, dtype=np.float64)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from .._files import atomic_write_bytes, check_output_path, read_json_file
+from .._files import atomic_write_bytes, check_output_path, read_json_file, require_object
 from ..errors import ArgumentError
 from ..plots._style import style
 from ._layout import Flow, decorate
@@ -46,10 +46,7 @@ def _load_input(item) -> tuple[dict, str, str]:
     """-> (record, source label, sha256 of the file bytes)."""
     if isinstance(item, (str, Path)):
         record, data = read_json_file(item, what="report input")
-        if not isinstance(record, dict):
-            raise ArgumentError(f"report input '{item}' holds a JSON {type(record).__name__}, not a saved scalefit "
-                                "result (a JSON object)")
-        return record, str(item), hashlib.sha256(data).hexdigest()
+        return require_object(record, f"report input '{item}'"), str(item), hashlib.sha256(data).hexdigest()
     if isinstance(item, Mapping):
         return dict(item), "<object>", ""
     if hasattr(item, "to_dict"):
