@@ -19,7 +19,8 @@ import math
 import re
 from typing import Callable, Mapping
 
-__all__ = ["OneLineParser", "UsageError", "cli_wording", "number", "number_list", "LEVEL", "SEED"]
+__all__ = ["OneLineParser", "UsageError", "cli_wording", "number", "number_list", "LEVEL", "SEED", "POSITIVE_INT",
+           "COUNT", "POSITIVE"]
 
 
 class UsageError(Exception):

@@ -97,8 +97,6 @@ def read_json_file(path: str | os.PathLike, *, what: str = "file") -> tuple[Any,
     """-> (parsed JSON, the file's bytes).  Every way a user's file can be unreadable (missing,
     a directory, no permission, not UTF-8, not JSON, nested too deep to parse) is one
     :class:`ArgumentError` naming ``what`` and the path."""
-    import json
-
     p = Path(path)
     label = f"{what} '{p}'"
     if p.is_dir():

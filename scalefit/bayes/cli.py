@@ -11,10 +11,8 @@ bad input (the main CLI prints those on one line).
 
 from __future__ import annotations
 
-import math
 import re
 import sys
-from pathlib import Path
 
 from .._cliargs import COUNT, LEVEL, POSITIVE_INT, SEED, number_list
 from .._files import check_input_path

@@ -369,7 +369,7 @@ def _check_record(d, law: ScalingLaw | None) -> ScalingLaw:
     boot = c.sub("bootstrap") if c.record.get("bootstrap") is not None else None
     if boot is not None:
         names = boot.get("names", "list[str]")
-        draws = boot.get("draws", "list[list[number]]")
+        draws = boot.get("draws", "list[list[number?]]")  # null: a replicate that failed
         if names is not None and draws is not None and any(len(r) != len(names) for r in draws):
             boot.problem(f"`bootstrap.draws` rows must hold {len(names)} values (one per name)")
         boot.get("objective", "list[number?]")

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .._cliargs import COUNT, LEVEL, number_list
+from .._files import check_input_path
 from ..errors import ArgumentError
 
 
@@ -40,6 +41,8 @@ def handle_report(args) -> int:
     from . import build_report
 
     inputs = list(args.inputs)
+    for p in inputs:
+        check_input_path(p, argument="FIT")
     output = args.output
     if output is None:
         output = Path("reports") / (Path(inputs[0]).stem + ".pdf")
