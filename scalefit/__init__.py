@@ -11,12 +11,7 @@ Public API (everything else lives in private modules or sub-packages):
 - example data: :mod:`scalefit.examples`
 """
 
-from ._config import enable_x64, require_x64
-from .allocation import allocation_constants, compute_for_loss, compute_optimal
 from .errors import ArgumentError, DataValidationError, ScalefitError
-from .fit import BatchFitResult, BootstrapResult, FitResult, allocation_intervals, bootstrap, fit_batch, fit_law
-from .laws import ScalingLaw, available_laws, define_law, get_law
-from .params import Param, ParamSpec
 
 __version__ = "0.1.0"
 
@@ -46,13 +41,32 @@ __all__ = [
 ]
 
 
-def __getattr__(name):  # lazy: the io layer is imported on first use
-    if name in ("load_curves", "validate_curves"):
-        from . import io
+#: public name -> module that defines it, imported on first use so that `import scalefit` (and
+#: `scalefit --help` / `--version`) does not start JAX
+_LAZY = {
+    "enable_x64": "._config", "require_x64": "._config",
+    "allocation_constants": ".allocation", "compute_for_loss": ".allocation", "compute_optimal": ".allocation",
+    "BatchFitResult": ".fit", "BootstrapResult": ".fit", "FitResult": ".fit", "allocation_intervals": ".fit",
+    "bootstrap": ".fit", "fit_batch": ".fit", "fit_law": ".fit",
+    "ScalingLaw": ".laws", "available_laws": ".laws", "define_law": ".laws", "get_law": ".laws",
+    "Param": ".params", "ParamSpec": ".params",
+    "load_curves": ".io", "validate_curves": ".io",
+}
 
-        return getattr(io, name)
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
     if name == "examples":
         import importlib
 
         return importlib.import_module(".examples", __name__)
-    raise AttributeError(name)
+    raise AttributeError(f"module 'scalefit' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

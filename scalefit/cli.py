@@ -6,22 +6,14 @@ code 2; unexpected failures print one line with exit code 1.  ``--debug`` shows 
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
 
+from ._cliargs import COUNT, LEVEL, POSITIVE, POSITIVE_INT, SEED, OneLineParser, UsageError, cli_wording, number_list
+
 EXIT_USAGE = 2
 EXIT_INTERNAL = 1
-
-
-class _OneLineParser(argparse.ArgumentParser):
-    def error(self, message):  # argparse prints usage + message; we keep it to one line
-        raise _UsageError(f"{self.prog}: {message} (see `{self.prog} --help`)")
-
-
-class _UsageError(Exception):
-    pass
 
 
 def _setup_jax(args=None) -> None:
@@ -104,6 +96,7 @@ def _use_host_cores() -> None:
 
 def _load_for_fit(args):
     from .errors import ArgumentError
+    from ._files import check_input_path
     from .io import load_curves
 
     columns = {}
@@ -113,9 +106,7 @@ def _load_for_fit(args):
             columns[key] = v
     for k, v in _parse_assignments(args.map or "", "--map").items():
         columns[k] = v
-    path = Path(args.data)
-    if not path.exists():
-        raise ArgumentError(f"`DATA` = '{args.data}' does not exist")
+    path = check_input_path(args.data)
     frame = load_curves(path, columns=columns or None, metric=args.metric)
     if args.drop_largest:
         if args.drop_largest < 0 or args.drop_largest >= len(frame):
@@ -147,10 +138,10 @@ def _cmd_fit(args) -> int:
 def _fit_command(args) -> int:
     from .fit import fit_law
 
-    if args.output and Path(args.output).exists() and not args.force:
-        from .errors import ArgumentError
+    if args.output:
+        from ._files import check_output_path
 
-        raise ArgumentError(f"`-o` = '{args.output}' already exists; refusing to overwrite it (use --force)")
+        check_output_path(args.output, overwrite=args.force, argument="-o")
     frame = _load_for_fit(args)
     if getattr(args, "method", "point") == "bayes":
         if args.bootstrap:
@@ -160,10 +151,14 @@ def _fit_command(args) -> int:
         from .bayes.cli import run_bayes_fit
 
         return run_bayes_fit(frame, args)
+    if args.breaks is not None and args.law != "bnsl":
+        from .errors import ArgumentError
+
+        raise ArgumentError(f"`--breaks` = {args.breaks} applies only to --law bnsl (got --law {args.law})")
     inputs = dict(_parse_assignments(args.input or "", "--input"))
     if args.x:
         inputs["x"] = args.x
-    law_options = {"n_breaks": args.breaks} if args.law == "bnsl" and args.breaks else None
+    law_options = {"n_breaks": args.breaks} if args.breaks is not None else None
     fixed = _floats(_parse_assignments(args.fix or "", "--fix"), "--fix")
     tied = _parse_assignments(args.tie or "", "--tie")
     res = fit_law(
@@ -222,7 +217,7 @@ def _cmd_optimal(args) -> int:
     from .fit import FitResult
 
     res = FitResult.from_json(args.fit)
-    Cs = [float(c) for c in args.C.split(",")]
+    Cs = args.C
     k = allocation_constants(res)
     print(f"allocation exponents: N_opt ∝ C^{k['a']:.4f}, D_opt ∝ C^{k['b']:.4f}")
     with pd.option_context("display.float_format", "{:.6g}".format, "display.width", 160):
@@ -240,8 +235,26 @@ def _cmd_demo(args) -> int:
 #: commands whose parsers need no optional sub-package (see :func:`_parse_fast`)
 _CORE_COMMANDS = ("fit", "laws", "predict", "optimal")
 
+#: one-line help of the commands registered by sub-packages, in the order `--help` lists them;
+#: the single source of that text (the top-level help lists them without importing anything)
+_COMMAND_HELP = {
+    "report": "build a PDF report from saved fits (no refitting)",
+    "passk": "unbiased pass@k of repeated-sampling data (k <= attempts)",
+    "bon": "best-of-N / pass@N forecasts beyond the observed budget",
+    "passuntil": "PassUntil task law: predict a held-out model size",
+    "backtest": "fit on a small budget per item, compare forecasts with the full log",
+    "compare": "compare laws: PSIS-LOO (interpolation) and leave-future-out (extrapolation)",
+    "demo": "run the main job on bundled example data",
+}
 
-class _ExactParser(_OneLineParser):
+
+def _version() -> str:
+    from . import __version__
+
+    return f"scalefit {__version__}"
+
+
+class _ExactParser(OneLineParser):
     """The core-only parser: no abbreviated options, so that it never accepts a prefix the full
     parser would find ambiguous (anything not matched exactly is left to the full parser)."""
 
@@ -250,44 +263,61 @@ class _ExactParser(_OneLineParser):
         super().__init__(*a, **kw)
 
 
-def build_parser(core_only: bool = False) -> argparse.ArgumentParser:
+class _HelpedSubparsers:
+    """Wraps the sub-parser collection so that sub-packages' top-level commands take their
+    one-line help from :data:`_COMMAND_HELP`."""
+
+    def __init__(self, sub):
+        self._sub = sub
+
+    def add_parser(self, name, **kw):
+        kw.setdefault("help", _COMMAND_HELP.get(name))
+        return self._sub.add_parser(name, **kw)
+
+
+def build_parser(core_only: bool = False, *, listing: bool = False):
     """The full parser; ``core_only`` leaves out the registrations that import optional
-    sub-packages (report, sampling, bayes: ~2 s of imports), for :func:`_parse_fast`."""
-    cls = _ExactParser if core_only else _OneLineParser
+    sub-packages (report, sampling, bayes: ~2 s of imports), for :func:`_parse_fast`;
+    ``listing`` (with ``core_only``) adds those commands as empty stubs so that the top-level
+    ``--help`` lists every command without importing anything."""
+    cls = _ExactParser if core_only else OneLineParser
     p = cls(prog="scalefit", description="Fit and extrapolate scaling laws.")
     p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    p.add_argument("--version", action="version", version=_version(), help="print the version and exit")
     sub = p.add_subparsers(dest="command", parser_class=cls)
 
     s = sub.add_parser("laws", help="list available laws with their formulas")
     s.set_defaults(func=_cmd_laws)
 
     s = sub.add_parser("fit", help="fit a law to a data file and print the parameter table")
-    s.add_argument("data", help="CSV, TSV, Parquet, JSON or JSONL file")
-    s.add_argument("--law", default="chinchilla", help="law name (see `scalefit laws`)")
+    s.add_argument("data", help="CSV, TSV, Parquet, JSON or JSONL file", api="source")
+    s.add_argument("--law", default="chinchilla", help="law name (see `scalefit laws`)", api="law")
     for key, helptext in (("N", "parameters"), ("D", "training tokens"), ("C", "training FLOPs"),
                           ("value", "measured loss/metric"), ("run", "run id"), ("step", "checkpoint step"),
                           ("se", "standard error")):
         s.add_argument(f"--{key}", dest=f"col_{key}", metavar="COLUMN", help=f"source column holding {helptext}")
-    s.add_argument("--map", help="more schema mappings, e.g. N=params,D=tokens")
-    s.add_argument("--metric", help="metric name to keep or to read as the value column")
+    s.add_argument("--map", help="more schema mappings, e.g. N=params,D=tokens", api="columns")
+    s.add_argument("--metric", help="metric name to keep or to read as the value column", api="metric")
     s.add_argument("--x", help="column bound to a single-variable law's input x (e.g. N, D or C)")
-    s.add_argument("--input", help="law input bindings, e.g. L=loss")
-    s.add_argument("--target", default="value", help="column to fit (default: value)")
+    s.add_argument("--input", help="law input bindings, e.g. L=loss", api="inputs")
+    s.add_argument("--target", default="value", help="column to fit (default: value)", api="target")
     s.add_argument("--loss", choices=["huber", "squared", "absolute", "asymmetric"], help="objective")
-    s.add_argument("--delta", type=float, default=1e-3, help="Huber delta / residual scale (default 1e-3)")
-    s.add_argument("--fix", help="fix parameters, e.g. alpha=0.34,beta=0.28")
-    s.add_argument("--tie", help="tie parameters, e.g. beta=alpha")
-    s.add_argument("--breaks", type=int, help="number of breaks for --law bnsl")
-    s.add_argument("--drop-largest", type=int, default=0, metavar="K",
+    s.add_argument("--delta", type=POSITIVE, default=1e-3, help="Huber delta / residual scale (default 1e-3)",
+                   api="delta")
+    s.add_argument("--fix", help="fix parameters, e.g. alpha=0.34,beta=0.28", api="fixed")
+    s.add_argument("--tie", help="tie parameters, e.g. beta=alpha", api="tied")
+    s.add_argument("--breaks", type=POSITIVE_INT, help="number of breaks for --law bnsl (>= 1)", api="n_breaks")
+    s.add_argument("--drop-largest", type=COUNT, default=0, metavar="K",
                    help="drop the K rows with the largest target value (Epoch's Chinchilla filter: 5)")
-    s.add_argument("--bootstrap", type=int, default=0, metavar="R",
+    s.add_argument("--bootstrap", type=COUNT, default=0, metavar="R", api="n_replicates",
                    help="bootstrap R replicates (case resampling, or by --cluster) and report intervals")
-    s.add_argument("--cluster", metavar="COLUMN", help="resample whole clusters (e.g. run) in the bootstrap")
-    s.add_argument("--level", type=float, default=0.95, help="interval level (default 0.95)")
-    s.add_argument("--target-compute", type=float, default=1e24, metavar="C",
+    s.add_argument("--cluster", metavar="COLUMN", help="resample whole clusters (e.g. run) in the bootstrap",
+                   api="cluster")
+    s.add_argument("--level", type=LEVEL, default=0.95, help="interval level (default 0.95)", api="level")
+    s.add_argument("--target-compute", type=POSITIVE, default=1e24, metavar="C",
                    help="compute budget for the allocation table of Chinchilla-type fits (default 1e24)")
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("-o", "--output", help="write the fit as JSON (never overwrites without --force)")
+    s.add_argument("--seed", type=SEED, default=0, api="seed")
+    s.add_argument("-o", "--output", help="write the fit as JSON (never overwrites without --force)", api="path")
     s.add_argument("--force", action="store_true", help="allow overwriting --output")
     s.add_argument("--strict", action="store_true", help="exit with code 3 if the fit did not converge")
     if not core_only:
@@ -298,28 +328,32 @@ def build_parser(core_only: bool = False) -> argparse.ArgumentParser:
 
     s = sub.add_parser("predict", help="predict from a saved fit")
     s.add_argument("fit", help="fit JSON written by `scalefit fit -o`")
-    s.add_argument("--at", action="append", help="input values, e.g. N=7e10,D=1.4e12 (repeatable)")
+    s.add_argument("--at", action="append", help="input values, e.g. N=7e10,D=1.4e12 (repeatable)", api="at")
     s.set_defaults(func=_cmd_predict)
 
     s = sub.add_parser("optimal", help="compute-optimal N, D and loss for compute budgets (Chinchilla-type fits)")
     s.add_argument("fit")
-    s.add_argument("--C", required=True, help="compute budgets in FLOPs, comma-separated")
+    s.add_argument("--C", required=True, type=number_list(lo=0.0, lo_open=True),
+                   help="compute budgets in FLOPs, comma-separated (finite, > 0)")
     s.set_defaults(func=_cmd_optimal)
 
     if core_only:
+        for name, text in _COMMAND_HELP.items() if listing else ():
+            sub.add_parser(name, help=text, add_help=False)
         return p
 
+    helped = _HelpedSubparsers(sub)
     from .report.cli import add_commands as _add_report
 
-    _add_report(sub)
+    _add_report(helped)
 
     from .bayes.cli import add_commands as _add_bayes
     from .sampling.cli import add_commands as _add_sampling
 
-    _add_sampling(sub)
-    _add_bayes(sub)
+    _add_sampling(helped)
+    _add_bayes(helped)
 
-    s = sub.add_parser("demo", help="run the main job on bundled example data")
+    s = helped.add_parser("demo")
     s.add_argument("-o", "--output", default=None, help="where to write outputs (default reports/)")
     s.add_argument("--force", action="store_true")
     s.set_defaults(func=_cmd_demo)
@@ -334,38 +368,75 @@ def _parse_fast(raw: list[str]):
         return None
     try:
         args, extra = build_parser(core_only=True).parse_known_args(raw)
-    except (_UsageError, SystemExit):
+    except (UsageError, SystemExit):
         return None
     if extra or getattr(args, "command", None) not in _CORE_COMMANDS:
         return None
     return args
 
 
+def _top_level(raw: list[str]) -> bool:
+    """No command, or only top-level options (``--help``, ``--version``): answered by the
+    core parser with the command listing, importing neither JAX nor a sub-package."""
+    return all(t.startswith("-") for t in raw)
+
+
+def _input_paths(args) -> str:
+    """The command's file arguments as the user wrote them (for errors about their content)."""
+    names = []
+    for key in ("data", "fit", "inputs"):
+        value = getattr(args, key, None)
+        names += [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, str)]
+    return ", ".join(f"'{n}'" for n in names) or "the input"
+
+
+def _user_error(exc: BaseException, args) -> str | None:
+    """The one-line message for an error the user's input caused, None for a bug.
+
+    Package errors (:class:`~scalefit.errors.ScalefitError`) name what is wrong, with the API's
+    argument names replaced by this command's flags; failures to read or write a file and
+    content Python cannot decode or hold are reported against the file(s) given."""
+    from .errors import ArgumentError, ScalefitError
+
+    if isinstance(exc, ScalefitError):
+        msg = str(exc)
+        if isinstance(exc, ArgumentError):
+            msg = cli_wording(msg, getattr(args, "flag_names", None))
+        return msg
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return f"cannot use '{exc.filename}': {exc.strerror or type(exc).__name__}"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"{_input_paths(args)}: not UTF-8 text (byte {exc.start}); save the file as UTF-8"
+    if isinstance(exc, RecursionError):
+        return f"{_input_paths(args)}: nested too deeply to read"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     raw = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in raw
-    args = _parse_fast(raw)
-    parser = build_parser() if args is None else None
+    args = None
     try:
-        if args is None:
-            args = parser.parse_args(raw)
-        args._argv = "scalefit " + " ".join(raw)
-        if not getattr(args, "command", None):
+        if _top_level(raw):
+            parser = build_parser(core_only=True, listing=True)
+            parser.parse_args(raw)  # --help and --version print and exit here
             parser.print_help()
             return EXIT_USAGE
+        args = _parse_fast(raw) or build_parser().parse_args(raw)
+        args._argv = "scalefit " + " ".join(raw)
         _setup_jax(args)
         return int(args.func(args) or 0)
-    except _UsageError as exc:
+    except UsageError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_USAGE
+    except SystemExit as exc:  # argparse after --help / --version
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     except Exception as exc:  # noqa: BLE001 - the CLI boundary
-        from .errors import ScalefitError
-
         if debug:
             raise
-        if isinstance(exc, ScalefitError):
-            msg = " ".join(str(exc).split())
-            print(f"scalefit: error: {msg}", file=sys.stderr)
+        msg = _user_error(exc, args)
+        if msg is not None:
+            print(f"scalefit: error: {' '.join(msg.split())}", file=sys.stderr)
             return EXIT_USAGE
         msg = " ".join(f"{type(exc).__name__}: {exc}".split())
         print(f"scalefit: internal error: {msg} (rerun with --debug for a traceback)", file=sys.stderr)

@@ -18,7 +18,8 @@ import scalefit
 from scalefit.bayes import PosteriorFit, Prior, compare_laws
 from scalefit.bayes.cli import add_commands, add_fit_arguments, parse_prior, run_bayes_fit
 from scalefit.bayes.compare import split_future
-from scalefit.errors import ArgumentError, ScalefitError
+from scalefit._cliargs import OneLineParser, UsageError
+from scalefit.errors import ArgumentError
 
 scalefit.enable_x64()
 
@@ -65,7 +66,7 @@ def test_compare_recommends_the_law_that_extrapolates(comparison):
 
 
 def _fit_args(tmp_path, **over):
-    p = argparse.ArgumentParser()
+    p = OneLineParser()
     p.add_argument("data")
     p.add_argument("--law", default="chinchilla")
     p.add_argument("--x")
@@ -120,15 +121,15 @@ def test_cli_prior_option_and_errors(curve, tmp_path):
         parse_prior("alpha~normal(0,1)")
     with pytest.raises(ArgumentError, match="unknown distribution 'cauchy'"):
         parse_prior("alpha=cauchy(0,1)")
-    with pytest.raises(ScalefitError, match="`--extrapolate` factors must be positive"):
-        run_bayes_fit(curve, _fit_args(tmp_path, extrapolate="1,-10"))
+    with pytest.raises(UsageError, match=r"argument --extrapolate: got '-10' in '1,-10'; expected .* > 0"):
+        _fit_args(tmp_path, extrapolate="1,-10")  # rejected while parsing, before any fit
 
 
 def test_cli_compare_command(curve, tmp_path, capsys, comparison):
     path = tmp_path / "curve.csv"
     curve.to_csv(path, index=False)
-    root = argparse.ArgumentParser(prog="scalefit")
-    sub = root.add_subparsers(dest="command")
+    root = OneLineParser(prog="scalefit")
+    sub = root.add_subparsers(dest="command", parser_class=OneLineParser)
     add_commands(sub)
     args = root.parse_args(["compare", str(path), "--laws", "power_law,power_law_no_floor", "--x", "x",
                             "--holdout", "0.25", "--warmup", "400", "--draws", "1000", "--chains", "2",

@@ -3,13 +3,13 @@ passuntil, backtest -- through an argparse harness like the main CLI's (one-line
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from scalefit._cliargs import OneLineParser
 from scalefit.errors import ArgumentError
 from scalefit.sampling.cli import add_commands, main
 
@@ -18,7 +18,7 @@ class _Usage(Exception):
     pass
 
 
-class _Parser(argparse.ArgumentParser):
+class _Parser(OneLineParser):
     def error(self, message):
         raise _Usage(message)
 
@@ -79,11 +79,11 @@ def test_bon_predict_from_data_with_a_fixed_model(counts_csv, capsys):
 def test_errors_name_the_argument(counts_csv, tmp_path):
     with pytest.raises(ArgumentError, match=r"`DATA` = '.*nope.csv' does not exist"):
         run(["bon", "fit", tmp_path / "nope.csv"])
-    with pytest.raises(ArgumentError, match=r"`--N` = 'ten' is not a number"):
+    with pytest.raises(_Usage, match=r"argument --N: got 'ten'; expected"):
         run(["bon", "predict", counts_csv, "--N", "ten"])
     with pytest.raises(ArgumentError, match=r"give either `DATA` or `--fit FILE`"):
         run(["bon", "predict", counts_csv, "--fit", counts_csv, "--N", "10"])
-    with pytest.raises(ArgumentError, match=r"`--fit` = '.*' is not a file written by `scalefit bon fit -o`"):
+    with pytest.raises(ArgumentError, match=r"`--fit` file '.*bad.json': .* not a file written by `scalefit bon fit -o`"):
         bad = tmp_path / "bad.json"
         bad.write_text("{}")
         run(["bon", "predict", "--fit", bad, "--N", "10"])

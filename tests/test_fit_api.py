@@ -71,7 +71,7 @@ def test_predict_returns_dataframe_with_extrapolation(chin_fit):
     assert out["prediction"][1] == pytest.approx(law.evaluate(chin_fit.params, N=1e11, D=1e13)[0], rel=1e-12)
     with pytest.raises(ArgumentError, match="`D`"):
         chin_fit.predict(N=1e10)
-    with pytest.raises(ArgumentError, match="input `N` has an invalid value"):
+    with pytest.raises(ArgumentError, match=r"`at`: input `N` = -1.0 is invalid \(must be finite and > 0\)"):
         chin_fit.predict(N=-1.0, D=1e12)
 
 

@@ -3,7 +3,6 @@ deterministic bytes, no silent overwrite, the renderer registry and the CLI comm
 
 from __future__ import annotations
 
-import argparse
 import io
 import re
 import shutil
@@ -20,6 +19,7 @@ import pytest  # noqa: E402
 pypdf = pytest.importorskip("pypdf")
 
 import scalefit  # noqa: E402
+from scalefit._cliargs import OneLineParser, UsageError  # noqa: E402
 from scalefit.errors import ArgumentError, ScalefitError  # noqa: E402
 from scalefit.io import load_curves  # noqa: E402
 from scalefit.plots._style import fmt_num  # noqa: E402
@@ -250,8 +250,8 @@ def test_renderer_registry_hook():
 # ------------------------------------------------------------------------------ CLI
 @pytest.fixture(scope="module")
 def parser():
-    p = argparse.ArgumentParser(prog="scalefit")
-    add_commands(p.add_subparsers(dest="command"))
+    p = OneLineParser(prog="scalefit")
+    add_commands(p.add_subparsers(dest="command", parser_class=OneLineParser))
     return p
 
 
@@ -272,13 +272,13 @@ def test_cli_report(files, parser, capsys):
     (["report", "missing.json", "-o", "x.pdf"], "`FIT` = 'missing.json' does not exist"),
     (["report", "{bon}", "-o", "{dir}/y.pdf", "--at", "N"], "`--at` expects NAME=VALUE"),
     (["report", "{bon}", "-o", "{dir}/y.pdf", "--at", "N=abc"], "is not a number"),
-    (["report", "{bon}", "-o", "{dir}/y.pdf", "--C", "lots"], "`--C`"),
+    (["report", "{bon}", "-o", "{dir}/y.pdf", "--C", "lots"], "argument --C: got 'lots'"),  # while parsing
     (["report", "{bon}", "-o", "{dir}/nodir/y.pdf"], "does not exist"),
 ])
 def test_cli_report_errors(files, parser, argv, message):
     argv = [a.format(bon=files["bon"], dir=files["dir"]) for a in argv]
-    args = parser.parse_args(argv)
-    with pytest.raises(ScalefitError, match=re.escape(message)):
+    with pytest.raises((ScalefitError, UsageError), match=re.escape(message)):
+        args = parser.parse_args(argv)
         args.func(args)
 
 

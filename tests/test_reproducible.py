@@ -22,11 +22,11 @@ from conftest import REPO
 
 PIPELINES = {
     # a point fit and its report
-    "fit": [["fit", str(REPO / "data" / "power_law_synthetic.csv"), "--law", "power_law", "--x", "N",
+    "fit": [["fit", str(REPO / "scalefit" / "examples" / "power_law_synthetic.csv"), "--law", "power_law", "--x", "N",
              "-o", "fit.json"],
             ["report", "fit.json", "-o", "fit.pdf"]],
     # a best-of-N fit (model selection with its own bootstrap, seeded) and its report
-    "bon": [["bon", "fit", str(REPO / "data" / "bon_synthetic_counts.csv"), "-o", "bon.json"],
+    "bon": [["bon", "fit", str(REPO / "scalefit" / "examples" / "bon_synthetic_counts.csv"), "-o", "bon.json"],
             ["report", "bon.json", "-o", "bon.pdf"]],
 }
 OUTPUTS = {"fit": ("fit.json", "fit.pdf"), "bon": ("bon.json", "bon.pdf")}

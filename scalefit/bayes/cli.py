@@ -11,11 +11,11 @@ bad input (the main CLI prints those on one line).
 
 from __future__ import annotations
 
-import math
 import re
 import sys
-from pathlib import Path
 
+from .._cliargs import COUNT, LEVEL, POSITIVE_INT, SEED, number_list
+from .._files import check_input_path
 from ..errors import ArgumentError
 
 _PRIOR_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*([a-z_]+)\s*\(([^()]*)\)\s*$")
@@ -44,27 +44,17 @@ def parse_prior(text: str):
     return name, Prior(dist, tuple(vals))
 
 
-def _positive_int(text: str) -> int:
-    import argparse
-
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
-    return v
-
-
 def _add_sampler_arguments(parser, *, with_method: bool, with_prior: bool = True) -> None:
     if with_method:
         parser.add_argument("--method", choices=["point", "bayes"], default="point",
                             help="point fit (default) or Bayesian fit with NUTS")
     g = parser.add_argument_group("Bayesian fit (NUTS)")
-    g.add_argument("--draws", type=_positive_int, default=1000, help="posterior draws per chain (default 1000)")
-    g.add_argument("--warmup", type=_positive_int, default=1000, help="warm-up iterations per chain (default 1000)")
-    g.add_argument("--chains", type=_positive_int, default=4, help="number of chains (default 4)")
-    g.add_argument("--target-accept", type=float, default=0.8, dest="target_accept",
+    g.add_argument("--draws", type=POSITIVE_INT, default=1000, help="posterior draws per chain (default 1000)",
+                   api="num_samples")
+    g.add_argument("--warmup", type=POSITIVE_INT, default=1000, help="warm-up iterations per chain (default 1000)",
+                   api="num_warmup")
+    g.add_argument("--chains", type=POSITIVE_INT, default=4, help="number of chains (default 4)", api="num_chains")
+    g.add_argument("--target-accept", type=LEVEL, default=0.8, dest="target_accept", api="target_accept",
                    help="NUTS target acceptance probability (raise to 0.95 after divergences)")
     g.add_argument("--chain-method", choices=["auto", "parallel", "vectorized", "sequential"], default="auto",
                    dest="chain_method",
@@ -72,7 +62,7 @@ def _add_sampler_arguments(parser, *, with_method: bool, with_prior: bool = True
                         "XLA_FLAGS=--xla_force_host_platform_device_count=N on a CPU), else vectorized; "
                         "sequential compiles fastest for small problems")
     if with_prior:
-        g.add_argument("--prior", action="append", metavar="NAME=DIST(ARGS)",
+        g.add_argument("--prior", action="append", metavar="NAME=DIST(ARGS)", api="priors",
                        help="override a prior, e.g. alpha=lognormal(-1.2,0.5), e=floor(3,2), "
                             "sigma=halfnormal(0.1) (repeatable)")
 
@@ -80,7 +70,8 @@ def _add_sampler_arguments(parser, *, with_method: bool, with_prior: bool = True
 def add_fit_arguments(parser) -> None:
     """Add the Bayesian options to the ``scalefit fit`` parser."""
     _add_sampler_arguments(parser, with_method=True)
-    parser.add_argument("--extrapolate", default="1,10,100", metavar="F1,F2,...",
+    parser.add_argument("--extrapolate", default=[1.0, 10.0, 100.0], metavar="F1,F2,...",
+                        type=number_list(lo=0.0, lo_open=True),
                         help="--method bayes: extrapolation factors (x the largest fitted scale) for the band table")
 
 
@@ -100,16 +91,6 @@ def _assignments(text: str | None, argument: str) -> dict[str, str]:
         k, v = part.split("=", 1)
         out[k.strip()] = v.strip()
     return out
-
-
-def _factors(text: str) -> list[float]:
-    try:
-        vals = [float(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise ArgumentError(f"`--extrapolate` expects comma-separated numbers, got {text!r}") from None
-    if not vals or any(not (v > 0 and math.isfinite(v)) for v in vals):
-        raise ArgumentError(f"`--extrapolate` factors must be positive numbers, got {text!r}")
-    return vals
 
 
 def _fmt(v: float) -> str:
@@ -164,8 +145,10 @@ def run_bayes_fit(frame, args) -> int:
 
     out = getattr(args, "output", None)
     force = bool(getattr(args, "force", False))
-    if out and Path(out).exists() and not force:
-        raise ArgumentError(f"`-o` = '{out}' already exists; refusing to overwrite it (use --force)")
+    if out:
+        from .._files import check_output_path
+
+        check_output_path(out, overwrite=force, argument="-o")
     inputs = _assignments(getattr(args, "input", None), "--input")
     if getattr(args, "x", None):
         inputs["x"] = args.x
@@ -174,7 +157,7 @@ def run_bayes_fit(frame, args) -> int:
     law_options = {"n_breaks": breaks} if law == "bnsl" and breaks else None
     fixed = {k: _float(v, "--fix") for k, v in _assignments(getattr(args, "fix", None), "--fix").items()}
     tied = _assignments(getattr(args, "tie", None), "--tie")
-    factors = _factors(getattr(args, "extrapolate", "1,10,100") or "1,10,100")
+    factors = getattr(args, "extrapolate", None) or [1.0, 10.0, 100.0]
     from ..laws import get_law
 
     law_obj = get_law(law, **(law_options or {}))
@@ -230,9 +213,7 @@ def _cmd_compare(args) -> int:
     unknown = [l for l in laws if l not in available_laws()]
     if unknown:
         raise ArgumentError(f"`--laws` names unknown law(s) {unknown}; available: {', '.join(available_laws())}")
-    path = Path(args.data)
-    if not path.exists():
-        raise ArgumentError(f"`DATA` = '{args.data}' does not exist")
+    path = check_input_path(args.data)
     columns = _assignments(args.map, "--map") or None
     inputs = _assignments(args.input, "--input")
     if args.x:
@@ -245,8 +226,6 @@ def _cmd_compare(args) -> int:
             raise ArgumentError(f"`--drop-largest` = {args.drop_largest} must be in [0, {len(frame) - 1}]")
         thr = frame[args.target].sort_values(ascending=False).iloc[args.drop_largest - 1]
         frame = frame[frame[args.target] < thr]
-    if not 0 < args.holdout < 1:
-        raise ArgumentError(f"`--holdout` = {args.holdout} must be a fraction in (0, 1)")
     res = compare_laws(frame, laws, holdout=args.holdout, inputs=inputs or None, target=args.target,
                        seed=args.seed, num_warmup=args.warmup, num_samples=args.draws, num_chains=args.chains,
                        target_accept=args.target_accept, chain_method=_chain_method(args))
@@ -261,19 +240,19 @@ def _cmd_compare(args) -> int:
 
 def add_commands(subparsers) -> None:
     """Register ``scalefit compare`` on the main CLI's sub-parsers."""
-    s = subparsers.add_parser(
-        "compare", help="compare laws: PSIS-LOO (interpolation) and leave-future-out (extrapolation)")
-    s.add_argument("data", help="CSV, TSV, Parquet, JSON or JSONL file")
-    s.add_argument("--laws", required=True, help="comma-separated law names, e.g. chinchilla,overtraining")
+    s = subparsers.add_parser("compare")
+    s.add_argument("data", help="CSV, TSV, Parquet, JSON or JSONL file", api="source")
+    s.add_argument("--laws", required=True, help="comma-separated law names, e.g. chinchilla,overtraining",
+                   api="laws")
     s.add_argument("--x", help="column bound to single-variable laws' input x (e.g. N, D or C)")
-    s.add_argument("--input", help="law input bindings, e.g. N=params,D=tokens")
-    s.add_argument("--target", default="value", help="column to fit (default: value)")
-    s.add_argument("--map", help="schema mappings, e.g. N=params,D=tokens,value=loss")
-    s.add_argument("--metric", help="metric name to keep or to read as the value column")
-    s.add_argument("--drop-largest", type=int, default=0, metavar="K",
+    s.add_argument("--input", help="law input bindings, e.g. N=params,D=tokens", api="inputs")
+    s.add_argument("--target", default="value", help="column to fit (default: value)", api="target")
+    s.add_argument("--map", help="schema mappings, e.g. N=params,D=tokens,value=loss", api="columns")
+    s.add_argument("--metric", help="metric name to keep or to read as the value column", api="metric")
+    s.add_argument("--drop-largest", type=COUNT, default=0, metavar="K",
                    help="drop the K rows with the largest target value (Epoch's Chinchilla filter: 5)")
-    s.add_argument("--holdout", type=float, default=0.2,
+    s.add_argument("--holdout", type=LEVEL, default=0.2, api="holdout",
                    help="fraction of rows with the largest scale held out for leave-future-out (default 0.2)")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=SEED, default=0, api="seed")
     _add_sampler_arguments(s, with_method=False, with_prior=False)
     s.set_defaults(func=_cmd_compare)

@@ -471,13 +471,9 @@ class PosteriorFit(PosteriorMixin):
     def from_dict(cls, d: Mapping, *, law: ScalingLaw | None = None) -> "PosteriorFit":
         from ..fit.result import _frame_from_json
 
-        if d.get("format") != FORMAT:
+        if not isinstance(d, Mapping) or d.get("format") != FORMAT:
             raise ArgumentError(f"not a scalefit posterior file (missing `format: {FORMAT}`)")
-        if law is None:
-            opts = dict(d["law"].get("options") or {})
-            if opts.pop("custom", False):
-                raise ArgumentError(f"posterior of user-defined law `{d['law']['name']}`: pass `law=` to load it")
-            law = get_law(d["law"]["name"], **opts)
+        law = _check_record(d, law)
         priors = {k: Prior.from_dict(v) for k, v in d["priors"].items()}
         frame = _frame_from_json(d["frame"])
         post = _idata.group_from_json(d["posterior"])
@@ -496,9 +492,9 @@ class PosteriorFit(PosteriorMixin):
 
     @classmethod
     def from_json(cls, source: str | Path, *, law: ScalingLaw | None = None) -> "PosteriorFit":
-        from .._files import read_json
+        from .._files import load_saved
 
-        return cls.from_dict(read_json(source, what="posterior file"), law=law)
+        return load_saved(source, lambda d: cls.from_dict(d, law=law), what="posterior file")
 
     def with_metadata(self, **extra) -> "PosteriorFit":
         md = dict(self.metadata)
@@ -798,16 +794,95 @@ def fit_bayes(
 
 def load_posterior(path: str | Path):
     """Load any scalefit posterior file (loss-law or Beta-Binomial) by its ``format`` field."""
-    from .._files import read_json
+    from .._files import load_saved
 
-    d = read_json(path, what="posterior file")
-    fmt = d.get("format") if isinstance(d, dict) else None
-    if fmt == FORMAT:
-        return PosteriorFit.from_dict(d)
-    from .betabinom import BetaBinomialPosterior, HierarchicalBetaBinomialPosterior
-    from .passuntil import PassUntilPosterior
+    def build(d):
+        fmt = d.get("format")
+        if fmt == FORMAT:
+            return PosteriorFit.from_dict(d)
+        from .betabinom import BetaBinomialPosterior, HierarchicalBetaBinomialPosterior
+        from .passuntil import PassUntilPosterior
 
-    for cls in (BetaBinomialPosterior, HierarchicalBetaBinomialPosterior, PassUntilPosterior):
-        if fmt == cls.FORMAT:
-            return cls.from_dict(d)
-    raise ArgumentError(f"not a scalefit posterior file (format {fmt!r})")
+        for cls in (BetaBinomialPosterior, HierarchicalBetaBinomialPosterior, PassUntilPosterior):
+            if fmt == cls.FORMAT:
+                return cls.from_dict(d)
+        raise ArgumentError(f"not a scalefit posterior file (format {fmt!r})")
+
+    return load_saved(path, build, what="posterior file")
+
+
+def _check_record(d: Mapping, law: ScalingLaw | None) -> ScalingLaw:
+    """Check a saved posterior against its format; -> its law.  One
+    :class:`~scalefit.errors.DataValidationError` lists every problem."""
+    from .._files import RecordCheck
+
+    c = RecordCheck(d, "posterior record")
+    version = c.get("version", "int", required=False, default=FORMAT_VERSION)
+    if version > FORMAT_VERSION:
+        c.problem(f"`version` {version} was written by a newer scalefit (this one reads {FORMAT_VERSION})")
+    if law is None:
+        name = c.get("law.name", "str")
+        opts = dict(c.get("law.options", "object?", required=False) or {})
+        if name is not None and opts.pop("custom", False):
+            raise ArgumentError(f"posterior of user-defined law `{name}`: pass `law=` to load it")
+        if name is not None:
+            try:
+                law = get_law(name, **opts)
+            except (ArgumentError, TypeError, ValueError) as exc:
+                c.problem(f"`law` {name!r} with options {opts} cannot be built ({' '.join(str(exc).split())})")
+    c.get("priors", "object[object]")
+    c.get("summaries", "object[number?]")
+    c.get("free", "list[str]")
+    fixed = c.get("fixed", "object[number]")
+    tied = c.get("tied", "object[str]")
+    c.get("inputs", "object[str]")
+    c.get("target", "str")
+    c.get("likelihood", "str")
+    c.get("run_effects", "bool")
+    c.get("run_labels", "list", required=False)
+    c.get("settings", "object")
+    c.get("metadata", "object?", required=False)
+    c.frame("frame")
+    draws = None
+    for group in ("posterior", "sample_stats"):
+        arrays = c.sub(group)
+        for name in (arrays.record if arrays is not None else ()):
+            a = arrays.sub(name)
+            if a is None:
+                continue
+            dtype = a.get("dtype", "str")
+            shape = a.get("shape", "list[count]")
+            data = a.get("data", "list[number?]" if dtype == "float" else "list[number]")
+            if dtype is not None and dtype not in ("float", "int", "bool"):
+                a.problem(f"`{a.prefix}dtype` = {dtype!r} is not one of float, int, bool")
+            if shape is not None and data is not None and math.prod(shape) != len(data):
+                a.problem(f"`{a.prefix}data` holds {len(data)} values for shape {shape}")
+            elif shape is not None and group == "posterior":
+                if len(shape) < 2:
+                    a.problem(f"`{a.prefix}shape` {shape} lacks the (chain, draw) axes")
+                elif draws is None:
+                    draws = tuple(shape[:2])
+                elif tuple(shape[:2]) != draws:
+                    a.problem(f"`{a.prefix}shape` {shape} does not start with the (chain, draw) = {draws} "
+                              "of the other variables")
+    if law is not None and isinstance(c.record.get("posterior"), Mapping):
+        held = set(fixed or {}) | set(tied or {})
+        absent = [n for n in law.param_names if n not in held and n not in c.record["posterior"]]
+        if absent:
+            c.problem(f"`posterior` lacks the draws of {absent}")
+    diag = c.sub("diagnostics")
+    if diag is not None:
+        diag.frame("table")
+        for key in ("divergences", "num_chains", "num_draws"):
+            diag.get(key, "count")
+        diag.get("bfmi", "list[number?]")
+        diag.get("treedepth_fraction", "number")
+        thresholds = diag.get("thresholds", "object[number]")
+        unknown = sorted(set(thresholds or {}) - set(Thresholds.__dataclass_fields__))
+        if unknown:
+            diag.problem(f"`diagnostics.thresholds` has unknown keys {unknown}")
+        checks = diag.get("checks", "list[list]")
+        if checks is not None and any(len(ch) != 4 for ch in checks):
+            diag.problem("`diagnostics.checks` entries must each hold 4 values")
+    c.done()
+    return law

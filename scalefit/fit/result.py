@@ -207,7 +207,8 @@ class FitResult:
         for n, v in X.items():
             bad = ~np.isfinite(v) | ((v <= 0) if self.law.positive_inputs else False)
             if np.any(bad):
-                raise ArgumentError(f"input `{n}` has an invalid value {v[np.argmax(bad)]!r} (must be finite and > 0)")
+                raise ArgumentError(f"`at`: input `{n}` = {float(v[np.argmax(bad)])!r} is invalid (must be finite"
+                                    + (" and > 0)" if self.law.positive_inputs else ")"))
         pred = self.law.evaluate(self.params, **X)
         out = pd.DataFrame(X)
         out["prediction"] = np.asarray(pred, dtype=np.float64)
@@ -269,15 +270,12 @@ class FitResult:
 
     @classmethod
     def from_dict(cls, d: Mapping, *, law: ScalingLaw | None = None) -> "FitResult":
-        if d.get("format") != "scalefit.FitResult":
-            raise ArgumentError("not a scalefit fit file (missing `format: scalefit.FitResult`)")
-        if law is None:
-            opts = dict(d["law"].get("options") or {})
-            if opts.pop("custom", False):
-                raise ArgumentError(
-                    f"fit of user-defined law `{d['law']['name']}`: pass `law=` to load it"
-                )
-            law = get_law(d["law"]["name"], **opts)
+        """Rebuild from :meth:`to_dict` output (format version 1, as written since scalefit 0.1).
+
+        The record is checked against the format first (types, required keys, finite
+        parameters, the law's inputs bound to columns of the saved frame); every problem is
+        listed in one :class:`~scalefit.errors.DataValidationError`."""
+        law = _check_record(d, law)
         boot = None
         if d.get("bootstrap"):
             from .bootstrap import BootstrapResult  # local import: optional layer
@@ -286,15 +284,15 @@ class FitResult:
         f = lambda v: float("nan") if v is None else float(v)  # noqa: E731
         return cls(
             law=law,
-            params={k: f(v) for k, v in d["params"].items()},
+            params={k: float(v) for k, v in d["params"].items()},
             free=tuple(d["free"]),
-            fixed={k: f(v) for k, v in d["fixed"].items()},
+            fixed={k: float(v) for k, v in d["fixed"].items()},
             tied=dict(d["tied"]),
             inputs=dict(d["inputs"]),
             target=d["target"],
             loss=d["loss"],
-            delta=f(d["delta"]),
-            asymmetry=f(d["asymmetry"]),
+            delta=float(d["delta"]),
+            asymmetry=float(d["asymmetry"]),
             objective=f(d["objective"]),
             objective_scaled=f(d["objective_scaled"]),
             converged=bool(d["converged"]),
@@ -312,12 +310,109 @@ class FitResult:
 
     @classmethod
     def from_json(cls, source: str | Path, *, law: ScalingLaw | None = None) -> "FitResult":
-        """Load from a JSON file path or a JSON string."""
-        from .._files import read_json
+        """Load from a JSON file path or a JSON string; errors name the file."""
+        from .._files import load_saved
 
-        return cls.from_dict(read_json(source, what="fit file"), law=law)
+        return load_saved(source, lambda d: cls.from_dict(d, law=law), what="fit file")
 
     def with_metadata(self, **extra) -> "FitResult":
         md = dict(self.metadata)
         md.update(extra)
         return replace(self, metadata=md)
+
+
+def _check_record(d, law: ScalingLaw | None) -> ScalingLaw:
+    """Check a saved point fit against format version 1; -> its law.  Raises one
+    :class:`~scalefit.errors.DataValidationError` listing every problem."""
+    from .._files import RecordCheck
+    from .objective import LOSSES
+
+    c = RecordCheck(d, "fit record")
+    fmt = c.get("format", "str")
+    if fmt is not None and fmt != "scalefit.FitResult":
+        raise ArgumentError(f"not a scalefit fit file (`format` is {fmt!r}, expected 'scalefit.FitResult')")
+    version = c.get("version", "int", required=False, default=FORMAT_VERSION)
+    if version > FORMAT_VERSION:
+        c.problem(f"`version` {version} was written by a newer scalefit (this one reads {FORMAT_VERSION})")
+    if law is None:
+        name = c.get("law.name", "str")
+        opts = dict(c.get("law.options", "object?", required=False) or {})
+        if name is not None and opts.pop("custom", False):
+            raise ArgumentError(f"fit of user-defined law `{name}`: pass `law=` to load it")
+        if name is not None:
+            try:
+                law = get_law(name, **opts)
+            except (ArgumentError, TypeError, ValueError) as exc:
+                c.problem(f"`law` {name!r} with options {opts} cannot be built ({' '.join(str(exc).split())})")
+    params = c.get("params", "object[number]")
+    free = c.get("free", "list[str]")
+    fixed = c.get("fixed", "object[number]")
+    tied = c.get("tied", "object[str]")
+    inputs = c.get("inputs", "object[str]")
+    target = c.get("target", "str")
+    loss = c.get("loss", "str")
+    if loss is not None and loss not in LOSSES:
+        c.problem(f"`loss` = {loss!r} is not one of {', '.join(LOSSES)}")
+    delta = c.get("delta", "number")
+    if delta is not None and delta <= 0:
+        c.problem(f"`delta` = {delta!r} must be > 0")
+    c.get("asymmetry", "number")
+    for key in ("objective", "objective_scaled", "grad_norm"):
+        c.get(key, "number?")  # null: not finite when saved (a failed fit)
+    c.get("converged", "bool")
+    c.get("status", "str")
+    c.get("warnings", "list[str]")
+    for key in ("n_starts", "n_agree", "n_iter"):
+        c.get(key, "count")
+    c.get("metadata", "object?", required=False)
+    frame = c.frame("frame")
+    c.frame("starts")
+    boot = c.sub("bootstrap") if c.record.get("bootstrap") is not None else None
+    if boot is not None:
+        names = boot.get("names", "list[str]")
+        draws = boot.get("draws", "list[list[number?]]")  # null: a replicate that failed
+        if names is not None and draws is not None and any(len(r) != len(names) for r in draws):
+            boot.problem(f"`bootstrap.draws` rows must hold {len(names)} values (one per name)")
+        boot.get("objective", "list[number?]")
+        boot.get("converged", "list[bool]")
+        boot.get("method", "str")
+        boot.get("cluster", "str?", required=False)
+        boot.get("seed", "int")
+        level = boot.get("level", "number")
+        if level is not None and not 0 < level < 1:
+            boot.problem(f"`bootstrap.level` = {level!r} must lie strictly between 0 and 1")
+    if law is not None and params is not None:
+        names = list(law.param_names)
+        missing = [n for n in names if n not in params]
+        extra = [n for n in params if n not in names]
+        if missing or extra:
+            c.problem(f"`params` must hold the {law.name} parameters {names}"
+                      + (f"; missing {missing}" if missing else "") + (f"; unknown {extra}" if extra else ""))
+        for key, group in (("free", free), ("fixed", fixed), ("tied", tied)):
+            unknown = [n for n in (group or ()) if n not in names]
+            if unknown:
+                c.problem(f"`{key}` names unknown parameter(s) {unknown}; the {law.name} law has {names}")
+    if law is not None and inputs is not None:
+        unbound = [n for n in law.inputs if n not in inputs]
+        if unbound:
+            c.problem(f"`inputs` does not bind the {law.name} input(s) {unbound}")
+        if frame is not None:
+            cols = list(frame["columns"])
+            needed = [inputs[n] for n in law.inputs if n in inputs] + ([target] if target is not None else [])
+            absent = [col for col in needed if col not in cols]
+            if absent:
+                c.problem(f"`frame` lacks the column(s) {absent} named by `inputs`/`target`")
+            elif not frame["data"]:
+                c.problem("`frame` holds no rows")
+            else:
+                for col in needed:
+                    j = cols.index(col)
+                    bad = next((i for i, row in enumerate(frame["data"]) if not _finite_number(row[j])), None)
+                    if bad is not None:
+                        c.problem(f"`frame` column {col!r} row {bad} = {frame['data'][bad][j]!r} is not a finite number")
+    c.done()
+    return law
+
+
+def _finite_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from .._files import atomic_write_bytes
+from .._files import atomic_write_bytes, check_output_path, read_json_file, require_object
 from ..errors import ArgumentError
 from ..plots._style import style
 from ._layout import Flow, decorate
@@ -45,15 +44,8 @@ def _version() -> str:
 def _load_input(item) -> tuple[dict, str, str]:
     """-> (record, source label, sha256 of the file bytes)."""
     if isinstance(item, (str, Path)):
-        path = Path(item)
-        if not path.is_file():
-            raise ArgumentError(f"report input '{item}' does not exist")
-        data = path.read_bytes()
-        try:
-            record = json.loads(data.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ArgumentError(f"report input '{item}' is not valid JSON: {exc}") from None
-        return record, str(item), hashlib.sha256(data).hexdigest()
+        record, data = read_json_file(item, what="report input")
+        return require_object(record, f"report input '{item}'"), str(item), hashlib.sha256(data).hexdigest()
     if isinstance(item, Mapping):
         return dict(item), "<object>", ""
     if hasattr(item, "to_dict"):
@@ -176,10 +168,7 @@ def build_report(inputs, output: str | Path | None = None, *, targets=None, budg
         output = Path(output)
         if output.suffix.lower() != ".pdf":
             raise ArgumentError(f"`output` = '{output}' must end in .pdf")
-        if output.exists() and not force:
-            raise ArgumentError(f"`output` = '{output}' already exists; refusing to overwrite it (use --force)")
-        if not output.parent.is_dir():
-            raise ArgumentError(f"`output` = '{output}': directory '{output.parent}' does not exist")
+        check_output_path(output, overwrite=force, argument="output")
     tgts = _check_targets(targets)
     try:
         buds = tuple(float(b) for b in (budgets or ()))
@@ -195,7 +184,10 @@ def build_report(inputs, output: str | Path | None = None, *, targets=None, budg
             fmt = record.get("format") if isinstance(record, dict) else None
             if not fmt:
                 raise ArgumentError(f"report input '{source}' has no `format` field; is it a scalefit result?")
-            renderer = get_renderer(fmt)
+            try:
+                renderer = get_renderer(fmt)
+            except ArgumentError as exc:
+                raise ArgumentError(f"report input '{source}': {exc}") from None
             ctx = RenderContext(source=source, sha256=sha, targets=tgts, budgets=buds, options=dict(options or {}))
             out = renderer(record, ctx)
             sections += [out] if isinstance(out, Section) else list(out)

@@ -640,8 +640,9 @@ def _bon_fit_section(fit_record: Mapping, ctx: RenderContext, group: Mapping | N
     ``target`` ("fresh" or "continued").  Budgets N come from ``ctx.targets`` entries naming only N
     (default: 10x the largest observed attempts)."""
     from ..sampling import BonFit
+    from .fitresult import load_record
 
-    bon = BonFit.from_dict(dict(fit_record))
+    bon = load_record(BonFit, fit_record, ctx, "best-of-N fit")
     opts = ctx.options
     n_max = float(np.max(bon.data.attempts))
     requested = [float(t["N"]) for t in ctx.targets if set(t) == {"N"}]
@@ -664,12 +665,23 @@ def render_bon_fit(record: Mapping, ctx: RenderContext) -> Section:
     return _bon_fit_section(record, ctx)
 
 
+class _BonFile:
+    """``load_record`` adapter: a ``scalefit bon fit -o`` record checked as a whole."""
+
+    @staticmethod
+    def from_dict(record):
+        from ..sampling.bonfit import bon_file_fits
+
+        return bon_file_fits(record)
+
+
 @register_renderer(BON_FILE_FORMAT)
 def render_bon_file(record: Mapping, ctx: RenderContext) -> list[Section]:
     """Renderer for ``scalefit bon fit -o`` files: one section per group."""
-    groups = record.get("groups")
-    if not isinstance(groups, list) or not groups:
-        raise ArgumentError(f"'{ctx.source}': best-of-N file has no `groups`")
+    from .fitresult import load_record
+
+    load_record(_BonFile, record, ctx, "best-of-N file")  # checks every group before rendering any
+    groups = record["groups"]
     opts = dict(ctx.options)
     opts.setdefault("data_source", record.get("source"))
     sub = RenderContext(source=ctx.source, sha256=ctx.sha256, targets=ctx.targets, budgets=ctx.budgets, options=opts)

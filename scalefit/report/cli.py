@@ -6,7 +6,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .._cliargs import COUNT, LEVEL, number_list
+from .._files import check_input_path
 from ..errors import ArgumentError
+
+
+def _replicates(text: str) -> int:
+    """``--bootstrap``: 0 (no intervals) or at least 20 replicates."""
+    import argparse
+
+    value = COUNT(text)
+    if 0 < value < 20:
+        raise argparse.ArgumentTypeError(f"got {text!r}; expected 0 (no intervals) or an integer >= 20")
+    return value
+
 
 
 def _parse_at(spec: str) -> dict[str, float]:
@@ -24,46 +37,25 @@ def _parse_at(spec: str) -> dict[str, float]:
     return out
 
 
-def _parse_budgets(text: str | None) -> list[float]:
-    if not text:
-        return []
-    out = []
-    for part in [p for p in text.split(",") if p.strip()]:
-        try:
-            out.append(float(part))
-        except ValueError:
-            raise ArgumentError(f"`--C`: {part.strip()!r} is not a number (FLOPs)") from None
-    return out
-
-
 def handle_report(args) -> int:
     from . import build_report
 
     inputs = list(args.inputs)
     for p in inputs:
-        if not Path(p).is_file():
-            raise ArgumentError(f"`FIT` = '{p}' does not exist")
+        check_input_path(p, argument="FIT")
     output = args.output
     if output is None:
         output = Path("reports") / (Path(inputs[0]).stem + ".pdf")
-        output.parent.mkdir(parents=True, exist_ok=True)
+        if not output.parent.exists():
+            output.parent.mkdir(parents=True)
     targets = [_parse_at(s) for s in (args.at or [])]
     options = {}
-    if args.rate is not None:
-        if not 0 < args.rate < 1:
-            raise ArgumentError(f"`--rate` = {args.rate!r} must lie strictly between 0 and 1")
-        options["rate"] = args.rate
-    if args.level is not None:
-        if not 0 < args.level < 1:
-            raise ArgumentError(f"`--level` = {args.level!r} must lie strictly between 0 and 1")
-        options["level"] = args.level
-    if args.bootstrap is not None:
-        if args.bootstrap != 0 and args.bootstrap < 20:
-            raise ArgumentError(f"`--bootstrap` = {args.bootstrap} must be 0 (no intervals) or at least 20")
-        options["bootstrap"] = args.bootstrap
+    for key in ("rate", "level", "bootstrap"):
+        if getattr(args, key) is not None:
+            options[key] = getattr(args, key)
     options["metric"] = args.metric
     options["command"] = getattr(args, "_argv", None)
-    info = build_report(inputs, output, targets=targets or None, budgets=_parse_budgets(args.C) or None,
+    info = build_report(inputs, output, targets=targets or None, budgets=args.C,
                         title=args.title, force=args.force, options=options)
     print(f"wrote {info.path} ({info.n_pages} pages: {', '.join(info.sections)})")
     for w in info.warnings:
@@ -74,21 +66,22 @@ def handle_report(args) -> int:
 def add_commands(subparsers) -> None:
     """Register ``report`` on the CLI's subparsers."""
     s = subparsers.add_parser(
-        "report", help="build a PDF report from saved fits (no refitting)",
-        description="Build a multi-page PDF from saved results (scalefit fit -o, best-of-N curve records): "
+        "report", description="Build a multi-page PDF from saved results (scalefit fit -o, best-of-N curve records): "
                     "summary, warnings, provenance, tables, plots and diagnostics.",
     )
-    s.add_argument("inputs", nargs="+", metavar="FIT", help="saved result JSON file(s)")
-    s.add_argument("-o", "--output", help="PDF to write (default reports/<first input>.pdf); never overwritten "
+    s.add_argument("inputs", nargs="+", metavar="FIT", help="saved result JSON file(s)", api="inputs")
+    s.add_argument("-o", "--output", api="output", help="PDF to write (default reports/<first input>.pdf); never overwritten "
                                           "without --force")
     s.add_argument("--at", action="append", metavar="NAME=VALUE,...",
                    help="prediction target, e.g. N=7e10,D=1.4e12 (repeatable; the first is the headline)")
-    s.add_argument("--C", metavar="FLOPS", help="compute budgets for the compute-optimal section, comma-separated")
+    s.add_argument("--C", metavar="FLOPS", type=number_list(lo=0.0, lo_open=True), api="budgets",
+                   help="compute budgets for the compute-optimal section, comma-separated")
     s.add_argument("--title", help="report title")
     g = s.add_argument_group("best-of-N fits (scalefit bon fit -o): forecasts are made when the report is built")
-    g.add_argument("--rate", type=float, help="target pass@N / ASR@N whose budget N is reported, e.g. 0.9")
-    g.add_argument("--level", type=float, help="interval level (default 0.9)")
-    g.add_argument("--bootstrap", type=int, help="bootstrap replicates behind the intervals (default 200)")
+    g.add_argument("--rate", type=LEVEL, api="rate", help="target pass@N / ASR@N whose budget N is reported, e.g. 0.9")
+    g.add_argument("--level", type=LEVEL, api="level", help="interval level (default 0.9)")
+    g.add_argument("--bootstrap", type=_replicates, api="bootstrap",
+                   help="bootstrap replicates behind the intervals (default 200; 0: no intervals, else >= 20)")
     g.add_argument("--metric", choices=["pass", "ASR"], default="pass", help="wording: pass@N or ASR@N")
     s.add_argument("--force", action="store_true", help="allow overwriting the output PDF")
     s.set_defaults(func=handle_report)

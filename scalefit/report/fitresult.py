@@ -13,7 +13,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from ..errors import ArgumentError
+from ..errors import ArgumentError, DataValidationError
 from ..plots import (
     plot_bootstrap_marginals,
     plot_compute_frontier,
@@ -273,6 +273,8 @@ def load_record(cls, record: Mapping, ctx: RenderContext, what: str):
     """``cls.from_dict(record)`` with one-line errors that name the record's source."""
     try:
         return cls.from_dict(record)
+    except DataValidationError as exc:
+        raise DataValidationError(exc.problems, source=f"'{ctx.source}'") from None
     except ArgumentError as exc:
         raise ArgumentError(f"'{ctx.source}': {exc}") from None
     except (KeyError, TypeError, ValueError) as exc:

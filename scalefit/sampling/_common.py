@@ -21,7 +21,7 @@ def _fmt(value) -> str:
     """Short repr of an offending value for a one-line error message."""
     if isinstance(value, (float, np.floating)):
         v = float(value)
-        if v == int(v) and abs(v) < 1e15:
+        if v.is_integer() and abs(v) < 1e15:
             return str(int(v))
         return f"{v:.6g}"
     return str(value)

@@ -79,6 +79,7 @@ __all__ = [
 DEFAULT_CANDIDATES: tuple[str, ...] = ("kumaraswamy", "beta", "logit_normal")
 TARGETS = ("fresh", "continued")
 _FORMAT = "scalefit.bon/1"
+BON_FILE_FORMAT = "scalefit.bon-file/1"  # `scalefit bon fit -o`: one BonFit per group
 
 
 # --------------------------------------------------------------------------------------------
@@ -96,6 +97,9 @@ class _Splits:
 
 def _is_until_success(data: ItemData) -> bool:
     return bool(np.any(np.isfinite(data.first_success)))
+
+
+_HYPERGEOMETRIC_LIMIT = 10**9
 
 
 def _make_splits(data: ItemData, fraction: int, repeats: int, rng: np.random.Generator) -> _Splits:
@@ -117,6 +121,12 @@ def _make_splits(data: ItemData, fraction: int, repeats: int, rng: np.random.Gen
             "backtest cannot thin them; choose a model explicitly (model='beta', ...)"
         )
     m = np.maximum(1, data.n // fraction)
+    if np.any(data.n >= _HYPERGEOMETRIC_LIMIT):  # numpy's exact hypergeometric sampler stops there
+        i = int(np.argmax(data.n))
+        raise ArgumentError(
+            f"item {i} has {int(data.n[i])} attempts: the internal backtest thins at most "
+            f"{_HYPERGEOMETRIC_LIMIT - 1} attempts per item; choose a model explicitly (`model=`, e.g. beta)"
+        )
     subs = []
     for _ in range(repeats):
         k_s = rng.hypergeometric(data.k, data.n - data.k, m)
@@ -502,19 +512,23 @@ class BonFit:
 
     @classmethod
     def from_dict(cls, obj: dict) -> "BonFit":
+        """Rebuild from :meth:`to_dict` output; the record is checked against its format first
+        and every problem is listed in one :class:`~scalefit.errors.DataValidationError`."""
+        from .._files import RecordCheck
+
         if not isinstance(obj, dict) or obj.get("format") != _FORMAT:
             raise ArgumentError(f"not a scalefit best-of-N fit (expected format {_FORMAT!r})")
-        try:
-            dd = obj["data"]
-            fs = np.array([np.nan if v is None else v for v in dd["first_success"]], float)
-            data = item_data(dd["n"], dd["k"], dd["extra"], fs, dd.get("attempts"))
-            fits = {m: MixingFit.from_dict(f) for m, f in obj["fits"].items()}
-            scores = pd.DataFrame(obj["scores"])
-            return cls(data, fits, scores, obj["model"], obj["reason"], tuple(obj["candidates"]),
-                       obj["selection"], int(obj["fraction"]), int(obj["repeats"]), int(obj["seed"]),
-                       float(obj["z"]), np.asarray(obj["gain_se"], float), dict(obj.get("metadata", {})))
-        except (KeyError, TypeError) as exc:
-            raise ArgumentError(f"best-of-N fit record is malformed ({type(exc).__name__}: {exc})") from None
+        check = RecordCheck(obj, "best-of-N fit record")
+        check_bon_record(check)
+        check.done()
+        dd = obj["data"]
+        fs = np.array([np.nan if v is None else v for v in dd["first_success"]], float)
+        data = item_data(dd["n"], dd["k"], dd["extra"], fs, dd.get("attempts"))
+        fits = {m: MixingFit.from_dict(f) for m, f in obj["fits"].items()}
+        scores = pd.DataFrame(obj["scores"])
+        return cls(data, fits, scores, obj["model"], obj["reason"], tuple(obj["candidates"]),
+                   obj["selection"], int(obj["fraction"]), int(obj["repeats"]), int(obj["seed"]),
+                   float(obj["z"]), np.asarray(obj["gain_se"], float), dict(obj.get("metadata") or {}))
 
     def to_json(self, path, *, overwrite: bool = False) -> None:
         """Write as JSON atomically; never overwrites an existing file unless ``overwrite``."""
@@ -522,9 +536,85 @@ class BonFit:
 
     @classmethod
     def from_json(cls, path) -> "BonFit":
-        from .._files import read_json
+        from .._files import load_saved
 
-        return cls.from_dict(read_json(path, what="best-of-N fit file"))
+        return load_saved(path, cls.from_dict, what="best-of-N fit file")
+
+
+def bon_file_fits(obj: dict) -> list:
+    """The (group, BonFit) pairs of a ``scalefit bon fit -o`` record (``scalefit.bon-file/1``),
+    after checking the whole record: one :class:`~scalefit.errors.DataValidationError` lists
+    every problem of every group."""
+    from .._files import RecordCheck
+
+    if not isinstance(obj, dict) or obj.get("format") != BON_FILE_FORMAT:
+        fmt = obj.get("format") if isinstance(obj, dict) else None
+        raise ArgumentError(f"`format` is {fmt!r}: not a file written by `scalefit bon fit -o` "
+                            f"(expected {BON_FILE_FORMAT!r})")
+    check = RecordCheck(obj, "best-of-N file")
+    groups = check.get("groups", "list[object]")
+    if groups is not None and not groups:
+        check.problem("`groups` is empty")
+    for i, entry in enumerate(groups or ()):
+        sub = RecordCheck(entry, "best-of-N file", f"groups[{i}].", check.problems)
+        sub.get("group", "object")
+        fit = sub.sub("fit")
+        if fit is not None:
+            check_bon_record(fit)
+    check.done()
+    return [(dict(entry["group"]), BonFit.from_dict(entry["fit"])) for entry in groups]
+
+
+def check_bon_record(c) -> None:
+    """Add the format problems of a saved :class:`BonFit` record (``scalefit.bon/1``) to the
+    :class:`scalefit._files.RecordCheck` ``c`` (which may be nested in a larger file)."""
+    fmt = c.get("format", "str")
+    if fmt is not None and fmt != _FORMAT:
+        c.problem(f"`{c.prefix}format` is {fmt!r}, expected {_FORMAT!r}")
+    model = c.get("model", "str")
+    c.get("reason", "str")
+    c.get("candidates", "list[str]")
+    c.get("selection", "str")
+    for key in ("fraction", "repeats"):
+        v = c.get(key, "int")
+        if v is not None and v < 1:
+            c.problem(f"`{c.prefix}{key}` = {v} must be >= 1")
+    c.get("seed", "int")
+    c.get("z", "number")
+    c.get("gain_se", "list[number]")
+    c.get("scores", "list[object]")
+    c.get("metadata", "object?", required=False)
+    fits = c.sub("fits")
+    if fits is not None:
+        if model is not None and model not in fits.record:
+            c.problem(f"`{c.prefix}model` = {model!r} has no entry in `{c.prefix}fits`")
+        for name in fits.record:
+            f = fits.sub(name)
+            if f is None:
+                continue
+            m = f.get("model", "str")
+            if m is not None and m not in MIXING_MODELS:
+                f.problem(f"`{f.prefix}model` = {m!r} is not one of {', '.join(MIXING_MODELS)}")
+            f.get("params", "object[number]")
+            f.get("theta", "list[number]")
+            for key in ("loglik", "penalty"):
+                f.get(key, "number")
+            f.get("n_items", "count")
+            f.get("converged", "bool")
+            f.get("message", "str")
+            for key in ("n_params", "starts_at_best"):
+                f.get(key, "count", required=False)
+            f.get("prior", "bool", required=False)
+    data = c.sub("data")
+    if data is not None:
+        cols = {key: data.get(key, "list[count]") for key in ("n", "k", "extra")}
+        cols["first_success"] = data.get("first_success", "list[number?]")
+        cols["attempts"] = data.get("attempts", "list[count]", required=False)
+        sizes = {key: len(v) for key, v in cols.items() if v is not None}
+        if len(set(sizes.values())) > 1:
+            data.problem(f"`{data.prefix.rstrip('.')}` lists differ in length ({', '.join(f'{k}: {v}' for k, v in sizes.items())})")
+        elif sizes and not next(iter(sizes.values())):
+            data.problem(f"`{data.prefix}n` is empty: no items")
 
 
 def _budget_text(data: ItemData) -> str:

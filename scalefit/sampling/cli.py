@@ -31,27 +31,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._cliargs import COUNT, LEVEL, POSITIVE_INT, SEED, number, number_list
+from .._files import check_input_path
 from ..errors import ArgumentError
 
 __all__ = ["add_commands", "main"]
 
-_FILE_FORMAT = "scalefit.bon-file/1"
-
 
 # --------------------------------------------------------------------------------------------
 # argument helpers
-
-
-def _floats(text: str, argument: str) -> list[float]:
-    out = []
-    for part in [p.strip() for p in str(text).split(",") if p.strip()]:
-        try:
-            out.append(float(part))
-        except ValueError:
-            raise ArgumentError(f"`{argument}` = {part!r} is not a number (expected a comma-separated list)") from None
-    if not out:
-        raise ArgumentError(f"`{argument}` is empty (expected a comma-separated list of numbers)")
-    return out
 
 
 def _names(text: str | None) -> list[str]:
@@ -60,21 +48,23 @@ def _names(text: str | None) -> list[str]:
 
 def _add_loader(p: argparse.ArgumentParser, *, data_required: bool = True) -> None:
     if data_required:
-        p.add_argument("data", help="counts (CSV/TSV/Parquet/JSON) or an attempt log (JSONL, long, matrix)")
+        p.add_argument("data", help="counts (CSV/TSV/Parquet/JSON) or an attempt log (JSONL, long, matrix)",
+                       api="source")
     else:
-        p.add_argument("data", nargs="?", help="data file (or use --fit)")
+        p.add_argument("data", nargs="?", help="data file (or use --fit)", api="source")
     g = p.add_argument_group("data loading")
     g.add_argument("--format", default="auto",
-                   choices=["auto", "counts", "long", "matrix", "jsonl", "humaneval", "until_success"])
-    g.add_argument("--groups", help="grouping columns, comma-separated (e.g. model); each group is fitted separately")
-    g.add_argument("--item", help="item id column / JSON field")
-    g.add_argument("--attempt", help="attempt index column (attempt logs)")
-    g.add_argument("--success", help="success flag column (attempt logs)")
-    g.add_argument("--n-col", dest="n_col", help="attempts column (counts)")
-    g.add_argument("--k-col", dest="k_col", help="successes column (counts)")
-    g.add_argument("--batch-size", dest="batch_size", type=int,
+                   choices=["auto", "counts", "long", "matrix", "jsonl", "humaneval", "until_success"], api="format")
+    g.add_argument("--groups", help="grouping columns, comma-separated (e.g. model); each group is fitted separately",
+                   api="groups")
+    g.add_argument("--item", help="item id column / JSON field", api="item")
+    g.add_argument("--attempt", help="attempt index column (attempt logs)", api="attempt")
+    g.add_argument("--success", help="success flag column (attempt logs)", api="success")
+    g.add_argument("--n-col", dest="n_col", help="attempts column (counts)", api="n")
+    g.add_argument("--k-col", dest="k_col", help="successes column (counts)", api="k")
+    g.add_argument("--batch-size", dest="batch_size", type=POSITIVE_INT, api="batch_size",
                    help="sample-until-success log: attempts per batch (sampling stops after the batch with the first success)")
-    g.add_argument("--cap", type=int, help="sample-until-success log: most attempts per item")
+    g.add_argument("--cap", type=POSITIVE_INT, api="cap", help="sample-until-success log: most attempts per item")
     g.add_argument("--likelihood", default="attempts", choices=["attempts", "first_success", "batch"],
                    help="sample-until-success logs: use every recorded attempt (default), only the first-success "
                         "attempt, or only the batch of the first success")
@@ -85,11 +75,13 @@ def _load(args) -> pd.DataFrame:
 
     if not args.data:
         raise ArgumentError("`DATA` is required (or pass --fit FILE)")
-    if not Path(args.data).exists():
-        raise ArgumentError(f"`DATA` = '{args.data}' does not exist")
-    return load_attempts(args.data, args.format, item=args.item, attempt=args.attempt, success=args.success,
-                         n=args.n_col, k=args.k_col, groups=_names(args.groups) or None,
-                         batch_size=args.batch_size, cap=args.cap)
+    check_input_path(args.data)
+    frame = load_attempts(args.data, args.format, item=args.item, attempt=args.attempt, success=args.success,
+                          n=args.n_col, k=args.k_col, groups=_names(args.groups) or None,
+                          batch_size=args.batch_size, cap=args.cap)
+    if frame.empty:
+        raise ArgumentError(f"`DATA` = '{args.data}' holds no items (only a header?)")
+    return frame
 
 
 def _group_iter(frame: pd.DataFrame):
@@ -119,12 +111,6 @@ def _items(frame: pd.DataFrame, likelihood: str):
     return item_data(frame["n"].to_numpy(), frame["k"].to_numpy())
 
 
-def _check_level(level: float) -> float:
-    if not 0.0 < float(level) < 1.0:
-        raise ArgumentError(f"`--level` = {level} must lie strictly between 0 and 1")
-    return float(level)
-
-
 # --------------------------------------------------------------------------------------------
 # passk
 
@@ -133,8 +119,7 @@ def _cmd_passk(args) -> int:
     from .censored import asr_from_log
     from .passk import pass_at_k_interval
 
-    level = _check_level(args.level)
-    ks = _floats(args.k, "--k")
+    level, ks = args.level, args.k
     frame = _load(args)
     for key, g in _group_iter(frame):
         print(f"== {_label(key)}: {len(g)} items")
@@ -154,9 +139,6 @@ def _cmd_passk(args) -> int:
                 f"`--k` = {too_big[0]:g} exceeds the smallest budget n = {int(n.min())} of {_label(key)}; "
                 "pass@k beyond the data needs a model: use `scalefit bon predict`"
             )
-        bad = [k for k in ks if k < 1 or k != int(k)]
-        if bad:
-            raise ArgumentError(f"`--k` = {bad[0]:g} must be a positive integer")
         iv = pass_at_k_interval(n, c, np.asarray(ks, dtype=np.int64), level=level,
                                 num_samples=args.bootstrap, seed=args.seed)
         print(f"unbiased pass@k (Chen et al.), {level:.0%} bootstrap interval over items ({args.bootstrap} replicates)")
@@ -184,18 +166,12 @@ def _fit_groups(args):
 
 
 def _read_fit_file(path: str):
-    from .bonfit import BonFit
+    """The (group, BonFit) pairs of a ``scalefit bon fit -o`` file, every format problem listed."""
+    from .._files import load_saved
 
-    p = Path(path)
-    if not p.exists():
-        raise ArgumentError(f"`--fit` = '{path}' does not exist")
-    try:
-        obj = json.loads(p.read_text())
-    except json.JSONDecodeError as exc:
-        raise ArgumentError(f"`--fit` = '{path}' is not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    if not isinstance(obj, dict) or obj.get("format") != _FILE_FORMAT:
-        raise ArgumentError(f"`--fit` = '{path}' is not a file written by `scalefit bon fit -o`")
-    return [(dict(entry["group"]), BonFit.from_dict(entry["fit"])) for entry in obj["groups"]]
+    from .bonfit import bon_file_fits
+
+    return load_saved(path, bon_file_fits, what="`--fit` file")
 
 
 def _fits_for(args):
@@ -209,14 +185,18 @@ def _fits_for(args):
 def _cmd_bon_fit(args) -> int:
     from .._files import atomic_write_text
 
-    if args.output and Path(args.output).exists() and not args.force:
-        raise ArgumentError(f"`-o` = '{args.output}' already exists; refusing to overwrite it (use --force)")
+    if args.output:
+        from .._files import check_output_path
+
+        check_output_path(args.output, overwrite=args.force, argument="-o")
     fits, frame = _fit_groups(args)
     for key, bon in fits:
         print(f"== {_label(key)}")
         print(bon.summary())
     if args.output:
-        doc = {"format": _FILE_FORMAT, "source": str(args.data), "groups": [
+        from .bonfit import BON_FILE_FORMAT
+
+        doc = {"format": BON_FILE_FORMAT, "source": str(args.data), "groups": [
             {"group": key, "fit": bon.to_dict()} for key, bon in fits]}
         atomic_write_text(args.output, json.dumps(doc, indent=1), overwrite=args.force, argument="-o")
         print(f"wrote {args.output}")
@@ -224,8 +204,7 @@ def _cmd_bon_fit(args) -> int:
 
 
 def _cmd_bon_predict(args) -> int:
-    level = _check_level(args.level)
-    Ns = _floats(args.N, "--N")
+    level, Ns = args.level, args.N
     for key, bon in _fits_for(args):
         fc = bon.predict(Ns, target=args.target, level=level, num_bootstrap=args.bootstrap, seed=args.seed)
         print(f"== {_label(key)}")
@@ -234,8 +213,7 @@ def _cmd_bon_predict(args) -> int:
 
 
 def _cmd_bon_budget(args) -> int:
-    level = _check_level(args.level)
-    rates = _floats(args.rate, "--rate")
+    level, rates = args.level, args.rate
     for key, bon in _fits_for(args):
         bf = bon.budget(rates, target=args.target, level=level, num_bootstrap=args.bootstrap, seed=args.seed)
         print(f"== {_label(key)}")
@@ -250,10 +228,8 @@ def _cmd_bon_budget(args) -> int:
 def _cmd_passuntil(args) -> int:
     from .passuntil_holdout import passuntil_holdout
 
-    level = _check_level(args.level)
-    path = Path(args.data)
-    if not path.exists():
-        raise ArgumentError(f"`DATA` = '{args.data}' does not exist")
+    level = args.level
+    path = check_input_path(args.data)
     frame = _read_any(path)
     if args.final_only:
         if args.final_only not in frame.columns:
@@ -282,6 +258,8 @@ def _read_any(path: Path) -> pd.DataFrame:
         raise ArgumentError(f"`DATA` = '{path}' could not be read ({type(exc).__name__}: {exc})") from None
     if not isinstance(frame, pd.DataFrame):
         raise ArgumentError(f"`DATA` = '{path}' is not a table")
+    if frame.empty:
+        raise ArgumentError(f"`DATA` = '{path}' holds no rows (only a header?)")
     return frame
 
 
@@ -293,12 +271,10 @@ def _cmd_backtest(args) -> int:
     from ..io.attempts import load_attempt_log
     from .backtest import DEFAULT_ESTIMATORS, backtest_counts, backtest_log
 
-    level = _check_level(args.level)
-    Ns = _floats(args.N, "--N")
+    level, Ns = args.level, args.N
     ests = tuple(_names(args.estimators)) or DEFAULT_ESTIMATORS
     cands = tuple(_names(args.candidates)) or None
-    if not Path(args.data).exists():
-        raise ArgumentError(f"`DATA` = '{args.data}' does not exist")
+    check_input_path(args.data)
     common = dict(level=level, estimators=ests, num_bootstrap=args.bootstrap, seed=args.seed, candidates=cands,
                   fraction=args.fraction, internal_repeats=args.internal_repeats,
                   select_bootstrap=args.select_bootstrap)
@@ -324,48 +300,57 @@ def _cmd_backtest(args) -> int:
 # registration
 
 
+_BUDGETS = number_list(lo=1.0, what="comma-separated finite budgets >= 1")
+
+
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model choice")
-    g.add_argument("--model", default="auto",
+    g.add_argument("--model", default="auto", api="model",
                    help="auto (internal backtest, default) or one of kumaraswamy, beta, logit_normal, zi_beta, beta_mix2")
-    g.add_argument("--candidates", help="candidate models for --model auto, comma-separated; the first is the reference")
-    g.add_argument("--fraction", type=int, default=4, help="internal backtest: fit on n_i // FRACTION attempts (default 4)")
-    g.add_argument("--repeats", type=int, default=4, help="internal backtest: random thinnings (default 4)")
-    g.add_argument("--z", type=float, default=1.645,
+    g.add_argument("--candidates", help="candidate models for --model auto, comma-separated; the first is the reference",
+                   api="candidates")
+    g.add_argument("--fraction", type=number(integer=True, lo=2), default=4, api="fraction",
+                   help="internal backtest: fit on n_i // FRACTION attempts (default 4)")
+    g.add_argument("--repeats", type=POSITIVE_INT, default=4, help="internal backtest: random thinnings (default 4)",
+                   api="repeats")
+    g.add_argument("--z", type=number(lo=0.0), default=1.645, api="z",
                    help="leave the reference model only for an internal-backtest gain of more than Z standard errors (default 1.645)")
-    g.add_argument("--select-bootstrap", dest="select_bootstrap", type=int, default=100,
+    g.add_argument("--select-bootstrap", dest="select_bootstrap", type=COUNT, default=100, api="select_bootstrap",
                    help="item resamples for the SE of the gain (default 100; 0: jackknife, faster)")
-    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--seed", type=SEED, default=0, api="seed")
 
 
 def _add_forecast_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fit", help="a fit written by `scalefit bon fit -o` (instead of DATA)")
-    p.add_argument("--target", default="fresh", choices=["fresh", "continued"],
+    p.add_argument("--target", default="fresh", choices=["fresh", "continued"], api="target",
                    help="fresh: a new run of N attempts per item (default); continued: the observed attempts count towards N")
-    p.add_argument("--level", type=float, default=0.9, help="interval level (default 0.9)")
-    p.add_argument("--bootstrap", type=int, default=200,
+    p.add_argument("--level", type=LEVEL, default=0.9, help="interval level (default 0.9)", api="level")
+    p.add_argument("--bootstrap", type=COUNT, default=200, api="num_bootstrap",
                    help="bootstrap replicates of the whole procedure for the intervals (default 200; 0: none)")
 
 
 def add_commands(subparsers) -> None:
     """Register ``passk``, ``bon`` (``fit``, ``predict``, ``budget``), ``passuntil`` and ``backtest``
-    on an argparse sub-parser collection (its ``parser_class`` is used for every new parser)."""
-    s = subparsers.add_parser("passk", help="unbiased pass@k of repeated-sampling data (k <= attempts)")
+    on an argparse sub-parser collection (its ``parser_class`` is used for every new parser; the
+    main CLI supplies the commands' one-line help)."""
+    s = subparsers.add_parser("passk")
     _add_loader(s)
-    s.add_argument("--k", required=True, help="budgets, comma-separated (e.g. 1,10,100)")
-    s.add_argument("--level", type=float, default=0.95, help="interval level (default 0.95)")
-    s.add_argument("--bootstrap", type=int, default=2000, help="bootstrap replicates over items (default 2000)")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--k", required=True, type=number_list(integer=True, lo=1),
+                   help="budgets, comma-separated positive integers (e.g. 1,10,100)")
+    s.add_argument("--level", type=LEVEL, default=0.95, help="interval level (default 0.95)", api="level")
+    s.add_argument("--bootstrap", type=POSITIVE_INT, default=2000, help="bootstrap replicates over items (default 2000)",
+                   api="num_samples")
+    s.add_argument("--seed", type=SEED, default=0, api="seed")
     s.set_defaults(func=_cmd_passk)
 
-    bon = subparsers.add_parser("bon", help="best-of-N / pass@N forecasts beyond the observed budget")
+    bon = subparsers.add_parser("bon")
     bsub = bon.add_subparsers(dest="bon_command", metavar="{fit,predict,budget}", parser_class=type(bon))
     bsub.required = True
 
     s = bsub.add_parser("fit", help="fit the candidate models, run the internal backtest, report the choice")
     _add_loader(s)
     _add_model_options(s)
-    s.add_argument("-o", "--output", help="write the fit as JSON (never overwrites without --force)")
+    s.add_argument("-o", "--output", help="write the fit as JSON (never overwrites without --force)", api="path")
     s.add_argument("--force", action="store_true", help="allow overwriting --output")
     s.set_defaults(func=_cmd_bon_fit)
 
@@ -373,48 +358,56 @@ def add_commands(subparsers) -> None:
     _add_loader(s, data_required=False)
     _add_model_options(s)
     _add_forecast_options(s)
-    s.add_argument("--N", required=True, help="budgets, comma-separated (e.g. 1000,10000)")
+    s.add_argument("--N", required=True, type=_BUDGETS, help="budgets, comma-separated (e.g. 1000,10000)",
+                   api=("N", "targets"))
     s.set_defaults(func=_cmd_bon_predict)
 
     s = bsub.add_parser("budget", help="attempts per item needed for target pass rates")
     _add_loader(s, data_required=False)
     _add_model_options(s)
     _add_forecast_options(s)
-    s.add_argument("--rate", required=True, help="target rates, comma-separated (e.g. 0.9,0.95)")
+    s.add_argument("--rate", required=True, type=number_list(lo=0.0, hi=1.0, lo_open=True, hi_open=True),
+                   help="target rates, comma-separated (e.g. 0.9,0.95)", api="rate")
     s.set_defaults(func=_cmd_bon_budget)
 
-    s = subparsers.add_parser("passuntil", help="PassUntil task law: predict a held-out model size")
-    s.add_argument("data", help="table with one row per (model size, instance)")
-    s.add_argument("--size", required=True, help="model size column (e.g. params)")
-    s.add_argument("--instance", required=True, help="instance id column")
-    s.add_argument("--successes", required=True, help="successes column")
-    s.add_argument("--attempts", required=True, help="attempts column")
+    s = subparsers.add_parser("passuntil")
+    s.add_argument("data", help="table with one row per (model size, instance)", api="source")
+    s.add_argument("--size", required=True, help="model size column (e.g. params)", api="size")
+    s.add_argument("--instance", required=True, help="instance id column", api="instance")
+    s.add_argument("--successes", required=True, help="successes column", api="successes")
+    s.add_argument("--attempts", required=True, help="attempts column", api="attempts")
     s.add_argument("--final-only", dest="final_only", metavar="COLUMN",
                    help="keep, for each size, only the rows with the largest COLUMN (e.g. train_tokens: final checkpoints)")
-    s.add_argument("--holdout", type=float, help="size to predict (default: the largest)")
-    s.add_argument("--level", type=float, default=0.9)
-    s.add_argument("--bootstrap", type=int, default=2000, help="bootstrap replicates over instances (default 2000)")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--holdout", type=number(lo=0.0, lo_open=True), help="size to predict (default: the largest)",
+                   api="holdout")
+    s.add_argument("--level", type=LEVEL, default=0.9, api="level")
+    s.add_argument("--bootstrap", type=POSITIVE_INT, default=2000, api="num_samples",
+                   help="bootstrap replicates over instances (default 2000)")
+    s.add_argument("--seed", type=SEED, default=0, api="seed")
     s.set_defaults(func=_cmd_passuntil)
 
-    s = subparsers.add_parser("backtest", help="fit on a small budget per item, compare forecasts with the full log")
+    s = subparsers.add_parser("backtest")
     _add_loader(s)
-    s.add_argument("--fit-budget", dest="fit_budget", type=int, required=True, help="attempts per item to fit on")
-    s.add_argument("--N", required=True, help="budgets to forecast, comma-separated")
+    s.add_argument("--fit-budget", dest="fit_budget", type=number(integer=True, lo=2), required=True,
+                   help="attempts per item to fit on (>= 2)", api="fit_budget")
+    s.add_argument("--N", required=True, type=_BUDGETS, help="budgets to forecast, comma-separated", api="N")
     s.add_argument("--first", action="store_true",
                    help="attempt log: fit on each item's first attempts (default: draw without replacement from counts)")
-    s.add_argument("--repeats", type=int, default=5, help="independent subsamples (default 5)")
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--level", type=float, default=0.9)
-    s.add_argument("--bootstrap", type=int, default=200, help="bootstrap replicates for scalefit's intervals")
+    s.add_argument("--repeats", type=POSITIVE_INT, default=5, help="independent subsamples (default 5)", api="repeats")
+    s.add_argument("--seed", type=SEED, default=0, api="seed")
+    s.add_argument("--level", type=LEVEL, default=0.9, api="level")
+    s.add_argument("--bootstrap", type=COUNT, default=200, help="bootstrap replicates for scalefit's intervals",
+                   api="num_bootstrap")
     s.add_argument("--estimators", help="comma-separated (default scalefit,saber_anchored; also saber_plugin, "
-                                        "saber_fit, naive, scalefit:MODEL)")
-    s.add_argument("--candidates", help="candidate models of scalefit's default")
-    s.add_argument("--fraction", type=int, default=4, help="internal backtest thinning factor")
-    s.add_argument("--internal-repeats", dest="internal_repeats", type=int, default=4)
-    s.add_argument("--select-bootstrap", dest="select_bootstrap", type=int, default=100,
+                                        "saber_fit, naive, scalefit:MODEL)", api="estimators")
+    s.add_argument("--candidates", help="candidate models of scalefit's default", api="candidates")
+    s.add_argument("--fraction", type=number(integer=True, lo=2), default=4, help="internal backtest thinning factor",
+                   api="fraction")
+    s.add_argument("--internal-repeats", dest="internal_repeats", type=POSITIVE_INT, default=4,
+                   api="internal_repeats")
+    s.add_argument("--select-bootstrap", dest="select_bootstrap", type=COUNT, default=100, api="select_bootstrap",
                    help="item resamples for the SE of the internal-backtest gain (default 100)")
-    s.add_argument("--target", choices=["fresh", "continued"],
+    s.add_argument("--target", choices=["fresh", "continued"], api="target",
                    help="default: fresh for counts, continued for --first")
     s.set_defaults(func=_cmd_backtest)
 
@@ -423,36 +416,11 @@ def add_commands(subparsers) -> None:
 # standalone entry point (python -m scalefit.sampling.cli)
 
 
-class _UsageError(Exception):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        raise _UsageError(f"{self.prog}: {message}")
-
-
 def main(argv=None) -> int:
-    """Run one command (one-line errors, exit code 2 on bad input)."""
-    import scalefit
-    from ..errors import ScalefitError
+    """The ``scalefit`` command itself (kept so that ``python -m scalefit.sampling.cli`` works)."""
+    from ..cli import main as scalefit_main
 
-    parser = _Parser(prog="scalefit")
-    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
-    add_commands(sub)
-    try:
-        args = parser.parse_args(argv)
-        if not getattr(args, "command", None):
-            parser.print_help()
-            return 2
-        scalefit.enable_x64()
-        return int(args.func(args) or 0)
-    except _UsageError as exc:
-        print(str(exc), file=sys.stderr)
-        return 2
-    except ScalefitError as exc:
-        print("scalefit: error: " + " ".join(str(exc).split()), file=sys.stderr)
-        return 2
+    return scalefit_main(argv)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -122,7 +122,8 @@ def passuntil_holdout(frame: pd.DataFrame, *, size: str, instance: str, successe
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise ArgumentError(
-            f"row {i}: `{size}` = {_fmt(sz[i])}, `{successes}` = {_fmt(r[i])}, `{attempts}` = {_fmt(K[i])} "
+            f"row {i}: `{size}` = {_fmt(frame[size].iloc[i])}, `{successes}` = {_fmt(frame[successes].iloc[i])}, "
+            f"`{attempts}` = {_fmt(frame[attempts].iloc[i])} "
             "(need size > 0 and 0 <= successes <= attempts, attempts >= 1)"
         )
     inst = frame[instance].to_numpy()
