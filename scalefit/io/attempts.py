@@ -55,16 +55,18 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ArgumentError, DataValidationError
-from ._problems import cap_messages, capped, fmt_names, fmt_value, parse_numeric, row_labels
+from ._problems import cap_messages, capped, fmt_names, fmt_value, nested_cells, parse_numeric, row_labels
 from ._read import (
     split_suffix,
     as_name_list,
     check_columns_exist,
+    first_row,
     json_to_frame,
     read_file,
     read_json_object,
     read_table,
     records_frame,
+    require_rows,
     resolve_columns,
 )
 
@@ -175,6 +177,15 @@ def _success_problems(series: pd.Series, column: str, bad: np.ndarray, labels: n
 
     return capped(np.flatnonzero(bad), describe,
                   lambda k: f"column `{column}`: and {k} more rows that are not success flags")
+
+
+def _id_problems(raw: pd.DataFrame, groups: Sequence[str], item: str, source: str | None) -> list[str]:
+    """Item ids and group values must be single values: lists or objects (nested JSON) are problems."""
+    first = first_row(source)
+    problems: list[str] = []
+    for column in groups:
+        problems += nested_cells(raw[column], column, "group value", first)
+    return problems + nested_cells(raw[item], item, "item id", first)
 
 
 def _check_int(value: object, name: str, *, minimum: int = 1) -> int:
@@ -447,12 +458,12 @@ def _log_from_long(
     raw: pd.DataFrame, mapping: dict[str, str], groups: list[str], source: str | None
 ) -> pd.DataFrame:
     """The tidy attempt log from a one-row-per-attempt table."""
-    labels = np.arange(len(raw))
-    problems: list[str] = []
+    labels = np.arange(len(raw)) + first_row(source)
     item_col, success_col = mapping["item"], mapping["success"]
+    problems = _id_problems(raw, groups, item_col, source)
     problems += capped(
         np.flatnonzero(raw[item_col].isna().to_numpy()),
-        lambda p: f"column `{item_col}` row {p}: missing item id",
+        lambda p: f"column `{item_col}` row {labels[p]}: missing item id",
         lambda k: f"column `{item_col}`: and {k} more rows with a missing item id",
     )
     success, bad = _parse_success(raw[success_col], allow_missing=False)
@@ -464,7 +475,7 @@ def _log_from_long(
         wrong = not_num | ~np.isfinite(attempt) | (attempt != np.round(attempt))
         problems += capped(
             np.flatnonzero(wrong),
-            lambda p: (f"column `{col}` row {p}: {fmt_value(raw[col].iat[p])} is not an attempt index "
+            lambda p: (f"column `{col}` row {labels[p]}: {fmt_value(raw[col].iat[p])} is not an attempt index "
                        "(a whole number)"),
             lambda k: f"column `{col}`: and {k} more rows that are not attempt indices",
         )
@@ -485,7 +496,7 @@ def _log_from_long(
             problems = capped(
                 first,
                 lambda i: (f"{who(int(order[i]))}: attempt {fmt_value(sorted_attempt[i])} appears twice "
-                           f"(rows {order[i]} and {order[i + 1]})"),
+                           f"(rows {labels[order[i]]} and {labels[order[i + 1]]})"),
                 lambda k: f"column `{mapping['attempt']}`: and {k} more repeated attempts",
             )
             raise DataValidationError(problems, source=source)
@@ -529,12 +540,13 @@ def _log_from_matrix(
 def _matrix_values(frame: pd.DataFrame, source: str | None) -> np.ndarray:
     """The cells of a wide 0/1 table as a float matrix (NaN = not attempted); bad cells reported."""
     problems: list[str] = []
+    labels = np.arange(len(frame)) + first_row(source)
     columns = []
     for name in frame.columns:
         values, bad = _parse_success(frame[name], allow_missing=True)
         problems += capped(
             np.flatnonzero(bad),
-            lambda p, s=frame[name], c=name: f"column `{c}` row {p}: {fmt_value(s.iat[p])} is not 0, 1 or missing",
+            lambda p, s=frame[name], c=name: f"column `{c}` row {labels[p]}: {fmt_value(s.iat[p])} is not 0, 1 or missing",
             lambda k, c=name: f"column `{c}`: and {k} more cells that are not 0, 1 or missing",
         )
         columns.append(values)
@@ -604,12 +616,12 @@ def _read_source(source: object, layout: str) -> tuple[pd.DataFrame, str | None]
                 raise ArgumentError(f"`source`: no such file or directory: '{text}'")
             if path.is_dir():
                 raise ArgumentError(f"`source`: '{text}' is a directory; `format`={layout!r} reads one file")
-            return (read_file(path, "jsonl") if layout == "jsonl" else _read_humaneval(path)), text
+            return require_rows(read_file(path, "jsonl") if layout == "jsonl" else _read_humaneval(path), text), text
         if layout == "auto" and path.is_file() and split_suffix(path)[0] == ".json":
             data = read_json_object(path)
             if isinstance(data, dict) and isinstance(data.get("eval"), dict):  # EvalPlus results
-                return _read_humaneval(path), text
-            return json_to_frame(data, path), text
+                return require_rows(_read_humaneval(path), text), text
+            return require_rows(json_to_frame(data, path), text), text
     raw, name, _ = read_table(source)
     if layout == "humaneval":
         raw = _humaneval_success(raw)
@@ -701,11 +713,14 @@ def _log_from_raw(
         mapping = _resolve(raw, ("item",), explicit, (), "matrix", groups)
         item = mapping.get("item")
         if item is not None:
+            problems = _id_problems(raw, groups, item, name)
+            if problems:
+                raise DataValidationError(problems, source=name)
             keyed = raw[[*groups, item]].rename(columns={item: "item"})
             who = _item_labels(keyed, "item", groups)
-            labels = np.arange(len(raw))
+            labels = np.arange(len(raw)) + first_row(name)
             problems = capped(np.flatnonzero(keyed["item"].isna().to_numpy()),
-                              lambda p: f"column `{item}` row {p}: missing item id",
+                              lambda p: f"column `{item}` row {labels[p]}: missing item id",
                               lambda k: f"column `{item}`: and {k} more rows with a missing item id")
             problems += _duplicate_items(keyed, groups, labels, who)
             if problems:
@@ -905,7 +920,11 @@ def _counts_from_table(
         data[c] = raw[c]
     frame = pd.DataFrame(data)
     frame.index.name = "row"
+    frame.attrs["first_row"] = first_row(source)
     names = {"item": mapping["item"], "n": mapping["n"], "k": mapping["k"]}
+    problems = _id_problems(raw, groups, mapping["item"], source)
+    if problems:
+        raise DataValidationError(problems, source=source)
     problems = _attempt_problems(frame, groups, names)
     if problems:
         raise DataValidationError(problems, source=source)
@@ -1006,7 +1025,7 @@ def load_attempts(
             mapping = _resolve(raw, ("item", "n", "k"), explicit, ("item", "n", "k"), "counts", groups)
             frame = _counts_from_table(raw, mapping, groups, name)
             frame.attrs = {"source": name, "groups": groups, "columns": mapping,
-                           "mixed_budgets": _mixed_budgets(frame, groups)}
+                           "mixed_budgets": _mixed_budgets(frame, groups), "first_row": first_row(name)}
             return frame
         log, mapping = _log_from_raw(raw, kind, explicit, groups, name)
     log.attrs = {"source": name, "groups": groups, "columns": mapping}

@@ -95,48 +95,110 @@ def _group_label(keys: Sequence[str], values: object) -> str:
     return ", ".join(f"{k}={v}" for k, v in zip(keys, values))  # type: ignore[call-overload]
 
 
+def _source_names(frame: pd.DataFrame) -> dict[str, str]:
+    """How each schema column is named in messages: as the user's file calls it.
+
+    A loaded table records the source column behind each schema column (``attrs["columns"]``)
+    and the columns it computed (``attrs["derived"]``): ``value`` read from ``loss`` is shown as
+    "column `loss` (used as value)", a computed ``C`` as "column `C` (computed as 6*N*D)".
+    """
+    mapping = frame.attrs.get("columns") or {}
+    derived = frame.attrs.get("derived") or {}
+    shown: dict[str, str] = {}
+    for name in frame.columns:
+        source = mapping.get(name) if isinstance(mapping, dict) else None
+        if isinstance(derived, dict) and name in derived:
+            shown[name] = f"column `{name}` (computed as {derived[name]})"
+        elif source is not None and source != name:
+            shown[name] = f"column `{source}` (used as {name})"
+        else:
+            shown[name] = f"column `{name}`"
+    return shown
+
+
+#: Largest magnitude accepted where a fit works on the values themselves rather than their logs:
+#: squares and sums of squares of up to ~1e8 such values stay finite in float64 (max ~1.8e308).
+MAX_LINEAR = 1e150
+
+
 def _check_numeric_column(
-    frame: pd.DataFrame, column: str, labels: np.ndarray, *, positive: str | None
+    frame: pd.DataFrame, column: str, labels: np.ndarray, shown: str, *, positive: str | None
 ) -> tuple[np.ndarray, list[str]]:
-    """Non-numeric, NaN/inf and (when ``positive`` is a reason) non-positive cells of a column."""
+    """Non-numeric, NaN/inf, non-positive (when ``positive`` is a reason) and, where no log is
+    taken, overflowing cells of a column; ``shown`` names it ("column `loss` (used as value)")."""
     values, bad = parse_numeric(frame[column])
     series = frame[column]
     problems: list[str] = []
     problems += capped(
         np.flatnonzero(bad),
-        lambda p: f"column `{column}` row {labels[p]}: {fmt_value(series.iat[p])} is not numeric",
-        lambda k: f"column `{column}`: and {k} more rows that are not numeric",
+        lambda p: f"{shown} row {labels[p]}: {fmt_value(series.iat[p])} is not numeric",
+        lambda k: f"{shown}: and {k} more rows that are not numeric",
     )
     nonfinite = ~np.isfinite(values) & ~bad
     problems += capped(
         np.flatnonzero(nonfinite),
-        lambda p: f"column `{column}` row {labels[p]}: {fmt_value(values[p])}",
-        lambda k: f"column `{column}`: and {k} more rows with NaN or inf",
+        lambda p: f"{shown} row {labels[p]}: {fmt_value(values[p])}",
+        lambda k: f"{shown}: and {k} more rows with NaN or inf",
     )
     if positive is not None:
         nonpos = np.isfinite(values) & (values <= 0)
         problems += capped(
             np.flatnonzero(nonpos),
-            lambda p: f"column `{column}` row {labels[p]}: {fmt_value(values[p])} is not positive ({positive})",
-            lambda k: f"column `{column}`: and {k} more rows that are not positive",
+            lambda p: f"{shown} row {labels[p]}: {fmt_value(values[p])} is not positive ({positive})",
+            lambda k: f"{shown}: and {k} more rows that are not positive",
+        )
+    if positive != "logs are taken":
+        huge = np.isfinite(values) & (np.abs(values) > MAX_LINEAR)
+        problems += capped(
+            np.flatnonzero(huge),
+            lambda p: (f"{shown} row {labels[p]}: {fmt_value(values[p])} is too large for a fit on the "
+                       f"values themselves (|x| must be <= {MAX_LINEAR:.0e}; rescale the column)"),
+            lambda k: f"{shown}: and {k} more rows that are too large",
         )
     return values, problems
 
 
+def _column_codes(values: object) -> np.ndarray:
+    """uint64 hashes of a column's cells, equal for equal cells (used to find duplicate rows)."""
+    if isinstance(values, np.ndarray) and values.dtype.kind == "f":
+        return pd.util.hash_array(values + 0.0)  # -0.0 -> 0.0
+    series = pd.Series(values)
+    try:
+        codes = pd.factorize(series, use_na_sentinel=False)[0]
+    except TypeError:  # lists or dicts in a user's column
+        codes = pd.factorize(series.astype(str), use_na_sentinel=False)[0]
+    return pd.util.hash_array(codes.astype(np.int64))
+
+
 def _duplicate_problems(
-    frame: pd.DataFrame, columns: list[str], numeric: dict[str, np.ndarray], labels: np.ndarray
+    frame: pd.DataFrame, columns: list[str], numeric: dict[str, np.ndarray], labels: np.ndarray,
+    names: dict[str, str],
 ) -> list[str]:
-    """'duplicate rows 5 and 9: N=1e8, D=2e9, value=3.1' for rows equal in every fitted column.
+    """'duplicate rows 5 and 9: N=1e8, D=2e9, loss=3.1' for rows equal in every fitted column.
 
     Rows with a NaN or inf in a fitted column are left out (they are reported already).
+    ``names`` gives the user's name of each column.  Candidates are found by hashing rows (one
+    vectorised pass), and only they are compared exactly, so clean tables cost little.
     """
     usable = np.ones(len(frame), dtype=bool)
     for c in columns:
         if c in numeric:
             usable &= np.isfinite(numeric[c])
     kept = np.flatnonzero(usable)
-    table = pd.DataFrame({c: (numeric[c] if c in numeric else frame[c].to_numpy())[kept] for c in columns})
-    dup = table.duplicated(keep=False).to_numpy()
+    cells = {c: (numeric[c] if c in numeric else frame[c].to_numpy())[kept] for c in columns}
+    row_hash = np.zeros(len(kept), dtype=np.uint64)
+    for c in columns:
+        row_hash = (row_hash * np.uint64(0x100000001B3)) ^ _column_codes(cells[c])
+    candidate = pd.Series(row_hash).duplicated(keep=False).to_numpy()
+    if not candidate.any():
+        return []
+    kept = kept[candidate]
+    table = pd.DataFrame({c: cells[c][candidate] for c in columns})
+    try:
+        dup = table.duplicated(keep=False).to_numpy()
+    except TypeError:  # unhashable cells: compare their text
+        table = table.astype(str)
+        dup = table.duplicated(keep=False).to_numpy()
     if not dup.any():
         return []
     dup_pos = kept[dup]
@@ -144,11 +206,12 @@ def _duplicate_problems(
     messages = []
     for rows in sets:
         where = dup_pos[rows]
-        names = [str(labels[p]) for p in where]
-        listed = ", ".join(names[:-1]) + " and " + names[-1]
+        shown_rows = [str(labels[p]) for p in where]
+        listed = ", ".join(shown_rows[:-1]) + " and " + shown_rows[-1]
         first = where[0]
         shown = ", ".join(
-            f"{c}={fmt_value(numeric[c][first]) if c in numeric else frame[c].iat[first]}" for c in columns
+            f"{names.get(c, c)}={fmt_value(numeric[c][first]) if c in numeric else frame[c].iat[first]}"
+            for c in columns
         )
         messages.append(f"duplicate rows {listed}: {shown}")
     return cap_messages(messages, lambda k: f"and {k} more sets of duplicate rows")
@@ -238,6 +301,7 @@ def validate_curves(
         )
 
     labels = row_labels(frame)
+    shown = _source_names(frame)
     numeric: dict[str, np.ndarray] = {}
     for column in dict.fromkeys([*inputs, target, *positive]):
         if column not in frame.columns:
@@ -248,12 +312,14 @@ def validate_curves(
             reason = "must be positive"
         else:
             reason = None
-        numeric[column], found = _check_numeric_column(frame, column, labels, positive=reason)
+        numeric[column], found = _check_numeric_column(frame, column, labels, shown[column], positive=reason)
         problems += found
 
     fitted = list(dict.fromkeys([*groups, *inputs, target]))
     if not missing:
-        problems += _duplicate_problems(frame, fitted, numeric, labels)
+        mapping = frame.attrs.get("columns") or {}
+        names = {c: mapping.get(c, c) if isinstance(mapping, dict) else c for c in fitted}
+        problems += _duplicate_problems(frame, fitted, numeric, labels, names)
 
     need = min_points if min_points is not None else (num_params + 1 if num_params is not None else None)
     if need is not None and not any(g in missing for g in groups):
