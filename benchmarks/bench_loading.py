@@ -10,7 +10,8 @@ suite).  Files are written to a temporary folder that is removed afterwards, nev
 repository.  Each load runs in a fresh Python process so that its peak resident memory can be
 read from ``getrusage``; the figure reported is the child's peak RSS minus the RSS of the same
 process after ``import scalefit.io`` (so interpreter and library imports are not counted), and
-the time covers the loader call only (reading, parsing, validation).
+the times cover the loader call only (reading, parsing, validation): wall clock, and CPU time
+of all the child's threads (steadier on a shared machine; pyarrow may use several threads).
 
 Cases (synthetic, seeded):
 
@@ -46,7 +47,7 @@ import json, resource, sys, time
 import scalefit.io as io
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 kind, path = sys.argv[1], sys.argv[2]
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 if kind == "curves":
     frame = io.load_curves(path)
     io.validate_curves(frame, inputs=["N"])
@@ -54,9 +55,9 @@ elif kind == "counts":
     frame = io.load_attempts(path)
 else:
     frame = io.load_attempts(path, item="item", attempt="attempt", success="success")
-wall = time.perf_counter() - t0
+wall, cpu = time.perf_counter() - t0, time.process_time() - c0
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"wall_s": wall, "rows_out": len(frame), "peak_mib": peak / 1024, "extra_mib": (peak - base) / 1024}))
+print(json.dumps({"wall_s": wall, "cpu_s": cpu, "rows_out": len(frame), "peak_mib": peak / 1024, "extra_mib": (peak - base) / 1024}))
 """
 
 
@@ -123,7 +124,7 @@ def run(args, ctx: dict | None = None) -> list[dict]:
             rec = measure(kind, path)
             rec.update(case=name, kind=kind)
             results.append(rec)
-            C.say(f"{name:<18} {rec['file_mib']:8.1f} MiB on disk  load {rec['wall_s']:7.2f} s  "
+            C.say(f"{name:<18} {rec['file_mib']:8.1f} MiB on disk  load {rec['wall_s']:6.2f} s (CPU {rec['cpu_s']:6.2f} s)  "
                   f"peak RSS {rec['peak_mib']:8.0f} MiB (+{rec['extra_mib']:.0f} MiB over imports)  "
                   f"-> {rec['rows_out']:,} rows")
             path.unlink()

@@ -256,15 +256,18 @@ def _arrow_jsonl(path: Path) -> pd.DataFrame | None:
     except ImportError:  # pragma: no cover - pyarrow is a dependency
         return None
     try:
-        with _open_binary(path) as handle:
-            table = pa_json.read_json(handle)
+        if split_suffix(path)[1] is None:  # by name: pyarrow reads the file itself, far leaner
+            table = pa_json.read_json(str(path))
+        else:
+            with _open_binary(path) as handle:
+                table = pa_json.read_json(handle)
     except Exception:  # noqa: BLE001 - any refusal: the careful path reports the problem
         return None
     while any(pa.types.is_struct(f.type) for f in table.schema):
         table = table.flatten()  # one level per pass; names are joined with '.'
     if any(pa.types.is_nested(f.type) for f in table.schema):
         return None
-    return table.to_pandas()
+    return table.to_pandas(split_blocks=True, self_destruct=True)
 
 
 def read_jsonl(path: Path) -> pd.DataFrame:
@@ -340,10 +343,9 @@ def read_file(path: Path, format: str = "auto", *, one_record: bool = False) -> 
             if fmt == "parquet":
                 import pyarrow.parquet as pq
 
-                table = pq.read_table(path)
-                header = list(table.column_names)
+                header = list(pq.read_schema(path).names)  # the footer only: cheap
                 if not _repeated(header):
-                    frame = table.to_pandas()
+                    frame = pq.read_table(path).to_pandas()
             else:
                 sep = "\t" if fmt == "tsv" else ","
                 frame = pd.read_csv(path, sep=sep, encoding="utf-8-sig")
@@ -362,7 +364,9 @@ def read_file(path: Path, format: str = "auto", *, one_record: bool = False) -> 
         if repeated is not None:
             raise repeated
     require_rows(frame, path)
-    return frame.reset_index(drop=True)
+    frame = frame.reset_index(drop=True)
+    frame.attrs.update(source=str(path), first_row=1)  # messages count a file's data rows from 1
+    return frame
 
 
 def _expand_source(text: str) -> tuple[list[Path], bool]:

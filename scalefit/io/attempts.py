@@ -197,7 +197,34 @@ def _check_int(value: object, name: str, *, minimum: int = 1) -> int:
 
 def _codes(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
     """Group number of each row, numbered in order of first appearance."""
+    if len(keys) == 1:  # one hash pass, cheaper than a groupby
+        return pd.factorize(frame[keys[0]], use_na_sentinel=False)[0].astype(np.int64, copy=False)
     return frame.groupby(keys, sort=False, dropna=False).ngroup().to_numpy()
+
+
+def _sort_order(codes: np.ndarray, secondary: np.ndarray | None) -> np.ndarray:
+    """Row order by item code, then by ``secondary`` (else source order); stable.
+
+    Logs are usually written item by item in attempt order: that is checked in one linear pass
+    and costs no sort.
+    """
+    n = len(codes)
+    if n == 0:
+        return np.arange(0)
+    step = np.diff(codes)
+    if np.all(step >= 0):
+        if secondary is None or np.all((step > 0) | (np.diff(secondary) > 0)):
+            return np.arange(n)
+    if secondary is None:
+        return np.argsort(codes, kind="stable")
+    return np.lexsort((secondary, codes))
+
+
+def _first_rows(codes: np.ndarray, n_items: int) -> np.ndarray:
+    """Index of the first row of each item code (codes number items by first appearance)."""
+    first = np.empty(n_items, dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
+    return first
 
 
 def _positions(sorted_codes: np.ndarray) -> np.ndarray:
@@ -225,7 +252,7 @@ def _log_order(log: pd.DataFrame, groups: list[str]) -> tuple[np.ndarray, np.nda
     """
     codes = _codes(log, [*groups, "item"])
     if "attempt" not in log.columns:
-        return codes, np.lexsort((np.arange(len(log)), codes))
+        return codes, _sort_order(codes, None)
     attempt, bad = parse_numeric(log["attempt"])
     wrong = bad | np.isnan(attempt)
     if wrong.any():
@@ -236,7 +263,7 @@ def _log_order(log: pd.DataFrame, groups: list[str]) -> tuple[np.ndarray, np.nda
             lambda count: f"column `attempt`: and {count} more rows that are not attempt indices",
         )
         raise DataValidationError(problems, source=log.attrs.get("source"))
-    return codes, np.lexsort((attempt, codes))
+    return codes, _sort_order(codes, attempt)
 
 
 # --------------------------------------------------------------------------------------------
@@ -484,8 +511,7 @@ def _log_from_long(
 
     keys = [*groups, item_col]
     codes = _codes(raw, keys)
-    secondary = attempt if attempt is not None else np.arange(len(raw))
-    order = np.lexsort((secondary, codes))
+    order = _sort_order(codes, attempt)
     sorted_codes = codes[order]
     if attempt is not None:
         sorted_attempt = attempt[order]
@@ -873,8 +899,8 @@ def attempts_to_counts(
     n_items = int(codes.max()) + 1 if len(codes) else 0
     n = np.bincount(codes, minlength=n_items).astype(np.int64)
     k = np.bincount(codes, weights=success, minlength=n_items).round().astype(np.int64)
-    first_rows = log.drop_duplicates(keys) if len(log) else log
-    counts = pd.DataFrame({c: first_rows[c].to_numpy() for c in keys})
+    first_rows = _first_rows(codes, n_items)
+    counts = pd.DataFrame({c: log[c].to_numpy()[first_rows] for c in keys})
     for c in keys:
         counts[c] = counts[c].astype(log[c].dtype)
     counts["n"] = n

@@ -341,6 +341,50 @@ def validate_curves(
         raise DataValidationError(problems, source=source)
 
 
+def numeric_columns(
+    frame: pd.DataFrame, columns: Sequence[str], *, source: str | None = None
+) -> dict[str, np.ndarray]:
+    """Parse the named columns of any table as float64, refusing cells that are not numbers.
+
+    Numbers written as text (``"3.5"``, ``"1e8"``) are parsed, so a column read from JSON
+    strings means the same as one read from a CSV; empty cells and ``"nan"`` become NaN and
+    ``"inf"`` becomes inf, left to the caller's range checks.  Words (``"yes"``), booleans,
+    lists and objects are a :class:`~scalefit.errors.DataValidationError` naming the column,
+    the row (as :func:`validate_curves` numbers them) and the value.
+
+    Examples
+    --------
+    >>> numeric_columns(pd.DataFrame({"r": ["3", "yes"]}), ["r"])
+    Traceback (most recent call last):
+    ...
+    scalefit.errors.DataValidationError: 1 problem: column `r` row 1: 'yes' is not numeric
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise ArgumentError(f"`frame` must be a pandas DataFrame, got {type(frame).__name__}")
+    columns = as_name_list(columns, "columns")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ArgumentError(
+            f"`columns` names {', '.join(f'`{c}`' for c in missing)}, not in the frame "
+            f"(present: {fmt_names(list(frame.columns))})"
+        )
+    labels = row_labels(frame)
+    out: dict[str, np.ndarray] = {}
+    problems: list[str] = []
+    for column in columns:
+        values, bad = parse_numeric(frame[column])
+        series = frame[column]
+        problems += capped(
+            np.flatnonzero(bad),
+            lambda p, s=series, c=column: f"column `{c}` row {labels[p]}: {fmt_value(s.iat[p])} is not numeric",
+            lambda k, c=column: f"column `{c}`: and {k} more rows that are not numeric",
+        )
+        out[column] = values
+    if problems:
+        raise DataValidationError(problems, source=source if source is not None else frame.attrs.get("source"))
+    return out
+
+
 def frame_hash(frame: pd.DataFrame, columns: Sequence[str]) -> str:
     """A stable sha256 (hex) of the named columns, for a fit result's provenance.
 
