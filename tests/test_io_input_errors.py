@@ -128,6 +128,15 @@ def test_bom_and_crlf_jsonl_log_is_accepted(tmp_path):
     assert counts["n"].tolist() == [2, 1] and counts["k"].tolist() == [1, 0]
 
 
+@pytest.mark.parametrize("text", ["null\n{\"item\": 1, \"success\": 1}\n", "\n  null\n", "[1]\n"])
+def test_jsonl_that_does_not_start_with_an_object_is_named(tmp_path, text):
+    # pyarrow 26's JSON reader crashes the process on a file starting with `null`: never reached
+    path = tmp_path / "log.jsonl"
+    path.write_text(text)
+    with pytest.raises(DataValidationError, match=r"log\.jsonl' as JSONL: line \d: expected a JSON object, got (null|an array)"):
+        load_attempts(path)
+
+
 def test_bom_and_crlf_csv_is_accepted(tmp_path):
     path = tmp_path / "runs.csv"
     path.write_bytes(b"\xef\xbb\xbfN,loss\r\n1e8,3.0\r\n2e8,2.9\r\n")

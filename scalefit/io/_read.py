@@ -242,6 +242,13 @@ def json_to_frame(data: Any, path: Path, *, one_record: bool = False) -> pd.Data
     return records_frame([data], path)
 
 
+def _json_type(value: object) -> str:
+    """The JSON name of a parsed value's type (for messages)."""
+    names = {type(None): "null", bool: "true/false", int: "a number", float: "a number", str: "a string",
+             list: "an array", dict: "an object"}
+    return names.get(type(value), type(value).__name__)
+
+
 def _arrow_jsonl(path: Path) -> pd.DataFrame | None:
     """Fast columnar read of a JSONL file with pyarrow; None when the file needs the careful path.
 
@@ -254,6 +261,15 @@ def _arrow_jsonl(path: Path) -> pd.DataFrame | None:
         import pyarrow as pa
         import pyarrow.json as pa_json
     except ImportError:  # pragma: no cover - pyarrow is a dependency
+        return None
+    try:
+        with _open_binary(path) as handle:
+            head = handle.read(4096)
+    except (OSError, EOFError, lzma.LZMAError):
+        return None
+    if not head.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"{"):
+        # Not an object first (pyarrow 26 crashes on a file that starts with `null`): the careful
+        # path reports what is there.
         return None
     try:
         if split_suffix(path)[1] is None:  # by name: pyarrow reads the file itself, far leaner
@@ -293,7 +309,7 @@ def read_jsonl(path: Path) -> pd.DataFrame:
                     if isinstance(record, dict):
                         records.append(record)
                         continue
-                    message = f"line {lineno}: expected a JSON object, got {type(record).__name__}"
+                    message = f"line {lineno}: expected a JSON object, got {_json_type(record)}"
                 bad += 1
                 if bad <= 3:
                     problems.append(message)
