@@ -426,7 +426,7 @@ def test_bad_jsonl_lines_are_all_reported(tmp_path):
     with pytest.raises(DataValidationError) as info:
         load_curves(path)
     message = str(info.value)
-    assert "line 2: invalid JSON" in message and "line 3: expected a JSON object, got list" in message
+    assert "line 2: invalid JSON" in message and "line 3: expected a JSON object, got an array" in message
     assert "\n" not in message
 
 

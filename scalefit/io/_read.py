@@ -376,7 +376,8 @@ def read_file(path: Path, format: str = "auto", *, one_record: bool = False) -> 
             if type(err).__module__.split(".")[0] in {"pyarrow", "pandas"}:
                 raise _unreadable(path, fmt, err) from None
             raise
-        repeated = repeated_names_error(header, str(path))
+        # empty header cells (a trailing comma) are pandas' 'Unnamed: i', never a clash
+        repeated = repeated_names_error([h for h in header if h.strip()], str(path))
         if repeated is not None:
             raise repeated
     require_rows(frame, path)

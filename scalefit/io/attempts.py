@@ -42,6 +42,12 @@ success, in batches, up to a cap).  Columns are found through :data:`ATTEMPT_ALI
 ``frame.attrs`` records ``source``, ``groups``, ``columns`` (schema name -> source column)
 and ``mixed_budgets`` (True when the items of a group had different numbers of attempts:
 information, not an error).
+
+Messages name columns as the source does and count a file's data rows from 1 (row 1 is the
+first row after the header, or the first record of a JSON / JSONL file); a DataFrame's rows by
+position from 0.  Item ids and group values must be single values: lists or objects from
+nested JSON are refused with their column and row.  Large logs load in linear time: JSONL is
+parsed by pyarrow, and a log already written item by item in attempt order is not re-sorted.
 """
 
 from __future__ import annotations

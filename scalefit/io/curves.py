@@ -96,7 +96,8 @@ def load_curves(
         Columns ``run``, the group columns, ``N``, ``D``, ``C`` (those available or
         derivable; ``C = 6 N D``, ``D = C / (6 N)``, ``N = C / (6 D)``), ``step`` and
         ``se`` when present, ``metric``, ``value``, then the kept columns.  The index
-        (``row``) is the 0-based source row.  Numbers are float64.
+        (``row``) is the 0-based source row; messages count a file's rows from 1
+        (``attrs["first_row"]``).  Numbers are float64.
 
     Raises
     ------
@@ -104,8 +105,11 @@ def load_curves(
         For a missing file, an unknown format, or a mapping, group or filter that does not
         fit the data (the message lists the available columns).
     DataValidationError
-        When the file does not parse, or numeric columns hold non-numbers or ids are missing
-        (every such cell is reported).  NaN, inf and non-positive numbers are left to
+        When the file does not parse, is not UTF-8 text (a byte-order mark and CRLF line ends
+        are fine), names a column twice (in its header or in one JSON object), has no data rows,
+        holds a field that is a plain value in some JSON records and an object in others, or
+        when numeric columns hold non-numbers or ids are missing or nested (every such cell is
+        reported, with the column as the file names it).  NaN, inf and non-positive numbers are left to
         :func:`~scalefit.io.validate_curves`, which knows which columns a fit uses.
 
     Examples

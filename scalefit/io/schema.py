@@ -26,11 +26,15 @@ column      type      meaning
 and ``se`` only when the source has them.  Columns appear in the order of the table.
 
 Rows keep the 0-based position of their source row as the index (named ``row``), so a
-filtered table still points at the right line of the user's file, and validation messages
-quote these row numbers.  ``frame.attrs`` records ``source`` (the path, or None for a
-DataFrame), ``columns`` (schema name -> source column actually used), ``derived`` (schema
-columns computed, with their formula) and, with ``drop_duplicates=True``,
-``duplicates_dropped``.
+filtered table still points at the right row of the user's file.  Messages count rows as the
+user sees them: a file's data rows from 1 (row 1 is the first row after the header, or the
+first record of a JSON / JSONL file), a DataFrame's by its index.  ``frame.attrs`` records
+``source`` (the path, or None for a DataFrame), ``columns`` (schema name -> source column
+actually used), ``derived`` (schema columns computed, with their formula), ``first_row`` (1
+for a file, 0 for a DataFrame: added to the index in messages) and, with
+``drop_duplicates=True``, ``duplicates_dropped``.  Validation messages name columns as the
+source does: "column `loss` (used as value) row 7: -3.2 is not positive", "column `C`
+(computed as 6*N*D) row 3: inf" (6 N D beyond float64's range).
 
 Source columns are found through :data:`CURVE_ALIASES` unless named explicitly.  Matching
 ignores case; the aliases are in priority order, the first one present wins (a table with
@@ -262,10 +266,12 @@ def validate_curves(
     ------
     DataValidationError
         Listing every problem found: missing columns; non-numeric, NaN or infinite cells;
-        non-positive cells where logs are taken; rows duplicated in all fitted columns; too
+        non-positive cells where logs are taken; cells beyond 1e150 in magnitude where no log
+        is taken (their squares would overflow); rows duplicated in all fitted columns; too
         few points.  Repeated problems of one kind are listed for the first 3 rows, then
-        counted ("and 17 more ...").  Rows are the frame's index labels (the source rows for
-        a loaded table) or positions when the index is not integer.
+        counted ("and 17 more ...").  Rows are the frame's index labels (positions when the
+        index is not integer) plus ``frame.attrs["first_row"]``, so a loaded file's rows count
+        from 1; columns are named as the source file names them (``attrs["columns"]``).
 
     Examples
     --------
