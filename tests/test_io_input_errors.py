@@ -137,6 +137,19 @@ def test_jsonl_that_does_not_start_with_an_object_is_named(tmp_path, text):
         load_attempts(path)
 
 
+@pytest.mark.parametrize("name, text", [
+    ("log.jsonl", '{"a":' * 30_000 + "1" + "}" * 30_000 + "\n"),  # pyarrow 26 crashes on this: never reached
+    ("log.jsonl", '{"item": 1, "success": ' + "[" * 1500 + "]" * 1500 + "}\n"),
+    ("runs.json", "[" * 100_000 + "]" * 100_000),
+    ("runs.json", "[" + '{"a":' * 3000 + "1" + "}" * 3000 + "]"),
+])
+def test_deeply_nested_json_is_named(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(DataValidationError, match=rf"{re.escape(name)}' as JSONL?: .*nested too deeply"):
+        load_attempts(path)
+
+
 def test_bom_and_crlf_csv_is_accepted(tmp_path):
     path = tmp_path / "runs.csv"
     path.write_bytes(b"\xef\xbb\xbfN,loss\r\n1e8,3.0\r\n2e8,2.9\r\n")

@@ -22,6 +22,7 @@ from difflib import get_close_matches
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
 import pandas as pd
 
 from ..errors import ArgumentError, DataValidationError
@@ -99,6 +100,11 @@ def _unreadable(path: Path, fmt: str, err: BaseException) -> DataValidationError
     return DataValidationError([f"cannot read '{path}' as {fmt.upper()}: {reason}"], source=str(path))
 
 
+def _too_deep(path: object, fmt: str) -> DataValidationError:
+    return DataValidationError([f"cannot read '{path}' as {fmt.upper()}: objects or arrays are nested too "
+                                "deeply; a data record needs at most a few levels"], source=str(path))
+
+
 def _repeated(names: Sequence[object]) -> list[object]:
     """Names that occur more than once, in order of first repetition."""
     seen: set = set()
@@ -172,7 +178,10 @@ def records_frame(records: Sequence[dict], source: object = None) -> pd.DataFram
     nested = (dict, list)
     if not any(isinstance(v, nested) for r in records for v in r.values()):
         return pd.DataFrame.from_records(list(records))
-    frame = pd.json_normalize([_expand_lists(r) for r in records], sep=".")
+    try:
+        frame = pd.json_normalize([_expand_lists(r) for r in records], sep=".")
+    except RecursionError:
+        raise _too_deep(source if source is not None else "the records", "json") from None
     names = [str(c) for c in frame.columns]
     prefixes = {n.rsplit(".", 1)[0] for n in names if "." in n}
     # every ancestor of a dotted name, e.g. 'a' and 'a.b' for 'a.b.c'
@@ -195,6 +204,8 @@ def read_json_object(path: Path) -> Any:
             return json.load(handle, object_pairs_hook=_unique_keys)
     except _RepeatedKey as err:
         raise _repeated_key_error(path, "json", err.key) from None
+    except RecursionError:
+        raise _too_deep(path, "json") from None
     except json.JSONDecodeError as err:
         raise DataValidationError(
             [f"cannot read '{path}' as JSON: line {err.lineno} column {err.colno}: {err.msg}"],
@@ -249,6 +260,37 @@ def _json_type(value: object) -> str:
     return names.get(type(value), type(value).__name__)
 
 
+#: Most '{' and '[' on one JSONL line given to pyarrow (an upper bound on the line's nesting).
+_MAX_OPENERS = 1000
+
+
+def _shallow_lines(path: Path, chunk: int = 1 << 24) -> bool:
+    """True when no line of the file holds more than ``_MAX_OPENERS`` '{' or '[' characters.
+
+    One vectorised pass over the bytes: only lines longer than the limit are counted exactly.
+    """
+    tail = b""
+    with _open_binary(path) as handle:
+        while True:
+            buf = handle.read(chunk)
+            data = tail + buf if tail else buf
+            if not buf:
+                return data.count(b"{") + data.count(b"[") <= _MAX_OPENERS
+            a = np.frombuffer(data, dtype=np.uint8)
+            ends = np.flatnonzero(a == 10)
+            if len(ends) == 0:
+                if len(data) > 2 * chunk:  # one enormous line: leave it to the careful path
+                    return False
+                tail = data
+                continue
+            starts = np.concatenate(([0], ends[:-1] + 1))
+            for i in np.flatnonzero(ends - starts > _MAX_OPENERS):
+                line = data[starts[i]:ends[i]]
+                if line.count(b"{") + line.count(b"[") > _MAX_OPENERS:
+                    return False
+            tail = data[ends[-1] + 1:]
+
+
 def _arrow_jsonl(path: Path) -> pd.DataFrame | None:
     """Fast columnar read of a JSONL file with pyarrow; None when the file needs the careful path.
 
@@ -267,9 +309,9 @@ def _arrow_jsonl(path: Path) -> pd.DataFrame | None:
             head = handle.read(4096)
     except (OSError, EOFError, lzma.LZMAError):
         return None
-    if not head.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"{"):
-        # Not an object first (pyarrow 26 crashes on a file that starts with `null`): the careful
-        # path reports what is there.
+    if not head.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"{") or not _shallow_lines(path):
+        # Not an object first, or possibly deep nesting: pyarrow 26 crashes the process on a file
+        # that starts with `null` or on objects nested ~20,000 deep.  The careful path reports.
         return None
     try:
         if split_suffix(path)[1] is None:  # by name: pyarrow reads the file itself, far leaner
@@ -303,6 +345,8 @@ def read_jsonl(path: Path) -> pd.DataFrame:
                     record = json.loads(line, object_pairs_hook=_unique_keys)
                 except _RepeatedKey as err:
                     message = f"line {lineno}: field `{err.key}` appears twice in one object"
+                except RecursionError:
+                    message = f"line {lineno}: nested too deeply"
                 except json.JSONDecodeError as err:
                     message = f"line {lineno}: invalid JSON ({err.msg})"
                 else:
