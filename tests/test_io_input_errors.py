@@ -236,6 +236,17 @@ def test_nested_object_in_a_numeric_field_is_named(tmp_path):
 # --------------------------------------------------------------------------- text in number columns
 
 
+def test_revalidated_counts_keep_the_users_column_names(tmp_path):
+    from scalefit.io import validate_attempts
+
+    path = tmp_path / "counts.csv"
+    path.write_text("problem_id,n_samples,num_correct\np1,10,3\np2,10,4\n")
+    counts = load_attempts(path)
+    counts.loc[1, "k"] = 12
+    with pytest.raises(DataValidationError, match=r"item p2: `num_correct` = 12 exceeds `n_samples` = 10 \(row 2\)"):
+        validate_attempts(counts)
+
+
 def test_words_in_success_columns_are_named():
     log = pd.DataFrame({"task_id": [1, 1, 2], "passed": [1, "yes", "abc"]})
     with pytest.raises(DataValidationError, match=r"column `passed` row 2: 'abc' is not a success flag"):

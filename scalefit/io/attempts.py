@@ -477,7 +477,9 @@ def validate_attempts(
 def _validate(
     frame: pd.DataFrame, groups: list[str], *, source: str | None = None, show_rows: bool = True
 ) -> None:
-    problems = _attempt_problems(frame, groups, {}, show_rows=show_rows)
+    mapping = frame.attrs.get("columns") or {}
+    names = {k: v for k, v in mapping.items() if k in COUNT_COLUMNS} if isinstance(mapping, dict) else {}
+    problems = _attempt_problems(frame, groups, names, show_rows=show_rows)
     if problems:
         raise DataValidationError(problems, source=source if source is not None else frame.attrs.get("source"))
     frame.attrs["mixed_budgets"] = _mixed_budgets(frame, groups)
