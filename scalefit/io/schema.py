@@ -163,15 +163,15 @@ def _check_numeric_column(
 
 
 def _column_codes(values: object) -> np.ndarray:
-    """uint64 hashes of a column's cells, equal for equal cells (used to find duplicate rows)."""
+    """uint64 codes of a column's cells, equal for equal cells (used to find duplicate rows)."""
     if isinstance(values, np.ndarray) and values.dtype.kind == "f":
-        return pd.util.hash_array(values + 0.0)  # -0.0 -> 0.0
+        return (values.astype(np.float64) + 0.0).view(np.uint64)  # the bits; -0.0 -> 0.0
     series = pd.Series(values)
     try:
         codes = pd.factorize(series, use_na_sentinel=False)[0]
     except TypeError:  # lists or dicts in a user's column
         codes = pd.factorize(series.astype(str), use_na_sentinel=False)[0]
-    return pd.util.hash_array(codes.astype(np.int64))
+    return codes.astype(np.uint64)
 
 
 def _duplicate_problems(
@@ -190,12 +190,14 @@ def _duplicate_problems(
             usable &= np.isfinite(numeric[c])
     kept = np.flatnonzero(usable)
     cells = {c: (numeric[c] if c in numeric else frame[c].to_numpy())[kept] for c in columns}
-    row_hash = np.zeros(len(kept), dtype=np.uint64)
-    for c in columns:
-        row_hash = (row_hash * np.uint64(0x100000001B3)) ^ _column_codes(cells[c])
-    candidate = pd.Series(row_hash).duplicated(keep=False).to_numpy()
-    if not candidate.any():
+    row_hash = np.full(len(kept), 0xCBF29CE484222325, dtype=np.uint64)
+    for c in columns:  # FNV-style mixing; equal rows always get equal hashes
+        row_hash = (row_hash ^ _column_codes(cells[c])) * np.uint64(0x100000001B3)
+    ordered = np.sort(row_hash)
+    repeated = ordered[1:][ordered[1:] == ordered[:-1]]
+    if len(repeated) == 0:
         return []
+    candidate = np.isin(row_hash, np.unique(repeated))
     kept = kept[candidate]
     table = pd.DataFrame({c: cells[c][candidate] for c in columns})
     try:
