@@ -279,3 +279,9 @@ def test_inf_nan_empty_and_negative_cells_name_column_and_row(tmp_path, cell, ne
 
 def test_every_error_here_is_a_scalefit_error():
     assert issubclass(DataValidationError, ScalefitError) and issubclass(ArgumentError, ScalefitError)
+
+
+def test_empty_header_cells_are_not_repeated_names(tmp_path):
+    path = tmp_path / "runs.csv"
+    path.write_text("N,loss,,\n1e8,3.0,,\n2e8,2.9,,\n")  # trailing commas: pandas' 'Unnamed: 2', 'Unnamed: 3'
+    assert load_curves(path)["value"].tolist() == [3.0, 2.9]
