@@ -55,10 +55,10 @@ def test_cli_fit_epoch_chinchilla_reproduces_T1_4a(shared_data, tmp_path):
     "content, needle",
     [
         ("N,D,value\n1e8,1e9,3.0\n2e8,2e9,nan\n3e8,3e9,2.8\n4e8,4e9,2.7\n5e8,5e9,2.6\n6e8,6e9,2.5\n7e8,7e9,2.4\n",
-         "column `value` row 1: NaN"),
+         "column `value` row 2: NaN"),  # rows of a file count from 1
         ("N,value\n1e8,3.0\n2e8,2.9\n3e8,2.8\n4e8,2.7\n5e8,2.6\n6e8,2.5\n7e8,2.4\n", "`D`"),
         ("N,D,value\n1e8,1e9,3.0\n-2e8,2e9,2.9\n3e8,3e9,2.8\n4e8,4e9,2.7\n5e8,5e9,2.6\n6e8,6e9,2.5\n7e8,7e9,2.4\n",
-         "column `N` row 1: -2e8 is not positive"),
+         "column `N` row 2: -2e8 is not positive"),
     ],
     ids=["nan-loss", "missing-column", "negative-N"],
 )

@@ -67,7 +67,7 @@ def test_gadre_overflowed_compute_column_is_caught(shared_data):
     # while the loader's own C = 6*N*D (float64) is positive everywhere.
     path = shared_data / "gadre_overtraining" / "derived" / "gadre_models_flat.csv"
     frame = load_curves(path, columns={"run": "name", "C": "compute_6ND"}, metric="loss__c4_val")
-    with pytest.raises(DataValidationError, match=r"column `C`: and 21 more rows that are not positive"):
+    with pytest.raises(DataValidationError, match=r"column `compute_6ND` \(used as C\): and 21 more rows that are not positive"):
         validate_curves(frame, inputs=["C"])
     derived = load_curves(path, columns={"run": "name"}, metric="loss__c4_val")
     assert (derived["C"] > 0).all()
@@ -109,7 +109,7 @@ def test_revisiting_benchmarks(shared_data, name, rows, curves, training):
 def test_revisiting_lang_duplicates(shared_data):
     path = shared_data / "revisiting_nsl_alabdulmohsin2022" / "benchmark.lang.csv"
     groups = ["Domain", "Task", "Model"]
-    with pytest.raises(DataValidationError, match=r"duplicate rows 53, 172, 291 and 410: Domain=LM"):
+    with pytest.raises(DataValidationError, match=r"duplicate rows 54, 173, 292 and 411: Domain=LM"):
         validate_curves(load_curves(path, columns={"D": "Seen Examples"}, groups=groups), inputs=["D"],
                         groups=groups)
     frame = load_curves(path, columns={"D": "Seen Examples"}, groups=groups, keep=["Training"],

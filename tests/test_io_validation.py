@@ -167,7 +167,7 @@ def test_rows_are_source_rows_of_a_loaded_table():
 def test_source_is_named_in_the_error(tmp_path):
     path = tmp_path / "runs.csv"
     pd.DataFrame({"N": [1e8, -1.0], "loss": [3.0, 2.0]}).to_csv(path, index=False)
-    with pytest.raises(DataValidationError, match=rf"^1 problem in {re.escape(str(path))}: column `N` row 1"):
+    with pytest.raises(DataValidationError, match=rf"^1 problem in {re.escape(str(path))}: column `N` row 2: -1 "):
         validate_curves(load_curves(path), inputs=["N"])
 
 

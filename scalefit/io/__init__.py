@@ -2,7 +2,14 @@
 
 Loss and benchmark curves (:mod:`scalefit.io.schema`, :mod:`scalefit.io.curves`):
 ``load_curves`` -> tidy table (``run``, groups, ``N``, ``D``, ``C``, ``step``, ``metric``,
-``value``, ``se``), ``validate_curves`` before a fit, ``frame_hash`` for provenance.
+``value``, ``se``), ``validate_curves`` before a fit, ``frame_hash`` for provenance;
+``numeric_columns`` parses named columns of any table as numbers (text numbers too) with
+one-line errors naming the column, row and value.
+
+Rows in messages are counted as the user sees them: from 1 for a file (row 1 is the first
+data row after the header, or the first record of a JSON / JSONL file), by index label for a
+DataFrame.  Columns are named as the source file names them (``column `loss` (used as
+value)``).
 
 Repeated sampling (:mod:`scalefit.io.attempts`): ``load_attempts`` -> per-item counts
 (groups, ``item``, ``n``, ``k`` and, for sample-until-success logs, ``first_success``,
@@ -24,12 +31,13 @@ from .attempts import (
     validate_attempts,
 )
 from .curves import load_curves
-from .schema import CURVE_ALIASES, CURVE_COLUMNS, frame_hash, validate_curves
+from .schema import CURVE_ALIASES, CURVE_COLUMNS, frame_hash, numeric_columns, validate_curves
 
 __all__ = [
     "load_curves",
     "validate_curves",
     "frame_hash",
+    "numeric_columns",
     "CURVE_COLUMNS",
     "CURVE_ALIASES",
     "load_attempts",

@@ -55,15 +55,19 @@ def fmt_names(names: Sequence[object], limit: int = 25) -> str:
 
 
 def row_labels(frame: pd.DataFrame) -> np.ndarray:
-    """Row numbers used in messages: the index when it holds integers, else 0-based positions.
+    """Row numbers used in messages: the index when it holds integers, else 0-based positions,
+    plus ``frame.attrs["first_row"]`` (1 for a table loaded from a file, whose messages count
+    data rows from 1; absent, hence 0, for a user's DataFrame).
 
     Frames returned by the loaders carry the 0-based source row as their index, so messages
     point at the row of the user's file even after rows were filtered out.
     """
     index = frame.index
+    offset = frame.attrs.get("first_row", 0)
+    offset = offset if isinstance(offset, int) and not isinstance(offset, bool) else 0
     if pd.api.types.is_integer_dtype(index.dtype):
-        return np.asarray(index, dtype=np.int64)
-    return np.arange(len(frame), dtype=np.int64)
+        return np.asarray(index, dtype=np.int64) + offset
+    return np.arange(len(frame), dtype=np.int64) + offset
 
 
 def capped(
@@ -128,6 +132,26 @@ def parse_numeric(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         spelled = np.array([_float_spelling(cells.iat[i]) for i in idx], dtype=bool)
         bad[idx[spelled]] = False
     return values, bad
+
+
+def nested_cells(series: pd.Series, column: object, what: str, first: int = 0) -> list[str]:
+    """Problems for cells holding a list or an object (nested JSON) where one value is needed.
+
+    Rows are the series' index labels plus ``first`` (1 for a file).  Only object columns can hold such cells, so typed
+    columns cost nothing.
+    """
+    if series.dtype != object:
+        return []
+    cells = series.to_numpy()
+    nested = np.fromiter((isinstance(v, (list, dict, tuple, np.ndarray)) for v in cells), dtype=bool,
+                         count=len(cells))
+    labels = series.index.to_numpy() + first
+    return capped(
+        np.flatnonzero(nested),
+        lambda p: (f"column `{column}` row {labels[p]}: {fmt_value(cells[p])} is a "
+                   f"{'list' if not isinstance(cells[p], dict) else 'nested object'}, not a single {what}"),
+        lambda k: f"column `{column}`: and {k} more rows holding lists or objects",
+    )
 
 
 def one_line(err: BaseException, limit: int = 200) -> str:

@@ -42,6 +42,12 @@ success, in batches, up to a cap).  Columns are found through :data:`ATTEMPT_ALI
 ``frame.attrs`` records ``source``, ``groups``, ``columns`` (schema name -> source column)
 and ``mixed_budgets`` (True when the items of a group had different numbers of attempts:
 information, not an error).
+
+Messages name columns as the source does and count a file's data rows from 1 (row 1 is the
+first row after the header, or the first record of a JSON / JSONL file); a DataFrame's rows by
+position from 0.  Item ids and group values must be single values: lists or objects from
+nested JSON are refused with their column and row.  Large logs load in linear time: JSONL is
+parsed by pyarrow, and a log already written item by item in attempt order is not re-sorted.
 """
 
 from __future__ import annotations
@@ -55,16 +61,18 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ArgumentError, DataValidationError
-from ._problems import cap_messages, capped, fmt_names, fmt_value, parse_numeric, row_labels
+from ._problems import cap_messages, capped, fmt_names, fmt_value, nested_cells, parse_numeric, row_labels
 from ._read import (
     split_suffix,
     as_name_list,
     check_columns_exist,
+    first_row,
     json_to_frame,
     read_file,
     read_json_object,
     read_table,
     records_frame,
+    require_rows,
     resolve_columns,
 )
 
@@ -177,6 +185,15 @@ def _success_problems(series: pd.Series, column: str, bad: np.ndarray, labels: n
                   lambda k: f"column `{column}`: and {k} more rows that are not success flags")
 
 
+def _id_problems(raw: pd.DataFrame, groups: Sequence[str], item: str, source: str | None) -> list[str]:
+    """Item ids and group values must be single values: lists or objects (nested JSON) are problems."""
+    first = first_row(source)
+    problems: list[str] = []
+    for column in groups:
+        problems += nested_cells(raw[column], column, "group value", first)
+    return problems + nested_cells(raw[item], item, "item id", first)
+
+
 def _check_int(value: object, name: str, *, minimum: int = 1) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
         kind = "positive" if minimum == 1 else f">= {minimum}"
@@ -186,7 +203,34 @@ def _check_int(value: object, name: str, *, minimum: int = 1) -> int:
 
 def _codes(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
     """Group number of each row, numbered in order of first appearance."""
+    if len(keys) == 1:  # one hash pass, cheaper than a groupby
+        return pd.factorize(frame[keys[0]], use_na_sentinel=False)[0].astype(np.int64, copy=False)
     return frame.groupby(keys, sort=False, dropna=False).ngroup().to_numpy()
+
+
+def _sort_order(codes: np.ndarray, secondary: np.ndarray | None) -> np.ndarray:
+    """Row order by item code, then by ``secondary`` (else source order); stable.
+
+    Logs are usually written item by item in attempt order: that is checked in one linear pass
+    and costs no sort.
+    """
+    n = len(codes)
+    if n == 0:
+        return np.arange(0)
+    step = np.diff(codes)
+    if np.all(step >= 0):
+        if secondary is None or np.all((step > 0) | (np.diff(secondary) > 0)):
+            return np.arange(n)
+    if secondary is None:
+        return np.argsort(codes, kind="stable")
+    return np.lexsort((secondary, codes))
+
+
+def _first_rows(codes: np.ndarray, n_items: int) -> np.ndarray:
+    """Index of the first row of each item code (codes number items by first appearance)."""
+    first = np.empty(n_items, dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
+    return first
 
 
 def _positions(sorted_codes: np.ndarray) -> np.ndarray:
@@ -214,7 +258,7 @@ def _log_order(log: pd.DataFrame, groups: list[str]) -> tuple[np.ndarray, np.nda
     """
     codes = _codes(log, [*groups, "item"])
     if "attempt" not in log.columns:
-        return codes, np.lexsort((np.arange(len(log)), codes))
+        return codes, _sort_order(codes, None)
     attempt, bad = parse_numeric(log["attempt"])
     wrong = bad | np.isnan(attempt)
     if wrong.any():
@@ -225,7 +269,7 @@ def _log_order(log: pd.DataFrame, groups: list[str]) -> tuple[np.ndarray, np.nda
             lambda count: f"column `attempt`: and {count} more rows that are not attempt indices",
         )
         raise DataValidationError(problems, source=log.attrs.get("source"))
-    return codes, np.lexsort((attempt, codes))
+    return codes, _sort_order(codes, attempt)
 
 
 # --------------------------------------------------------------------------------------------
@@ -433,7 +477,9 @@ def validate_attempts(
 def _validate(
     frame: pd.DataFrame, groups: list[str], *, source: str | None = None, show_rows: bool = True
 ) -> None:
-    problems = _attempt_problems(frame, groups, {}, show_rows=show_rows)
+    mapping = frame.attrs.get("columns") or {}
+    names = {k: v for k, v in mapping.items() if k in COUNT_COLUMNS} if isinstance(mapping, dict) else {}
+    problems = _attempt_problems(frame, groups, names, show_rows=show_rows)
     if problems:
         raise DataValidationError(problems, source=source if source is not None else frame.attrs.get("source"))
     frame.attrs["mixed_budgets"] = _mixed_budgets(frame, groups)
@@ -447,12 +493,12 @@ def _log_from_long(
     raw: pd.DataFrame, mapping: dict[str, str], groups: list[str], source: str | None
 ) -> pd.DataFrame:
     """The tidy attempt log from a one-row-per-attempt table."""
-    labels = np.arange(len(raw))
-    problems: list[str] = []
+    labels = np.arange(len(raw)) + first_row(source)
     item_col, success_col = mapping["item"], mapping["success"]
+    problems = _id_problems(raw, groups, item_col, source)
     problems += capped(
         np.flatnonzero(raw[item_col].isna().to_numpy()),
-        lambda p: f"column `{item_col}` row {p}: missing item id",
+        lambda p: f"column `{item_col}` row {labels[p]}: missing item id",
         lambda k: f"column `{item_col}`: and {k} more rows with a missing item id",
     )
     success, bad = _parse_success(raw[success_col], allow_missing=False)
@@ -464,7 +510,7 @@ def _log_from_long(
         wrong = not_num | ~np.isfinite(attempt) | (attempt != np.round(attempt))
         problems += capped(
             np.flatnonzero(wrong),
-            lambda p: (f"column `{col}` row {p}: {fmt_value(raw[col].iat[p])} is not an attempt index "
+            lambda p: (f"column `{col}` row {labels[p]}: {fmt_value(raw[col].iat[p])} is not an attempt index "
                        "(a whole number)"),
             lambda k: f"column `{col}`: and {k} more rows that are not attempt indices",
         )
@@ -473,8 +519,7 @@ def _log_from_long(
 
     keys = [*groups, item_col]
     codes = _codes(raw, keys)
-    secondary = attempt if attempt is not None else np.arange(len(raw))
-    order = np.lexsort((secondary, codes))
+    order = _sort_order(codes, attempt)
     sorted_codes = codes[order]
     if attempt is not None:
         sorted_attempt = attempt[order]
@@ -485,7 +530,7 @@ def _log_from_long(
             problems = capped(
                 first,
                 lambda i: (f"{who(int(order[i]))}: attempt {fmt_value(sorted_attempt[i])} appears twice "
-                           f"(rows {order[i]} and {order[i + 1]})"),
+                           f"(rows {labels[order[i]]} and {labels[order[i + 1]]})"),
                 lambda k: f"column `{mapping['attempt']}`: and {k} more repeated attempts",
             )
             raise DataValidationError(problems, source=source)
@@ -529,12 +574,13 @@ def _log_from_matrix(
 def _matrix_values(frame: pd.DataFrame, source: str | None) -> np.ndarray:
     """The cells of a wide 0/1 table as a float matrix (NaN = not attempted); bad cells reported."""
     problems: list[str] = []
+    labels = np.arange(len(frame)) + first_row(source)
     columns = []
     for name in frame.columns:
         values, bad = _parse_success(frame[name], allow_missing=True)
         problems += capped(
             np.flatnonzero(bad),
-            lambda p, s=frame[name], c=name: f"column `{c}` row {p}: {fmt_value(s.iat[p])} is not 0, 1 or missing",
+            lambda p, s=frame[name], c=name: f"column `{c}` row {labels[p]}: {fmt_value(s.iat[p])} is not 0, 1 or missing",
             lambda k, c=name: f"column `{c}`: and {k} more cells that are not 0, 1 or missing",
         )
         columns.append(values)
@@ -604,12 +650,12 @@ def _read_source(source: object, layout: str) -> tuple[pd.DataFrame, str | None]
                 raise ArgumentError(f"`source`: no such file or directory: '{text}'")
             if path.is_dir():
                 raise ArgumentError(f"`source`: '{text}' is a directory; `format`={layout!r} reads one file")
-            return (read_file(path, "jsonl") if layout == "jsonl" else _read_humaneval(path)), text
+            return require_rows(read_file(path, "jsonl") if layout == "jsonl" else _read_humaneval(path), text), text
         if layout == "auto" and path.is_file() and split_suffix(path)[0] == ".json":
             data = read_json_object(path)
             if isinstance(data, dict) and isinstance(data.get("eval"), dict):  # EvalPlus results
-                return _read_humaneval(path), text
-            return json_to_frame(data, path), text
+                return require_rows(_read_humaneval(path), text), text
+            return require_rows(json_to_frame(data, path), text), text
     raw, name, _ = read_table(source)
     if layout == "humaneval":
         raw = _humaneval_success(raw)
@@ -701,11 +747,14 @@ def _log_from_raw(
         mapping = _resolve(raw, ("item",), explicit, (), "matrix", groups)
         item = mapping.get("item")
         if item is not None:
+            problems = _id_problems(raw, groups, item, name)
+            if problems:
+                raise DataValidationError(problems, source=name)
             keyed = raw[[*groups, item]].rename(columns={item: "item"})
             who = _item_labels(keyed, "item", groups)
-            labels = np.arange(len(raw))
+            labels = np.arange(len(raw)) + first_row(name)
             problems = capped(np.flatnonzero(keyed["item"].isna().to_numpy()),
-                              lambda p: f"column `{item}` row {p}: missing item id",
+                              lambda p: f"column `{item}` row {labels[p]}: missing item id",
                               lambda k: f"column `{item}`: and {k} more rows with a missing item id")
             problems += _duplicate_items(keyed, groups, labels, who)
             if problems:
@@ -858,8 +907,8 @@ def attempts_to_counts(
     n_items = int(codes.max()) + 1 if len(codes) else 0
     n = np.bincount(codes, minlength=n_items).astype(np.int64)
     k = np.bincount(codes, weights=success, minlength=n_items).round().astype(np.int64)
-    first_rows = log.drop_duplicates(keys) if len(log) else log
-    counts = pd.DataFrame({c: first_rows[c].to_numpy() for c in keys})
+    first_rows = _first_rows(codes, n_items)
+    counts = pd.DataFrame({c: log[c].to_numpy()[first_rows] for c in keys})
     for c in keys:
         counts[c] = counts[c].astype(log[c].dtype)
     counts["n"] = n
@@ -905,7 +954,11 @@ def _counts_from_table(
         data[c] = raw[c]
     frame = pd.DataFrame(data)
     frame.index.name = "row"
+    frame.attrs["first_row"] = first_row(source)
     names = {"item": mapping["item"], "n": mapping["n"], "k": mapping["k"]}
+    problems = _id_problems(raw, groups, mapping["item"], source)
+    if problems:
+        raise DataValidationError(problems, source=source)
     problems = _attempt_problems(frame, groups, names)
     if problems:
         raise DataValidationError(problems, source=source)
@@ -1006,7 +1059,7 @@ def load_attempts(
             mapping = _resolve(raw, ("item", "n", "k"), explicit, ("item", "n", "k"), "counts", groups)
             frame = _counts_from_table(raw, mapping, groups, name)
             frame.attrs = {"source": name, "groups": groups, "columns": mapping,
-                           "mixed_budgets": _mixed_budgets(frame, groups)}
+                           "mixed_budgets": _mixed_budgets(frame, groups), "first_row": first_row(name)}
             return frame
         log, mapping = _log_from_raw(raw, kind, explicit, groups, name)
     log.attrs = {"source": name, "groups": groups, "columns": mapping}

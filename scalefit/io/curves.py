@@ -9,26 +9,42 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ArgumentError, DataValidationError
-from ._problems import capped, fmt_names, fmt_value, parse_numeric
+from ._problems import capped, fmt_names, fmt_value, nested_cells, parse_numeric
 from ._read import (
     as_name_list,
     check_columns_exist,
     hashable_duplicates,
+    first_row,
     read_table,
     resolve_columns,
 )
 from .schema import CURVE_ALIASES, CURVE_COLUMNS, DEFAULT_METRIC, NUMERIC_CURVE_COLUMNS
 
 
-def _text_column(series: pd.Series, source_column: str, what: str) -> tuple[pd.Series, list[str]]:
-    """A column as str; missing cells are problems."""
+def _text_column(series: pd.Series, source_column: str, what: str, first: int) -> tuple[pd.Series, list[str]]:
+    """A column as str; missing cells and nested JSON values (lists, objects) are problems."""
+    labels = series.index.to_numpy() + first
     missing = series.isna().to_numpy()
-    problems = capped(
+    problems = nested_cells(series, source_column, what, first)
+    problems += capped(
         np.flatnonzero(missing),
-        lambda p: f"column `{source_column}` row {p}: missing {what}",
+        lambda p: f"column `{source_column}` row {labels[p]}: missing {what}",
         lambda k: f"column `{source_column}`: and {k} more rows with a missing {what}",
     )
     return series.astype(object).map(str).astype(str), problems
+
+
+def _derive(numbers: dict[str, np.ndarray], derived: dict[str, str]) -> None:
+    """Compute the one of N, D, C that is missing from the other two (C = 6 N D)."""
+    if "C" not in numbers and "N" in numbers and "D" in numbers:
+        numbers["C"] = 6.0 * numbers["N"] * numbers["D"]
+        derived["C"] = "6*N*D"
+    elif "D" not in numbers and "N" in numbers and "C" in numbers:
+        numbers["D"] = numbers["C"] / (6.0 * numbers["N"])
+        derived["D"] = "C/(6*N)"
+    elif "N" not in numbers and "D" in numbers and "C" in numbers:
+        numbers["N"] = numbers["C"] / (6.0 * numbers["D"])
+        derived["N"] = "C/(6*D)"
 
 
 def load_curves(
@@ -80,7 +96,8 @@ def load_curves(
         Columns ``run``, the group columns, ``N``, ``D``, ``C`` (those available or
         derivable; ``C = 6 N D``, ``D = C / (6 N)``, ``N = C / (6 D)``), ``step`` and
         ``se`` when present, ``metric``, ``value``, then the kept columns.  The index
-        (``row``) is the 0-based source row.  Numbers are float64.
+        (``row``) is the 0-based source row; messages count a file's rows from 1
+        (``attrs["first_row"]``).  Numbers are float64.
 
     Raises
     ------
@@ -88,8 +105,11 @@ def load_curves(
         For a missing file, an unknown format, or a mapping, group or filter that does not
         fit the data (the message lists the available columns).
     DataValidationError
-        When the file does not parse, or numeric columns hold non-numbers or ids are missing
-        (every such cell is reported).  NaN, inf and non-positive numbers are left to
+        When the file does not parse, is not UTF-8 text (a byte-order mark and CRLF line ends
+        are fine), names a column twice (in its header or in one JSON object), has no data rows,
+        holds a field that is a plain value in some JSON records and an object in others, or
+        when numeric columns hold non-numbers or ids are missing or nested (every such cell is
+        reported, with the column as the file names it).  NaN, inf and non-positive numbers are left to
         :func:`~scalefit.io.validate_curves`, which knows which columns a fit uses.
 
     Examples
@@ -154,13 +174,16 @@ def load_curves(
     problems: list[str] = []
     out: dict[str, object] = {}
     n = len(raw)
+    first = first_row(source_name)
+    labels = raw.index.to_numpy() + first  # row numbers as the user sees them (from 1 in a file)
     if "run" in mapping:
-        out["run"], found = _text_column(raw[mapping["run"]], mapping["run"], "run id")
+        out["run"], found = _text_column(raw[mapping["run"]], mapping["run"], "run id", first)
         problems += found
     else:
         out["run"] = pd.Series([f"row{i}" for i in range(n)], dtype=str)
     for name in groups:
         out[name] = raw[name]
+        problems += nested_cells(raw[name], name, "group value", first)
     numbers: dict[str, np.ndarray] = {}
     for name in NUMERIC_CURVE_COLUMNS:
         if name not in mapping:
@@ -169,12 +192,12 @@ def load_curves(
         values, bad = parse_numeric(series)
         problems += capped(
             np.flatnonzero(bad),
-            lambda p, s=series, c=mapping[name]: f"column `{c}` row {p}: {fmt_value(s.iat[p])} is not numeric",
+            lambda p, s=series, c=mapping[name]: f"column `{c}` row {labels[p]}: {fmt_value(s.iat[p])} is not numeric",
             lambda k, c=mapping[name]: f"column `{c}`: and {k} more rows that are not numeric",
         )
         numbers[name] = values
     if "metric" in mapping:
-        metric_values, found = _text_column(raw[mapping["metric"]], mapping["metric"], "metric name")
+        metric_values, found = _text_column(raw[mapping["metric"]], mapping["metric"], "metric name", first)
         problems += found
     else:
         metric_values = pd.Series([metric or DEFAULT_METRIC] * n, dtype=str)
@@ -182,15 +205,10 @@ def load_curves(
         raise DataValidationError(problems, source=source_name)
 
     derived: dict[str, str] = {}
-    if "C" not in numbers and "N" in numbers and "D" in numbers:
-        numbers["C"] = 6.0 * numbers["N"] * numbers["D"]
-        derived["C"] = "6*N*D"
-    elif "D" not in numbers and "N" in numbers and "C" in numbers:
-        numbers["D"] = numbers["C"] / (6.0 * numbers["N"])
-        derived["D"] = "C/(6*N)"
-    elif "N" not in numbers and "D" in numbers and "C" in numbers:
-        numbers["N"] = numbers["C"] / (6.0 * numbers["D"])
-        derived["N"] = "C/(6*D)"
+    # Overflow (6 N D beyond 1.8e308) gives inf, which validate_curves reports as a bad cell of
+    # the computed column; no numpy warning is printed.
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        _derive(numbers, derived)
 
     ordered: dict[str, object] = {"run": out.pop("run")}
     ordered.update(out)
@@ -226,6 +244,7 @@ def load_curves(
         "source": source_name,
         "columns": dict(mapping),
         "derived": derived,
+        "first_row": first,
     }
     if files is not None:
         frame.attrs["files"] = files

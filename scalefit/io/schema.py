@@ -26,11 +26,15 @@ column      type      meaning
 and ``se`` only when the source has them.  Columns appear in the order of the table.
 
 Rows keep the 0-based position of their source row as the index (named ``row``), so a
-filtered table still points at the right line of the user's file, and validation messages
-quote these row numbers.  ``frame.attrs`` records ``source`` (the path, or None for a
-DataFrame), ``columns`` (schema name -> source column actually used), ``derived`` (schema
-columns computed, with their formula) and, with ``drop_duplicates=True``,
-``duplicates_dropped``.
+filtered table still points at the right row of the user's file.  Messages count rows as the
+user sees them: a file's data rows from 1 (row 1 is the first row after the header, or the
+first record of a JSON / JSONL file), a DataFrame's by its index.  ``frame.attrs`` records
+``source`` (the path, or None for a DataFrame), ``columns`` (schema name -> source column
+actually used), ``derived`` (schema columns computed, with their formula), ``first_row`` (1
+for a file, 0 for a DataFrame: added to the index in messages) and, with
+``drop_duplicates=True``, ``duplicates_dropped``.  Validation messages name columns as the
+source does: "column `loss` (used as value) row 7: -3.2 is not positive", "column `C`
+(computed as 6*N*D) row 3: inf" (6 N D beyond float64's range).
 
 Source columns are found through :data:`CURVE_ALIASES` unless named explicitly.  Matching
 ignores case; the aliases are in priority order, the first one present wins (a table with
@@ -95,48 +99,112 @@ def _group_label(keys: Sequence[str], values: object) -> str:
     return ", ".join(f"{k}={v}" for k, v in zip(keys, values))  # type: ignore[call-overload]
 
 
+def _source_names(frame: pd.DataFrame) -> dict[str, str]:
+    """How each schema column is named in messages: as the user's file calls it.
+
+    A loaded table records the source column behind each schema column (``attrs["columns"]``)
+    and the columns it computed (``attrs["derived"]``): ``value`` read from ``loss`` is shown as
+    "column `loss` (used as value)", a computed ``C`` as "column `C` (computed as 6*N*D)".
+    """
+    mapping = frame.attrs.get("columns") or {}
+    derived = frame.attrs.get("derived") or {}
+    shown: dict[str, str] = {}
+    for name in frame.columns:
+        source = mapping.get(name) if isinstance(mapping, dict) else None
+        if isinstance(derived, dict) and name in derived:
+            shown[name] = f"column `{name}` (computed as {derived[name]})"
+        elif source is not None and source != name:
+            shown[name] = f"column `{source}` (used as {name})"
+        else:
+            shown[name] = f"column `{name}`"
+    return shown
+
+
+#: Largest magnitude accepted where a fit works on the values themselves rather than their logs:
+#: squares and sums of squares of up to ~1e8 such values stay finite in float64 (max ~1.8e308).
+MAX_LINEAR = 1e150
+
+
 def _check_numeric_column(
-    frame: pd.DataFrame, column: str, labels: np.ndarray, *, positive: str | None
+    frame: pd.DataFrame, column: str, labels: np.ndarray, shown: str, *, positive: str | None
 ) -> tuple[np.ndarray, list[str]]:
-    """Non-numeric, NaN/inf and (when ``positive`` is a reason) non-positive cells of a column."""
+    """Non-numeric, NaN/inf, non-positive (when ``positive`` is a reason) and, where no log is
+    taken, overflowing cells of a column; ``shown`` names it ("column `loss` (used as value)")."""
     values, bad = parse_numeric(frame[column])
     series = frame[column]
     problems: list[str] = []
     problems += capped(
         np.flatnonzero(bad),
-        lambda p: f"column `{column}` row {labels[p]}: {fmt_value(series.iat[p])} is not numeric",
-        lambda k: f"column `{column}`: and {k} more rows that are not numeric",
+        lambda p: f"{shown} row {labels[p]}: {fmt_value(series.iat[p])} is not numeric",
+        lambda k: f"{shown}: and {k} more rows that are not numeric",
     )
     nonfinite = ~np.isfinite(values) & ~bad
     problems += capped(
         np.flatnonzero(nonfinite),
-        lambda p: f"column `{column}` row {labels[p]}: {fmt_value(values[p])}",
-        lambda k: f"column `{column}`: and {k} more rows with NaN or inf",
+        lambda p: f"{shown} row {labels[p]}: {fmt_value(values[p])}",
+        lambda k: f"{shown}: and {k} more rows with NaN or inf",
     )
     if positive is not None:
         nonpos = np.isfinite(values) & (values <= 0)
         problems += capped(
             np.flatnonzero(nonpos),
-            lambda p: f"column `{column}` row {labels[p]}: {fmt_value(values[p])} is not positive ({positive})",
-            lambda k: f"column `{column}`: and {k} more rows that are not positive",
+            lambda p: f"{shown} row {labels[p]}: {fmt_value(values[p])} is not positive ({positive})",
+            lambda k: f"{shown}: and {k} more rows that are not positive",
+        )
+    if positive != "logs are taken":
+        huge = np.isfinite(values) & (np.abs(values) > MAX_LINEAR)
+        problems += capped(
+            np.flatnonzero(huge),
+            lambda p: (f"{shown} row {labels[p]}: {fmt_value(values[p])} is too large for a fit on the "
+                       f"values themselves (|x| must be <= {MAX_LINEAR:.0e}; rescale the column)"),
+            lambda k: f"{shown}: and {k} more rows that are too large",
         )
     return values, problems
 
 
+def _column_codes(values: object) -> np.ndarray:
+    """uint64 codes of a column's cells, equal for equal cells (used to find duplicate rows)."""
+    if isinstance(values, np.ndarray) and values.dtype.kind == "f":
+        return (values.astype(np.float64) + 0.0).view(np.uint64)  # the bits; -0.0 -> 0.0
+    series = pd.Series(values)
+    try:
+        codes = pd.factorize(series, use_na_sentinel=False)[0]
+    except TypeError:  # lists or dicts in a user's column
+        codes = pd.factorize(series.astype(str), use_na_sentinel=False)[0]
+    return codes.astype(np.uint64)
+
+
 def _duplicate_problems(
-    frame: pd.DataFrame, columns: list[str], numeric: dict[str, np.ndarray], labels: np.ndarray
+    frame: pd.DataFrame, columns: list[str], numeric: dict[str, np.ndarray], labels: np.ndarray,
+    names: dict[str, str],
 ) -> list[str]:
-    """'duplicate rows 5 and 9: N=1e8, D=2e9, value=3.1' for rows equal in every fitted column.
+    """'duplicate rows 5 and 9: N=1e8, D=2e9, loss=3.1' for rows equal in every fitted column.
 
     Rows with a NaN or inf in a fitted column are left out (they are reported already).
+    ``names`` gives the user's name of each column.  Candidates are found by hashing rows (one
+    vectorised pass), and only they are compared exactly, so clean tables cost little.
     """
     usable = np.ones(len(frame), dtype=bool)
     for c in columns:
         if c in numeric:
             usable &= np.isfinite(numeric[c])
     kept = np.flatnonzero(usable)
-    table = pd.DataFrame({c: (numeric[c] if c in numeric else frame[c].to_numpy())[kept] for c in columns})
-    dup = table.duplicated(keep=False).to_numpy()
+    cells = {c: (numeric[c] if c in numeric else frame[c].to_numpy())[kept] for c in columns}
+    row_hash = np.full(len(kept), 0xCBF29CE484222325, dtype=np.uint64)
+    for c in columns:  # FNV-style mixing; equal rows always get equal hashes
+        row_hash = (row_hash ^ _column_codes(cells[c])) * np.uint64(0x100000001B3)
+    ordered = np.sort(row_hash)
+    repeated = ordered[1:][ordered[1:] == ordered[:-1]]
+    if len(repeated) == 0:
+        return []
+    candidate = np.isin(row_hash, np.unique(repeated))
+    kept = kept[candidate]
+    table = pd.DataFrame({c: cells[c][candidate] for c in columns})
+    try:
+        dup = table.duplicated(keep=False).to_numpy()
+    except TypeError:  # unhashable cells: compare their text
+        table = table.astype(str)
+        dup = table.duplicated(keep=False).to_numpy()
     if not dup.any():
         return []
     dup_pos = kept[dup]
@@ -144,11 +212,12 @@ def _duplicate_problems(
     messages = []
     for rows in sets:
         where = dup_pos[rows]
-        names = [str(labels[p]) for p in where]
-        listed = ", ".join(names[:-1]) + " and " + names[-1]
+        shown_rows = [str(labels[p]) for p in where]
+        listed = ", ".join(shown_rows[:-1]) + " and " + shown_rows[-1]
         first = where[0]
         shown = ", ".join(
-            f"{c}={fmt_value(numeric[c][first]) if c in numeric else frame[c].iat[first]}" for c in columns
+            f"{names.get(c, c)}={fmt_value(numeric[c][first]) if c in numeric else frame[c].iat[first]}"
+            for c in columns
         )
         messages.append(f"duplicate rows {listed}: {shown}")
     return cap_messages(messages, lambda k: f"and {k} more sets of duplicate rows")
@@ -199,10 +268,12 @@ def validate_curves(
     ------
     DataValidationError
         Listing every problem found: missing columns; non-numeric, NaN or infinite cells;
-        non-positive cells where logs are taken; rows duplicated in all fitted columns; too
+        non-positive cells where logs are taken; cells beyond 1e150 in magnitude where no log
+        is taken (their squares would overflow); rows duplicated in all fitted columns; too
         few points.  Repeated problems of one kind are listed for the first 3 rows, then
-        counted ("and 17 more ...").  Rows are the frame's index labels (the source rows for
-        a loaded table) or positions when the index is not integer.
+        counted ("and 17 more ...").  Rows are the frame's index labels (positions when the
+        index is not integer) plus ``frame.attrs["first_row"]``, so a loaded file's rows count
+        from 1; columns are named as the source file names them (``attrs["columns"]``).
 
     Examples
     --------
@@ -238,6 +309,7 @@ def validate_curves(
         )
 
     labels = row_labels(frame)
+    shown = _source_names(frame)
     numeric: dict[str, np.ndarray] = {}
     for column in dict.fromkeys([*inputs, target, *positive]):
         if column not in frame.columns:
@@ -248,12 +320,14 @@ def validate_curves(
             reason = "must be positive"
         else:
             reason = None
-        numeric[column], found = _check_numeric_column(frame, column, labels, positive=reason)
+        numeric[column], found = _check_numeric_column(frame, column, labels, shown[column], positive=reason)
         problems += found
 
     fitted = list(dict.fromkeys([*groups, *inputs, target]))
     if not missing:
-        problems += _duplicate_problems(frame, fitted, numeric, labels)
+        mapping = frame.attrs.get("columns") or {}
+        names = {c: mapping.get(c, c) if isinstance(mapping, dict) else c for c in fitted}
+        problems += _duplicate_problems(frame, fitted, numeric, labels, names)
 
     need = min_points if min_points is not None else (num_params + 1 if num_params is not None else None)
     if need is not None and not any(g in missing for g in groups):
@@ -273,6 +347,50 @@ def validate_curves(
 
     if problems:
         raise DataValidationError(problems, source=source)
+
+
+def numeric_columns(
+    frame: pd.DataFrame, columns: Sequence[str], *, source: str | None = None
+) -> dict[str, np.ndarray]:
+    """Parse the named columns of any table as float64, refusing cells that are not numbers.
+
+    Numbers written as text (``"3.5"``, ``"1e8"``) are parsed, so a column read from JSON
+    strings means the same as one read from a CSV; empty cells and ``"nan"`` become NaN and
+    ``"inf"`` becomes inf, left to the caller's range checks.  Words (``"yes"``), booleans,
+    lists and objects are a :class:`~scalefit.errors.DataValidationError` naming the column,
+    the row (as :func:`validate_curves` numbers them) and the value.
+
+    Examples
+    --------
+    >>> numeric_columns(pd.DataFrame({"r": ["3", "yes"]}), ["r"])
+    Traceback (most recent call last):
+    ...
+    scalefit.errors.DataValidationError: 1 problem: column `r` row 1: 'yes' is not numeric
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise ArgumentError(f"`frame` must be a pandas DataFrame, got {type(frame).__name__}")
+    columns = as_name_list(columns, "columns")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ArgumentError(
+            f"`columns` names {', '.join(f'`{c}`' for c in missing)}, not in the frame "
+            f"(present: {fmt_names(list(frame.columns))})"
+        )
+    labels = row_labels(frame)
+    out: dict[str, np.ndarray] = {}
+    problems: list[str] = []
+    for column in columns:
+        values, bad = parse_numeric(frame[column])
+        series = frame[column]
+        problems += capped(
+            np.flatnonzero(bad),
+            lambda p, s=series, c=column: f"column `{c}` row {labels[p]}: {fmt_value(s.iat[p])} is not numeric",
+            lambda k, c=column: f"column `{c}`: and {k} more rows that are not numeric",
+        )
+        out[column] = values
+    if problems:
+        raise DataValidationError(problems, source=source if source is not None else frame.attrs.get("source"))
+    return out
 
 
 def frame_hash(frame: pd.DataFrame, columns: Sequence[str]) -> str:

@@ -115,9 +115,11 @@ def passuntil_holdout(frame: pd.DataFrame, *, size: str, instance: str, successe
     for arg, col in (("size", size), ("instance", instance), ("successes", successes), ("attempts", attempts)):
         if col not in frame.columns:
             raise ArgumentError(f"`{arg}` = {col!r} is not a column (columns: {', '.join(map(str, frame.columns))})")
-    sz = pd.to_numeric(frame[size], errors="coerce").to_numpy(float)
-    r = pd.to_numeric(frame[successes], errors="coerce").to_numpy(float)
-    K = pd.to_numeric(frame[attempts], errors="coerce").to_numpy(float)
+    from ..io import numeric_columns
+
+    # words such as 'yes' in a count column are named with their column and row, not coerced to NaN
+    numbers = numeric_columns(frame, list(dict.fromkeys([size, successes, attempts])))
+    sz, r, K = numbers[size], numbers[successes], numbers[attempts]
     bad = ~np.isfinite(sz) | (sz <= 0) | ~np.isfinite(r) | (r < 0) | ~np.isfinite(K) | (K < 1) | (r > K)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
