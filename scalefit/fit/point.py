@@ -324,6 +324,9 @@ def _jacobian_problems(prob, xbest, skip) -> tuple[list[str], list[str]]:
     X = {k: np.asarray(v) for k, v in prob.data["X"].items()}
     keep = np.asarray(prob.data["w"]) > 0
     pts = np.unique(np.column_stack([X[n][keep] for n in law.inputs]), axis=0)
+    # pad to a power of two by repeating a point (rank unchanged) so that fits of many groups of
+    # different sizes share a few compiled programs
+    pts = np.concatenate([pts, np.repeat(pts[-1:], (1 << max(len(pts) - 1, 0).bit_length()) - len(pts), axis=0)])
     Xu = {n: jnp.asarray(pts[:, j]) for j, n in enumerate(law.inputs)}
     fixed, tied = tuple(prob.fixed), tuple(sorted(prob.tied.items()))
     key = (id(law), free, fixed, tied)
