@@ -366,7 +366,10 @@ class Param:
         return self.natural is not None
 
     def to_natural(self, value: float) -> float:
-        return float(np.exp(value)) if self.is_log else float(value)
+        if not self.is_log:
+            return float(value)
+        with np.errstate(over="ignore"):  # e^710 and beyond: inf, which callers check
+            return float(np.exp(value))
 
 
 @dataclass(frozen=True)

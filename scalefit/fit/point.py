@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import platform
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Mapping, NamedTuple, Sequence
 
 import jax
@@ -24,17 +24,26 @@ from ..laws import ScalingLaw, get_law
 from . import _export, _lbfgs
 from ._devices import device_count, device_map
 from ._varpro import varpro_profile
-from .objective import check_loss, make_objective
-from .result import FitResult
+from .objective import assemble_theta, check_loss, make_objective
+from .result import UNIDENTIFIED, FitResult
 
 _SOLVERS: dict[tuple, Any] = {}
 _VARPRO: dict[int, Any] = {}
+_JACOBIANS: dict[tuple, Any] = {}
 
 #: a start that stops because no decrease is resolvable counts as converged when the
 #: quasi-Newton decrement g·H⁻¹g (twice the predicted further decrease) is below this
 #: fraction of max(1, |f|): parameters are then within ~sqrt(1e-9) of the optimum in the
 #: objective's own metric.
 DECREMENT_TOL = 1e-9
+
+#: a combination of free parameters counts as not identified by the data when the smallest
+#: singular value of the column-normalised Jacobian of the predictions is below this fraction
+#: of the largest: sqrt(float64 eps), beyond which J^T J (the curvature a least-squares fit
+#: sees) has lost every significant digit in that direction.  The same fraction decides when a
+#: parameter's whole column is negligible (the parameter does not change the predictions).
+RANK_TOL = float(np.sqrt(np.finfo(np.float64).eps))
+
 
 #: inputs that a single-variable law's ``x`` may bind to, in order of preference
 _X_CANDIDATES = ("x", "N", "D", "C", "step")
@@ -266,6 +275,107 @@ def solver_problem(status: int, decrement: float, f: float, total_iters: int, f_
     return None
 
 
+def _fmt_num(v: float) -> str:
+    return f"{v:.6g}"
+
+
+def _user_col(frame: pd.DataFrame, column: str) -> str:
+    """The column's name as written in the user's file (loaders record renamed columns)."""
+    names = frame.attrs.get("columns")
+    return str(names.get(column, column)) if isinstance(names, Mapping) else str(column)
+
+
+def _distinct_problems(law, frame, bound, target, n_free) -> list[str]:
+    """Reasons the data cannot determine the law's parameters whatever the estimate: a constant
+    target, an input column with one value, fewer distinct input points than free parameters."""
+    out = []
+    y = frame[target].to_numpy(np.float64)
+    tname = _user_col(frame, target)
+    if len(y) and np.all(y == y[0]):
+        out.append(f"column `{tname}` has the same value ({_fmt_num(y[0])}) in every row; a flat curve "
+                   f"determines no trend, so the exponents of law `{law.name}` are arbitrary")
+    cols = [bound[n] for n in law.inputs]
+    for c in dict.fromkeys(cols):
+        vals = pd.unique(frame[c].to_numpy(np.float64))
+        if len(vals) == 1:
+            out.append(f"input column `{_user_col(frame, c)}` has a single distinct value ({_fmt_num(vals[0])}); "
+                       f"the data say nothing about how `{tname}` changes with it")
+    if cols and not any("single distinct value" in m for m in out):
+        n_points = len(frame[list(dict.fromkeys(cols))].drop_duplicates())
+        if n_points < n_free:
+            where = f"column `{_user_col(frame, cols[0])}`" if len(set(cols)) == 1 else "input columns " + ", ".join(
+                f"`{_user_col(frame, c)}`" for c in dict.fromkeys(cols))
+            shown = ""
+            if len(set(cols)) == 1:
+                shown = " (" + ", ".join(_fmt_num(v) for v in np.sort(pd.unique(frame[cols[0]]))) + ")"
+            out.append(f"{where} {'has' if len(set(cols)) == 1 else 'have'} only {n_points} distinct "
+                       f"value{'s' if n_points != 1 else ''}{shown}, fewer than the {n_free} free parameters "
+                       f"of law `{law.name}`; many parameter sets fit equally well")
+    return out
+
+
+def _jacobian_problems(prob, xbest, skip) -> tuple[list[str], list[str]]:
+    """Rank check of the predictions' Jacobian at the estimate, over the distinct input points
+    with positive weight.  Returns (problems, warnings): a deficient rank among the parameters
+    that move the predictions is a problem; parameters that do not move them at all (a dropped
+    term) and ``skip`` (estimates on a bound, reported separately) are left out of the rank."""
+    law, free = prob.law, prob.free
+    X = {k: np.asarray(v) for k, v in prob.data["X"].items()}
+    keep = np.asarray(prob.data["w"]) > 0
+    pts = np.unique(np.column_stack([X[n][keep] for n in law.inputs]), axis=0)
+    # pad to a power of two by repeating a point (rank unchanged) so that fits of many groups of
+    # different sizes share a few compiled programs
+    pts = np.concatenate([pts, np.repeat(pts[-1:], (1 << max(len(pts) - 1, 0).bit_length()) - len(pts), axis=0)])
+    Xu = {n: jnp.asarray(pts[:, j]) for j, n in enumerate(law.inputs)}
+    fixed, tied = tuple(prob.fixed), tuple(sorted(prob.tied.items()))
+    key = (id(law), free, fixed, tied)
+    if key not in _JACOBIANS:
+        names = law.param_names
+
+        def jac(x, X, fixed_vals):
+            return jax.jacfwd(lambda v: law.fn(assemble_theta(v, fixed_vals, names=names, free=free, fixed=fixed,
+                                                              tied=tied), X))(x)
+
+        _JACOBIANS[key] = (law, jax.jit(jac))  # keep the law alive with the entry
+    lk = _law_key(law)
+    J = np.asarray(_export.call(None if lk is None else ("jacobian", lk, free, fixed, tied), _JACOBIANS[key][1],
+                                jnp.asarray(xbest), Xu, prob.data["fixed"]))
+    if not np.all(np.isfinite(J)):
+        return [], []  # non-finite predictions are reported by the caller
+    norms = np.linalg.norm(J, axis=0)
+    big = max(float(norms.max(initial=0.0)), 1e-300)
+    idle = [n for j, n in enumerate(free) if n not in skip and norms[j] <= RANK_TOL * big]
+    warns = []
+    if idle:
+        warns.append(f"parameters {idle} do not change the predictions at the estimate; their values are arbitrary")
+    cols = [j for j, n in enumerate(free) if n not in skip and n not in idle]
+    if len(cols) < 2:
+        return [], warns
+    Jn = J[:, cols] / norms[cols]
+    _, sv, vt = np.linalg.svd(Jn, full_matrices=False)
+    ratio = float(sv[-1] / sv[0]) if len(sv) == len(cols) else 0.0
+    if ratio < RANK_TOL:
+        null = vt[-1] if len(sv) == len(cols) else np.linalg.svd(Jn)[2][-1]
+        involved = [free[cols[i]] for i in np.flatnonzero(np.abs(null) > 0.1)]
+        return [f"the data determine {involved} only through a combination (the predictions' Jacobian at the "
+                f"estimate is rank-deficient: singular-value ratio {ratio:.1e} < {RANK_TOL:.1e}); "
+                "many parameter sets fit equally well"], warns
+    return [], warns
+
+
+def _overflow_problem(prob, params) -> str | None:
+    """Why the estimate cannot be written in float64 (a natural parameter overflows), naming the
+    column with the largest values; None when it can."""
+    law = prob.law
+    bad = [p.natural or p.name for p in law.params if not np.isfinite(p.to_natural(params[p.name]))]
+    if not bad:
+        return None  # predictions at the data enter the objective, whose finiteness is checked
+    sizes = {c: float(np.max(np.abs(prob.frame[c].to_numpy(np.float64)))) for c in prob.cols}
+    big = max(sizes, key=sizes.get)
+    return (f"{', '.join(f'`{b}`' for b in bad)} overflow{'s' if len(bad) == 1 else ''} float64 at the estimate; the data are too large to fit "
+            f"as given (column `{_user_col(prob.frame, big)}` reaches {_fmt_num(sizes[big])}): rescale it, e.g. to billions")
+
+
 def _versions() -> dict[str, str]:
     import importlib.metadata as md
 
@@ -338,6 +448,16 @@ def fit_law(
     seed
         Recorded in the metadata (the point fit itself is deterministic).
 
+    Tables of more than ``LARGE_ROWS`` (50,000) rows run the multi-start search on a fixed
+    random subsample of ``SUBSAMPLE_ROWS`` rows and polish its ``FULL_POLISH`` best distinct optima on
+    every row; the estimate and its verdict come from the full data (docs/fitting.md).
+
+    The verdict covers identifiability as well as the optimiser: a constant target, an input
+    column with a single value, fewer distinct inputs than free parameters, a rank-deficient
+    Jacobian of the predictions at the estimate, or parameters that overflow float64 give
+    ``converged = False`` with the reason in ``status`` (``identified`` is False for the first
+    four).
+
     Returns
     -------
     FitResult
@@ -367,16 +487,75 @@ def fit_law(
         if source is None and not isinstance(data, pd.DataFrame):
             source = str(data)
     schedule = _Schedule(int(n_polish), int(screen_iters), int(max_iter), float(gtol), float(ftol), int(chunk_size))
-    prob = _prepare(frame, law, inputs=inputs, target=target, fixed=fixed, tied=tied, weights=weights,
-                    starts=starts, varpro=varpro, source=source)
-    solver = _solver_for(prob, loss, float(delta), float(asymmetry), schedule, batched=False)
-    lk = _law_key(law)
+    opts = dict(loss=loss, delta=float(delta), asymmetry=float(asymmetry))
+    if len(frame) <= LARGE_ROWS:
+        prob = _prepare(frame, law, inputs=inputs, target=target, fixed=fixed, tied=tied, weights=weights,
+                        starts=starts, varpro=varpro, source=source)
+        return _assemble(prob, _solve(prob, schedule, **opts), schedule=schedule, seed=seed, **opts)
+    return _fit_large(frame, law, inputs=inputs, target=target, fixed=fixed, tied=tied, weights=weights,
+                      starts=starts, varpro=varpro, source=source, schedule=schedule, seed=seed, **opts)
+
+
+#: a fit of more rows than this runs its multi-start search on a subsample (see ``_fit_large``)
+LARGE_ROWS = 50_000
+
+#: rows of that subsample, drawn without replacement by a generator seeded with 0 (so the same
+#: data always give the same subsample, whatever the row order's structure)
+SUBSAMPLE_ROWS = 20_000
+
+#: best distinct subsample optima (parameters apart by more than 1e-6 relative) polished again on
+#: every row
+FULL_POLISH = 4
+
+
+def _solve(prob: _Problem, schedule: _Schedule, *, loss, delta, asymmetry):
+    solver = _solver_for(prob, loss, delta, asymmetry, schedule, batched=False)
+    lk = _law_key(prob.law)
     key = None if lk is None else ("fit_law", lk, prob.free, tuple(prob.fixed), tuple(sorted(prob.tied.items())),
-                                   loss, float(delta), float(asymmetry), tuple(schedule))
-    raw = _export.call(key, solver, jnp.asarray(prob.x0s), prob.data, jnp.asarray(prob.lower),
-                       jnp.asarray(prob.upper))
-    return _assemble(prob, raw, loss=loss, delta=float(delta), asymmetry=float(asymmetry), schedule=schedule,
-                     seed=seed)
+                                   loss, delta, asymmetry, tuple(schedule))
+    return _export.call(key, solver, jnp.asarray(prob.x0s), prob.data, jnp.asarray(prob.lower),
+                        jnp.asarray(prob.upper))
+
+
+def _fit_large(frame, law, *, inputs, target, fixed, tied, weights, starts, varpro, source, schedule, seed,
+               loss, delta, asymmetry) -> FitResult:
+    """Multi-start fit of a large table in bounded time and memory.
+
+    The whole multi-start schedule (every start screened, the ``n_polish`` best polished) runs on
+    ``SUBSAMPLE_ROWS`` rows drawn at random (seed 0) from the table; the ``FULL_POLISH`` best
+    distinct optima are then polished on every row to the usual tolerances, and the estimate, the
+    convergence verdict and the identifiability check come from that full-data stage.  The
+    start table lists both stages; ``n_agree`` counts agreement among the subsample's polished
+    starts."""
+    opts = dict(loss=loss, delta=delta, asymmetry=asymmetry)
+    prob = _prepare(frame, law, inputs=inputs, target=target, fixed=fixed, tied=tied, weights=weights,
+                    starts=np.zeros((1, len(law.param_names))), varpro=False, source=source)
+    rows = np.sort(np.random.default_rng(0).choice(len(frame), SUBSAMPLE_ROWS, replace=False))
+    w_sub = None if weights is None else np.asarray(prob.data["w"])[rows]
+    sub = _prepare(prob.frame.iloc[rows], law, inputs=inputs, target=target, fixed=fixed, tied=tied,
+                   weights=w_sub, starts=starts, varpro=varpro, source=source, validate=False)
+    screen = _assemble(sub, _solve(sub, schedule, **opts), schedule=schedule, seed=seed, identify=False, **opts)
+    polished = screen.starts[screen.starts["stage"] == "polished"].sort_values("objective_scaled", kind="stable")
+    # distinct optima only: starts that polished to the same point would repeat the same full-data work
+    x_pol = polished[list(prob.free)].to_numpy(np.float64)
+    distinct = []
+    for i, x in enumerate(x_pol):
+        if not any(np.all(np.abs(x - x_pol[j]) <= 1e-6 * (1.0 + np.abs(x))) for j in distinct):
+            distinct.append(i)
+    best = polished.iloc[distinct[:FULL_POLISH]]
+    full = replace(prob, x0s=best[list(prob.free)].to_numpy(np.float64),
+                   origin=[f"subsample optimum of start {i}" for i in best["start"]])
+    sched_full = schedule._replace(n_polish=len(best))
+    res = _assemble(full, _solve(full, sched_full, **opts), schedule=sched_full, seed=seed, **opts)
+    table = pd.concat([screen.starts.assign(stage=screen.starts["stage"] + " (subsample)"),
+                       res.starts.assign(start=res.starts["start"] + len(screen.starts))], ignore_index=True)
+    fragile = [w for w in screen.warnings if "polished starts reached the best" in w]
+    warns = tuple(w for w in res.warnings if "polished starts reached the best" not in w)
+    warns += tuple(f"{w} (on the {SUBSAMPLE_ROWS}-row subsample)" for w in fragile)
+    md = dict(res.metadata)
+    md["schedule"] = dict(md["schedule"], subsample_rows=SUBSAMPLE_ROWS, subsample_seed=0,
+                          n_polish_subsample=int(screen.metadata["schedule"]["n_polish"]), n_polish=len(best))
+    return replace(res, starts=table, n_starts=len(table), n_agree=screen.n_agree, warnings=warns, metadata=md)
 
 
 class _Schedule(NamedTuple):
@@ -468,7 +647,8 @@ def _solver_for(prob: _Problem, loss, delta, asymmetry, schedule: _Schedule, *, 
     return _SOLVERS[key][1]
 
 
-def _assemble(prob: _Problem, raw, *, loss, delta, asymmetry, schedule: _Schedule, seed) -> FitResult:
+def _assemble(prob: _Problem, raw, *, loss, delta, asymmetry, schedule: _Schedule, seed,
+              identify: bool = True) -> FitResult:
     law, free, fixed, tied = prob.law, prob.free, prob.fixed, prob.tied
     x0s, origin, fitted, bound, target = prob.x0s, prob.origin, prob.frame, prob.bound, prob.target
     s1, top, s2 = raw
@@ -529,18 +709,31 @@ def _assemble(prob: _Problem, raw, *, loss, delta, asymmetry, schedule: _Schedul
     n_agree = int(np.sum(agree))
     if n_pol >= 2 and n_agree < 2:
         warns.append(f"only {n_agree} of {n_pol} polished starts reached the best objective; the optimum may be fragile")
+    dropped = []
     if law.target == "log":
         for n in law.param_names:
             p = law.params[n]
             if p.natural and params[n] < -30:
+                dropped.append(n)
                 warns.append(f"`{p.natural}` = e^{params[n]:.1f} is effectively zero (term dropped by the data)")
     if len(law.inputs) and "N" in law.inputs:
         n_sizes = fitted[bound["N"]].nunique()
         if n_sizes < 5:
             warns.append(f"only {n_sizes} distinct model sizes; fits from fewer than 5 sizes extrapolate poorly")
 
-    converged = not problems
-    if converged:
+    # ------------------------------------------------------------ identifiability
+    overflow = _overflow_problem(prob, params)
+    if overflow:
+        problems.insert(0, overflow)
+    unidentified = _distinct_problems(law, fitted, bound, target, len(free)) if identify else []
+    if identify and not unidentified and not overflow:
+        unidentified, idle = _jacobian_problems(prob, xbest, set(on_bound) | set(dropped))
+        warns += idle
+
+    converged = not problems and not unidentified
+    if unidentified:
+        status = UNIDENTIFIED + "; ".join(unidentified + problems)
+    elif converged:
         why = _lbfgs.STATUS_TEXT[status_code]
         if status_code == _lbfgs.LINESEARCH_FAILED:
             why = "no further decrease resolvable in float64 (quasi-Newton decrement " \

@@ -17,6 +17,9 @@ from ..laws import ScalingLaw, get_law
 
 FORMAT_VERSION = 1
 
+#: prefix of ``FitResult.status`` when the data do not identify the parameters
+UNIDENTIFIED = "unidentified: "
+
 
 def _clean(obj):
     """JSON-safe copy: NaN/inf -> None, numpy scalars -> Python."""
@@ -34,13 +37,38 @@ def _clean(obj):
     return obj
 
 
-def _frame_to_json(df: pd.DataFrame) -> dict:
+#: a fitted table of more rows than this is saved as a summary (row count, per-column range,
+#: SHA-256 of the fitted columns) plus a sample of rows, not row by row
+EMBED_ROWS = 100_000
+
+#: rows in that sample (seed 0), plus the rows holding each numeric column's minimum and maximum
+SAMPLE_ROWS = 2_000
+
+
+def _frame_to_json(df: pd.DataFrame, hashed: list | None = None) -> dict:
+    summary = None
+    if len(df) > EMBED_ROWS:
+        from ..io import frame_hash
+
+        numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c].dtype)]
+        keep = set(np.random.default_rng(0).choice(len(df), SAMPLE_ROWS, replace=False).tolist())
+        for c in numeric:
+            keep.update((int(np.argmin(df[c].to_numpy())), int(np.argmax(df[c].to_numpy()))))
+        summary = {"rows": len(df), "sampled_rows": len(keep), "sample_seed": 0,
+                   "hashed_columns": list(hashed or df.columns), "sha256": frame_hash(df, list(hashed or df.columns)),
+                   "min": {c: df[c].min() for c in numeric}, "max": {c: df[c].max() for c in numeric}}
+        df = df.iloc[sorted(keep)]
     d = df.to_dict(orient="split")
-    return _clean({"columns": list(d["columns"]), "index": list(d["index"]), "data": d["data"]})
+    out = {"columns": list(d["columns"]), "index": list(d["index"]), "data": d["data"]}
+    if summary is not None:
+        out["summary"] = summary
+    return _clean(out)
 
 
 def _frame_from_json(d: Mapping) -> pd.DataFrame:
     df = pd.DataFrame(d["data"], columns=d["columns"], index=d.get("index"))
+    if d.get("summary"):
+        df.attrs["summary"] = dict(d["summary"])
     return df
 
 
@@ -63,9 +91,12 @@ class FitResult:
         Best objective, unscaled (as published, e.g. Hoffmann's summed Huber) and as optimised
         (divided by ``delta**2``).
     converged : bool
-        The convergence check passed (see ``status`` and ``warnings``).
+        The convergence check passed (see ``status`` and ``warnings``): the optimiser reached a
+        stationary point, the estimate is finite in float64, and the data identify the
+        parameters (see :attr:`identified`).
     status : str
-        Readable verdict of the convergence check.
+        Readable verdict of the convergence check; starts with ``"unidentified: "`` when the
+        data cannot determine the parameters.
     warnings : tuple of str
         Concerns that do not void the fit (few agreeing starts, estimate on a bound, ...).
     n_starts, n_agree : int
@@ -74,7 +105,9 @@ class FitResult:
         One row per start: origin, initial values, stage reached, iterations, status, objective
         and final values.
     frame : DataFrame
-        The exact rows that were fitted.
+        The exact rows that were fitted.  A fit loaded from JSON of more than ``EMBED_ROWS``
+        rows holds a sample of them, with the row count, ranges and SHA-256 of the fitted
+        columns in ``frame.attrs["summary"]`` (see :attr:`n_points`).
     metadata : dict
         Versions, seed, objective, data hash, command (no wall-clock time: the same
         input, seed and lock give a byte-identical file).
@@ -106,9 +139,23 @@ class FitResult:
 
     # ----------------------------------------------------------------- views
     @property
+    def identified(self) -> bool:
+        """False when the data cannot determine the parameters (a flat target, a single or too few
+        distinct inputs, a rank-deficient fit); ``status`` then gives the reason and
+        ``converged`` is False."""
+        return not self.status.startswith(UNIDENTIFIED)
+
+    @property
     def natural_params(self) -> dict[str, float]:
         """Parameters on the natural scale (``A = e^a``, ``E = e^e``, exponents as is)."""
         return self.law.params.natural_values(self.params)
+
+    @property
+    def n_points(self) -> int:
+        """Rows that were fitted (``frame`` holds only a sample of them when the fit was loaded
+        from a file that saved a large table as a summary; see ``frame.attrs["summary"]``)."""
+        summary = self.frame.attrs.get("summary")
+        return int(summary["rows"]) if summary else len(self.frame)
 
     def param_table(self) -> pd.DataFrame:
         rows = []
@@ -124,8 +171,11 @@ class FitResult:
     def summary(self) -> str:
         """Plain-text report: law, parameter table, objective and convergence verdict."""
         lines = [f"law: {self.law.name}   {self.law.formula}"]
+        sampled = self.frame.attrs.get("summary")
         lines.append(
-            f"data: {len(self.frame)} points, target `{self.target}`, inputs "
+            f"data: {self.n_points} points"
+            + (f" (saved as a summary; {len(self.frame)} sampled rows kept)" if sampled else "")
+            + f", target `{self.target}`, inputs "
             + ", ".join(f"{k}=`{v}`" for k, v in self.inputs.items())
         )
         lines.append(f"loss: {self.loss} (delta={self.delta:g}) on {self.law.target}-scale residuals")
@@ -156,7 +206,12 @@ class FitResult:
             f"starts: {self.n_starts} run, {self.n_agree} polished starts agree with the best; "
             f"{self.n_iter} iterations; |grad| = {self.grad_norm:.2e}"
         )
-        lines.append(("converged: " if self.converged else "NOT CONVERGED: ") + self.status)
+        if self.converged:
+            lines.append("converged: " + self.status)
+        elif not self.identified:
+            lines.append("NOT CONVERGED (UNIDENTIFIED): " + self.status[len(UNIDENTIFIED):])
+        else:
+            lines.append("NOT CONVERGED: " + self.status)
         for w_ in self.warnings:
             lines.append(f"warning: {w_}")
         return "\n".join(lines)
@@ -255,7 +310,7 @@ class FitResult:
             "n_iter": self.n_iter,
             "grad_norm": self.grad_norm,
             "metadata": dict(self.metadata),
-            "frame": _frame_to_json(self.frame),
+            "frame": _frame_to_json(self.frame, list(dict.fromkeys([*self.inputs.values(), self.target]))),
             "starts": _frame_to_json(self.starts),
             "bootstrap": None if self.bootstrap is None else self.bootstrap.to_dict(),
         })

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ArgumentError, DataValidationError
+from ..fit.result import UNIDENTIFIED
 from ..plots import (
     plot_bootstrap_marginals,
     plot_compute_frontier,
@@ -184,7 +185,11 @@ def _frontier_table(fit, budgets) -> pd.DataFrame:
 def fit_warnings(fit, pred: pd.DataFrame) -> tuple[list[str], list[str]]:
     """(warnings, passed checks) for a point fit and its predictions at the targets."""
     warns, checks = [], []
-    if not fit.converged:
+    if not fit.converged and not fit.identified:
+        reason = fit.status[len(UNIDENTIFIED):]
+        warns.append(f"UNIDENTIFIED: {reason}. The data cannot determine the law's parameters; do not rely on "
+                     "any number from this fit.")
+    elif not fit.converged:
         warns.append(f"NOT CONVERGED: {fit.status}. Do not rely on any number from this fit.")
     else:
         checks.append(f"optimiser converged: {fit.status}")
@@ -192,7 +197,12 @@ def fit_warnings(fit, pred: pd.DataFrame) -> tuple[list[str], list[str]]:
         warns.append(w[0].upper() + w[1:] if w else w)
     if not any("bound" in w for w in fit.warnings):
         checks.append("no estimate on a parameter bound")
-    n_pol = int((fit.starts["stage"] == "polished").sum()) if "stage" in fit.starts else fit.n_starts
+    if "stage" in fit.starts:
+        # a large table's search polishes on a subsample, where n_agree is counted (fit_law)
+        stages = fit.starts["stage"]
+        n_pol = int((stages == "polished (subsample)").sum()) or int((stages == "polished").sum())
+    else:
+        n_pol = fit.n_starts
     if fit.n_agree >= 2 or n_pol < 2:
         checks.append(f"{fit.n_agree} of {n_pol} polished starts reached the best objective")
     if "extrapolation" in pred:
@@ -219,7 +229,7 @@ def _summary(fit, targets, requested, pred, warns, budgets_table) -> str:
     ylabel = column_label(fit.target, fit.frame)
     law = LAW_NAMES.get(fit.law.name, fit.law.name)
     src = md.get("data_source") or "an in-memory data frame"
-    s = [f"scalefit fitted the {law} law, {fit.law.formula}, to {len(fit.frame)} measurements of {ylabel} "
+    s = [f"scalefit fitted the {law} law, {fit.law.formula}, to {fit.n_points} measurements of {ylabel} "
          f"from {src} ({_ranges(fit)})."]
     r = pred.iloc[0]
     where = _describe_point(fit, targets[0])
@@ -324,7 +334,7 @@ def render_fit_result(record: Mapping, ctx: RenderContext) -> Section:
     flow.new_page("Parameters, predictions and fit quality")
     flow.heading("Fitted law")
     flow.paragraph(f"{law_name}: {fit.law.formula}", weight="bold")
-    flow.paragraph(f"{len(fit.frame)} points of `{fit.target}` ({column_label(fit.target, fit.frame)}); "
+    flow.paragraph(f"{fit.n_points} points of `{fit.target}` ({column_label(fit.target, fit.frame)}); "
                    f"{_ranges(fit)}. Objective: {fit.metadata.get('objective', fit.loss)}.", size=9)
     flow.heading("Parameters", level=2)
     ptab, pnote = _param_table(fit)
@@ -409,7 +419,12 @@ def render_fit_result(record: Mapping, ctx: RenderContext) -> Section:
     flow.page_break("Diagnostics")
     flow.heading("Diagnostics")
     flow.status_box(warns, checks)
-    n_pol = int((fit.starts["stage"] == "polished").sum()) if "stage" in fit.starts else fit.n_starts
+    if "stage" in fit.starts:
+        # a large table's search polishes on a subsample, where n_agree is counted (fit_law)
+        stages = fit.starts["stage"]
+        n_pol = int((stages == "polished (subsample)").sum()) or int((stages == "polished").sum())
+    else:
+        n_pol = fit.n_starts
     sched = fit.metadata.get("schedule") or {}
     flow.kv([
         ("status", ("converged: " if fit.converged else "NOT CONVERGED: ") + fit.status),

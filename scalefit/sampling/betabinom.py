@@ -427,6 +427,13 @@ def fit_beta_binomial(n, k, *, start=None) -> BetaBinomialFit:
             "use a MAP/Bayesian fit (docs/bayes.md)",
             no_successes=False, all_successes=True, mean=1.0,
         )
+    if n_items == 1:
+        return BetaBinomialFit(
+            np.nan, np.nan, np.nan, np.nan, nan2, 0.0, log_binom_sum, n_items, False,
+            "a single problem: the spread of success rates across problems (a + b) is not identified; "
+            "fit at least 2 problems",
+            mean=float(k[0] / n[0]),
+        )
     mu, score = _overdispersion_score(n, k)
     # Rounding-level tolerance: with all n_i = 1 the score is exactly 0 in theory (over-dispersion
     # is not identifiable from single attempts) but a few ulps in floating point.

@@ -779,6 +779,16 @@ def fit_bon(data, k=None, *, model: str = "auto", candidates=DEFAULT_CANDIDATES,
             "`k`: no item has a success, so nothing distinguishes a hard item from an impossible "
             "one; a forecast beyond the observed budget would be a pure assumption"
         )
+    if data.size < 2:
+        raise ArgumentError(
+            f"`k`: only {data.size} item; a best-of-N model describes how success rates vary across items "
+            "and its intervals resample items, so it needs at least 2 (for one item's rate use `scalefit passk`)"
+        )
+    if np.all((data.k == data.n) & (data.extra == 0)):
+        raise ArgumentError(
+            f"`k`: every attempt of all {data.size} items succeeded (k = n), so nothing shows how often an "
+            "attempt fails; a forecast of pass@N would be a pure assumption (it is 1 at every observed budget)"
+        )
     models = cands if model == "auto" else (model,)
     rows = _rows(data.n, data.k, data.extra)
     W = _weights(rows.index, rows.size, np.ones((1, data.size)))

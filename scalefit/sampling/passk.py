@@ -239,6 +239,12 @@ def pass_at_k_interval(
     Interval
         ``(estimate, lower, upper)``; arrays when ``k`` is an array.
 
+    Raises
+    ------
+    ArgumentError
+        With a single problem (resampling one problem gives a zero-width interval that says
+        nothing about other problems).
+
     Examples
     --------
     >>> from scalefit.sampling import pass_at_k_interval
@@ -254,6 +260,11 @@ def pass_at_k_interval(
     k_arr = np.asarray(k)
     vals = pass_at_k(n[:, None], c[:, None], np.atleast_1d(k_arr)[None, :], method=method)
     n_items = vals.shape[0]
+    if n_items < 2:
+        raise ArgumentError(
+            f"`n`, `c`: only {n_items} problem; an interval that resamples problems needs at least 2 "
+            "(use pass_at_k for the point estimate)"
+        )
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     reps = np.empty((int(num_samples), vals.shape[1]))
     chunk = max(1, min(int(num_samples), 2_000_000 // max(n_items, 1)))
