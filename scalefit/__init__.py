@@ -46,7 +46,7 @@ __all__ = [
 
 
 def __getattr__(name):  # lazy: the io layer is imported on first use
-    if name in ("load_curves", "validate_curves"):
+    if name in ("load_curves", "validate_curves", "load_runs", "smooth_runs", "drop_first", "final_checkpoints"):
         from . import io
 
         return getattr(io, name)
