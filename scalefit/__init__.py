@@ -6,12 +6,14 @@ Public API (everything else lives in private modules or sub-packages):
   :class:`Param`, :class:`ParamSpec`
 - data: :func:`load_curves`, :func:`validate_curves` (see :mod:`scalefit.io`)
 - fitting: :func:`fit_law`, :class:`FitResult`, :func:`bootstrap`, :func:`fit_batch`
+- chained fits: :func:`fit_chain` ((N, D) -> intermediate metric -> target metric)
 - allocation: :func:`compute_optimal`, :func:`compute_for_loss`, :func:`allocation_constants`
 - repeated sampling: :mod:`scalefit.sampling`
 """
 
 from ._config import enable_x64, require_x64
 from .allocation import allocation_constants, compute_for_loss, compute_optimal
+from .chain import ChainResult, fit_chain
 from .errors import ArgumentError, DataValidationError, ScalefitError
 from .fit import BatchFitResult, BootstrapResult, FitResult, allocation_intervals, bootstrap, fit_batch, fit_law
 from .laws import ScalingLaw, available_laws, define_law, get_law
@@ -38,6 +40,8 @@ __all__ = [
     "BootstrapResult",
     "allocation_intervals",
     "fit_batch",
+    "fit_chain",
+    "ChainResult",
     "BatchFitResult",
     "compute_optimal",
     "compute_for_loss",

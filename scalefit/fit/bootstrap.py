@@ -136,6 +136,25 @@ class BootstrapResult:
             for k, v in vals.items()
         ]).assign(level=level)
 
+    def evaluate(self, law, X: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Natural-scale predictions of every replicate, shape (R, n); NaN for dropped replicates.
+
+        Each input is either shared, shape (n,), or per replicate, shape (R, n) (e.g. the
+        replicate's own prediction of an intermediate quantity in a chained fit)."""
+        R = self.n_replicates
+        order = [self.names.index(n) for n in law.param_names]
+        theta = {n: jnp.asarray(self.draws[:, [i]]) for n, i in zip(law.param_names, order)}
+        arrs = {k: np.asarray(v, dtype=np.float64) for k, v in X.items()}
+        for k, v in arrs.items():
+            if v.ndim == 2 and v.shape[0] != R:
+                raise ArgumentError(f"input `{k}` has {v.shape[0]} rows of replicates; expected {R}")
+        shape = np.broadcast_shapes((R, 1), *(np.atleast_2d(v).shape if v.ndim == 2 else (1, v.size)
+                                              for v in arrs.values()))
+        Xj = {k: jnp.asarray(np.broadcast_to(v if v.ndim == 2 else v.reshape(1, -1), shape)) for k, v in arrs.items()}
+        out = law.fn(theta, Xj)
+        out = np.asarray(jnp.exp(out) if law.target == "log" else out)
+        return np.where(self.converged[:, None], out, np.nan)
+
     def add_prediction_intervals(self, fit, out: pd.DataFrame, X: Mapping[str, np.ndarray]) -> pd.DataFrame:
         level, lo, hi = self._q(None)
         preds = _evaluate_draws(fit.law, self.names, self.good(), X)
