@@ -310,6 +310,10 @@ def build_parser(core_only: bool = False) -> argparse.ArgumentParser:
 
     _add_report(sub)
 
+    from .chain_cli import add_commands as _add_chain
+
+    _add_chain(sub)
+
     from .bayes.cli import add_commands as _add_bayes
     from .sampling.cli import add_commands as _add_sampling
 

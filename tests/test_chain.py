@@ -93,3 +93,13 @@ def test_backtest_and_bad_input():
         fit_chain(df, intermediate="loss", target="accuracy")
     with pytest.raises(ArgumentError, match="`anchor`"):
         fit_chain(df, "overtraining", "sigmoid", intermediate="loss", target="acc", anchor={"loss": 0.0})
+
+
+def test_cli_chain_bad_column_is_a_one_line_error(tmp_path, capsys):
+    from scalefit.cli import main
+
+    path = tmp_path / "ladder.csv"
+    _ladder().to_csv(path, index=False)
+    rc = main(["chain", str(path), "--intermediate", "task_loss", "--target", "acc"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "`--intermediate` column `task_loss`" in err and len(err.splitlines()) == 1

@@ -96,6 +96,14 @@ def _run_table(runs, key: str) -> pd.DataFrame:
     return table
 
 
+def read_frame(path) -> pd.DataFrame:
+    """Read one table file (CSV/TSV/JSONL/JSON/Parquet, optionally compressed) as it is."""
+    path = Path(path)
+    if not path.is_file():
+        raise ArgumentError(f"no such file: '{path}'")
+    return read_file(path)
+
+
 def _pick(columns, explicit, aliases, what, argname):
     if explicit is not None:
         return explicit if explicit in columns else None
