@@ -91,7 +91,9 @@ def _free_subspace_precond(x, g, lower, upper, P):
     fp = (~pinned)[:, None] & pinned[None, :]
     P_pp = jnp.where(pp, P, jnp.where(eye, 1.0, 0.0))
     P_fp = jnp.where(fp, P, 0.0)
-    S = P - P_fp @ jnp.linalg.solve(P_pp, P_fp.T)
+    # elementwise product and sum rather than a matmul (see _two_loop: rounding must not depend
+    # on the batch width under vmap)
+    S = P - jnp.sum(P_fp[:, :, None] * jnp.linalg.solve(P_pp, P_fp.T)[None, :, :], axis=1)
     ff = (~pinned)[:, None] & (~pinned)[None, :]
     S = jnp.where(ff, S, 0.0)
     ok = jnp.all(jnp.isfinite(S))
