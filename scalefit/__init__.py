@@ -6,6 +6,7 @@ Public API (everything else lives in private modules or sub-packages):
   :class:`Param`, :class:`ParamSpec`
 - data: :func:`load_curves`, :func:`validate_curves` (see :mod:`scalefit.io`)
 - fitting: :func:`fit_law`, :class:`FitResult`, :func:`bootstrap`, :func:`fit_batch`
+- chained fits: :func:`fit_chain` ((N, D) -> intermediate metric -> target metric)
 - allocation: :func:`compute_optimal`, :func:`compute_for_loss`, :func:`allocation_constants`
 - repeated sampling: :mod:`scalefit.sampling`
 - example data: :mod:`scalefit.examples`
@@ -34,6 +35,8 @@ __all__ = [
     "BootstrapResult",
     "allocation_intervals",
     "fit_batch",
+    "fit_chain",
+    "ChainResult",
     "BatchFitResult",
     "compute_optimal",
     "compute_for_loss",
@@ -51,6 +54,8 @@ _LAZY = {
     "ScalingLaw": ".laws", "available_laws": ".laws", "define_law": ".laws", "get_law": ".laws",
     "Param": ".params", "ParamSpec": ".params",
     "load_curves": ".io", "validate_curves": ".io",
+    "load_runs": ".io", "smooth_runs": ".io", "drop_first": ".io", "final_checkpoints": ".io",
+    "ChainResult": ".chain", "fit_chain": ".chain",
 }
 
 

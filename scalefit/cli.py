@@ -347,6 +347,10 @@ def build_parser(core_only: bool = False, *, listing: bool = False):
 
     _add_report(helped)
 
+    from .chain_cli import add_commands as _add_chain
+
+    _add_chain(sub)
+
     from .bayes.cli import add_commands as _add_bayes
     from .sampling.cli import add_commands as _add_sampling
 

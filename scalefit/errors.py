@@ -34,3 +34,8 @@ class ArgumentError(ScalefitError, ValueError):
 
 class PrecisionError(ScalefitError, RuntimeError):
     """JAX is not running in float64, which every fit requires."""
+
+
+class ConvergenceError(ScalefitError, RuntimeError):
+    """Too many refits failed to converge for the requested result to describe the model
+    (e.g. more bootstrap replicates dropped than the stated maximum fraction)."""

@@ -58,6 +58,48 @@ def _projected_grad(x, g, lower, upper):
     return jnp.where(at_lo | at_hi, 0.0, g)
 
 
+def _free_subspace_pairs(x, g, lower, upper, s_hist, y_hist, rho_hist):
+    """Curvature pairs restricted to the coordinates that are not pinned at a bound.
+
+    With a bound active, pairs that mix the pinned coordinate's gradient change into the
+    quasi-Newton model give poor directions on the free coordinates (thousands of iterations
+    creeping along the bound).  Restricting every pair to the free subspace models the reduced
+    Hessian instead; pairs whose restricted curvature is not positive are skipped.  With no
+    bound active the history is returned unchanged (bit for bit)."""
+    pinned = ((x <= lower) & (g > 0)) | ((x >= upper) & (g < 0))
+    free = (~pinned).astype(x.dtype)
+    s_m = s_hist * free[None, :]
+    y_m = y_hist * free[None, :]
+    sy = jnp.sum(s_m * y_m, axis=1)
+    ok = sy > 1e-12 * jnp.sqrt(jnp.sum(s_m * s_m, axis=1) * jnp.sum(y_m * y_m, axis=1)) + 1e-300
+    rho_m = jnp.where(ok, 1.0 / jnp.where(ok, sy, 1.0), 0.0)
+    any_pinned = jnp.any(pinned)
+    return (jnp.where(any_pinned, s_m, s_hist), jnp.where(any_pinned, y_m, y_hist),
+            jnp.where(any_pinned, rho_m, rho_hist))
+
+
+def _free_subspace_precond(x, g, lower, upper, P):
+    """The initial inverse Hessian restricted to the free coordinates.
+
+    ``P`` approximates H⁻¹ on all coordinates; the inverse of the free block of H is the
+    Schur complement P_ff − P_fp P_pp⁻¹ P_pf (pinned rows and columns set to zero).  Unchanged
+    when no bound is active."""
+    pinned = ((x <= lower) & (g > 0)) | ((x >= upper) & (g < 0))
+    n = x.shape[0]
+    eye = jnp.eye(n, dtype=bool)
+    pp = pinned[:, None] & pinned[None, :]
+    fp = (~pinned)[:, None] & pinned[None, :]
+    P_pp = jnp.where(pp, P, jnp.where(eye, 1.0, 0.0))
+    P_fp = jnp.where(fp, P, 0.0)
+    # elementwise product and sum rather than a matmul (see _two_loop: rounding must not depend
+    # on the batch width under vmap)
+    S = P - jnp.sum(P_fp[:, :, None] * jnp.linalg.solve(P_pp, P_fp.T)[None, :, :], axis=1)
+    ff = (~pinned)[:, None] & (~pinned)[None, :]
+    S = jnp.where(ff, S, 0.0)
+    ok = jnp.all(jnp.isfinite(S))
+    return jnp.where(jnp.any(pinned) & ok, S, P)
+
+
 def _two_loop(g, s_hist, y_hist, rho_hist, n_pairs, newest, precond=None):
     m = s_hist.shape[0]
     q = g
@@ -145,7 +187,9 @@ def minimize(
         # ---- direction (fresh unless we are shortening a rejected step)
         newest = (st.head - 1) % memory
         pgrad = _projected_grad(st.x, st.g, lower, upper)
-        d_new = _two_loop(pgrad, st.s_hist, st.y_hist, st.rho_hist, st.n_pairs, newest, precond)
+        s_h, y_h, rho_h = _free_subspace_pairs(st.x, st.g, lower, upper, st.s_hist, st.y_hist, st.rho_hist)
+        P = None if precond is None else _free_subspace_precond(st.x, st.g, lower, upper, precond)
+        d_new = _two_loop(pgrad, s_h, y_h, rho_h, st.n_pairs, newest, P)
         pinned = ((st.x <= lower) & (d_new < 0)) | ((st.x >= upper) & (d_new > 0))
         d_new = jnp.where(pinned, 0.0, d_new)
         bad_dir = ~(jnp.dot(st.g, d_new) < 0) | ~jnp.all(jnp.isfinite(d_new))

@@ -82,6 +82,27 @@ def _batch_grid(law, starts, X_all, y_raw, valid, free):
     return out
 
 
+def _row_weights(frame: pd.DataFrame, weights) -> np.ndarray:
+    """Per-row objective weights from a column name or an array (ones when None)."""
+    if weights is None:
+        return np.ones(len(frame))
+    if isinstance(weights, str):
+        if weights not in frame.columns:
+            raise ArgumentError(f"`weights` column `{weights}` is not in the data "
+                                f"(columns: {', '.join(map(str, frame.columns))})")
+        w = pd.to_numeric(frame[weights], errors="coerce").to_numpy(np.float64)
+        what = f"column `{weights}`"
+    else:
+        w = np.asarray(weights, dtype=np.float64)
+        what = "`weights`"
+    if w.shape != (len(frame),):
+        raise ArgumentError(f"{what} must hold one weight per row ({len(frame)}), got shape {w.shape}")
+    bad = np.flatnonzero(~np.isfinite(w) | (w < 0))
+    if len(bad):
+        raise ArgumentError(f"{what} row {bad[0]}: {w[bad[0]]!r} is not a finite non-negative weight")
+    return w
+
+
 def _group_label(by, key) -> str:
     key = key if isinstance(key, tuple) else (key,)
     return ", ".join(f"{b}={k}" for b, k in zip(by, key))
@@ -166,6 +187,8 @@ def fit_batch(
     fixed: Mapping[str, float] | None = None,
     tied: Mapping[str, str] | None = None,
     starts=None,
+    weights=None,
+    allow_duplicates: bool = False,
     varpro: bool = True,
     n_polish: int | None = None,
     screen_iters: int | None = None,
@@ -192,6 +215,12 @@ def fit_batch(
     the best ``n_polish``, default 1, is polished; a few Gauss-Newton iterations instead of ~50
     L-BFGS ones on small curves), or ``"auto"`` (``"lm"`` for the squared loss, else
     ``"lbfgs"``).
+
+    ``weights`` (a column name or one non-negative number per row) weights each row's term
+    of the objective, e.g. bootstrap counts; a row of weight ``k`` fits exactly like ``k``
+    copies of it.  Rows equal in every fitted column are rejected as likely data errors unless
+    ``weights`` is given or ``allow_duplicates=True`` (stacked resamples of many curves, one
+    group per replicate, contain them by design).
 
     >>> # res = fit_batch(frame[frame.Training == 1], "power_law", by=["Domain", "Task", "Model"],
     >>> #                 inputs={"x": "D"}); res.predict(frame[frame.Training == 0])
@@ -234,7 +263,14 @@ def fit_batch(
     free, fixed, tied = _resolve_constraints(law, fixed, tied)
     from ..io import validate_curves
 
-    validate_curves(frame, inputs=[bound[n] for n in law.inputs], target=target,
+    w_rows = _row_weights(frame, weights)
+    if weights is not None or allow_duplicates:
+        # repeated rows are repeated observations here; validate each distinct row once
+        fitted_cols = list(dict.fromkeys([*by, *(bound[n] for n in law.inputs), target]))
+        frame_checked = frame.loc[~frame.duplicated(subset=fitted_cols)]
+    else:
+        frame_checked = frame
+    validate_curves(frame_checked, inputs=[bound[n] for n in law.inputs], target=target,
                     log_target=law.target == "log", log_inputs=law.positive_inputs, num_params=len(free),
                     law=law.name, groups=by)
     schedule = _Schedule(int(n_polish), int(screen_iters), int(max_iter), float(gtol), float(ftol),
@@ -251,7 +287,7 @@ def fit_batch(
     pos = np.arange(n_max)[None, :]
     valid = pos < counts[:, None]
     idx = order[np.where(valid, starts_at[:, None] + pos, starts_at[:, None])]  # pad with the group's first row
-    W = valid.astype(np.float64)
+    W = valid.astype(np.float64) * w_rows[idx]
     X_all = {n: frame[bound[n]].to_numpy(np.float64)[idx] for n in law.inputs}
     y_raw = frame[target].to_numpy(np.float64)[idx]
     y_t = np.log(y_raw) if law.target == "log" else y_raw
@@ -348,7 +384,7 @@ def fit_batch(
         rows_g = idx[g][m]
         sub = frame.iloc[rows_g]
         data = {"X": {k: jnp.asarray(v[g][m]) for k, v in X_all.items()}, "y": jnp.asarray(y_t[g][m]),
-                "w": jnp.ones(int(m.sum())), "fixed": jnp.asarray(fixed_arr)}
+                "w": jnp.asarray(w_rows[rows_g]), "fixed": jnp.asarray(fixed_arr)}
         return _Problem(law, sub, bound, target, free, fixed, tied, x0s[g], origin, data, lower, upper, None,
                         list(dict.fromkeys([*bound.values(), target])))
 

@@ -22,14 +22,19 @@ import numpy as np
 import pandas as pd
 
 from .._config import require_x64
-from ..errors import ArgumentError
+from ..errors import ArgumentError, ConvergenceError
 from . import _lbfgs
 from ._devices import device_count, device_map
 from ._progress import progress_bar
 from .objective import assemble_theta, make_objective
-from .point import DECREMENT_TOL
+from .point import active_bounds, stationary
 
 _RUNNERS: dict[tuple, Any] = {}
+
+#: default largest fraction of replicates that may be dropped (not converged) before
+#: :func:`bootstrap` refuses to return intervals: beyond it the kept replicates describe a
+#: selected sub-population of resamples, not the sampling distribution of the estimator
+MAX_DROPPED = 0.05
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,12 @@ class BootstrapResult:
     seed: int
     level: float
     start: str = "estimate"
+    #: why replicates were dropped: reason -> count (empty when every replicate converged)
+    dropped: Mapping[str, int] = field(default_factory=dict)
+    #: converged replicates whose estimate sits on a parameter bound: parameter -> count
+    on_bound: Mapping[str, int] = field(default_factory=dict)
+    #: rows kept with weight 1 in every replicate (e.g. an anchor point), as row positions
+    fixed_rows: tuple[int, ...] = ()
 
     @property
     def n_replicates(self) -> int:
@@ -69,6 +80,15 @@ class BootstrapResult:
     @property
     def n_converged(self) -> int:
         return int(np.sum(self.converged))
+
+    def describe(self) -> str:
+        """One line: replicates kept, why any were dropped, how many ended on a bound."""
+        out = f"{self.n_converged}/{self.n_replicates} replicates kept"
+        if self.dropped:
+            out += " (dropped: " + ", ".join(f"{n} {why}" for why, n in self.dropped.items()) + ")"
+        if self.on_bound:
+            out += "; converged on a bound: " + ", ".join(f"`{k}` in {n}" for k, n in self.on_bound.items())
+        return out
 
     def good(self) -> np.ndarray:
         """Draws of the converged replicates (shape (R_ok, P))."""
@@ -116,6 +136,25 @@ class BootstrapResult:
             for k, v in vals.items()
         ]).assign(level=level)
 
+    def evaluate(self, law, X: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Natural-scale predictions of every replicate, shape (R, n); NaN for dropped replicates.
+
+        Each input is either shared, shape (n,), or per replicate, shape (R, n) (e.g. the
+        replicate's own prediction of an intermediate quantity in a chained fit)."""
+        R = self.n_replicates
+        order = [self.names.index(n) for n in law.param_names]
+        theta = {n: jnp.asarray(self.draws[:, [i]]) for n, i in zip(law.param_names, order)}
+        arrs = {k: np.asarray(v, dtype=np.float64) for k, v in X.items()}
+        for k, v in arrs.items():
+            if v.ndim == 2 and v.shape[0] != R:
+                raise ArgumentError(f"input `{k}` has {v.shape[0]} rows of replicates; expected {R}")
+        shape = np.broadcast_shapes((R, 1), *(np.atleast_2d(v).shape if v.ndim == 2 else (1, v.size)
+                                              for v in arrs.values()))
+        Xj = {k: jnp.asarray(np.broadcast_to(v if v.ndim == 2 else v.reshape(1, -1), shape)) for k, v in arrs.items()}
+        out = law.fn(theta, Xj)
+        out = np.asarray(jnp.exp(out) if law.target == "log" else out)
+        return np.where(self.converged[:, None], out, np.nan)
+
     def add_prediction_intervals(self, fit, out: pd.DataFrame, X: Mapping[str, np.ndarray]) -> pd.DataFrame:
         level, lo, hi = self._q(None)
         preds = _evaluate_draws(fit.law, self.names, self.good(), X)
@@ -132,6 +171,7 @@ class BootstrapResult:
             "objective": [float(v) if math.isfinite(v) else None for v in self.objective],
             "converged": [bool(c) for c in self.converged], "method": self.method, "cluster": self.cluster,
             "seed": int(self.seed), "level": float(self.level), "start": self.start,
+            "dropped": dict(self.dropped), "on_bound": dict(self.on_bound), "fixed_rows": list(self.fixed_rows),
         }
 
     @classmethod
@@ -141,6 +181,8 @@ class BootstrapResult:
             objective=np.array([np.nan if v is None else v for v in d["objective"]], dtype=np.float64),
             converged=np.asarray(d["converged"], dtype=bool), method=d["method"], cluster=d.get("cluster"),
             seed=int(d["seed"]), level=float(d["level"]), start=d.get("start", "estimate"),
+            dropped=dict(d.get("dropped", {})), on_bound=dict(d.get("on_bound", {})),
+            fixed_rows=tuple(d.get("fixed_rows", ())),
         )
 
 
@@ -160,15 +202,26 @@ def _evaluate_draws(law, names, draws, X) -> np.ndarray:
     return np.asarray(_EVAL[id(law)][1](jnp.asarray(draws[:, order]), Xj))
 
 
-def resample_weights(n_rows: int, n_replicates: int, *, seed: int, clusters: np.ndarray | None = None) -> np.ndarray:
-    """Count weights (R, n_rows): multinomial over rows, or over clusters mapped to their rows."""
+def resample_weights(n_rows: int, n_replicates: int, *, seed: int, clusters: np.ndarray | None = None,
+                     fixed: np.ndarray | None = None) -> np.ndarray:
+    """Count weights (R, n_rows): multinomial over rows, or over clusters mapped to their rows.
+
+    ``fixed`` (boolean, n_rows) marks rows that are not resampled: they enter every replicate
+    with weight 1 (an anchor point, a known limit) and the other rows are resampled among
+    themselves."""
     rng = np.random.default_rng(seed)
+    fixed = np.zeros(n_rows, bool) if fixed is None else np.asarray(fixed, dtype=bool)
+    rest = np.flatnonzero(~fixed)
+    W = np.ones((n_replicates, n_rows))
     if clusters is None:
-        return rng.multinomial(n_rows, np.full(n_rows, 1.0 / n_rows), size=n_replicates).astype(np.float64)
-    codes, uniques = pd.factorize(pd.Series(clusters), sort=False)
+        m = len(rest)
+        W[:, rest] = rng.multinomial(m, np.full(m, 1.0 / m), size=n_replicates)
+        return W
+    codes, uniques = pd.factorize(pd.Series(np.asarray(clusters)[rest]), sort=False)
     k = len(uniques)
     counts = rng.multinomial(k, np.full(k, 1.0 / k), size=n_replicates).astype(np.float64)
-    return counts[:, codes]
+    W[:, rest] = counts[:, codes]
+    return W
 
 
 def _runner(fit, max_iter, gtol, ftol, chunk, precondition=True):
@@ -225,6 +278,9 @@ def bootstrap(
     block_size: int = 256,
     progress: bool | None = None,
     precondition: bool = True,
+    fixed_rows=None,
+    weights: np.ndarray | None = None,
+    max_dropped: float = MAX_DROPPED,
 ):
     """Bootstrap a point fit; returns a new :class:`FitResult` carrying ``.bootstrap``.
 
@@ -247,6 +303,19 @@ def bootstrap(
     precondition : bool
         Start every replicate's L-BFGS with the inverse Hessian of the full-data objective at
         the start (default) instead of a scaled identity: the same optima in fewer iterations.
+    fixed_rows : boolean array or column name, optional
+        Rows that are not resampled but enter every replicate with weight 1 (an anchor point
+        such as loss 0 -> accuracy 1); the remaining rows (or runs) are resampled among
+        themselves.
+    weights : array (R, n_rows), optional
+        Explicit replicate weights instead of drawing them (e.g. run counts shared by the two
+        steps of a chained fit, for a paired bootstrap); ``n_replicates`` is then ``R``.
+    max_dropped : float
+        Largest fraction of replicates that may fail to converge (default 0.05).  A replicate
+        converges when the optimality conditions hold at its end point, including estimates on
+        a parameter bound with the gradient pointing outward (counted in ``on_bound``).  When
+        more are dropped a :class:`~scalefit.errors.ConvergenceError` names the reasons, since
+        the kept replicates would describe a selected subset of resamples (docs/uncertainty.md).
 
     Examples
     --------
@@ -258,6 +327,15 @@ def bootstrap(
 
     if not isinstance(fit, FitResult):
         raise ArgumentError(f"`fit` must be a FitResult, got {type(fit).__name__}")
+    if not 0 <= float(max_dropped) < 1:
+        raise ArgumentError(f"`max_dropped` = {max_dropped!r} must lie in [0, 1)")
+    if weights is not None:
+        W = np.asarray(weights, dtype=np.float64)
+        if W.ndim != 2 or W.shape[1] != len(fit.frame) or W.shape[0] < 2 or not np.all(np.isfinite(W)) \
+                or np.any(W < 0):
+            raise ArgumentError(f"`weights` must be an (R >= 2, {len(fit.frame)}) array of finite non-negative "
+                                f"numbers, got shape {W.shape}")
+        n_replicates = W.shape[0]
     if not isinstance(n_replicates, (int, np.integer)) or n_replicates < 2:
         raise ArgumentError(f"`n_replicates` = {n_replicates!r} must be an integer >= 2")
     if not 0 < level < 1:
@@ -273,7 +351,11 @@ def bootstrap(
             raise ArgumentError(f"`cluster` column `{cluster}` has fewer than 2 distinct values")
     else:
         clusters = None
-    W = resample_weights(len(frame), int(n_replicates), seed=int(seed), clusters=clusters)
+    fixed_mask = _fixed_mask(frame, fixed_rows)
+    if weights is None:
+        W = resample_weights(len(frame), int(n_replicates), seed=int(seed), clusters=clusters, fixed=fixed_mask)
+    elif fixed_mask.any() and not np.all(W[:, fixed_mask] == 1.0):
+        raise ArgumentError("`weights` must give every row of `fixed_rows` weight 1 in every replicate")
 
     law = fit.law
     if isinstance(start, str):
@@ -314,23 +396,67 @@ def bootstrap(
     fval = np.concatenate([o[1] for o in outs])
     status = np.concatenate([o[2] for o in outs])
     dec = np.concatenate([o[3] for o in outs])
-    ok_status = (status == _lbfgs.GTOL) | (status == _lbfgs.FTOL) | (
-        (status == _lbfgs.LINESEARCH_FAILED) & (dec <= DECREMENT_TOL * np.maximum(1.0, np.abs(fval)))
-    )
-    converged = ok_status & np.isfinite(fval) & np.all(np.isfinite(draws), axis=1)
+    converged, dropped = replicate_verdicts(status, fval, dec, draws)
+    free_idx = [law.param_names.index(n) for n in fit.free]
+    on_bound: dict[str, int] = {}
+    for row in draws[converged]:
+        for n in active_bounds(row[free_idx], lower, upper, fit.free):
+            on_bound[n] = on_bound.get(n, 0) + 1
     boot = BootstrapResult(
         names=law.param_names, draws=draws, objective=fval * fit.delta**2, converged=converged,
         method="cluster" if cluster else "case", cluster=cluster, seed=int(seed), level=float(level),
-        start=start_label,
+        start=start_label if weights is None else "given weights", dropped=dropped, on_bound=on_bound,
+        fixed_rows=tuple(int(i) for i in np.flatnonzero(fixed_mask)),
     )
-    warns = list(fit.warnings)
     n_bad = R - int(converged.sum())
-    if n_bad > 0.05 * R:
-        warns.append(f"{n_bad} of {R} bootstrap replicates did not converge; they are excluded from intervals")
+    if n_bad > float(max_dropped) * R:
+        raise ConvergenceError(
+            f"bootstrap of `{law.name}`: {boot.describe()}, more than max_dropped={max_dropped:g} of {R}; "
+            "intervals from the kept replicates would be biased (try fixed_rows for anchor points, "
+            "other parameter bounds, or raise `max_dropped` knowingly)")
+    warns = list(fit.warnings)
+    if n_bad:
+        warns.append(f"bootstrap: {boot.describe()}; dropped replicates are excluded from intervals")
     md = dict(fit.metadata)
     md["bootstrap"] = {"n_replicates": R, "n_converged": int(converged.sum()), "method": boot.method,
-                       "cluster": cluster, "seed": int(seed), "start": start_label}
+                       "cluster": cluster, "seed": int(seed), "start": boot.start, "dropped": dict(dropped),
+                       "on_bound": dict(on_bound), "fixed_rows": list(boot.fixed_rows)}
     return replace(fit, bootstrap=boot, warnings=tuple(warns), metadata=md)
+
+
+def _fixed_mask(frame: pd.DataFrame, fixed_rows) -> np.ndarray:
+    if fixed_rows is None:
+        return np.zeros(len(frame), bool)
+    if isinstance(fixed_rows, str):
+        if fixed_rows not in frame.columns:
+            raise ArgumentError(f"`fixed_rows` column `{fixed_rows}` is not in the fitted data")
+        mask = frame[fixed_rows].to_numpy()
+    else:
+        mask = np.asarray(fixed_rows)
+    if mask.shape != (len(frame),) or mask.dtype != bool:
+        raise ArgumentError(f"`fixed_rows` must be {len(frame)} booleans (one per fitted row)")
+    if mask.all():
+        raise ArgumentError("`fixed_rows` marks every row; nothing is left to resample")
+    return mask
+
+
+def replicate_verdicts(status, f, decrement, draws) -> tuple[np.ndarray, dict[str, int]]:
+    """Convergence of each replicate refit and the reasons for the ones that fail.
+
+    A refit converges when its projected gradient or relative decrease met the tolerance, or
+    when the optimality conditions hold at its end point (:func:`scalefit.fit.point.stationary`;
+    this covers estimates on a bound).  Returns the boolean mask and ``reason -> count``."""
+    status, f, decrement = np.asarray(status), np.asarray(f), np.asarray(decrement)
+    finite = np.isfinite(f) & np.all(np.isfinite(draws), axis=1)
+    ok = finite & ((status == _lbfgs.GTOL) | (status == _lbfgs.FTOL) | stationary(decrement, f))
+    reasons = np.where(~finite, "non-finite objective",
+              np.where(~np.isfinite(decrement), "indefinite Hessian (saddle or flat direction)",
+              np.where(status == _lbfgs.RUNNING, "iteration limit away from an optimum",
+                       "line search stopped away from an optimum")))
+    dropped: dict[str, int] = {}
+    for r in reasons[~ok]:
+        dropped[str(r)] = dropped.get(str(r), 0) + 1
+    return ok, dropped
 
 
 def allocation_intervals(fit, C, level: float | None = None) -> pd.DataFrame:

@@ -256,16 +256,45 @@ def _varpro_start(law, free, X, y_t, w):
     return np.array([theta[n] for n in free])
 
 
+def stationary(decrement, f):
+    """KKT verdict from the Newton decrement on the free subspace (vectorised).
+
+    :func:`scalefit.fit._lbfgs.newton_decrement` leaves out exactly the coordinates that sit on
+    a bound with the gradient pointing outward; any other coordinate (interior, or on a bound
+    with the gradient pointing inward) enters it.  A decrement below
+    ``DECREMENT_TOL·max(1, |f|)`` therefore means the first-order optimality conditions hold:
+    outward gradient at every active bound and no resolvable decrease elsewhere.  An indefinite
+    Hessian (saddle, flat direction) gives an infinite decrement and fails."""
+    f = np.asarray(f, dtype=np.float64)
+    decrement = np.asarray(decrement, dtype=np.float64)
+    return np.isfinite(f) & (decrement <= DECREMENT_TOL * np.maximum(1.0, np.abs(f)))
+
+
+def active_bounds(x, lower, upper, names) -> list[str]:
+    """Names of the coordinates of ``x`` that sit on their lower or upper bound."""
+    x, lower, upper = (np.asarray(a, dtype=np.float64) for a in (x, lower, upper))
+    out = []
+    for j, n in enumerate(names):
+        if (np.isfinite(lower[j]) and x[j] <= lower[j] + 1e-9 * max(1.0, abs(lower[j]))) \
+                or (np.isfinite(upper[j]) and x[j] >= upper[j] - 1e-9 * max(1.0, abs(upper[j]))):
+            out.append(n)
+    return out
+
+
 def solver_problem(status: int, decrement: float, f: float, total_iters: int, f_start: float,
                    max_iter: int) -> str | None:
-    """Why the best start of a fit is not a converged optimum (None when it is)."""
+    """Why the best start of a fit is not a converged optimum (None when it is).
+
+    A start that hit the iteration limit or whose line search failed is still converged when
+    the optimality conditions hold at its end point (:func:`stationary`): this is how an
+    estimate on a bound is recognised as an optimum rather than a stop."""
     if not np.isfinite(f):
         return "the objective is not finite at any start"
-    if status == _lbfgs.RUNNING:
+    if status == _lbfgs.RUNNING and not stationary(decrement, f):
         return f"the best start reached the iteration limit (max_iter={max_iter}) before converging"
     if status == _lbfgs.NONFINITE:
         return "the best start produced a non-finite objective or gradient"
-    if status == _lbfgs.LINESEARCH_FAILED and not (decrement <= DECREMENT_TOL * max(1.0, abs(f))):
+    if status == _lbfgs.LINESEARCH_FAILED and not stationary(decrement, f):
         return (f"the line search failed while the quasi-Newton decrement is {decrement:.2e} "
                 f"(relative {decrement / max(1.0, abs(f)):.1e}; not a stationary point)")
     if total_iters <= 3 and np.isfinite(f_start) and (f_start - f) <= 1e-9 * max(abs(f), 1e-300) \
@@ -700,9 +729,7 @@ def _assemble(prob: _Problem, raw, *, loss, delta, asymmetry, schedule: _Schedul
     if problem:
         problems.append(problem)
     lo, hi = law.params.bounds(free)
-    on_bound = [n for j, n in enumerate(free)
-                if (np.isfinite(lo[j]) and xbest[j] <= lo[j] + 1e-9 * max(1.0, abs(lo[j])))
-                or (np.isfinite(hi[j]) and xbest[j] >= hi[j] - 1e-9 * max(1.0, abs(hi[j])))]
+    on_bound = active_bounds(xbest, lo, hi, free)
     if on_bound:
         warns.append(f"estimate on a bound for {on_bound}; the law may not describe the data there")
     agree = np.abs(f2c - fbest) <= 1e-6 * max(abs(fbest), 1e-300)
@@ -735,10 +762,12 @@ def _assemble(prob: _Problem, raw, *, loss, delta, asymmetry, schedule: _Schedul
         status = UNIDENTIFIED + "; ".join(unidentified + problems)
     elif converged:
         why = _lbfgs.STATUS_TEXT[status_code]
-        if status_code == _lbfgs.LINESEARCH_FAILED:
+        if status_code in (_lbfgs.LINESEARCH_FAILED, _lbfgs.RUNNING):
             why = "no further decrease resolvable in float64 (quasi-Newton decrement " \
                   f"{decrement / max(1.0, abs(fbest)):.1e} relative)"
         status = f"{why}; |proj grad| = {pg:.2e} after {total_iters} iterations"
+        if on_bound:
+            status += f"; on a bound for {on_bound} (optimality conditions hold there)"
     else:
         status = "; ".join(problems)
 

@@ -199,7 +199,7 @@ class FitResult:
                     f"{r['natural_value']:>14.7g}{q['natural_sd']:>11.3g}  "
                     f"[{q['natural_lower']:.5g}, {q['natural_upper']:.5g}]"
                 )
-            lines.append(f"bootstrap: {b.n_converged}/{b.n_replicates} replicates converged "
+            lines.append(f"bootstrap: {b.describe()} "
                          f"({b.method} resampling{', by `' + b.cluster + '`' if b.cluster else ''}, seed {b.seed})")
         lines.append(f"objective: {self.objective:.10g} (scaled {self.objective_scaled:.10g})")
         lines.append(

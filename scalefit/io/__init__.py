@@ -31,10 +31,15 @@ from .attempts import (
     validate_attempts,
 )
 from .curves import load_curves
+from .runs import drop_first, final_checkpoints, load_runs, smooth_runs
 from .schema import CURVE_ALIASES, CURVE_COLUMNS, frame_hash, numeric_columns, validate_curves
 
 __all__ = [
     "load_curves",
+    "load_runs",
+    "smooth_runs",
+    "drop_first",
+    "final_checkpoints",
     "validate_curves",
     "frame_hash",
     "numeric_columns",

@@ -1,0 +1,117 @@
+"""`scalefit chain`: fit (N, D) -> intermediate -> target on a table and predict held-out runs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .errors import ArgumentError
+
+
+def add_commands(sub) -> None:
+    s = sub.add_parser("chain", help="two chained laws: (N, D) -> intermediate metric -> target metric")
+    s.add_argument("data", help="table with one row per checkpoint (or per run): run, N, D, metrics")
+    s.add_argument("--step1", default="chinchilla", help="law of (N, D) for the intermediate (default chinchilla)")
+    s.add_argument("--step2", default="sigmoid", help="link from intermediate to target (sigmoid, error_link)")
+    s.add_argument("--intermediate", required=True, metavar="COLUMN", help="intermediate metric (e.g. task loss)")
+    s.add_argument("--target", required=True, metavar="COLUMN",
+                   help="target metric; `1-COLUMN` fits one minus a column (error from accuracy)")
+    s.add_argument("--map", help="rename source columns to run/N/D/step, e.g. run=name,N=params,D=tokens")
+    s.add_argument("--anchor", action="append",
+                   help="fixed row kept in every replicate, e.g. loss=0,acc=1 (repeatable)")
+    s.add_argument("--last", type=int, default=1, help="average step 1's intermediate over the last K checkpoints")
+    s.add_argument("--holdout-min-N", type=float, metavar="N",
+                   help="hold out runs with N >= this value: fit on the rest, predict them, print relative errors")
+    s.add_argument("--at", action="append", help="prediction point N=...,D=... (repeatable)")
+    s.add_argument("--bootstrap", type=int, default=1000, metavar="R", help="paired replicates (default 1000; 0: none)")
+    s.add_argument("--level", type=float, default=0.9, help="interval level (default 0.9)")
+    s.add_argument("--backtest", action="store_true", help="also refit without the largest model size and predict it")
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(func=run_chain)
+
+
+def _pairs(text: str, flag: str) -> dict[str, str]:
+    out = {}
+    for part in [p for p in text.split(",") if p.strip()]:
+        if "=" not in part:
+            raise ArgumentError(f"`--{flag}` expects NAME=VALUE[,NAME=VALUE...], got {part!r}")
+        k, v = part.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def _number(v: str, flag: str, name: str) -> float:
+    try:
+        return float(v)
+    except ValueError:
+        raise ArgumentError(f"`--{flag}`: value of `{name}` = {v!r} is not a number") from None
+
+
+def run_chain(args) -> int:
+    from .chain import fit_chain
+    from .io.runs import read_frame
+
+    frame = read_frame(args.data)
+    if args.map:
+        ren = {src: dst for dst, src in _pairs(args.map, "map").items()}
+        missing = [c for c in ren if c not in frame.columns]
+        if missing:
+            raise ArgumentError(f"`--map` names column `{missing[0]}`, not in '{args.data}'")
+        frame = frame.rename(columns=ren)
+    target = args.target
+    if target not in frame.columns and target.startswith("1-") and target[2:] in frame.columns:
+        frame[target] = 1.0 - pd.to_numeric(frame[target[2:]], errors="coerce")
+    for flag, col in (("intermediate", args.intermediate), ("target", target)):
+        if col not in frame.columns:
+            raise ArgumentError(f"`--{flag}` column `{col}` is not in '{args.data}' "
+                                f"(columns: {', '.join(map(str, frame.columns))})")
+    for col in ("run", "N", "D"):
+        if col not in frame.columns:
+            raise ArgumentError(f"'{args.data}' has no `{col}` column; map one with --map {col}=COLUMN")
+    anchors = [{k: _number(v, "anchor", k) for k, v in _pairs(a, "anchor").items()} for a in (args.anchor or [])]
+    train, held = frame, frame.iloc[:0]
+    if args.holdout_min_N is not None:
+        held = frame[frame["N"] >= args.holdout_min_N]
+        train = frame[frame["N"] < args.holdout_min_N]
+        if held.empty:
+            raise ArgumentError(f"`--holdout-min-N` = {args.holdout_min_N:g} holds out no run "
+                                f"(largest N is {frame['N'].max():g})")
+    res = fit_chain(train, args.step1, args.step2, intermediate=args.intermediate, target=target,
+                    anchor=anchors or None, last=args.last, n_replicates=args.bootstrap, seed=args.seed,
+                    level=args.level, backtest=args.backtest)
+    print(res.summary())
+    if not held.empty:
+        if "step" in held.columns:
+            from .io import final_checkpoints
+
+            held = final_checkpoints(held, last=args.last, columns=[args.intermediate, target])
+        pred = res.predict(held["N"].to_numpy(), held["D"].to_numpy())
+        print(f"held-out runs (N >= {args.holdout_min_N:g}):")
+        inside = 0
+        for (_, row), (_, p) in zip(held.iterrows(), pred.iterrows()):
+            line = (f"  {row['run']}: N={row['N']:.3g} D={row['D']:.3g}  {args.intermediate} {row[args.intermediate]:.4g}"
+                    f" pred {p[args.intermediate]:.4g} ({p[args.intermediate] / row[args.intermediate] - 1:+.2%});  "
+                    f"{target} {row[target]:.4g} pred {p['prediction']:.4g} ({p['prediction'] / row[target] - 1:+.2%})")
+            if "lower" in p:
+                ok = p["lower"] <= row[target] <= p["upper"]
+                inside += ok
+                line += f" {args.level:.0%} [{p['lower']:.4g}, {p['upper']:.4g}] {'inside' if ok else 'OUTSIDE'}"
+            if p["extrapolation"]:
+                line += f" ({p['extrapolation']})"
+            print(line)
+        if args.bootstrap:
+            print(f"inside their {args.level:.0%} interval: {inside}/{len(held)}")
+    for at in args.at or []:
+        pt = {k: _number(v, "at", k) for k, v in _pairs(at, "at").items()}
+        if set(pt) != {"N", "D"}:
+            raise ArgumentError(f"`--at` needs N=...,D=..., got {at!r}")
+        p = res.predict(pt["N"], pt["D"]).iloc[0]
+        line = f"at N={pt['N']:.3g} D={pt['D']:.3g}: {args.intermediate} {p[args.intermediate]:.4g}, {target} {p['prediction']:.4g}"
+        if "lower" in p:
+            line += f" {args.level:.0%} [{p['lower']:.4g}, {p['upper']:.4g}]"
+        print(line)
+    if res.backtest is not None:
+        bt = res.backtest
+        print(f"backtest (largest size held out, N={bt['N'].iloc[0]:.3g}): mean |relative error| "
+              f"{np.mean(np.abs(bt['relative_error'])):.2%} over {len(bt)} runs")
+    return 0
