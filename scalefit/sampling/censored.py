@@ -106,6 +106,45 @@ def until_success_items(counts: pd.DataFrame, likelihood: str = "attempts") -> I
     return item_data(n_b, np.zeros_like(n_b), extra=extra, first_success=fs, attempts=n)
 
 
+def as_item_data(data, k=None, likelihood: str = "attempts") -> ItemData:
+    """Items from what a fitter was given: :class:`ItemData`, attempts ``n`` with ``k``, or a
+    counts frame from :func:`scalefit.io.load_attempts` (sample-until-success frames through
+    :func:`until_success_items`).
+
+    A frame must hold one group: fitting the items of several models together would silently
+    mix them.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> as_item_data(pd.DataFrame({"item": [0, 1], "n": [10, 10], "k": [0, 3]})).k.tolist()
+    [0, 3]
+    """
+    if isinstance(data, ItemData):
+        return data
+    if not isinstance(data, pd.DataFrame):
+        return item_data(data, k)
+    if k is not None:
+        raise ArgumentError("`k`: pass a counts frame alone (its `k` column is used), or attempts `n` with `k`")
+    for g in data.attrs.get("groups") or []:
+        values = data[g].drop_duplicates().tolist() if g in data.columns else []
+        if len(values) > 1:
+            shown = ", ".join(map(repr, values[:3])) + (", ..." if len(values) > 3 else "")
+            raise ArgumentError(
+                f"`data` holds {len(values)} groups of `{g}` ({shown}); fit one at a time, e.g. "
+                f"data[data[{g!r}] == {values[0]!r}]"
+            )
+    missing = [c for c in ("n", "k") if c not in data.columns]
+    if missing:
+        raise ArgumentError(
+            f"`data` lacks the column(s) {', '.join(f'`{c}`' for c in missing)} of a counts frame "
+            "(load it with scalefit.io.load_attempts)"
+        )
+    if "first_success" in data.columns:
+        return until_success_items(data, likelihood)
+    return item_data(data["n"].to_numpy(), data["k"].to_numpy())
+
+
 def asr_from_log(counts: pd.DataFrame, N, fit: MixingFit | None = None) -> pd.DataFrame:
     """ASR@N of the items in a sample-until-success log, without stopping-rule bias.
 

@@ -65,7 +65,8 @@ def _add_loader(p: argparse.ArgumentParser, *, data_required: bool = True) -> No
         p.add_argument("data", nargs="?", help="data file (or use --fit)")
     g = p.add_argument_group("data loading")
     g.add_argument("--format", default="auto",
-                   choices=["auto", "counts", "long", "matrix", "jsonl", "humaneval", "until_success"])
+                   choices=["auto", "counts", "long", "matrix", "jsonl", "humaneval", "until_success", "lm_eval",
+                            "inspect"])
     g.add_argument("--groups", help="grouping columns, comma-separated (e.g. model); each group is fitted separately")
     g.add_argument("--item", help="item id column / JSON field")
     g.add_argument("--attempt", help="attempt index column (attempt logs)")
@@ -75,6 +76,10 @@ def _add_loader(p: argparse.ArgumentParser, *, data_required: bool = True) -> No
     g.add_argument("--batch-size", dest="batch_size", type=int,
                    help="sample-until-success log: attempts per batch (sampling stops after the batch with the first success)")
     g.add_argument("--cap", type=int, help="sample-until-success log: most attempts per item")
+    g.add_argument("--partial", choices=["success", "failure", "error"],
+                   help="Inspect AI logs: count partial-credit scores ('P') as success, failure, or leave them out")
+    g.add_argument("--tests", choices=["base", "plus"],
+                   help="EvalPlus eval_results.json: base tests only, or base and plus tests (default plus)")
     g.add_argument("--likelihood", default="attempts", choices=["attempts", "first_success", "batch"],
                    help="sample-until-success logs: use every recorded attempt (default), only the first-success "
                         "attempt, or only the batch of the first success")
@@ -87,9 +92,12 @@ def _load(args) -> pd.DataFrame:
         raise ArgumentError("`DATA` is required (or pass --fit FILE)")
     if not Path(args.data).exists():
         raise ArgumentError(f"`DATA` = '{args.data}' does not exist")
-    return load_attempts(args.data, args.format, item=args.item, attempt=args.attempt, success=args.success,
-                         n=args.n_col, k=args.k_col, groups=_names(args.groups) or None,
-                         batch_size=args.batch_size, cap=args.cap)
+    frame = load_attempts(args.data, args.format, item=args.item, attempt=args.attempt, success=args.success,
+                          n=args.n_col, k=args.k_col, groups=_names(args.groups) or None,
+                          batch_size=args.batch_size, cap=args.cap, partial=args.partial, tests=args.tests)
+    if frame.attrs.get("read_as"):
+        print(f"note: {args.data}: {frame.attrs['read_as']}", file=sys.stderr)
+    return frame
 
 
 def _group_iter(frame: pd.DataFrame):
@@ -305,7 +313,7 @@ def _cmd_backtest(args) -> int:
     if args.first:
         fmt = args.format if args.format not in ("counts", "until_success") else "auto"
         log = load_attempt_log(args.data, fmt, item=args.item, attempt=args.attempt, success=args.success,
-                               groups=_names(args.groups) or None)
+                               groups=_names(args.groups) or None, partial=args.partial, tests=args.tests)
         res = backtest_log(log, args.fit_budget, Ns, target=args.target or "continued", **common)
     else:
         frame = _load(args)
