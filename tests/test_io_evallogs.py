@@ -113,7 +113,8 @@ def test_lm_eval_seeds_concatenated(tmp_path):
 
 
 def test_lm_eval_several_filters_need_a_group(tmp_path):
-    records = [_lm_line(d, "7", [["7"]], ["7"], 1.0, filt=f) for d in range(3) for f in ("strict-match", "flexible-extract")]
+    records = [_lm_line(d, "7", [["7"]], ["7"], 1.0, filt=f)
+               for d in range(3) for f in ("strict-match", "flexible-extract")]
     records[0]["exact_match"] = 0.0
     path = _write_jsonl(tmp_path / "samples_two_filters.jsonl", records)
     with pytest.raises(ArgumentError, match=r"2 filters \('strict-match', 'flexible-extract'\).*--groups filter"):
@@ -182,7 +183,8 @@ def inspect_eval(tmp_path):
         archive.writestr("_journal/start.json", json.dumps({"version": 2, "eval": _inspect_header()["eval"]}))
         for s in _inspect_samples():
             archive.writestr(f"samples/{s['id']}_epoch_{s['epoch']}.json", json.dumps(s))
-        archive.writestr("summaries.json", json.dumps([{"id": s["id"], "epoch": s["epoch"]} for s in _inspect_samples()]))
+        summaries = [{"id": s["id"], "epoch": s["epoch"]} for s in _inspect_samples()]
+        archive.writestr("summaries.json", json.dumps(summaries))
         archive.writestr("header.json", json.dumps(_inspect_header()))
     return path
 

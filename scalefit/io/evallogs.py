@@ -463,9 +463,10 @@ def _inspect(samples: list, path: Path, what: str, *, item, success, groups, par
             continue
         score = (s.get("scores") or {}).get(success)
         if not isinstance(score, dict) or "value" not in score:
-            reason = f" (it errored: {str(s['error'].get('message', s['error']) if isinstance(s['error'], dict) else s['error'])[:60]!r})" \
-                if s.get("error") else ""
-            problems.append(f"{where}: no `scores.{success}.value`{reason}")
+            error = s.get("error")
+            message = error.get("message", error) if isinstance(error, dict) else error
+            why = f" (it errored: {str(message)[:60]!r})" if error else ""
+            problems.append(f"{where}: no `scores.{success}.value`{why}")
             continue
         value, is_partial = _inspect_score(score["value"])
         if is_partial:
