@@ -44,14 +44,14 @@ def _write_jsonl(path, records):
     return path
 
 
-# Which of 10 repeats answer correctly, per document: 10 of 60 correct, so pass@1 = 1/6, while
-# the per-document majority is correct only for the documents with >= 6 correct answers.
+# Which of 10 repeats answer correctly, per document: 9 of 60 correct, so pass@1 = 0.15, while
+# the per-document majority is right for one document in six (0.1667).
 REPEAT_FLAGS = [
     [1, 1, 1, 1, 1, 1, 0, 0, 0, 0],  # majority right
     [1, 1, 0, 0, 0, 0, 0, 0, 0, 0],
     [0, 1, 0, 0, 0, 0, 0, 0, 0, 0],
     [0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
-    [0, 0, 0, 0, 1, 0, 0, 0, 0, 0],
+    [0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
     [0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
 ]
 
@@ -77,7 +77,7 @@ def test_lm_eval_repeats_scored_one_by_one_from_filtered_resps(tmp_path):
     counts = load_attempts(path)
     assert counts["n"].tolist() == [10] * 6
     assert counts["k"].tolist() == [sum(f) for f in REPEAT_FLAGS]
-    assert counts["k"].sum() / counts["n"].sum() == pytest.approx(1 / 6, abs=0)  # exact integer ratio
+    assert counts["k"].sum() / counts["n"].sum() == 9 / 60  # integer counts: the ratio is exact
     assert counts.attrs["read_as"].startswith("read as lm-evaluation-harness samples")
     assert "filtered_resps" in counts.attrs["read_as"] and "against `target`" in counts.attrs["read_as"]
 
@@ -394,3 +394,23 @@ def test_cli_states_how_the_file_was_read(inspect_json, capsys):
     args = parser.parse_args(["passk", str(inspect_json), "--partial", "failure", "--k", "1"])
     assert args.func(args) == 0
     assert "read as an Inspect AI JSON log" in capsys.readouterr().err
+
+
+def test_cli_one_line_error_for_a_log_without_outcomes(tmp_path, capsys):
+    from scalefit.sampling.cli import main
+
+    path = _write_json(tmp_path / "gpqa_o1_allresults.json",
+                       {"score": 0.7, "metrics": {}, "htmls": [], "convos": [], "metadata": {}})
+    assert main(["passk", str(path), "--k", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "simple-evals" in err and "Traceback" not in err
+
+
+def test_inspect_errored_sample_is_named(tmp_path):
+    samples = _inspect_samples()[:3]
+    samples[2]["scores"] = {}
+    samples[2]["error"] = {"message": "RateLimitError: too many requests", "traceback": "..."}
+    path = _write_json(tmp_path / "log.json", {**_inspect_header(), "samples": samples})
+    with pytest.raises(DataValidationError, match=r"sample 1 epoch 3: no `scores.match.value` \(it errored: "
+                                                   r"'RateLimitError"):
+        load_attempts(path, success="match")

@@ -314,6 +314,8 @@ def _cmd_backtest(args) -> int:
         fmt = args.format if args.format not in ("counts", "until_success") else "auto"
         log = load_attempt_log(args.data, fmt, item=args.item, attempt=args.attempt, success=args.success,
                                groups=_names(args.groups) or None, partial=args.partial, tests=args.tests)
+        if log.attrs.get("read_as"):
+            print(f"note: {args.data}: {log.attrs['read_as']}", file=sys.stderr)
         res = backtest_log(log, args.fit_budget, Ns, target=args.target or "continued", **common)
     else:
         frame = _load(args)
