@@ -39,8 +39,8 @@ NaN = not attempted), ``"jsonl"`` (a JSONL attempt log), ``"humaneval"`` (human-
 success, in batches, up to a cap), ``"lm_eval"`` (lm-evaluation-harness samples) and
 ``"inspect"`` (Inspect AI ``.json`` / ``.eval`` logs).  ``"auto"`` recognises the evaluation
 logs of :mod:`scalefit.io.evallogs` from their content, and a batched sample-until-success log
-from its data (:func:`~scalefit.io.evallogs.until_success_batch`).  Columns are found through :data:`ATTEMPT_ALIASES`
-(case-insensitive, first alias present wins) unless named explicitly.
+from its data (:func:`~scalefit.io.evallogs.until_success_batch`).  Columns are found through
+:data:`ATTEMPT_ALIASES` (case-insensitive, first alias present wins) unless named explicitly.
 
 ``frame.attrs`` records ``source``, ``groups``, ``columns`` (schema name -> source column),
 ``read_as`` (how an evaluation log or a sample-until-success log was recognised, when it was)
