@@ -378,10 +378,14 @@ def test_fitters_accept_the_loaded_frame(tmp_path):
     assert from_frame.params == direct.params  # the same numbers reach the same optimiser
     bon = fit_bon(counts, model="beta")
     assert bon.model == "beta" and bon.fits["beta"].converged
+    from scalefit.sampling import fit_beta_binomial
+
+    assert fit_beta_binomial(counts).a == fit_beta_binomial(20, k).a  # same counts, same optimiser
     grouped = pd.DataFrame({"model": ["a", "a", "b"], "item": [0, 1, 0], "n": 5, "k": [1, 0, 2]})
     grouped = load_attempts(grouped, groups=["model"])
-    with pytest.raises(ArgumentError, match=r"2 groups of `model`"):
-        fit_mixing(grouped, model="beta")
+    for fitter in (lambda c: fit_mixing(c, model="beta"), fit_beta_binomial):
+        with pytest.raises(ArgumentError, match=r"2 groups of `model`"):
+            fitter(grouped)
 
 
 def test_cli_states_how_the_file_was_read(inspect_json, capsys):

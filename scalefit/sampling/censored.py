@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ArgumentError
-from ._common import _fmt
+from ._common import _fmt, check_counts_frame
 from .models import ItemData, MixingFit, item_data
 
 __all__ = ["UNTIL_SUCCESS_LIKELIHOODS", "until_success_items", "asr_from_log"]
@@ -126,20 +126,7 @@ def as_item_data(data, k=None, likelihood: str = "attempts") -> ItemData:
         return item_data(data, k)
     if k is not None:
         raise ArgumentError("`k`: pass a counts frame alone (its `k` column is used), or attempts `n` with `k`")
-    for g in data.attrs.get("groups") or []:
-        values = data[g].drop_duplicates().tolist() if g in data.columns else []
-        if len(values) > 1:
-            shown = ", ".join(map(repr, values[:3])) + (", ..." if len(values) > 3 else "")
-            raise ArgumentError(
-                f"`data` holds {len(values)} groups of `{g}` ({shown}); fit one at a time, e.g. "
-                f"data[data[{g!r}] == {values[0]!r}]"
-            )
-    missing = [c for c in ("n", "k") if c not in data.columns]
-    if missing:
-        raise ArgumentError(
-            f"`data` lacks the column(s) {', '.join(f'`{c}`' for c in missing)} of a counts frame "
-            "(load it with scalefit.io.load_attempts)"
-        )
+    check_counts_frame(data)
     if "first_success" in data.columns:
         return until_success_items(data, likelihood)
     return item_data(data["n"].to_numpy(), data["k"].to_numpy())
