@@ -418,3 +418,15 @@ def test_inspect_errored_sample_is_named(tmp_path):
     with pytest.raises(DataValidationError, match=r"sample 1 epoch 3: no `scores.match.value` \(it errored: "
                                                    r"'RateLimitError"):
         load_attempts(path, success="match")
+
+
+def test_until_success_detected_per_group(tmp_path):
+    rng = np.random.default_rng(4)
+    records, firsts = [], []
+    for model in ("m1", "m2"):
+        recs, first = _until_success_log(rng, items=10, batch=4, cap=24 if model == "m1" else 40)
+        records += [{**r, "model": model} for r in recs]
+        firsts += [np.nan if f is None else float(f) for f in first]
+    counts = load_attempts(_write_jsonl(tmp_path / "two_models.jsonl", records), groups=["model"])
+    assert counts["batch_size"].unique().tolist() == [4]
+    np.testing.assert_array_equal(counts["first_success"].to_numpy(), firsts)
