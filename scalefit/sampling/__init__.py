@@ -83,7 +83,7 @@ from .passuntil import (
     task_law_pu,
 )
 from .backtest import BacktestResult, backtest_counts, backtest_log
-from .censored import asr_from_log, until_success_items
+from .censored import as_item_data, asr_from_log, until_success_items
 from .bonfit import DEFAULT_CANDIDATES, BonFit, BudgetForecast, Forecast, fit_bon, forecast
 from .models import MIXING_MODELS, ItemData, MixingFit, fit_mixing, item_data
 from .passuntil_holdout import PassUntilHoldout, passuntil_holdout
@@ -171,6 +171,7 @@ __all__ = [
     "fit_bon",
     "forecast",
     "until_success_items",
+    "as_item_data",
     "asr_from_log",
     "BacktestResult",
     "backtest_counts",

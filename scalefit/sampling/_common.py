@@ -27,6 +27,26 @@ def _fmt(value) -> str:
     return str(value)
 
 
+def check_counts_frame(frame) -> None:
+    """A counts frame from :func:`scalefit.io.load_attempts` that a fitter can take as is:
+    ``n`` and ``k`` columns and a single group (fitting several models' items together would
+    silently mix them)."""
+    for g in frame.attrs.get("groups") or []:
+        values = frame[g].drop_duplicates().tolist() if g in frame.columns else []
+        if len(values) > 1:
+            shown = ", ".join(map(repr, values[:3])) + (", ..." if len(values) > 3 else "")
+            raise ArgumentError(
+                f"`data` holds {len(values)} groups of `{g}` ({shown}); fit one at a time, e.g. "
+                f"data[data[{g!r}] == {values[0]!r}]"
+            )
+    missing = [c for c in ("n", "k") if c not in frame.columns]
+    if missing:
+        raise ArgumentError(
+            f"`data` lacks the column(s) {', '.join(f'`{c}`' for c in missing)} of a counts frame "
+            "(load it with scalefit.io.load_attempts)"
+        )
+
+
 def as_counts(name: str, x, *, min_value: int = 0) -> np.ndarray:
     """Validate ``x`` as an array of integer counts >= ``min_value`` and return it as int64."""
     arr = np.asarray(x)

@@ -34,7 +34,7 @@ import numpy as np
 
 from .._config import require_x64
 from ..errors import ArgumentError
-from ._common import as_counts, check_successes, unique_rows
+from ._common import as_counts, check_counts_frame, check_successes, unique_rows
 from ._optim import damped_newton
 from ._special import digamma, log_gamma_ratio, trigamma
 
@@ -58,6 +58,16 @@ _BOUNDARY_LOG = float(np.log(1e8))  # fits with a or b outside [1e-8, 1e8] are b
 
 
 def _validate_counts(n, k):
+    if k is None:  # a counts frame from scalefit.io.load_attempts
+        if not hasattr(n, "columns"):
+            raise ArgumentError("`k` is required unless `n` is a counts frame from scalefit.io.load_attempts")
+        check_counts_frame(n)
+        if "first_success" in n.columns:
+            raise ArgumentError(
+                "`n` is a sample-until-success frame: a plain Beta-Binomial fit of its counts is biased by the "
+                "stopping rule; use fit_bon or fit_mixing (censored likelihood)"
+            )
+        n, k = n["n"].to_numpy(), n["k"].to_numpy()
     n = np.atleast_1d(as_counts("n", n, min_value=1))
     k = np.atleast_1d(as_counts("k", k))
     if n.ndim != 1 or k.ndim != 1:
@@ -380,14 +390,15 @@ def _start_from_moments(n, k) -> np.ndarray:
     return np.clip(theta, -_BOUND + 1.0, _BOUND - 1.0)
 
 
-def fit_beta_binomial(n, k, *, start=None) -> BetaBinomialFit:
+def fit_beta_binomial(n, k=None, *, start=None) -> BetaBinomialFit:
     """Maximum-likelihood Beta-Binomial fit of per-problem success counts (docs/best_of_n.md#beta-binomial-model).
 
     Parameters
     ----------
-    n : int or array_like of int
+    n : int, array_like of int or DataFrame
         Attempts per problem (one value for all problems, or one per problem; heterogeneous
-        budgets are used as they are).
+        budgets are used as they are), or a counts frame from :func:`scalefit.io.load_attempts`
+        (one group; then leave out ``k``).
     k : array_like of int
         Successes per problem.
     start : (a, b), optional
@@ -540,7 +551,7 @@ def _zi_core(theta0, n, k, w):
     return damped_newton(_zi_fgh, theta0, (n, k, w), max_iter=300, gtol=_GTOL, bound=_BOUND)
 
 
-def fit_zero_inflated_beta_binomial(n, k) -> ZeroInflatedBetaBinomialFit:
+def fit_zero_inflated_beta_binomial(n, k=None) -> ZeroInflatedBetaBinomialFit:
     """Fit the "unbreakable mass" model p ~ pi delta_0 + (1 - pi) Beta(a, b) (docs/best_of_n.md#exact-asrn, docs/bayes.md#likelihoods).
 
     The per-item likelihood is log[pi 1{k_i = 0} + (1 - pi) BB(k_i; n_i, a, b)], evaluated with

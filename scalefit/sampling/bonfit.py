@@ -66,6 +66,7 @@ from .models import (
     _weights,
     item_data,
 )
+from .censored import as_item_data
 
 __all__ = [
     "DEFAULT_CANDIDATES",
@@ -710,8 +711,9 @@ def fit_bon(data, k=None, *, model: str = "auto", candidates=DEFAULT_CANDIDATES,
 
     Parameters
     ----------
-    data : ItemData or array_like of int
-        Items (see :func:`~scalefit.sampling.item_data`), or attempts per item with ``k``.
+    data : ItemData, DataFrame or array_like of int
+        Items (see :func:`~scalefit.sampling.item_data`), a counts frame from
+        :func:`scalefit.io.load_attempts` (one group), or attempts per item with ``k``.
     k : array_like of int, optional
         Successes per item.
     model : str
@@ -752,7 +754,7 @@ def fit_bon(data, k=None, *, model: str = "auto", candidates=DEFAULT_CANDIDATES,
     True
     """
     require_x64()
-    data = data if isinstance(data, ItemData) else item_data(data, k)
+    data = as_item_data(data, k)
     cands = tuple(candidates)
     if not cands:
         raise ArgumentError("`candidates` is empty")

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ArgumentError
-from ._common import _fmt
+from ._common import _fmt, check_counts_frame
 from .models import ItemData, MixingFit, item_data
 
 __all__ = ["UNTIL_SUCCESS_LIKELIHOODS", "until_success_items", "asr_from_log"]
@@ -104,6 +104,32 @@ def until_success_items(counts: pd.DataFrame, likelihood: str = "attempts") -> I
     n_b = np.where(broken, lower, n)
     extra = np.where(broken, upper - lower, 0)
     return item_data(n_b, np.zeros_like(n_b), extra=extra, first_success=fs, attempts=n)
+
+
+def as_item_data(data, k=None, likelihood: str = "attempts") -> ItemData:
+    """Items from what a fitter was given: :class:`ItemData`, attempts ``n`` with ``k``, or a
+    counts frame from :func:`scalefit.io.load_attempts` (sample-until-success frames through
+    :func:`until_success_items`).
+
+    A frame must hold one group: fitting the items of several models together would silently
+    mix them.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> as_item_data(pd.DataFrame({"item": [0, 1], "n": [10, 10], "k": [0, 3]})).k.tolist()
+    [0, 3]
+    """
+    if isinstance(data, ItemData):
+        return data
+    if not isinstance(data, pd.DataFrame):
+        return item_data(data, k)
+    if k is not None:
+        raise ArgumentError("`k`: pass a counts frame alone (its `k` column is used), or attempts `n` with `k`")
+    check_counts_frame(data)
+    if "first_success" in data.columns:
+        return until_success_items(data, likelihood)
+    return item_data(data["n"].to_numpy(), data["k"].to_numpy())
 
 
 def asr_from_log(counts: pd.DataFrame, N, fit: MixingFit | None = None) -> pd.DataFrame:

@@ -54,7 +54,8 @@ def _add_loader(p: argparse.ArgumentParser, *, data_required: bool = True) -> No
         p.add_argument("data", nargs="?", help="data file (or use --fit)", api="source")
     g = p.add_argument_group("data loading")
     g.add_argument("--format", default="auto",
-                   choices=["auto", "counts", "long", "matrix", "jsonl", "humaneval", "until_success"], api="format")
+                   choices=["auto", "counts", "long", "matrix", "jsonl", "humaneval", "until_success", "lm_eval",
+                            "inspect"], api="format")
     g.add_argument("--groups", help="grouping columns, comma-separated (e.g. model); each group is fitted separately",
                    api="groups")
     g.add_argument("--item", help="item id column / JSON field", api="item")
@@ -65,6 +66,10 @@ def _add_loader(p: argparse.ArgumentParser, *, data_required: bool = True) -> No
     g.add_argument("--batch-size", dest="batch_size", type=POSITIVE_INT, api="batch_size",
                    help="sample-until-success log: attempts per batch (sampling stops after the batch with the first success)")
     g.add_argument("--cap", type=POSITIVE_INT, api="cap", help="sample-until-success log: most attempts per item")
+    g.add_argument("--partial", choices=["success", "failure", "error"], api="partial",
+                   help="Inspect AI logs: count partial-credit scores ('P') as success, failure, or leave them out")
+    g.add_argument("--tests", choices=["base", "plus"], api="tests",
+                   help="EvalPlus eval_results.json: base tests only, or base and plus tests (default plus)")
     g.add_argument("--likelihood", default="attempts", choices=["attempts", "first_success", "batch"],
                    help="sample-until-success logs: use every recorded attempt (default), only the first-success "
                         "attempt, or only the batch of the first success")
@@ -78,9 +83,11 @@ def _load(args) -> pd.DataFrame:
     check_input_path(args.data)
     frame = load_attempts(args.data, args.format, item=args.item, attempt=args.attempt, success=args.success,
                           n=args.n_col, k=args.k_col, groups=_names(args.groups) or None,
-                          batch_size=args.batch_size, cap=args.cap)
+                          batch_size=args.batch_size, cap=args.cap, partial=args.partial, tests=args.tests)
     if frame.empty:
         raise ArgumentError(f"`DATA` = '{args.data}' holds no items (only a header?)")
+    if frame.attrs.get("read_as"):
+        print(f"note: {args.data}: {frame.attrs['read_as']}", file=sys.stderr)
     return frame
 
 
@@ -281,7 +288,9 @@ def _cmd_backtest(args) -> int:
     if args.first:
         fmt = args.format if args.format not in ("counts", "until_success") else "auto"
         log = load_attempt_log(args.data, fmt, item=args.item, attempt=args.attempt, success=args.success,
-                               groups=_names(args.groups) or None)
+                               groups=_names(args.groups) or None, partial=args.partial, tests=args.tests)
+        if log.attrs.get("read_as"):
+            print(f"note: {args.data}: {log.attrs['read_as']}", file=sys.stderr)
         res = backtest_log(log, args.fit_budget, Ns, target=args.target or "continued", **common)
     else:
         frame = _load(args)

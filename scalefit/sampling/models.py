@@ -1032,8 +1032,9 @@ def fit_mixing(data, k=None, model: str = "beta", *, prior: bool = True) -> Mixi
 
     Parameters
     ----------
-    data : ItemData or array_like of int
-        An :class:`ItemData`, or the attempts ``n`` per item (then pass ``k``).
+    data : ItemData, DataFrame or array_like of int
+        An :class:`ItemData`, a counts frame from :func:`scalefit.io.load_attempts` (one
+        group), or the attempts ``n`` per item (then pass ``k``).
     k : array_like of int, optional
         Successes per item when ``data`` holds the attempts.
     model : str
@@ -1056,7 +1057,9 @@ def fit_mixing(data, k=None, model: str = "beta", *, prior: bool = True) -> Mixi
     (0.08492, 0.72033)
     """
     require_x64()
-    data = data if isinstance(data, ItemData) else item_data(data, k)
+    from .censored import as_item_data  # censored builds on this module
+
+    data = as_item_data(data, k)
     _family(model)
     rows = _rows(data.n, data.k, data.extra)
     W = _weights(rows.index, rows.size, np.ones((1, data.size)))
