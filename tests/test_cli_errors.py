@@ -140,7 +140,7 @@ def test_header_only_counts_file_for_passk(tmp_path, capsys):
     path = tmp_path / "counts.csv"
     path.write_text("item,n,k\n")
     msg = user_error(["passk", path, "--k", "1"], capsys)
-    assert "`DATA`" in msg and "counts.csv" in msg and "holds no items" in msg
+    assert "counts.csv" in msg and "no data rows" in msg
 
 
 @pytest.mark.parametrize("argv", [
@@ -197,7 +197,8 @@ def test_passuntil_string_successes(tmp_path, capsys):
                     "3e8,a,1,10\n3e8,b,1,10\n")
     msg = user_error(["passuntil", path, "--size", "params", "--instance", "problem", "--successes", "n_correct",
                       "--attempts", "n_samples"], capsys)
-    assert "`n_correct` = x" in msg and "row 0" in msg
+    # file rows count from 1 (the first data row after the header)
+    assert "column `n_correct` row 1" in msg and "'x'" in msg
 
 
 def test_bon_fit_with_a_trillion_attempts_per_item(tmp_path, capsys):
@@ -222,11 +223,11 @@ def test_breaks_for_another_law(tmp_path, capsys):
 def test_api_argument_names_are_worded_as_flags(tmp_path, capsys):
     """The loader says `name it with `item=``; the CLI says `--item`."""
     path = tmp_path / "log.jsonl"
-    path.write_text('{"i": 0, "answer": "x"}\n{"i": 1, "answer": "y"}\n')
+    path.write_text('{"q": 0, "answer": "x"}\n{"q": 1, "answer": "y"}\n')
     msg = user_error(["passk", path, "--k", "1", "--format", "long"], capsys)
     assert "name it with `--item`" in msg and "item=" not in msg
     assert msg.startswith("scalefit: error: `--item`:")
-    assert "available: `i`, `answer`" in msg  # the file's own column names are left alone
+    assert "available: `q`, `answer`" in msg  # the file's own column names are left alone
     msg = user_error(["passk", path, "--k", "1"], capsys)
     assert "pass `--format`" in msg and "`--n-col`" in msg and "format=" not in msg
 

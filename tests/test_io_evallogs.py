@@ -389,14 +389,9 @@ def test_fitters_accept_the_loaded_frame(tmp_path):
 
 
 def test_cli_states_how_the_file_was_read(inspect_json, capsys):
-    import argparse
+    from scalefit.cli import main
 
-    from scalefit.sampling.cli import add_commands
-
-    parser = argparse.ArgumentParser(prog="scalefit")
-    add_commands(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["passk", str(inspect_json), "--partial", "failure", "--k", "1"])
-    assert args.func(args) == 0
+    assert main(["passk", str(inspect_json), "--partial", "failure", "--k", "1"]) == 0
     assert "read as an Inspect AI JSON log" in capsys.readouterr().err
 
 

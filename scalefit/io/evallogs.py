@@ -196,6 +196,8 @@ def _read_json(path: Path) -> Any:
     except json.JSONDecodeError as err:
         raise DataValidationError([f"cannot read '{path}' as JSON: line {err.lineno} column {err.colno}: {err.msg}"],
                                   source=str(path)) from None
+    except RecursionError:
+        raise DataValidationError([f"cannot read '{path}' as JSON: nested too deeply"], source=str(path)) from None
     except (OSError, UnicodeDecodeError, EOFError, lzma.LZMAError) as err:
         raise DataValidationError([f"cannot read '{path}' as JSON: {err}"], source=str(path)) from None
 
@@ -208,8 +210,8 @@ def _first_record(path: Path) -> dict | None:
                 if line.strip():
                     record = json.loads(line)
                     return record if isinstance(record, dict) else None
-    except (OSError, UnicodeDecodeError, EOFError, lzma.LZMAError, json.JSONDecodeError):
-        return None
+    except (OSError, UnicodeDecodeError, EOFError, lzma.LZMAError, json.JSONDecodeError, RecursionError):
+        return None  # the table readers report what is wrong with the file
     return None
 
 
@@ -238,6 +240,9 @@ def _jsonl_records(path: Path) -> list[tuple[int, dict]]:
                     record = json.loads(line)
                 except json.JSONDecodeError as err:
                     problems.append(f"line {no}: invalid JSON ({err.msg})")
+                    continue
+                except RecursionError:
+                    problems.append(f"line {no}: nested too deeply")
                     continue
                 if not isinstance(record, dict):
                     problems.append(f"line {no}: expected a JSON object, got {type(record).__name__}")
@@ -575,13 +580,18 @@ def _is_simple_evals(data: dict, path: Path) -> bool:
 # nested per-item logs
 
 
+_ID_NAMES = frozenset({"item", "i", "id", "item_id", "doc_id", "task_id", "sample_id", "behavior_id", "problem",
+                       "problem_id", "problem_idx", "instance", "question_id"})
+
+
 def _nested_field(records: list[dict]) -> str | None:
     """The one field that holds a list of attempts (objects or 0/1 flags) in every record."""
     def attempts_list(v: object) -> bool:
         return isinstance(v, list) and bool(v) and (all(isinstance(a, dict) for a in v)
                                                     or all(_flag(a) is not None for a in v))
 
-    names = [k for k, v in records[0].items() if attempts_list(v)]
+    # a list under an id-like name is a malformed id (reported by the loaders), never attempts
+    names = [k for k, v in records[0].items() if attempts_list(v) and str(k).lower() not in _ID_NAMES]
     names = [k for k in names if all(attempts_list(r.get(k)) for r in records)]
     return names[0] if len(names) == 1 else None
 
