@@ -180,3 +180,16 @@ SEED = number(integer=True, lo=0, hi=2**32 - 1)
 POSITIVE_INT = number(integer=True, lo=1)
 COUNT = number(integer=True, lo=0)
 POSITIVE = number(lo=0.0, lo_open=True)
+
+
+def parse_assignments(text: str, argument: str) -> dict[str, str]:
+    """``"a=1,b=2"`` -> ``{"a": "1", "b": "2"}``; a part without ``=`` is an error naming ``argument``."""
+    from .errors import ArgumentError
+
+    out = {}
+    for part in [p for p in text.split(",") if p.strip()]:
+        if "=" not in part:
+            raise ArgumentError(f"`{argument}` expects NAME=VALUE[,NAME=VALUE...], got {part!r}")
+        k, v = part.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out

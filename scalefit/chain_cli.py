@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ._cliargs import parse_assignments
 from .errors import ArgumentError
 
 
@@ -31,13 +32,7 @@ def add_commands(sub) -> None:
 
 
 def _pairs(text: str, flag: str) -> dict[str, str]:
-    out = {}
-    for part in [p for p in text.split(",") if p.strip()]:
-        if "=" not in part:
-            raise ArgumentError(f"`--{flag}` expects NAME=VALUE[,NAME=VALUE...], got {part!r}")
-        k, v = part.split("=", 1)
-        out[k.strip()] = v.strip()
-    return out
+    return parse_assignments(text, f"--{flag}")
 
 
 def _number(v: str, flag: str, name: str) -> float:

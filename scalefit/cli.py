@@ -42,15 +42,9 @@ def _setup_jax(args=None) -> None:
 
 
 def _parse_assignments(text: str, argument: str) -> dict[str, str]:
-    from .errors import ArgumentError
+    from ._cliargs import parse_assignments
 
-    out = {}
-    for part in [p for p in text.split(",") if p.strip()]:
-        if "=" not in part:
-            raise ArgumentError(f"`{argument}` expects NAME=VALUE[,NAME=VALUE...], got {part!r}")
-        k, v = part.split("=", 1)
-        out[k.strip()] = v.strip()
-    return out
+    return parse_assignments(text, argument)
 
 
 def _floats(d: dict[str, str], argument: str) -> dict[str, float]:

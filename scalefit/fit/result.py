@@ -386,19 +386,7 @@ def _check_record(d, law: ScalingLaw | None) -> ScalingLaw:
     fmt = c.get("format", "str")
     if fmt is not None and fmt != "scalefit.FitResult":
         raise ArgumentError(f"not a scalefit fit file (`format` is {fmt!r}, expected 'scalefit.FitResult')")
-    version = c.get("version", "int", required=False, default=FORMAT_VERSION)
-    if version > FORMAT_VERSION:
-        c.problem(f"`version` {version} was written by a newer scalefit (this one reads {FORMAT_VERSION})")
-    if law is None:
-        name = c.get("law.name", "str")
-        opts = dict(c.get("law.options", "object?", required=False) or {})
-        if name is not None and opts.pop("custom", False):
-            raise ArgumentError(f"fit of user-defined law `{name}`: pass `law=` to load it")
-        if name is not None:
-            try:
-                law = get_law(name, **opts)
-            except (ArgumentError, TypeError, ValueError) as exc:
-                c.problem(f"`law` {name!r} with options {opts} cannot be built ({' '.join(str(exc).split())})")
+    law = c.version_and_law(law, FORMAT_VERSION, "fit")
     params = c.get("params", "object[number]")
     free = c.get("free", "list[str]")
     fixed = c.get("fixed", "object[number]")
