@@ -349,6 +349,20 @@ def validate_curves(
         raise DataValidationError(problems, source=source)
 
 
+def _frame_columns(frame: object, columns) -> list:
+    """``columns`` as a list of names that ``frame`` (a DataFrame) holds; else an ArgumentError."""
+    if not isinstance(frame, pd.DataFrame):
+        raise ArgumentError(f"`frame` must be a pandas DataFrame, got {type(frame).__name__}")
+    columns = as_name_list(columns, "columns")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ArgumentError(
+            f"`columns` names {', '.join(f'`{c}`' for c in missing)}, not in the frame "
+            f"(present: {fmt_names(list(frame.columns))})"
+        )
+    return columns
+
+
 def numeric_columns(
     frame: pd.DataFrame, columns: Sequence[str], *, source: str | None = None
 ) -> dict[str, np.ndarray]:
@@ -367,15 +381,7 @@ def numeric_columns(
     ...
     scalefit.errors.DataValidationError: 1 problem: column `r` row 1: 'yes' is not numeric
     """
-    if not isinstance(frame, pd.DataFrame):
-        raise ArgumentError(f"`frame` must be a pandas DataFrame, got {type(frame).__name__}")
-    columns = as_name_list(columns, "columns")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ArgumentError(
-            f"`columns` names {', '.join(f'`{c}`' for c in missing)}, not in the frame "
-            f"(present: {fmt_names(list(frame.columns))})"
-        )
+    columns = _frame_columns(frame, columns)
     labels = row_labels(frame)
     out: dict[str, np.ndarray] = {}
     problems: list[str] = []
@@ -408,15 +414,7 @@ def frame_hash(frame: pd.DataFrame, columns: Sequence[str]) -> str:
     >>> frame_hash(frame, ["N", "value"]) == frame_hash(frame.astype({"N": "int64"}), ["N", "value"])
     True
     """
-    if not isinstance(frame, pd.DataFrame):
-        raise ArgumentError(f"`frame` must be a pandas DataFrame, got {type(frame).__name__}")
-    columns = as_name_list(columns, "columns")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ArgumentError(
-            f"`columns` names {', '.join(f'`{c}`' for c in missing)}, not in the frame "
-            f"(present: {fmt_names(list(frame.columns))})"
-        )
+    columns = _frame_columns(frame, columns)
     digest = hashlib.sha256()
     digest.update(f"scalefit.frame_hash/1 rows={len(frame)}\n".encode())
     for column in columns:
