@@ -38,6 +38,8 @@ def require_x64() -> None:
     A float32 fit silently gives wrong optima (Chinchilla objective 0.5% worse, B off by 3x), so
     the entry points refuse to compute in float32; they do not switch the setting themselves,
     because it is global to the process and would change the behaviour of unrelated JAX code.
+    The first call of a session also turns on the persistent compilation cache
+    (:func:`use_compilation_cache`), since every fitting entry point passes through here.
     """
     if not _cache_checked:
         use_compilation_cache()

@@ -66,6 +66,7 @@ import pandas as pd
 
 from ..errors import ArgumentError, DataValidationError
 from ._problems import cap_messages, capped, fmt_names, fmt_value, nested_cells, parse_numeric, row_labels
+from ._aliases import ATTEMPT_ALIASES
 from .evallogs import read_eval_log, until_success_batch
 from ._read import (
     split_suffix,
@@ -89,20 +90,6 @@ UNTIL_SUCCESS_COLUMNS: tuple[str, ...] = ("first_success", "batch_size", "cap", 
 
 #: Columns of the attempt log, after the group columns.
 LOG_COLUMNS: tuple[str, ...] = ("item", "attempt", "success")
-
-#: Case-insensitive source names recognised for each column, in priority order.
-ATTEMPT_ALIASES: dict[str, tuple[str, ...]] = {
-    "item": ("item", "item_id", "problem", "problem_id", "problem_idx", "task_id", "question_id",
-             "prompt_id", "behavior_id", "doc_id", "sample_id", "id", "i"),
-    "attempt": ("attempt", "attempt_idx", "attempt_index", "attempt_id", "sample_idx",
-                "sample_index", "sample_id", "sample", "trial"),
-    "success": ("success", "successful", "passed", "is_correct", "flagged", "jailbroken",
-                "solved"),
-    "n": ("n", "n_samples", "num_samples", "samples", "attempts", "n_attempts", "num_attempts",
-          "trials", "n_trials"),
-    "k": ("k", "c", "n_correct", "num_correct", "successes", "n_successes", "num_successes",
-          "n_success"),
-}
 
 LAYOUTS = ("auto", "counts", "long", "matrix", "jsonl", "humaneval", "until_success", "lm_eval", "inspect")
 

@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ArgumentError, DataValidationError
+from ._aliases import ATTEMPT_ALIASES
 from ._problems import cap_messages, fmt_value
 from ._read import split_suffix
 
@@ -580,8 +581,7 @@ def _is_simple_evals(data: dict, path: Path) -> bool:
 # nested per-item logs
 
 
-_ID_NAMES = frozenset({"item", "i", "id", "item_id", "doc_id", "task_id", "sample_id", "behavior_id", "problem",
-                       "problem_id", "problem_idx", "instance", "question_id"})
+_ID_NAMES = frozenset(ATTEMPT_ALIASES["item"])
 
 
 def _nested_field(records: list[dict]) -> str | None:
