@@ -27,7 +27,7 @@ from . import _lbfgs
 from ._devices import device_count, device_map
 from ._progress import progress_bar
 from .objective import assemble_theta, make_objective
-from .point import active_bounds, stationary
+from .point import active_bounds, prediction_jacobian, stationary, subgradient_verdict
 
 _RUNNERS: dict[tuple, Any] = {}
 
@@ -396,7 +396,8 @@ def bootstrap(
     fval = np.concatenate([o[1] for o in outs])
     status = np.concatenate([o[2] for o in outs])
     dec = np.concatenate([o[3] for o in outs])
-    converged, dropped = replicate_verdicts(status, fval, dec, draws)
+    kink_ok = _absolute_loss_verdicts(fit, draws, W, data, lower, upper) if fit.loss == "absolute" else None
+    converged, dropped = replicate_verdicts(status, fval, dec, draws, kink_ok=kink_ok)
     free_idx = [law.param_names.index(n) for n in fit.free]
     on_bound: dict[str, int] = {}
     for row in draws[converged]:
@@ -440,12 +441,32 @@ def _fixed_mask(frame: pd.DataFrame, fixed_rows) -> np.ndarray:
     return mask
 
 
-def replicate_verdicts(status, f, decrement, draws) -> tuple[np.ndarray, dict[str, int]]:
+def _absolute_loss_verdicts(fit, draws, W, data, lower, upper) -> np.ndarray:
+    """Subgradient verdict (:func:`scalefit.fit.point.subgradient_verdict`) for every replicate
+    of an absolute-loss fit, whose kinked optimum the smooth tests cannot judge."""
+    law = fit.law
+    free_idx = [law.param_names.index(n) for n in fit.free]
+    jac = prediction_jacobian(law, fit.free, tuple(fit.fixed), tuple(sorted(fit.tied.items())))
+    with np.errstate(all="ignore"):
+        pred = _evaluate_draws(law, law.param_names, draws, data["X"])
+        pred = np.log(pred) if law.target == "log" else pred
+    y = np.asarray(data["y"])
+    ok = np.zeros(len(draws), bool)
+    for i, row in enumerate(draws):
+        x = row[free_idx]
+        if np.all(np.isfinite(x)) and np.all(np.isfinite(pred[i])):
+            J = jac(jnp.asarray(x), data["X"], data["fixed"])
+            ok[i] = subgradient_verdict(J, pred[i] - y, y, W[i], x, lower, upper)[0]
+    return ok
+
+
+def replicate_verdicts(status, f, decrement, draws, kink_ok=None) -> tuple[np.ndarray, dict[str, int]]:
     """Convergence of each replicate refit and the reasons for the ones that fail.
 
     A refit converges when its projected gradient or relative decrease met the tolerance, or
     when the optimality conditions hold at its end point (:func:`scalefit.fit.point.stationary`;
-    this covers estimates on a bound).  Returns the boolean mask and ``reason -> count``."""
+    this covers estimates on a bound).  For the absolute loss, ``kink_ok`` (the subgradient
+    verdict per replicate) replaces both.  Returns the boolean mask and ``reason -> count``."""
     status, f, decrement = np.asarray(status), np.asarray(f), np.asarray(decrement)
     finite = np.isfinite(f) & np.all(np.isfinite(draws), axis=1)
     ok = finite & ((status == _lbfgs.GTOL) | (status == _lbfgs.FTOL) | stationary(decrement, f))
@@ -453,6 +474,8 @@ def replicate_verdicts(status, f, decrement, draws) -> tuple[np.ndarray, dict[st
               np.where(~np.isfinite(decrement), "indefinite Hessian (saddle or flat direction)",
               np.where(status == _lbfgs.RUNNING, "iteration limit away from an optimum",
                        "line search stopped away from an optimum")))
+    if kink_ok is not None:
+        ok = ok | (finite & np.asarray(kink_ok, bool))
     dropped: dict[str, int] = {}
     for r in reasons[~ok]:
         dropped[str(r)] = dropped.get(str(r), 0) + 1

@@ -343,6 +343,90 @@ def _distinct_problems(law, frame, bound, target, n_free) -> list[str]:
     return out
 
 
+def prediction_jacobian(law, free, fixed, tied):
+    """The jitted Jacobian of the law's predictions with respect to the free parameters,
+    ``jac(x_free, X, fixed_vals) -> (n, n_free)``, cached per law and constraint set
+    (``fixed``: names of fixed parameters; ``tied``: sorted (name, target) pairs)."""
+    fixed, tied = tuple(fixed), tuple(tied)
+    key = (id(law), tuple(free), fixed, tied)
+    if key not in _JACOBIANS:
+        names = law.param_names
+
+        def jac(x, X, fixed_vals):
+            return jax.jacfwd(lambda v: law.fn(assemble_theta(v, fixed_vals, names=names, free=free, fixed=fixed,
+                                                              tied=tied), X))(x)
+
+        _JACOBIANS[key] = (law, jax.jit(jac))  # keep the law alive with the entry
+    return _JACOBIANS[key][1]
+
+
+#: a residual this small relative to max(1, |observation|) counts as exactly zero (a kink of the
+#: absolute loss): the optimiser stops within ~1e-11 of a kink, while genuine residuals of real
+#: scaling data are >= ~1e-6 (measurement precision)
+KINK_TOL = 1e-8
+#: the minimum-norm subgradient, relative to the largest gradient the data could give
+#: (sum of w_i |dr_i/dx|), below which the absolute-loss optimality conditions hold
+SUBGRADIENT_TOL = 1e-6
+
+
+def subgradient_verdict(J, r, y, w, x, lower, upper) -> tuple[bool, float]:
+    """Optimality verdict for the non-smooth absolute loss ``sum_i w_i |r_i|``.
+
+    At a minimum some residuals sit exactly at zero, where the loss has a kink; there the
+    gradient cannot vanish and the Hessian test of :func:`stationary` does not apply.  The
+    first-order condition is that zero is a subgradient: some ``s_i`` in [-1, 1] for the
+    zero residuals make ``sum_{r_i != 0} w_i sign(r_i) dr_i + sum_{r_i = 0} w_i s_i dr_i`` vanish
+    (a coordinate on a lower/upper bound may keep a positive/negative component).  ``J`` is the
+    (n, n_free) Jacobian of the predictions, ``r`` the residuals, ``y`` the observations (all
+    in target space).  Solved as a small bounded least-squares problem; returns (holds,
+    norm of the best subgradient relative to sum_i w_i |dr_i|)."""
+    from scipy.optimize import lsq_linear
+
+    J, r, y, w, x = (np.asarray(a, dtype=np.float64) for a in (J, r, y, w, x))
+    lower, upper = np.asarray(lower, dtype=np.float64), np.asarray(upper, dtype=np.float64)
+    keep = w > 0
+    J, r, y, w = J[keep], r[keep], y[keep], w[keep]
+    if not (np.all(np.isfinite(J)) and np.all(np.isfinite(r))):
+        return False, float("inf")
+    kink = np.abs(r) <= KINK_TOL * np.maximum(1.0, np.abs(y))
+    g0 = (w[~kink] * np.sign(r[~kink])) @ J[~kink]
+    scale = max(float(np.sum(w[:, None] * np.abs(J))), 1e-300)
+    lo_f, hi_f = np.where(np.isfinite(lower), lower, 0.0), np.where(np.isfinite(upper), upper, 0.0)
+    at_lo = np.isfinite(lower) & (x <= lo_f + 1e-9 * np.maximum(1.0, np.abs(lo_f)))
+    at_hi = np.isfinite(upper) & (x >= hi_f - 1e-9 * np.maximum(1.0, np.abs(hi_f)))
+    # columns (scaled to O(1)): the kinked rows' gradients with s in [-1, 1], and one bound
+    # multiplier per active bound (>= 0, with the sign that lets the gradient point outward)
+    cols = [(w[kink][:, None] * J[kink]).T / scale]
+    lb, ub = [-np.ones(int(kink.sum()))], [np.ones(int(kink.sum()))]
+    for mask, sign in ((at_lo, -1.0), (at_hi, 1.0)):
+        idx = np.flatnonzero(mask)
+        if len(idx):
+            E = np.zeros((len(x), len(idx)))
+            E[idx, np.arange(len(idx))] = sign
+            cols.append(E)
+            lb.append(np.zeros(len(idx)))
+            ub.append(np.full(len(idx), np.inf))
+    A = np.concatenate(cols, axis=1)
+    b = -g0 / scale
+    if A.shape[1] == 0:
+        rel = float(np.linalg.norm(b))
+    else:
+        sol = lsq_linear(A, b, bounds=(np.concatenate(lb), np.concatenate(ub)), method="bvls", tol=1e-14)
+        rel = float(np.linalg.norm(A @ sol.x - b))
+    return bool(rel <= SUBGRADIENT_TOL), rel
+
+
+def kink_stationary(prob, xbest) -> tuple[bool, float]:
+    """:func:`subgradient_verdict` for the best start of a point fit."""
+    law, free = prob.law, prob.free
+    fixed, tied = tuple(prob.fixed), tuple(sorted(prob.tied.items()))
+    x = jnp.asarray(np.asarray(xbest, dtype=np.float64))
+    J = prediction_jacobian(law, free, fixed, tied)(x, prob.data["X"], prob.data["fixed"])
+    theta = assemble_theta(x, prob.data["fixed"], names=law.param_names, free=free, fixed=fixed, tied=tied)
+    r = np.asarray(law.fn(theta, prob.data["X"])) - np.asarray(prob.data["y"])
+    return subgradient_verdict(J, r, prob.data["y"], prob.data["w"], x, prob.lower, prob.upper)
+
+
 def _jacobian_problems(prob, xbest, skip) -> tuple[list[str], list[str]]:
     """Rank check of the predictions' Jacobian at the estimate, over the distinct input points
     with positive weight.  Returns (problems, warnings): a deficient rank among the parameters
@@ -357,17 +441,9 @@ def _jacobian_problems(prob, xbest, skip) -> tuple[list[str], list[str]]:
     pts = np.concatenate([pts, np.repeat(pts[-1:], (1 << max(len(pts) - 1, 0).bit_length()) - len(pts), axis=0)])
     Xu = {n: jnp.asarray(pts[:, j]) for j, n in enumerate(law.inputs)}
     fixed, tied = tuple(prob.fixed), tuple(sorted(prob.tied.items()))
-    key = (id(law), free, fixed, tied)
-    if key not in _JACOBIANS:
-        names = law.param_names
-
-        def jac(x, X, fixed_vals):
-            return jax.jacfwd(lambda v: law.fn(assemble_theta(v, fixed_vals, names=names, free=free, fixed=fixed,
-                                                              tied=tied), X))(x)
-
-        _JACOBIANS[key] = (law, jax.jit(jac))  # keep the law alive with the entry
     lk = _law_key(law)
-    J = np.asarray(_export.call(None if lk is None else ("jacobian", lk, free, fixed, tied), _JACOBIANS[key][1],
+    J = np.asarray(_export.call(None if lk is None else ("jacobian", lk, free, fixed, tied),
+                                prediction_jacobian(law, free, fixed, tied),
                                 jnp.asarray(xbest), Xu, prob.data["fixed"]))
     if not np.all(np.isfinite(J)):
         return [], []  # non-finite predictions are reported by the caller
@@ -726,6 +802,13 @@ def _assemble(prob: _Problem, raw, *, loss, delta, asymmetry, schedule: _Schedul
     decrement = float(dec2[kbest])
     total_iters = int(it_all[best_idx])
     problem = solver_problem(status_code, decrement, fbest, total_iters, float(np.asarray(f0_top)[kbest]), max_iter)
+    kink_rel = None
+    if loss == "absolute" and np.isfinite(fbest) and status_code != _lbfgs.NONFINITE:
+        # non-smooth loss: judge by the subgradient condition, not by the Hessian or the stop reason
+        holds, kink_rel = kink_stationary(prob, xbest)
+        problem = None if holds else (
+            f"zero is not a subgradient of the absolute loss at the best start (smallest subgradient "
+            f"{kink_rel:.1e} of the gradient scale, above {SUBGRADIENT_TOL:.0e}; not a minimum)")
     if problem:
         problems.append(problem)
     lo, hi = law.params.bounds(free)
@@ -762,7 +845,9 @@ def _assemble(prob: _Problem, raw, *, loss, delta, asymmetry, schedule: _Schedul
         status = UNIDENTIFIED + "; ".join(unidentified + problems)
     elif converged:
         why = _lbfgs.STATUS_TEXT[status_code]
-        if status_code in (_lbfgs.LINESEARCH_FAILED, _lbfgs.RUNNING):
+        if kink_rel is not None:
+            why = f"zero is a subgradient of the absolute loss (smallest subgradient {kink_rel:.1e} relative)"
+        elif status_code in (_lbfgs.LINESEARCH_FAILED, _lbfgs.RUNNING):
             why = "no further decrease resolvable in float64 (quasi-Newton decrement " \
                   f"{decrement / max(1.0, abs(fbest)):.1e} relative)"
         status = f"{why}; |proj grad| = {pg:.2e} after {total_iters} iterations"
