@@ -52,7 +52,7 @@ from ._registry import RenderContext, Section, register_renderer
 
 FORMAT = "scalefit.report.BestOfNCurve"
 VERSION = 1
-EXTRAPOLATION_WARN = 10.0
+from .._extrapolation import EXTRAPOLATION_WARN, extrapolation_factor  # noqa: E402
 
 
 # ============================================================================ building a record
@@ -131,13 +131,19 @@ def _backtest_check(bon, fc, level: float) -> dict | None:
     return {"error": err, "half_width": half, "N": N, "fraction": int(bon.fraction), "large": bool(err > half)}
 
 
+def _factor(N, n_max) -> float:
+    """Extrapolation factor of budget N beyond the largest observed attempts (the one definition
+    of every fit path: ``scalefit._extrapolation``)."""
+    return float(np.max(extrapolation_factor({"N": [float(n_max)]}, {"N": np.atleast_1d(np.asarray(N, float))})))
+
+
 def _record_warnings(converged: bool, what: str, message: str, tg, n_max: int, backtest, level: float,
                      check: Mapping | None = None) -> list[str]:
     warns = []
     if not converged:
         warns.append(f"NOT CONVERGED: the {what} fit did not converge ({message}).")
-    if tg.size and tg.max() / n_max > EXTRAPOLATION_WARN:
-        warns.append(f"Extrapolation {fmt_factor(tg.max() / n_max)} beyond the observed {n_max} attempts per problem "
+    if tg.size and _factor(tg.max(), n_max) > EXTRAPOLATION_WARN:
+        warns.append(f"Extrapolation {fmt_factor(_factor(tg.max(), n_max))} beyond the observed {n_max} attempts per problem "
                      f"(more than {EXTRAPOLATION_WARN:.0f}×): the prediction relies on the {what} model of "
                      "per-problem success rates holding in its low-probability tail.")
     if backtest is not None:
@@ -502,8 +508,8 @@ def render_bon_sections(record: Mapping, ctx: RenderContext) -> Section:
     backtest = record.get("backtest")
     n_max = int(data.get("attempts_max") or 0)
     warns = list(record.get("warnings") or [])
-    if requested and n_max and max(requested) / n_max > EXTRAPOLATION_WARN and not any("Extrapolation" in w for w in warns):
-        warns.append(f"Extrapolation {fmt_factor(max(requested) / n_max)} beyond the observed {n_max} attempts "
+    if requested and n_max and _factor(max(requested), n_max) > EXTRAPOLATION_WARN and not any("Extrapolation" in w for w in warns):
+        warns.append(f"Extrapolation {fmt_factor(_factor(max(requested), n_max))} beyond the observed {n_max} attempts "
                      "per problem (more than 10×).")
     converged = bool(record.get("converged", model.get("converged", True)))
     banner = None if converged else f"NOT CONVERGED: {model.get('message', 'the model fit did not converge')}."
@@ -512,7 +518,7 @@ def render_bon_sections(record: Mapping, ctx: RenderContext) -> Section:
         checks.append(f"{_model_words(model)} fit converged: {model.get('message', '')}")
     if backtest and not any(w.startswith("Backtest") for w in warns):
         checks.append(f"backtest: every held-out value lies inside its {level:.0%} interval")
-    if targets and n_max and max(t["N"] for t in targets) / n_max <= EXTRAPOLATION_WARN:
+    if targets and n_max and _factor([t["N"] for t in targets], n_max) <= EXTRAPOLATION_WARN:
         checks.append("extrapolation at most 10× the observed attempts")
 
     from pathlib import Path as _P
@@ -562,7 +568,7 @@ def render_bon_sections(record: Mapping, ctx: RenderContext) -> Section:
     flow.heading(f"Predicted {name}", level=2)
     rows = [{"N": fmt_num(t["N"], 4), name: fmt_num(t["prediction"], 4),
              f"{level:.0%} interval": f"[{fmt_num(t.get('lower'), 4)}, {fmt_num(t.get('upper'), 4)}]",
-             "beyond data": fmt_factor(t["N"] / n_max) if n_max else "n/a",
+             "beyond data": fmt_factor(_factor(t["N"], n_max)) if n_max else "n/a",
              "population curve": fmt_num(t.get("population"), 4) if t.get("population") is not None else "—"}
             for t in targets]
     if rows:
@@ -640,7 +646,7 @@ def render_bon_sections(record: Mapping, ctx: RenderContext) -> Section:
     if targets:
         t0 = targets[0]  # the first requested target (else the record's first) is the headline
         s.append(f"At the target budget N = {fmt_num(t0['N'], 4)} attempts per problem"
-                 + (f", {fmt_factor(t0['N'] / n_max)} the attempts observed," if n_max else "")
+                 + (f", {fmt_factor(_factor(t0['N'], n_max))} the attempts observed," if n_max else "")
                  + f" it predicts {metric}@{fmt_num(t0['N'], 4)} = {_f(t0['prediction']):.3f} for these problems, with a "
                  f"{level:.0%} interval of {_f(t0.get('lower')):.3f} to {_f(t0.get('upper')):.3f}.")
     if budget:

@@ -29,7 +29,7 @@ from ._layout import Flow
 from ._registry import RenderContext, Section, register_renderer
 
 FORMAT = "scalefit.FitResult"
-EXTRAPOLATION_WARN = 10.0
+from .._extrapolation import EXTRAPOLATION_WARN  # noqa: E402
 
 LAW_NAMES = {
     "chinchilla": "Chinchilla",

@@ -27,8 +27,7 @@ from .fitresult import _hide_unused, _iv, load_record, provenance_head
 from ._registry import RenderContext, Section, register_renderer
 
 FORMAT = "scalefit.PosteriorFit"
-#: extrapolation factor beyond which a prediction is flagged (docs/bayes.md#posterior-bands)
-EXTRAPOLATION_WARN = 10.0
+from .._extrapolation import EXTRAPOLATION_WARN  # noqa: E402  (docs/bayes.md#posterior-bands)
 #: headline credible level (docs/bayes.md#posterior-bands: median and 5–95%, also 2.5–97.5%)
 LEVEL = 0.9
 LEVELS = (0.9, 0.95)
@@ -111,23 +110,17 @@ def _targets(post, ctx: RenderContext) -> tuple[list[dict[str, float]], bool, li
 
 
 def _factor(row) -> float:
-    """The extrapolation factor that gates warnings: the scale (product of inputs) ratio for
-    several inputs, else the input ratio (as ``PosteriorFit.predict``'s ``beyond_10x``)."""
-    if "scale_factor" in row and np.isfinite(row["scale_factor"]):
-        return float(row["scale_factor"])
-    if "extrapolation" in row:
-        return float(row["extrapolation"])
-    return float("nan")
+    """The extrapolation factor (``scalefit._extrapolation``: the same for every fit path)."""
+    return float(row["extrapolation"]) if "extrapolation" in row else float("nan")
 
 
 def _factor_words(post, row) -> str:
     f = _factor(row)
     if not np.isfinite(f):
         return ""
-    if "scale_factor" in row and np.isfinite(row["scale_factor"]):
-        return (f"{fmt_factor(f)} the largest fitted scale (product of "
-                f"{' and '.join(_label(post, n) for n in post.law.inputs)}; largest single-input ratio "
-                f"{fmt_factor(row['extrapolation'])})")
+    if len(post.law.inputs) > 1:
+        return (f"{fmt_factor(f)} beyond the fitted data (largest of the single-input ratios and the ratio of "
+                f"{' × '.join(_label(post, n) for n in post.law.inputs)} to its largest fitted value)")
     return f"{fmt_factor(f)} the largest fitted {_label(post, post.law.inputs[0])}"
 
 

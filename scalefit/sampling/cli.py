@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._cliargs import COUNT, LEVEL, POSITIVE_INT, SEED, number, number_list
+from .._cliargs import COUNT, LEVEL, POSITIVE_INT, REPLICATES, SEED, number, number_list
 from .._files import check_input_path
 from ..errors import ArgumentError
 
@@ -366,7 +366,7 @@ def add_commands(subparsers) -> None:
     _add_model_options(s)
     s.add_argument("-o", "--output", help="write the fit as JSON with its forecast, so that `scalefit report` needs "
                                           "no refit (never overwrites without --force)", api="path")
-    s.add_argument("--bootstrap", type=COUNT, default=200, api="num_bootstrap",
+    s.add_argument("--bootstrap", type=REPLICATES, default=200, api="num_bootstrap",
                    help="with -o: whole-procedure bootstrap replicates saved for the forecast's intervals "
                         "(default 200; 0: none)")
     s.add_argument("--backtest", type=COUNT, default=None, metavar="M", api="backtest",
