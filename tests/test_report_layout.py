@@ -33,6 +33,7 @@ import scalefit.bayes  # noqa: E402
 from scalefit.report import build_report  # noqa: E402
 from scalefit.report import demo as demo_mod  # noqa: E402
 from scalefit.report._build import report_pages  # noqa: E402
+from scalefit.report._layout import MARGIN_L, MARGIN_R  # noqa: E402
 from scalefit.report.bestofn import saved_bon_record, save_bon_curve  # noqa: E402
 from scalefit.sampling import BonFit, fit_bon  # noqa: E402
 from scalefit.sampling.bonfit import BON_FILE_FORMAT  # noqa: E402
@@ -105,13 +106,17 @@ def drawn_text_boxes(fig, dpi: float = 100.0):
     return drawn
 
 
-def layout_problems(fig) -> list[str]:
+def layout_problems(fig, margins: tuple[float, float] | None = None) -> list[str]:
+    """Overlapping text boxes, and boxes leaving the page or (``margins``: left and right, in
+    inches) the text column between the side margins."""
     boxes = drawn_text_boxes(fig)
     W, H = fig.bbox.width, fig.bbox.height
+    lo, hi = (0.0, W) if margins is None else (margins[0] * fig.dpi, W - margins[1] * fig.dpi)
     out = []
     for t, bb in boxes:
-        if bb.x0 < -TOUCH_PX or bb.y0 < -TOUCH_PX or bb.x1 > W + TOUCH_PX or bb.y1 > H + TOUCH_PX:
-            out.append(f"leaves the page: {t.get_text()!r} at {bb.bounds}")
+        if bb.x0 < lo - TOUCH_PX or bb.y0 < -TOUCH_PX or bb.x1 > hi + TOUCH_PX or bb.y1 > H + TOUCH_PX:
+            out.append(f"leaves the {'page' if margins is None else 'text column'}: {t.get_text()!r} at "
+                       f"x {bb.x0:.0f}..{bb.x1:.0f} of {lo:.0f}..{hi:.0f} px")
     for (t1, b1), (t2, b2) in itertools.combinations(boxes, 2):
         w = min(b1.x1, b2.x1) - max(b1.x0, b2.x0)
         h = min(b1.y1, b2.y1) - max(b1.y0, b2.y0)
@@ -126,7 +131,7 @@ def test_no_text_overlaps_or_leaves_the_page(inputs, name, request):
     assert len(pages) >= 3
     problems = []
     for i, (fig, title) in enumerate(pages, start=1):
-        problems += [f"{name} page {i} ({title}): {p}" for p in layout_problems(fig)]
+        problems += [f"{name} page {i} ({title}): {p}" for p in layout_problems(fig, (MARGIN_L, MARGIN_R))]
         if request.config.getoption("verbose") > 1:  # pytest -vv: keep the pages to look at
             fig.savefig(f"/tmp/layout-{name}-{i}.png", dpi=70)
     assert not problems, "\n".join(problems[:40])

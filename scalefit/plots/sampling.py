@@ -95,7 +95,8 @@ def plot_sampling_curve(N, prediction=None, lower=None, upper=None, *, observed_
         colour = PALETTE["blue"]
         if model is not None:
             mN = _arr("model_N", model_N if model_N is not None else N, positive=True)
-            ax.plot(mN, tf(_arr("model", model, mN.size)), color=PALETTE["black"], lw=0.9, ls=":",
+            # grey and dotted against the blue dashed prediction: the two stay apart where they meet
+            ax.plot(mN, tf(_arr("model", model, mN.size)), color="0.5", lw=1.3, ls=(0, (1, 2)),
                     label=model_label, zorder=3)
         if extrapolate_from is not None:
             x0 = float(extrapolate_from)

@@ -12,7 +12,7 @@ from typing import Any, Mapping, Sequence
 from .._files import atomic_write_bytes, check_output_path, read_json_file, require_object
 from ..errors import ArgumentError
 from ..plots._style import style
-from ._layout import Flow, decorate
+from ._layout import Flow, decorate, display_path
 from ._registry import RenderContext, Section, get_renderer
 
 
@@ -88,7 +88,7 @@ def _cover(title: str, sections: Sequence[Section], inputs: Sequence[tuple[str, 
         size=9, color="0.25",
     )
     rows = [(f"input {i + 1}" if len(inputs) > 1 else "input",
-             src + (f"  (SHA-256 {sha[:16]}…)" if sha else "")) for i, (src, sha) in enumerate(inputs)]
+             display_path(src) + (f"  (SHA-256 {sha[:16]}…)" if sha else "")) for i, (src, sha) in enumerate(inputs)]
     flow.kv(rows)
     for sec in sections:
         flow.heading(sec.title, level=1, keep_with=1.6)

@@ -47,7 +47,7 @@ from ..fit.result import _clean
 from ..errors import ArgumentError
 from ..plots import plot_backtest, plot_sampling_curve
 from ..plots._style import fmt_factor, fmt_num
-from ._layout import Flow
+from ._layout import Flow, display_path
 from ._registry import RenderContext, Section, register_renderer
 
 FORMAT = "scalefit.report.BestOfNCurve"
@@ -484,6 +484,11 @@ def _interp_targets(curve: pd.DataFrame, requested: Sequence[float]) -> list[dic
     return out
 
 
+#: human headers of the internal-backtest table (BonFit.scores columns)
+_SCORE_HEADERS = {"internal_error": "internal-backtest error", "internal_bias": "bias", "gain_se": "gain SE",
+                  "aic": "AIC"}
+
+
 def _model_words(model: Mapping) -> str:
     return str(model.get("name")) if "params" in model else "Beta-Binomial"
 
@@ -538,17 +543,29 @@ def render_bon_sections(record: Mapping, ctx: RenderContext) -> Section:
                         f"{fmt_num(model.get('loglik'), 8)}; {model.get('message', '')}.")
         if model.get("scores"):
             sc = pd.DataFrame(model["scores"])
-            cols = [c for c in ("model", "internal_error", "internal_bias", "gain_se", "aic", "converged", "chosen")
-                    if c in sc]
-            shown = sc[cols].copy()
-            for c in ("internal_error", "internal_bias", "gain_se", "aic"):
-                if c in shown:
-                    shown[c] = shown[c].map(lambda v: fmt_num(v, 4))
+            shown = pd.DataFrame({"model": sc["model"]})
+            for col, head in _SCORE_HEADERS.items():
+                if col in sc:
+                    shown[head] = sc[col].map(lambda v: fmt_num(v, 4) if v is not None and np.isfinite(_f(v)) else "—")
+            if "converged" in sc:
+                shown["converged"] = sc["converged"].map(lambda v: "yes" if v else "NO")
+            if "chosen" in sc:
+                shown["chosen"] = sc["chosen"].map(lambda v: "✓" if v else "")
             share = model.get("choice_share") or {}
             if share:
                 shown["chosen in bootstrap"] = [f"{100 * _f(share.get(m_, 0.0)):.0f}%" for m_ in sc["model"]]
             flow.heading("Model choice (internal backtest)", level=2)
-            flow.table(shown, note=f"Chosen: {model.get('name')} — {model.get('reason', '')}")
+            chk = model.get("check")
+            verdict = ""
+            if chk:
+                verdict = (f" Check: the chosen model's own error {chk['error']:.3f} is "
+                           + ("LARGER" if chk["large"] else "smaller")
+                           + f" than the half-width of its {level:.0%} interval at N = {fmt_num(chk['N'], 3)} "
+                           f"({chk['half_width']:.3f}), the same extrapolation by {chk['fraction']}×.")
+            flow.table(shown, note=f"Internal-backtest error: mean absolute error of the observed full-budget rate "
+                                   f"predicted from 1/{model.get('fraction', 4)} of each problem's attempts; bias: its "
+                                   "signed mean; gain SE: standard error of the error's gain over the reference model. "
+                                   f"Chosen: {model.get('name')} — {model.get('reason', '')}.{verdict}")
     else:
         flow.table(pd.DataFrame([
             {"parameter": "a (Beta shape)", "estimate": fmt_num(model.get("a"), 5), "SE": fmt_num(model.get("se_a"), 3)},
@@ -581,8 +598,11 @@ def render_bon_sections(record: Mapping, ctx: RenderContext) -> Section:
                  ("budget N", f"{fmt_num(budget.get('N'), 4)}  ({level:.0%} interval "
                               f"[{fmt_num(budget.get('lower'), 4)}, {fmt_num(budget.get('upper'), 4)}])"),
                  ("how", str(budget.get("note", "")))])
+    if not backtest and record.get("backtest_note"):
+        flow.heading("External backtest", level=2)
+        flow.paragraph(f"External backtest {record['backtest_note']}.", size=9)
     if backtest:
-        flow.heading("Backtest", level=2)
+        flow.heading("External backtest", level=2)
         bt = pd.DataFrame(backtest["rows"])
         flow.table(pd.DataFrame({
             "N": bt["N"].map(lambda v: fmt_num(v, 4)),
@@ -610,7 +630,7 @@ def render_bon_sections(record: Mapping, ctx: RenderContext) -> Section:
     )
     flow.caption(
         f"Observed {name} for N up to the attempts made (circles: unbiased pass@k with a {level:.0%} bootstrap "
-        f"interval over problems), the fitted {_model_words(model)} model (dotted) and the prediction beyond the data (dashed, grey "
+        f"interval over problems), the fitted {_model_words(model)} model (grey, dotted) and the prediction beyond the data (dashed, grey "
         f"region) with its {level:.0%} band. Stars: targets. "
         + (f"Green line and shading: the budget reaching {name} = {fmt_num(budget['target'], 3)} and its interval."
            if budget else "")
@@ -626,8 +646,8 @@ def render_bon_sections(record: Mapping, ctx: RenderContext) -> Section:
                      "Right: both against N.")
 
     md = record.get("metadata") or {}
-    prov = [("record", ctx.source + (f" (SHA-256 {ctx.sha256[:16]}…)" if ctx.sha256 else "")),
-            ("data", str(md.get("data_source") or data.get("source") or "not recorded")),
+    prov = [("record", display_path(ctx.source) + (f" (SHA-256 {ctx.sha256[:16]}…)" if ctx.sha256 else "")),
+            ("data", display_path(md.get("data_source") or data.get("source")) or "not recorded"),
             ("data hash", str(md.get("data_hash") or data.get("data_hash") or "not recorded")),
             ("command", str(md.get("command") or "not recorded (built from Python)")),
             *([("created", str(md["created"]))] if md.get("created") else []),

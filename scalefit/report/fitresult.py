@@ -25,7 +25,7 @@ from ..plots import (
 )
 from ..plots._derive import extrapolation_path, frontier, is_chinchilla_type, normalise_targets
 from ..plots._style import PALETTE, column_label, fmt_factor, fmt_num
-from ._layout import Flow
+from ._layout import Flow, display_path
 from ._registry import RenderContext, Section, register_renderer
 
 FORMAT = "scalefit.FitResult"
@@ -228,7 +228,7 @@ def _summary(fit, targets, requested, pred, warns, budgets_table) -> str:
     md = fit.metadata or {}
     ylabel = column_label(fit.target, fit.frame)
     law = LAW_NAMES.get(fit.law.name, fit.law.name)
-    src = md.get("data_source") or "an in-memory data frame"
+    src = display_path(md.get("data_source")) or "an in-memory data frame"
     s = [f"scalefit fitted the {law} law, {fit.law.formula}, to {fit.n_points} measurements of {ylabel} "
          f"from {src} ({_ranges(fit)})."]
     r = pred.iloc[0]
@@ -269,8 +269,8 @@ def provenance_head(md: Mapping, ctx: RenderContext, seed="not recorded") -> lis
     (and the date of files written before fits stopped recording wall-clock time)."""
     versions = md.get("versions") or {}
     return [
-        ("fit file", ctx.source + (f" (SHA-256 {ctx.sha256[:16]}…)" if ctx.sha256 else "")),
-        ("data", str(md.get("data_source") or "not recorded (fitted from an in-memory frame)")),
+        ("fit file", display_path(ctx.source) + (f" (SHA-256 {ctx.sha256[:16]}…)" if ctx.sha256 else "")),
+        ("data", display_path(md.get("data_source")) or "not recorded (fitted from an in-memory frame)"),
         ("data hash", str(md.get("data_hash") or "not recorded")),
         ("command", str(md.get("command") or "not recorded (fitted from Python)")),
         *([("created", str(md["created"]))] if md.get("created") else []),
@@ -364,7 +364,7 @@ def render_fit_result(record: Mapping, ctx: RenderContext) -> Section:
     # ---------------------------------------------------------------- extrapolation
     flow.page_break("Extrapolation to the target")
     flow.heading("Extrapolation to the target")
-    ax = flow.axes_grid(5.0, 1, 1, left=0.7, right=0.05, bottom=0.55)[0, 0]
+    ax = flow.axes_grid(6.3, 1, 1, left=0.7, right=0.05, bottom=0.55)[0, 0]
     plot_extrapolation(fit, targets, ax=ax)
     path = extrapolation_path(fit, targets)
     band = f"The shaded band is the {_interval_words(fit)}. " if fit.bootstrap is not None else \
@@ -442,7 +442,7 @@ def render_fit_result(record: Mapping, ctx: RenderContext) -> Section:
         names = [p.name for p in fit.law.params if p.name in fit.free]
         rows = int(np.ceil(len(names) / 3))
         flow.heading("Bootstrap replicates", level=2, keep_with=1.55 * rows + 0.75)
-        axes = flow.axes_grid(1.55 * rows + 0.3, rows, 3, left=0.45, wspace=0.25, hspace=0.8, bottom=0.45, top=0.1)
+        axes = flow.axes_grid(1.55 * rows + 0.3, rows, 3, left=0.75, wspace=0.35, hspace=0.8, bottom=0.45, top=0.1)
         plot_bootstrap_marginals(fit, axes=axes.ravel())
         _hide_unused(axes, len(names))
         flow.caption("Bootstrap distribution of each free parameter (natural scale): solid line = estimate, dashed "

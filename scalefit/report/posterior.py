@@ -22,7 +22,7 @@ import pandas as pd
 from ..errors import ArgumentError
 from ..plots._derive import extrapolation_path, is_chinchilla_type, normalise_targets
 from ..plots._style import column_label, fmt_factor, fmt_num
-from ._layout import Flow
+from ._layout import Flow, display_path
 from .fitresult import _hide_unused, _iv, load_record, provenance_head
 from ._registry import RenderContext, Section, register_renderer
 
@@ -248,7 +248,7 @@ def _summary(post, targets, requested, pred, warns, ftab, level: float) -> str:
     md = post.metadata or {}
     ylabel = column_label(post.target, post.frame)
     law = _law_name(post)
-    src = md.get("data_source") or "an in-memory data frame"
+    src = display_path(md.get("data_source")) or "an in-memory data frame"
     s = [f"scalefit fitted the {law} law, {post.law.formula}, to {len(post.frame)} measurements of {ylabel} from "
          f"{src} ({_ranges(post)}) by Bayesian inference (NUTS, {post.num_draws} posterior draws)."]
     r = pred.iloc[0]
@@ -401,7 +401,7 @@ def _render(record: Mapping, ctx: RenderContext) -> Section:
     # ---------------------------------------------------------------- extrapolation
     flow.page_break("Extrapolation to the target")
     flow.heading("Extrapolation to the target")
-    ax = flow.axes_grid(5.0, 1, 1, left=0.7, right=0.05, bottom=0.55)[0, 0]
+    ax = flow.axes_grid(6.3, 1, 1, left=0.7, right=0.05, bottom=0.55)[0, 0]
     plot_extrapolation(post, targets, ax=ax, observation_band=True)
     path = extrapolation_path(post, targets)
     flow.caption(
@@ -420,8 +420,9 @@ def _render(record: Mapping, ctx: RenderContext) -> Section:
     n = len(labels)
     if n:
         rows = int(np.ceil(n / 3))
-        axes = flow.axes_grid(1.75 * rows + 0.2, rows, 3, left=0.3, right=0.1, wspace=0.25, hspace=0.7,
-                              bottom=0.35, top=0.1)
+        # top and hspace leave room for the two-line titles (name; median and HDI)
+        axes = flow.axes_grid(1.95 * rows + 0.4, rows, 3, left=0.3, right=0.1, wspace=0.25, hspace=0.95,
+                              bottom=0.35, top=0.45)
         plot_posterior_marginals(marg_idata, var_names=labels, axes=axes.ravel()[:n], hdi_prob=0.9)
         _hide_unused(axes, n)
         flow.caption("Marginal posterior of each free parameter on the natural scale (and the residual scale σ) "
