@@ -599,10 +599,10 @@ def render_bon_sections(record: Mapping, ctx: RenderContext) -> Section:
                               f"[{fmt_num(budget.get('lower'), 4)}, {fmt_num(budget.get('upper'), 4)}])"),
                  ("how", str(budget.get("note", "")))])
     if not backtest and record.get("backtest_note"):
-        flow.heading("External backtest", level=2)
+        flow.heading("Backtest (external)", level=2)
         flow.paragraph(f"External backtest {record['backtest_note']}.", size=9)
     if backtest:
-        flow.heading("External backtest", level=2)
+        flow.heading("Backtest (external)", level=2)
         bt = pd.DataFrame(backtest["rows"])
         flow.table(pd.DataFrame({
             "N": bt["N"].map(lambda v: fmt_num(v, 4)),

@@ -209,7 +209,7 @@ def fit_warnings(fit, pred: pd.DataFrame) -> tuple[list[str], list[str]]:
         big = pred[pred["extrapolation"] > EXTRAPOLATION_WARN]
         for _, r in big.iterrows():
             warns.append(
-                f"Extrapolation {fmt_factor(r['extrapolation'])} beyond the largest fitted input at "
+                f"Extrapolation {fmt_factor(r['extrapolation'])} beyond the fitted data{_joint_words(fit)} at "
                 f"{_describe_point(fit, r)} (more than {EXTRAPOLATION_WARN:.0f}×): the prediction rests on the law "
                 "holding far outside the data, which no interval can check."
             )
@@ -234,7 +234,7 @@ def _summary(fit, targets, requested, pred, warns, budgets_table) -> str:
     r = pred.iloc[0]
     where = _describe_point(fit, targets[0])
     ext = float(r["extrapolation"]) if "extrapolation" in pred else float("nan")
-    ext_words = f", {fmt_factor(ext)} the largest fitted input," if np.isfinite(ext) and ext > 1 else ""
+    ext_words = f", {fmt_factor(ext)} beyond the fitted data{_joint_words(fit)}," if np.isfinite(ext) and ext > 1 else ""
     lead = "At the requested target" if requested else "No target was requested (use --at); at 10× the largest fitted inputs"
     sent = f"{lead}, {where}{ext_words} the fitted law predicts {ylabel} = {fmt_num(r['prediction'], 4)}"
     if "lower" in pred:
@@ -300,6 +300,13 @@ def _provenance(fit, ctx: RenderContext) -> list[tuple[str, str]]:
         rows.append(("bootstrap", f"{b.n_replicates} replicates ({b.n_converged} converged), {b.method} resampling, "
                                   f"seed {b.seed}, start: {b.start}"))
     return rows
+
+
+def _joint_words(fit) -> str:
+    """How the extrapolation factor is measured for this law (``scalefit._extrapolation``)."""
+    if len(fit.law.inputs) > 1:
+        return f" (inputs and their product {'·'.join(fit.law.inputs)} against the largest fitted values)"
+    return ""
 
 
 def _short(source: str) -> str:
