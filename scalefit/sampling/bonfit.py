@@ -502,7 +502,7 @@ def _saved_forecast(bon: "BonFit", N_arr: np.ndarray, target: str, B: int, seed:
                          np.asarray(chosen, np.int64), solved, expected)
 
 
-def _external_backtest(bon: "BonFit", m: int | None, B: int, seed: int, backtest_N=None):
+def _external_backtest(bon: "BonFit", m: int | None, B: int, seed: int, backtest_N=None, select_bootstrap: int = 100):
     """(SavedBacktest or None, note): the external backtest of :meth:`BonFit.with_forecast`."""
     d = bon.data
     if not (np.all(d.extra == 0) and not _is_until_success(d)):
@@ -520,7 +520,8 @@ def _external_backtest(bon: "BonFit", m: int | None, B: int, seed: int, backtest
     bt_N = backtest_budgets(backtest_N, m, n_min)
     try:  # the whole default procedure (candidates, internal backtest, choice) on the kept attempts
         bon_m = fit_bon(np.full(n.shape, m), k_m, model=bon.model if bon.selection != "auto" else "auto",
-                        candidates=bon.candidates, fraction=bon.fraction, repeats=bon.repeats, seed=seed, z=bon.z)
+                        candidates=bon.candidates, fraction=bon.fraction, repeats=bon.repeats, seed=seed, z=bon.z,
+                        select_bootstrap=select_bootstrap)
     except ArgumentError as exc:
         return None, f"not run: the procedure cannot be fitted on {m} attempts per item ({exc})"
     fc = _saved_forecast(bon_m, bt_N.astype(float), "continued", B, seed)
@@ -732,7 +733,7 @@ class BonFit:
         return solved, expected, chosen
 
     def with_forecast(self, N=None, *, target: str = "fresh", num_bootstrap: int = 200, seed: int | None = None,
-                      backtest: bool | int = True, backtest_N=None) -> "BonFit":
+                      backtest: bool | int = True, backtest_N=None, select_bootstrap: int = 100) -> "BonFit":
         """This fit with its forecast attached (:class:`SavedForecast`, saved by :meth:`to_json`),
         so that a report or a later forecast needs no refit.
 
@@ -747,7 +748,8 @@ class BonFit:
         item when every item has plain counts and ``m >= 1``; an int: that ``m``; False: none):
         the whole procedure is rerun on a random ``m`` of each item's attempts and asked for the
         rate of the run continued to six budgets up to ``n_min``, which the held-out attempts
-        show (unbiased given the kept ones; ``backtest_N``: other budgets in [m, n_min]).
+        show (unbiased given the kept ones; ``backtest_N``: other budgets in [m, n_min];
+        ``select_bootstrap``: as in :func:`fit_bon`, for the procedure rerun on the kept attempts).
         """
         target = _check_target(target)
         B = _check_B(num_bootstrap)
@@ -756,7 +758,8 @@ class BonFit:
         fc = _saved_forecast(self, N_arr, target, B, seed)
         if backtest is False or backtest is None:
             return replace(self, forecast=replace(fc, backtest_note="not run (not requested)"))
-        bt, note = _external_backtest(self, None if backtest is True else int(backtest), B, seed, backtest_N)
+        bt, note = _external_backtest(self, None if backtest is True else int(backtest), B, seed, backtest_N,
+                                      select_bootstrap)
         return replace(self, forecast=replace(fc, backtest=bt, backtest_note=note))
 
     # ---------------------------------------------------------------- persistence

@@ -207,7 +207,8 @@ def _cmd_bon_fit(args) -> int:
         # the forecast (and its interval draws, and the external backtest) travel with the fit, so
         # that `scalefit report` renders the file without fitting
         bt = True if args.backtest is None else (args.backtest or False)
-        fits = [(key, bon.with_forecast(num_bootstrap=args.bootstrap, backtest=bt)) for key, bon in fits]
+        fits = [(key, bon.with_forecast(num_bootstrap=args.bootstrap, backtest=bt, select_bootstrap=args.select_bootstrap))
+                for key, bon in fits]
         doc = {"format": BON_FILE_FORMAT, "source": str(args.data), "groups": [
             {"group": key, "fit": bon.to_dict()} for key, bon in fits]}
         atomic_write_text(args.output, json_text(doc), overwrite=args.force, argument="-o")
