@@ -16,6 +16,8 @@ Record layout (version 1; JSON, every array a list of numbers)::
     level         float                    interval level, e.g. 0.95
     interval_method str                    how ``lower``/``upper`` were obtained
     model         {name, a, b, se_a, se_b, loglik, converged, message, n_items}
+                  (version 2: {name, description, params, ..., scores, choice_share, fraction,
+                  check: {error, half_width, N, fraction, large} | null}, see saved_bon_record)
     data          {n_items, attempts_min, attempts_max, observed_rate, source, data_hash}
     curve         {N, prediction, lower, upper}          prediction on a budget grid (N >= attempts)
     model_curve   {N, prediction}                        fitted population curve (optional)
@@ -23,6 +25,7 @@ Record layout (version 1; JSON, every array a list of numbers)::
     targets       [{N, prediction, lower, upper}]        predictions at requested budgets
     budget        {target, N, lower, upper, note} | null budget reaching ``target``
     backtest      {fit_attempts, rows: [{N, predicted, lower, upper, empirical}]} | null
+    backtest_note str                      why there is no external backtest (version 2, optional)
     converged     bool
     warnings      [str]
     metadata      {versions, seed, data_hash, data_source, command}

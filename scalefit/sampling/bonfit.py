@@ -72,6 +72,7 @@ __all__ = [
     "DEFAULT_CANDIDATES",
     "BonFit",
     "Forecast",
+    "SavedForecast",
     "BudgetForecast",
     "fit_bon",
     "forecast",
