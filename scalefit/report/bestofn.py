@@ -362,7 +362,7 @@ def saved_bon_record(bon, *, targets: Sequence[float] | None = None, budget_targ
     _check_wording(metric, level)
     fc = bon.forecast
     if fc is None:
-        raise ArgumentError("the best-of-N fit was saved without its forecast (scalefit before 0.2 or "
+        raise ArgumentError("the best-of-N fit was saved without its forecast (by an older scalefit, or "
                             "to_json(forecast=False)); re-save it with `scalefit bon fit DATA -o FILE` "
                             "(or BonFit.to_json) and report that file")
     d = bon.data
@@ -372,6 +372,11 @@ def saved_bon_record(bon, *, targets: Sequence[float] | None = None, budget_targ
     tg = np.asarray(sorted(float(t) for t in (targets if targets is not None else [10.0 * n_max])), float)
     if tg.size and tg.min() < n_max:
         raise ArgumentError(f"`targets` must be >= the largest observed attempts {n_max}; got {tg.min():g}")
+    out = [t for t in tg if not fc.N[0] * (1 - 1e-12) <= t <= fc.N[-1] * (1 + 1e-12)]
+    if out:
+        raise ArgumentError(f"target N = {out[0]:g} lies outside the saved forecast's budgets "
+                            f"[{fc.N[0]:g}, {fc.N[-1]:g}]; forecast it from the fit (scalefit bon predict --fit FILE "
+                            "--N ...)")
     fit = bon.fit
     table = fc.table(level)
     beyond = table["N"].to_numpy() >= n_max
@@ -715,8 +720,8 @@ def _bon_fit_section(fit_record: Mapping, ctx: RenderContext, group: Mapping | N
     bon = load_record(BonFit, fit_record, ctx, "best-of-N fit")
     opts = ctx.options
     if bon.forecast is None:
-        raise ArgumentError(f"'{ctx.source}' holds a best-of-N fit saved without its forecast (scalefit before "
-                            "0.2, or to_json(forecast=False)): re-save it with `scalefit bon fit DATA -o FILE` and "
+        raise ArgumentError(f"'{ctx.source}' holds a best-of-N fit saved without its forecast (by an older "
+                            "scalefit, or to_json(forecast=False)): re-save it with `scalefit bon fit DATA -o FILE` and "
                             "report that file")
     fc = bon.forecast
     if opts.get("bootstrap") is not None and int(opts["bootstrap"]) != fc.num_bootstrap:
