@@ -182,6 +182,17 @@ COUNT = number(integer=True, lo=0)
 POSITIVE = number(lo=0.0, lo_open=True)
 
 
+def _replicates(text: str) -> int:
+    """Bootstrap replicates behind percentile intervals: 0 (no intervals) or at least 20."""
+    value = COUNT(text)
+    if 0 < value < 20:
+        raise argparse.ArgumentTypeError(f"got {text!r}; expected 0 (no intervals) or an integer >= 20")
+    return value
+
+
+REPLICATES = _replicates
+
+
 def parse_assignments(text: str, argument: str) -> dict[str, str]:
     """``"a=1,b=2"`` -> ``{"a": "1", "b": "2"}``; a part without ``=`` is an error naming ``argument``."""
     from .errors import ArgumentError

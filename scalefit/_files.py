@@ -69,6 +69,33 @@ def atomic_write_text(path, text: str, *, overwrite: bool = False, argument: str
     return atomic_write_bytes(path, text.encode("utf-8"), overwrite=overwrite, argument=argument)
 
 
+def json_text(obj, *, indent: int = 1) -> str:
+    """JSON text of a saved result: objects indented, every list of numbers (or of such lists,
+    one per line) kept compact, numbers as Python writes them (float64 round-trips exactly),
+    no NaN or infinity."""
+    import json
+
+    def flat(v) -> bool:
+        return isinstance(v, list) and all(isinstance(x, (int, float, bool)) or x is None for x in v)
+
+    def enc(v, depth: int) -> str:
+        pad, inner = " " * (indent * depth), " " * (indent * (depth + 1))
+        if isinstance(v, dict):
+            if not v:
+                return "{}"
+            items = [f"{inner}{json.dumps(str(key))}: {enc(val, depth + 1)}" for key, val in v.items()]
+            return "{\n" + ",\n".join(items) + "\n" + pad + "}"
+        if flat(v):
+            return json.dumps(v, allow_nan=False, separators=(",", ":"))
+        if isinstance(v, list):
+            if not v:
+                return "[]"
+            return "[\n" + ",\n".join(inner + enc(x, depth + 1) for x in v) + "\n" + pad + "]"
+        return json.dumps(v, allow_nan=False)
+
+    return enc(obj, 0)
+
+
 # ------------------------------------------------------------------------------ reading
 def _json_type(value) -> str:
     if value is None:

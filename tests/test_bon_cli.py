@@ -55,11 +55,17 @@ def test_passk_prints_unbiased_pass_at_k_per_group(counts_csv, capsys):
 
 def test_bon_fit_writes_json_then_predict_and_budget_read_it(counts_csv, tmp_path, capsys):
     out = tmp_path / "fit.json"
-    assert run(["bon", "fit", counts_csv, "--groups", "model", "--select-bootstrap", "20", "-o", out]) == 0
+    # 20 replicates and no external backtest: this test is about the file, not the intervals
+    assert run(["bon", "fit", counts_csv, "--groups", "model", "--select-bootstrap", "20", "--bootstrap", "20",
+                "--backtest", "0", "-o", out]) == 0
     text = capsys.readouterr().out
     assert "chosen:" in text and f"wrote {out}" in text
     doc = json.loads(out.read_text())
     assert doc["format"] == "scalefit.bon-file/1" and [g["group"] for g in doc["groups"]] == [{"model": "m1"}, {"model": "m2"}]
+    for g in doc["groups"]:  # the forecast travels with the fit: 20 replicates on the budget grid
+        fc = g["fit"]["forecast"]
+        assert fc["num_bootstrap"] == 20 and len(fc["solved"]) == 20 and len(fc["solved"][0]) == len(fc["N"])
+        assert fc["backtest"] is None and "not requested" in fc["backtest_note"]
     with pytest.raises(ArgumentError, match=r"already exists; refusing to overwrite"):
         run(["bon", "fit", counts_csv, "-o", out])
     assert run(["bon", "predict", "--fit", out, "--N", "1000,4000", "--bootstrap", "20"]) == 0

@@ -255,7 +255,7 @@ def test_api_argument_names_are_worded_as_flags(tmp_path, capsys):
     (["passuntil", "D", "--size", "s", "--instance", "i", "--successes", "r", "--attempts", "n", "--bootstrap", "0"],
      "--bootstrap", "0"),
     (["report", "F", "--level", "-0.1"], "--level", "-0.1"),
-    (["report", "F", "--bootstrap", "5"], "--bootstrap", "5"),
+    (["bon", "fit", "D", "--bootstrap", "5"], "--bootstrap", "5"),
     (["report", "F", "--C", "1e24,-1"], "--C", "-1"),
 ])
 def test_out_of_range_values_name_the_flag_and_value(argv, flag, value, capsys):

@@ -35,29 +35,39 @@ def _text(pdf: bytes) -> list[str]:
 def saved(tmp_path_factory):
     d = tmp_path_factory.mktemp("bon_report")
     fit_json = d / "fit.json"
-    assert main(["bon", "fit", str(DATA), "-o", str(fit_json)]) == 0
+    assert main(["bon", "fit", str(DATA), "--bootstrap", str(B), "-o", str(fit_json)]) == 0
     return d, fit_json
 
 
 def test_cli_report_on_a_bon_fit_states_forecast_and_interval(saved, capsys):
     d, fit_json = saved
     out = d / "bon.pdf"
-    assert main(["report", str(fit_json), "-o", str(out), "--at", "N=1000", "--rate", "0.9",
-                 "--bootstrap", str(B), "--metric", "ASR"]) == 0
+    assert main(["report", str(fit_json), "-o", str(out), "--at", "N=1000", "--rate", "0.9", "--metric", "ASR"]) == 0
     pages = _text(out.read_bytes())
     import json
 
     bon = BonFit.from_dict(json.loads(fit_json.read_text())["groups"][0]["fit"])
+    # the saved forecast holds BonFit.predict's numbers: same replicates, same seed (1000 is on the grid)
     fc = bon.predict([1000.0], num_bootstrap=B, level=0.9).table.iloc[0]
+    saved_row = bon.forecast.table(0.9, [1000.0]).iloc[0]
+    assert [saved_row[c] for c in ("estimate", "lower", "upper")] == [fc[c] for c in ("estimate", "lower", "upper")]
     assert fc["lower"] < fc["estimate"] < fc["upper"]
     cover = pages[0]
     assert (f"it predicts ASR@1000 = {fc['estimate']:.3f} for these problems, with a 90% interval of "
             f"{fc['lower']:.3f} to {fc['upper']:.3f}") in cover
     assert f"chose the {bon.model} model" in cover
     bud = bon.budget([0.9], num_bootstrap=B, level=0.9).table.iloc[0]
-    assert f"takes about N = {fmt_num(bud['estimate'], 3)} attempts" in cover
+    sb = bon.forecast.budget(0.9, 0.9)
+    # the interval ends are the replicates' grid crossings, as BonFit.budget computes them
+    assert (sb["lower"], sb["upper"]) == pytest.approx((bud["lower"], bud["upper"]), rel=1e-9)
+    # the point budget is interpolated on the saved grid (8 budgets per decade) where BonFit.budget
+    # bisects: log(1 - rate) is close to linear in log N over 1/8 decade, measured 1.3e-4 relative
+    assert sb["estimate"] == pytest.approx(bud["estimate"], rel=2e-3)
+    assert f"takes about N = {fmt_num(sb['estimate'], 3)} attempts" in cover
     body = " ".join(pages[1:])
-    assert "Model choice (internal backtest)" in body
+    assert "Model choice (internal backtest)" in body and "internal-backtest error" in body
+    assert "internal_error" not in body and "gain_se" not in body  # human headers
+    assert "Backtest (external)" in body  # 100 attempts per problem allow one (on 10)
     for m in bon.candidates:
         assert m in body
     assert "Extrapolation" not in cover  # 10x is not beyond 10x
@@ -65,9 +75,34 @@ def test_cli_report_on_a_bon_fit_states_forecast_and_interval(saved, capsys):
 
 def test_far_budget_is_an_extrapolation_warning(saved):
     d, fit_json = saved
-    info = build_report(fit_json, targets={"N": 1e5}, options={"bootstrap": B})
+    info = build_report(fit_json, targets={"N": 1e5})
     assert any("Extrapolation 1000× beyond the observed 100 attempts" in w for w in info.warnings)
     assert "Extrapolation" in _text(info.pdf)[0]
+    from scalefit.errors import ArgumentError
+
+    with pytest.raises(ArgumentError, match="outside the saved forecast's budgets"):
+        build_report(fit_json, targets={"N": 1e6})
+    with pytest.raises(ArgumentError, match="replicates; the number is chosen when saving"):
+        build_report(fit_json, options={"bootstrap": B + 1})
+
+
+def test_checks_never_pass_when_the_chosen_model_misses_its_own_backtest(saved):
+    """The internal-backtest error of the chosen model against its interval half-width: when the
+    error is larger, the report warns and shows no 'checks passed' box."""
+    import json
+
+    d, fit_json = saved
+    doc = json.loads(fit_json.read_text())
+    fit = doc["groups"][0]["fit"]
+    chosen = [r for r in fit["scores"] if r["chosen"]][0]
+    chosen["internal_error"] = 0.5  # half the rate scale: far beyond any interval half-width
+    fit["forecast"]["backtest"] = None  # so that only the internal check can speak
+    bad = d / "bad_internal.json"
+    bad.write_text(json.dumps(doc))
+    info = build_report(bad)
+    assert any(w.startswith("Internal backtest:") and "exceeds the half-width" in w for w in info.warnings)
+    cover = _text(info.pdf)[0]
+    assert "checks passed" not in cover and "Internal backtest" in cover
 
 
 def test_bon_record_intervals_and_backtest_are_consistent():

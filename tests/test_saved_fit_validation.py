@@ -195,7 +195,7 @@ FLAG_CASES = [
     (["fit", "d.csv"], "--breaks", st.one_of(NOT_NUMBERS, NEGATIVE, FRACTIONAL, st.just("0"))),
     (["fit", "d.csv", "--method", "bayes"], "--chains", st.one_of(NOT_NUMBERS, NEGATIVE, st.just("0"))),
     (["optimal", "f.json"], "--C", st.one_of(NOT_NUMBERS, st.floats(max_value=0.0).map(repr))),
-    (["report", "f.json"], "--bootstrap", st.one_of(NOT_NUMBERS, NEGATIVE, st.integers(1, 19).map(str))),
+    (["bon", "fit", "d.csv"], "--bootstrap", st.one_of(NOT_NUMBERS, NEGATIVE, st.integers(1, 19).map(str))),
 ]
 
 

@@ -36,7 +36,7 @@ from .diagnostics import Diagnostics, Thresholds, compute_diagnostics
 FORMAT = "scalefit.PosteriorFit"
 FORMAT_VERSION = 1
 #: extrapolation factor beyond which bands carry a warning (docs/bayes.md#posterior-bands)
-WARN_FACTOR = 10.0
+from .._extrapolation import EXTRAPOLATION_WARN as WARN_FACTOR  # noqa: E402
 
 
 def qname(p: float) -> str:
@@ -254,14 +254,17 @@ class PosteriorFit(PosteriorMixin):
         return np.exp(y) if self.law.target == "log" else y
 
     def extrapolation(self, X: Mapping[str, np.ndarray]) -> pd.DataFrame:
-        """Extrapolation factors: the largest ratio of an input to its fitted maximum, and for
-        laws of several inputs the ratio of their product (e.g. compute C ∝ N·D) to the largest
-        fitted product."""
+        """Extrapolation factors: ``extrapolation``, the one factor of every fit path (the largest
+        input ratio to its fitted maximum, or for several inputs the product ratio if larger; see
+        ``scalefit._extrapolation``), and for laws of several inputs ``scale_factor``, the ratio
+        of their product (e.g. compute C ∝ N·D) to the largest fitted product."""
         out = pd.DataFrame(index=range(len(next(iter(X.values())))))
         if not self.law.positive_inputs:
             return out
-        ratios = [np.asarray(X[n]) / float(self.frame[self.inputs[n]].max()) for n in self.law.inputs]
-        out["extrapolation"] = np.max(np.stack(ratios), axis=0)
+        from .._extrapolation import extrapolation_factor
+
+        fitted = {n: self.frame[self.inputs[n]].to_numpy(np.float64) for n in self.law.inputs}
+        out["extrapolation"] = extrapolation_factor(fitted, X)
         if len(self.law.inputs) > 1:
             prod_train = np.prod(np.stack([self.frame[self.inputs[n]].to_numpy(np.float64)
                                            for n in self.law.inputs]), axis=0)
@@ -299,8 +302,7 @@ class PosteriorFit(PosteriorMixin):
         for c in ext.columns:
             out[c] = ext[c].to_numpy()
         if "extrapolation" in out:
-            f = out["scale_factor"] if "scale_factor" in out else out["extrapolation"]
-            out["beyond_10x"] = np.asarray(f) > WARN_FACTOR
+            out["beyond_10x"] = out["extrapolation"].to_numpy() > WARN_FACTOR
         return out
 
     def extrapolation_points(self, factors: Sequence[float] = (1.0, 10.0, 100.0)) -> dict[str, np.ndarray]:

@@ -249,8 +249,9 @@ class FitResult:
         """Predict at ``at`` (DataFrame or mapping of input -> values) or keyword inputs.
 
         Returns a DataFrame with the law's inputs, ``prediction`` (natural scale) and
-        ``extrapolation`` (largest ratio of an input to its maximum in the fitted data; > 1
-        means beyond the data).
+        ``extrapolation`` (how far beyond the fitted data: the largest ratio of an input to its
+        fitted maximum, or for several inputs of their product to the largest fitted product if
+        larger; > 1 means beyond the data; see ``scalefit._extrapolation``).
 
         >>> # res.predict(N=7e10, D=1.4e12)
         """
@@ -268,8 +269,10 @@ class FitResult:
         out = pd.DataFrame(X)
         out["prediction"] = np.asarray(pred, dtype=np.float64)
         if self.law.positive_inputs:
-            ratios = [X[n] / float(self.frame[self.inputs[n]].max()) for n in self.law.inputs]
-            out["extrapolation"] = np.max(np.stack(ratios, axis=0), axis=0)
+            from .._extrapolation import extrapolation_factor
+
+            fitted = {n: self.frame[self.inputs[n]].to_numpy(np.float64) for n in self.law.inputs}
+            out["extrapolation"] = extrapolation_factor(fitted, X)
         if self.bootstrap is not None:
             out = self.bootstrap.add_prediction_intervals(self, out, X)
         return out

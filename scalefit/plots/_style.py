@@ -164,7 +164,7 @@ def log_axis_plain(axis) -> None:
     if not (lo > 0 and hi / lo < 100):
         return
     if hi / lo < 4:
-        ticks = [t for t in MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi) if lo <= t <= hi]
+        ticks = [t for t in MaxNLocator(nbins=8, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi) if lo <= t <= hi]
         axis.set_major_locator(FixedLocator(ticks))
     else:
         axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 3.0, 5.0)))

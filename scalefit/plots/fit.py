@@ -8,6 +8,7 @@ returns the :class:`matplotlib.figure.Figure`.
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 import pandas as pd
 from matplotlib.colors import LogNorm
 
@@ -104,7 +105,9 @@ def plot_extrapolation(fit, target=None, *, ax=None, n_points: int = 200, band: 
             X = fit.frame
             ratio = X[fit.inputs["D"]].to_numpy(np.float64) / X[fit.inputs["N"]].to_numpy(np.float64)
             sc = ax.scatter(path.x_data, y, c=ratio, cmap=SEQUENTIAL_CMAP, norm=LogNorm(), s=12,
-                            edgecolors="none", alpha=0.9, zorder=3, label=f"data ({len(y)} points)")
+                            edgecolors="none", alpha=0.9, zorder=3)
+            # legend entry in a neutral grey: the points' colour is their D/N (colour bar)
+            ax.scatter([], [], s=12, color="0.45", edgecolors="none", label=f"data ({len(y)} points, colour: D/N)")
             cb = fig.colorbar(sc, ax=ax, pad=0.01, aspect=30)
             cb.set_label("data D/N (tokens per parameter)")
             cb.ax.tick_params(labelsize=7)
@@ -166,6 +169,8 @@ def plot_extrapolation(fit, target=None, *, ax=None, n_points: int = 200, band: 
         ax.set_ylabel(column_label(fit.target, fit.frame))
         ax.autoscale_view()
         x_lo, x_hi = ax.get_xlim()
+        if targets and path.x_log and x_lo > 0:  # room right of the last target: no marker on the frame
+            x_hi = max(x_hi, float(np.max(path.x_targets)) * (x_hi / x_lo) ** 0.05)
         if right.any():  # shaded: outside the fitted range
             ax.axvspan(x_max, x_hi, color="0.5", alpha=0.12, lw=0, zorder=0)
         if left.any():
@@ -290,9 +295,10 @@ def plot_bootstrap_marginals(fit, *, axes=None, params=None, bins: int = 30):
             for q in (row["natural_lower"], row["natural_upper"]):
                 ax.axvline(q, color=PALETTE["vermillion"], lw=1.0, ls="--")
             ax.set_xlabel(_param_label(p))
-            ax.set_yticks([])
+            ax.yaxis.set_major_locator(MaxNLocator(nbins=3, integer=True))
             ax.grid(False)
-        axs[0].set_ylabel(f"replicates (of {boot.n_converged})")
+        for ax in axs[::min(len(names), 3)]:  # first panel of each row
+            ax.set_ylabel(f"replicates\n(of {boot.n_converged})")
     return fig
 
 
@@ -316,8 +322,9 @@ def plot_start_objectives(fit, *, ax=None):
                        edgecolors="none", zorder=3)
             ax.axhline(1e-6, color=PALETTE["vermillion"], lw=0.9, ls="--", label="agreement tolerance 1e-6")
             ax.set_yscale("log")
-            ax.set_ylim(floor / 3, max(1.0, float(gap.max()) * 3))
+            # a decade of room above the largest gap: no start drawn on the frame
+            ax.set_ylim(floor / 3, max(1.0, float(gap.max())) * 30)
             ax.legend(loc="upper left")
         ax.set_xlabel("polished start (sorted)")
-        ax.set_ylabel("objective gap to best (relative)")
+        ax.set_ylabel("relative gap\nto the best objective")
     return fig

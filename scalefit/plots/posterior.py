@@ -94,7 +94,35 @@ def plot_posterior_marginals(idata, var_names=None, *, axes=None, hdi_prob: floa
         with _quiet_arviz():
             az.plot_posterior(idata, var_names=names, ax=np.asarray(axs, dtype=object), hdi_prob=hdi_prob,
                               point_estimate=point_estimate, ref_val=ref, textsize=7, show=False)
+        for ax in np.ravel(np.asarray(axs, dtype=object)):
+            _summary_in_title(ax, point_estimate, hdi_prob)
     return fig
+
+
+def _distinct(values, sig: int = 2) -> list[str]:
+    """``values`` with the fewest significant digits (at least ``sig``) that tell them apart."""
+    for d in range(sig, 8):
+        out = [f"{v:.{d}g}" for v in values]
+        if len(set(out)) == len(set(float(v) for v in values)):
+            return out
+    return [f"{v:.8g}" for v in values]
+
+
+def _summary_in_title(ax, point_estimate: str, hdi_prob: float) -> None:
+    """Move arviz's in-panel numbers (point estimate above the density, HDI ends beside its bar)
+    into the panel's title, where they cannot cover the density or each other; the HDI ends get
+    as many digits as it takes to tell them apart."""
+    point = [t for t in ax.texts if t.get_text().startswith(f"{point_estimate}=")]
+    ends = sorted((t for t in ax.texts if t.get_ha() in ("left", "right") and t not in point),
+                  key=lambda t: t.get_position()[0])
+    if not point or len(ends) != 2:
+        return
+    m = float(point[0].get_position()[0])
+    lo, hi = (float(t.get_position()[0]) for t in ends)
+    for t in list(ax.texts):
+        t.remove()
+    lo_s, m_s, hi_s = _distinct([lo, m, hi])
+    ax.set_title(f"{ax.get_title()}\n{point_estimate} {m_s}, {hdi_prob:.0%} HDI [{lo_s}, {hi_s}]", fontsize=7)
 
 
 def plot_posterior_pairs(idata, var_names=None, *, axes=None, kind: str = "scatter", marginals: bool = True,

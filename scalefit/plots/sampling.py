@@ -95,7 +95,8 @@ def plot_sampling_curve(N, prediction=None, lower=None, upper=None, *, observed_
         colour = PALETTE["blue"]
         if model is not None:
             mN = _arr("model_N", model_N if model_N is not None else N, positive=True)
-            ax.plot(mN, tf(_arr("model", model, mN.size)), color=PALETTE["black"], lw=0.9, ls=":",
+            # grey and dotted against the blue dashed prediction: the two stay apart where they meet
+            ax.plot(mN, tf(_arr("model", model, mN.size)), color="0.5", lw=1.3, ls=(0, (1, 2)),
                     label=model_label, zorder=3)
         if extrapolate_from is not None:
             x0 = float(extrapolate_from)
@@ -215,16 +216,21 @@ def plot_backtest(frame, *, kind: str = "parity", metric: str = "ASR", ax=None, 
             if (~inside).any():
                 ax.plot(e[~inside], p[~inside], "o", ms=7, mfc="none", mec=PALETTE["vermillion"], mew=1.2,
                         label="empirical outside interval")
-            if label_points and "N" in df:
-                for xv, yv, nv in zip(e, p, df["N"]):
-                    ax.annotate(f"N={fmt_num(nv, 3)}", (xv, yv), xytext=(4, -8), textcoords="offset points",
-                                fontsize=6, color="0.3")
+            if label_points and "N" in df and len(df):
+                # the smallest and largest budgets only, beside their points away from the other
+                # points' error bars (the curve panel gives every N)
+                order = np.argsort(e)
+                ends = [(order[0], -6, "right")] + ([(order[-1], 6, "left")] if len(order) > 1 else [])
+                for j, dx, ha in ends:
+                    ax.annotate(f"N={fmt_num(df['N'].iloc[j], 3)}", (e[j], p[j]), xytext=(dx, 0),
+                                textcoords="offset points", ha=ha, va="center", fontsize=6, color="0.3")
             ax.set_xlim(lo - pad, hi + pad)
             ax.set_ylim(lo - pad, hi + pad)
             ax.set_aspect("equal", adjustable="box")
             ax.set_xlabel(f"empirical {name}")
             ax.set_ylabel(f"predicted {name}")
-            ax.legend(loc="upper left")
+            # the legend goes to the triangle of the identity line that holds fewer points
+            ax.legend(loc="lower right" if np.sum(p > e) >= np.sum(p < e) else "upper left")
         else:
             Nv = df["N"].to_numpy(np.float64)
             order = np.argsort(Nv)

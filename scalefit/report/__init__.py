@@ -13,10 +13,11 @@ example) and builds its pages with :class:`Flow`.
 
 Public API
 ----------
-- :func:`build_report`, :class:`ReportInfo`
+- :func:`build_report`, :class:`ReportInfo`, :func:`report_pages` (the pages as Figures)
 - :func:`register_renderer`, :func:`unregister_renderer`, :func:`get_renderer`,
   :func:`available_formats`, :class:`Section`, :class:`RenderContext`, :class:`Flow`
-- best-of-N records: :func:`make_bon_curve`, :func:`save_bon_curve`, :data:`BON_FORMAT`
+- best-of-N records: :func:`make_bon_curve`, :func:`save_bon_curve`, :data:`BON_FORMAT`,
+  :func:`saved_bon_record` (from a fit saved with its forecast), :func:`bon_record`
 - the demo: :func:`build_demo_report`
 
 Example
@@ -25,7 +26,7 @@ Example
 >>> # build_report(["fit.json"], "reports/fit.pdf", targets={"N": 7e10, "D": 1.4e12})
 """
 
-from ._build import ReportInfo, build_report, render_pdf
+from ._build import ReportInfo, build_report, render_pdf, report_pages
 from ._layout import Flow
 from ._registry import (
     RenderContext,
@@ -36,12 +37,13 @@ from ._registry import (
     unregister_renderer,
 )
 from .bestofn import FORMAT as BON_FORMAT
-from .bestofn import bon_record, make_bon_curve, save_bon_curve
+from .bestofn import bon_record, make_bon_curve, save_bon_curve, saved_bon_record
 from . import posterior as _posterior  # noqa: F401,E402  (registers the scalefit.PosteriorFit renderer)
 
 __all__ = [
     "build_report",
     "render_pdf",
+    "report_pages",
     "ReportInfo",
     "register_renderer",
     "unregister_renderer",
@@ -52,6 +54,7 @@ __all__ = [
     "Flow",
     "make_bon_curve",
     "bon_record",
+    "saved_bon_record",
     "save_bon_curve",
     "BON_FORMAT",
     "build_demo_report",

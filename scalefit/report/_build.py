@@ -12,7 +12,7 @@ from typing import Any, Mapping, Sequence
 from .._files import atomic_write_bytes, check_output_path, read_json_file, require_object
 from ..errors import ArgumentError
 from ..plots._style import style
-from ._layout import Flow, decorate
+from ._layout import Flow, decorate, display_path
 from ._registry import RenderContext, Section, get_renderer
 
 
@@ -88,7 +88,7 @@ def _cover(title: str, sections: Sequence[Section], inputs: Sequence[tuple[str, 
         size=9, color="0.25",
     )
     rows = [(f"input {i + 1}" if len(inputs) > 1 else "input",
-             src + (f"  (SHA-256 {sha[:16]}…)" if sha else "")) for i, (src, sha) in enumerate(inputs)]
+             display_path(src) + (f"  (SHA-256 {sha[:16]}…)" if sha else "")) for i, (src, sha) in enumerate(inputs)]
     flow.kv(rows)
     for sec in sections:
         flow.heading(sec.title, level=1, keep_with=1.6)
@@ -102,10 +102,9 @@ def _cover(title: str, sections: Sequence[Section], inputs: Sequence[tuple[str, 
     return flow
 
 
-def render_pdf(title: str, sections: Sequence[Section], inputs: Sequence[tuple[str, str]] = ()) -> tuple[bytes, list[str]]:
-    """Cover page + every section's pages -> PDF bytes (deterministic) and the page titles."""
-    from matplotlib.backends.backend_pdf import PdfPages
-
+def render_pages(title: str, sections: Sequence[Section], inputs: Sequence[tuple[str, str]] = ()) -> list[tuple[Any, str]]:
+    """Cover page + every section's pages, decorated (header, footer, page numbers): a list of
+    (matplotlib Figure, page title) in report order."""
     with style():
         cover = _cover(title, sections, inputs)
         pages: list[tuple[Any, str, str]] = [(f, "", t) for f, t in zip(cover.pages, cover.page_titles)]
@@ -116,6 +115,15 @@ def render_pdf(title: str, sections: Sequence[Section], inputs: Sequence[tuple[s
         left = f"scalefit {_version()} report · {title}"
         for i, (fig, sec_title, _) in enumerate(pages, start=1):
             decorate(fig, page=i, total=total, left=left, section=sec_title)
+    return [(fig, t) for fig, _, t in pages]
+
+
+def render_pdf(title: str, sections: Sequence[Section], inputs: Sequence[tuple[str, str]] = ()) -> tuple[bytes, list[str]]:
+    """Cover page + every section's pages -> PDF bytes (deterministic) and the page titles."""
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    pages = render_pages(title, sections, inputs)
+    with style():
         buf = io.BytesIO()
         meta = {
             "Title": title,
@@ -125,9 +133,9 @@ def render_pdf(title: str, sections: Sequence[Section], inputs: Sequence[tuple[s
             "ModDate": None,
         }
         with PdfPages(buf, metadata=meta) as pdf:
-            for fig, _, _ in pages:
+            for fig, _ in pages:
                 pdf.savefig(fig)
-    return buf.getvalue(), [t for _, _, t in pages]
+    return buf.getvalue(), [t for _, t in pages]
 
 
 def build_report(inputs, output: str | Path | None = None, *, targets=None, budgets=None,
@@ -177,6 +185,27 @@ def build_report(inputs, output: str | Path | None = None, *, targets=None, budg
     if any(not (math.isfinite(b) and b > 0) for b in buds):
         raise ArgumentError(f"`budgets` = {list(buds)} must be finite and > 0")
 
+    title, sections, sources = _sections(inputs, tgts, buds, options, title)
+    pdf, page_titles = render_pdf(title, sections, sources)
+    if output is not None:
+        atomic_write_bytes(output, pdf, overwrite=force, argument="output")
+    warnings = tuple(w for s in sections for w in s.warnings)
+    return ReportInfo(pdf=pdf, path=output, page_titles=tuple(page_titles),
+                      sections=tuple(s.title for s in sections), warnings=warnings)
+
+
+def report_pages(inputs, *, targets=None, budgets=None, title: str | None = None,
+                 options: Mapping[str, Any] | None = None) -> list[tuple[Any, str]]:
+    """The pages :func:`build_report` would write, as (matplotlib Figure, page title) pairs
+    (e.g. to save them as PNG or to inspect their artists)."""
+    if isinstance(inputs, (str, Path, Mapping)) or hasattr(inputs, "to_dict"):
+        inputs = [inputs]
+    title, sections, sources = _sections(list(inputs), _check_targets(targets),
+                                         tuple(float(b) for b in (budgets or ())), options, title)
+    return render_pages(title, sections, sources)
+
+
+def _sections(inputs, tgts, buds, options, title):
     loaded = [_load_input(item) for item in inputs]
     sections: list[Section] = []
     with style():
@@ -194,9 +223,4 @@ def build_report(inputs, output: str | Path | None = None, *, targets=None, budg
     if title is None:
         names = [Path(s).name if s and not s.startswith("<") else s for _, s, _ in loaded]
         title = "scalefit report: " + ", ".join(names)
-    pdf, page_titles = render_pdf(title, sections, [(s, h) for _, s, h in loaded])
-    if output is not None:
-        atomic_write_bytes(output, pdf, overwrite=force, argument="output")
-    warnings = tuple(w for s in sections for w in s.warnings)
-    return ReportInfo(pdf=pdf, path=output, page_titles=tuple(page_titles),
-                      sections=tuple(s.title for s in sections), warnings=warnings)
+    return title, sections, [(s, h) for _, s, h in loaded]

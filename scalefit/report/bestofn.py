@@ -16,6 +16,8 @@ Record layout (version 1; JSON, every array a list of numbers)::
     level         float                    interval level, e.g. 0.95
     interval_method str                    how ``lower``/``upper`` were obtained
     model         {name, a, b, se_a, se_b, loglik, converged, message, n_items}
+                  (version 2: {name, description, params, ..., scores, choice_share, fraction,
+                  check: {error, half_width, N, fraction, large} | null}, see saved_bon_record)
     data          {n_items, attempts_min, attempts_max, observed_rate, source, data_hash}
     curve         {N, prediction, lower, upper}          prediction on a budget grid (N >= attempts)
     model_curve   {N, prediction}                        fitted population curve (optional)
@@ -23,6 +25,7 @@ Record layout (version 1; JSON, every array a list of numbers)::
     targets       [{N, prediction, lower, upper}]        predictions at requested budgets
     budget        {target, N, lower, upper, note} | null budget reaching ``target``
     backtest      {fit_attempts, rows: [{N, predicted, lower, upper, empirical}]} | null
+    backtest_note str                      why there is no external backtest (version 2, optional)
     converged     bool
     warnings      [str]
     metadata      {versions, seed, data_hash, data_source, command}
@@ -47,12 +50,12 @@ from ..fit.result import _clean
 from ..errors import ArgumentError
 from ..plots import plot_backtest, plot_sampling_curve
 from ..plots._style import fmt_factor, fmt_num
-from ._layout import Flow
+from ._layout import Flow, display_path
 from ._registry import RenderContext, Section, register_renderer
 
 FORMAT = "scalefit.report.BestOfNCurve"
 VERSION = 1
-EXTRAPOLATION_WARN = 10.0
+from .._extrapolation import EXTRAPOLATION_WARN, extrapolation_factor  # noqa: E402
 
 
 # ============================================================================ building a record
@@ -108,35 +111,42 @@ def _conditional_band(N, n, k, fit, draws, level):
     return pred, lo, hi, reps
 
 
-def _heldout_rate(n, k, k_m, m: int, N: int) -> float:
-    """Rate of the run continued from the kept m attempts to N, from the held-out attempts: an
-    item solved in the kept ones counts 1, else the unbiased chance that N - m of its n - m other
-    attempts hold one of its k - k_m other successes."""
-    from ..sampling import pass_at_k
+def _backtest_check(bon, fc, level: float) -> dict | None:
+    """The chosen model's own internal-backtest error against what its forecast claims.
 
-    extra = int(N) - m
-    hit = (k_m > 0).astype(float) if extra == 0 else np.where(
-        k_m > 0, 1.0, pass_at_k(n - m, k - k_m, np.full(n.shape, extra)))
-    return float(np.mean(hit))
+    The internal backtest predicts each item's full-budget outcome from 1/``fraction`` of its
+    attempts, an extrapolation by ``fraction``; its error (mean absolute error of the rate) is
+    called *large* when it exceeds the half-width of the forecast's interval at ``fraction`` x
+    the observed budget (the same extrapolation factor): the model then misses a rate the data
+    know by more than the forecast admits as its uncertainty.  None when there is nothing to
+    compare (no internal backtest, or no interval)."""
+    sc = bon.scores
+    if "internal_error" not in sc or not fc.num_bootstrap:
+        return None
+    row = sc[sc["model"] == bon.model]
+    err = float(row["internal_error"].iloc[0]) if len(row) else float("nan")
+    if not np.isfinite(err):
+        return None
+    n_max = float(np.max(bon.data.attempts))
+    N = min(bon.fraction * n_max, float(fc.N[-1]))
+    t = fc.table(level, [N]).iloc[0]
+    half = 0.5 * float(t["upper"] - t["lower"])
+    return {"error": err, "half_width": half, "N": N, "fraction": int(bon.fraction), "large": bool(err > half)}
 
 
-def _backtest_budgets(backtest_N, m: int, n_min: int) -> np.ndarray:
-    """Budgets of an external backtest fitted on m attempts: ``backtest_N`` (checked to lie in
-    [m, n_min]) or six log-spaced budgets from 2m to n_min."""
-    if backtest_N is None:
-        return np.unique(np.round(np.geomspace(2 * m, n_min, 6)).astype(np.int64))
-    bt_N = np.asarray(sorted(int(v) for v in backtest_N), dtype=np.int64)
-    if bt_N.min() < m or bt_N.max() > n_min:
-        raise ArgumentError(f"`backtest_N` must lie in [{m}, {n_min}]")
-    return bt_N
+def _factor(N, n_max) -> float:
+    """Extrapolation factor of budget N beyond the largest observed attempts (the one definition
+    of every fit path: ``scalefit._extrapolation``)."""
+    return float(np.max(extrapolation_factor({"N": [float(n_max)]}, {"N": np.atleast_1d(np.asarray(N, float))})))
 
 
-def _record_warnings(converged: bool, what: str, message: str, tg, n_max: int, backtest, level: float) -> list[str]:
+def _record_warnings(converged: bool, what: str, message: str, tg, n_max: int, backtest, level: float,
+                     check: Mapping | None = None) -> list[str]:
     warns = []
     if not converged:
         warns.append(f"NOT CONVERGED: the {what} fit did not converge ({message}).")
-    if tg.size and tg.max() / n_max > EXTRAPOLATION_WARN:
-        warns.append(f"Extrapolation {fmt_factor(tg.max() / n_max)} beyond the observed {n_max} attempts per problem "
+    if tg.size and _factor(tg.max(), n_max) > EXTRAPOLATION_WARN:
+        warns.append(f"Extrapolation {fmt_factor(_factor(tg.max(), n_max))} beyond the observed {n_max} attempts per problem "
                      f"(more than {EXTRAPOLATION_WARN:.0f}×): the prediction relies on the {what} model of "
                      "per-problem success rates holding in its low-probability tail.")
     if backtest is not None:
@@ -144,6 +154,11 @@ def _record_warnings(converged: bool, what: str, message: str, tg, n_max: int, b
         if bad:
             warns.append(f"Backtest: {len(bad)} of {len(backtest['rows'])} held-out values fall outside the "
                          f"{level:.0%} interval (N = {', '.join(str(r['N']) for r in bad)}).")
+    if check and check.get("large"):
+        warns.append(f"Internal backtest: the {what} model's own error, {check['error']:.3f} in rate (predicting "
+                     f"the observed rate from 1/{check['fraction']} of the attempts), exceeds the half-width of its "
+                     f"{level:.0%} interval at the same extrapolation (N = {fmt_num(check['N'], 3)}: "
+                     f"{check['half_width']:.3f}); the interval understates the model's error.")
     return warns
 
 
@@ -189,6 +204,7 @@ def make_bon_curve(n, k, *, targets: Sequence[float] = (1000,), budget_target: f
         :func:`save_bon_curve`.
     """
     from ..sampling import asr_exact, fit_beta_binomial, pass_at_k_interval
+    from ..sampling.bonfit import backtest_budgets, heldout_rate
 
     n = np.atleast_1d(np.asarray(n)).astype(np.int64)
     k = np.atleast_1d(np.asarray(k)).astype(np.int64)
@@ -251,11 +267,11 @@ def make_bon_curve(n, k, *, targets: Sequence[float] = (1000,), budget_target: f
         fit_m = fit_beta_binomial(np.full(n.shape, m), k_m)
         if fit_m.at_boundary or not np.isfinite(fit_m.a):
             raise ArgumentError(f"the backtest fit on {m} attempts is on the boundary ({fit_m.message})")
-        bt_N = _backtest_budgets(backtest_N, m, n_min)
+        bt_N = backtest_budgets(backtest_N, m, n_min)
         draws_m = _log_draws(fit_m, num_samples, rng)
         p_m, lo_m, up_m, _ = _conditional_band(bt_N.astype(float), np.full(n.shape, m), k_m, fit_m, draws_m, level)
         rows = [{"N": int(NN), "predicted": float(p_m[j]), "lower": float(lo_m[j]), "upper": float(up_m[j]),
-                 "empirical": _heldout_rate(n, k, k_m, m, NN)} for j, NN in enumerate(bt_N)]
+                 "empirical": heldout_rate(n, k, k_m, m, NN)} for j, NN in enumerate(bt_N)]
         backtest = {"fit_attempts": m, "model": {"a": fit_m.a, "b": fit_m.b}, "rows": rows}
 
     warns = _record_warnings(fit.converged, "Beta-Binomial", fit.message, tg, n_max, backtest, level)
@@ -295,49 +311,90 @@ def bon_record(bon, *, targets: Sequence[float] = (1000,), budget_target: float 
     """Report record (``scalefit.report.BestOfNCurve``, version 2) from scalefit's default
     best-of-N model, a :class:`scalefit.sampling.BonFit`.
 
-    The curve, targets and budget come from :meth:`BonFit.predict` / :meth:`BonFit.budget`
-    (intervals: bootstrap over items with the whole procedure, model choice included, refitted;
-    ``num_bootstrap`` replicates, seeded); the record also carries the internal-backtest table
-    that chose the model.  ``backtest_attempts`` adds an external backtest: keep a random m of
-    each item's attempts (hypergeometric thinning), rerun the whole procedure on them and predict
-    the rate of the same run continued to N <= min n_i, against what the held-out attempts show.
-    Everything else as :func:`make_bon_curve`.
+    Computes the fit's forecast (:meth:`BonFit.with_forecast`: intervals from a bootstrap over
+    items with the whole procedure, model choice included, refitted; ``num_bootstrap``
+    replicates, seeded) on a budget grid holding ``targets`` (up to ``N_max``, default
+    max(3x the largest target, 100x the observed budget)) and the external backtest when
+    ``backtest_attempts`` is given (keep a random m of each item's attempts, rerun the whole
+    procedure on them and predict the continued run's rate at ``backtest_N`` <= min n_i against
+    what the held-out attempts show), then reads the record from it exactly as ``scalefit
+    report`` reads a saved fit (:func:`saved_bon_record`).
     """
-    from ..sampling import fit_bon, pass_at_k_interval
+    from ..sampling.bonfit import forecast_grid
 
+    _check_wording(metric, level)
+    n_max = float(np.max(bon.data.attempts))
+    tg = np.asarray(sorted(float(t) for t in targets), dtype=np.float64)
+    if tg.size and tg.min() < n_max:
+        raise ArgumentError(f"`targets` must be >= the largest observed attempts {n_max:g}; got {tg.min():g}")
+    hi = float(N_max) if N_max else max(float(tg.max()) * 3 if tg.size else 0.0, n_max * 100.0)
+    grid = forecast_grid(bon.data, target)
+    grid = np.unique(np.concatenate([grid[grid < hi], tg, [hi]]))
+    bt = False if backtest_attempts is None else int(backtest_attempts)
+    if bt is not False and not np.all(bon.data.extra == 0):
+        raise ArgumentError("`backtest_attempts` needs plain counts (no censored sample-until-success items)")
+    saved = bon.with_forecast(grid, target=target, num_bootstrap=num_bootstrap, seed=seed, backtest=bt,
+                              backtest_N=backtest_N)
+    return saved_bon_record(saved, targets=tg, budget_target=budget_target, level=level, metric=metric,
+                            title=title, source=source, command=command)
+
+
+def _check_wording(metric: str, level: float) -> None:
     if metric not in ("ASR", "pass"):
         raise ArgumentError(f"`metric` = {metric!r} must be 'ASR' or 'pass'")
     if not 0 < level < 1:
         raise ArgumentError(f"`level` = {level!r} must lie strictly between 0 and 1")
-    seed = int(bon.seed if seed is None else seed)
+
+
+def saved_bon_record(bon, *, targets: Sequence[float] | None = None, budget_target: float | None = None,
+                     level: float = 0.9, metric: str = "pass", title: str | None = None, source: str | None = None,
+                     command: str | None = None) -> dict:
+    """Report record (``scalefit.report.BestOfNCurve``, version 2) read from the forecast saved
+    with a :class:`scalefit.sampling.BonFit` (:meth:`~scalefit.sampling.BonFit.with_forecast`):
+    no fitting, no bootstrap.  Targets between the saved budgets are interpolated in log N per
+    replicate; a budget for ``budget_target`` is read from the saved grid (interpolated like
+    :meth:`BonFit.budget`, whose bisection it matches to the grid's resolution) unless the
+    observed pass@k already reaches it.  A fit saved without its forecast is refused with the
+    command that adds one.
+    """
+    from ..sampling import pass_at_k_interval
+
+    _check_wording(metric, level)
+    fc = bon.forecast
+    if fc is None:
+        raise ArgumentError("the best-of-N fit was saved without its forecast (by an older scalefit, or "
+                            "to_json(forecast=False)); re-save it with `scalefit bon fit DATA -o FILE` "
+                            "(or BonFit.to_json) and report that file")
     d = bon.data
     n, k = np.asarray(d.n, np.int64), np.asarray(d.k, np.int64)
     att = np.asarray(d.attempts, float)
     n_max, n_min = int(att.max()), int(att.min())
-    tg = np.asarray(sorted(float(t) for t in targets), dtype=np.float64)
+    tg = np.asarray(sorted(float(t) for t in (targets if targets is not None else [10.0 * n_max])), float)
     if tg.size and tg.min() < n_max:
         raise ArgumentError(f"`targets` must be >= the largest observed attempts {n_max}; got {tg.min():g}")
-    hi = float(N_max) if N_max else max(float(tg.max()) * 3 if tg.size else 0.0, n_max * 100.0)
-    grid = np.unique(np.concatenate([np.geomspace(n_max, hi, 40), tg]))
-    fc = bon.predict(grid, target=target, level=level, num_bootstrap=num_bootstrap, seed=seed)
-    pred, lo, up = fc.estimate, fc.lower, fc.upper
-    model_N = np.geomspace(1.0, hi, 120)
+    out = [t for t in tg if not fc.N[0] * (1 - 1e-12) <= t <= fc.N[-1] * (1 + 1e-12)]
+    if out:
+        raise ArgumentError(f"target N = {out[0]:g} lies outside the saved forecast's budgets "
+                            f"[{fc.N[0]:g}, {fc.N[-1]:g}]; forecast it from the fit (scalefit bon predict --fit FILE "
+                            "--N ...)")
     fit = bon.fit
-    population = np.asarray(fit.population(model_N))
+    table = fc.table(level)
+    beyond = table["N"].to_numpy() >= n_max
+    curve = table[beyond]
+    tt = fc.table(level, tg) if tg.size else None
+    pop = dict(zip(fc.N.tolist(), fc.population.tolist()))
+    target_rows = [{"N": float(r.N), "prediction": float(r.estimate), "lower": float(r.lower),
+                    "upper": float(r.upper),
+                    "population": pop.get(float(r.N), float(np.interp(np.log(r.N), np.log(fc.N), fc.population)))}
+                   for r in (tt.itertuples() if tt is not None else [])]
 
     plain = bool(np.all(d.extra == 0))
     obs = None
     if plain and n_min >= 1:
         ks = np.unique(np.round(np.geomspace(1, n_min, min(n_min, 24))).astype(np.int64))
-        iv = pass_at_k_interval(n, k, ks, level=level, num_samples=2000, seed=seed)
+        iv = pass_at_k_interval(n, k, ks, level=level, num_samples=2000, seed=fc.seed)
         obs = {"N": ks.astype(float).tolist(), "value": np.asarray(iv.estimate).tolist(),
                "lower": np.asarray(iv.lower).tolist(), "upper": np.asarray(iv.upper).tolist()}
-
-    target_rows = []
-    for t in tg:
-        j = int(np.flatnonzero(grid == t)[0])
-        target_rows.append({"N": float(t), "prediction": float(pred[j]), "lower": float(lo[j]),
-                            "upper": float(up[j]), "population": float(fit.population(t))})
 
     budget = None
     if budget_target is not None:
@@ -351,32 +408,27 @@ def bon_record(bon, *, targets: Sequence[float] = (1000,), budget_target: float 
                       "upper": _crossing(N_obs, np.asarray(obs["lower"]), tau),
                       "note": "reached within the observed attempts (interpolated unbiased pass@k)"}
         else:
-            bf = bon.budget([tau], target=target, level=level, num_bootstrap=num_bootstrap, seed=seed).table.iloc[0]
-            budget = {"target": tau, "N": float(bf["estimate"]), "lower": float(bf["lower"]),
-                      "upper": float(bf["upper"]),
-                      "note": f"{fit.model} model; interval from the same {num_bootstrap} bootstrap replicates "
-                              "(expected rate: parameter and model-choice uncertainty)"}
+            bf = fc.budget(tau, level)
+            note = (f"{fit.model} model; interval from the same {fc.num_bootstrap} bootstrap replicates "
+                    "(expected rate: parameter and model-choice uncertainty)")
+            if not np.isfinite(bf["estimate"]):
+                note += f"; not reached by N = {fmt_num(fc.N[-1], 3)}, the largest saved budget"
+            budget = {"target": tau, "N": bf["estimate"], "lower": bf["lower"], "upper": bf["upper"], "note": note}
 
     backtest = None
-    if backtest_attempts is not None:
-        m = int(backtest_attempts)
-        if not plain:
-            raise ArgumentError("`backtest_attempts` needs plain counts (no censored sample-until-success items)")
-        if not 1 <= m < n_min:
-            raise ArgumentError(f"`backtest_attempts` = {m} must be in [1, {n_min - 1}] (fewer than every n_i)")
-        rng = np.random.default_rng([seed, 7])
-        k_m = rng.hypergeometric(k, n - k, m)
-        bt_N = _backtest_budgets(backtest_N, m, n_min)
-        # the whole default procedure (candidates, internal backtest, choice) on the kept attempts
-        bon_m = fit_bon(np.full(n.shape, m), k_m, model=bon.model if bon.selection != "auto" else "auto",
-                        candidates=bon.candidates, fraction=bon.fraction, repeats=bon.repeats, seed=seed)
-        fm = bon_m.predict(bt_N.astype(float), target="continued", level=level, num_bootstrap=num_bootstrap, seed=seed)
-        rows = [{"N": int(NN), "predicted": float(fm.estimate[j]), "lower": float(fm.lower[j]),
-                 "upper": float(fm.upper[j]), "empirical": _heldout_rate(n, k, k_m, m, NN)}
-                for j, NN in enumerate(bt_N)]
-        backtest = {"fit_attempts": m, "model": {"name": bon_m.model, **bon_m.fit.params}, "rows": rows}
+    if fc.backtest is not None:
+        rows = fc.backtest.rows(level)
+        backtest = {"fit_attempts": fc.backtest.fit_attempts,
+                    "model": {"name": fc.backtest.model, **fc.backtest.params},
+                    "rows": [{"N": int(r.N), "predicted": float(r.predicted), "lower": float(r.lower),
+                              "upper": float(r.upper), "empirical": float(r.empirical)} for r in rows.itertuples()]}
 
-    warns = _record_warnings(fit.converged, fit.model, fit.message, tg, n_max, backtest, level)
+    check = _backtest_check(bon, fc, level)
+    warns = _record_warnings(fit.converged, fit.model, fit.message, tg, n_max, backtest, level, check)
+    if backtest is None and check is None:
+        warns.append("No backtest: neither an internal backtest (the model was fixed) nor an external one "
+                     f"({fc.backtest_note or 'not run'}) tested this forecast on these data.")
+    seed = fc.seed
     md = _record_metadata(seed, n, k, source, command)
     scores = bon.scores.to_dict(orient="records")
     return _clean({
@@ -384,23 +436,26 @@ def bon_record(bon, *, targets: Sequence[float] = (1000,), budget_target: float 
         "title": title or f"Best-of-N prediction ({metric}@N)",
         "metric": metric,
         "estimator": (f"scalefit default: {fit.model} model of per-problem success rates, chosen by an internal "
-                      f"backtest ({'fresh run of N attempts' if target == 'fresh' else 'observed attempts count towards N'})"),
+                      f"backtest ({'fresh run of N attempts' if fc.target == 'fresh' else 'observed attempts count towards N'})"),
         "level": float(level),
         "interval_method": (f"{fc.num_bootstrap} bootstrap resamples of the problems, every candidate refitted and the "
-                            "model re-chosen in each; realised rate of the forecast run; percentile interval"),
+                            "model re-chosen in each (saved with the fit); realised rate of the forecast run; "
+                            "percentile interval"),
         "model": {"name": fit.model, "description": fit.description, "params": dict(fit.params),
                   "loglik": fit.loglik, "converged": bool(fit.converged), "message": fit.message,
                   "n_items": int(fit.n_items), "reason": bon.reason, "selection": bon.selection,
-                  "choice_share": fc.choice_share, "scores": scores},
+                  "fraction": bon.fraction, "choice_share": fc.choice_share, "scores": scores,
+                  "check": check},
         "data": {"n_items": int(n.size), "attempts_min": n_min, "attempts_max": n_max,
                  "observed_rate": bon.observed_rate, "source": source, "data_hash": md["data_hash"]},
-        "curve": {"N": grid.tolist(), "prediction": np.asarray(pred).tolist(), "lower": np.asarray(lo).tolist(),
-                  "upper": np.asarray(up).tolist()},
-        "model_curve": {"N": model_N.tolist(), "prediction": population.tolist()},
+        "curve": {"N": curve["N"].tolist(), "prediction": curve["estimate"].tolist(),
+                  "lower": curve["lower"].tolist(), "upper": curve["upper"].tolist()},
+        "model_curve": {"N": fc.N.tolist(), "prediction": fc.population.tolist()},
         "observed": obs,
         "targets": target_rows,
         "budget": budget,
         "backtest": backtest,
+        "backtest_note": fc.backtest_note,
         "converged": bool(fit.converged),
         "warnings": warns,
         "metadata": md,
@@ -437,6 +492,11 @@ def _interp_targets(curve: pd.DataFrame, requested: Sequence[float]) -> list[dic
     return out
 
 
+#: human headers of the internal-backtest table (BonFit.scores columns)
+_SCORE_HEADERS = {"internal_error": "internal-backtest error", "internal_bias": "bias", "gain_se": "gain SE",
+                  "aic": "AIC"}
+
+
 def _model_words(model: Mapping) -> str:
     return str(model.get("name")) if "params" in model else "Beta-Binomial"
 
@@ -461,8 +521,8 @@ def render_bon_sections(record: Mapping, ctx: RenderContext) -> Section:
     backtest = record.get("backtest")
     n_max = int(data.get("attempts_max") or 0)
     warns = list(record.get("warnings") or [])
-    if requested and n_max and max(requested) / n_max > EXTRAPOLATION_WARN and not any("Extrapolation" in w for w in warns):
-        warns.append(f"Extrapolation {fmt_factor(max(requested) / n_max)} beyond the observed {n_max} attempts "
+    if requested and n_max and _factor(max(requested), n_max) > EXTRAPOLATION_WARN and not any("Extrapolation" in w for w in warns):
+        warns.append(f"Extrapolation {fmt_factor(_factor(max(requested), n_max))} beyond the observed {n_max} attempts "
                      "per problem (more than 10×).")
     converged = bool(record.get("converged", model.get("converged", True)))
     banner = None if converged else f"NOT CONVERGED: {model.get('message', 'the model fit did not converge')}."
@@ -471,7 +531,7 @@ def render_bon_sections(record: Mapping, ctx: RenderContext) -> Section:
         checks.append(f"{_model_words(model)} fit converged: {model.get('message', '')}")
     if backtest and not any(w.startswith("Backtest") for w in warns):
         checks.append(f"backtest: every held-out value lies inside its {level:.0%} interval")
-    if targets and n_max and max(t["N"] for t in targets) / n_max <= EXTRAPOLATION_WARN:
+    if targets and n_max and _factor([t["N"] for t in targets], n_max) <= EXTRAPOLATION_WARN:
         checks.append("extrapolation at most 10× the observed attempts")
 
     from pathlib import Path as _P
@@ -491,17 +551,29 @@ def render_bon_sections(record: Mapping, ctx: RenderContext) -> Section:
                         f"{fmt_num(model.get('loglik'), 8)}; {model.get('message', '')}.")
         if model.get("scores"):
             sc = pd.DataFrame(model["scores"])
-            cols = [c for c in ("model", "internal_error", "internal_bias", "gain_se", "aic", "converged", "chosen")
-                    if c in sc]
-            shown = sc[cols].copy()
-            for c in ("internal_error", "internal_bias", "gain_se", "aic"):
-                if c in shown:
-                    shown[c] = shown[c].map(lambda v: fmt_num(v, 4))
+            shown = pd.DataFrame({"model": sc["model"]})
+            for col, head in _SCORE_HEADERS.items():
+                if col in sc:
+                    shown[head] = sc[col].map(lambda v: fmt_num(v, 4) if v is not None and np.isfinite(_f(v)) else "—")
+            if "converged" in sc:
+                shown["converged"] = sc["converged"].map(lambda v: "yes" if v else "NO")
+            if "chosen" in sc:
+                shown["chosen"] = sc["chosen"].map(lambda v: "✓" if v else "")
             share = model.get("choice_share") or {}
             if share:
                 shown["chosen in bootstrap"] = [f"{100 * _f(share.get(m_, 0.0)):.0f}%" for m_ in sc["model"]]
             flow.heading("Model choice (internal backtest)", level=2)
-            flow.table(shown, note=f"Chosen: {model.get('name')} — {model.get('reason', '')}")
+            chk = model.get("check")
+            verdict = ""
+            if chk:
+                verdict = (f" Check: the chosen model's own error {chk['error']:.3f} is "
+                           + ("LARGER" if chk["large"] else "smaller")
+                           + f" than the half-width of its {level:.0%} interval at N = {fmt_num(chk['N'], 3)} "
+                           f"({chk['half_width']:.3f}), the same extrapolation by {chk['fraction']}×.")
+            flow.table(shown, note=f"Internal-backtest error: mean absolute error of the observed full-budget rate "
+                                   f"predicted from 1/{model.get('fraction', 4)} of each problem's attempts; bias: its "
+                                   "signed mean; gain SE: standard error of the error's gain over the reference model. "
+                                   f"Chosen: {model.get('name')} — {model.get('reason', '')}.{verdict}")
     else:
         flow.table(pd.DataFrame([
             {"parameter": "a (Beta shape)", "estimate": fmt_num(model.get("a"), 5), "SE": fmt_num(model.get("se_a"), 3)},
@@ -521,7 +593,7 @@ def render_bon_sections(record: Mapping, ctx: RenderContext) -> Section:
     flow.heading(f"Predicted {name}", level=2)
     rows = [{"N": fmt_num(t["N"], 4), name: fmt_num(t["prediction"], 4),
              f"{level:.0%} interval": f"[{fmt_num(t.get('lower'), 4)}, {fmt_num(t.get('upper'), 4)}]",
-             "beyond data": fmt_factor(t["N"] / n_max) if n_max else "n/a",
+             "beyond data": fmt_factor(_factor(t["N"], n_max)) if n_max else "n/a",
              "population curve": fmt_num(t.get("population"), 4) if t.get("population") is not None else "—"}
             for t in targets]
     if rows:
@@ -534,8 +606,11 @@ def render_bon_sections(record: Mapping, ctx: RenderContext) -> Section:
                  ("budget N", f"{fmt_num(budget.get('N'), 4)}  ({level:.0%} interval "
                               f"[{fmt_num(budget.get('lower'), 4)}, {fmt_num(budget.get('upper'), 4)}])"),
                  ("how", str(budget.get("note", "")))])
+    if not backtest and record.get("backtest_note"):
+        flow.heading("Backtest (external)", level=2)
+        flow.paragraph(f"External backtest {record['backtest_note']}.", size=9)
     if backtest:
-        flow.heading("Backtest", level=2)
+        flow.heading("Backtest (external)", level=2)
         bt = pd.DataFrame(backtest["rows"])
         flow.table(pd.DataFrame({
             "N": bt["N"].map(lambda v: fmt_num(v, 4)),
@@ -563,7 +638,7 @@ def render_bon_sections(record: Mapping, ctx: RenderContext) -> Section:
     )
     flow.caption(
         f"Observed {name} for N up to the attempts made (circles: unbiased pass@k with a {level:.0%} bootstrap "
-        f"interval over problems), the fitted {_model_words(model)} model (dotted) and the prediction beyond the data (dashed, grey "
+        f"interval over problems), the fitted {_model_words(model)} model (grey, dotted) and the prediction beyond the data (dashed, grey "
         f"region) with its {level:.0%} band. Stars: targets. "
         + (f"Green line and shading: the budget reaching {name} = {fmt_num(budget['target'], 3)} and its interval."
            if budget else "")
@@ -579,8 +654,8 @@ def render_bon_sections(record: Mapping, ctx: RenderContext) -> Section:
                      "Right: both against N.")
 
     md = record.get("metadata") or {}
-    prov = [("record", ctx.source + (f" (SHA-256 {ctx.sha256[:16]}…)" if ctx.sha256 else "")),
-            ("data", str(md.get("data_source") or data.get("source") or "not recorded")),
+    prov = [("record", display_path(ctx.source) + (f" (SHA-256 {ctx.sha256[:16]}…)" if ctx.sha256 else "")),
+            ("data", display_path(md.get("data_source") or data.get("source")) or "not recorded"),
             ("data hash", str(md.get("data_hash") or data.get("data_hash") or "not recorded")),
             ("command", str(md.get("command") or "not recorded (built from Python)")),
             *([("created", str(md["created"]))] if md.get("created") else []),
@@ -599,7 +674,7 @@ def render_bon_sections(record: Mapping, ctx: RenderContext) -> Section:
     if targets:
         t0 = targets[0]  # the first requested target (else the record's first) is the headline
         s.append(f"At the target budget N = {fmt_num(t0['N'], 4)} attempts per problem"
-                 + (f", {fmt_factor(t0['N'] / n_max)} the attempts observed," if n_max else "")
+                 + (f", {fmt_factor(_factor(t0['N'], n_max))} the attempts observed," if n_max else "")
                  + f" it predicts {metric}@{fmt_num(t0['N'], 4)} = {_f(t0['prediction']):.3f} for these problems, with a "
                  f"{level:.0%} interval of {_f(t0.get('lower')):.3f} to {_f(t0.get('upper')):.3f}.")
     if budget:
@@ -633,24 +708,33 @@ BON_FILE_FORMAT = "scalefit.bon-file/1"      # `scalefit bon fit -o`: one BonFit
 
 
 def _bon_fit_section(fit_record: Mapping, ctx: RenderContext, group: Mapping | None = None) -> Section:
-    """Forecast from a saved BonFit at report time (deterministic: the fit's seed) and render it.
+    """Render a saved BonFit from the forecast saved with it (no fitting, no bootstrap).
 
     Options (``build_report(options=...)`` / ``scalefit report`` flags): ``rate`` (budget target),
-    ``level`` (default 0.9), ``bootstrap`` (replicates, default 200), ``metric`` ("pass" or "ASR"),
-    ``target`` ("fresh" or "continued").  Budgets N come from ``ctx.targets`` entries naming only N
-    (default: 10x the largest observed attempts)."""
+    ``level`` (default 0.9), ``metric`` ("pass" or "ASR").  Budgets N come from ``ctx.targets``
+    entries naming only N (default: 10x the largest observed attempts) and must lie within the
+    saved forecast's budgets.  ``bootstrap`` and ``target`` are fixed when the fit is saved."""
     from ..sampling import BonFit
     from .fitresult import load_record
 
     bon = load_record(BonFit, fit_record, ctx, "best-of-N fit")
     opts = ctx.options
+    if bon.forecast is None:
+        raise ArgumentError(f"'{ctx.source}' holds a best-of-N fit saved without its forecast (by an older "
+                            "scalefit, or to_json(forecast=False)): re-save it with `scalefit bon fit DATA -o FILE` and "
+                            "report that file")
+    fc = bon.forecast
+    if opts.get("bootstrap") is not None and int(opts["bootstrap"]) != fc.num_bootstrap:
+        raise ArgumentError(f"`bootstrap` = {opts['bootstrap']}: '{ctx.source}' was saved with {fc.num_bootstrap} "
+                            "replicates; the number is chosen when saving (scalefit bon fit --bootstrap B -o FILE)")
+    if opts.get("target") is not None and str(opts["target"]) != fc.target:
+        raise ArgumentError(f"`target` = {opts['target']!r}: '{ctx.source}' holds a {fc.target!r} forecast")
     n_max = float(np.max(bon.data.attempts))
     requested = [float(t["N"]) for t in ctx.targets if set(t) == {"N"}]
     label = ", ".join(f"{k_} = {v}" for k_, v in (group or {}).items())
     md = bon.metadata or {}
-    rec = bon_record(
+    rec = saved_bon_record(
         bon, targets=requested or [10.0 * n_max], budget_target=opts.get("rate"), level=float(opts.get("level", 0.9)),
-        num_bootstrap=int(opts.get("bootstrap", 200)), target=str(opts.get("target", "fresh")),
         metric=str(opts.get("metric", "pass")),
         title=f"Best-of-N forecast{' (' + label + ')' if label else ''}",
         source=md.get("source") or opts.get("data_source"), command=md.get("command") or opts.get("command"),

@@ -6,20 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .._cliargs import COUNT, LEVEL, number_list
+from .._cliargs import LEVEL, number_list
 from .._files import check_input_path
 from ..errors import ArgumentError
-
-
-def _replicates(text: str) -> int:
-    """``--bootstrap``: 0 (no intervals) or at least 20 replicates."""
-    import argparse
-
-    value = COUNT(text)
-    if 0 < value < 20:
-        raise argparse.ArgumentTypeError(f"got {text!r}; expected 0 (no intervals) or an integer >= 20")
-    return value
-
 
 
 def _parse_at(spec: str) -> dict[str, float]:
@@ -50,7 +39,7 @@ def handle_report(args) -> int:
             output.parent.mkdir(parents=True)
     targets = [_parse_at(s) for s in (args.at or [])]
     options = {}
-    for key in ("rate", "level", "bootstrap"):
+    for key in ("rate", "level"):
         if getattr(args, key) is not None:
             options[key] = getattr(args, key)
     options["metric"] = args.metric
@@ -77,11 +66,9 @@ def add_commands(subparsers) -> None:
     s.add_argument("--C", metavar="FLOPS", type=number_list(lo=0.0, lo_open=True), api="budgets",
                    help="compute budgets for the compute-optimal section, comma-separated")
     s.add_argument("--title", help="report title")
-    g = s.add_argument_group("best-of-N fits (scalefit bon fit -o): forecasts are made when the report is built")
+    g = s.add_argument_group("best-of-N fits (scalefit bon fit -o): read from the forecast saved with the fit")
     g.add_argument("--rate", type=LEVEL, api="rate", help="target pass@N / ASR@N whose budget N is reported, e.g. 0.9")
     g.add_argument("--level", type=LEVEL, api="level", help="interval level (default 0.9)")
-    g.add_argument("--bootstrap", type=_replicates, api="bootstrap",
-                   help="bootstrap replicates behind the intervals (default 200; 0: no intervals, else >= 20)")
     g.add_argument("--metric", choices=["pass", "ASR"], default="pass", help="wording: pass@N or ASR@N")
     s.add_argument("--force", action="store_true", help="allow overwriting the output PDF")
     s.set_defaults(func=handle_report)

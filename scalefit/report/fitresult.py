@@ -25,11 +25,11 @@ from ..plots import (
 )
 from ..plots._derive import extrapolation_path, frontier, is_chinchilla_type, normalise_targets
 from ..plots._style import PALETTE, column_label, fmt_factor, fmt_num
-from ._layout import Flow
+from ._layout import Flow, display_path
 from ._registry import RenderContext, Section, register_renderer
 
 FORMAT = "scalefit.FitResult"
-EXTRAPOLATION_WARN = 10.0
+from .._extrapolation import EXTRAPOLATION_WARN  # noqa: E402
 
 LAW_NAMES = {
     "chinchilla": "Chinchilla",
@@ -209,7 +209,7 @@ def fit_warnings(fit, pred: pd.DataFrame) -> tuple[list[str], list[str]]:
         big = pred[pred["extrapolation"] > EXTRAPOLATION_WARN]
         for _, r in big.iterrows():
             warns.append(
-                f"Extrapolation {fmt_factor(r['extrapolation'])} beyond the largest fitted input at "
+                f"Extrapolation {fmt_factor(r['extrapolation'])} beyond the fitted data{_joint_words(fit)} at "
                 f"{_describe_point(fit, r)} (more than {EXTRAPOLATION_WARN:.0f}×): the prediction rests on the law "
                 "holding far outside the data, which no interval can check."
             )
@@ -228,13 +228,13 @@ def _summary(fit, targets, requested, pred, warns, budgets_table) -> str:
     md = fit.metadata or {}
     ylabel = column_label(fit.target, fit.frame)
     law = LAW_NAMES.get(fit.law.name, fit.law.name)
-    src = md.get("data_source") or "an in-memory data frame"
+    src = display_path(md.get("data_source")) or "an in-memory data frame"
     s = [f"scalefit fitted the {law} law, {fit.law.formula}, to {fit.n_points} measurements of {ylabel} "
          f"from {src} ({_ranges(fit)})."]
     r = pred.iloc[0]
     where = _describe_point(fit, targets[0])
     ext = float(r["extrapolation"]) if "extrapolation" in pred else float("nan")
-    ext_words = f", {fmt_factor(ext)} the largest fitted input," if np.isfinite(ext) and ext > 1 else ""
+    ext_words = f", {fmt_factor(ext)} beyond the fitted data{_joint_words(fit)}," if np.isfinite(ext) and ext > 1 else ""
     lead = "At the requested target" if requested else "No target was requested (use --at); at 10× the largest fitted inputs"
     sent = f"{lead}, {where}{ext_words} the fitted law predicts {ylabel} = {fmt_num(r['prediction'], 4)}"
     if "lower" in pred:
@@ -269,8 +269,8 @@ def provenance_head(md: Mapping, ctx: RenderContext, seed="not recorded") -> lis
     (and the date of files written before fits stopped recording wall-clock time)."""
     versions = md.get("versions") or {}
     return [
-        ("fit file", ctx.source + (f" (SHA-256 {ctx.sha256[:16]}…)" if ctx.sha256 else "")),
-        ("data", str(md.get("data_source") or "not recorded (fitted from an in-memory frame)")),
+        ("fit file", display_path(ctx.source) + (f" (SHA-256 {ctx.sha256[:16]}…)" if ctx.sha256 else "")),
+        ("data", display_path(md.get("data_source")) or "not recorded (fitted from an in-memory frame)"),
         ("data hash", str(md.get("data_hash") or "not recorded")),
         ("command", str(md.get("command") or "not recorded (fitted from Python)")),
         *([("created", str(md["created"]))] if md.get("created") else []),
@@ -300,6 +300,13 @@ def _provenance(fit, ctx: RenderContext) -> list[tuple[str, str]]:
         rows.append(("bootstrap", f"{b.n_replicates} replicates ({b.n_converged} converged), {b.method} resampling, "
                                   f"seed {b.seed}, start: {b.start}"))
     return rows
+
+
+def _joint_words(fit) -> str:
+    """How the extrapolation factor is measured for this law (``scalefit._extrapolation``)."""
+    if len(fit.law.inputs) > 1:
+        return f" (inputs and their product {'·'.join(fit.law.inputs)} against the largest fitted values)"
+    return ""
 
 
 def _short(source: str) -> str:
@@ -364,7 +371,7 @@ def render_fit_result(record: Mapping, ctx: RenderContext) -> Section:
     # ---------------------------------------------------------------- extrapolation
     flow.page_break("Extrapolation to the target")
     flow.heading("Extrapolation to the target")
-    ax = flow.axes_grid(5.0, 1, 1, left=0.7, right=0.05, bottom=0.55)[0, 0]
+    ax = flow.axes_grid(6.3, 1, 1, left=0.7, right=0.05, bottom=0.55)[0, 0]
     plot_extrapolation(fit, targets, ax=ax)
     path = extrapolation_path(fit, targets)
     band = f"The shaded band is the {_interval_words(fit)}. " if fit.bootstrap is not None else \
@@ -442,7 +449,7 @@ def render_fit_result(record: Mapping, ctx: RenderContext) -> Section:
         names = [p.name for p in fit.law.params if p.name in fit.free]
         rows = int(np.ceil(len(names) / 3))
         flow.heading("Bootstrap replicates", level=2, keep_with=1.55 * rows + 0.75)
-        axes = flow.axes_grid(1.55 * rows + 0.3, rows, 3, left=0.45, wspace=0.25, hspace=0.8, bottom=0.45, top=0.1)
+        axes = flow.axes_grid(1.55 * rows + 0.3, rows, 3, left=0.75, wspace=0.35, hspace=0.8, bottom=0.45, top=0.1)
         plot_bootstrap_marginals(fit, axes=axes.ravel())
         _hide_unused(axes, len(names))
         flow.caption("Bootstrap distribution of each free parameter (natural scale): solid line = estimate, dashed "

@@ -22,13 +22,12 @@ import pandas as pd
 from ..errors import ArgumentError
 from ..plots._derive import extrapolation_path, is_chinchilla_type, normalise_targets
 from ..plots._style import column_label, fmt_factor, fmt_num
-from ._layout import Flow
+from ._layout import Flow, display_path
 from .fitresult import _hide_unused, _iv, load_record, provenance_head
 from ._registry import RenderContext, Section, register_renderer
 
 FORMAT = "scalefit.PosteriorFit"
-#: extrapolation factor beyond which a prediction is flagged (docs/bayes.md#posterior-bands)
-EXTRAPOLATION_WARN = 10.0
+from .._extrapolation import EXTRAPOLATION_WARN  # noqa: E402  (docs/bayes.md#posterior-bands)
 #: headline credible level (docs/bayes.md#posterior-bands: median and 5–95%, also 2.5–97.5%)
 LEVEL = 0.9
 LEVELS = (0.9, 0.95)
@@ -111,23 +110,17 @@ def _targets(post, ctx: RenderContext) -> tuple[list[dict[str, float]], bool, li
 
 
 def _factor(row) -> float:
-    """The extrapolation factor that gates warnings: the scale (product of inputs) ratio for
-    several inputs, else the input ratio (as ``PosteriorFit.predict``'s ``beyond_10x``)."""
-    if "scale_factor" in row and np.isfinite(row["scale_factor"]):
-        return float(row["scale_factor"])
-    if "extrapolation" in row:
-        return float(row["extrapolation"])
-    return float("nan")
+    """The extrapolation factor (``scalefit._extrapolation``: the same for every fit path)."""
+    return float(row["extrapolation"]) if "extrapolation" in row else float("nan")
 
 
 def _factor_words(post, row) -> str:
     f = _factor(row)
     if not np.isfinite(f):
         return ""
-    if "scale_factor" in row and np.isfinite(row["scale_factor"]):
-        return (f"{fmt_factor(f)} the largest fitted scale (product of "
-                f"{' and '.join(_label(post, n) for n in post.law.inputs)}; largest single-input ratio "
-                f"{fmt_factor(row['extrapolation'])})")
+    if len(post.law.inputs) > 1:
+        return (f"{fmt_factor(f)} beyond the fitted data (largest of the single-input ratios and the ratio of "
+                f"{' × '.join(_label(post, n) for n in post.law.inputs)} to its largest fitted value)")
     return f"{fmt_factor(f)} the largest fitted {_label(post, post.law.inputs[0])}"
 
 
@@ -255,7 +248,7 @@ def _summary(post, targets, requested, pred, warns, ftab, level: float) -> str:
     md = post.metadata or {}
     ylabel = column_label(post.target, post.frame)
     law = _law_name(post)
-    src = md.get("data_source") or "an in-memory data frame"
+    src = display_path(md.get("data_source")) or "an in-memory data frame"
     s = [f"scalefit fitted the {law} law, {post.law.formula}, to {len(post.frame)} measurements of {ylabel} from "
          f"{src} ({_ranges(post)}) by Bayesian inference (NUTS, {post.num_draws} posterior draws)."]
     r = pred.iloc[0]
@@ -408,7 +401,7 @@ def _render(record: Mapping, ctx: RenderContext) -> Section:
     # ---------------------------------------------------------------- extrapolation
     flow.page_break("Extrapolation to the target")
     flow.heading("Extrapolation to the target")
-    ax = flow.axes_grid(5.0, 1, 1, left=0.7, right=0.05, bottom=0.55)[0, 0]
+    ax = flow.axes_grid(6.3, 1, 1, left=0.7, right=0.05, bottom=0.55)[0, 0]
     plot_extrapolation(post, targets, ax=ax, observation_band=True)
     path = extrapolation_path(post, targets)
     flow.caption(
@@ -427,8 +420,9 @@ def _render(record: Mapping, ctx: RenderContext) -> Section:
     n = len(labels)
     if n:
         rows = int(np.ceil(n / 3))
-        axes = flow.axes_grid(1.75 * rows + 0.2, rows, 3, left=0.3, right=0.1, wspace=0.25, hspace=0.7,
-                              bottom=0.35, top=0.1)
+        # top and hspace leave room for the two-line titles (name; median and HDI)
+        axes = flow.axes_grid(1.95 * rows + 0.4, rows, 3, left=0.3, right=0.1, wspace=0.25, hspace=0.95,
+                              bottom=0.35, top=0.45)
         plot_posterior_marginals(marg_idata, var_names=labels, axes=axes.ravel()[:n], hdi_prob=0.9)
         _hide_unused(axes, n)
         flow.caption("Marginal posterior of each free parameter on the natural scale (and the residual scale σ) "

@@ -84,7 +84,7 @@ from .passuntil import (
 )
 from .backtest import BacktestResult, backtest_counts, backtest_log
 from .censored import as_item_data, asr_from_log, until_success_items
-from .bonfit import DEFAULT_CANDIDATES, BonFit, BudgetForecast, Forecast, fit_bon, forecast
+from .bonfit import DEFAULT_CANDIDATES, BonFit, BudgetForecast, Forecast, SavedForecast, fit_bon, forecast
 from .models import MIXING_MODELS, ItemData, MixingFit, fit_mixing, item_data
 from .passuntil_holdout import PassUntilHoldout, passuntil_holdout
 from .verifiers import (
@@ -166,6 +166,7 @@ __all__ = [
     "MixingFit",
     "fit_mixing",
     "BonFit",
+    "SavedForecast",
     "Forecast",
     "BudgetForecast",
     "fit_bon",

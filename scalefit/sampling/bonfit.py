@@ -46,13 +46,13 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
 from .._config import require_x64
-from .._files import atomic_write_text
+from .._files import atomic_write_text, json_text
 from ..errors import ArgumentError
 from ._common import _fmt, check_level
 from .models import (
@@ -72,6 +72,7 @@ __all__ = [
     "DEFAULT_CANDIDATES",
     "BonFit",
     "Forecast",
+    "SavedForecast",
     "BudgetForecast",
     "fit_bon",
     "forecast",
@@ -293,6 +294,242 @@ class Forecast:
                 "observed_rate": self.observed_rate, "observed_budget": self.observed_budget}
 
 
+def _percentile_interval(draws: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Equal-tailed percentile interval over the replicates (axis 0) of ``draws``."""
+    tail = (1.0 - level) / 2.0
+    return np.quantile(draws, tail, axis=0), np.quantile(draws, 1.0 - tail, axis=0)
+
+
+def _budget_crossings(N: np.ndarray, curves: np.ndarray, tau: float) -> np.ndarray:
+    """Per row of ``curves`` (T, G) on the budget grid ``N``: the smallest N reaching ``tau``,
+    interpolated linearly in (log N, log(1 - rate)) like :func:`_solve_budget`; inf where the
+    grid's last budget does not reach it."""
+    curve = np.maximum.accumulate(np.atleast_2d(curves), axis=1)
+    out = np.full(curve.shape[0], np.inf)
+    lg = np.log(N)
+    with np.errstate(divide="ignore"):
+        y = np.log1p(-np.minimum(curve, 1.0))
+    yt = math.log1p(-tau)
+    reach = curve >= tau
+    for t in np.flatnonzero(reach.any(axis=1)):
+        j = int(np.argmax(reach[t]))
+        if j == 0:
+            out[t] = N[0]
+            continue
+        y0, y1 = y[t, j - 1], y[t, j]
+        frac = 0.5 if not np.isfinite(y1) or y1 == y0 else (yt - y0) / (y1 - y0)
+        out[t] = math.exp(lg[j - 1] + min(max(frac, 0.0), 1.0) * (lg[j] - lg[j - 1]))
+    return out
+
+
+def forecast_grid(data: ItemData, target: str = "fresh") -> np.ndarray:
+    """Budgets of a saved forecast: 8 per decade (10^(j/8)) from 1 (``"continued"``: from the
+    largest observed budget) to 1000x the largest observed budget, plus that budget and 10x it."""
+    n_max = float(np.max(data.attempts))
+    hi = 1000.0 * n_max
+    j = np.arange(0, int(math.ceil(8 * math.log10(hi))) + 1)
+    grid = 10.0 ** (j / 8.0)
+    grid = np.unique(np.concatenate([grid[grid <= hi * (1 + 1e-12)], [n_max, 10.0 * n_max, hi]]))
+    return grid[grid >= n_max] if target == "continued" else grid
+
+
+@dataclass(frozen=True, eq=False)
+class SavedForecast:
+    """A best-of-N forecast saved with its fit (:meth:`BonFit.with_forecast`): everything a
+    report or a later forecast reads, so that neither refits.
+
+    Attributes
+    ----------
+    target : str
+        ``"fresh"`` or ``"continued"`` (see the module docstring).
+    N, estimate, population : numpy.ndarray
+        The budget grid, the point forecast for the observed items and the chosen model's
+        population curve (new items) on it.
+    n_items, num_bootstrap, seed : int
+    models : tuple of str
+        Candidates re-chosen in the replicates; ``chosen`` (B,) indexes them.
+    solved : numpy.ndarray of int, (B, len(N))
+        Observed items solved in each replicate's realised run: the realised rate is
+        ``solved / n_items`` (exact), and its percentiles are :meth:`BonFit.predict`'s interval.
+    expected : numpy.ndarray, (B, len(N))
+        Each replicate's expected rate (for budget intervals).
+    backtest : SavedBacktest, optional
+        External backtest (``None``: not run; ``backtest_note`` says why).
+    """
+
+    target: str
+    N: np.ndarray
+    estimate: np.ndarray
+    population: np.ndarray
+    n_items: int
+    num_bootstrap: int
+    seed: int
+    models: tuple
+    chosen: np.ndarray
+    solved: np.ndarray
+    expected: np.ndarray
+    backtest: "SavedBacktest | None" = None
+    backtest_note: str = ""
+
+    @property
+    def choice_share(self) -> dict:
+        return {m: float(np.mean(self.chosen == j)) for j, m in enumerate(self.models)} if self.num_bootstrap else {}
+
+    def _interp(self, values: np.ndarray, N: np.ndarray) -> np.ndarray:
+        """``values`` (..., G) at budgets ``N``, linear in log N between grid budgets (exact on them)."""
+        x = np.log(self.N)
+        flat = np.atleast_2d(values)
+        out = np.stack([np.interp(np.log(N), x, row) for row in flat])
+        return out if np.ndim(values) > 1 else out[0]
+
+    def check_budgets(self, N) -> np.ndarray:
+        N = _check_N(N)
+        lo, hi = float(self.N[0]), float(self.N[-1])
+        bad = (N < lo * (1 - 1e-12)) | (N > hi * (1 + 1e-12))
+        if bad.any():
+            raise ArgumentError(f"`N` = {_fmt(N[bad][0])} lies outside the saved forecast's budgets "
+                                f"[{_fmt(lo)}, {_fmt(hi)}]; forecast it from the fit (BonFit.predict / scalefit bon predict)")
+        return np.clip(N, lo, hi)
+
+    def table(self, level: float = 0.9, N=None) -> pd.DataFrame:
+        """``N``, ``estimate``, ``lower``, ``upper`` at the grid (or at budgets ``N`` inside it,
+        interpolated in log N per replicate between grid budgets), interval at ``level``."""
+        level = check_level(level)
+        NN = self.N if N is None else self.check_budgets(N)
+        est = self._interp(self.estimate, NN)
+        if self.num_bootstrap:
+            lower, upper = _percentile_interval(self._interp(self.solved / self.n_items, NN), level)
+        else:
+            lower = upper = np.full(NN.shape, np.nan)
+        return pd.DataFrame({"N": NN, "estimate": est, "lower": lower, "upper": upper})
+
+    def budget(self, rate: float, level: float = 0.9) -> dict:
+        """Budget N reaching an expected rate ``rate`` on the saved grid (inf: not within it),
+        with the percentile interval of the replicates' budgets."""
+        level = check_level(level)
+        tau = float(rate)
+        if not 0 < tau < 1:
+            raise ArgumentError(f"`rate` = {_fmt(tau)} must lie strictly between 0 and 1")
+        est = float(_budget_crossings(self.N, self.estimate[None, :], tau)[0])
+        lo = hi = float("nan")
+        if self.num_bootstrap:
+            per = np.where(np.isfinite(b := _budget_crossings(self.N, self.expected, tau)), b, 1e300)
+            tail = (1.0 - level) / 2.0
+            lo, hi = (float(np.quantile(per, q, method="inverted_cdf")) for q in (tail, 1.0 - tail))
+            lo, hi = (math.inf if v >= 1e300 else v for v in (lo, hi))
+        return {"target_rate": tau, "estimate": est, "lower": lo, "upper": hi}
+
+    def to_dict(self) -> dict:
+        return {"target": self.target, "N": self.N.tolist(), "estimate": self.estimate.tolist(),
+                "population": self.population.tolist(), "n_items": self.n_items,
+                "num_bootstrap": self.num_bootstrap, "seed": self.seed, "models": list(self.models),
+                "chosen": self.chosen.tolist(), "solved": self.solved.tolist(), "expected": self.expected.tolist(),
+                "backtest": None if self.backtest is None else self.backtest.to_dict(),
+                "backtest_note": self.backtest_note}
+
+    @classmethod
+    def from_dict(cls, obj: dict) -> "SavedForecast":
+        G = len(obj["N"])
+        bt = obj.get("backtest")
+        return cls(obj["target"], np.asarray(obj["N"], float), np.asarray(obj["estimate"], float),
+                   np.asarray(obj["population"], float), int(obj["n_items"]), int(obj["num_bootstrap"]),
+                   int(obj["seed"]), tuple(obj["models"]), np.asarray(obj["chosen"], np.int64),
+                   np.asarray(obj["solved"], np.int64).reshape(-1, G), np.asarray(obj["expected"], float).reshape(-1, G),
+                   None if bt is None else SavedBacktest.from_dict(bt), str(obj.get("backtest_note") or ""))
+
+
+@dataclass(frozen=True, eq=False)
+class SavedBacktest:
+    """External backtest saved with a forecast: the whole procedure rerun on ``fit_attempts``
+    attempts per item (a random subset, hypergeometric thinning of the counts), its forecast
+    of the continued run (``forecast``, target "continued") and the held-out ``empirical`` rate
+    at each of its budgets."""
+
+    fit_attempts: int
+    model: str
+    params: dict
+    empirical: np.ndarray
+    forecast: SavedForecast
+
+    def rows(self, level: float = 0.9) -> pd.DataFrame:
+        """``N``, ``predicted``, ``lower``, ``upper``, ``empirical`` at ``level``."""
+        t = self.forecast.table(level)
+        return pd.DataFrame({"N": t["N"].to_numpy(), "predicted": t["estimate"].to_numpy(),
+                             "lower": t["lower"].to_numpy(), "upper": t["upper"].to_numpy(),
+                             "empirical": self.empirical})
+
+    def to_dict(self) -> dict:
+        return {"fit_attempts": self.fit_attempts, "model": self.model, "params": dict(self.params),
+                "empirical": self.empirical.tolist(), "forecast": self.forecast.to_dict()}
+
+    @classmethod
+    def from_dict(cls, obj: dict) -> "SavedBacktest":
+        return cls(int(obj["fit_attempts"]), str(obj["model"]), dict(obj["params"]),
+                   np.asarray(obj["empirical"], float), SavedForecast.from_dict(obj["forecast"]))
+
+
+def heldout_rate(n, k, k_m, m: int, N: int) -> float:
+    """Rate of the run continued from the kept m attempts to N, from the held-out attempts: an
+    item solved in the kept ones counts 1, else the unbiased chance that N - m of its n - m other
+    attempts hold one of its k - k_m other successes."""
+    from .passk import pass_at_k
+
+    extra = int(N) - m
+    hit = (k_m > 0).astype(float) if extra == 0 else np.where(
+        k_m > 0, 1.0, pass_at_k(n - m, k - k_m, np.full(n.shape, extra)))
+    return float(np.mean(hit))
+
+
+def backtest_budgets(backtest_N, m: int, n_min: int) -> np.ndarray:
+    """Budgets of an external backtest fitted on m attempts: ``backtest_N`` (checked to lie in
+    [m, n_min]) or six log-spaced budgets from 2m to n_min."""
+    if backtest_N is None:
+        return np.unique(np.round(np.geomspace(min(2 * m, n_min), n_min, 6)).astype(np.int64))
+    bt_N = np.asarray(sorted(int(v) for v in backtest_N), dtype=np.int64)
+    if bt_N.min() < m or bt_N.max() > n_min:
+        raise ArgumentError(f"`backtest_N` must lie in [{m}, {n_min}]")
+    return bt_N
+
+
+def _saved_forecast(bon: "BonFit", N_arr: np.ndarray, target: str, B: int, seed: int) -> SavedForecast:
+    est = np.array([bon.fit.solve_probabilities(bon.data, NN, target=target).mean() for NN in N_arr])
+    pop = np.atleast_1d(np.asarray(bon.fit.population(N_arr), float))
+    models = bon._models_for_bootstrap()
+    if B > 0:
+        solved, expected, chosen = bon._bootstrap_draws(N_arr, target, B, seed)
+    else:
+        solved, expected, chosen = np.zeros((0, N_arr.size), np.int64), np.zeros((0, N_arr.size)), np.zeros(0, np.int64)
+    return SavedForecast(target, np.asarray(N_arr, float), est, pop, int(bon.data.size), B, seed, tuple(models),
+                         np.asarray(chosen, np.int64), solved, expected)
+
+
+def _external_backtest(bon: "BonFit", m: int | None, B: int, seed: int, backtest_N=None, select_bootstrap: int = 100):
+    """(SavedBacktest or None, note): the external backtest of :meth:`BonFit.with_forecast`."""
+    d = bon.data
+    if not (np.all(d.extra == 0) and not _is_until_success(d)):
+        return None, "not run: the items are not plain counts (censored or sample-until-success attempts)"
+    n, k = np.asarray(d.n, np.int64), np.asarray(d.k, np.int64)
+    n_min = int(n.min())
+    if m is None:
+        m = n_min // 10
+        if m < 1:
+            return None, f"not run: fewer than 10 attempts on some item ({n_min}), too few to hold any out"
+    elif not 1 <= m < n_min:
+        raise ArgumentError(f"`backtest` = {m} attempts must be in [1, {n_min - 1}] (fewer than every item's)")
+    rng = np.random.default_rng([seed, 7])
+    k_m = rng.hypergeometric(k, n - k, m)
+    bt_N = backtest_budgets(backtest_N, m, n_min)
+    try:  # the whole default procedure (candidates, internal backtest, choice) on the kept attempts
+        bon_m = fit_bon(np.full(n.shape, m), k_m, model=bon.model if bon.selection != "auto" else "auto",
+                        candidates=bon.candidates, fraction=bon.fraction, repeats=bon.repeats, seed=seed, z=bon.z,
+                        select_bootstrap=select_bootstrap)
+    except ArgumentError as exc:
+        return None, f"not run: the procedure cannot be fitted on {m} attempts per item ({exc})"
+    fc = _saved_forecast(bon_m, bt_N.astype(float), "continued", B, seed)
+    emp = np.array([heldout_rate(n, k, k_m, m, NN) for NN in bt_N])
+    return SavedBacktest(m, bon_m.model, dict(bon_m.fit.params), emp, fc), ""
+
+
 @dataclass(frozen=True, eq=False)
 class BudgetForecast:
     """Budgets N needed for target rates, with intervals (see :meth:`BonFit.budget`).
@@ -339,6 +576,9 @@ class BonFit:
         Why it was chosen.
     fraction, repeats, seed : int
         Internal-backtest settings.
+    forecast : SavedForecast, optional
+        The forecast saved with the fit (:meth:`with_forecast`; written by :meth:`to_json` and
+        ``scalefit bon fit -o``): reports read it instead of refitting.
     """
 
     data: ItemData
@@ -354,6 +594,7 @@ class BonFit:
     z: float = 1.645
     gain_se: np.ndarray = field(default_factory=lambda: np.zeros(0))
     metadata: dict = field(default_factory=dict)
+    forecast: SavedForecast | None = None
 
     @property
     def fit(self) -> MixingFit:
@@ -408,16 +649,8 @@ class BonFit:
         upper = np.full(N_arr.shape, np.nan)
         share: dict = {}
         if B > 0:
-            probs, chosen = self._bootstrap_probabilities(N_arr, target, B, seed)
-            rng = np.random.default_rng([seed, 1])
-            # realised outcomes (B, len(N), items); one uniform per replicate and item, shared by
-            # every N (common random numbers): bands are monotone in N and the interval at a given
-            # N does not depend on which other budgets were asked for
-            draws = rng.random((probs.shape[0], 1, probs.shape[2])) < probs
-            rates = draws.mean(axis=2)
-            tail = (1.0 - level) / 2.0
-            lower = np.quantile(rates, tail, axis=0)
-            upper = np.quantile(rates, 1.0 - tail, axis=0)
+            solved, _, chosen = self._bootstrap_draws(N_arr, target, B, seed)
+            lower, upper = _percentile_interval(solved / self.data.size, level)
             share = {m: float(np.mean(chosen == j)) for j, m in enumerate(self._models_for_bootstrap())}
         table = pd.DataFrame({"N": N_arr, "estimate": est, "lower": lower, "upper": upper})
         return Forecast(table, level, target, self.model, self.reason, share, B, seed,
@@ -477,17 +710,58 @@ class BonFit:
             chosen = np.zeros(B, dtype=int)
         return thetas, chosen, mult
 
-    def _bootstrap_probabilities(self, N_arr, target, B, seed):
+    def _bootstrap_draws(self, N_arr, target, B, seed):
+        """Whole-procedure bootstrap at budgets ``N_arr``: per replicate and budget the number of
+        observed items solved in a realised run (B, G) and the expected rate (B, G); the
+        candidate chosen in each replicate (B,).
+
+        Realised outcomes use one uniform per replicate and item, shared by every N (common
+        random numbers): bands are monotone in N and the interval at a given N does not depend
+        on which other budgets were asked for."""
         thetas, chosen, _ = self._bootstrap_fits(B, seed)
         models = self._models_for_bootstrap()
-        probs = np.zeros((B, N_arr.size, self.data.size))
-        for j, m in enumerate(models):
-            sel = chosen == j
-            if not sel.any():
-                continue
-            for t, NN in enumerate(N_arr):
-                probs[sel, t, :] = _solve_prob(m, thetas[m][sel], self.data, NN, target)
-        return probs, chosen
+        u = np.random.default_rng([seed, 1]).random((B, self.data.size))
+        solved = np.zeros((B, N_arr.size), dtype=np.int64)
+        expected = np.zeros((B, N_arr.size))
+        for t, NN in enumerate(N_arr):
+            probs = np.zeros((B, self.data.size))
+            for j, m in enumerate(models):
+                sel = chosen == j
+                if sel.any():
+                    probs[sel] = _solve_prob(m, thetas[m][sel], self.data, NN, target)
+            solved[:, t] = np.sum(u < probs, axis=1)
+            expected[:, t] = probs.mean(axis=1)
+        return solved, expected, chosen
+
+    def with_forecast(self, N=None, *, target: str = "fresh", num_bootstrap: int = 200, seed: int | None = None,
+                      backtest: bool | int = True, backtest_N=None, select_bootstrap: int = 100) -> "BonFit":
+        """This fit with its forecast attached (:class:`SavedForecast`, saved by :meth:`to_json`),
+        so that a report or a later forecast needs no refit.
+
+        The forecast holds, on the budget grid ``N`` (default :func:`forecast_grid`: 8 budgets
+        per decade from 1 -- from the observed budget for ``target="continued"`` -- to 1000x the
+        largest observed budget), the point estimate, the chosen model's population curve and
+        the ``num_bootstrap`` whole-procedure replicates of :meth:`predict` (same seed, same
+        numbers): items solved in each replicate's realised run and its expected rate.  Any
+        interval level and any budget within the grid are then read from these draws.
+
+        ``backtest``: also run an external backtest (True: on ``m = n_min // 10`` attempts per
+        item when every item has plain counts and ``m >= 1``; an int: that ``m``; False: none):
+        the whole procedure is rerun on a random ``m`` of each item's attempts and asked for the
+        rate of the run continued to six budgets up to ``n_min``, which the held-out attempts
+        show (unbiased given the kept ones; ``backtest_N``: other budgets in [m, n_min];
+        ``select_bootstrap``: as in :func:`fit_bon`, for the procedure rerun on the kept attempts).
+        """
+        target = _check_target(target)
+        B = _check_B(num_bootstrap)
+        seed = self.seed if seed is None else int(seed)
+        N_arr = forecast_grid(self.data, target) if N is None else np.unique(_check_N(N))
+        fc = _saved_forecast(self, N_arr, target, B, seed)
+        if backtest is False or backtest is None:
+            return replace(self, forecast=replace(fc, backtest_note="not run (not requested)"))
+        bt, note = _external_backtest(self, None if backtest is True else int(backtest), B, seed, backtest_N,
+                                      select_bootstrap)
+        return replace(self, forecast=replace(fc, backtest=bt, backtest_note=note))
 
     # ---------------------------------------------------------------- persistence
     def to_dict(self) -> dict:
@@ -509,6 +783,7 @@ class BonFit:
                      "first_success": [None if not np.isfinite(v) else float(v) for v in d.first_success],
                      "attempts": d.attempts.tolist()},
             "metadata": self.metadata,
+            **({"forecast": self.forecast.to_dict()} if self.forecast is not None else {}),
         }
 
     @classmethod
@@ -529,11 +804,18 @@ class BonFit:
         scores = pd.DataFrame(obj["scores"])
         return cls(data, fits, scores, obj["model"], obj["reason"], tuple(obj["candidates"]),
                    obj["selection"], int(obj["fraction"]), int(obj["repeats"]), int(obj["seed"]),
-                   float(obj["z"]), np.asarray(obj["gain_se"], float), dict(obj.get("metadata") or {}))
+                   float(obj["z"]), np.asarray(obj["gain_se"], float), dict(obj.get("metadata") or {}),
+                   SavedForecast.from_dict(obj["forecast"]) if obj.get("forecast") is not None else None)
 
-    def to_json(self, path, *, overwrite: bool = False) -> None:
-        """Write as JSON atomically; never overwrites an existing file unless ``overwrite``."""
-        atomic_write_text(path, json.dumps(self.to_dict(), indent=1), overwrite=overwrite, argument="path")
+    def to_json(self, path, *, overwrite: bool = False, forecast: bool = True) -> None:
+        """Write as JSON atomically; never overwrites an existing file unless ``overwrite``.
+
+        With ``forecast`` (default) a fit without a saved forecast gets one first
+        (:meth:`with_forecast` with its defaults: 200 whole-procedure replicates and the external
+        backtest, which takes as long as a few fits), so that ``scalefit report`` renders the file
+        without fitting.  ``forecast=False`` writes the fit alone."""
+        bon = self.with_forecast() if forecast and self.forecast is None else self
+        atomic_write_text(path, json_text(bon.to_dict()), overwrite=overwrite, argument="path")
 
     @classmethod
     def from_json(cls, path) -> "BonFit":
@@ -606,6 +888,9 @@ def check_bon_record(c) -> None:
             for key in ("n_params", "starts_at_best"):
                 f.get(key, "count", required=False)
             f.get("prior", "bool", required=False)
+    fc = c.sub("forecast") if c.has("forecast") and c.record.get("forecast") is not None else None
+    if fc is not None:
+        _check_saved_forecast(fc)
     data = c.sub("data")
     if data is not None:
         cols = {key: data.get(key, "list[count]") for key in ("n", "k", "extra")}
@@ -616,6 +901,40 @@ def check_bon_record(c) -> None:
             data.problem(f"`{data.prefix.rstrip('.')}` lists differ in length ({', '.join(f'{k}: {v}' for k, v in sizes.items())})")
         elif sizes and not next(iter(sizes.values())):
             data.problem(f"`{data.prefix}n` is empty: no items")
+
+
+def _check_saved_forecast(f) -> None:
+    t = f.get("target", "str")
+    if t is not None and t not in TARGETS:
+        f.problem(f"`{f.prefix}target` = {t!r} is not one of 'fresh', 'continued'")
+    N = f.get("N", "list[number]")
+    G = len(N) if N is not None else None
+    for key in ("estimate", "population"):
+        v = f.get(key, "list[number]")
+        if v is not None and G is not None and len(v) != G:
+            f.problem(f"`{f.prefix}{key}` has {len(v)} values for {G} budgets")
+    for key in ("n_items", "num_bootstrap", "seed"):
+        f.get(key, "count")
+    f.get("models", "list[str]")
+    chosen = f.get("chosen", "list[count]")
+    B = f.record.get("num_bootstrap") if isinstance(f.record.get("num_bootstrap"), int) else None
+    for key in ("solved", "expected"):
+        rows = f.get(key, "list")
+        if rows is None or G is None or B is None:
+            continue
+        if len(rows) != B or any(not isinstance(r, list) or len(r) != G for r in rows):
+            f.problem(f"`{f.prefix}{key}` must hold {B} rows of {G} numbers (replicates x budgets)")
+    if chosen is not None and B is not None and len(chosen) != B:
+        f.problem(f"`{f.prefix}chosen` has {len(chosen)} entries for {B} replicates")
+    bt = f.sub("backtest") if f.record.get("backtest") is not None else None
+    if bt is not None:
+        bt.get("fit_attempts", "count")
+        bt.get("model", "str")
+        bt.get("params", "object[number]")
+        bt.get("empirical", "list[number]")
+        sub = bt.sub("forecast")
+        if sub is not None:
+            _check_saved_forecast(sub)
 
 
 def _budget_text(data: ItemData) -> str:

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._cliargs import COUNT, LEVEL, POSITIVE_INT, SEED, number, number_list
+from .._cliargs import COUNT, LEVEL, POSITIVE_INT, REPLICATES, SEED, number, number_list
 from .._files import check_input_path
 from ..errors import ArgumentError
 
@@ -201,11 +201,17 @@ def _cmd_bon_fit(args) -> int:
         print(f"== {_label(key)}")
         print(bon.summary())
     if args.output:
+        from .._files import json_text
         from .bonfit import BON_FILE_FORMAT
 
+        # the forecast (and its interval draws, and the external backtest) travel with the fit, so
+        # that `scalefit report` renders the file without fitting
+        bt = True if args.backtest is None else (args.backtest or False)
+        fits = [(key, bon.with_forecast(num_bootstrap=args.bootstrap, backtest=bt, select_bootstrap=args.select_bootstrap))
+                for key, bon in fits]
         doc = {"format": BON_FILE_FORMAT, "source": str(args.data), "groups": [
             {"group": key, "fit": bon.to_dict()} for key, bon in fits]}
-        atomic_write_text(args.output, json.dumps(doc, indent=1), overwrite=args.force, argument="-o")
+        atomic_write_text(args.output, json_text(doc), overwrite=args.force, argument="-o")
         print(f"wrote {args.output}")
     return 0
 
@@ -359,7 +365,14 @@ def add_commands(subparsers) -> None:
     s = bsub.add_parser("fit", help="fit the candidate models, run the internal backtest, report the choice")
     _add_loader(s)
     _add_model_options(s)
-    s.add_argument("-o", "--output", help="write the fit as JSON (never overwrites without --force)", api="path")
+    s.add_argument("-o", "--output", help="write the fit as JSON with its forecast, so that `scalefit report` needs "
+                                          "no refit (never overwrites without --force)", api="path")
+    s.add_argument("--bootstrap", type=REPLICATES, default=200, api="num_bootstrap",
+                   help="with -o: whole-procedure bootstrap replicates saved for the forecast's intervals "
+                        "(default 200; 0: none)")
+    s.add_argument("--backtest", type=COUNT, default=None, metavar="M", api="backtest",
+                   help="with -o: external backtest on M attempts per item (default n_min // 10 when the "
+                        "counts allow; 0: none)")
     s.add_argument("--force", action="store_true", help="allow overwriting --output")
     s.set_defaults(func=_cmd_bon_fit)
 
