@@ -376,6 +376,10 @@ class BonFit:
         lines.append(self.fit.summary())
         return "\n".join(lines)
 
+    def item_posterior(self, data: ItemData | None = None):
+        """Per-item posterior of p on a grid under the chosen model (for the sampling planner)."""
+        return self.fit.item_posterior(self.data if data is None else data)
+
     # ---------------------------------------------------------------- predictions
     def predict(self, N, *, target: str = "fresh", level: float = 0.9, num_bootstrap: int = 200,
                 seed: int | None = None) -> Forecast:
