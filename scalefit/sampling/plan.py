@@ -114,7 +114,7 @@ def _fresh_curves(post: ItemPosterior, N: float, ladder: np.ndarray) -> tuple[np
             lp = logc + np.where(y > 0, y * log_p[None, :], 0.0) + np.where(m - y > 0, (m - y) * log_q[None, :], 0.0)
         pmf = np.exp(lp)  # (Y+1, C); p = 0 -> only y = 0; p = 1 -> only y = m
         if m > Y:
-            pmf[Y] = sp.bdtrc(Y - 1, m, p)  # P(y >= Y)
+            pmf[Y] = sp.bdtrc(Y - 1, int(m), p)  # P(y >= Y)
             pmf[Y, -1] = 1.0
         py = w @ pmf.T  # (I, Y+1)
         num = centred @ pmf.T  # (I, Y+1): E[(g - mean) 1{y}]
@@ -132,16 +132,22 @@ def _continued_curves(post: ItemPosterior, data: ItemData, N: float, ladder: np.
     with np.errstate(divide="ignore"):
         log_q = np.log1p(-post.p)
     rest = np.maximum(N - data.n.astype(float), 0.0)  # attempts still counting towards N
-    r = np.einsum("ic,ic->i", w, np.exp(rest[:, None] * log_q[None, :]))  # P(no success in the rest)
+    r = np.einsum("ic,ic->i", w, _fail_pow(rest, log_q))  # P(no success in the rest)
     q = np.where(decided, solved.astype(float), 1.0 - r)
     out = np.zeros((data.size, ladder.size))
     for j, m in enumerate(ladder):
         mm = np.minimum(float(m), rest)
-        s = np.einsum("ic,ic->i", w, np.exp(mm[:, None] * log_q[None, :]))  # P(no success in mm)
+        s = np.einsum("ic,ic->i", w, _fail_pow(mm, log_q))  # P(no success in mm)
         with np.errstate(invalid="ignore", divide="ignore"):
             v = np.where(s > 0, (s - r) * r / np.where(s > 0, s, 1.0), 0.0)
         out[:, j] = np.where(decided, 0.0, np.maximum(v, 0.0))
     return q, out
+
+
+def _fail_pow(m: np.ndarray, log_q: np.ndarray) -> np.ndarray:
+    """(1 - p)^m per item (rows) and node (columns), 1 for m = 0 also at p = 1."""
+    with np.errstate(invalid="ignore"):
+        return np.exp(np.where(m[:, None] > 0, m[:, None] * log_q[None, :], 0.0))
 
 
 def _decided(data: ItemData, N: float):
@@ -310,7 +316,7 @@ def _fit_model(data: ItemData, model, fit_options: dict):
     return model
 
 
-def _split_groups(data, groups):
+def _split_groups(data, groups, likelihood="attempts"):
     """[(label dict, ItemData, item ids, frame-or-None)] from any accepted input."""
     if isinstance(data, pd.DataFrame):
         gcols = list(groups if groups is not None else data.attrs.get("groups") or [])
@@ -325,7 +331,7 @@ def _split_groups(data, groups):
             g = g.copy()
             g.attrs = dict(data.attrs)
             ids = g["item"].to_numpy() if "item" in g.columns else np.arange(len(g))
-            out.append((key, as_item_data(g), ids))
+            out.append((key, as_item_data(g, likelihood=likelihood), ids))
         return out
     if groups is not None:
         raise ArgumentError("`groups` applies to a counts frame (DataFrame) only")
@@ -337,7 +343,8 @@ def _split_groups(data, groups):
 
 def plan(data, extra_budget, N, *, target: str = "fresh", rounds: int = 1, model="auto", groups=None,
          budget_scope: str = "total", max_attempts=None, step: int = 1, width: float | None = None,
-         level: float = 0.9, num_bootstrap: int = 200, seed: int = 0, fit_options: dict | None = None) -> PlanResult:
+         level: float = 0.9, num_bootstrap: int = 200, seed: int = 0, fit_options: dict | None = None,
+         likelihood: str = "attempts") -> PlanResult:
     """Plan further attempts per item to sharpen the forecast of pass@N (ASR@N).
 
     Parameters
@@ -374,6 +381,8 @@ def plan(data, extra_budget, N, *, target: str = "fresh", rounds: int = 1, model
         For the interval of the stopping rule (:meth:`~scalefit.sampling.BonFit.predict`).
     fit_options : dict, optional
         Passed to :func:`~scalefit.sampling.fit_bon` when the model is fitted here.
+    likelihood : str
+        For sample-until-success counts frames (see :func:`~scalefit.sampling.until_success_items`).
 
     Returns
     -------
@@ -405,7 +414,7 @@ def plan(data, extra_budget, N, *, target: str = "fresh", rounds: int = 1, model
     level = check_level(level)
     if isinstance(data, tuple) and len(data) == 2:
         data = item_data(*data)
-    parts = _split_groups(data, groups)
+    parts = _split_groups(data, groups, likelihood)
     opts = dict(fit_options or {})
     opts.setdefault("seed", seed)
     if not isinstance(model, str) and len(parts) > 1 and not hasattr(model, "for_group"):
