@@ -315,10 +315,11 @@ def bon_record(bon, *, targets: Sequence[float] = (1000,), budget_target: float 
     att = np.asarray(d.attempts, float)
     n_max, n_min = int(att.max()), int(att.min())
     tg = np.asarray(sorted(float(t) for t in targets), dtype=np.float64)
-    if tg.size and tg.min() < n_max:
-        raise ArgumentError(f"`targets` must be >= the largest observed attempts {n_max}; got {tg.min():g}")
+    if tg.size and tg.min() < 1:
+        raise ArgumentError(f"`targets` must be budgets >= 1; got {tg.min():g}")
     hi = float(N_max) if N_max else max(float(tg.max()) * 3 if tg.size else 0.0, n_max * 100.0)
-    grid = np.unique(np.concatenate([np.geomspace(n_max, hi, 40), tg]))
+    # forecasts hold at any N >= 1 (ragged budgets: some items got more attempts than a target)
+    grid = np.unique(np.concatenate([np.geomspace(min(n_max, tg.min()) if tg.size else n_max, hi, 40), tg]))
     fc = bon.predict(grid, target=target, level=level, num_bootstrap=num_bootstrap, seed=seed)
     pred, lo, up = fc.estimate, fc.lower, fc.upper
     model_N = np.geomspace(1.0, hi, 120)

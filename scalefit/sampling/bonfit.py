@@ -257,6 +257,7 @@ class Forecast:
     observed_rate: float
     observed_budget: float
     interval_kind: str = "realised rate of the forecast run (bootstrap over items, whole procedure refitted)"
+    note: str = ""
 
     @property
     def N(self) -> np.ndarray:
@@ -282,6 +283,8 @@ class Forecast:
         if self.choice_share:
             share = ", ".join(f"{k} {v:.0%}" for k, v in self.choice_share.items() if v > 0)
             lines.append(f"  model chosen in bootstrap replicates: {share}")
+        if self.note:
+            lines.append(f"  note: {self.note}")
         for row in self.table.itertuples():
             lines.append(f"  N = {row.N:>10g}  {row.estimate:.4f}  [{row.lower:.4f}, {row.upper:.4f}]")
         return "\n".join(lines)
@@ -425,7 +428,8 @@ class BonFit:
             share = {m: float(np.mean(chosen == j)) for j, m in enumerate(self._models_for_bootstrap())}
         table = pd.DataFrame({"N": N_arr, "estimate": est, "lower": lower, "upper": upper})
         return Forecast(table, level, target, self.model, self.reason, share, B, seed,
-                        self.observed_rate, float(np.max(self.data.attempts)))
+                        self.observed_rate, float(np.max(self.data.attempts)),
+                        note=_unordered_note(self.data, N_arr) if target == "continued" else "")
 
     def budget(self, rate, *, target: str = "fresh", level: float = 0.9, num_bootstrap: int = 200,
                seed: int | None = None, max_budget: float = 1e12) -> BudgetForecast:
@@ -620,6 +624,17 @@ def check_bon_record(c) -> None:
             data.problem(f"`{data.prefix.rstrip('.')}` lists differ in length ({', '.join(f'{k}: {v}' for k, v in sizes.items())})")
         elif sizes and not next(iter(sizes.values())):
             data.problem(f"`{data.prefix}n` is empty: no items")
+
+
+def _unordered_note(data: ItemData, N_arr: np.ndarray) -> str:
+    """The one-line message for a continued forecast below some items' budgets without attempt order."""
+    N0 = float(np.min(N_arr))
+    hit = ~np.isfinite(data.first_success) & (data.k > 0) & (data.n > N0)
+    if not hit.any():
+        return ""
+    return (f"{int(hit.sum())} item(s) with successes got more than N = {_fmt(N0)} attempts and the data hold no "
+            "attempt order, so their first N attempts are unknown: each counts with its unbiased pass@N "
+            "(Chen et al.) instead of a 0/1 outcome; give first-success positions (item_data(first_success=...)) for exact ones")
 
 
 def _budget_text(data: ItemData) -> str:
