@@ -758,6 +758,14 @@ def fit_bon(data, k=None, *, model: str = "auto", candidates=DEFAULT_CANDIDATES,
     select_bootstrap : int
         Item resamples for the gain SE (default 100).
 
+    Notes
+    -----
+    Items may have different budgets.  When the budgets depended on outcomes (a planned design,
+    :func:`~scalefit.sampling.plan`), the fit and forecasts stay valid but the internal backtest
+    does not (thinning such an item no longer mimics a smaller design): choose the family on the
+    fixed-design part and pass it as ``model`` (:func:`~scalefit.sampling.sample_in_rounds`
+    does this).
+
     Returns
     -------
     BonFit
