@@ -185,3 +185,20 @@ def test_cli_rejects_every_bad_argument_in_one_line(counts_csv, capsys, flags, m
     assert main(["bon", "plan", str(counts_csv), "--item", "problem", "--groups", "model", *flags]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1, err
+
+
+def test_backtest_with_a_planned_design_replays_the_same_total():
+    from scalefit.sampling import backtest_counts
+
+    rng = np.random.default_rng(4)
+    k = rng.binomial(400, rng.beta(0.4, 4.0, size=40))
+    counts = pd.DataFrame({"item": np.arange(40), "n": 400, "k": k})
+    res = backtest_counts(counts, 20, [100, 400], repeats=1, estimators=("scalefit:beta",), num_bootstrap=20,
+                          design="planned")
+    rows = res.rows
+    assert len(rows) == 2 and rows["detail"].str.contains("budgets 4..").all()
+    assert np.all(np.isfinite(rows["predicted"])) and "planned" in res.method
+    with pytest.raises(ArgumentError, match=r"`design` = 'planned' works with the scalefit estimators only"):
+        backtest_counts(counts, 20, [100], design="planned", estimators=("saber_anchored",))
+    with pytest.raises(ArgumentError, match=r"`design` = 'later'"):
+        backtest_counts(counts, 20, [100], design="later")

@@ -314,6 +314,9 @@ def _cmd_backtest(args) -> int:
     common = dict(level=level, estimators=ests, num_bootstrap=args.bootstrap, seed=args.seed, candidates=cands,
                   fraction=args.fraction, internal_repeats=args.internal_repeats,
                   select_bootstrap=args.select_bootstrap)
+    if args.first and args.design == "planned":
+        raise ArgumentError("`--design planned` replays counts (draws without replacement); it does not apply "
+                            "to --first")
     if args.first:
         fmt = args.format if args.format not in ("counts", "until_success") else "auto"
         log = load_attempt_log(args.data, fmt, item=args.item, attempt=args.attempt, success=args.success,
@@ -329,7 +332,7 @@ def _cmd_backtest(args) -> int:
                 "subsample is biased; use --first (fit on each item's first attempts)"
             )
         res = backtest_counts(frame, args.fit_budget, Ns, repeats=args.repeats, target=args.target or "fresh",
-                              **common)
+                              design=args.design, **common)
     print(res.report())
     return 0
 
@@ -471,6 +474,9 @@ def add_commands(subparsers) -> None:
                    help="item resamples for the SE of the internal-backtest gain (default 100)")
     s.add_argument("--target", choices=["fresh", "continued"], api="target",
                    help="default: fresh for counts, continued for --first")
+    s.add_argument("--design", choices=["uniform", "planned"], default="uniform", api="design",
+                   help="uniform: FIT_BUDGET attempts per item (default); planned: the same total, a uniform first "
+                        "round of FIT_BUDGET // 5 then 3 rounds chosen by the sampling planner (scalefit estimators)")
     s.set_defaults(func=_cmd_backtest)
 
 
