@@ -120,6 +120,16 @@ def test_planned_designs_give_unbiased_forecasts_and_covering_intervals():
     assert lo <= covered <= hi, (covered, lo, hi)
 
 
+def test_stopping_rule_allocates_nothing_once_the_interval_is_narrow_enough():
+    data = _items(seed=2)
+    wide = plan(data, 1000, 1000, model="beta", width=0.9, num_bootstrap=20)
+    assert wide.stop and wide.allocated == 0 and "stop" in wide.reason
+    narrow = plan(data, 1000, 1000, model="beta", width=1e-4, num_bootstrap=20)
+    assert not narrow.stop and narrow.allocated == 1000
+    g = narrow.groups.iloc[0]
+    assert g["upper"] - g["lower"] > 1e-4 and g["sd_after"] < g["sd_now"]
+
+
 def test_merge_attempts_and_argument_errors():
     d = item_data([10, 10], [0, 1], first_success=[np.nan, 4.0])
     m = merge_attempts(d, [5, 0], [1, 0], first_success=[3.0, np.nan])

@@ -49,7 +49,10 @@ How many attempts an item gets depends only on outcomes already observed.  The l
 everything observed is then the product of p^k (1 - p)^(n - k) over items, exactly as for a
 fixed design (the allocation rule contributes factors that do not involve p), so every fit,
 forecast and interval of :mod:`scalefit.sampling.bonfit` applies unchanged to the resulting
-ragged per-item budgets.
+ragged per-item budgets.  The exception is the internal backtest that chooses the family: it
+thins each item's attempts, and thinning an item that got few attempts *because* it succeeded
+early does not mimic a smaller design.  :func:`sample_in_rounds` therefore chooses the family on
+the fixed-design start and keeps it.
 
 Groups
 ------
@@ -554,6 +557,8 @@ def sample_in_rounds(data, sampler: Callable, extra_budget: int, N, *, rounds: i
         data = as_item_data(data)
     rounds = _check_int("rounds", rounds, 1)
     left = _check_int("extra_budget", extra_budget, 1)
+    if not isinstance(model, str):
+        raise ArgumentError("`model` must be 'auto' or a family name: every round refits it on the data so far")
     opts = dict(fit_options or {})
     opts.setdefault("seed", seed)
     family = model
