@@ -474,6 +474,9 @@ def plan(data, extra_budget, N, *, target: str = "fresh", rounds: int = 1, model
                                 for v, w, c in zip(curves, weights, caps)])
         reason = "greedy allocation per group minimising the expected posterior variance of its forecast"
 
+    if not stop and alloc.sum() == 0:
+        reason = ("nothing to plan: no further attempt can change the forecast (every item is decided within N, "
+                  "or its term no longer moves)")
     rows, grows = [], []
     offset = 0
     for (key, d, ids), fitted, mean, v, w, (lo, hi) in zip(parts, fits, means, curves, weights, interval):
