@@ -73,3 +73,14 @@ def test_report_record_accepts_targets_below_the_largest_budget():
     rec = bon_record(bon, targets=[100, 4000], num_bootstrap=0)
     assert [t["N"] for t in rec["targets"]] == [100.0, 4000.0]
     assert 0 < rec["targets"][0]["prediction"] < rec["targets"][1]["prediction"] < 1
+
+
+def test_continued_budget_below_the_largest_budget():
+    data = _ragged()
+    bon = fit_bon(data, model="beta")
+    rate_100 = bon.predict([100], target="continued", num_bootstrap=0).estimate[0]
+    bf = bon.budget([rate_100], target="continued", num_bootstrap=0)
+    # the rate is reached at N = 100 < the largest budget 400.  Chen's pass@N uses floor(N), so
+    # the rate jumps at integers and the smallest N reaching it lies in (99, 100]; bisection
+    # finds it to ~1e-9 relative in log N.
+    assert 99 < bf.table["estimate"][0] <= 100 * (1 + 1e-8)

@@ -681,7 +681,7 @@ def _solve_budget(model, thetas, data: ItemData, rates, target, max_budget) -> n
     is not reached by ``max_budget``.
     """
     T = thetas.shape[0]
-    start = max(1.0, float(np.max(data.n)) if target == "continued" else 1.0)
+    start = 1.0  # rates are defined at every N >= 1, also below some items' budgets (ragged designs)
     if not max_budget > start:
         raise ArgumentError(f"`max_budget` = {_fmt(max_budget)} must exceed the observed budget {start:g}")
     decades = math.log10(max_budget / start)
