@@ -120,6 +120,20 @@ def test_planned_designs_give_unbiased_forecasts_and_covering_intervals():
     assert lo <= covered <= hi, (covered, lo, hi)
 
 
+def test_grouped_counts_share_one_budget_or_get_one_each():
+    rng = np.random.default_rng(9)
+    frame = pd.DataFrame({"model": np.repeat(["easy", "hard"], 40), "item": np.tile(np.arange(40), 2), "n": 20,
+                          "k": np.r_[rng.binomial(20, rng.beta(2.0, 2.0, 40)), rng.binomial(20, rng.beta(0.3, 6.0, 40))]})
+    frame.attrs["groups"] = ["model"]
+    total = plan(frame, 2000, 1000, model="beta")
+    per = total.table.groupby("model")["attempts"].sum()
+    assert per.sum() <= 2000 and per["hard"] > per["easy"]  # the unsolved items are in the hard group
+    each = plan(frame, 2000, 1000, model="beta", budget_scope="group")
+    per2 = each.table.groupby("model")["attempts"].sum()
+    assert per2["hard"] <= 2000 and per2["easy"] <= 2000 and per2.sum() > 2000 - 1
+    assert list(each.groups["group"]) == ["model=easy", "model=hard"]
+
+
 def test_stopping_rule_allocates_nothing_once_the_interval_is_narrow_enough():
     data = _items(seed=2)
     wide = plan(data, 1000, 1000, model="beta", width=0.9, num_bootstrap=20)
