@@ -369,7 +369,9 @@ def plan(data, extra_budget, N, *, target: str = "fresh", rounds: int = 1, model
         Per group: ``"auto"`` fits :func:`~scalefit.sampling.fit_bon`; a family name fits that
         family; a fitted :class:`~scalefit.sampling.BonFit` / ``MixingFit`` (one group) or
         anything with an ``item_posterior(data)`` method returning an
-        :class:`~scalefit.sampling.models.ItemPosterior` is used as is.
+        :class:`~scalefit.sampling.models.ItemPosterior` is used as is.  For grouped data a
+        fitted model needs ``for_group(group) -> model`` (e.g. a model pooled over groups that
+        share items), called with each group's ``{column: value}``.
     groups : list of str, optional
         Group columns of a counts frame (default ``data.attrs["groups"]``).
     budget_scope : {"total", "group"}
