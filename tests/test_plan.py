@@ -133,6 +133,18 @@ def test_grouped_counts_share_one_budget_or_get_one_each():
     assert per2["hard"] <= 2000 and per2["easy"] <= 2000 and per2.sum() > 2000 - 1
     assert list(each.groups["group"]) == ["model=easy", "model=hard"]
 
+    # any model that gives per-item posteriors plugs in (here per-group fits behind for_group)
+    class PerGroup:
+        def __init__(self):
+            self.fits = {m: fit_mixing(item_data(g["n"].to_numpy(), g["k"].to_numpy()), model="beta")
+                         for m, g in frame.groupby("model")}
+
+        def for_group(self, key):
+            return self.fits[key["model"]]
+
+    plugged = plan(frame, 2000, 1000, model=PerGroup())
+    assert np.array_equal(plugged.attempts, total.attempts)
+
 
 def test_stopping_rule_allocates_nothing_once_the_interval_is_narrow_enough():
     data = _items(seed=2)
