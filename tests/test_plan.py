@@ -238,3 +238,14 @@ def test_backtest_with_a_planned_design_replays_the_same_total():
         backtest_counts(counts, 20, [100], design="planned", estimators=("saber_anchored",))
     with pytest.raises(ArgumentError, match=r"`design` = 'later'"):
         backtest_counts(counts, 20, [100], design="later")
+
+
+def test_cli_backtest_design_flag(counts_csv, capsys):
+    from scalefit.cli import main
+
+    base = ["backtest", str(counts_csv), "--item", "problem", "--groups", "model", "--fit-budget", "10", "--N", "20"]
+    assert main([*base, "--design", "random"]) == 2
+    assert "argument --design: invalid choice" in capsys.readouterr().err
+    assert main([*base, "--design", "planned", "--first"]) == 2
+    err = capsys.readouterr().err
+    assert "`--design planned` replays counts" in err and err.count("\n") == 1
