@@ -214,6 +214,7 @@ def test_cli_writes_the_plan_and_refuses_to_overwrite(counts_csv, tmp_path, caps
     (["--budget", "10", "--N", "100", "--budget-scope", "x"], "argument --budget-scope: invalid choice"),
     (["--budget", "10", "--N", "100", "--model", "gamma"], "`--model` = 'gamma'"),
     (["--N", "100"], "the following arguments are required: --budget"),
+    (["--budget", "10", "--N", "100", "--width", "0.1", "--bootstrap", "0"], "`--bootstrap` = 0: the stopping rule `--width` needs"),
 ])
 def test_cli_rejects_every_bad_argument_in_one_line(counts_csv, capsys, flags, message):
     from scalefit.cli import main

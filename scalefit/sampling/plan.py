@@ -417,6 +417,9 @@ def plan(data, extra_budget, N, *, target: str = "fresh", rounds: int = 1, model
     if width is not None and not (math.isfinite(float(width)) and float(width) > 0):
         raise ArgumentError(f"`width` = {_fmt(width)} must be a positive number")
     level = check_level(level)
+    if width is not None and int(num_bootstrap) < 20:
+        raise ArgumentError(f"`num_bootstrap` = {num_bootstrap}: the stopping rule `width=` needs an interval "
+                            "(>= 20 bootstrap replicates)")
     if isinstance(data, tuple) and len(data) == 2:
         data = item_data(*data)
     parts = _split_groups(data, groups, likelihood)
