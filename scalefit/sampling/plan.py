@@ -270,7 +270,8 @@ class PlanResult:
             iv = ""
             if np.isfinite(row.get("lower", np.nan)):
                 iv = f", interval [{row['lower']:.4f}, {row['upper']:.4f}]"
-            lines.append(f"  {label}: forecast {row['estimate']:.4f}{iv}; model SD {row['sd_now']:.4f} now, "
+            model = self.models.get(label, "")
+            lines.append(f"  {label}: forecast {row['estimate']:.4f}{iv} ({model}); model SD {row['sd_now']:.4f} now, "
                          f"{row['sd_after']:.4f} expected after {int(row['attempts'])} attempts on "
                          f"{int(row['items_sampled'])} of {int(row['items'])} items")
         return "\n".join(lines)
