@@ -103,6 +103,23 @@ def pythia(args, rows):
                   f"planned {rows[-2]['predicted']:.3f}/{last['predicted']:.3f} truth {truth[0]:.3f}/{truth[1]:.3f} "
                   f"(planned budget max {last['max_n']}, {last['items_over_first']} items sampled further)",
                   flush=True)
+            if args.even:
+                # baseline rule: the rest of the budget in equal shares to the problems without a success
+                from scalefit.sampling import fit_bon
+
+                t0 = time.perf_counter()
+                rng = np.random.default_rng([args.seed, r, 1])
+                k0 = rng.hypergeometric(c_full, n_full - c_full, args.first)
+                zero = k0 == 0
+                share = (args.pythia_budget - args.first) * I // max(int(zero.sum()), 1)
+                add = np.where(zero, np.minimum(share, n_full - args.first), 0)
+                k_add = rng.hypergeometric(c_full - k0, n_full - args.first - (c_full - k0), add)
+                data_e = item_data(args.first + add, k0 + k_add)
+                family = fit_bon(item_data(args.first, k0), seed=args.seed + r).model
+                bon = fit_bon(data_e, model=family, seed=args.seed + r)
+                fc = bon.predict(Ns, num_bootstrap=args.bootstrap, seed=args.seed + r)
+                _record(rows, model, r, "even to unsolved", fc, truth, Ns, time.perf_counter() - t0)
+                print(f"   even to unsolved: {rows[-2]['predicted']:.3f}/{rows[-1]['predicted']:.3f}", flush=True)
 
 
 def jailbreak(args, rows):
@@ -175,6 +192,8 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, default=3, help="planned rounds after the first")
     ap.add_argument("--bootstrap", type=int, default=200)
     ap.add_argument("--plan-model", default="auto", help="model used for planning (auto or a family)")
+    ap.add_argument("--even", action="store_true",
+                    help="Pythia: also the rule 'rest of the budget in equal shares to problems without a success'")
     ap.add_argument("--json", help="write the per-forecast rows as JSON")
     args = ap.parse_args(argv)
     args.jail_first = [int(v) for v in args.jail_first.split(",") if v]
