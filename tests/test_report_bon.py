@@ -125,5 +125,9 @@ def test_bon_record_intervals_and_backtest_are_consistent():
     assert [r["N"] for r in rows] == [40, 100]
     # at N = n the held-out "empirical" rate of the continued run is the observed solve rate
     assert rows[-1]["empirical"] == pytest.approx(np.mean(c["k"] > 0))
+    # forecasts hold at any N >= 1 (issue 15, ragged budgets): a target below the observed
+    # budget is answered, one below 1 attempt refused
+    below = bon_record(bon, targets=[50], num_bootstrap=0)
+    assert 0 < below["targets"][0]["prediction"] < rec["targets"][0]["prediction"]
     with pytest.raises(Exception, match="targets"):
-        bon_record(bon, targets=[50], num_bootstrap=0)
+        bon_record(bon, targets=[0.5], num_bootstrap=0)

@@ -325,8 +325,9 @@ def bon_record(bon, *, targets: Sequence[float] = (1000,), budget_target: float 
     _check_wording(metric, level)
     n_max = float(np.max(bon.data.attempts))
     tg = np.asarray(sorted(float(t) for t in targets), dtype=np.float64)
-    if tg.size and tg.min() < n_max:
-        raise ArgumentError(f"`targets` must be >= the largest observed attempts {n_max:g}; got {tg.min():g}")
+    # forecasts hold at any N >= 1 (ragged budgets: some items got more attempts than a target)
+    if tg.size and tg.min() < 1:
+        raise ArgumentError(f"`targets` must be budgets >= 1; got {tg.min():g}")
     hi = float(N_max) if N_max else max(float(tg.max()) * 3 if tg.size else 0.0, n_max * 100.0)
     grid = forecast_grid(bon.data, target)
     grid = np.unique(np.concatenate([grid[grid < hi], tg, [hi]]))
@@ -370,8 +371,8 @@ def saved_bon_record(bon, *, targets: Sequence[float] | None = None, budget_targ
     att = np.asarray(d.attempts, float)
     n_max, n_min = int(att.max()), int(att.min())
     tg = np.asarray(sorted(float(t) for t in (targets if targets is not None else [10.0 * n_max])), float)
-    if tg.size and tg.min() < n_max:
-        raise ArgumentError(f"`targets` must be >= the largest observed attempts {n_max}; got {tg.min():g}")
+    if tg.size and tg.min() < 1:
+        raise ArgumentError(f"`targets` must be budgets >= 1; got {tg.min():g}")
     out = [t for t in tg if not fc.N[0] * (1 - 1e-12) <= t <= fc.N[-1] * (1 + 1e-12)]
     if out:
         raise ArgumentError(f"target N = {out[0]:g} lies outside the saved forecast's budgets "

@@ -17,6 +17,7 @@ bonfit      the default pass@N / ASR@N forecast: model choice by internal backte
             intervals over the whole procedure, budgets
 censored    sample-until-success logs: exact likelihoods (batch granularity), ASR@N from logs
 backtest    backtests of forecasts against logs with a large budget (scalefit vs SABER)
+plan        the adaptive sampling planner: where to spend further attempts for a sharper pass@N
 passuntil_holdout  PassUntil task-law forecast of a held-out model size
 cli         the ``passk``, ``bon``, ``passuntil`` and ``backtest`` commands
 """
@@ -85,7 +86,8 @@ from .passuntil import (
 from .backtest import BacktestResult, backtest_counts, backtest_log
 from .censored import as_item_data, asr_from_log, until_success_items
 from .bonfit import DEFAULT_CANDIDATES, BonFit, BudgetForecast, Forecast, SavedForecast, fit_bon, forecast
-from .models import MIXING_MODELS, ItemData, MixingFit, fit_mixing, item_data
+from .models import MIXING_MODELS, ItemData, ItemPosterior, MixingFit, fit_mixing, item_data
+from .plan import PlanResult, RoundsResult, merge_attempts, plan, sample_in_rounds
 from .passuntil_holdout import PassUntilHoldout, passuntil_holdout
 from .verifiers import (
     empirical_verifier_ceiling,
@@ -177,6 +179,12 @@ __all__ = [
     "BacktestResult",
     "backtest_counts",
     "backtest_log",
+    "ItemPosterior",
+    "PlanResult",
+    "RoundsResult",
+    "plan",
+    "sample_in_rounds",
+    "merge_attempts",
     "PassUntilHoldout",
     "passuntil_holdout",
     # verifiers

@@ -213,7 +213,8 @@ def _group_frames(frame: pd.DataFrame, groups):
 def backtest_counts(counts: pd.DataFrame, fit_budget: int, N, *, repeats: int = 5, seed: int = 0,
                     level: float = 0.9, groups=None, estimators=DEFAULT_ESTIMATORS, target: str = "fresh",
                     num_bootstrap: int = 200, candidates=None, fraction: int = 4,
-                    internal_repeats: int = 4, select_bootstrap: int = 100) -> BacktestResult:
+                    internal_repeats: int = 4, select_bootstrap: int = 100, design: str = "uniform",
+                    plan_rounds: int = 3) -> BacktestResult:
     """Backtest on fixed-budget counts: draw ``fit_budget`` attempts per item without replacement.
 
     Parameters
@@ -237,6 +238,11 @@ def backtest_counts(counts: pd.DataFrame, fit_budget: int, N, *, repeats: int = 
         rate of a new run; scalefit forecasts a new run.
     num_bootstrap : int
         Bootstrap replicates for scalefit's intervals.
+    design : {"uniform", "planned"}
+        ``"uniform"`` (default): every item gets ``fit_budget`` attempts.  ``"planned"``: the same
+        total, spent as a uniform first round of ``max(1, fit_budget // 5)`` attempts per item and
+        ``plan_rounds`` rounds chosen by :func:`~scalefit.sampling.plan` for the largest N (each
+        drawn without replacement from what the item has left); scalefit estimators only.
 
     Returns
     -------
@@ -254,6 +260,13 @@ def backtest_counts(counts: pd.DataFrame, fit_budget: int, N, *, repeats: int = 
         groups = counts.attrs.get("groups", [])
     if int(repeats) < 1:
         raise ArgumentError(f"`repeats` = {repeats} must be >= 1")
+    if design not in ("uniform", "planned"):
+        raise ArgumentError(f"`design` = {design!r} is not one of 'uniform', 'planned'")
+    if design == "planned":
+        other = [e for e in estimators if not (e == "scalefit" or e.startswith("scalefit:"))]
+        if other:
+            raise ArgumentError(f"`design` = 'planned' works with the scalefit estimators only, not {other[0]!r} "
+                                "(choose them with `estimators`)")
     records = []
     for label, g in _group_frames(counts, groups):
         n_full = g["n"].to_numpy(np.int64)
@@ -267,6 +280,14 @@ def backtest_counts(counts: pd.DataFrame, fit_budget: int, N, *, repeats: int = 
             )
         truth = np.atleast_1d(mean_pass_at_k(n_full, c_full, N_arr.astype(np.int64)))
         for r in range(int(repeats)):
+            if design == "planned":
+                for p in _planned_predictions(n_full, c_full, fit_budget, N_arr, estimators, seed=seed, r=r,
+                                              target=target, level=level, num_bootstrap=num_bootstrap,
+                                              candidates=candidates, fraction=fraction, repeats=internal_repeats,
+                                              select_bootstrap=select_bootstrap, rounds=int(plan_rounds)):
+                    p.update(group=label, repeat=r, empirical=float(truth[list(N_arr).index(p["N"])]))
+                    records.append(p)
+                continue
             sub = subsample_counts(g, fit_budget, seed=np.random.default_rng([seed, r]))
             preds = _predict_all(sub["n"].to_numpy(), sub["k"].to_numpy(), N_arr, estimators, target=target,
                                  level=level, num_bootstrap=num_bootstrap, seed=seed + r, candidates=candidates,
@@ -274,7 +295,49 @@ def backtest_counts(counts: pd.DataFrame, fit_budget: int, N, *, repeats: int = 
             for p in preds:
                 p.update(group=label, repeat=r, empirical=float(truth[list(N_arr).index(p["N"])]))
                 records.append(p)
-    return _finish(records, level, fit_budget, target, "subsample", seed)
+    return _finish(records, level, fit_budget, target, "subsample" if design == "uniform" else
+                   f"planned: uniform first round of {max(1, fit_budget // 5)}, then {int(plan_rounds)} planned rounds, "
+                   "same total", seed)
+
+
+def _planned_predictions(n_full, c_full, fit_budget, N_arr, estimators, *, seed, r, target, level, num_bootstrap,
+                         candidates, fraction, repeats, select_bootstrap, rounds):
+    """A planned design with the total budget of ``fit_budget`` per item, replayed without
+    replacement from the full counts, forecast by each scalefit estimator: row dicts."""
+    from .models import item_data
+    from .plan import sample_in_rounds
+
+    rng = np.random.default_rng([seed, r])
+    first = max(1, fit_budget // 5)
+    k0 = rng.hypergeometric(c_full, n_full - c_full, first)
+    out = []
+    for est in estimators:
+        model = "auto" if est == "scalefit" else est.split(":", 1)[1]
+        if not np.any(k0 > 0):
+            for NN in N_arr:
+                out.append({"N": float(NN), "estimator": est, "predicted": np.nan, "lower": np.nan, "upper": np.nan,
+                            "detail": "undefined: no item has a success in the first round"})
+            continue
+        pool = [n_full - first, c_full - k0]
+        draw = np.random.default_rng([seed, r, 1])
+
+        def sampler(a, pool=pool, draw=draw):
+            succ = draw.hypergeometric(pool[1], pool[0] - pool[1], a)
+            pool[0] = pool[0] - a
+            pool[1] = pool[1] - succ
+            return succ
+
+        res = sample_in_rounds(item_data(first, k0), sampler, (fit_budget - first) * len(n_full), float(N_arr.max()),
+                               rounds=rounds, target=target, model=model, max_attempts=n_full - first,
+                               forecast_N=N_arr, level=level, num_bootstrap=num_bootstrap, seed=seed + r,
+                               fit_options=dict(candidates=candidates, fraction=fraction, repeats=repeats,
+                                                select_bootstrap=select_bootstrap, seed=seed + r))
+        fc = res.forecast
+        detail = f"{res.fit.model}; budgets {int(res.data.n.min())}..{int(res.data.n.max())}"
+        for j, NN in enumerate(N_arr):
+            out.append({"N": float(NN), "estimator": est, "predicted": float(fc.estimate[j]),
+                        "lower": float(fc.lower[j]), "upper": float(fc.upper[j]), "detail": detail})
+    return out
 
 
 def _first_success(log: pd.DataFrame, groups: list, order: pd.DataFrame):

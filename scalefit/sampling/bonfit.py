@@ -258,6 +258,7 @@ class Forecast:
     observed_rate: float
     observed_budget: float
     interval_kind: str = "realised rate of the forecast run (bootstrap over items, whole procedure refitted)"
+    note: str = ""
 
     @property
     def N(self) -> np.ndarray:
@@ -283,6 +284,8 @@ class Forecast:
         if self.choice_share:
             share = ", ".join(f"{k} {v:.0%}" for k, v in self.choice_share.items() if v > 0)
             lines.append(f"  model chosen in bootstrap replicates: {share}")
+        if self.note:
+            lines.append(f"  note: {self.note}")
         for row in self.table.itertuples():
             lines.append(f"  N = {row.N:>10g}  {row.estimate:.4f}  [{row.lower:.4f}, {row.upper:.4f}]")
         return "\n".join(lines)
@@ -617,6 +620,10 @@ class BonFit:
         lines.append(self.fit.summary())
         return "\n".join(lines)
 
+    def item_posterior(self, data: ItemData | None = None):
+        """Per-item posterior of p on a grid under the chosen model (for the sampling planner)."""
+        return self.fit.item_posterior(self.data if data is None else data)
+
     # ---------------------------------------------------------------- predictions
     def predict(self, N, *, target: str = "fresh", level: float = 0.9, num_bootstrap: int = 200,
                 seed: int | None = None) -> Forecast:
@@ -654,7 +661,8 @@ class BonFit:
             share = {m: float(np.mean(chosen == j)) for j, m in enumerate(self._models_for_bootstrap())}
         table = pd.DataFrame({"N": N_arr, "estimate": est, "lower": lower, "upper": upper})
         return Forecast(table, level, target, self.model, self.reason, share, B, seed,
-                        self.observed_rate, float(np.max(self.data.attempts)))
+                        self.observed_rate, float(np.max(self.data.attempts)),
+                        note=_unordered_note(self.data, N_arr) if target == "continued" else "")
 
     def budget(self, rate, *, target: str = "fresh", level: float = 0.9, num_bootstrap: int = 200,
                seed: int | None = None, max_budget: float = 1e12) -> BudgetForecast:
@@ -937,6 +945,17 @@ def _check_saved_forecast(f) -> None:
             _check_saved_forecast(sub)
 
 
+def _unordered_note(data: ItemData, N_arr: np.ndarray) -> str:
+    """The one-line message for a continued forecast below some items' budgets without attempt order."""
+    N0 = float(np.min(N_arr))
+    hit = ~np.isfinite(data.first_success) & (data.k > 0) & (data.n > N0)
+    if not hit.any():
+        return ""
+    return (f"{int(hit.sum())} item(s) with successes got more than N = {_fmt(N0)} attempts and the data hold no "
+            "attempt order, so their first N attempts are unknown: each counts with its unbiased pass@N "
+            "(Chen et al.) instead of a 0/1 outcome; give first-success positions (item_data(first_success=...)) for exact ones")
+
+
 def _budget_text(data: ItemData) -> str:
     lo, hi = int(data.attempts.min()), int(data.attempts.max())
     return f"{lo}" if lo == hi else f"{lo}..{hi}"
@@ -981,7 +1000,7 @@ def _solve_budget(model, thetas, data: ItemData, rates, target, max_budget) -> n
     is not reached by ``max_budget``.
     """
     T = thetas.shape[0]
-    start = max(1.0, float(np.max(data.n)) if target == "continued" else 1.0)
+    start = 1.0  # rates are defined at every N >= 1, also below some items' budgets (ragged designs)
     if not max_budget > start:
         raise ArgumentError(f"`max_budget` = {_fmt(max_budget)} must exceed the observed budget {start:g}")
     decades = math.log10(max_budget / start)
@@ -1057,6 +1076,14 @@ def fit_bon(data, k=None, *, model: str = "auto", candidates=DEFAULT_CANDIDATES,
         items without refits, cheaper but too small in practice).
     select_bootstrap : int
         Item resamples for the gain SE (default 100).
+
+    Notes
+    -----
+    Items may have different budgets.  When the budgets depended on outcomes (a planned design,
+    :func:`~scalefit.sampling.plan`), the fit and forecasts stay valid but the internal backtest
+    does not (thinning such an item no longer mimics a smaller design): choose the family on the
+    fixed-design part and pass it as ``model`` (:func:`~scalefit.sampling.sample_in_rounds`
+    does this).
 
     Returns
     -------

@@ -1,4 +1,4 @@
-"""Command-line commands for repeated sampling: ``passk``, ``bon fit|predict|budget``,
+"""Command-line commands for repeated sampling: ``passk``, ``bon fit|predict|budget|plan``,
 ``passuntil`` and ``backtest``.
 
 The main ``scalefit`` CLI wires them in with ``add_commands(subparsers)``; every handler is
@@ -14,6 +14,7 @@ Examples
     scalefit bon fit pythia_math_final_counts.csv --groups model -o fit.json
     scalefit bon predict --fit fit.json --N 1000,10000
     scalefit bon budget --fit fit.json --rate 0.9
+    scalefit bon plan pythia_math_final_counts.csv --groups model --budget 10000 --N 10000 --rounds 3 -o plan.csv
     scalefit backtest pythia_math_final_counts.csv --groups model --fit-budget 100 --N 1000,10000 --repeats 5
     scalefit backtest bon_llama3_8b_instruct_attempts.jsonl --item i --attempt n --success flagged \\
         --first --fit-budget 60 --N 600,1020
@@ -234,6 +235,34 @@ def _cmd_bon_budget(args) -> int:
     return 0
 
 
+def _cmd_bon_plan(args) -> int:
+    from .._files import atomic_write_text, check_output_path
+    from .plan import plan
+
+    if args.output:
+        check_output_path(args.output, overwrite=args.force, argument="-o")
+    frame = _load(args)
+    if _is_until(frame) and args.target == "fresh":
+        print("note: a sample-until-success log; its items stop at their first success, so consider "
+              "--target continued", file=sys.stderr)
+    fit_options = dict(candidates=tuple(_names(args.candidates)) or None, fraction=args.fraction,
+                       repeats=args.repeats, z=args.z, select_bootstrap=args.select_bootstrap)
+    if fit_options["candidates"] is None:
+        del fit_options["candidates"]
+    res = plan(frame, args.budget, args.N, target=args.target, rounds=args.rounds, model=args.model,
+               budget_scope=args.budget_scope, step=args.step, width=args.width, level=args.level,
+               num_bootstrap=args.bootstrap, seed=args.seed, fit_options=fit_options, likelihood=args.likelihood)
+    print(res.summary())
+    if args.output:
+        atomic_write_text(args.output, res.table.to_csv(index=False), overwrite=args.force, argument="-o")
+        print(f"wrote {args.output}")
+    else:
+        show = res.table[res.table["attempts"] > 0]
+        with pd.option_context("display.width", 160, "display.max_rows", 60):
+            print(show.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    return 0
+
+
 # --------------------------------------------------------------------------------------------
 # passuntil
 
@@ -291,6 +320,9 @@ def _cmd_backtest(args) -> int:
     common = dict(level=level, estimators=ests, num_bootstrap=args.bootstrap, seed=args.seed, candidates=cands,
                   fraction=args.fraction, internal_repeats=args.internal_repeats,
                   select_bootstrap=args.select_bootstrap)
+    if args.first and args.design == "planned":
+        raise ArgumentError("`--design planned` replays counts (draws without replacement); it does not apply "
+                            "to --first")
     if args.first:
         fmt = args.format if args.format not in ("counts", "until_success") else "auto"
         log = load_attempt_log(args.data, fmt, item=args.item, attempt=args.attempt, success=args.success,
@@ -306,7 +338,7 @@ def _cmd_backtest(args) -> int:
                 "subsample is biased; use --first (fit on each item's first attempts)"
             )
         res = backtest_counts(frame, args.fit_budget, Ns, repeats=args.repeats, target=args.target or "fresh",
-                              **common)
+                              design=args.design, **common)
     print(res.report())
     return 0
 
@@ -359,7 +391,7 @@ def add_commands(subparsers) -> None:
     s.set_defaults(func=_cmd_passk)
 
     bon = subparsers.add_parser("bon")
-    bsub = bon.add_subparsers(dest="bon_command", metavar="{fit,predict,budget}", parser_class=type(bon))
+    bsub = bon.add_subparsers(dest="bon_command", metavar="{fit,predict,budget,plan}", parser_class=type(bon))
     bsub.required = True
 
     s = bsub.add_parser("fit", help="fit the candidate models, run the internal backtest, report the choice")
@@ -391,6 +423,30 @@ def add_commands(subparsers) -> None:
     s.add_argument("--rate", required=True, type=number_list(lo=0.0, hi=1.0, lo_open=True, hi_open=True),
                    help="target rates, comma-separated (e.g. 0.9,0.95)", api="rate")
     s.set_defaults(func=_cmd_bon_budget)
+
+    s = bsub.add_parser("plan", help="how many further attempts each item should get for a sharper pass@N")
+    _add_loader(s)
+    _add_model_options(s)
+    s.add_argument("--budget", required=True, type=POSITIVE_INT, api="extra_budget",
+                   help="further attempts to spend (all rounds; all groups unless --budget-scope group)")
+    s.add_argument("--N", required=True, type=number(lo=1.0, what="one finite budget >= 1"), api="N",
+                   help="the budget whose pass@N forecast should become precise (e.g. 10000)")
+    s.add_argument("--rounds", type=POSITIVE_INT, default=1, api="rounds",
+                   help="rounds the budget is spread over; this plans the first (default 1)")
+    s.add_argument("--target", default="fresh", choices=["fresh", "continued"], api="target",
+                   help="fresh: a new run of N attempts per item (default); continued: the observed attempts count towards N")
+    s.add_argument("--budget-scope", dest="budget_scope", default="total", choices=["total", "group"],
+                   api="budget_scope", help="one budget across groups (default) or --budget for each group")
+    s.add_argument("--step", type=POSITIVE_INT, default=1, api="step",
+                   help="plan attempts in multiples of STEP (e.g. a batch size; default 1)")
+    s.add_argument("--width", type=number(lo=0.0, lo_open=True), api="width",
+                   help="stopping rule: plan nothing once the interval at N is no wider than WIDTH")
+    s.add_argument("--level", type=LEVEL, default=0.9, help="interval level for --width (default 0.9)", api="level")
+    s.add_argument("--bootstrap", type=COUNT, default=200, api="num_bootstrap",
+                   help="bootstrap replicates for the --width interval (default 200)")
+    s.add_argument("-o", "--output", help="write the plan as CSV (never overwrites without --force)", api="path")
+    s.add_argument("--force", action="store_true", help="allow overwriting --output")
+    s.set_defaults(func=_cmd_bon_plan)
 
     s = subparsers.add_parser("passuntil")
     s.add_argument("data", help="table with one row per (model size, instance)", api="source")
@@ -431,6 +487,9 @@ def add_commands(subparsers) -> None:
                    help="item resamples for the SE of the internal-backtest gain (default 100)")
     s.add_argument("--target", choices=["fresh", "continued"], api="target",
                    help="default: fresh for counts, continued for --first")
+    s.add_argument("--design", choices=["uniform", "planned"], default="uniform", api="design",
+                   help="uniform: FIT_BUDGET attempts per item (default); planned: the same total, a uniform first "
+                        "round of FIT_BUDGET // 5 then 3 rounds chosen by the sampling planner (scalefit estimators)")
     s.set_defaults(func=_cmd_backtest)
 
 

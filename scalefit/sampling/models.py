@@ -78,6 +78,7 @@ __all__ = [
     "MixingFit",
     "fit_mixing",
     "ItemData",
+    "ItemPosterior",
     "item_data",
 ]
 
@@ -917,6 +918,78 @@ def _solve_prob(model: str, thetas, data: ItemData, N, target: str) -> np.ndarra
 
 
 # --------------------------------------------------------------------------------------------
+# per-item posteriors on the logit grid (numpy; used by the sampling planner)
+
+
+class ItemPosterior(NamedTuple):
+    """Per-item posterior of the success probability p on a fixed grid of nodes.
+
+    ``p`` (C,) holds the nodes, ``p[0] = 0`` and ``p[-1] = 1`` standing for the mass below and
+    above the logit grid; ``log_w`` (items, C) the normalised log posterior weights.  Anything
+    that can produce this (a fitted mixing distribution, a pooled model) can drive the planner
+    (:func:`scalefit.sampling.plan`).
+    """
+
+    p: np.ndarray
+    log_w: np.ndarray
+
+
+def _beta_cell_log_masses(a: float, b: float):
+    """log masses of Beta(a, b) on the logit grid's cells, below and above it (scipy, accurate
+    in both tails: each cell is a difference of the lower or the upper regularised incomplete beta,
+    whichever is below 1/2)."""
+    P = sp.expit(_GRID_EDGES)
+    Q = sp.expit(-_GRID_EDGES)
+    low = sp.betainc(a, b, P)
+    up = sp.betainc(b, a, Q)
+    use_low = low[1:] < 0.5
+    cells = np.where(use_low, low[1:] - low[:-1], up[:-1] - up[1:])
+    with np.errstate(divide="ignore"):
+        return np.log(np.maximum(cells, 0.0)), float(np.log(low[0])), float(np.log(up[-1]))
+
+
+def _grid_log_masses(model: str, theta) -> tuple:
+    """The fitted mixing distribution as log masses: (cells (C,), below, above) on the logit grid."""
+    theta = np.asarray(theta, float)
+    nat = _theta_to_natural(model, theta)
+    if model == "beta":
+        return _beta_cell_log_masses(nat["a"], nat["b"])
+    if model == "zi_beta":
+        cells, below, above = _beta_cell_log_masses(nat["a"], nat["b"])
+        l1 = math.log1p(-nat["pi"]) if nat["pi"] < 1 else -math.inf
+        return cells + l1, float(np.logaddexp(math.log(nat["pi"]), below + l1)), above + l1
+    if model == "beta_mix2":
+        c1, b1, a1 = _beta_cell_log_masses(nat["a1"], nat["b1"])
+        c2, b2, a2 = _beta_cell_log_masses(nat["a2"], nat["b2"])
+        lw, l1w = math.log(nat["w"]), math.log1p(-nat["w"])
+        return (np.logaddexp(lw + c1, l1w + c2), float(np.logaddexp(lw + b1, l1w + b2)),
+                float(np.logaddexp(lw + a1, l1w + a2)))
+    masses = _logit_normal_masses if model == "logit_normal" else _kumaraswamy_masses
+    cells, below, above = masses(jnp.asarray(theta))
+    return np.asarray(cells), float(below), float(above)
+
+
+def _item_posterior(model: str, theta, data: ItemData) -> ItemPosterior:
+    """Posterior of each item's p given its observations under the mixing distribution ``theta``."""
+    cells, below, above = _grid_log_masses(model, theta)
+    aux = _grid_aux(data.n, data.k)
+    body = aux["ker"] + cells[None, :]
+    lo = below + aux["zero"]
+    hi = above + aux["one"]
+    if data.has_interval:  # at least one success among the `extra` attempts after the n failures
+        iv = data.extra > 0
+        log_q = sp.log_expit(-_GRID_NODES)
+        x = data.extra[iv, None].astype(float) * log_q[None, :]
+        with np.errstate(divide="ignore"):
+            body[iv] += np.where(x > -0.693, np.log(-np.expm1(x)), np.log1p(-np.exp(x)))
+        lo = np.where(iv, -np.inf, lo)
+    log_w = np.concatenate([lo[:, None], body, hi[:, None]], axis=1)
+    log_w = log_w - sp.logsumexp(log_w, axis=1, keepdims=True)
+    p = np.concatenate([[0.0], sp.expit(_GRID_NODES), [1.0]])
+    return ItemPosterior(p, log_w)
+
+
+# --------------------------------------------------------------------------------------------
 # results
 
 
@@ -980,6 +1053,10 @@ class MixingFit:
         N_arr = np.atleast_1d(np.asarray(N, float))
         out = np.array([self.solve_probabilities(data, NN, target=target).mean() for NN in N_arr])
         return out if np.ndim(N) else float(out[0])
+
+    def item_posterior(self, data: ItemData) -> ItemPosterior:
+        """Posterior of each item's success probability on a grid (see :class:`ItemPosterior`)."""
+        return _item_posterior(self.model, self.theta, data)
 
     def population(self, N):
         """Population pass@N for new items: 1 - E_g[(1 - p)^N]."""
