@@ -26,22 +26,38 @@ many devices as chains, else vectorised; on a CPU, set
 """
 
 from ..params import DataRef, Prior
-from ._nuts import NutsSettings, chain_method_for
-from ._priors import NOISE_PRIORS
-from .betabinom import (
-    BETA_BINOMIAL_PARAMS,
-    HIERARCHICAL_PRIORS,
-    BetaBinomialPosterior,
-    HierarchicalBetaBinomialPosterior,
-    beta_binomial_mode,
-    fit_beta_binomial_bayes,
-    fit_hierarchical_beta_binomial,
-)
-from .compare import LawComparison, LfoScore, LooResult, compare_laws, leave_future_out, loo, pareto_k_threshold
-from .diagnostics import Diagnostics, Thresholds, compute_diagnostics
-from .passuntil import PASSUNTIL_PRIORS, PassUntilPosterior, fit_passuntil_bayes
-from .posterior import PosteriorFit, fit_bayes, load_posterior
-from .prior import PriorPredictiveCheck, prior_predictive
+
+# Exports resolve on first use (PEP 562), so that importing one submodule (the CLI wiring in
+# scalefit.bayes.cli, say) does not import numpyro and every posterior class: ~1 s per command.
+_LAZY = {
+    "NutsSettings": "._nuts", "chain_method_for": "._nuts",
+    "NOISE_PRIORS": "._priors",
+    "BETA_BINOMIAL_PARAMS": ".betabinom", "HIERARCHICAL_PRIORS": ".betabinom",
+    "BetaBinomialPosterior": ".betabinom", "HierarchicalBetaBinomialPosterior": ".betabinom",
+    "beta_binomial_mode": ".betabinom", "fit_beta_binomial_bayes": ".betabinom",
+    "fit_hierarchical_beta_binomial": ".betabinom",
+    "LawComparison": ".compare", "LfoScore": ".compare", "LooResult": ".compare", "compare_laws": ".compare",
+    "leave_future_out": ".compare", "loo": ".compare", "pareto_k_threshold": ".compare",
+    "Diagnostics": ".diagnostics", "Thresholds": ".diagnostics", "compute_diagnostics": ".diagnostics",
+    "PASSUNTIL_PRIORS": ".passuntil", "PassUntilPosterior": ".passuntil", "fit_passuntil_bayes": ".passuntil",
+    "PosteriorFit": ".posterior", "fit_bayes": ".posterior", "load_posterior": ".posterior",
+    "PriorPredictiveCheck": ".prior", "prior_predictive": ".prior",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "Prior",
