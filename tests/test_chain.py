@@ -155,6 +155,13 @@ def test_cli_chain_prints_interval_construction_backtest_and_saves(tmp_path, cap
     # never overwrites without --force: a one-line error, exit code 2
     rc = main(["chain", str(path), "--intermediate", "loss", "--target", "acc", "-o", str(out_json)])
     assert rc == 2 and "already exists" in capsys.readouterr().err
+    # the saved chain renders as a report section with both steps, the propagation and the backtest
+    from scalefit.report import build_report
+
+    info = build_report(str(out_json), tmp_path / "chain.pdf", targets={"N": 2e9, "D": 4e10})
+    assert info.path.exists() and info.sections == ("Chained fit: (N, D) -> loss -> acc",)
+    for page in ("Step 1 and step 2", "Propagated uncertainty at the target", "Backtest"):
+        assert page in info.page_titles, info.page_titles
 
 
 def test_bayesian_chain_reports_both_samplers_diagnostics():
