@@ -210,6 +210,10 @@ class ChainResult:
             lines.append(f"{name}: {f.law.name} on {len(f.frame)} rows, point fit {verdict}: {f.status}")
             if post is not None:
                 lines.append(f"  posterior ({post.likelihood} likelihood): {post.status}")
+                if not post.converged and name == "step 1" and {"alpha", "beta"} <= set(f.free):
+                    lines.append("  note: a ladder of a few sizes and token multipliers barely separates the N and D "
+                                 "exponents; `overtraining` (one shared exponent) or an informative prior on beta "
+                                 "(bayes_options={'step1': {'priors': {...}}}) usually samples cleanly")
             elif f.bootstrap is not None:
                 lines.append(f"  bootstrap: {f.bootstrap.describe()}")
         if self.kept is not None and self.method == "bootstrap":
@@ -402,7 +406,8 @@ def fit_chain(
         ``fixed`` and ``tied`` also apply to the Bayesian fit).
     bayes_options
         Extra keyword arguments of :func:`scalefit.bayes.fit_bayes` for both steps (NUTS
-        settings, ``priors``, ``likelihood``...).
+        settings, ``likelihood``...); keys ``"step1"``/``"step2"`` hold a mapping for one step
+        only, e.g. ``{"step1": {"priors": {"beta": Prior.lognormal(math.log(0.3), 0.2)}}}``.
 
     Examples
     --------
@@ -473,16 +478,19 @@ def _bayes_chain(common, rows1, data2, anchor_mask, intermediate, target, seed, 
     from .bayes import fit_bayes
 
     fit1, fit2 = common["step1"], common["step2"]
-    opts = {**CHAIN_NUTS, **dict(ob or {})}
+    ob = dict(ob or {})
+    per_step = [dict(ob.pop(k, None) or {}) for k in ("step1", "step2")]
+    opts = {**CHAIN_NUTS, **ob}
     opts.pop("seed", None)
+    opts1, opts2 = {**opts, **per_step[0]}, {**opts, **per_step[1]}
     shared1 = {k: v for k, v in dict(o1 or {}).items() if k in _SHARED_OPTIONS}
     shared2 = {k: v for k, v in dict(o2 or {}).items() if k in _SHARED_OPTIONS}
     shared2.setdefault("inputs", dict(fit2.inputs))
-    post1 = fit_bayes(rows1, fit1.law, target=intermediate, init=fit1, seed=int(seed), **shared1, **opts)
+    post1 = fit_bayes(rows1, fit1.law, target=intermediate, init=fit1, seed=int(seed), **shared1, **opts1)
     # anchor rows are exact constraints of the link, not noisy observations: they stay in the
     # point fit that starts the sampler but the likelihood sees the observed rows only
     rows2 = data2.loc[~anchor_mask].reset_index(drop=True)
-    post2 = fit_bayes(rows2, fit2.law, target=target, init=fit2, seed=int(seed) + 1, **shared2, **opts)
+    post2 = fit_bayes(rows2, fit2.law, target=target, init=fit2, seed=int(seed) + 1, **shared2, **opts2)
     if post1.num_draws != post2.num_draws:  # pragma: no cover - same settings give the same count
         raise ArgumentError("the two steps' posteriors have different numbers of draws")
     f1 = replace(fit1, bootstrap=_posterior_as_replicates(post1, fit1))
