@@ -164,7 +164,7 @@ def test_cli_chain_prints_interval_construction_backtest_and_saves(tmp_path, cap
         assert page in info.page_titles, info.page_titles
 
 
-def test_bayesian_chain_reports_both_samplers_diagnostics():
+def test_bayesian_chain_reports_both_samplers_diagnostics(tmp_path):
     df = _ladder(seed=6, noise_loss=0.01, noise_acc=0.01)
     fin = df[df["step"] == 1000].drop(columns="step")      # one row per run: no run effects
     res = fit_chain(fin, "overtraining", "sigmoid", intermediate="loss", target="acc", method="bayes", seed=2,
@@ -190,3 +190,8 @@ def test_bayesian_chain_reports_both_samplers_diagnostics():
     p2 = dict(zip(res.step2.bootstrap.names, res.step2.bootstrap.draws[5]))
     mid = res.step1.law.evaluate(p1, N=2e9, D=4e10)
     np.testing.assert_allclose(d["target"][5], res.step2.law.evaluate(p2, L=mid), rtol=1e-12)
+    # saved with both posteriors and loaded: the same predictions and verdict
+    res.to_json(tmp_path / "bayes_chain.json")
+    back = scalefit.ChainResult.from_json(tmp_path / "bayes_chain.json")
+    pd.testing.assert_frame_equal(back.predict(2e9, 4e10), out)
+    assert back.converged == res.converged and back.method == "bayes"
