@@ -24,10 +24,15 @@ def add_commands(sub) -> None:
     s.add_argument("--holdout-min-N", type=float, metavar="N",
                    help="hold out runs with N >= this value: fit on the rest, predict them, print relative errors")
     s.add_argument("--at", action="append", help="prediction point N=...,D=... (repeatable)")
+    s.add_argument("--method", choices=("bootstrap", "bayes"), default="bootstrap",
+                   help="intervals from a paired run bootstrap plus each step's residual noise (default), or "
+                        "from NUTS posteriors of both steps with their likelihood noise")
     s.add_argument("--bootstrap", type=int, default=1000, metavar="R", help="paired replicates (default 1000; 0: none)")
     s.add_argument("--level", type=float, default=0.9, help="interval level (default 0.9)")
     s.add_argument("--backtest", action="store_true", help="also refit without the largest model size and predict it")
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("-o", "--output", help="save the chain as JSON for `scalefit report` (never overwrites without --force)")
+    s.add_argument("--force", action="store_true", help="allow overwriting --output")
     s.set_defaults(func=run_chain)
 
 
@@ -43,8 +48,12 @@ def _number(v: str, flag: str, name: str) -> float:
 
 
 def run_chain(args) -> int:
+    from ._files import check_output_path
     from .chain import fit_chain
     from .io.runs import read_frame
+
+    if args.output:
+        check_output_path(args.output, overwrite=args.force, argument="-o")
 
     frame = read_frame(args.data)
     if args.map:
@@ -72,8 +81,8 @@ def run_chain(args) -> int:
             raise ArgumentError(f"`--holdout-min-N` = {args.holdout_min_N:g} holds out no run "
                                 f"(largest N is {frame['N'].max():g})")
     res = fit_chain(train, args.step1, args.step2, intermediate=args.intermediate, target=target,
-                    anchor=anchors or None, last=args.last, n_replicates=args.bootstrap, seed=args.seed,
-                    level=args.level, backtest=args.backtest)
+                    anchor=anchors or None, last=args.last, method=args.method, n_replicates=args.bootstrap,
+                    seed=args.seed, level=args.level, backtest=args.backtest)
     print(res.summary())
     if not held.empty:
         if "step" in held.columns:
@@ -94,7 +103,7 @@ def run_chain(args) -> int:
             if p["extrapolation"]:
                 line += f" ({p['extrapolation']})"
             print(line)
-        if args.bootstrap:
+        if "lower" in pred.columns:
             print(f"inside their {args.level:.0%} interval: {inside}/{len(held)}")
     for at in args.at or []:
         pt = {k: _number(v, "at", k) for k, v in _pairs(at, "at").items()}
@@ -106,7 +115,13 @@ def run_chain(args) -> int:
             line += f" {args.level:.0%} [{p['lower']:.4g}, {p['upper']:.4g}]"
         print(line)
     if res.backtest is not None:
-        bt = res.backtest
-        print(f"backtest (largest size held out, N={bt['N'].iloc[0]:.3g}): mean |relative error| "
-              f"{np.mean(np.abs(bt['relative_error'])):.2%} over {len(bt)} runs")
+        print("backtest runs (refitted without the largest size):")
+        for _, b in res.backtest.iterrows():
+            line = f"  {b['run']}: {target} {b['observed']:.4g} pred {b['prediction']:.4g} ({b['relative_error']:+.2%})"
+            if "inside" in b:
+                line += f" [{b['lower']:.4g}, {b['upper']:.4g}] {'inside' if b['inside'] else 'OUTSIDE'}"
+            print(line)
+    if args.output:
+        res.to_json(args.output, overwrite=args.force)
+        print(f"saved chain to {args.output} (render with `scalefit report {args.output}`)")
     return 0

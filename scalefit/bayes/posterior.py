@@ -238,6 +238,13 @@ class PosteriorFit(PosteriorMixin):
         coords = {k: jnp.asarray(v) for k, v in self.coordinate_draws().items()}
         Xj = {k: jnp.asarray(np.asarray(v, dtype=np.float64)) for k, v in X.items()}
         mu = np.asarray(jax.vmap(lambda c: self.law.fn(c, Xj))(coords))
+        return self.observe(mu, rng)
+
+    def observe(self, mu: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """New observations (natural scale) around ``mu``, shape (S, G): draw ``s`` of the mean
+        curve on the law's own scale (log for loss laws), with the likelihood's noise of draw
+        ``s`` (and a new run's effect when the fit has run effects) added."""
+        mu = np.asarray(mu, dtype=np.float64)
         S, G = mu.shape
         if self.likelihood == "beta":
             m = np.clip(mu, 1e-9, 1 - 1e-9)

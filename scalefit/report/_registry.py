@@ -146,4 +146,4 @@ def _ensure_builtin() -> None:
     global _BUILTIN_LOADED
     if not _BUILTIN_LOADED:
         _BUILTIN_LOADED = True
-        from . import bestofn, fitresult  # noqa: F401  (they register themselves)
+        from . import bestofn, chain, fitresult  # noqa: F401  (they register themselves)
