@@ -1,0 +1,102 @@
+"""The pooled best-of-N model for groups that share items (scalefit.sampling.pooled).
+
+Simulated data only (T-numbers: the pooled model is new; the independent reduction is checked
+against the logit-normal family of T-tests on mixing models).
+"""
+
+import numpy as np
+import pytest
+
+import scalefit
+from scalefit.errors import ArgumentError
+from scalefit.sampling import fit_mixing
+from scalefit.sampling.pooled import _fgh_value, _tables, fit_groups, fit_pooled, pooled_data
+
+scalefit.enable_x64()
+
+MU = np.array([-2.0, -0.5, 0.5])
+S = np.array([1.5, 1.0, 2.0])
+SIG = np.array([0.5, 0.8, 0.4])
+
+
+def _simulate(rng, I, n, mu=MU, s=S, sig=SIG):
+    u = rng.normal(size=I)
+    eta = mu[:, None] + s[:, None] * u[None, :] + sig[:, None] * rng.normal(size=(len(mu), I))
+    p = 1.0 / (1.0 + np.exp(-eta))
+    return u, rng.binomial(n, p)
+
+
+def test_recovers_group_and_item_effects():
+    rng = np.random.default_rng(11)
+    I, n = 300, 40
+    u, k = _simulate(rng, I, n)
+    data = pooled_data(np.full(k.shape, n), k)
+    fit = fit_pooled(data)
+    assert fit.converged, fit.message
+    # standard errors from the observed information of the objective (mean nll per item x I)
+    import jax
+
+    tb = _tables(data.n, data.k)
+    H = np.asarray(jax.hessian(lambda t: _fgh_value(t, np.ones(I), tb, True))(fit.theta.ravel())) * I
+    se = np.sqrt(np.diag(np.linalg.inv(H))).reshape(3, 3)
+    truth = np.stack([MU, np.log(S), np.log(SIG)], axis=1)
+    # 4 SE: a two-sided normal tail of 6e-5 per parameter (9 parameters), so a correct fit fails
+    # with probability < 1e-3 while a bias of a few SE is caught
+    z = (fit.theta - truth) / se
+    assert np.all(np.abs(z) < 4.0), z
+    # item effects: posterior means standardised by posterior SDs have mean square ~ 1 (the
+    # posterior is calibrated when the model is right); chi^2_300 / 300 lies in [0.77, 1.25] with
+    # probability > 0.999 -- widened to [0.6, 1.5] for the plug-in of fitted group parameters
+    eff = fit.item_effects()
+    ms = np.mean(((eff["mean"] - u) / eff["sd"]) ** 2)
+    assert 0.6 < ms < 1.5, ms
+
+
+def test_reduces_to_independent_logit_normal_fits():
+    """With the shared effect switched off the pooled model is G independent logit-normal fits:
+    same grid kernels, same priors, so the optimum agrees with fit_mixing to the solvers'
+    gradient tolerance (1e-9 on the mean nll; parameters to ~1e-6 given curvature O(1))."""
+    rng = np.random.default_rng(3)
+    _, k = _simulate(rng, 120, 30)
+    data = pooled_data(np.full(k.shape, 30), k)
+    fit = fit_pooled(data, shared=False)
+    assert fit.converged
+    for g in range(3):
+        ref = fit_mixing(30, k[g], model="logit_normal")
+        np.testing.assert_allclose(fit.theta[g], ref.theta, atol=1e-5)
+        for N in (100, 1000):
+            mine = fit.rates(N)[g]
+            theirs = ref.predict(scalefit.sampling.item_data(30, k[g]), N).estimate
+            np.testing.assert_allclose(mine, float(np.mean(theirs)), atol=1e-6)
+
+
+def test_missing_items_and_bad_input():
+    rng = np.random.default_rng(5)
+    _, k = _simulate(rng, 100, 30)
+    n = np.full(k.shape, 30)
+    n[0, :40] = 0  # group 0 never attempted the first 40 items
+    k[0, :40] = 0
+    fit = fit_pooled(pooled_data(n, k))
+    assert fit.converged
+    p = fit.probabilities(1000, "continued")
+    assert np.all(np.isnan(p[0, :40])) and np.all(np.isfinite(p[0, 40:]))
+    fresh = fit.probabilities(1000)  # fresh forecasts exist for every item, from the shared effect
+    assert np.all(np.isfinite(fresh))
+    with pytest.raises(ArgumentError, match="exceeds"):
+        pooled_data(n, n + 1)
+    with pytest.raises(ArgumentError, match="at least 2 groups"):
+        pooled_data(n[:1], k[:1])
+    with pytest.raises(ArgumentError, match="pool"):
+        fit_groups(pooled_data(n, k), pool="maybe")
+
+
+def test_choice_keeps_independent_without_shared_difficulty():
+    """Items drawn independently per group (no shared difficulty): the pooled model has nothing
+    to add, and the choice rule (gain > 1.645 bootstrap SE) keeps every group's own model."""
+    rng = np.random.default_rng(21)
+    I, n = 100, 40
+    k = rng.binomial(n, rng.beta(0.3, 3.0, size=(2, I)))
+    gb = fit_groups(pooled_data(np.full(k.shape, n), k), select_bootstrap=0, repeats=2)
+    assert set(gb.choice.values()) == {"independent"}, gb.scores
+    # the sharing diagnostic sees (almost) nothing shared: its 90% interval reaches below 0.5
+    assert np.all(gb.sharing["lower_90"] < 0.5), gb.sharing
