@@ -620,9 +620,14 @@ class GroupedBon:
         return "\n".join(lines)
 
     def predict(self, N, *, target: str = "fresh", level: float = 0.9, num_bootstrap: int = 200,
-                seed: int | None = None) -> pd.DataFrame:
+                seed: int | None = None, independent_bootstrap: int | None = None) -> pd.DataFrame:
         """Per group and budget: the pooled and the independent forecast with intervals and which
-        one the choice uses (``chosen``).  Columns: group, N, method, estimate, lower, upper, chosen."""
+        one the choice uses (``chosen``).  Columns: group, N, method, estimate, lower, upper, chosen.
+
+        Pooled intervals: ``num_bootstrap`` parameter draws from the Laplace approximation of the
+        fit (normal with the inverse observed information), each followed by a draw of the
+        realised outcome of every item; independent intervals: :meth:`BonFit.predict` with
+        ``independent_bootstrap`` whole-procedure replicates (default ``num_bootstrap``)."""
         from .bonfit import _check_B, _check_N, _check_target, check_level
 
         level = check_level(level)
@@ -656,8 +661,9 @@ class GroupedBon:
                 hi[:, j] = np.quantile(rates, 1 - tail, axis=0)
         rows = []
         for g, name in enumerate(self.data.groups):
-            fc = self.independent[name].predict(N_arr, target=target, level=level, num_bootstrap=num_bootstrap,
-                                                seed=seed)
+            fc = self.independent[name].predict(
+                N_arr, target=target, level=level, seed=seed,
+                num_bootstrap=num_bootstrap if independent_bootstrap is None else independent_bootstrap)
             for j, NN in enumerate(N_arr):
                 rows.append({"group": name, "N": NN, "method": "pooled", "estimate": est[g, j], "lower": lo[g, j],
                              "upper": hi[g, j], "chosen": self.choice[name] == "pooled"})
