@@ -19,6 +19,10 @@ S = np.array([1.5, 1.0, 2.0])
 SIG = np.array([0.5, 0.8, 0.4])
 
 
+# every test uses 3 groups x 120 items: one set of compiled shapes for the whole file
+I_ITEMS = 120
+
+
 def _simulate(rng, I, n, mu=MU, s=S, sig=SIG):
     u = rng.normal(size=I)
     eta = mu[:, None] + s[:, None] * u[None, :] + sig[:, None] * rng.normal(size=(len(mu), I))
@@ -28,7 +32,7 @@ def _simulate(rng, I, n, mu=MU, s=S, sig=SIG):
 
 def test_recovers_group_and_item_effects():
     rng = np.random.default_rng(11)
-    I, n = 300, 40
+    I, n = I_ITEMS, 40
     u, k = _simulate(rng, I, n)
     data = pooled_data(np.full(k.shape, n), k)
     fit = fit_pooled(data)
@@ -45,11 +49,11 @@ def test_recovers_group_and_item_effects():
     z = (fit.theta - truth) / se
     assert np.all(np.abs(z) < 4.0), z
     # item effects: posterior means standardised by posterior SDs have mean square ~ 1 (the
-    # posterior is calibrated when the model is right); chi^2_300 / 300 lies in [0.77, 1.25] with
-    # probability > 0.999 -- widened to [0.6, 1.5] for the plug-in of fitted group parameters
+    # posterior is calibrated when the model is right); chi^2_120 / 120 lies in [0.66, 1.42] with
+    # probability > 0.999 -- widened to [0.55, 1.6] for the plug-in of fitted group parameters
     eff = fit.item_effects()
     ms = np.mean(((eff["mean"] - u) / eff["sd"]) ** 2)
-    assert 0.6 < ms < 1.5, ms
+    assert 0.55 < ms < 1.6, ms
 
 
 def test_reduces_to_independent_logit_normal_fits():
@@ -57,7 +61,7 @@ def test_reduces_to_independent_logit_normal_fits():
     same grid kernels, same priors, so the optimum agrees with fit_mixing to the solvers'
     gradient tolerance (1e-9 on the mean nll; parameters to ~1e-6 given curvature O(1))."""
     rng = np.random.default_rng(3)
-    _, k = _simulate(rng, 120, 30)
+    _, k = _simulate(rng, I_ITEMS, 30)
     data = pooled_data(np.full(k.shape, 30), k)
     fit = fit_pooled(data, shared=False)
     assert fit.converged
@@ -66,13 +70,14 @@ def test_reduces_to_independent_logit_normal_fits():
         np.testing.assert_allclose(fit.theta[g], ref.theta, atol=1e-5)
         for N in (100, 1000):
             mine = fit.rates(N)[g]
-            theirs = ref.predict(scalefit.sampling.item_data(30, k[g]), N).estimate
-            np.testing.assert_allclose(mine, float(np.mean(theirs)), atol=1e-6)
+            theirs = float(np.mean(ref.predict(scalefit.sampling.item_data(30, k[g]), N)))
+            # same kernels and parameters equal to ~1e-6: rates agree far below 1e-5
+            np.testing.assert_allclose(mine, theirs, atol=1e-5)
 
 
 def test_missing_items_and_bad_input():
     rng = np.random.default_rng(5)
-    _, k = _simulate(rng, 100, 30)
+    _, k = _simulate(rng, I_ITEMS, 30)
     n = np.full(k.shape, 30)
     n[0, :40] = 0  # group 0 never attempted the first 40 items
     k[0, :40] = 0
@@ -94,9 +99,34 @@ def test_choice_keeps_independent_without_shared_difficulty():
     """Items drawn independently per group (no shared difficulty): the pooled model has nothing
     to add, and the choice rule (gain > 1.645 bootstrap SE) keeps every group's own model."""
     rng = np.random.default_rng(21)
-    I, n = 100, 40
-    k = rng.binomial(n, rng.beta(0.3, 3.0, size=(2, I)))
+    I, n = I_ITEMS, 40
+    k = rng.binomial(n, rng.beta(0.3, 3.0, size=(3, I)))
     gb = fit_groups(pooled_data(np.full(k.shape, n), k), select_bootstrap=0, repeats=2)
     assert set(gb.choice.values()) == {"independent"}, gb.scores
     # the sharing diagnostic sees (almost) nothing shared: its 90% interval reaches below 0.5
     assert np.all(gb.sharing["lower_90"] < 0.5), gb.sharing
+
+
+@pytest.mark.slow
+def test_interval_coverage_on_simulated_pooled_data():
+    """90% intervals for the realised pass@300 of a fresh run (10x the fit budget of 30), data
+    simulated from the pooled model: 8 data sets x 3 groups = 24 intervals.  Under correct
+    coverage the count is Binomial(24, 0.9); its 99% band is [18, 24] (P(X <= 17) = 0.003), so a
+    correct construction fails with probability < 1%."""
+    from scipy.stats import binom
+
+    hits = 0
+    total = 0
+    for rep in range(8):
+        rng = np.random.default_rng([40, rep])
+        u = rng.normal(size=I_ITEMS)
+        eta = MU[:, None] + S[:, None] * u[None, :] + SIG[:, None] * rng.normal(size=(3, I_ITEMS))
+        p = 1.0 / (1.0 + np.exp(-eta))
+        k = rng.binomial(30, p)
+        fit = fit_pooled(pooled_data(np.full(k.shape, 30), k))
+        est, lo, hi = fit.forecast([300], num_draws=200, seed=rep)
+        realised = np.mean(rng.random(p.shape) < -np.expm1(300 * np.log1p(-p)), axis=1)
+        hits += int(np.sum((lo[:, 0] <= realised) & (realised <= hi[:, 0])))
+        total += 3
+    lo_band = binom.ppf(0.005, total, 0.9)
+    assert lo_band <= hits, (hits, total)

@@ -145,7 +145,7 @@ def pooled_from_frame(frame: pd.DataFrame, groups) -> PooledData:
 def _tables(n, k, extra=0.0):
     """Per group, the distinct (n, k, extra) rows' scaled likelihood on the logit grid:
     (Lt (G, R, C), zero (G, R), one (G, R), kmax (G, R), index (G, I) item -> row); kmax + log of
-    the products is the log kernel.  R is padded to a multiple of 16 (fewer compiled shapes)."""
+    the products is the log kernel.  R is padded to a power of two >= 16 (fewer compiled shapes)."""
     G, I = n.shape
     e = np.broadcast_to(np.asarray(extra, float), n.shape)
     uniq, index = [], np.zeros((G, I), np.int64)
@@ -154,7 +154,7 @@ def _tables(n, k, extra=0.0):
                                return_inverse=True)
         uniq.append(table)
         index[g] = inv.ravel()
-    R = max(16, int(np.ceil(max(len(t) for t in uniq) / 16.0)) * 16)
+    R = max(16, 1 << int(np.ceil(np.log2(max(len(t) for t in uniq)))))
     rows = np.zeros((G, R, 3))
     for g, t in enumerate(uniq):
         rows[g, : len(t)] = t
@@ -442,6 +442,36 @@ class PooledFit:
         p = self.probabilities(N, target)
         return np.nanmean(np.where(self.data.present, p, np.nan), axis=1)
 
+    def forecast(self, N, *, target="fresh", level=0.9, num_draws=200, seed=0):
+        """(estimate, lower, upper), each (G, len(N)): forecast rates per group with intervals
+        for the realised rate of the run, from ``num_draws`` parameter draws of the Laplace
+        approximation (normal, inverse observed information), each with a draw of every item's
+        outcome (one uniform per draw and item, shared by every N)."""
+        N_arr = np.atleast_1d(np.asarray(N, float))
+        present = self.data.present
+        est = np.stack([self.rates(NN, target) for NN in N_arr], axis=1)
+        lo = np.full(est.shape, np.nan)
+        hi = np.full(est.shape, np.nan)
+        if num_draws > 0:
+            rng = np.random.default_rng([seed, 1])
+            cov = _laplace_cov(self)
+            if not np.all(np.isfinite(cov)):
+                raise ArgumentError("the pooled fit has no positive-definite information matrix, so it has no "
+                                    "interval; use pool='off'")
+            L = np.linalg.cholesky(cov + 1e-12 * np.eye(cov.shape[0]))
+            G = self.data.shape[0]
+            thetas = (self.theta.ravel()[None] + rng.standard_normal((num_draws, cov.shape[0])) @ L.T).reshape(
+                num_draws, G, -1)
+            u = rng.random((num_draws,) + self.data.shape)
+            tail = (1 - level) / 2
+            base = _log_kernels(thetas, _tables(self.data.n, self.data.k), self.shared)
+            for j, NN in enumerate(N_arr):
+                p = _solve_prob(thetas, self.data, float(NN), target, self.shared, base=base)
+                rates = np.nanmean(np.where(present[None], (u < p).astype(float), np.nan), axis=2)
+                lo[:, j] = np.quantile(rates, tail, axis=0)
+                hi[:, j] = np.quantile(rates, 1 - tail, axis=0)
+        return est, lo, hi
+
     def item_effects(self) -> pd.DataFrame:
         """Posterior mean and SD of every item's shared effect u_i given all groups' data
         (larger u: easier item)."""
@@ -638,27 +668,7 @@ class GroupedBon:
         if target == "continued" and np.any(np.isfinite(self.data.first_success)):
             pass
         present = self.data.present
-        est = np.stack([self.pooled.rates(NN, target) for NN in N_arr], axis=1)  # (G, len(N))
-        lo = np.full(est.shape, np.nan)
-        hi = np.full(est.shape, np.nan)
-        if B > 0:
-            rng = np.random.default_rng([seed, 1])
-            cov = _laplace_cov(self.pooled)
-            if not np.all(np.isfinite(cov)):
-                raise ArgumentError("the pooled fit has no positive-definite information matrix, so it has no "
-                                    "interval; use pool='off'")
-            L = np.linalg.cholesky(cov + 1e-12 * np.eye(cov.shape[0]))
-            G = self.data.shape[0]
-            thetas = (self.pooled.theta.ravel()[None] + rng.standard_normal((B, cov.shape[0])) @ L.T).reshape(B, G, -1)
-            u = rng.random((B,) + self.data.shape)
-            tail = (1 - level) / 2
-            base = _log_kernels(thetas, _tables(self.data.n, self.data.k), self.pooled.shared)
-            for j, NN in enumerate(N_arr):
-                p = _solve_prob(thetas, self.data, float(NN), target, self.pooled.shared, base=base)
-                draws = np.where(present[None], (u < p).astype(float), np.nan)
-                rates = np.nanmean(draws, axis=2)
-                lo[:, j] = np.quantile(rates, tail, axis=0)
-                hi[:, j] = np.quantile(rates, 1 - tail, axis=0)
+        est, lo, hi = self.pooled.forecast(N_arr, target=target, level=level, num_draws=B, seed=seed)
         rows = []
         for g, name in enumerate(self.data.groups):
             fc = self.independent[name].predict(
@@ -706,7 +716,7 @@ def fit_groups(data: PooledData, *, pool: str = "auto", candidates=None, fractio
     pooled = fit_pooled(data)
     ms, ks = _thin(data, int(fraction), int(repeats), seed)
     ones = np.ones((1, data.shape[1]))
-    res_p, th_p = _pooled_internal(data, ms, ks, ones)
+    res_p, th_p = _pooled_internal(data, ms, ks, ones, warm=[pooled.theta] * len(ms))
     res_i = _independent_internal(bons, data, ms, ks, ones)
     err_p, bias_p = _errors(res_p, ones, data.present)
     err_i, bias_i = _errors(res_i, ones, data.present)
