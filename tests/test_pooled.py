@@ -5,6 +5,7 @@ against the logit-normal family of T-tests on mixing models).
 """
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import scalefit
@@ -130,3 +131,26 @@ def test_interval_coverage_on_simulated_pooled_data():
         total += 3
     lo_band = binom.ppf(0.005, total, 0.9)
     assert lo_band <= hits, (hits, total)
+
+
+def test_cli_pool_flags_give_one_line_errors(tmp_path, capsys):
+    """Bad --pool use: a one-line error and exit code 2, before any fitting."""
+    from scalefit.sampling.cli import main
+
+    rng = np.random.default_rng(1)
+    rows = [{"model": m, "problem_idx": i, "n_samples": 50, "n_correct": int(c)}
+            for m in ("a", "b") for i, c in enumerate(rng.binomial(50, rng.beta(0.5, 4, size=30)))]
+    path = tmp_path / "counts.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    base = ["bon", "predict", str(path), "--item", "problem_idx", "--n-col", "n_samples", "--k-col", "n_correct",
+            "--N", "500"]
+    assert main(base + ["--pool", "maybe"]) == 2
+    err = capsys.readouterr().err
+    assert "--pool" in err and err.count("\n") == 1
+    one = tmp_path / "one.csv"
+    pd.DataFrame(rows[:30]).to_csv(one, index=False)
+    assert main([base[0], base[1], str(one)] + base[3:] + ["--pool", "auto"]) == 2  # no --groups
+    err = capsys.readouterr().err
+    assert "`--pool` = auto needs `--groups`" in err and err.count("\n") == 1
+    assert main(base + ["--groups", "model", "--pool", "on", "--model", "beta"]) == 2
+    assert "drop `--model`" in capsys.readouterr().err
