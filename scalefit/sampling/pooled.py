@@ -218,6 +218,10 @@ def _group_derivs(theta, Lt, z, o, kmax, index, shared: bool):
            + Hh[..., 0, 1, None, None] * (AmAl + jnp.swapaxes(AmAl, 1, 2))[None]
            + Hh[..., 1, 1, None, None] * (Al[:, None] * Al[None, :])[None, None]
            + J[..., 0, None, None] * M2[None])
+    # nodes where the conditional likelihood underflows (far tails of u) carry no posterior weight;
+    # their forward-mode derivatives of the clamped log can be 0/0, so they are set to 0
+    dK = jnp.where(jnp.isfinite(dK), dK, 0.0)
+    d2K = jnp.where(jnp.isfinite(d2K), d2K, 0.0)
     return K[index], dK[index], d2K[index]
 
 
@@ -233,8 +237,8 @@ def _log_wu(shared: bool):
     return jnp.asarray(_LOG_WU if shared else np.zeros(1))
 
 
-@lru_cache(maxsize=None)
-def _fitter(shared: bool, batched_tables: bool):
+def _make_fgh(shared: bool):
+    """(objective, gradient, Hessian) of the penalised mean negative log-likelihood per item."""
     P = 3 if shared else 2
     pen = lambda th: _penalty(th, shared)  # noqa: E731
     pen_g, pen_h = jax.grad(pen), jax.hessian(pen)
@@ -257,6 +261,13 @@ def _fitter(shared: bool, batched_tables: bool):
         eyeG = jnp.eye(G)
         H = cross + jnp.einsum("gh,gab->gahb", eyeG, diag - jax.vmap(pen_h)(th))
         return f, grad.ravel(), -H.reshape(G * P, G * P) / W
+
+    return fgh
+
+
+@lru_cache(maxsize=None)
+def _fitter(shared: bool, batched_tables: bool):
+    fgh = _make_fgh(shared)
 
     def one(theta0, w, tables):
         res = damped_newton(fgh, theta0, (w, tables), max_iter=200, gtol=_GTOL, bound=_BOUND)
