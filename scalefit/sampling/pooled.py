@@ -597,8 +597,8 @@ def _laplace_cov(fit: PooledFit) -> np.ndarray:
     penalised negative log-likelihood); NaN when it is not positive definite."""
     tables = _tables(fit.data.n, fit.data.k)
     I = fit.data.shape[1]
-    H = np.asarray(jax.hessian(lambda t: _fgh_value(t, jnp.ones(I), tables, fit.shared))(
-        jnp.asarray(fit.theta.ravel()))) * I
+    # the analytic Hessian of the fit (autodiff through the clamped far-tail nodes can give 0/0)
+    H = np.asarray(jax.jit(_make_fgh(fit.shared))(jnp.asarray(fit.theta.ravel()), jnp.ones(I), tables)[2]) * I
     try:
         np.linalg.cholesky(H)
         return np.linalg.inv(H)
