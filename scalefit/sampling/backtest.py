@@ -20,6 +20,10 @@ Estimators (``ESTIMATORS``):
 ``saber_plugin``    SABER-Plugin with the N_eff correction, delta-method interval
 ``saber_fit``       SABER-Fit (log-log curve fit, Eq. 13); no interval
 ``naive``           per-item plug-in 1 - (1 - k_i/n_i)^N (SABER's "baseline"); no interval
+``pooled``          the pooled model of :mod:`scalefit.sampling.pooled` fitted to all groups at
+                    once (counts backtests with ``groups`` only), interval by the item bootstrap
+``pooled_auto``     per group, the pooled or the group's own scalefit forecast, whichever the
+                    internal backtest chose (``detail`` says which)
 """
 
 from __future__ import annotations
@@ -35,7 +39,8 @@ from ._common import _fmt, check_level
 
 __all__ = ["ESTIMATORS", "BacktestResult", "backtest_counts", "backtest_log"]
 
-ESTIMATORS = ("scalefit", "saber_anchored", "saber_plugin", "saber_fit", "naive")
+ESTIMATORS = ("scalefit", "saber_anchored", "saber_plugin", "saber_fit", "naive", "pooled", "pooled_auto")
+POOLED_ESTIMATORS = ("pooled", "pooled_auto")
 DEFAULT_ESTIMATORS = ("scalefit", "saber_anchored")
 
 
@@ -260,6 +265,10 @@ def backtest_counts(counts: pd.DataFrame, fit_budget: int, N, *, repeats: int = 
         groups = counts.attrs.get("groups", [])
     if int(repeats) < 1:
         raise ArgumentError(f"`repeats` = {repeats} must be >= 1")
+    pooled_ests = [e for e in estimators if e in POOLED_ESTIMATORS]
+    estimators = tuple(e for e in estimators if e not in POOLED_ESTIMATORS)
+    if pooled_ests and not list(groups or []):
+        raise ArgumentError(f"`estimators` = {pooled_ests[0]!r} needs `groups` (e.g. --groups model): it pools groups")
     if design not in ("uniform", "planned"):
         raise ArgumentError(f"`design` = {design!r} is not one of 'uniform', 'planned'")
     if design == "planned":
@@ -267,7 +276,10 @@ def backtest_counts(counts: pd.DataFrame, fit_budget: int, N, *, repeats: int = 
         if other:
             raise ArgumentError(f"`design` = 'planned' works with the scalefit estimators only, not {other[0]!r} "
                                 "(choose them with `estimators`)")
+    if design == "planned" and pooled_ests:
+        raise ArgumentError(f"`design` = 'planned' does not combine with {pooled_ests[0]!r} yet")
     records = []
+    truths = {}
     for label, g in _group_frames(counts, groups):
         n_full = g["n"].to_numpy(np.int64)
         c_full = g["k"].to_numpy(np.int64)
@@ -279,7 +291,8 @@ def backtest_counts(counts: pd.DataFrame, fit_budget: int, N, *, repeats: int = 
                 f"({fit_budget}, {n_full.min()}] for group {label}: the log must know the truth"
             )
         truth = np.atleast_1d(mean_pass_at_k(n_full, c_full, N_arr.astype(np.int64)))
-        for r in range(int(repeats)):
+        truths[label] = truth
+        for r in range(int(repeats)) if estimators else ():
             if design == "planned":
                 for p in _planned_predictions(n_full, c_full, fit_budget, N_arr, estimators, seed=seed, r=r,
                                               target=target, level=level, num_bootstrap=num_bootstrap,
@@ -295,6 +308,11 @@ def backtest_counts(counts: pd.DataFrame, fit_budget: int, N, *, repeats: int = 
             for p in preds:
                 p.update(group=label, repeat=r, empirical=float(truth[list(N_arr).index(p["N"])]))
                 records.append(p)
+    if pooled_ests:
+        records += _predict_pooled(counts, groups, fit_budget, N_arr, pooled_ests, truths, repeats=int(repeats),
+                                   seed=seed, target=target, level=level, num_bootstrap=num_bootstrap,
+                                   candidates=candidates, fraction=fraction, internal_repeats=internal_repeats,
+                                   select_bootstrap=select_bootstrap)
     return _finish(records, level, fit_budget, target, "subsample" if design == "uniform" else
                    f"planned: uniform first round of {max(1, fit_budget // 5)}, then {int(plan_rounds)} planned rounds, "
                    "same total", seed)
@@ -337,6 +355,34 @@ def _planned_predictions(n_full, c_full, fit_budget, N_arr, estimators, *, seed,
         for j, NN in enumerate(N_arr):
             out.append({"N": float(NN), "estimator": est, "predicted": float(fc.estimate[j]),
                         "lower": float(fc.lower[j]), "upper": float(fc.upper[j]), "detail": detail})
+    return out
+
+
+
+def _predict_pooled(counts, groups, fit_budget, N_arr, ests, truths, *, repeats, seed, target, level, num_bootstrap,
+                    candidates, fraction, internal_repeats, select_bootstrap):
+    """Rows of the pooled estimators: every repeat draws the same subsamples as the per-group
+    estimators (seed [seed, repeat] per group) and fits all groups at once."""
+    from ..io.attempts import subsample_counts
+    from .pooled import fit_groups, pooled_from_frame
+
+    out = []
+    frames = _group_frames(counts, groups)
+    for r in range(repeats):
+        subs = [subsample_counts(g, fit_budget, seed=np.random.default_rng([seed, r])) for _, g in frames]
+        data = pooled_from_frame(pd.concat(subs, ignore_index=True), groups)
+        fit = fit_groups(data, pool="auto", candidates=candidates, fraction=fraction, repeats=internal_repeats,
+                         seed=seed + r, select_bootstrap=select_bootstrap)
+        pred = fit.predict(N_arr, target=target, level=level, num_bootstrap=num_bootstrap, seed=seed + r)
+        share = dict(zip(fit.sharing["group"], fit.sharing["shared_share"]))
+        for row in pred.itertuples():
+            truth = truths[row.group][list(N_arr).index(row.N)]
+            common = dict(N=float(row.N), predicted=float(row.estimate), lower=float(row.lower),
+                          upper=float(row.upper), group=row.group, repeat=r, empirical=float(truth))
+            if row.method == "pooled" and "pooled" in ests:
+                out.append(dict(common, estimator="pooled", detail=f"shared share {share[row.group]:.2f}"))
+            if row.chosen and "pooled_auto" in ests:
+                out.append(dict(common, estimator="pooled_auto", detail=fit.choice[row.group]))
     return out
 
 

@@ -219,10 +219,41 @@ def _cmd_bon_fit(args) -> int:
 
 def _cmd_bon_predict(args) -> int:
     level, Ns = args.level, args.N
+    if args.pool != "off":
+        return _pooled_predict(args)
     for key, bon in _fits_for(args):
         fc = bon.predict(Ns, target=args.target, level=level, num_bootstrap=args.bootstrap, seed=args.seed)
         print(f"== {_label(key)}")
         print(fc.summary())
+    return 0
+
+
+def _pooled_predict(args) -> int:
+    """`bon predict --pool auto|on`: every group fitted on its own and pooled, side by side."""
+    from .bonfit import DEFAULT_CANDIDATES
+    from .pooled import fit_groups, pooled_from_frame
+
+    if args.fit:
+        raise ArgumentError("`--pool` needs DATA (a saved `--fit` holds per-group fits only)")
+    if args.model != "auto":
+        raise ArgumentError(f"`--pool` = {args.pool} compares against the automatic choice; drop `--model` = {args.model}")
+    frame = _load(args)
+    groups = list(frame.attrs.get("groups") or [])
+    if not groups:
+        raise ArgumentError(f"`--pool` = {args.pool} needs `--groups` (e.g. --groups model): it pools groups")
+    if _is_until(frame):
+        raise ArgumentError("`--pool`: the pooled model does not support sample-until-success logs yet; use --pool off")
+    data = pooled_from_frame(frame, groups)
+    cands = tuple(_names(args.candidates)) or DEFAULT_CANDIDATES
+    fit = fit_groups(data, pool=args.pool, candidates=cands, fraction=args.fraction, repeats=args.repeats,
+                     seed=args.seed, z=args.z, select_bootstrap=args.select_bootstrap)
+    print(fit.summary())
+    pred = fit.predict(args.N, target=args.target, level=args.level, num_bootstrap=args.bootstrap, seed=args.seed)
+    pred["chosen"] = np.where(pred["chosen"], "<-", "")
+    print(f"\npass@N ({args.target} run), {args.level:.0%} intervals (pooled: Laplace parameter draws; "
+          "independent: whole-procedure bootstrap):")
+    with pd.option_context("display.width", 200, "display.max_rows", 10_000):
+        print(pred.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     return 0
 
 
@@ -315,6 +346,10 @@ def _cmd_backtest(args) -> int:
 
     level, Ns = args.level, args.N
     ests = tuple(_names(args.estimators)) or DEFAULT_ESTIMATORS
+    if args.pool:
+        if args.first:
+            raise ArgumentError("`--pool` works on counts backtests (without --first) for now")
+        ests = tuple(dict.fromkeys(ests + ("pooled", "pooled_auto")))
     cands = tuple(_names(args.candidates)) or None
     check_input_path(args.data)
     common = dict(level=level, estimators=ests, num_bootstrap=args.bootstrap, seed=args.seed, candidates=cands,
@@ -414,6 +449,9 @@ def add_commands(subparsers) -> None:
     _add_forecast_options(s)
     s.add_argument("--N", required=True, type=_BUDGETS, help="budgets, comma-separated (e.g. 1000,10000)",
                    api=("N", "targets"))
+    s.add_argument("--pool", default="off", choices=["auto", "on", "off"], api="pool",
+                   help="groups sharing items (needs --groups): auto fits a pooled model next to each group's own "
+                        "and uses it where the internal backtest says it is better; on: always; off (default)")
     s.set_defaults(func=_cmd_bon_predict)
 
     s = bsub.add_parser("budget", help="attempts per item needed for target pass rates")
@@ -490,6 +528,8 @@ def add_commands(subparsers) -> None:
     s.add_argument("--design", choices=["uniform", "planned"], default="uniform", api="design",
                    help="uniform: FIT_BUDGET attempts per item (default); planned: the same total, a uniform first "
                         "round of FIT_BUDGET // 5 then 3 rounds chosen by the sampling planner (scalefit estimators)")
+    s.add_argument("--pool", action="store_true",
+                   help="counts with --groups: add the pooled model and the internal choice (pooled_auto) to the estimators")
     s.set_defaults(func=_cmd_backtest)
 
 

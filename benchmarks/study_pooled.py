@@ -1,0 +1,117 @@
+"""Pooled vs independent best-of-N forecasts on the visible Pythia logs (issue 13).
+
+Part A: pythia_math_final_counts.csv, 4 sizes fitted together, 100 of 10,000 samples per problem
+(drawn without replacement, the subsamples of `scalefit backtest`: seed [0, repeat] per group),
+5 repeats, forecast pass@1000 / pass@10000 (fresh) against the unbiased pass@N of the full log.
+Part B: the 19 intermediate checkpoints of pythia_checkpoints_math_counts.csv (>= 1,000 samples
+for every problem, >= 20 problems ever solved), 100 -> pass@1000, 1 repeat; checkpoints with no
+success in the 100 samples are left out of every estimator (undefined).
+
+Estimators: ``pooled`` (the pooled model, Laplace intervals), ``auto`` (per group, the pooled or
+the group's own model as the internal backtest chose), ``independent`` (fit_bon per group, point
+forecast; its intervals are the README baseline), ``saber_anchored``.
+
+    nice .venv/bin/python benchmarks/study_pooled.py [--repeats 5] [--skip-b]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import scalefit
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "repeated_sampling"
+if not DATA.exists():
+    DATA = Path("/work/shared/data/repeated_sampling")
+
+
+def run(frame: pd.DataFrame, group: str, fit_budget: int, Ns, repeats: int) -> pd.DataFrame:
+    from scalefit.io.attempts import subsample_counts
+    from scalefit.sampling.backtest import _predict_all
+    from scalefit.sampling.passk import mean_pass_at_k
+    from scalefit.sampling.pooled import fit_groups, pooled_from_frame
+
+    Ns = np.asarray(Ns, float)
+    groups = sorted(frame[group].unique())
+    truth = {g: np.atleast_1d(mean_pass_at_k(d["n"].to_numpy(), d["k"].to_numpy(), Ns.astype(np.int64)))
+             for g, d in frame.groupby(group)}
+    rows = []
+    for r in range(repeats):
+        t0 = time.perf_counter()
+        subs = [subsample_counts(frame[frame[group] == g], fit_budget, seed=np.random.default_rng([0, r]))
+                for g in groups]
+        subs = [s for s in subs if (s["k"] > 0).any()]  # no success: undefined for every estimator
+        data = pooled_from_frame(pd.concat(subs, ignore_index=True), [group])
+        fit = fit_groups(data, select_bootstrap=0, seed=r)
+        pred = fit.predict(Ns, num_bootstrap=400, seed=r, independent_bootstrap=0)
+        for row in pred.itertuples():
+            est = "pooled" if row.method == "pooled" else "independent"
+            base = dict(repeat=r, group=row.group, N=row.N, predicted=row.estimate, lower=row.lower, upper=row.upper,
+                        truth=truth[row.group][list(Ns).index(row.N)])
+            rows.append(dict(base, estimator=est))
+            if row.chosen:
+                rows.append(dict(base, estimator="auto", detail=fit.choice[row.group]))
+        for s in subs:
+            g = s[group].iloc[0]
+            for p in _predict_all(s["n"].to_numpy(), s["k"].to_numpy(), Ns, ("saber_anchored",), target="fresh",
+                                  level=0.9, num_bootstrap=0, seed=r, candidates=None, fraction=4, repeats=4):
+                rows.append(dict(repeat=r, group=g, N=p["N"], predicted=p["predicted"], lower=p["lower"],
+                                 upper=p["upper"], truth=truth[g][list(Ns).index(p["N"])], estimator="saber_anchored"))
+        print(f"  repeat {r}: {time.perf_counter() - t0:.0f} s; choice "
+              f"{', '.join(f'{g}: {c}' for g, c in fit.choice.items())}", flush=True)
+        if r == 0:
+            print(fit.sharing.to_string(index=False, float_format=lambda v: f"{v:.3f}"), flush=True)
+            print(fit.scores.to_string(index=False, float_format=lambda v: f"{v:.4f}"), flush=True)
+    return pd.DataFrame(rows)
+
+
+def summarise(res: pd.DataFrame) -> pd.DataFrame:
+    res = res.assign(err=100 * (res["predicted"] - res["truth"]),
+                     cov=np.where(np.isfinite(res["lower"]), (res["lower"] <= res["truth"]) & (res["truth"] <= res["upper"]),
+                                  np.nan))
+    out = res.groupby(["estimator", "N"]).agg(MAE_pp=("err", lambda e: np.nanmean(np.abs(e))),
+                                              bias_pp=("err", "mean"), coverage=("cov", "mean"),
+                                              n=("err", "size")).reset_index()
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--skip-b", action="store_true")
+    ap.add_argument("--skip-a", action="store_true")
+    args = ap.parse_args(argv)
+    scalefit.enable_x64()
+    from scalefit.io import load_attempts
+
+    if not args.skip_a:
+        t0 = time.perf_counter()
+        fr = load_attempts(DATA / "pythia_math_final_counts.csv", item="problem_idx", n="n_samples", k="n_correct",
+                           groups=["model"])
+        res = run(fr, "model", 100, [1000, 10000], args.repeats)
+        print(f"== Part A: Pythia final, fit on 100, {args.repeats} repeats ({time.perf_counter() - t0:.0f} s)")
+        print(summarise(res).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+        per = res.assign(ae=100 * (res["predicted"] - res["truth"]).abs()).pivot_table(
+            index=["estimator", "N"], columns="group", values="ae", aggfunc="mean")
+        print(per.to_string(float_format=lambda v: f"{v:.1f}"), flush=True)
+    if not args.skip_b:
+        t0 = time.perf_counter()
+        fr = load_attempts(DATA / "pythia_checkpoints_math_counts.csv", item="problem_idx", n="n_samples",
+                           k="n_correct", groups=["model_nickname"])
+        by = fr.groupby("model_nickname")
+        keep = [m for m, g in by if g["n"].min() >= 1000 and int((g["k"] > 0).sum()) >= 20]
+        sub = fr[fr["model_nickname"].isin(keep)].copy()
+        res = run(sub, "model_nickname", 100, [1000], 1)
+        print(f"== Part B: {len(keep)} checkpoints, fit on 100 -> pass@1000 ({time.perf_counter() - t0:.0f} s)")
+        print(summarise(res).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,774 @@
+"""A pooled best-of-N model for groups that share items (models on one benchmark, checkpoints of
+one family, attacks on one set of behaviours).
+
+Model
+-----
+For group g and item i, on the logit scale
+
+    logit p_ig = mu_g + s_g u_i + sigma_g e_ig,      u_i ~ N(0, 1),  e_ig ~ N(0, 1),
+
+with a shared item effect u_i (how hard item i is for every group), a per-group location mu_g,
+loading s_g > 0 and residual scale sigma_g.  Given u_i, a group's per-item probabilities follow
+the ``logit_normal`` family of :mod:`scalefit.sampling.models` with mean mu_g + s_g u_i, so the
+model reduces exactly to independent logit-normal fits when every s_g is 0 (``shared=False``).
+The share of a group's item variance that is common to all groups, s_g^2 / (s_g^2 + sigma_g^2),
+measures how strongly the groups agree on which items are hard.
+
+Likelihood
+----------
+The residual e_ig is integrated on the fine logit grid of the grid families (the same kernels,
+exact cell integrals for sharp rows), the shared effect u_i on a uniform grid of ``_U_NODES``
+nodes over [-6, 6] with normal weights (trapezoid: spectrally accurate for smooth integrands).
+An item's marginal likelihood couples the groups:
+
+    L_i = sum_q w_q prod_g K_g(i | u_q),   K_g(i | u) = E_e[p^k (1 - p)^(n - k)].
+
+Items missing from a group enter with the empty observation (K = 1).  The fit maximises the
+likelihood times weak priors (mu ~ N(0, 10^2), log sigma ~ N(log 2, 2^2) as for the independent
+logit-normal family, log s ~ N(0, 2^2)) by the package's damped Newton solver; the gradient and
+Hessian are assembled from per-group forward-mode derivatives of K_g (cost linear in the number
+of groups), and fits are vmapped over item weights (bootstrap) and over data sets (thinnings).
+
+Forecasts
+---------
+Every item's posterior over its latent effects uses all groups' data: the chance that group g
+solves item i within N fresh attempts is 1 - E[(1 - p_ig)^N | data], a ratio of two marginal
+likelihoods.  ``target="continued"`` follows :mod:`scalefit.sampling.bonfit`: solved items stay
+solved, an unsolved item needs a success in its next N - n attempts.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from .._config import require_x64
+from ..errors import ArgumentError
+from ._optim import damped_newton
+from .models import _grid_aux, _logit_normal_masses
+
+__all__ = ["PooledData", "PooledFit", "pooled_data", "fit_pooled"]
+
+_U_NODES = np.linspace(-6.0, 6.0, 61)
+_LOG_WU = -0.5 * _U_NODES**2 - np.log(np.sum(np.exp(-0.5 * _U_NODES**2)))
+_BOUND = 25.0
+_GTOL = 1e-9
+_LOG_TWO = math.log(2.0)
+
+
+# --------------------------------------------------------------------------------------------
+# data
+
+
+@dataclass(frozen=True, eq=False)
+class PooledData:
+    """Counts of G groups on I shared items: ``n``, ``k`` (G, I) with ``n = 0`` where a group did
+    not attempt an item; ``first_success`` (G, I) for sample-until-success logs (NaN: none)."""
+
+    n: np.ndarray
+    k: np.ndarray
+    first_success: np.ndarray
+    groups: tuple
+    items: tuple
+
+    @property
+    def present(self) -> np.ndarray:
+        return self.n > 0
+
+    @property
+    def shape(self) -> tuple:
+        return self.n.shape
+
+
+def pooled_data(n, k, *, groups=None, items=None, first_success=None) -> PooledData:
+    """Validate (G, I) arrays of attempts and successes (n = 0: item not attempted by the group)."""
+    n = np.asarray(n)
+    k = np.asarray(k)
+    if n.ndim != 2 or n.shape != k.shape:
+        raise ArgumentError(f"`n` (shape {n.shape}) and `k` (shape {k.shape}) must be (groups, items) arrays")
+    for name, a in (("n", n), ("k", k)):
+        if not np.all(np.isfinite(a)) or np.any(a < 0) or np.any(a != np.round(a)):
+            raise ArgumentError(f"`{name}` must hold non-negative integer counts")
+    n = n.astype(np.int64)
+    k = k.astype(np.int64)
+    if np.any(k > n):
+        g, i = np.argwhere(k > n)[0]
+        raise ArgumentError(f"`k` = {k[g, i]} exceeds `n` = {n[g, i]} (group {g}, item {i})")
+    G, I = n.shape
+    if G < 2:
+        raise ArgumentError(f"pooling needs at least 2 groups; got {G}")
+    if I < 2:
+        raise ArgumentError(f"pooling needs at least 2 items; got {I}")
+    for g in range(G):
+        if not np.any(k[g] > 0):
+            raise ArgumentError(f"group {groups[g] if groups is not None else g}: no item has a success")
+    fs = np.full(n.shape, np.nan) if first_success is None else np.asarray(first_success, float)
+    groups = tuple(range(G)) if groups is None else tuple(groups)
+    items = tuple(range(I)) if items is None else tuple(items)
+    return PooledData(n, k, fs, groups, items)
+
+
+def pooled_from_frame(frame: pd.DataFrame, groups) -> PooledData:
+    """A counts frame (:func:`scalefit.io.load_attempts`: ``item``, ``n``, ``k`` and group
+    columns) as a :class:`PooledData` (items aligned across groups by ``item``)."""
+    groups = list(groups)
+    if not groups:
+        raise ArgumentError("pooling needs `groups` (e.g. --groups model)")
+    for c in ("item", "n", "k", *groups):
+        if c not in frame.columns:
+            raise ArgumentError(f"the counts have no column `{c}`")
+    if "extra" in frame.columns and (frame["extra"] > 0).any():
+        raise ArgumentError("the pooled model does not support batch-censored items (`extra` > 0); use --pool off")
+    key = frame[groups].astype(str).agg(" / ".join, axis=1)
+    glabels = sorted(key.unique())
+    ilabels = list(pd.unique(frame["item"]))
+    gi = pd.Index(glabels).get_indexer(key)
+    ii = pd.Index(ilabels).get_indexer(frame["item"])
+    if pd.MultiIndex.from_arrays([gi, ii]).has_duplicates:
+        raise ArgumentError("the counts list an item twice within a group")
+    n = np.zeros((len(glabels), len(ilabels)), np.int64)
+    k = np.zeros_like(n)
+    fs = np.full(n.shape, np.nan)
+    n[gi, ii] = frame["n"].to_numpy(np.int64)
+    k[gi, ii] = frame["k"].to_numpy(np.int64)
+    if "first_success" in frame.columns:
+        fs[gi, ii] = frame["first_success"].to_numpy(float)
+    return pooled_data(n, k, groups=glabels, items=ilabels, first_success=fs)
+
+
+def _tables(n, k, extra=0.0):
+    """Per group, the distinct (n, k, extra) rows' scaled likelihood on the logit grid:
+    (Lt (G, R, C), zero (G, R), one (G, R), kmax (G, R), index (G, I) item -> row); kmax + log of
+    the products is the log kernel.  R is padded to a power of two >= 16 (fewer compiled shapes)."""
+    G, I = n.shape
+    e = np.broadcast_to(np.asarray(extra, float), n.shape)
+    uniq, index = [], np.zeros((G, I), np.int64)
+    for g in range(G):
+        table, inv = np.unique(np.stack([n[g].astype(float), k[g].astype(float), e[g]], 1), axis=0,
+                               return_inverse=True)
+        uniq.append(table)
+        index[g] = inv.ravel()
+    R = max(16, 1 << int(np.ceil(np.log2(max(len(t) for t in uniq)))))
+    rows = np.zeros((G, R, 3))
+    for g, t in enumerate(uniq):
+        rows[g, : len(t)] = t
+    flat = rows.reshape(-1, 3)
+    aux = _grid_aux(flat[:, 0], flat[:, 1], flat[:, 2])
+    ker, zero, one = aux["ker"], aux["zero"], aux["one"]
+    kmax = np.maximum(np.max(ker, axis=1), np.maximum(zero, one))
+    with np.errstate(invalid="ignore", over="ignore"):
+        Lt = np.exp(ker - kmax[:, None])
+        z = np.exp(zero - kmax)
+        o = np.exp(one - kmax)
+    out = tuple(jnp.asarray(a.reshape((G, R) + a.shape[1:])) for a in (Lt, z, o, kmax))
+    return out + (jnp.asarray(index),)
+
+
+# --------------------------------------------------------------------------------------------
+# likelihood
+
+
+def _row_kernel(theta, shift, Lt, z, o, kmax, shared: bool):
+    """log K_g(row | u_q) for one group's rows: (R, Q).  theta = (mu, log s, log sigma) or
+    (mu, log sigma); ``shift`` = (d mean, d log sigma) (for derivatives)."""
+    mu, ls = theta[0] + shift[0], theta[-1] + shift[1]
+    u = jnp.asarray(_U_NODES if shared else np.zeros(1))
+    m = mu + (jnp.exp(theta[1]) * u if shared else 0.0 * u)
+    cells, below, above = jax.vmap(lambda mq: _logit_normal_masses(jnp.stack([mq, ls])))(m)
+    val = Lt @ jnp.exp(cells).T + z[:, None] * jnp.exp(below)[None, :] + o[:, None] * jnp.exp(above)[None, :]
+    return kmax[:, None] + jnp.log(jnp.maximum(val, 1e-300))
+
+
+def _group_kernel(theta, Lt, z, o, kmax, index, shared: bool):
+    """log K_g(i | u_q) for one group's items: (I, Q)."""
+    return _row_kernel(theta, jnp.zeros(2), Lt, z, o, kmax, shared)[index]
+
+
+def _group_derivs(theta, Lt, z, o, kmax, index, shared: bool):
+    """log K, its gradient and Hessian in theta for one group's items: (I, Q), (I, Q, P), (I, Q, P, P).
+
+    K depends on theta only through the mean m_q = mu + s u_q and log sigma, so derivatives are
+    taken in those two directions (forward mode) and chained to theta."""
+    def h(d):
+        return _row_kernel(theta, d, Lt, z, o, kmax, shared)
+
+    zero = jnp.zeros(2)
+    K = h(zero)
+    J = jax.jacfwd(h)(zero)  # (R, Q, 2)
+    Hh = jax.jacfwd(jax.jacfwd(h))(zero)  # (R, Q, 2, 2)
+    if shared:
+        s = jnp.exp(theta[1])
+        u = jnp.asarray(_U_NODES)
+        Am = jnp.stack([jnp.ones_like(u), s * u, jnp.zeros_like(u)], axis=1)  # (Q, 3): d m_q / d theta
+        Al = jnp.array([0.0, 0.0, 1.0])
+        M2 = jnp.zeros((u.shape[0], 3, 3)).at[:, 1, 1].set(s * u)  # d^2 m_q / d theta^2
+    else:
+        Am = jnp.array([[1.0, 0.0]])
+        Al = jnp.array([0.0, 1.0])
+        M2 = jnp.zeros((1, 2, 2))
+    dK = J[..., 0, None] * Am[None] + J[..., 1, None] * Al[None, None]
+    AmAl = Am[:, :, None] * Al[None, None, :]
+    d2K = (Hh[..., 0, 0, None, None] * (Am[:, :, None] * Am[:, None, :])[None]
+           + Hh[..., 0, 1, None, None] * (AmAl + jnp.swapaxes(AmAl, 1, 2))[None]
+           + Hh[..., 1, 1, None, None] * (Al[:, None] * Al[None, :])[None, None]
+           + J[..., 0, None, None] * M2[None])
+    # nodes where the conditional likelihood underflows (far tails of u) carry no posterior weight;
+    # their forward-mode derivatives of the clamped log can be 0/0, so they are set to 0
+    dK = jnp.where(jnp.isfinite(dK), dK, 0.0)
+    d2K = jnp.where(jnp.isfinite(d2K), d2K, 0.0)
+    return K[index], dK[index], d2K[index]
+
+
+def _penalty(th, shared: bool):
+    """Weak priors for one group (see module docstring)."""
+    p = 0.5 * (th[0] / 10.0) ** 2 + 0.5 * ((th[-1] - _LOG_TWO) / 2.0) ** 2
+    if shared:
+        p = p + 0.5 * (th[1] / 2.0) ** 2
+    return p
+
+
+def _log_wu(shared: bool):
+    return jnp.asarray(_LOG_WU if shared else np.zeros(1))
+
+
+def _make_fgh(shared: bool):
+    """(objective, gradient, Hessian) of the penalised mean negative log-likelihood per item."""
+    P = 3 if shared else 2
+    pen = lambda th: _penalty(th, shared)  # noqa: E731
+    pen_g, pen_h = jax.grad(pen), jax.hessian(pen)
+    derivs = jax.vmap(lambda th, *tb: _group_derivs(th, *tb, shared))
+
+    def fgh(theta, w, tables):
+        G = tables[0].shape[0]
+        th = theta.reshape(G, P)
+        K, dK, d2K = derivs(th, *tables)  # (G, I, Q), (G, I, Q, P), (G, I, Q, P, P)
+        A = _log_wu(shared)[None, :] + jnp.sum(K, axis=0)  # (I, Q)
+        ll = jax.nn.logsumexp(A, axis=1)
+        pi = jnp.exp(A - ll[:, None])
+        W = jnp.sum(w)
+        gbar = jnp.einsum("iq,giqa->gia", pi, dK)
+        f = -(jnp.sum(w * ll) - jnp.sum(jax.vmap(pen)(th))) / W
+        grad = -(jnp.einsum("i,gia->ga", w, gbar) - jax.vmap(pen_g)(th)) / W
+        wpi = w[:, None] * pi
+        diag = jnp.einsum("iq,giqab->gab", wpi, d2K)
+        cross = jnp.einsum("iq,giqa,hiqb->gahb", wpi, dK, dK) - jnp.einsum("i,gia,hib->gahb", w, gbar, gbar)
+        eyeG = jnp.eye(G)
+        H = cross + jnp.einsum("gh,gab->gahb", eyeG, diag - jax.vmap(pen_h)(th))
+        return f, grad.ravel(), -H.reshape(G * P, G * P) / W
+
+    return fgh
+
+
+@lru_cache(maxsize=None)
+def _fitter(shared: bool, batched_tables: bool):
+    fgh = _make_fgh(shared)
+
+    def one(theta0, w, tables):
+        res = damped_newton(fgh, theta0, (w, tables), max_iter=200, gtol=_GTOL, bound=_BOUND)
+        return res.theta, res.f, res.converged, res.grad_norm
+
+    axes = (0, 0, 0 if batched_tables else None)
+    return jax.jit(jax.vmap(one, in_axes=axes))
+
+
+def _fgh_value(theta, w, tables, shared):
+    """Objective only (for tests and diagnostics)."""
+    G = tables[0].shape[0]
+    P = 3 if shared else 2
+    th = theta.reshape(G, P)
+    K = jax.vmap(lambda t, *tb: _group_kernel(t, *tb, shared))(th, *tables)
+    ll = jax.nn.logsumexp(_log_wu(shared)[None, :] + jnp.sum(K, axis=0), axis=1)
+    return -(jnp.sum(w * ll) - jnp.sum(jax.vmap(lambda t: _penalty(t, shared))(th))) / jnp.sum(w)
+
+
+def _independent_start(n, k):
+    """(G, 2) starts: mu at the logit of a shrunk mean rate, log sigma = log 2."""
+    rate = (k.sum(axis=1) + 0.5) / (n.sum(axis=1) + 1.0)
+    return np.stack([np.log(rate) - np.log1p(-rate) - 1.0, np.full(rate.shape, _LOG_TWO)], axis=1)
+
+
+def _shared_starts(indep):
+    """Two (..., G, 3) starts from independent fits (..., G, 2): half and 90% of the variance shared."""
+    out = []
+    for share in (0.5, 0.9):
+        sd = np.exp(indep[..., 1])
+        out.append(np.stack([indep[..., 0], np.log(sd * math.sqrt(share)), np.log(sd * math.sqrt(1 - share))], axis=-1))
+    return out
+
+
+def _run(shared, theta0, W, tables, batched=False, chunk=16):
+    """Fit from starts theta0 (D, G*P) with weights W (D, I); tables shared or batched (D, ...)."""
+    fn = _fitter(bool(shared), bool(batched))
+    D = W.shape[0]
+    pad = (-D) % chunk if D > chunk else 0
+    if pad:
+        W = np.concatenate([W, np.repeat(W[:1], pad, axis=0)])
+        theta0 = np.concatenate([theta0, np.repeat(theta0[:1], pad, axis=0)])
+        if batched:
+            tables = tuple(jnp.concatenate([t, jnp.repeat(t[:1], pad, axis=0)]) for t in tables)
+    step = min(chunk, W.shape[0])
+    outs = []
+    for s in range(0, W.shape[0], step):
+        tb = tuple(t[s:s + step] for t in tables) if batched else tables
+        outs.append(fn(jnp.asarray(theta0[s:s + step]), jnp.asarray(W[s:s + step]), tb))
+    return tuple(np.concatenate([np.asarray(o[j]) for o in outs])[:D] for j in range(4))
+
+
+def _fit_all(n, k, W, tables, *, shared, warm=None, batched=False):
+    """Best fit per weight vector over the default starts (or from ``warm``): theta (D, G, P),
+    f (D,), converged (D,), grad_norm (D,)."""
+    G = n.shape[0] if n.ndim == 2 else n.shape[1]
+    D = W.shape[0]
+
+    def expand(s):
+        return np.broadcast_to(np.asarray(s, float).reshape(-1, s.shape[-2] * s.shape[-1])
+                               if s.ndim == 3 else s.reshape(1, -1), (D, s.shape[-2] * s.shape[-1])).copy()
+
+    if warm is not None:
+        warm_res = _run(shared, expand(warm), W, tables, batched)
+        bad = ~warm_res[2] | ~np.isfinite(warm_res[1])
+        if not bad.any():
+            return (warm_res[0].reshape(D, G, -1),) + tuple(warm_res[1:])
+    nn = n if n.ndim == 2 else n[0]
+    kk = k if k.ndim == 2 else k[0]
+    ind0 = _independent_start(nn, kk)
+    ith, if_, ic, ign = _run(False, expand(ind0), W, tables, batched)
+    if not shared:
+        res = (ith, if_, ic, ign)
+    else:
+        res = None
+        for st in _shared_starts(ith.reshape(D, G, 2)):
+            r = _run(True, expand(st), W, tables, batched)
+            if res is None:
+                res = r
+            else:
+                better = np.isfinite(r[1]) & ~(r[1] >= res[1])
+                res = tuple(np.where(better.reshape((-1,) + (1,) * (a.ndim - 1)), b, a) for a, b in zip(res, r))
+    th, f, c, gn = res
+    if warm is not None:  # keep the warm-started fits that converged
+        th0, f0, c0, gn0 = warm_res
+        keep = ~bad & ~(f0 > f)
+        th = np.where(keep[:, None], th0, th)
+        f, c, gn = np.where(keep, f0, f), np.where(keep, c0, c), np.where(keep, gn0, gn)
+    return th.reshape(D, G, -1), f, c, gn
+
+
+# --------------------------------------------------------------------------------------------
+# predictions
+
+
+def _log_kernels(thetas, tables, shared):
+    """log K (T, G, I, Q) for parameter sets (T, G, P)."""
+    fn = _kernels_fn(bool(shared))
+    return np.concatenate([np.asarray(fn(jnp.asarray(thetas[s:s + 16]), tables)) for s in range(0, len(thetas), 16)])
+
+
+@lru_cache(maxsize=None)
+def _kernels_fn(shared):
+    @jax.jit
+    def run(ths, tables):
+        return jax.vmap(lambda th: jax.vmap(lambda t, *tb: _group_kernel(t, *tb, shared))(th, *tables))(ths)
+
+    return run
+
+
+def _solve_prob(thetas, data: PooledData, N: float, target: str, shared: bool, base=None) -> np.ndarray:
+    """Per (replicate, group, item) chance of a success within budget N: (T, G, I); NaN where the
+    group did not attempt the item (continued target) -- fresh forecasts cover every item."""
+    from .passk import pass_at_k
+
+    n, k = data.n, data.k
+    if base is None:
+        base = _log_kernels(thetas, _tables(n, k), shared)  # (T, G, I, Q)
+    A = _LOG_WU[None, None, :] if shared else np.zeros((1, 1, 1))
+    A = A + base.sum(axis=1)  # (T, I, Q)
+    lz = _lse(A, axis=2)
+    if target == "fresh":
+        more = np.full(n.shape, float(N))
+    else:
+        more = np.where(k == 0, np.maximum(float(N) - n, 0.0), 0.0)
+    ext = _log_kernels(thetas, _tables(n, k, more), shared)
+    lf = _lse(A[:, None] - base + ext, axis=3)  # (T, G, I)
+    p = -np.expm1(np.minimum(lf - lz[:, None, :], 0.0))
+    if target == "fresh":
+        return p
+    out = np.where((k == 0) & (n < N), p, 0.0)
+    solved = k > 0
+    out = np.where(solved & (n <= N), 1.0, out)
+    part = solved & (n > N)
+    if part.any():
+        out[:, part] = pass_at_k(n[part], k[part], int(math.floor(N)))[None, :]
+    known = np.isfinite(data.first_success)
+    out[:, known] = (data.first_success[known] <= N)[None, :]
+    out[:, ~data.present] = np.nan
+    return out
+
+
+def _lse(a, axis):
+    m = np.max(a, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    return np.squeeze(m, axis) + np.log(np.sum(np.exp(a - m), axis=axis))
+
+
+# --------------------------------------------------------------------------------------------
+# result
+
+
+@dataclass(frozen=True, eq=False)
+class PooledFit:
+    """A pooled fit (immutable).  ``theta`` (G, 3): (mu, log s, log sigma) per group, or (G, 2)
+    (mu, log sigma) for ``shared=False``."""
+
+    data: PooledData
+    theta: np.ndarray
+    shared: bool
+    objective: float
+    converged: bool
+    grad_norm: float
+
+    @property
+    def message(self) -> str:
+        return ("converged" if self.converged else
+                f"NOT converged (max |gradient| {self.grad_norm:.2g}); treat the forecasts with caution")
+
+    def params(self) -> pd.DataFrame:
+        th = self.theta
+        s = np.exp(th[:, 1]) if self.shared else np.zeros(len(th))
+        sig = np.exp(th[:, -1])
+        return pd.DataFrame({"group": list(self.data.groups), "mu": th[:, 0], "s": s, "sigma": sig,
+                             "shared_share": s**2 / (s**2 + sig**2)})
+
+    def probabilities(self, N, target="fresh") -> np.ndarray:
+        """(G, I) chance of a success within N per group and item."""
+        return _solve_prob(self.theta[None], self.data, float(N), target, self.shared)[0]
+
+    def rates(self, N, target="fresh") -> np.ndarray:
+        """(G,) forecast rate per group (mean over the items the group attempted)."""
+        p = self.probabilities(N, target)
+        return np.nanmean(np.where(self.data.present, p, np.nan), axis=1)
+
+    def forecast(self, N, *, target="fresh", level=0.9, num_draws=200, seed=0):
+        """(estimate, lower, upper), each (G, len(N)): forecast rates per group with intervals
+        for the realised rate of the run, from ``num_draws`` parameter draws of the Laplace
+        approximation (normal, inverse observed information), each with a draw of every item's
+        outcome (one uniform per draw and item, shared by every N)."""
+        N_arr = np.atleast_1d(np.asarray(N, float))
+        present = self.data.present
+        est = np.stack([self.rates(NN, target) for NN in N_arr], axis=1)
+        lo = np.full(est.shape, np.nan)
+        hi = np.full(est.shape, np.nan)
+        if num_draws > 0:
+            rng = np.random.default_rng([seed, 1])
+            cov = _laplace_cov(self)
+            if not np.all(np.isfinite(cov)):
+                raise ArgumentError("the pooled fit has no positive-definite information matrix, so it has no "
+                                    "interval; use pool='off'")
+            L = np.linalg.cholesky(cov + 1e-12 * np.eye(cov.shape[0]))
+            G = self.data.shape[0]
+            thetas = (self.theta.ravel()[None] + rng.standard_normal((num_draws, cov.shape[0])) @ L.T).reshape(
+                num_draws, G, -1)
+            u = rng.random((num_draws,) + self.data.shape)
+            tail = (1 - level) / 2
+            base = _log_kernels(thetas, _tables(self.data.n, self.data.k), self.shared)
+            for j, NN in enumerate(N_arr):
+                p = _solve_prob(thetas, self.data, float(NN), target, self.shared, base=base)
+                rates = np.nanmean(np.where(present[None], (u < p).astype(float), np.nan), axis=2)
+                lo[:, j] = np.quantile(rates, tail, axis=0)
+                hi[:, j] = np.quantile(rates, 1 - tail, axis=0)
+        return est, lo, hi
+
+    def item_effects(self) -> pd.DataFrame:
+        """Posterior mean and SD of every item's shared effect u_i given all groups' data
+        (larger u: easier item)."""
+        if not self.shared:
+            raise ArgumentError("a fit with shared=False has no item effect")
+        base = _log_kernels(self.theta[None], _tables(self.data.n, self.data.k), True)[0]
+        A = _LOG_WU[None, :] + base.sum(axis=0)
+        pi = np.exp(A - _lse(A, axis=1)[:, None])
+        mean = pi @ _U_NODES
+        sd = np.sqrt(np.maximum(pi @ _U_NODES**2 - mean**2, 0.0))
+        return pd.DataFrame({"item": list(self.data.items), "mean": mean, "sd": sd})
+
+    def summary(self) -> str:
+        lines = [f"pooled logit model over {len(self.data.groups)} groups x {len(self.data.items)} items "
+                 f"({'shared item effect' if self.shared else 'no shared effect'}): {self.message}"]
+        with pd.option_context("display.width", 160, "display.float_format", "{:.4g}".format):
+            lines.append(self.params().to_string(index=False))
+        return "\n".join(lines)
+
+
+def fit_pooled(data: PooledData, *, shared: bool = True) -> PooledFit:
+    """Fit the pooled model (``shared=False``: independent logit-normal fits) to ``data``.
+
+    Examples
+    --------
+    >>> import numpy as np, scalefit; scalefit.enable_x64()
+    >>> from scalefit.sampling.pooled import pooled_data, fit_pooled
+    >>> rng = np.random.default_rng(0)
+    >>> u = rng.normal(size=80)
+    >>> p = 1 / (1 + np.exp(-(np.array([[-3.0], [-1.0]]) + 1.5 * u)))
+    >>> fit = fit_pooled(pooled_data(np.full((2, 80), 50), rng.binomial(50, p)))
+    >>> fit.converged
+    True
+    """
+    require_x64()
+    if not isinstance(data, PooledData):
+        raise ArgumentError("`data` must be a PooledData (see pooled_data)")
+    tables = _tables(data.n, data.k)
+    W = np.ones((1, data.shape[1]))
+    th, f, c, gn = _fit_all(data.n, data.k, W, tables, shared=shared)
+    return PooledFit(data, th[0], bool(shared), float(f[0]), bool(c[0]), float(gn[0]))
+
+
+# --------------------------------------------------------------------------------------------
+# choice against independent per-group fits, intervals
+
+
+def _thin(data: PooledData, fraction: int, repeats: int, seed: int):
+    """Thinned counts (R, G, I): every attempted (group, item) cut to max(1, n // fraction)
+    attempts drawn without replacement (the internal backtest of bonfit, on every group at once)."""
+    rng = np.random.default_rng([seed, 2])
+    m = np.where(data.present, np.maximum(1, data.n // fraction), 0)
+    ks = np.stack([rng.hypergeometric(data.k, data.n - data.k, m) for _ in range(repeats)])
+    return np.broadcast_to(m, ks.shape).copy(), np.where(data.present[None], ks, 0)
+
+
+def _pooled_internal(data: PooledData, ms, ks, W, warm=None):
+    """Residuals (D, R, G, I) of the pooled model's continued rate at the full budget, fitted on
+    each thinning (R) under item weights W (D, I)."""
+    R = ms.shape[0]
+    D = W.shape[0]
+    truth = (data.k > 0).astype(float)
+    out = np.full((D, R) + data.shape, np.nan)
+    thetas = []
+    for r in range(R):
+        tables = _tables(ms[r], ks[r])
+        w0 = None if warm is None else warm[r]
+        th, f, c, gn = _fit_all(ms[r], ks[r], W, tables, shared=True, warm=w0)
+        thetas.append(th)
+        sub = PooledData(ms[r], ks[r], np.full(ms[r].shape, np.nan), data.groups, data.items)
+        base = _log_kernels(th, tables, True)
+        # continued rate at each item's full budget n: unsolved thinned items need a success in n - m
+        p = _solve_prob_budget(th, sub, data.n, base)
+        out[:, r] = p - truth[None]
+    return out, thetas
+
+
+def _solve_prob_budget(thetas, sub: PooledData, budget: np.ndarray, base) -> np.ndarray:
+    """(T, G, I) continued chance of a success within the per-(group, item) ``budget``."""
+    A = _LOG_WU[None, None, :] + base.sum(axis=1)
+    lz = _lse(A, axis=2)
+    more = np.where(sub.k == 0, np.maximum(budget - sub.n, 0.0), 0.0)
+    ext = _log_kernels(thetas, _tables(sub.n, sub.k, more), True)
+    lf = _lse(A[:, None] - base + ext, axis=3)
+    p = -np.expm1(np.minimum(lf - lz[:, None, :], 0.0))
+    p = np.where(sub.k > 0, 1.0, p)
+    return np.where(sub.present[None], p, np.nan)
+
+
+def _independent_internal(bons, data: PooledData, ms, ks, W):
+    """Residuals (D, R, G, I) of each group's own best-of-N model (the family its fit_bon chose),
+    refitted on the same thinnings under item weights W (D, I)."""
+    from .bonfit import _continued_at_budget
+    from .models import _fit_batch, _rows, _weights, item_data
+
+    R = ms.shape[0]
+    D = W.shape[0]
+    out = np.full((D, R) + data.shape, np.nan)
+    for g, bon in enumerate(bons):
+        pres = data.present[g]
+        truth = (data.k[g, pres] > 0).astype(float)
+        for r in range(R):
+            sub = item_data(ms[r, g, pres], ks[r, g, pres])
+            rows = _rows(sub.n, sub.k, sub.extra)
+            th = _fit_batch(bon.model, rows, _weights(rows.index, rows.size, W[:, pres]))[0]
+            out[:, r, g, pres] = _continued_at_budget(bon.model, th, sub, data.n[g, pres].astype(float)) - truth
+    return out
+
+
+def _laplace_cov(fit: PooledFit) -> np.ndarray:
+    """Covariance of the parameters from the observed information (inverse Hessian of the
+    penalised negative log-likelihood); NaN when it is not positive definite."""
+    tables = _tables(fit.data.n, fit.data.k)
+    I = fit.data.shape[1]
+    # the analytic Hessian of the fit (autodiff through the clamped far-tail nodes can give 0/0)
+    H = np.asarray(jax.jit(_make_fgh(fit.shared))(jnp.asarray(fit.theta.ravel()), jnp.ones(I), tables)[2]) * I
+    try:
+        np.linalg.cholesky(H)
+        return np.linalg.inv(H)
+    except np.linalg.LinAlgError:
+        return np.full(H.shape, np.nan)
+
+
+def _sharing_table(fit: PooledFit, level: float = 0.9) -> pd.DataFrame:
+    """Shared share s^2 / (s^2 + sigma^2) per group with a Wald interval on the logit scale, where
+    it is 2 (log s - log sigma), linear in the parameters (observed information of the fit)."""
+    from scipy.stats import norm
+
+    G = fit.theta.shape[0]
+    cov = _laplace_cov(fit)
+    est = 2.0 * (fit.theta[:, 1] - fit.theta[:, 2])
+    se = np.array([2.0 * math.sqrt(max(cov[3 * g + 1, 3 * g + 1] + cov[3 * g + 2, 3 * g + 2]
+                                       - 2 * cov[3 * g + 1, 3 * g + 2], 0.0)) for g in range(G)])
+    zq = norm.ppf(0.5 + level / 2)
+    expit = lambda x: 1.0 / (1.0 + np.exp(-x))  # noqa: E731
+    return pd.DataFrame({"group": list(fit.data.groups), "shared_share": expit(est),
+                         "lower_90": expit(est - zq * se), "upper_90": expit(est + zq * se)})
+
+
+def _errors(res, W, present):
+    """Internal error per weight vector and group (D, G): mean over thinnings of |weighted mean
+    residual| over the group's items."""
+    w = W[:, None, None, :] * present[None, None]
+    mean = np.nansum(res * w, axis=3) / np.sum(w, axis=3)
+    return np.mean(np.abs(mean), axis=1), np.mean(mean, axis=1)
+
+
+POOL_CHOICES = ("auto", "on", "off")
+
+
+@dataclass(frozen=True, eq=False)
+class GroupedBon:
+    """Best-of-N models for groups that share items: each group's own model (:func:`fit_bon`),
+    the pooled model, the internal backtest that compared them and the choice per group."""
+
+    data: PooledData
+    pooled: PooledFit
+    independent: dict
+    scores: pd.DataFrame
+    choice: dict
+    reasons: dict
+    pool: str
+    sharing: pd.DataFrame
+    seed: int
+
+    def summary(self) -> str:
+        lines = [self.pooled.summary(), "", "shared item difficulty (share of each group's item variance "
+                 "that is common to all groups, bootstrap interval over items):"]
+        with pd.option_context("display.width", 160, "display.float_format", "{:.4g}".format):
+            lines.append(self.sharing.to_string(index=False))
+            lines.append("")
+            lines.append("internal backtest, pooled vs independent (continued rate at the full budget from thinned data):")
+            lines.append(self.scores.to_string(index=False))
+        for g in self.data.groups:
+            lines.append(f"{g}: {self.choice[g]} -- {self.reasons[g]}")
+        return "\n".join(lines)
+
+    def predict(self, N, *, target: str = "fresh", level: float = 0.9, num_bootstrap: int = 200,
+                seed: int | None = None, independent_bootstrap: int | None = None) -> pd.DataFrame:
+        """Per group and budget: the pooled and the independent forecast with intervals and which
+        one the choice uses (``chosen``).  Columns: group, N, method, estimate, lower, upper, chosen.
+
+        Pooled intervals: ``num_bootstrap`` parameter draws from the Laplace approximation of the
+        fit (normal with the inverse observed information), each followed by a draw of the
+        realised outcome of every item; independent intervals: :meth:`BonFit.predict` with
+        ``independent_bootstrap`` whole-procedure replicates (default ``num_bootstrap``)."""
+        from .bonfit import _check_B, _check_N, _check_target, check_level
+
+        level = check_level(level)
+        target = _check_target(target)
+        N_arr = _check_N(N)
+        B = _check_B(num_bootstrap)
+        seed = self.seed if seed is None else int(seed)
+        if target == "continued" and np.any(np.isfinite(self.data.first_success)):
+            pass
+        present = self.data.present
+        est, lo, hi = self.pooled.forecast(N_arr, target=target, level=level, num_draws=B, seed=seed)
+        rows = []
+        for g, name in enumerate(self.data.groups):
+            fc = self.independent[name].predict(
+                N_arr, target=target, level=level, seed=seed,
+                num_bootstrap=num_bootstrap if independent_bootstrap is None else independent_bootstrap)
+            for j, NN in enumerate(N_arr):
+                rows.append({"group": name, "N": NN, "method": "pooled", "estimate": est[g, j], "lower": lo[g, j],
+                             "upper": hi[g, j], "chosen": self.choice[name] == "pooled"})
+                rows.append({"group": name, "N": NN, "method": "independent", "estimate": fc.estimate[j],
+                             "lower": fc.lower[j], "upper": fc.upper[j], "chosen": self.choice[name] != "pooled"})
+        return pd.DataFrame(rows)
+
+    def pooled_bootstrap(self, mult) -> np.ndarray:
+        """Pooled fits (B, G, P) on item resamples ``mult`` (B, I), warm-started at the point fit."""
+        tables = _tables(self.data.n, self.data.k)
+        return _fit_all(self.data.n, self.data.k, mult, tables, shared=self.pooled.shared,
+                        warm=self.pooled.theta)[0]
+
+
+def fit_groups(data: PooledData, *, pool: str = "auto", candidates=None, fraction: int = 4, repeats: int = 4,
+               seed: int = 0, z: float = 1.645, select_bootstrap: int = 100) -> GroupedBon:
+    """Fit every group on its own (:func:`scalefit.sampling.fit_bon`) and the pooled model, and
+    choose per group by the internal backtest.
+
+    ``pool="auto"``: the pooled model is used for a group only when its internal-backtest error
+    is smaller than that of the group's own model by more than ``z`` standard errors of the gain
+    (SE over ``select_bootstrap`` resamples of the items, jointly across groups, with both models
+    refitted on every thinning); ``"on"`` / ``"off"``: always / never pooled (the backtest is still
+    reported for ``"on"``).
+    """
+    from .bonfit import DEFAULT_CANDIDATES, _choose, _item_resamples, fit_bon
+    from .models import item_data
+
+    require_x64()
+    if pool not in POOL_CHOICES:
+        raise ArgumentError(f"`pool` = {pool!r} is not one of 'auto', 'on', 'off'")
+    if np.any(np.isfinite(data.first_success)):
+        raise ArgumentError("the pooled model does not support sample-until-success logs yet; use pool='off'")
+    cands = DEFAULT_CANDIDATES if candidates is None else tuple(candidates)
+    bons = []
+    for g, name in enumerate(data.groups):
+        pres = data.present[g]
+        bons.append(fit_bon(item_data(data.n[g, pres], data.k[g, pres]), candidates=cands, fraction=fraction,
+                            repeats=repeats, seed=seed, z=z, select_bootstrap=select_bootstrap))
+    pooled = fit_pooled(data)
+    ms, ks = _thin(data, int(fraction), int(repeats), seed)
+    ones = np.ones((1, data.shape[1]))
+    res_p, th_p = _pooled_internal(data, ms, ks, ones, warm=[pooled.theta] * len(ms))
+    res_i = _independent_internal(bons, data, ms, ks, ones)
+    err_p, bias_p = _errors(res_p, ones, data.present)
+    err_i, bias_i = _errors(res_i, ones, data.present)
+    gain = err_i[0] - err_p[0]
+    se = np.full(gain.shape, np.nan)
+    if select_bootstrap:
+        # item resamples (jointly across groups) with both models refitted on every thinning
+        mult = _item_resamples(data.shape[1], int(select_bootstrap), seed)
+        rb_p, _ = _pooled_internal(data, ms, ks, mult, warm=[t[0] for t in th_p])
+        rb_i = _independent_internal(bons, data, ms, ks, mult)
+        se_kind = f"bootstrap SE over {select_bootstrap} item resamples, refitted"
+    else:
+        # cheaper: the same residuals reweighted by 200 item resamples (no refits)
+        mult = _item_resamples(data.shape[1], 200, seed)
+        rb_p, rb_i = res_p[0][None], res_i[0][None]
+        se_kind = "SE over 200 item resamples of the residuals, not refitted"
+    gb = _errors(rb_i, mult, data.present)[0] - _errors(rb_p, mult, data.present)[0]
+    se = np.std(gb, axis=0, ddof=1)
+    choice, reasons = {}, {}
+    for g, name in enumerate(data.groups):
+        if pool == "off":
+            choice[name], reasons[name] = "independent", "pooling switched off (pool='off')"
+            continue
+        if pool == "on":
+            choice[name], reasons[name] = "pooled", "pooling requested (pool='on')"
+            continue
+        sg = se[g] if np.isfinite(se[g]) else np.inf
+        j = int(_choose(np.array([[err_i[0, g], err_p[0, g]]]), np.array([0.0, sg]), z)[0])
+        if j == 1:
+            choice[name] = "pooled"
+            reasons[name] = (f"internal backtest error {err_p[0, g]:.4f} (pooled) vs {err_i[0, g]:.4f} "
+                             f"({bons[g].model} on its own): a gain of {gain[g]:.4f}, more than {z:g} x its "
+                             f"{se_kind} ({se[g]:.4f})")
+        else:
+            choice[name] = "independent"
+            reasons[name] = (f"{bons[g].model} on its own kept: internal backtest error {err_i[0, g]:.4f} vs "
+                             f"{err_p[0, g]:.4f} pooled (gain {gain[g]:.4f}, {se_kind} {se[g]:.4f}, "
+                             f"rule: gain > {z:g} SE)")
+    scores = pd.DataFrame({"group": list(data.groups), "independent_model": [b.model for b in bons],
+                           "error_independent": err_i[0], "error_pooled": err_p[0], "bias_independent": bias_i[0],
+                           "bias_pooled": bias_p[0], "gain": gain, "gain_se": se,
+                           "chosen": [choice[g] for g in data.groups]})
+    sharing = _sharing_table(pooled)
+    return GroupedBon(data, pooled, dict(zip(data.groups, bons)), scores, choice, reasons, pool, sharing, int(seed))

@@ -1,0 +1,156 @@
+"""The pooled best-of-N model for groups that share items (scalefit.sampling.pooled).
+
+Simulated data only (T-numbers: the pooled model is new; the independent reduction is checked
+against the logit-normal family of T-tests on mixing models).
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import scalefit
+from scalefit.errors import ArgumentError
+from scalefit.sampling import fit_mixing
+from scalefit.sampling.pooled import _laplace_cov, fit_groups, fit_pooled, pooled_data
+
+scalefit.enable_x64()
+
+MU = np.array([-2.0, -0.5, 0.5])
+S = np.array([1.5, 1.0, 2.0])
+SIG = np.array([0.5, 0.8, 0.4])
+
+
+# every test uses 3 groups x 120 items: one set of compiled shapes for the whole file
+I_ITEMS = 120
+
+
+def _simulate(rng, I, n, mu=MU, s=S, sig=SIG):
+    u = rng.normal(size=I)
+    eta = mu[:, None] + s[:, None] * u[None, :] + sig[:, None] * rng.normal(size=(len(mu), I))
+    p = 1.0 / (1.0 + np.exp(-eta))
+    return u, rng.binomial(n, p)
+
+
+def test_recovers_group_and_item_effects():
+    rng = np.random.default_rng(11)
+    I, n = I_ITEMS, 40
+    u, k = _simulate(rng, I, n)
+    data = pooled_data(np.full(k.shape, n), k)
+    fit = fit_pooled(data)
+    assert fit.converged, fit.message
+    # standard errors from the observed information (inverse Hessian of the penalised nll)
+    se = np.sqrt(np.diag(_laplace_cov(fit))).reshape(3, 3)
+    truth = np.stack([MU, np.log(S), np.log(SIG)], axis=1)
+    # 4 SE: a two-sided normal tail of 6e-5 per parameter (9 parameters), so a correct fit fails
+    # with probability < 1e-3 while a bias of a few SE is caught
+    z = (fit.theta - truth) / se
+    assert np.all(np.abs(z) < 4.0), z
+    # item effects: posterior means standardised by posterior SDs have mean square ~ 1 (the
+    # posterior is calibrated when the model is right); chi^2_120 / 120 lies in [0.66, 1.42] with
+    # probability > 0.999 -- widened to [0.55, 1.6] for the plug-in of fitted group parameters
+    eff = fit.item_effects()
+    ms = np.mean(((eff["mean"] - u) / eff["sd"]) ** 2)
+    assert 0.55 < ms < 1.6, ms
+
+
+def test_reduces_to_independent_logit_normal_fits():
+    """With the shared effect switched off the pooled model is G independent logit-normal fits:
+    same grid kernels, same priors, so the optimum agrees with fit_mixing to the solvers'
+    gradient tolerance (1e-9 on the mean nll; parameters to ~1e-6 given curvature O(1))."""
+    rng = np.random.default_rng(3)
+    _, k = _simulate(rng, I_ITEMS, 30)
+    data = pooled_data(np.full(k.shape, 30), k)
+    fit = fit_pooled(data, shared=False)
+    assert fit.converged
+    for g in range(3):
+        ref = fit_mixing(30, k[g], model="logit_normal")
+        np.testing.assert_allclose(fit.theta[g], ref.theta, atol=1e-5)
+        for N in (100, 1000):
+            mine = fit.rates(N)[g]
+            theirs = float(np.mean(ref.predict(scalefit.sampling.item_data(30, k[g]), N)))
+            # same kernels and parameters equal to ~1e-6: rates agree far below 1e-5
+            np.testing.assert_allclose(mine, theirs, atol=1e-5)
+
+
+def test_missing_items_and_bad_input():
+    rng = np.random.default_rng(5)
+    _, k = _simulate(rng, I_ITEMS, 30)
+    n = np.full(k.shape, 30)
+    n[0, :40] = 0  # group 0 never attempted the first 40 items
+    k[0, :40] = 0
+    fit = fit_pooled(pooled_data(n, k))
+    assert fit.converged
+    p = fit.probabilities(1000, "continued")
+    assert np.all(np.isnan(p[0, :40])) and np.all(np.isfinite(p[0, 40:]))
+    fresh = fit.probabilities(1000)  # fresh forecasts exist for every item, from the shared effect
+    assert np.all(np.isfinite(fresh))
+    with pytest.raises(ArgumentError, match="exceeds"):
+        pooled_data(n, n + 1)
+    with pytest.raises(ArgumentError, match="at least 2 groups"):
+        pooled_data(n[:1], k[:1])
+    with pytest.raises(ArgumentError, match="pool"):
+        fit_groups(pooled_data(n, k), pool="maybe")
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(reason="known problem: the pooled candidate is also a different residual family (logit-normal); "
+                          "on this seed it beats group 1's own Kumaraswamy fit in the internal backtest by more "
+                          "than 1.645 SE although nothing is shared (also with 20 refitted resamples)", strict=True)
+def test_choice_keeps_independent_without_shared_difficulty():
+    """Items drawn independently per group (no shared difficulty): the pooled model has nothing
+    to add, and the choice rule (gain > 1.645 SE, the SE over item resamples with refits) keeps every group's own model."""
+    rng = np.random.default_rng(21)
+    I, n = I_ITEMS, 40
+    k = rng.binomial(n, rng.beta(0.3, 3.0, size=(3, I)))
+    gb = fit_groups(pooled_data(np.full(k.shape, n), k), select_bootstrap=0, repeats=2)
+    assert set(gb.choice.values()) == {"independent"}, gb.scores
+    # the sharing diagnostic sees (almost) nothing shared: its 90% interval reaches below 0.5
+    assert np.all(gb.sharing["lower_90"] < 0.5), gb.sharing
+
+
+@pytest.mark.slow
+def test_interval_coverage_on_simulated_pooled_data():
+    """90% intervals for the realised pass@300 of a fresh run (10x the fit budget of 30), data
+    simulated from the pooled model: 8 data sets x 3 groups = 24 intervals.  Under correct
+    coverage the count is Binomial(24, 0.9); its 99% band is [18, 24] (P(X <= 17) = 0.003), so a
+    correct construction fails with probability < 1%."""
+    from scipy.stats import binom
+
+    hits = 0
+    total = 0
+    for rep in range(8):
+        rng = np.random.default_rng([40, rep])
+        u = rng.normal(size=I_ITEMS)
+        eta = MU[:, None] + S[:, None] * u[None, :] + SIG[:, None] * rng.normal(size=(3, I_ITEMS))
+        p = 1.0 / (1.0 + np.exp(-eta))
+        k = rng.binomial(30, p)
+        fit = fit_pooled(pooled_data(np.full(k.shape, 30), k))
+        est, lo, hi = fit.forecast([300], num_draws=200, seed=rep)
+        realised = np.mean(rng.random(p.shape) < -np.expm1(300 * np.log1p(-p)), axis=1)
+        hits += int(np.sum((lo[:, 0] <= realised) & (realised <= hi[:, 0])))
+        total += 3
+    lo_band = binom.ppf(0.005, total, 0.9)
+    assert lo_band <= hits, (hits, total)
+
+
+def test_cli_pool_flags_give_one_line_errors(tmp_path, capsys):
+    """Bad --pool use: a one-line error and exit code 2, before any fitting."""
+    from scalefit.sampling.cli import main
+
+    rng = np.random.default_rng(1)
+    rows = [{"model": m, "problem_idx": i, "n_samples": 50, "n_correct": int(c)}
+            for m in ("a", "b") for i, c in enumerate(rng.binomial(50, rng.beta(0.5, 4, size=30)))]
+    path = tmp_path / "counts.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    base = ["bon", "predict", str(path), "--item", "problem_idx", "--n-col", "n_samples", "--k-col", "n_correct",
+            "--N", "500"]
+    assert main(base + ["--pool", "maybe"]) == 2
+    err = capsys.readouterr().err
+    assert "--pool" in err and err.count("\n") == 1
+    one = tmp_path / "one.csv"
+    pd.DataFrame(rows[:30]).to_csv(one, index=False)
+    assert main([base[0], base[1], str(one)] + base[3:] + ["--pool", "auto"]) == 2  # no --groups
+    err = capsys.readouterr().err
+    assert "`--pool` = auto needs `--groups`" in err and err.count("\n") == 1
+    assert main(base + ["--groups", "model", "--pool", "on", "--model", "beta"]) == 2
+    assert "drop `--model`" in capsys.readouterr().err
