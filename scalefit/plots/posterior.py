@@ -83,6 +83,8 @@ def plot_posterior_marginals(idata, var_names=None, *, axes=None, hdi_prob: floa
     ref_val : dict, optional
         Reference (e.g. true or published) values, ``{"alpha": 0.34}``.
     """
+    from matplotlib.ticker import MaxNLocator
+
     az = _arviz()
     names = _var_names(idata, var_names)
     n = _n_panels(idata, names)
@@ -96,6 +98,10 @@ def plot_posterior_marginals(idata, var_names=None, *, axes=None, hdi_prob: floa
                               point_estimate=point_estimate, ref_val=ref, textsize=7, show=False)
         for ax in np.ravel(np.asarray(axs, dtype=object)):
             _summary_in_title(ax, point_estimate, hdi_prob)
+            # at most 4 intervals on a ~2 inch panel: with long labels such as 0.0025 the
+            # default locator can put 6 ticks there, whose labels touch (which depends on the
+            # draws, hence on the machine)
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
     return fig
 
 
