@@ -278,36 +278,42 @@ def backtest_counts(counts: pd.DataFrame, fit_budget: int, N, *, repeats: int = 
                                 "(choose them with `estimators`)")
     if design == "planned" and pooled_ests:
         raise ArgumentError(f"`design` = 'planned' does not combine with {pooled_ests[0]!r} yet")
+    from ..fit._progress import progress_bar
+
     records = []
     truths = {}
-    for label, g in _group_frames(counts, groups):
-        n_full = g["n"].to_numpy(np.int64)
-        c_full = g["k"].to_numpy(np.int64)
-        if fit_budget > n_full.min():
-            raise ArgumentError(f"`fit_budget` = {fit_budget} exceeds the smallest budget n = {n_full.min()} in group {label}")
-        if (N_arr > n_full.min()).any() or (N_arr <= fit_budget).any():
-            raise ArgumentError(
-                f"`N` = {_fmt(N_arr.max() if (N_arr > n_full.min()).any() else N_arr.min())} must lie in "
-                f"({fit_budget}, {n_full.min()}] for group {label}: the log must know the truth"
-            )
-        truth = np.atleast_1d(mean_pass_at_k(n_full, c_full, N_arr.astype(np.int64)))
-        truths[label] = truth
-        for r in range(int(repeats)) if estimators else ():
-            if design == "planned":
-                for p in _planned_predictions(n_full, c_full, fit_budget, N_arr, estimators, seed=seed, r=r,
-                                              target=target, level=level, num_bootstrap=num_bootstrap,
-                                              candidates=candidates, fraction=fraction, repeats=internal_repeats,
-                                              select_bootstrap=select_bootstrap, rounds=int(plan_rounds)):
+    frames = _group_frames(counts, groups)
+    with progress_bar(total=len(frames) * int(repeats), desc="backtest (groups x repeats)") as bar:
+        for label, g in frames:
+            n_full = g["n"].to_numpy(np.int64)
+            c_full = g["k"].to_numpy(np.int64)
+            if fit_budget > n_full.min():
+                raise ArgumentError(f"`fit_budget` = {fit_budget} exceeds the smallest budget n = {n_full.min()} in group {label}")
+            if (N_arr > n_full.min()).any() or (N_arr <= fit_budget).any():
+                raise ArgumentError(
+                    f"`N` = {_fmt(N_arr.max() if (N_arr > n_full.min()).any() else N_arr.min())} must lie in "
+                    f"({fit_budget}, {n_full.min()}] for group {label}: the log must know the truth"
+                )
+            truth = np.atleast_1d(mean_pass_at_k(n_full, c_full, N_arr.astype(np.int64)))
+            truths[label] = truth
+            for r in range(int(repeats)) if estimators else ():
+                if design == "planned":
+                    for p in _planned_predictions(n_full, c_full, fit_budget, N_arr, estimators, seed=seed, r=r,
+                                                  target=target, level=level, num_bootstrap=num_bootstrap,
+                                                  candidates=candidates, fraction=fraction, repeats=internal_repeats,
+                                                  select_bootstrap=select_bootstrap, rounds=int(plan_rounds)):
+                        p.update(group=label, repeat=r, empirical=float(truth[list(N_arr).index(p["N"])]))
+                        records.append(p)
+                    bar.update(1)
+                    continue
+                sub = subsample_counts(g, fit_budget, seed=np.random.default_rng([seed, r]))
+                preds = _predict_all(sub["n"].to_numpy(), sub["k"].to_numpy(), N_arr, estimators, target=target,
+                                     level=level, num_bootstrap=num_bootstrap, seed=seed + r, candidates=candidates,
+                                     fraction=fraction, repeats=internal_repeats, select_bootstrap=select_bootstrap)
+                for p in preds:
                     p.update(group=label, repeat=r, empirical=float(truth[list(N_arr).index(p["N"])]))
                     records.append(p)
-                continue
-            sub = subsample_counts(g, fit_budget, seed=np.random.default_rng([seed, r]))
-            preds = _predict_all(sub["n"].to_numpy(), sub["k"].to_numpy(), N_arr, estimators, target=target,
-                                 level=level, num_bootstrap=num_bootstrap, seed=seed + r, candidates=candidates,
-                                 fraction=fraction, repeats=internal_repeats, select_bootstrap=select_bootstrap)
-            for p in preds:
-                p.update(group=label, repeat=r, empirical=float(truth[list(N_arr).index(p["N"])]))
-                records.append(p)
+                bar.update(1)
     if pooled_ests:
         records += _predict_pooled(counts, groups, fit_budget, N_arr, pooled_ests, truths, repeats=int(repeats),
                                    seed=seed, target=target, level=level, num_bootstrap=num_bootstrap,

@@ -705,17 +705,25 @@ class BonFit:
         Every replicate refits every candidate on all attempts and on each thinning, re-runs the
         internal backtest and applies the same choice rule (gain > z x the gain SE); fits are
         warm-started from the point estimates."""
+        from ..fit._progress import progress_bar
+
         I = self.data.size
         mult = _item_resamples(I, B, seed)
         models = self._models_for_bootstrap()
         rows = _rows(self.data.n, self.data.k, self.data.extra)
         W = _weights(rows.index, rows.size, mult)
-        thetas = {m: _fit_warm(m, rows, W, self.fits[m].theta)[0] for m in models}
-        if len(models) > 1:
-            internal = _bootstrap_internal(models, self.data, self.fraction, self.repeats, self.seed, mult)
-            chosen = _choose(internal.error, self.gain_se, self.z)
-        else:
-            chosen = np.zeros(B, dtype=int)
+        # one batched refit per candidate (all B replicates at once), then the internal backtest
+        with progress_bar(total=len(models) + (len(models) > 1), desc=f"whole-procedure bootstrap x {B}") as bar:
+            thetas = {}
+            for m in models:
+                thetas[m] = _fit_warm(m, rows, W, self.fits[m].theta)[0]
+                bar.update(1)
+            if len(models) > 1:
+                internal = _bootstrap_internal(models, self.data, self.fraction, self.repeats, self.seed, mult)
+                chosen = _choose(internal.error, self.gain_se, self.z)
+                bar.update(1)
+            else:
+                chosen = np.zeros(B, dtype=int)
         return thetas, chosen, mult
 
     def _bootstrap_draws(self, N_arr, target, B, seed):
