@@ -184,6 +184,7 @@ def _fit_command(args) -> int:
 def _cmd_predict(args) -> int:
     import pandas as pd
 
+    from ._extrapolation import EXTRAPOLATION_WARN
     from .errors import ArgumentError
     from .fit import FitResult
 
@@ -197,8 +198,9 @@ def _cmd_predict(args) -> int:
     out = pd.concat(frames, ignore_index=True)
     with pd.option_context("display.float_format", "{:.6g}".format, "display.width", 160):
         print(out.to_string(index=False))
-    if "extrapolation" in out and (out["extrapolation"] > 10).any():
-        print("warning: extrapolating more than 10x beyond the largest fitted input; the band is conditional on the law")
+    if "extrapolation" in out and (out["extrapolation"] > EXTRAPOLATION_WARN).any():
+        print(f"warning: extrapolating more than {EXTRAPOLATION_WARN:g}x beyond the fitted data (largest ratio of an "
+              "input, or of the inputs' product, to the fitted rows'); the band is conditional on the law")
     if not res.converged:
         print(f"warning: the fit did not converge: {res.status}")
     return 0

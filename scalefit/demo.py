@@ -41,7 +41,7 @@ def run_demo(output: str | None = None, force: bool = False) -> int:
     if "lower" in pred:
         band = f" [{pred['lower'][0]:.4f}, {pred['upper'][0]:.4f}] ({res.bootstrap.level:.0%} bootstrap)"
     print(f"prediction at N=7e10, D=1.4e12: L = {pred['prediction'][0]:.4f}{band}; true {true_L:.4f}; "
-          f"{pred['extrapolation'][0]:.1f}x beyond the largest fitted input")
+          f"{pred['extrapolation'][0]:.1f}x beyond the fitted data")
     k = allocation_constants(res)
     opt = compute_optimal(res, 1e24).iloc[0]
     tk = allocation_constants(t)
