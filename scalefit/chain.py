@@ -39,7 +39,7 @@ from .errors import ArgumentError, ConvergenceError
 from .fit import FitResult, bootstrap, fit_law
 from .fit.bootstrap import MAX_DROPPED, BootstrapResult
 
-CHAIN_METHODS = ("bootstrap", "bayes")
+CHAIN_METHOD_NAMES = ("bootstrap", "bayes")
 FORMAT = "scalefit.ChainResult"
 
 
@@ -436,8 +436,8 @@ def fit_chain(
         if col not in frame.columns:
             raise ArgumentError(f"`{name}` column `{col}` is not in the data "
                                 f"(columns: {', '.join(map(str, frame.columns))})")
-    if method not in CHAIN_METHODS:
-        raise ArgumentError(f"`method` = {method!r} must be one of {', '.join(CHAIN_METHODS)}")
+    if method not in CHAIN_METHOD_NAMES:
+        raise ArgumentError(f"`method` = {method!r} must be one of {', '.join(CHAIN_METHOD_NAMES)}")
     if not isinstance(n_replicates, (int, np.integer)) or n_replicates < 0 or n_replicates == 1:
         raise ArgumentError(f"`n_replicates` = {n_replicates!r} must be 0 or an integer >= 2")
     if not 0 < level < 1:
