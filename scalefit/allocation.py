@@ -19,18 +19,30 @@ import pandas as pd
 from .errors import ArgumentError
 
 
+def has_allocation(fit) -> bool:
+    """True when ``fit``'s law has a compute-optimal frontier (Chinchilla-type laws)."""
+    return getattr(getattr(fit, "law", None), "allocation", None) is not None
+
+
+def allocation_coordinates(fit, theta: Mapping[str, float] | None = None) -> dict[str, float]:
+    """Chinchilla coordinates (a, b, e, alpha, beta) of ``fit`` at its estimate, or at ``theta``
+    (e.g. one bootstrap or posterior draw; coordinates it lacks take the estimate's values).
+
+    Ties of the fit (``tied={"beta": "alpha"}``) are applied first, then the law's own map."""
+    law = getattr(fit, "law", None)
+    if not has_allocation(fit):
+        raise ArgumentError(f"compute-optimal allocation needs a law with a frontier in C = 6ND "
+                            f"(chinchilla, overtraining); got `{getattr(law, 'name', law)}`")
+    p = dict(fit.params) if theta is None else {**dict(getattr(fit, "params", None) or {}), **dict(theta)}
+    for name, to in dict(getattr(fit, "tied", None) or {}).items():
+        p[name] = p[to]
+    return law.allocation(p)
+
+
 def _chinchilla_natural(params) -> dict[str, float]:
     """Accept a FitResult, fit coordinates (a, b, e, alpha, beta) or natural (A, B, E, alpha, beta)."""
     if hasattr(params, "law") and hasattr(params, "params"):
-        law = params.law
-        p = dict(params.params)
-        if law.name == "overtraining":
-            p = {**p, "beta": p["alpha"]}
-        elif law.name != "chinchilla":
-            raise ArgumentError(
-                f"compute-optimal allocation needs a Chinchilla-type fit (chinchilla, overtraining), got `{law.name}`"
-            )
-        params = p
+        params = allocation_coordinates(params)
     p = dict(params)
     if {"a", "b", "e", "alpha", "beta"} <= set(p):
         return {"A": math.exp(p["a"]), "B": math.exp(p["b"]), "E": math.exp(p["e"]),

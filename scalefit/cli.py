@@ -166,7 +166,7 @@ def _fit_command(args) -> int:
 
         res = bootstrap(res, args.bootstrap, cluster=args.cluster, seed=args.seed, level=args.level)
     print(res.summary())
-    if res.bootstrap is not None and res.law.name in ("chinchilla", "overtraining"):
+    if res.bootstrap is not None and res.law.allocation is not None:
         import pandas as pd
 
         from .fit import allocation_intervals

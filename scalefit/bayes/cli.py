@@ -120,7 +120,7 @@ def bands_text(post, factors) -> str:
 def allocation_text(post, factors) -> str:
     import numpy as np
 
-    if post.law.name not in ("chinchilla", "overtraining"):
+    if post.law.allocation is None:
         return ""
     N = post.frame[post.inputs["N"]].to_numpy(np.float64)
     D = post.frame[post.inputs["D"]].to_numpy(np.float64)

@@ -357,13 +357,10 @@ class PosteriorFit(PosteriorMixin):
         return pd.DataFrame(rows)
 
     def _allocation_draws(self) -> dict[str, np.ndarray]:
-        if self.law.name not in ("chinchilla", "overtraining"):
-            raise ArgumentError(
-                f"compute-optimal allocation needs a Chinchilla-type fit (chinchilla, overtraining), got `{self.law.name}`"
-            )
-        c = self.coordinate_draws()
-        al = c["alpha"]
-        be = c["beta"] if "beta" in c else c["alpha"]
+        from ..allocation import allocation_coordinates
+
+        c = allocation_coordinates(self, self.coordinate_draws())
+        al, be = c["alpha"], c["beta"]
         log_G = (np.log(al) + c["a"] - np.log(be) - c["b"]) / (al + be)
         log_K = np.logaddexp(c["a"] - al * log_G, c["b"] + be * log_G)
         return {"log_G": log_G, "G": np.exp(log_G), "a": be / (al + be), "b": al / (al + be),

@@ -33,30 +33,9 @@ _VARPRO_BATCH: dict[int, Any] = {}
 _VARPRO_CHUNK = 128
 
 
-def _power_floor_grid_batch(X, y, valid):
-    """:func:`scalefit.laws.power._power_floor_grid` for every group at once: (G, 30, 3)."""
-    from ..laws.power import _ALPHA_STARTS, _FLOOR_FRACTIONS
-
-    n = valid.sum(axis=1)
-    logx = np.log(np.where(valid, X["x"], 1.0))
-    logy = np.log(np.where(valid, y, 1.0))
-    lmin = np.min(np.where(valid, y, np.inf), axis=1)
-    gmean = np.exp(np.sum(logy, axis=1) / n)
-    mlx = np.sum(logx, axis=1) / n
-    rows = []
-    for alpha in _ALPHA_STARTS:
-        for frac in _FLOOR_FRACTIONS:
-            E = frac * lmin
-            a = np.log(np.maximum(gmean - E, 1e-12)) + alpha * mlx
-            rows.append(np.stack([a, np.full_like(a, alpha), np.log(E)], axis=1))
-    return np.stack(rows, axis=1)
-
-
 def _batch_grid(law, starts, X_all, y_raw, valid, free):
-    """Start grids of all groups built at once where the law's grid allows it, else None.
-
-    Building grids group by group in Python cost ~0.5 ms per group (4.6-5 s for 10,000 curves);
-    the vectorised versions are the same grids (to rounding) in milliseconds."""
+    """Start grids of all groups built at once where the law's grid allows it (a fixed grid,
+    or the law's ``grid_batch_fn``), else None (the caller then builds them group by group)."""
     G = valid.shape[0]
     names = law.param_names
     if starts is not None and not isinstance(starts, Mapping):
@@ -66,10 +45,8 @@ def _batch_grid(law, starts, X_all, y_raw, valid, free):
         return None
     if starts is not None or tuple(free) != tuple(names):
         return None
-    from ..laws.power import _power_floor_grid
-
-    if law.grid_fn is _power_floor_grid:
-        out = _power_floor_grid_batch(X_all, y_raw, valid)
+    if law.grid_batch_fn is not None:
+        out = law.grid_batch_fn(X_all, y_raw, valid)
     elif law.grid_fn is None:
         grid = law.params.grid()
         if len(np.unique(grid, axis=0)) != len(grid):

@@ -484,16 +484,14 @@ def replicate_verdicts(status, f, decrement, draws, kink_ok=None) -> tuple[np.nd
 
 def allocation_intervals(fit, C, level: float | None = None) -> pd.DataFrame:
     """Per-replicate allocation exponent, N_opt(C), D_opt(C), L*(C) with percentile intervals."""
-    from ..allocation import allocation_constants, compute_optimal
+    from ..allocation import allocation_constants, allocation_coordinates, compute_optimal
 
     if fit.bootstrap is None:
         raise ArgumentError("`fit` has no bootstrap; call scalefit.bootstrap(fit) first")
-    names = fit.bootstrap.names
-    tied = dict(fit.tied)
+    allocation_coordinates(fit)  # one-line error for a law without a frontier
 
     def per_draw(theta):
-        if fit.law.name == "overtraining" or tied.get("beta") == "alpha":
-            theta = {**theta, "beta": theta["alpha"]}
+        theta = allocation_coordinates(fit, theta)
         k = allocation_constants(theta)
         out = {"allocation_a": k["a"], "allocation_b": k["b"]}
         row = compute_optimal(theta, C).iloc[0]
@@ -501,5 +499,4 @@ def allocation_intervals(fit, C, level: float | None = None) -> pd.DataFrame:
                     "loss": row.loss})
         return out
 
-    del names
     return fit.bootstrap.derived(per_draw, level).assign(C=float(C))

@@ -83,6 +83,14 @@ class ScalingLaw:
         Whether inputs must be > 0 (logs are taken).
     grid_fn
         Optional data-dependent start grid ``grid_fn(X, y) -> (S, P)`` over all parameters.
+    grid_batch_fn
+        Optional vectorised ``grid_fn`` for many curves at once (batch fits):
+        ``grid_batch_fn(X, y, valid) -> (G, S, P)`` with inputs, targets and the validity mask
+        of shape (G, n). Without it, batch fits build the grid curve by curve.
+    allocation
+        For laws with a compute-optimal frontier (C = 6ND): a map from the law's fit
+        coordinates to the Chinchilla coordinates ``a, b, e, alpha, beta`` (see
+        :func:`scalefit.allocation_constants`); None for laws without one.
     varpro
         Optional :class:`VarPro` initialiser.
     default_loss
@@ -101,6 +109,8 @@ class ScalingLaw:
     target: str = "log"
     positive_inputs: bool = True
     grid_fn: Callable[[Mapping[str, np.ndarray], np.ndarray], np.ndarray] | None = None
+    grid_batch_fn: Callable[[Mapping[str, np.ndarray], np.ndarray, np.ndarray], np.ndarray] | None = None
+    allocation: Callable[[Mapping[str, float]], dict] | None = None
     varpro: VarPro | None = None
     default_loss: str = "huber"
     source: str = ""

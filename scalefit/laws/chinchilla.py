@@ -74,9 +74,15 @@ def chinchilla() -> ScalingLaw:
         formula="L(N,D) = E + A/N^α + B/D^β",
         grid_fn=grid,
         varpro=varpro,
+        allocation=dict,
         source="Hoffmann et al. 2022, Eq. (2), App. D.2; Besiroglu et al. 2024; docs/laws.md#chinchilla",
         description="Chinchilla parametric law, fitted the Hoffmann way (Huber on log residuals, 4,500 starts)",
     )
+
+
+def _one_exponent_allocation(theta) -> dict:
+    """The over-training law is Chinchilla with β = α."""
+    return {**theta, "beta": theta["alpha"]}
 
 
 @register_law("overtraining")
@@ -114,6 +120,7 @@ def overtraining() -> ScalingLaw:
         fn=fn,
         formula="L(N,D) = E + A/N^α + B/D^α  ≡  E + (a·M^η + b·M^−η)·C^−η, M = D/N, η = α/2",
         varpro=varpro,
+        allocation=_one_exponent_allocation,
         source="Gadre et al. 2024, §3; docs/laws.md#over-training-law",
         description="over-training law (Chinchilla form with one exponent)",
     )

@@ -21,19 +21,31 @@ FLOOR_PRIOR = Prior.floor_fraction(3.0, 2.0)
 _FLOOR_FRACTIONS = (0.1, 0.3, 0.5, 0.7, 0.85, 0.95)
 
 
-def _power_floor_grid(X, y):
-    """α ∈ {0.05…0.8} × E ∈ {0.1…0.95}·L_min, with A matched to the data's geometric centre."""
-    logx = np.log(np.asarray(X["x"], dtype=np.float64))
-    y = np.asarray(y, dtype=np.float64)
-    lmin = float(np.min(y))
+def _power_floor_grid_batch(X, y, valid):
+    """α ∈ {0.05…0.8} × E ∈ {0.1…0.95}·L_min, with A matched to the data's geometric centre, for
+    G curves at once: ``X["x"]``, ``y`` and the mask ``valid`` have shape (G, n); returns (G, 30, 3).
+
+    Building grids curve by curve in Python cost ~0.5 ms per curve (4.6-5 s for 10,000 curves)."""
+    n = valid.sum(axis=1)
+    logx = np.log(np.where(valid, X["x"], 1.0))
+    logy = np.log(np.where(valid, y, 1.0))
+    lmin = np.min(np.where(valid, y, np.inf), axis=1)
+    gmean = np.exp(np.sum(logy, axis=1) / n)
+    mlx = np.sum(logx, axis=1) / n
     rows = []
     for alpha in _ALPHA_STARTS:
         for frac in _FLOOR_FRACTIONS:
             E = frac * lmin
-            reducible = max(float(np.exp(np.mean(np.log(y)))) - E, 1e-12)
-            a = math.log(reducible) + alpha * float(np.mean(logx))
-            rows.append((a, alpha, math.log(E)))
-    return np.array(rows)
+            a = np.log(np.maximum(gmean - E, 1e-12)) + alpha * mlx
+            rows.append(np.stack([a, np.full_like(a, alpha), np.log(E)], axis=1))
+    return np.stack(rows, axis=1)
+
+
+def _power_floor_grid(X, y):
+    """The start grid of one curve: :func:`_power_floor_grid_batch` with G = 1."""
+    x = np.asarray(X["x"], dtype=np.float64)[None]
+    y = np.asarray(y, dtype=np.float64)[None]
+    return _power_floor_grid_batch({"x": x}, y, np.ones(y.shape, dtype=bool))[0]
 
 
 @register_law("power_law")
@@ -62,6 +74,7 @@ def power_law() -> ScalingLaw:
         fn=fn,
         formula="L(x) = E + A·x^(−α)",
         grid_fn=_power_floor_grid,
+        grid_batch_fn=_power_floor_grid_batch,
         varpro=varpro,
         source="docs/laws.md#power-laws",
         description="single-variable power law with an irreducible floor E",

@@ -17,13 +17,7 @@ import pandas as pd
 
 from ..errors import ArgumentError
 
-CHINCHILLA_TYPE = ("chinchilla", "overtraining")
-
-
-def is_chinchilla_type(fit) -> bool:
-    """True for laws with a compute-optimal frontier (:func:`scalefit.compute_optimal`)."""
-    law = getattr(fit, "law", None)
-    return getattr(law, "name", None) in CHINCHILLA_TYPE
+from ..allocation import has_allocation as is_chinchilla_type  # noqa: F401  (the plots' name for it)
 
 
 def normalise_targets(fit, targets) -> list[dict[str, float]]:
@@ -176,31 +170,24 @@ def parameter_draws(fit) -> list[dict[str, float]] | None:
     return [dict(zip(names, map(float, row))) for row in boot.good()]
 
 
-def _allocation_params(fit, theta: Mapping[str, float]) -> dict[str, float]:
-    theta = dict(theta)
-    if fit.law.name == "overtraining" or dict(getattr(fit, "tied", {})).get("beta") == "alpha":
-        theta["beta"] = theta["alpha"]
-    return theta
-
-
 def frontier(fit, C, level: float | None = None) -> pd.DataFrame:
     """Compute-optimal N_opt, D_opt, D/N and L* at budgets ``C`` with percentile bands.
 
     Point values come from :func:`scalefit.compute_optimal` at the estimate; bands (columns
     ``*_lower``/``*_upper``) from evaluating it at every stored bootstrap draw.
     """
-    from ..allocation import compute_optimal
+    from ..allocation import allocation_coordinates, compute_optimal
 
     if not is_chinchilla_type(fit):
         raise ArgumentError(
             f"a compute-optimal frontier needs a Chinchilla-type fit (chinchilla, overtraining); got `{fit.law.name}`"
         )
     C = np.atleast_1d(np.asarray(C, dtype=np.float64))
-    out = compute_optimal(_allocation_params(fit, fit.params), C)
+    out = compute_optimal(allocation_coordinates(fit), C)
     draws = parameter_draws(fit)
     if draws:
         lvl = float(level if level is not None else fit.bootstrap.level)
-        stack = np.stack([compute_optimal(_allocation_params(fit, d), C)[
+        stack = np.stack([compute_optimal(allocation_coordinates(fit, d), C)[
             ["N_opt", "D_opt", "tokens_per_param", "loss"]].to_numpy() for d in draws])
         lo, hi = np.quantile(stack, [(1 - lvl) / 2, 1 - (1 - lvl) / 2], axis=0)
         for j, col in enumerate(["N_opt", "D_opt", "tokens_per_param", "loss"]):
