@@ -219,7 +219,7 @@ def profile_scalefit(frame, settings) -> dict:
     st = pstats.Stats(pr).stats
     out = {"wall_s_under_profile": wall}
     for (fname, _, func), (_, _, tt, ct, _) in st.items():
-        if func == "_start_matrix" and fname.endswith("point.py"):
+        if func == "start_matrix" and fname.endswith("point.py"):
             out["host_start_grids_s"] = out.get("host_start_grids_s", 0.0) + ct
         if func == "solver_problem":
             out["host_verdicts_s"] = out.get("host_verdicts_s", 0.0) + ct

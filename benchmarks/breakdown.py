@@ -144,7 +144,7 @@ out["varpro_compile_and_run"] = [w, c]
 pad = int(sys.argv[3])
 if pad:
     prob.x0s = np.vstack([prob.x0s, np.repeat(prob.x0s[-1:], pad, axis=0)])
-solver = point._solver_for(prob, "huber", 1e-3, 0.5, point._Schedule(32, 20, 3000, 1e-10, 1e-15, 256), batched=False)
+solver = point.solver_for(prob, "huber", 1e-3, 0.5, point.Schedule(32, 20, 3000, 1e-10, 1e-15, 256), batched=False)
 args = (jnp.asarray(prob.x0s), prob.data, jnp.asarray(prob.lower), jnp.asarray(prob.upper))
 w, c, low = C.timed(lambda: solver.lower(*args)); out["trace_and_lower"] = [w, c]
 w, c, comp = C.timed(lambda: low.compile()); out["xla_compile"] = [w, c]
@@ -168,7 +168,7 @@ def part_compile(csv):
 def part_batch():
     import bench_batch as B
     import scalefit
-    from scalefit.fit.point import _start_matrix
+    from scalefit.fit.point import start_matrix
     from scalefit.laws import get_law
 
     scalefit.enable_x64()
@@ -176,7 +176,7 @@ def part_batch():
     _, lx, ly, _ = B.make_curves(G, 0)
     law = get_law("power_law")
     x, y = np.exp(lx), np.exp(ly)
-    wall, cpu, _ = C.timed(lambda: [_start_matrix(law, None, {"x": x[g]}, y[g], ("a", "alpha", "e"))
+    wall, cpu, _ = C.timed(lambda: [start_matrix(law, None, {"x": x[g]}, y[g], ("a", "alpha", "e"))
                                     for g in range(G)])
     C.say(f"[batch] fit_batch's per-group start grids for {G} curves: {wall:.2f} s wall, {cpu:.2f} s CPU "
           f"({cpu / G * 1e6:.0f} us per curve)")

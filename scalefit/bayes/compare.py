@@ -118,10 +118,10 @@ def leave_future_out(data, law: str | ScalingLaw, *, holdout: float = 0.2, scale
     """
     from ..fit.point import bind_inputs
     from ._lawmodel import observation_dist
-    from .posterior import _load_frame, fit_bayes
+    from .posterior import load_frame, fit_bayes
 
     law = get_law(law)
-    frame, _ = _load_frame(data, None)
+    frame, _ = load_frame(data, None)
     bound = bind_inputs(frame, law, inputs)
     s = _scale(frame, law, bound, scale)
     test = split_future(s, holdout, len(law.param_names) + 2)
@@ -205,7 +205,7 @@ def compare_laws(data, laws: Sequence[str | ScalingLaw], *, holdout: float = 0.2
 
     import arviz as az
 
-    from .posterior import _load_frame, fit_bayes
+    from .posterior import load_frame, fit_bayes
 
     if len(laws) < 1:
         raise ArgumentError("`laws` must name at least one law")
@@ -213,7 +213,7 @@ def compare_laws(data, laws: Sequence[str | ScalingLaw], *, holdout: float = 0.2
     names = [l.name for l in laws]
     if len(set(names)) != len(names):
         raise ArgumentError(f"`laws` lists a law twice: {names}")
-    frame, _ = _load_frame(data, None)
+    frame, _ = load_frame(data, None)
     fits, lfo, loos = {}, {}, {}
     for law in laws:
         inp = {k: v for k, v in (inputs or {}).items() if k in law.inputs} or None

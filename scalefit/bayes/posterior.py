@@ -558,7 +558,7 @@ def _assemble_idata(fit: PosteriorFit, post: Mapping[str, np.ndarray], stats: Ma
 
 
 # ============================================================================ fitting
-def _load_frame(data, columns):
+def load_frame(data, columns):
     if isinstance(data, pd.DataFrame) and columns is None:
         return data, None
     from ..io import load_curves
@@ -688,7 +688,7 @@ def fit_bayes(
     >>> post = fit_bayes(df, "power_law", num_warmup=300, num_samples=300)  # doctest: +SKIP
     >>> post.predict(x=1e9)  # doctest: +SKIP
     """
-    from ..fit.point import _resolve_constraints, _validate, bind_inputs
+    from ..fit.point import resolve_constraints, validate_frame, bind_inputs
 
     require_x64()
     law = get_law(law, **dict(law_options or {}))
@@ -697,14 +697,14 @@ def fit_bayes(
                             dense_mass=bool(dense_mass))
     if not (isinstance(prior_scale, (int, float)) and prior_scale > 0):
         raise ArgumentError(f"`prior_scale` = {prior_scale!r} must be a number > 0")
-    frame, src = _load_frame(data, columns)
+    frame, src = load_frame(data, columns)
     source = source or src
     if target not in frame.columns:
         raise ArgumentError(
             f"`target` column `{target}` is not in the data (columns: {', '.join(map(str, frame.columns))})")
     bound = bind_inputs(frame, law, inputs)
-    free, fixed_, tied_ = _resolve_constraints(law, fixed, tied)
-    _validate(frame, law, bound, target, len(free), source)
+    free, fixed_, tied_ = resolve_constraints(law, fixed, tied)
+    validate_frame(frame, law, bound, target, len(free), source)
     frame = frame.copy()
     X = {n: frame[bound[n]].to_numpy(np.float64) for n in law.inputs}
     y = frame[target].to_numpy(np.float64)

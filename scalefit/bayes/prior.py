@@ -71,18 +71,18 @@ def prior_predictive(data, law: str | ScalingLaw = "chinchilla", *, inputs: Mapp
     largest fitted scale."""
     from numpyro.infer import Predictive
 
-    from ..fit.point import _resolve_constraints, bind_inputs
+    from ..fit.point import resolve_constraints, bind_inputs
     from ._lawmodel import make_model, make_plan, model_data
     from ._priors import data_summaries
-    from .posterior import _load_frame
+    from .posterior import load_frame
 
     require_x64()
     law = get_law(law, **dict(law_options or {}))
-    frame, _ = _load_frame(data, None)
+    frame, _ = load_frame(data, None)
     if target not in frame.columns:
         raise ArgumentError(f"`target` column `{target}` is not in the data")
     bound = bind_inputs(frame, law, inputs)
-    free, fixed, tied = _resolve_constraints(law, None, None)
+    free, fixed, tied = resolve_constraints(law, None, None)
     X = {n: frame[bound[n]].to_numpy(np.float64) for n in law.inputs}
     y = frame[target].to_numpy(np.float64)
     summ = data_summaries(X, y)

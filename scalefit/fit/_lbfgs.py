@@ -48,11 +48,11 @@ class LbfgsState(NamedTuple):
     f0: jax.Array
 
 
-def _project(x, lower, upper):
+def project_box(x, lower, upper):
     return jnp.clip(x, lower, upper)
 
 
-def _projected_grad(x, g, lower, upper):
+def projected_grad(x, g, lower, upper):
     at_lo = (x <= lower) & (g > 0)
     at_hi = (x >= upper) & (g < 0)
     return jnp.where(at_lo | at_hi, 0.0, g)
@@ -163,11 +163,11 @@ def minimize(
     trial step a unit (Newton-like) step: with the inverse Hessian at a nearby point (bootstrap
     refits from the estimate) far fewer iterations are needed.
     """
-    x0 = _project(jnp.asarray(x0), lower, upper)
+    x0 = project_box(jnp.asarray(x0), lower, upper)
     n = x0.shape[0]
     f0, g0 = value_and_grad(x0, args)
     finite0 = jnp.isfinite(f0) & jnp.all(jnp.isfinite(g0))
-    pg0 = _projected_grad(x0, g0, lower, upper)
+    pg0 = projected_grad(x0, g0, lower, upper)
     status0 = jnp.where(finite0, RUNNING, NONFINITE)
     status0 = jnp.where(
         finite0 & (jnp.max(jnp.abs(pg0)) <= gtol * jnp.maximum(1.0, jnp.abs(f0))), GTOL, status0
@@ -186,7 +186,7 @@ def minimize(
     def body(st):
         # ---- direction (fresh unless we are shortening a rejected step)
         newest = (st.head - 1) % memory
-        pgrad = _projected_grad(st.x, st.g, lower, upper)
+        pgrad = projected_grad(st.x, st.g, lower, upper)
         s_h, y_h, rho_h = _free_subspace_pairs(st.x, st.g, lower, upper, st.s_hist, st.y_hist, st.rho_hist)
         P = None if precond is None else _free_subspace_precond(st.x, st.g, lower, upper, precond)
         d_new = _two_loop(pgrad, s_h, y_h, rho_h, st.n_pairs, newest, P)
@@ -201,7 +201,7 @@ def minimize(
         t = jnp.where(st.retry, st.t, t_new)
 
         # ---- one trial evaluation
-        x_try = _project(st.x + t * d, lower, upper)
+        x_try = project_box(st.x + t * d, lower, upper)
         f_try, g_try = value_and_grad(x_try, args)
         finite = jnp.isfinite(f_try) & jnp.all(jnp.isfinite(g_try))
         gdx = jnp.dot(st.g, x_try - st.x)  # Armijo on the step actually taken
@@ -229,7 +229,7 @@ def minimize(
         x = jnp.where(ok, x_try, st.x)
         f = jnp.where(ok, f_try, st.f)
         g = jnp.where(ok, g_try, st.g)
-        pg = _projected_grad(x, g, lower, upper)
+        pg = projected_grad(x, g, lower, upper)
         gconv = jnp.max(jnp.abs(pg)) <= gtol * jnp.maximum(1.0, jnp.abs(f))
         fconv = ok & ((st.f - f) <= ftol * jnp.maximum(jnp.abs(f), 1e-300))
         stalled = (~ok) & (n_rej >= max_linesearch)

@@ -20,7 +20,7 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from ._lbfgs import FTOL, GTOL, LINESEARCH_FAILED, NONFINITE, RUNNING, _project, _projected_grad
+from ._lbfgs import FTOL, GTOL, LINESEARCH_FAILED, NONFINITE, RUNNING, project_box, projected_grad
 
 
 #: stop when the Newton step predicts a decrease below this fraction of max(1, |f|)
@@ -48,9 +48,9 @@ def _det3(H):
 
 def _solve(A, b):
     if A.shape[0] <= 3:
-        from ._varpro import _solve_small
+        from ._varpro import solve_small
 
-        return _solve_small(A, b)
+        return solve_small(A, b)
     return jnp.linalg.solve(A, b)
 
 
@@ -108,10 +108,10 @@ def minimize_lsq(
         JtJ = jnp.sum(J[:, :, None] * J[:, None, :], axis=0)
         return f_of(x), g, jnp.where(pd, H, JtJ)
 
-    x0 = _project(jnp.asarray(x0), lower, upper)
+    x0 = project_box(jnp.asarray(x0), lower, upper)
     f0, g0, H0 = value_jac(x0)
     finite0 = jnp.isfinite(f0) & jnp.all(jnp.isfinite(g0)) & jnp.all(jnp.isfinite(H0))
-    pg0 = _projected_grad(x0, g0, lower, upper)
+    pg0 = projected_grad(x0, g0, lower, upper)
     status0 = jnp.where(finite0, RUNNING, NONFINITE)
     status0 = jnp.where(finite0 & (jnp.max(jnp.abs(pg0)) <= gtol * jnp.maximum(1.0, jnp.abs(f0))), GTOL, status0)
     n = x0.shape[0]
@@ -138,7 +138,7 @@ def minimize_lsq(
         # the (nearly undamped) Newton model predicts no resolvable decrease: a stationary point
         # (the predicted decrease is the quasi-Newton decrement the caller's check also uses)
         settled = descent & (st.lam <= 1e-6) & (-0.5 * jnp.dot(step, gf) <= DECREMENT_REL * jnp.maximum(1.0, jnp.abs(st.f)))
-        x_try = _project(st.x + step, lower, upper)
+        x_try = project_box(st.x + step, lower, upper)
         f_try, g_try, H_try = value_jac(x_try)
         finite = jnp.isfinite(f_try) & jnp.all(jnp.isfinite(g_try)) & jnp.all(jnp.isfinite(H_try))
         ok = finite & (f_try < st.f)
@@ -148,7 +148,7 @@ def minimize_lsq(
         H = jnp.where(ok, H_try, st.JtJ)
         lam = jnp.where(ok, jnp.maximum(st.lam * 0.1, 1e-15), jnp.maximum(st.lam * 10.0, 1e-6))
         n_rej = jnp.where(ok, 0, st.n_rej + 1)
-        pg = _projected_grad(x, g, lower, upper)
+        pg = projected_grad(x, g, lower, upper)
         gconv = jnp.max(jnp.abs(pg)) <= gtol * jnp.maximum(1.0, jnp.abs(f))
         fconv = ok & ((st.f - f) <= ftol * jnp.maximum(jnp.abs(f), 1e-300))
         failed = (~ok) & (n_rej >= max_reject)

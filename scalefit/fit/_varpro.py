@@ -20,7 +20,7 @@ def _subsets(m: int) -> np.ndarray:
     return np.array([s for s in itertools.product((0.0, 1.0), repeat=m) if any(s)], dtype=np.float64)
 
 
-def _solve_small(G, r):
+def solve_small(G, r):
     """Solve G c = r for symmetric G with m <= 3 by the adjugate (closed form): under vmap over
     thousands of tiny systems this is several times faster than a batched LU on CPU.  G has a
     unit diagonal on active columns (normalised basis) and 1 on inactive ones."""
@@ -56,7 +56,7 @@ def _nnls_small(A, b, masks):
 
     def solve(mask):
         G = G_full * (mask[:, None] * mask[None, :]) + jnp.diag(1.0 - mask)
-        c = _solve_small(G, r_full * mask) * mask
+        c = solve_small(G, r_full * mask) * mask
         feasible = jnp.all(c >= -1e-12 * jnp.max(jnp.abs(c)))
         rss = jnp.sum((jnp.sum(An * c[None, :], axis=1) - b) ** 2)
         return jnp.where(feasible & jnp.isfinite(rss), rss, jnp.inf), c

@@ -24,7 +24,7 @@ from ._progress import progress_bar
 from ._varpro import varpro_profile
 from .objective import check_loss
 from .point import (
-    _Problem, _Schedule, _assemble, _resolve_constraints, _solver_for, _start_matrix, bind_inputs,
+    Problem, Schedule, assemble_result, resolve_constraints, solver_for, start_matrix, bind_inputs,
     solver_problem,
 )
 from .result import FitResult
@@ -147,7 +147,7 @@ class BatchFitResult:
                            is_leaf=lambda a: a is None)
         prob = self._problems(g)
         s = self._settings
-        return _assemble(prob, raw, loss=s["loss"], delta=s["delta"], asymmetry=s["asymmetry"],
+        return assemble_result(prob, raw, loss=s["loss"], delta=s["delta"], asymmetry=s["asymmetry"],
                          schedule=s["schedule"], seed=s["seed"])
 
 
@@ -237,7 +237,7 @@ def fit_batch(
     if target not in frame.columns:
         raise ArgumentError(f"`target` column `{target}` is not in the data")
     bound = bind_inputs(frame, law, inputs)
-    free, fixed, tied = _resolve_constraints(law, fixed, tied)
+    free, fixed, tied = resolve_constraints(law, fixed, tied)
     from ..io import validate_curves
 
     w_rows = _row_weights(frame, weights)
@@ -250,7 +250,7 @@ def fit_batch(
     validate_curves(frame_checked, inputs=[bound[n] for n in law.inputs], target=target,
                     log_target=law.target == "log", log_inputs=law.positive_inputs, num_params=len(free),
                     law=law.name, groups=by)
-    schedule = _Schedule(int(n_polish), int(screen_iters), int(max_iter), float(gtol), float(ftol),
+    schedule = Schedule(int(n_polish), int(screen_iters), int(max_iter), float(gtol), float(ftol),
                          int(chunk_size), int(group_chunk), polish)
 
     # ---------------------------------------------------------------- pad groups
@@ -276,7 +276,7 @@ def fit_batch(
         for g in range(G):
             m = valid[g]
             Xg = {n: X_all[n][g][m] for n in law.inputs}
-            grids.append(_start_matrix(law, starts, Xg, y_raw[g][m], free)[0])
+            grids.append(start_matrix(law, starts, Xg, y_raw[g][m], free)[0])
         S = {gr.shape[0] for gr in grids}
         if len(S) != 1:
             raise ArgumentError(
@@ -302,9 +302,9 @@ def fit_batch(
     lower, upper = law.params.bounds(free)
     fixed_arr = np.asarray([fixed[n] for n in fixed], dtype=np.float64)
 
-    template = _Problem(law, frame.iloc[:0], bound, target, free, fixed, tied, x0s[0], origin, {}, lower, upper,
+    template = Problem(law, frame.iloc[:0], bound, target, free, fixed, tied, x0s[0], origin, {}, lower, upper,
                         None, [])
-    solver = _solver_for(template, loss, float(delta), float(asymmetry), schedule, batched=True)
+    solver = solver_for(template, loss, float(delta), float(asymmetry), schedule, batched=True)
 
     # ---------------------------------------------------------------- solve in blocks of groups
     block = int(min(block_groups, G))
@@ -356,13 +356,13 @@ def fit_batch(
     settings = {"loss": loss, "delta": float(delta), "asymmetry": float(asymmetry), "schedule": schedule,
                 "seed": int(seed)}
 
-    def problem_for(g: int) -> _Problem:
+    def problem_for(g: int) -> Problem:
         m = valid[g]
         rows_g = idx[g][m]
         sub = frame.iloc[rows_g]
         data = {"X": {k: jnp.asarray(v[g][m]) for k, v in X_all.items()}, "y": jnp.asarray(y_t[g][m]),
                 "w": jnp.asarray(w_rows[rows_g]), "fixed": jnp.asarray(fixed_arr)}
-        return _Problem(law, sub, bound, target, free, fixed, tied, x0s[g], origin, data, lower, upper, None,
+        return Problem(law, sub, bound, target, free, fixed, tied, x0s[g], origin, data, lower, upper, None,
                         list(dict.fromkeys([*bound.values(), target])))
 
     return BatchFitResult(law=law, by=tuple(by), table=table, inputs=bound, target=target, frame=frame,

@@ -21,6 +21,7 @@ import pandas as pd
 from .._config import require_x64
 from ..errors import ArgumentError
 from ..laws import ScalingLaw, get_law
+from ..laws._base import builtin_law_key
 from . import _export, _lbfgs
 from ._devices import device_count, device_map
 from ._varpro import varpro_profile
@@ -87,7 +88,7 @@ def bind_inputs(frame: pd.DataFrame, law: ScalingLaw, inputs: Mapping[str, str] 
     return out
 
 
-def _validate(frame, law, bound, target, n_free, source):
+def validate_frame(frame, law, bound, target, n_free, source):
     from ..io import validate_curves
 
     validate_curves(
@@ -102,7 +103,7 @@ def _validate(frame, law, bound, target, n_free, source):
     )
 
 
-def _resolve_constraints(law, fixed, tied):
+def resolve_constraints(law, fixed, tied):
     names = law.param_names
     fixed = {k: float(v) for k, v in (fixed or {}).items()}
     tied = dict(tied or {})
@@ -128,7 +129,7 @@ def _resolve_constraints(law, fixed, tied):
     return free, fixed, tied
 
 
-def _start_matrix(law, starts, X_np, y_np, free) -> tuple[np.ndarray, list[str]]:
+def start_matrix(law, starts, X_np, y_np, free) -> tuple[np.ndarray, list[str]]:
     names = law.param_names
     if starts is None:
         grid = law.start_grid(X_np, y_np)
@@ -214,26 +215,12 @@ def _build_run(law, free, fixed_names, tied_items, loss, delta, asymmetry, n_scr
             x_polish0 = x0s
             s1_out = None
         s2 = jax.vmap(polish_stage)(x_polish0)
-        pg = jax.vmap(_lbfgs._projected_grad, in_axes=(0, 0, None, None))(s2.x, s2.g, lower, upper)
+        pg = jax.vmap(_lbfgs.projected_grad, in_axes=(0, 0, None, None))(s2.x, s2.g, lower, upper)
         dec = jax.vmap(lambda x: _lbfgs.newton_decrement(objective, x, data, lower, upper))(s2.x)
         f0_full = jax.vmap(lambda x: objective(x, data))(x0s[top])
         return s1_out, top, (s2.x, s2.f, s2.it, s2.status, jnp.max(jnp.abs(pg), axis=-1), f0_full, dec)
 
     return run
-
-
-def _law_key(law):
-    """A process-independent name for an instance of one of scalefit's own laws (None for laws
-    whose code lives outside scalefit: user factories registered with ``register_law`` are not
-    covered by the source hash of the program cache)."""
-    from ..laws._base import _INSTANCES, _REGISTRY
-
-    for key, inst in _INSTANCES.items():
-        if inst is law:
-            factory = _REGISTRY.get(key[0])
-            module = getattr(factory, "__module__", "") or ""
-            return key if module.startswith("scalefit.laws.") else None
-    return None
 
 
 def _varpro_start(law, free, X, y_t, w):
@@ -242,7 +229,7 @@ def _varpro_start(law, free, X, y_t, w):
         return None
     if id(law) not in _VARPRO:
         _VARPRO[id(law)] = (law, jax.jit(lambda X, y, w: varpro_profile(vp, X, y, w)))
-    lk = _law_key(law)
+    lk = builtin_law_key(law)
     nl, coef, rss = _export.call(None if lk is None else ("varpro", lk), _VARPRO[id(law)][1], X, jnp.exp(y_t), w)
     if not np.isfinite(float(rss)):
         return None
@@ -441,7 +428,7 @@ def _jacobian_problems(prob, xbest, skip) -> tuple[list[str], list[str]]:
     pts = np.concatenate([pts, np.repeat(pts[-1:], (1 << max(len(pts) - 1, 0).bit_length()) - len(pts), axis=0)])
     Xu = {n: jnp.asarray(pts[:, j]) for j, n in enumerate(law.inputs)}
     fixed, tied = tuple(prob.fixed), tuple(sorted(prob.tied.items()))
-    lk = _law_key(law)
+    lk = builtin_law_key(law)
     J = np.asarray(_export.call(None if lk is None else ("jacobian", lk, free, fixed, tied),
                                 prediction_jacobian(law, free, fixed, tied),
                                 jnp.asarray(xbest), Xu, prob.data["fixed"]))
@@ -591,12 +578,12 @@ def fit_law(
         frame = load_curves(data, columns=columns)
         if source is None and not isinstance(data, pd.DataFrame):
             source = str(data)
-    schedule = _Schedule(int(n_polish), int(screen_iters), int(max_iter), float(gtol), float(ftol), int(chunk_size))
+    schedule = Schedule(int(n_polish), int(screen_iters), int(max_iter), float(gtol), float(ftol), int(chunk_size))
     opts = dict(loss=loss, delta=float(delta), asymmetry=float(asymmetry))
     if len(frame) <= LARGE_ROWS:
         prob = _prepare(frame, law, inputs=inputs, target=target, fixed=fixed, tied=tied, weights=weights,
                         starts=starts, varpro=varpro, source=source)
-        return _assemble(prob, _solve(prob, schedule, **opts), schedule=schedule, seed=seed, **opts)
+        return assemble_result(prob, _solve(prob, schedule, **opts), schedule=schedule, seed=seed, **opts)
     return _fit_large(frame, law, inputs=inputs, target=target, fixed=fixed, tied=tied, weights=weights,
                       starts=starts, varpro=varpro, source=source, schedule=schedule, seed=seed, **opts)
 
@@ -613,9 +600,9 @@ SUBSAMPLE_ROWS = 20_000
 FULL_POLISH = 4
 
 
-def _solve(prob: _Problem, schedule: _Schedule, *, loss, delta, asymmetry):
-    solver = _solver_for(prob, loss, delta, asymmetry, schedule, batched=False)
-    lk = _law_key(prob.law)
+def _solve(prob: Problem, schedule: Schedule, *, loss, delta, asymmetry):
+    solver = solver_for(prob, loss, delta, asymmetry, schedule, batched=False)
+    lk = builtin_law_key(prob.law)
     key = None if lk is None else ("fit_law", lk, prob.free, tuple(prob.fixed), tuple(sorted(prob.tied.items())),
                                    loss, delta, asymmetry, tuple(schedule))
     return _export.call(key, solver, jnp.asarray(prob.x0s), prob.data, jnp.asarray(prob.lower),
@@ -639,7 +626,7 @@ def _fit_large(frame, law, *, inputs, target, fixed, tied, weights, starts, varp
     w_sub = None if weights is None else np.asarray(prob.data["w"])[rows]
     sub = _prepare(prob.frame.iloc[rows], law, inputs=inputs, target=target, fixed=fixed, tied=tied,
                    weights=w_sub, starts=starts, varpro=varpro, source=source, validate=False)
-    screen = _assemble(sub, _solve(sub, schedule, **opts), schedule=schedule, seed=seed, identify=False, **opts)
+    screen = assemble_result(sub, _solve(sub, schedule, **opts), schedule=schedule, seed=seed, identify=False, **opts)
     polished = screen.starts[screen.starts["stage"] == "polished"].sort_values("objective_scaled", kind="stable")
     # distinct optima only: starts that polished to the same point would repeat the same full-data work
     x_pol = polished[list(prob.free)].to_numpy(np.float64)
@@ -651,7 +638,7 @@ def _fit_large(frame, law, *, inputs, target, fixed, tied, weights, starts, varp
     full = replace(prob, x0s=best[list(prob.free)].to_numpy(np.float64),
                    origin=[f"subsample optimum of start {i}" for i in best["start"]])
     sched_full = schedule._replace(n_polish=len(best))
-    res = _assemble(full, _solve(full, sched_full, **opts), schedule=sched_full, seed=seed, **opts)
+    res = assemble_result(full, _solve(full, sched_full, **opts), schedule=sched_full, seed=seed, **opts)
     table = pd.concat([screen.starts.assign(stage=screen.starts["stage"] + " (subsample)"),
                        res.starts.assign(start=res.starts["start"] + len(screen.starts))], ignore_index=True)
     fragile = [w for w in screen.warnings if "polished starts reached the best" in w]
@@ -663,7 +650,7 @@ def _fit_large(frame, law, *, inputs, target, fixed, tied, weights, starts, varp
     return replace(res, starts=table, n_starts=len(table), n_agree=screen.n_agree, warnings=warns, metadata=md)
 
 
-class _Schedule(NamedTuple):
+class Schedule(NamedTuple):
     n_polish: int
     screen_iters: int
     max_iter: int
@@ -675,7 +662,7 @@ class _Schedule(NamedTuple):
 
 
 @dataclass
-class _Problem:
+class Problem:
     """Host-side, validated description of one curve's fit."""
 
     law: ScalingLaw
@@ -695,15 +682,15 @@ class _Problem:
 
 
 def _prepare(frame, law, *, inputs, target, fixed, tied, weights, starts, varpro, source,
-             validate: bool = True) -> _Problem:
+             validate: bool = True) -> Problem:
     if target not in frame.columns:
         raise ArgumentError(
             f"`target` column `{target}` is not in the data (columns: {', '.join(map(str, frame.columns))})"
         )
     bound = bind_inputs(frame, law, inputs)
-    free, fixed, tied = _resolve_constraints(law, fixed, tied)
+    free, fixed, tied = resolve_constraints(law, fixed, tied)
     if validate:
-        _validate(frame, law, bound, target, len(free), source)
+        validate_frame(frame, law, bound, target, len(free), source)
     cols = list(dict.fromkeys([*bound.values(), target]))
     fitted = frame.copy()
     X_np = {n: fitted[bound[n]].to_numpy(np.float64) for n in law.inputs}
@@ -715,7 +702,7 @@ def _prepare(frame, law, *, inputs, target, fixed, tied, weights, starts, varpro
         if w_np.shape != (len(fitted),) or np.any(~np.isfinite(w_np)) or np.any(w_np < 0):
             raise ArgumentError(f"`weights` must be {len(fitted)} finite non-negative numbers")
     y_t = np.log(y_np) if law.target == "log" else y_np
-    x0s, origin = _start_matrix(law, starts, X_np, y_np, free)
+    x0s, origin = start_matrix(law, starts, X_np, y_np, free)
     data = {
         "X": {k: jnp.asarray(v) for k, v in X_np.items()}, "y": jnp.asarray(y_t), "w": jnp.asarray(w_np),
         "fixed": jnp.asarray([fixed[n] for n in fixed], dtype=jnp.float64),
@@ -726,10 +713,10 @@ def _prepare(frame, law, *, inputs, target, fixed, tied, weights, starts, varpro
             x0s = np.vstack([x0s, vp[None, :]])
             origin = origin + ["varpro"]
     lower, upper = law.params.bounds(free)
-    return _Problem(law, fitted, bound, target, free, fixed, tied, x0s, origin, data, lower, upper, source, cols)
+    return Problem(law, fitted, bound, target, free, fixed, tied, x0s, origin, data, lower, upper, source, cols)
 
 
-def _solver_for(prob: _Problem, loss, delta, asymmetry, schedule: _Schedule, *, batched: bool):
+def solver_for(prob: Problem, loss, delta, asymmetry, schedule: Schedule, *, batched: bool):
     n_screen = len(prob.x0s)
     n_pol = int(min(schedule.n_polish, n_screen))
     tied_items = tuple(sorted(prob.tied.items()))
@@ -752,7 +739,7 @@ def _solver_for(prob: _Problem, loss, delta, asymmetry, schedule: _Schedule, *, 
     return _SOLVERS[key][1]
 
 
-def _assemble(prob: _Problem, raw, *, loss, delta, asymmetry, schedule: _Schedule, seed,
+def assemble_result(prob: Problem, raw, *, loss, delta, asymmetry, schedule: Schedule, seed,
               identify: bool = True) -> FitResult:
     law, free, fixed, tied = prob.law, prob.free, prob.fixed, prob.tied
     x0s, origin, fitted, bound, target = prob.x0s, prob.origin, prob.frame, prob.bound, prob.target

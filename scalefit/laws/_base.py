@@ -215,3 +215,15 @@ def get_law(law: str | ScalingLaw, **options) -> ScalingLaw:
 
 def available_laws() -> list[str]:
     return sorted(_REGISTRY)
+
+
+def builtin_law_key(law):
+    """A process-independent name for an instance of one of scalefit's own laws (None for laws
+    whose code lives outside scalefit: user factories registered with ``register_law`` are not
+    covered by the source hash of the program cache)."""
+    for key, inst in _INSTANCES.items():
+        if inst is law:
+            factory = _REGISTRY.get(key[0])
+            module = getattr(factory, "__module__", "") or ""
+            return key if module.startswith("scalefit.laws.") else None
+    return None

@@ -86,7 +86,7 @@ def _budgets(fit, ctx: RenderContext, targets) -> list[float]:
     return []
 
 
-def _iv(lo, hi, digits=4) -> str:
+def interval_text(lo, hi, digits=4) -> str:
     if lo is None or not np.isfinite(lo):
         return "—"
     return f"[{fmt_num(lo, digits)}, {fmt_num(hi, digits)}]"
@@ -128,7 +128,7 @@ def _param_table(fit) -> tuple[pd.DataFrame, str]:
         row = {"parameter": name, "estimate": fmt_num(r["natural_value"], 5)}
         if bt is not None and r["parameter"] in bt.index and r["role"] == "free":
             b = bt.loc[r["parameter"]]
-            row[f"{level:.0%} interval"] = _iv(b["natural_lower"], b["natural_upper"], 4)
+            row[f"{level:.0%} interval"] = interval_text(b["natural_lower"], b["natural_upper"], 4)
             row["bootstrap SD"] = fmt_num(b["natural_sd"], 3)
         elif bt is not None:
             row[f"{level:.0%} interval"] = "—"
@@ -155,7 +155,7 @@ def _prediction_table(fit, pred: pd.DataFrame) -> pd.DataFrame:
             row[label] = fmt_num(r[n], 3)
         row["prediction"] = fmt_num(r["prediction"], 4)
         if "lower" in pred:
-            row[f"{level:.0%} interval"] = _iv(r["lower"], r["upper"], 4)
+            row[f"{level:.0%} interval"] = interval_text(r["lower"], r["upper"], 4)
             row["SE"] = fmt_num(r["se"], 2)
         if "extrapolation" in pred:
             row["beyond data"] = fmt_factor(r["extrapolation"])
@@ -170,14 +170,14 @@ def _frontier_table(fit, budgets) -> pd.DataFrame:
     for _, r in fr.iterrows():
         row = {"C (FLOPs)": fmt_num(r["C"], 3), "N_opt": fmt_num(r["N_opt"], 3)}
         if has:
-            row["N_opt interval"] = _iv(r["N_opt_lower"], r["N_opt_upper"], 3)
+            row["N_opt interval"] = interval_text(r["N_opt_lower"], r["N_opt_upper"], 3)
         row["D_opt"] = fmt_num(r["D_opt"], 3)
         if has:
-            row["D_opt interval"] = _iv(r["D_opt_lower"], r["D_opt_upper"], 3)
+            row["D_opt interval"] = interval_text(r["D_opt_lower"], r["D_opt_upper"], 3)
         row["D/N"] = fmt_num(r["tokens_per_param"], 3)
         row["L*"] = fmt_num(r["loss"], 4)
         if has:
-            row["L* interval"] = _iv(r["loss_lower"], r["loss_upper"], 4)
+            row["L* interval"] = interval_text(r["loss_lower"], r["loss_upper"], 4)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -315,7 +315,7 @@ def _short(source: str) -> str:
     return source if source.startswith("<") else Path(source).name
 
 
-def _hide_unused(axes, n):
+def hide_unused(axes, n):
     for ax in list(np.ravel(axes))[n:]:
         ax.set_visible(False)
 
@@ -451,7 +451,7 @@ def render_fit_result(record: Mapping, ctx: RenderContext) -> Section:
         flow.heading("Bootstrap replicates", level=2, keep_with=1.55 * rows + 0.75)
         axes = flow.axes_grid(1.55 * rows + 0.3, rows, 3, left=0.75, wspace=0.35, hspace=0.8, bottom=0.45, top=0.1)
         plot_bootstrap_marginals(fit, axes=axes.ravel())
-        _hide_unused(axes, len(names))
+        hide_unused(axes, len(names))
         flow.caption("Bootstrap distribution of each free parameter (natural scale): solid line = estimate, dashed "
                      "= interval ends. Pile-ups at an edge reveal replicates that ran onto a bound.")
 

@@ -23,7 +23,7 @@ from ..errors import ArgumentError
 from ..plots._derive import extrapolation_path, is_chinchilla_type, normalise_targets
 from ..plots._style import column_label, fmt_factor, fmt_num
 from ._layout import Flow, display_path
-from .fitresult import _hide_unused, _iv, load_record, provenance_head
+from .fitresult import hide_unused, interval_text, load_record, provenance_head
 from ._registry import RenderContext, Section, register_renderer
 
 FORMAT = "scalefit.PosteriorFit"
@@ -145,7 +145,7 @@ def _param_table(post, level: float) -> tuple[pd.DataFrame, str]:
         row = {
             "parameter": name if name == r["symbol"] else f"{name} ({r['symbol']})",
             "median": fmt_num(r["median"], 5),
-            f"{level:.0%} CrI": "fixed" if fixed else _iv(r[lo], r[hi], 4),
+            f"{level:.0%} CrI": "fixed" if fixed else interval_text(r[lo], r[hi], 4),
             "SD": "—" if fixed else fmt_num(r["sd"], 3),
             "R-hat": "—" if d is None or fixed else _rhat(d["r_hat"]),
             "bulk ESS": "—" if d is None or fixed else _ess(d["ess_bulk"]),
@@ -167,11 +167,11 @@ def _prediction_table(post, pred: pd.DataFrame) -> pd.DataFrame:
         row["median"] = fmt_num(r["median"], 4)
         for lv in LEVELS:
             lo, hi = _cols(lv)
-            row[f"curve {lv:.0%} CrI"] = _iv(r[lo], r[hi], 4)
+            row[f"curve {lv:.0%} CrI"] = interval_text(r[lo], r[hi], 4)
         for lv in LEVELS:
             lo, hi = _cols(lv, "obs_")
             if lo in pred:
-                row[f"new obs. {lv:.0%}"] = _iv(r[lo], r[hi], 4)
+                row[f"new obs. {lv:.0%}"] = interval_text(r[lo], r[hi], 4)
         f = _factor(r)
         row["beyond data"] = fmt_factor(f) if np.isfinite(f) else "—"
         rows.append(row)
@@ -195,10 +195,10 @@ def _frontier_table(post, budgets, level: float) -> pd.DataFrame:
         g = lambda q, col: part.loc[q, col]  # noqa: E731
         rows.append({
             "C (FLOPs)": fmt_num(c, 3),
-            "N_opt": fmt_num(g("N_opt", "median"), 3), "N_opt CrI": _iv(g("N_opt", lo), g("N_opt", hi), 3),
-            "D_opt": fmt_num(g("D_opt", "median"), 3), "D_opt CrI": _iv(g("D_opt", lo), g("D_opt", hi), 3),
+            "N_opt": fmt_num(g("N_opt", "median"), 3), "N_opt CrI": interval_text(g("N_opt", lo), g("N_opt", hi), 3),
+            "D_opt": fmt_num(g("D_opt", "median"), 3), "D_opt CrI": interval_text(g("D_opt", lo), g("D_opt", hi), 3),
             "D/N": fmt_num(g("tokens_per_param", "median"), 3),
-            "L*": fmt_num(g("loss", "median"), 4), "L* CrI": _iv(g("loss", lo), g("loss", hi), 4),
+            "L*": fmt_num(g("loss", "median"), 4), "L* CrI": interval_text(g("loss", lo), g("loss", hi), 4),
         })
     return pd.DataFrame(rows)
 
@@ -424,7 +424,7 @@ def _render(record: Mapping, ctx: RenderContext) -> Section:
         axes = flow.axes_grid(1.95 * rows + 0.4, rows, 3, left=0.3, right=0.1, wspace=0.25, hspace=0.95,
                               bottom=0.35, top=0.45)
         plot_posterior_marginals(marg_idata, var_names=labels, axes=axes.ravel()[:n], hdi_prob=0.9)
-        _hide_unused(axes, n)
+        hide_unused(axes, n)
         flow.caption("Marginal posterior of each free parameter on the natural scale (and the residual scale σ) "
                      "with its 90% highest-density interval and median.")
     pair = labels[: min(len(free), 4)]
