@@ -38,7 +38,8 @@ from ._registry import (
 )
 from .bestofn import FORMAT as BON_FORMAT
 from .bestofn import bon_record, make_bon_curve, save_bon_curve, saved_bon_record
-from . import posterior as _posterior  # noqa: F401,E402  (registers the scalefit.PosteriorFit renderer)
+# the built-in renderers register themselves on import; importing any part of scalefit.report runs this
+from . import chain as _chain, fitresult as _fitresult, posterior as _posterior  # noqa: F401,E402
 
 __all__ = [
     "build_report",

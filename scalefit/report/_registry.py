@@ -126,7 +126,6 @@ def unregister_renderer(format_name: str) -> None:
 
 
 def get_renderer(format_name: str) -> Renderer:
-    _ensure_builtin()
     if format_name not in _RENDERERS:
         raise ArgumentError(
             f"no report renderer for format `{format_name}`; registered: {', '.join(available_formats())}"
@@ -135,15 +134,4 @@ def get_renderer(format_name: str) -> Renderer:
 
 
 def available_formats() -> list[str]:
-    _ensure_builtin()
     return sorted(_RENDERERS)
-
-
-_BUILTIN_LOADED = False
-
-
-def _ensure_builtin() -> None:
-    global _BUILTIN_LOADED
-    if not _BUILTIN_LOADED:
-        _BUILTIN_LOADED = True
-        from . import bestofn, chain, fitresult  # noqa: F401  (they register themselves)
