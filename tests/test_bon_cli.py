@@ -11,7 +11,8 @@ import pytest
 
 from scalefit._cliargs import OneLineParser
 from scalefit.errors import ArgumentError
-from scalefit.sampling.cli import add_commands, main
+from scalefit.cli import main
+from scalefit.sampling.cli import add_commands
 
 
 class _Usage(Exception):

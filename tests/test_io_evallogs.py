@@ -396,7 +396,7 @@ def test_cli_states_how_the_file_was_read(inspect_json, capsys):
 
 
 def test_cli_one_line_error_for_a_log_without_outcomes(tmp_path, capsys):
-    from scalefit.sampling.cli import main
+    from scalefit.cli import main
 
     path = _write_json(tmp_path / "gpqa_o1_allresults.json",
                        {"score": 0.7, "metrics": {}, "htmls": [], "convos": [], "metadata": {}})

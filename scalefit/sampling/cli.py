@@ -3,8 +3,7 @@
 
 The main ``scalefit`` CLI wires them in with ``add_commands(subparsers)``; every handler is
 ``handler(args) -> int``, prints its results and raises :class:`scalefit.errors.ScalefitError`
-subclasses on bad input (printed as one line by the main CLI, exit code 2).  For use before the
-wiring, ``python -m scalefit.sampling.cli ...`` runs the same commands.
+subclasses on bad input (printed as one line by the main CLI, exit code 2).
 
 Examples
 --------
@@ -531,18 +530,3 @@ def add_commands(subparsers) -> None:
     s.add_argument("--pool", action="store_true",
                    help="counts with --groups: add the pooled model and the internal choice (pooled_auto) to the estimators")
     s.set_defaults(func=_cmd_backtest)
-
-
-# --------------------------------------------------------------------------------------------
-# standalone entry point (python -m scalefit.sampling.cli)
-
-
-def main(argv=None) -> int:
-    """The ``scalefit`` command itself (kept so that ``python -m scalefit.sampling.cli`` works)."""
-    from ..cli import main as scalefit_main
-
-    return scalefit_main(argv)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
