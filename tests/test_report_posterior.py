@@ -78,7 +78,7 @@ def test_summary_states_prediction_interval_and_factor(fits, cli_report):
     post = PosteriorFit.from_json(fits["good"])
     row = post.predict(x=TARGET).iloc[0]
     med, lo, hi, olo, ohi = (fmt_num(row[c], 4) for c in ("median", "q05", "q95", "obs_q05", "obs_q95"))
-    expected = (rf"At the requested target, N = 1\.0e10 parameters, 10× the largest fitted N, the posterior median "
+    expected = (rf"At the requested target, N = 1\.0e10 parameters, 10× beyond the fitted data, the posterior median "
                 rf"of loss is {re.escape(med)}, with a 90% credible interval of {re.escape(lo)} to {re.escape(hi)} "
                 rf"for the mean curve \({re.escape(olo)} to {re.escape(ohi)} for a new run's measurement\)\.")
     assert re.search(expected, cover), cover
@@ -97,7 +97,7 @@ def test_far_target_is_warned_and_tables_hold_the_numbers(fits, cli_report, caps
     out, pages = cli_report
     cover = pages[0]
     assert "1 warning: read before using these numbers" in cover
-    assert "Extrapolation 100× beyond the largest fitted scale at N = 1.0e11 parameters" in cover
+    assert "Extrapolation 100× beyond the fitted data at N = 1.0e11 parameters" in cover
     post = PosteriorFit.from_json(fits["good"])
     body = " ".join(pages[1:3])
     far = post.predict(x=FAR, levels=(0.9, 0.95)).iloc[0]

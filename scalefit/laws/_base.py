@@ -69,6 +69,8 @@ class ScalingLaw:
     ----------
     name
         Registry name (``"chinchilla"``).
+    title
+        Short name for people (reports, plots): ``"Chinchilla"``; the registry name when empty.
     inputs
         Names of the law's inputs (``("N", "D")``); bound to data columns at fit time.
     params
@@ -116,11 +118,17 @@ class ScalingLaw:
     source: str = ""
     description: str = ""
     options: Mapping[str, Any] = field(default_factory=dict)
+    title: str = ""
 
     def __post_init__(self):
         if self.target not in ("log", "linear"):
             raise ArgumentError(f"`target` = {self.target!r} must be 'log' or 'linear'")
         object.__setattr__(self, "inputs", tuple(self.inputs))
+
+    @property
+    def display_name(self) -> str:
+        """:attr:`title`, or the registry name for laws without one."""
+        return self.title or self.name
 
     @property
     def param_names(self) -> tuple[str, ...]:

@@ -82,6 +82,7 @@ def bnsl(n_breaks: int = 1) -> ScalingLaw:
 
     return ScalingLaw(
         name="bnsl",
+        title="broken neural scaling law",
         inputs=("x",),
         params=spec,
         fn=fn,

@@ -68,6 +68,7 @@ def chinchilla() -> ScalingLaw:
     )
     return ScalingLaw(
         name="chinchilla",
+        title="Chinchilla",
         inputs=("N", "D"),
         params=spec,
         fn=_chinchilla_fn,
@@ -115,6 +116,7 @@ def overtraining() -> ScalingLaw:
     )
     return ScalingLaw(
         name="overtraining",
+        title="Gadre over-training",
         inputs=("N", "D"),
         params=spec,
         fn=fn,

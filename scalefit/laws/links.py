@@ -31,6 +31,7 @@ def error_link() -> ScalingLaw:
     ))
     return ScalingLaw(
         name="error_link",
+        title="exponential loss-to-error link",
         inputs=("L",),
         params=spec,
         fn=fn,
@@ -77,6 +78,7 @@ def sigmoid() -> ScalingLaw:
     ))
     return ScalingLaw(
         name="sigmoid",
+        title="sigmoid loss-to-accuracy link",
         inputs=("L",),
         params=spec,
         fn=fn,

@@ -69,6 +69,7 @@ def power_law() -> ScalingLaw:
     )
     return ScalingLaw(
         name="power_law",
+        title="power law with floor",
         inputs=("x",),
         params=spec,
         fn=fn,
@@ -107,6 +108,7 @@ def power_law_no_floor() -> ScalingLaw:
     ))
     return ScalingLaw(
         name="power_law_no_floor",
+        title="power law",
         inputs=("x",),
         params=spec,
         fn=fn,
@@ -135,6 +137,7 @@ def _kaplan_single(var: str) -> ScalingLaw:
     ))
     return ScalingLaw(
         name=name,
+        title=f"Kaplan L({var})",
         inputs=("x",),
         params=spec,
         fn=fn,
@@ -186,6 +189,7 @@ def kaplan_nd() -> ScalingLaw:
     ))
     return ScalingLaw(
         name="kaplan_nd",
+        title="Kaplan L(N, D)",
         inputs=("N", "D"),
         params=spec,
         fn=fn,

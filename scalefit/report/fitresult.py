@@ -31,33 +31,26 @@ from ._registry import RenderContext, Section, register_renderer
 FORMAT = "scalefit.FitResult"
 from .._extrapolation import EXTRAPOLATION_WARN  # noqa: E402
 
-LAW_NAMES = {
-    "chinchilla": "Chinchilla",
-    "overtraining": "Gadre over-training",
-    "power_law": "power law with floor",
-    "power_law_no_floor": "power law",
-    "kaplan_n": "Kaplan L(N)",
-    "kaplan_d": "Kaplan L(D)",
-    "kaplan_c": "Kaplan L(C)",
-    "kaplan_nd": "Kaplan L(N, D)",
-    "bnsl": "broken neural scaling law",
-    "sigmoid": "sigmoid loss-to-accuracy link",
-    "error_link": "exponential loss-to-error link",
-}
 _UNITS = {"N": "parameters", "D": "tokens", "C": "FLOPs"}
 
 
-def _unit(fit, name: str) -> str:
+def input_unit(fit, name: str) -> str:
+    """Unit word of law input ``name`` (by its data column, then its law name): "tokens"."""
     col = fit.inputs.get(name, name)
     return _UNITS.get(col, _UNITS.get(name, ""))
 
 
-def _describe_point(fit, point: Mapping[str, float]) -> str:
+def input_label(fit, name: str) -> str:
+    """The data column of a single-input law (``x``), else the law's input name."""
+    return fit.inputs.get(name, name) if name == "x" else name
+
+
+def describe_point(fit, point: Mapping[str, float]) -> str:
+    """"N = 1e+10 parameters, D = 2e+11 tokens" for a point fit or posterior."""
     parts = []
     for n in fit.law.inputs:
-        u = _unit(fit, n)
-        label = fit.inputs.get(n, n) if n == "x" else n
-        parts.append(f"{label} = {fmt_num(point[n], 3)}" + (f" {u}" if u else ""))
+        u = input_unit(fit, n)
+        parts.append(f"{input_label(fit, n)} = {fmt_num(point[n], 3)}" + (f" {u}" if u else ""))
     return ", ".join(parts)
 
 
@@ -106,7 +99,7 @@ def _ranges(fit) -> str:
     parts = []
     for n in fit.law.inputs:
         v = fit.frame[fit.inputs[n]]
-        u = _unit(fit, n)
+        u = input_unit(fit, n)
         label = fit.inputs[n] if n == "x" else n
         parts.append(f"{label} from {fmt_num(v.min(), 3)} to {fmt_num(v.max(), 3)}" + (f" {u}" if u else ""))
     return "; ".join(parts)
@@ -209,8 +202,8 @@ def fit_warnings(fit, pred: pd.DataFrame) -> tuple[list[str], list[str]]:
         big = pred[pred["extrapolation"] > EXTRAPOLATION_WARN]
         for _, r in big.iterrows():
             warns.append(
-                f"Extrapolation {fmt_factor(r['extrapolation'])} beyond the fitted data{_joint_words(fit)} at "
-                f"{_describe_point(fit, r)} (more than {EXTRAPOLATION_WARN:.0f}×): the prediction rests on the law "
+                f"Extrapolation {fmt_factor(r['extrapolation'])} beyond the fitted data{extrapolation_basis(fit)} at "
+                f"{describe_point(fit, r)} (more than {EXTRAPOLATION_WARN:.0f}×): the prediction rests on the law "
                 "holding far outside the data, which no interval can check."
             )
         if big.empty:
@@ -227,14 +220,14 @@ def fit_warnings(fit, pred: pd.DataFrame) -> tuple[list[str], list[str]]:
 def _summary(fit, targets, requested, pred, warns, budgets_table) -> str:
     md = fit.metadata or {}
     ylabel = column_label(fit.target, fit.frame)
-    law = LAW_NAMES.get(fit.law.name, fit.law.name)
+    law = fit.law.display_name
     src = display_path(md.get("data_source")) or "an in-memory data frame"
     s = [f"scalefit fitted the {law} law, {fit.law.formula}, to {fit.n_points} measurements of {ylabel} "
          f"from {src} ({_ranges(fit)})."]
     r = pred.iloc[0]
-    where = _describe_point(fit, targets[0])
+    where = describe_point(fit, targets[0])
     ext = float(r["extrapolation"]) if "extrapolation" in pred else float("nan")
-    ext_words = f", {fmt_factor(ext)} beyond the fitted data{_joint_words(fit)}," if np.isfinite(ext) and ext > 1 else ""
+    ext_words = f", {fmt_factor(ext)} beyond the fitted data{extrapolation_basis(fit)}," if np.isfinite(ext) and ext > 1 else ""
     lead = "At the requested target" if requested else "No target was requested (use --at); at 10× the largest fitted inputs"
     sent = f"{lead}, {where}{ext_words} the fitted law predicts {ylabel} = {fmt_num(r['prediction'], 4)}"
     if "lower" in pred:
@@ -302,8 +295,9 @@ def _provenance(fit, ctx: RenderContext) -> list[tuple[str, str]]:
     return rows
 
 
-def _joint_words(fit) -> str:
-    """How the extrapolation factor is measured for this law (``scalefit._extrapolation``)."""
+def extrapolation_basis(fit) -> str:
+    """How the extrapolation factor is measured for this law (``scalefit._extrapolation``); the
+    same words on every report."""
     if len(fit.law.inputs) > 1:
         return f" (inputs and their product {'·'.join(fit.law.inputs)} against the largest fitted values)"
     return ""
@@ -332,7 +326,7 @@ def render_fit_result(record: Mapping, ctx: RenderContext) -> Section:
     chin = is_chinchilla_type(fit)
     budgets = _budgets(fit, ctx, targets) if chin else []
     ftab = _frontier_table(fit, budgets) if chin and budgets else None
-    law_name = LAW_NAMES.get(fit.law.name, fit.law.name)
+    law_name = fit.law.display_name
     title = f"{law_name} fit ({_short(ctx.source)})"
     banner = None if fit.converged else f"NOT CONVERGED: {fit.status}. The numbers on this page are unreliable."
     flow = Flow(section=title, banner=banner)

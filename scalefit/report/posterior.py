@@ -23,7 +23,7 @@ from ..errors import ArgumentError
 from ..plots._derive import extrapolation_path, is_chinchilla_type, normalise_targets
 from ..plots._style import column_label, fmt_factor, fmt_num
 from ._layout import Flow, display_path
-from .fitresult import hide_unused, interval_text, load_record, provenance_head
+from .fitresult import describe_point, extrapolation_basis, hide_unused, input_label, input_unit, interval_text, load_record, provenance_head
 from ._registry import RenderContext, Section, register_renderer
 
 FORMAT = "scalefit.PosteriorFit"
@@ -31,7 +31,6 @@ from .._extrapolation import EXTRAPOLATION_WARN  # noqa: E402  (docs/bayes.md#po
 #: headline credible level (docs/bayes.md#posterior-bands: median and 5–95%, also 2.5–97.5%)
 LEVEL = 0.9
 LEVELS = (0.9, 0.95)
-_UNITS = {"N": "parameters", "D": "tokens", "C": "FLOPs"}
 _LIKELIHOODS = {"student_t": "Student-t", "normal": "Normal", "beta": "Beta"}
 
 
@@ -46,35 +45,12 @@ def _cols(level: float, prefix: str = "") -> tuple[str, str]:
     return f"{prefix}{_q(0.5 - level / 2)}", f"{prefix}{_q(0.5 + level / 2)}"
 
 
-def _law_name(post) -> str:
-    from .fitresult import LAW_NAMES  # shared wording; imported on first render
-
-    return LAW_NAMES.get(post.law.name, post.law.name)
-
-
-def _label(post, name: str) -> str:
-    return post.inputs.get(name, name) if name == "x" else name
-
-
-def _unit(post, name: str) -> str:
-    col = post.inputs.get(name, name)
-    return _UNITS.get(col, _UNITS.get(name, ""))
-
-
-def _describe_point(post, point: Mapping[str, float]) -> str:
-    parts = []
-    for n in post.law.inputs:
-        u = _unit(post, n)
-        parts.append(f"{_label(post, n)} = {fmt_num(point[n], 3)}" + (f" {u}" if u else ""))
-    return ", ".join(parts)
-
-
 def _ranges(post) -> str:
     parts = []
     for n in post.law.inputs:
         v = post.frame[post.inputs[n]]
-        u = _unit(post, n)
-        parts.append(f"{_label(post, n)} from {fmt_num(v.min(), 3)} to {fmt_num(v.max(), 3)}" + (f" {u}" if u else ""))
+        u = input_unit(post, n)
+        parts.append(f"{input_label(post, n)} from {fmt_num(v.min(), 3)} to {fmt_num(v.max(), 3)}" + (f" {u}" if u else ""))
     return "; ".join(parts)
 
 
@@ -112,16 +88,6 @@ def _targets(post, ctx: RenderContext) -> tuple[list[dict[str, float]], bool, li
 def _factor(row) -> float:
     """The extrapolation factor (``scalefit._extrapolation``: the same for every fit path)."""
     return float(row["extrapolation"]) if "extrapolation" in row else float("nan")
-
-
-def _factor_words(post, row) -> str:
-    f = _factor(row)
-    if not np.isfinite(f):
-        return ""
-    if len(post.law.inputs) > 1:
-        return (f"{fmt_factor(f)} beyond the fitted data (largest of the single-input ratios and the ratio of "
-                f"{' × '.join(_label(post, n) for n in post.law.inputs)} to its largest fitted value)")
-    return f"{fmt_factor(f)} the largest fitted {_label(post, post.law.inputs[0])}"
 
 
 # ============================================================================ tables
@@ -163,7 +129,7 @@ def _param_table(post, level: float) -> tuple[pd.DataFrame, str]:
 def _prediction_table(post, pred: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for _, r in pred.iterrows():
-        row = {_label(post, n): fmt_num(r[n], 3) for n in post.law.inputs}
+        row = {input_label(post, n): fmt_num(r[n], 3) for n in post.law.inputs}
         row["median"] = fmt_num(r["median"], 4)
         for lv in LEVELS:
             lo, hi = _cols(lv)
@@ -233,7 +199,7 @@ def posterior_warnings(post, pred: pd.DataFrame, targets) -> tuple[list[str], li
         f = _factor(r)
         if np.isfinite(f) and f > EXTRAPOLATION_WARN:
             warns.append(
-                f"Extrapolation {fmt_factor(f)} beyond the largest fitted scale at {_describe_point(post, targets[i])} "
+                f"Extrapolation {fmt_factor(f)} beyond the fitted data{extrapolation_basis(post)} at {describe_point(post, targets[i])} "
                 f"(more than {EXTRAPOLATION_WARN:.0f}×): the credible interval is conditional on the law's form holding "
                 "that far outside the data, which the data cannot check (docs/bayes.md#posterior-bands)."
             )
@@ -247,18 +213,18 @@ def posterior_warnings(post, pred: pd.DataFrame, targets) -> tuple[list[str], li
 def _summary(post, targets, requested, pred, warns, ftab, level: float) -> str:
     md = post.metadata or {}
     ylabel = column_label(post.target, post.frame)
-    law = _law_name(post)
+    law = post.law.display_name
     src = display_path(md.get("data_source")) or "an in-memory data frame"
     s = [f"scalefit fitted the {law} law, {post.law.formula}, to {len(post.frame)} measurements of {ylabel} from "
          f"{src} ({_ranges(post)}) by Bayesian inference (NUTS, {post.num_draws} posterior draws)."]
     r = pred.iloc[0]
-    where = _describe_point(post, targets[0])
+    where = describe_point(post, targets[0])
     lead = ("At the requested target" if requested
             else "No target was requested (use --at); at 10× the largest fitted scale")
     lo, hi = _cols(level)
     olo, ohi = _cols(level, "obs_")
     ext = _factor(r)
-    ext_words = f", {_factor_words(post, r)}," if np.isfinite(ext) else ""
+    ext_words = f", {fmt_factor(ext)} beyond the fitted data{extrapolation_basis(post)}," if np.isfinite(ext) and ext > 1 else ""
     sent = (f"{lead}, {where}{ext_words} the posterior median of {ylabel} is {fmt_num(r['median'], 4)}, with a "
             f"{level:.0%} credible interval of {fmt_num(r[lo], 4)} to {fmt_num(r[hi], 4)} for the mean curve")
     if olo in pred:
@@ -360,7 +326,7 @@ def _render(record: Mapping, ctx: RenderContext) -> Section:
     chin = is_chinchilla_type(post)
     budgets = _budgets(post, ctx, targets) if chin else []
     ftab = _frontier_table(post, budgets, level) if chin and budgets else None
-    law_name = _law_name(post)
+    law_name = post.law.display_name
     title = f"{law_name} posterior ({_short(ctx.source)})"
     diag = post.diagnostics
     banner = None
