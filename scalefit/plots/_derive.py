@@ -170,6 +170,22 @@ def parameter_draws(fit) -> list[dict[str, float]] | None:
     return [dict(zip(names, map(float, row))) for row in boot.good()]
 
 
+def compute_grid(fit, C=None, budgets=None, n_points: int = 60) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray | None]:
+    """Fitted inputs, fitted compute 6ND, the compute grid of an allocation plot and the budgets.
+
+    Default grid: from the smallest fitted compute to 100x the largest (or 3x the largest
+    budget), ``n_points`` log-spaced values."""
+    X = data_inputs(fit)
+    c_data = 6.0 * X["N"] * X["D"]
+    budgets = None if budgets is None else np.atleast_1d(np.asarray(budgets, dtype=np.float64))
+    if C is None:
+        hi = c_data.max() * 100.0
+        if budgets is not None and budgets.size:
+            hi = max(hi, budgets.max() * 3.0)
+        C = np.geomspace(c_data.min(), hi, n_points)
+    return X, c_data, np.asarray(C, dtype=np.float64), budgets
+
+
 def frontier(fit, C, level: float | None = None) -> pd.DataFrame:
     """Compute-optimal N_opt, D_opt, D/N and L* at budgets ``C`` with percentile bands.
 

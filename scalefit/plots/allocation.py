@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ArgumentError
-from ._derive import data_inputs, frontier, is_chinchilla_type
+from ._derive import compute_grid, frontier, is_chinchilla_type
 from ._style import BAND_ALPHA, PALETTE, column_label, log_axis_plain, new_axes_grid, short_interval_label, style
 
 __all__ = ["plot_compute_frontier"]
@@ -35,14 +35,7 @@ def plot_compute_frontier(fit, C=None, *, budgets=None, axes=None, n_points: int
         raise ArgumentError(
             f"`fit` must be a Chinchilla-type fit (chinchilla, overtraining); got `{getattr(getattr(fit, 'law', None), 'name', type(fit).__name__)}`"
         )
-    X = data_inputs(fit)
-    c_data = 6.0 * X["N"] * X["D"]
-    budgets = None if budgets is None else np.atleast_1d(np.asarray(budgets, dtype=np.float64))
-    if C is None:
-        hi = c_data.max() * 100.0
-        if budgets is not None and budgets.size:
-            hi = max(hi, budgets.max() * 3.0)
-        C = np.geomspace(c_data.min(), hi, n_points)
+    X, c_data, C, budgets = compute_grid(fit, C, budgets, n_points)
     fr = frontier(fit, C)
     has_band = "N_opt_lower" in fr.columns
     with style():

@@ -203,20 +203,12 @@ def plot_posterior_frontier(post, C=None, *, budgets=None, axes=None, level: flo
     level : float
         Credible level of the bands.
     """
-    from ._derive import data_inputs, is_chinchilla_type
+    from ._derive import compute_grid, is_chinchilla_type
     from ._style import BAND_ALPHA, PALETTE, column_label, log_axis_plain
 
     if not (is_chinchilla_type(post) and hasattr(post, "allocation")):
         raise ArgumentError("`post` must be a posterior fit of a Chinchilla-type law (chinchilla, overtraining)")
-    X = data_inputs(post)
-    c_data = 6.0 * X["N"] * X["D"]
-    budgets = None if budgets is None else np.atleast_1d(np.asarray(budgets, dtype=np.float64))
-    if C is None:
-        hi = c_data.max() * 100.0
-        if budgets is not None and budgets.size:
-            hi = max(hi, budgets.max() * 3.0)
-        C = np.geomspace(c_data.min(), hi, n_points)
-    C = np.asarray(C, dtype=np.float64)
+    X, c_data, C, budgets = compute_grid(post, C, budgets, n_points)
     tab = post.allocation(C, levels=(level,))
     lo_c, hi_c = (f"q{c}" for c in _quantile_names(level))
 
