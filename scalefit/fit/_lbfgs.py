@@ -6,9 +6,7 @@ does one objective+gradient evaluation per iteration in the common case (a backt
 search that accepts the unit L-BFGS step almost always), keeps its state in a NamedTuple, and
 stops each lane independently (stopped lanes are frozen by ``lax.while_loop``'s batching rule).
 
-Status codes (``state.status``):
-  0 running / hit ``max_iter``; 1 projected gradient below ``gtol``; 2 relative decrease below
-  ``ftol``; 3 line search failed (no decrease possible at machine precision); 4 non-finite.
+Stop codes (``state.status``) are the shared ones of :mod:`scalefit._solver`.
 """
 
 from __future__ import annotations
@@ -18,14 +16,7 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-RUNNING, GTOL, FTOL, LINESEARCH_FAILED, NONFINITE = 0, 1, 2, 3, 4
-STATUS_TEXT = {
-    RUNNING: "reached the iteration limit",
-    GTOL: "projected gradient below tolerance",
-    FTOL: "relative decrease below tolerance",
-    LINESEARCH_FAILED: "line search could not decrease the objective",
-    NONFINITE: "objective or gradient is not finite",
-}
+from .._solver import FTOL, GTOL, LINESEARCH_FAILED, NONFINITE, RUNNING, STATUS_TEXT  # noqa: F401  (re-exported)
 
 
 class LbfgsState(NamedTuple):

@@ -20,7 +20,8 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from ._lbfgs import FTOL, GTOL, LINESEARCH_FAILED, NONFINITE, RUNNING, project_box, projected_grad
+from .._solver import FTOL, GTOL, LINESEARCH_FAILED, NONFINITE, RUNNING
+from ._lbfgs import project_box, projected_grad
 
 
 #: stop when the Newton step predicts a decrease below this fraction of max(1, |f|)
@@ -137,7 +138,11 @@ def minimize_lsq(
         step = jnp.where(descent, step, -gf / diag)
         # the (nearly undamped) Newton model predicts no resolvable decrease: a stationary point
         # (the predicted decrease is the quasi-Newton decrement the caller's check also uses)
-        settled = descent & (st.lam <= 1e-6) & (-0.5 * jnp.dot(step, gf) <= DECREMENT_REL * jnp.maximum(1.0, jnp.abs(st.f)))
+        # (lam returns to its floor 1e-6 after a rejection, but shrinking by 0.1 per accepted step
+        # lands on 1.0000000000000002e-06: compare with a margin, or a rejected step at a
+        # stationary point would grow lam until max_reject instead of stopping here)
+        settled = descent & (st.lam <= 1e-6 * (1 + 1e-9)) & (
+            -0.5 * jnp.dot(step, gf) <= DECREMENT_REL * jnp.maximum(1.0, jnp.abs(st.f)))
         x_try = project_box(st.x + step, lower, upper)
         f_try, g_try, H_try = value_jac(x_try)
         finite = jnp.isfinite(f_try) & jnp.all(jnp.isfinite(g_try)) & jnp.all(jnp.isfinite(H_try))

@@ -14,6 +14,8 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from .._solver import GTOL, LINESEARCH_FAILED, NONFINITE, RUNNING
+
 
 class NewtonState(NamedTuple):
     theta: jax.Array
@@ -33,6 +35,7 @@ class NewtonResult(NamedTuple):
     iterations: jax.Array
     converged: jax.Array
     grad_norm: jax.Array
+    status: jax.Array  # stop code of :mod:`scalefit._solver`
 
 
 def damped_newton(
@@ -49,7 +52,9 @@ def damped_newton(
     Steps solve (H + lam I) d = -g; a trial point is accepted when it lowers f (or, within
     rounding of f, lowers the gradient norm), after which lam shrinks; otherwise lam grows.
     Parameters are kept in [-bound, bound].  Converged means max|grad| <= gtol with a finite
-    objective and a positive-definite Hessian.  ``fgh`` appears once in the compiled loop (the
+    objective and a positive-definite Hessian.  ``status`` says why the loop stopped (the codes
+    of :mod:`scalefit._solver`: gradient below ``gtol``, no decreasing step left, non-finite
+    objective, or the iteration limit).  ``fgh`` appears once in the compiled loop (the
     start point is simply the first trial), which halves compile time.
     """
     theta0 = jnp.clip(jnp.asarray(theta0, dtype=float), -bound, bound)
@@ -99,8 +104,11 @@ def damped_newton(
     pd = jnp.all(jnp.linalg.eigvalsh(0.5 * (s.H + s.H.T)) > 0)
     gn = gnorm(s.g)
     converged = (gn <= gtol) & jnp.isfinite(s.f) & pd
+    finite = jnp.isfinite(s.f) & jnp.isfinite(s.g).all()
+    status = jnp.where(~finite, NONFINITE,
+                       jnp.where(gn <= gtol, GTOL, jnp.where(s.done, LINESEARCH_FAILED, RUNNING)))
     # iterations counts Newton steps taken after the start point was evaluated
-    return NewtonResult(s.theta, s.f, s.g, s.H, s.it - 1, converged, gn)
+    return NewtonResult(s.theta, s.f, s.g, s.H, s.it - 1, converged, gn, status)
 
 
 class _Loop(NamedTuple):
