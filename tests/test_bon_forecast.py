@@ -149,3 +149,30 @@ def test_backtest_marks_a_group_without_successes_undefined_instead_of_failing()
     assert rows.loc[("blank", "naive"), "predicted"] == 0.0
     s = res.summary.set_index("estimator")
     assert s.loc["scalefit", "undefined"] == 1 and s.loc["scalefit", "predictions"] == 1
+
+
+def test_span_interval_covers_every_tail_the_backtest_cannot_reject(small_fit):
+    """tails="span": the plausible set follows the choice rule's own z-test, and the interval is
+    the union of the whole-procedure interval and each plausible family's (same resamples), so
+    it contains the choice interval; with one plausible family the two are identical."""
+    bon = small_fit
+    plaus = bon.plausible_models()
+    gain = bon.scores.set_index("model")["gain_vs_reference"]
+    se = dict(zip(bon.candidates, bon.gain_se))
+    assert bon.model in plaus
+    for m in bon.candidates:
+        if bon.model == bon.candidates[0] and m != bon.model:
+            assert (m in plaus) == (abs(gain[m]) <= bon.z * se[m]), m
+    choice = bon.predict([300, 1000], num_bootstrap=40, seed=1)
+    span = bon.predict([300, 1000], num_bootstrap=40, seed=1, tails="span")
+    np.testing.assert_array_equal(span.estimate, choice.estimate)
+    assert np.all(span.lower <= choice.lower) and np.all(span.upper >= choice.upper)
+    if len(plaus) == 1:
+        np.testing.assert_array_equal(span.lower, choice.lower)
+        np.testing.assert_array_equal(span.upper, choice.upper)
+    else:
+        assert "spanning the tails" in span.summary()
+    fixed = fit_bon(100, bon.data.k, model="beta")
+    assert fixed.plausible_models() == ("beta",)
+    with pytest.raises(ArgumentError, match=r"`tails` = 'wide' must be 'choice' or 'span'"):
+        bon.predict([1000], num_bootstrap=0, tails="wide")

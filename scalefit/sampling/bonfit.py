@@ -625,8 +625,26 @@ class BonFit:
         return self.fit.item_posterior(self.data if data is None else data)
 
     # ---------------------------------------------------------------- predictions
+    def plausible_models(self) -> tuple:
+        """The candidates the internal backtest cannot reject: the chosen model plus every
+        candidate whose internal error differs from the reference's by at most ``z`` standard
+        errors of that difference (when the reference was kept), or that also beats the
+        reference by more than ``z`` standard errors (when another candidate was chosen).
+        A single model when the family was requested explicitly."""
+        models = self._models_for_bootstrap()
+        if len(models) == 1 or "gain_vs_reference" not in self.scores:
+            return (self.model,)
+        gain = self.scores["gain_vs_reference"].to_numpy(float)
+        se = np.asarray(self.gain_se, float)
+        if self.model == models[0]:
+            keep = np.abs(gain) <= self.z * se
+        else:
+            keep = gain > self.z * se
+        keep[models.index(self.model)] = True
+        return tuple(m for m, k in zip(models, keep) if k)
+
     def predict(self, N, *, target: str = "fresh", level: float = 0.9, num_bootstrap: int = 200,
-                seed: int | None = None) -> Forecast:
+                seed: int | None = None, tails: str = "choice") -> Forecast:
         """Forecast pass@N (ASR@N) for the observed items with honest intervals.
 
         Parameters
@@ -641,6 +659,13 @@ class BonFit:
             Bootstrap replicates of the whole procedure (0: point estimates only).
         seed : int, optional
             Seed (default: the fit's seed).
+        tails : {"choice", "span"}
+            ``"choice"``: the interval of the whole procedure, whose choice rule keeps the
+            reference tail unless the internal backtest clearly prefers another.  ``"span"``:
+            the union of that interval and the intervals of every candidate the internal
+            backtest cannot reject (:meth:`plausible_models`, each refitted on the same item
+            resamples), so the interval includes the tail-shape uncertainty the data cannot
+            resolve (docs/best_of_n.md#intervals-and-what-they-do-not-cover).
 
         Returns
         -------
@@ -650,18 +675,27 @@ class BonFit:
         target = _check_target(target)
         N_arr = _check_N(N)
         B = _check_B(num_bootstrap)
+        if tails not in ("choice", "span"):
+            raise ArgumentError(f"`tails` = {tails!r} must be 'choice' or 'span'")
         seed = self.seed if seed is None else int(seed)
         est = np.array([self.fit.solve_probabilities(self.data, NN, target=target).mean() for NN in N_arr])
         lower = np.full(N_arr.shape, np.nan)
         upper = np.full(N_arr.shape, np.nan)
         share: dict = {}
+        kind = Forecast.interval_kind
         if B > 0:
-            solved, _, chosen = self._bootstrap_draws(N_arr, target, B, seed)
+            per_model = dict.fromkeys(self.plausible_models() if tails == "span" else ())
+            solved, _, chosen = self._bootstrap_draws(N_arr, target, B, seed, per_model=per_model)
             lower, upper = _percentile_interval(solved / self.data.size, level)
+            for m, draws in per_model.items():
+                lo, hi = _percentile_interval(draws / self.data.size, level)
+                lower, upper = np.minimum(lower, lo), np.maximum(upper, hi)
             share = {m: float(np.mean(chosen == j)) for j, m in enumerate(self._models_for_bootstrap())}
+            if len(per_model) > 1:
+                kind += f"; spanning the tails the internal backtest cannot reject ({', '.join(per_model)})"
         table = pd.DataFrame({"N": N_arr, "estimate": est, "lower": lower, "upper": upper})
         return Forecast(table, level, target, self.model, self.reason, share, B, seed,
-                        self.observed_rate, float(np.max(self.data.attempts)),
+                        self.observed_rate, float(np.max(self.data.attempts)), interval_kind=kind,
                         note=_unordered_note(self.data, N_arr) if target == "continued" else "")
 
     def budget(self, rate, *, target: str = "fresh", level: float = 0.9, num_bootstrap: int = 200,
@@ -726,10 +760,12 @@ class BonFit:
                 chosen = np.zeros(B, dtype=int)
         return thetas, chosen, mult
 
-    def _bootstrap_draws(self, N_arr, target, B, seed):
+    def _bootstrap_draws(self, N_arr, target, B, seed, per_model: dict | None = None):
         """Whole-procedure bootstrap at budgets ``N_arr``: per replicate and budget the number of
         observed items solved in a realised run (B, G) and the expected rate (B, G); the
-        candidate chosen in each replicate (B,).
+        candidate chosen in each replicate (B,).  For each model named in ``per_model`` (filled
+        in place) also the solved counts (B, G) had that model been used in every replicate
+        (same refits and uniforms).
 
         Realised outcomes use one uniform per replicate and item, shared by every N (common
         random numbers): bands are monotone in N and the interval at a given N does not depend
@@ -739,11 +775,18 @@ class BonFit:
         u = np.random.default_rng([seed, 1]).random((B, self.data.size))
         solved = np.zeros((B, N_arr.size), dtype=np.int64)
         expected = np.zeros((B, N_arr.size))
+        per_model = {} if per_model is None else per_model
+        for m in list(per_model):
+            per_model[m] = np.zeros((B, N_arr.size), dtype=np.int64)
         for t, NN in enumerate(N_arr):
             probs = np.zeros((B, self.data.size))
             for j, m in enumerate(models):
                 sel = chosen == j
-                if sel.any():
+                if m in per_model:
+                    p_m = _solve_prob(m, thetas[m], self.data, NN, target)
+                    per_model[m][:, t] = np.sum(u < p_m, axis=1)
+                    probs[sel] = p_m[sel]
+                elif sel.any():
                     probs[sel] = _solve_prob(m, thetas[m][sel], self.data, NN, target)
             solved[:, t] = np.sum(u < probs, axis=1)
             expected[:, t] = probs.mean(axis=1)

@@ -219,9 +219,13 @@ def _cmd_bon_fit(args) -> int:
 def _cmd_bon_predict(args) -> int:
     level, Ns = args.level, args.N
     if args.pool != "off":
+        if args.tails != "choice":
+            raise ArgumentError(f"argument --tails: '{args.tails}' is not available with --pool {args.pool} "
+                                "(the pooled model has one tail family per group)")
         return _pooled_predict(args)
     for key, bon in _fits_for(args):
-        fc = bon.predict(Ns, target=args.target, level=level, num_bootstrap=args.bootstrap, seed=args.seed)
+        fc = bon.predict(Ns, target=args.target, level=level, num_bootstrap=args.bootstrap, seed=args.seed,
+                         tails=args.tails)
         print(f"== {_label(key)}")
         print(fc.summary())
     return 0
@@ -451,6 +455,9 @@ def add_commands(subparsers) -> None:
     s.add_argument("--pool", default="off", choices=["auto", "on", "off"], api="pool",
                    help="groups sharing items (needs --groups): auto fits a pooled model next to each group's own "
                         "and uses it where the internal backtest says it is better; on: always; off (default)")
+    s.add_argument("--tails", default="choice", choices=["choice", "span"], api="tails",
+                   help="choice (default): intervals of the whole procedure with its model choice; span: also "
+                        "span every tail family the internal backtest cannot reject")
     s.set_defaults(func=_cmd_bon_predict)
 
     s = bsub.add_parser("budget", help="attempts per item needed for target pass rates")
