@@ -557,9 +557,14 @@ def fit_law(
     Examples
     --------
     >>> import scalefit, pandas as pd
-    >>> df = pd.DataFrame({"x": [1e6, 1e7, 1e8, 1e9], "value": [3.1, 2.6, 2.3, 2.1]})
-    >>> res = scalefit.fit_law(df, "power_law")  # doctest: +SKIP
-    >>> res.predict(x=1e10)  # doctest: +SKIP
+    >>> scalefit.enable_x64()
+    >>> df = pd.read_csv(scalefit.examples.path("power_law_synthetic.csv"))  # columns N, loss
+    >>> res = scalefit.fit_law(df, "power_law", target="loss")
+    >>> res.converged, res.inputs
+    (True, {'x': 'N'})
+    >>> row = res.predict(N=1e10).iloc[0]
+    >>> round(float(row["prediction"]), 3), float(row["extrapolation"])
+    (1.547, 10.0)
     """
     require_x64()
     law = get_law(law, **dict(law_options or {}))
