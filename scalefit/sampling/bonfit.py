@@ -297,6 +297,16 @@ class Forecast:
                 "observed_rate": self.observed_rate, "observed_budget": self.observed_budget}
 
 
+def _spanned_interval(rates: np.ndarray, span: dict, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile interval of the whole procedure's realised rates (B, G), widened to the union
+    with each plausible family's interval (``span``: model -> realised rates (B, G))."""
+    lower, upper = _percentile_interval(rates, level)
+    for draws in span.values():
+        lo, hi = _percentile_interval(draws, level)
+        lower, upper = np.minimum(lower, lo), np.maximum(upper, hi)
+    return lower, upper
+
+
 def _percentile_interval(draws: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
     """Equal-tailed percentile interval over the replicates (axis 0) of ``draws``."""
     tail = (1.0 - level) / 2.0
@@ -356,6 +366,10 @@ class SavedForecast:
         ``solved / n_items`` (exact), and its percentiles are :meth:`BonFit.predict`'s interval.
     expected : numpy.ndarray, (B, len(N))
         Each replicate's expected rate (for budget intervals).
+    span : dict of str to numpy.ndarray of int, (B, len(N))
+        For each tail family the internal backtest cannot reject (``tails="span"``), the items
+        solved in each replicate had that family been used throughout; the interval is the
+        union of the percentile intervals (empty: the choice interval alone).
     backtest : SavedBacktest, optional
         External backtest (``None``: not run; ``backtest_note`` says why).
     """
@@ -373,6 +387,7 @@ class SavedForecast:
     expected: np.ndarray
     backtest: "SavedBacktest | None" = None
     backtest_note: str = ""
+    span: dict = field(default_factory=dict)
 
     @property
     def choice_share(self) -> dict:
@@ -401,7 +416,8 @@ class SavedForecast:
         NN = self.N if N is None else self.check_budgets(N)
         est = self._interp(self.estimate, NN)
         if self.num_bootstrap:
-            lower, upper = _percentile_interval(self._interp(self.solved / self.n_items, NN), level)
+            span = {m: self._interp(v / self.n_items, NN) for m, v in self.span.items()}
+            lower, upper = _spanned_interval(self._interp(self.solved / self.n_items, NN), span, level)
         else:
             lower = upper = np.full(NN.shape, np.nan)
         return pd.DataFrame({"N": NN, "estimate": est, "lower": lower, "upper": upper})
@@ -428,7 +444,7 @@ class SavedForecast:
                 "num_bootstrap": self.num_bootstrap, "seed": self.seed, "models": list(self.models),
                 "chosen": self.chosen.tolist(), "solved": self.solved.tolist(), "expected": self.expected.tolist(),
                 "backtest": None if self.backtest is None else self.backtest.to_dict(),
-                "backtest_note": self.backtest_note}
+                "backtest_note": self.backtest_note, "span": {m: v.tolist() for m, v in self.span.items()}}
 
     @classmethod
     def from_dict(cls, obj: dict) -> "SavedForecast":
@@ -438,7 +454,8 @@ class SavedForecast:
                    np.asarray(obj["population"], float), int(obj["n_items"]), int(obj["num_bootstrap"]),
                    int(obj["seed"]), tuple(obj["models"]), np.asarray(obj["chosen"], np.int64),
                    np.asarray(obj["solved"], np.int64).reshape(-1, G), np.asarray(obj["expected"], float).reshape(-1, G),
-                   None if bt is None else SavedBacktest.from_dict(bt), str(obj.get("backtest_note") or ""))
+                   None if bt is None else SavedBacktest.from_dict(bt), str(obj.get("backtest_note") or ""),
+                   {m: np.asarray(v, np.int64).reshape(-1, G) for m, v in (obj.get("span") or {}).items()})
 
 
 @dataclass(frozen=True, eq=False)
@@ -494,16 +511,19 @@ def backtest_budgets(backtest_N, m: int, n_min: int) -> np.ndarray:
     return bt_N
 
 
-def _saved_forecast(bon: "BonFit", N_arr: np.ndarray, target: str, B: int, seed: int) -> SavedForecast:
+def _saved_forecast(bon: "BonFit", N_arr: np.ndarray, target: str, B: int, seed: int,
+                    tails: str = "span") -> SavedForecast:
     est = np.array([bon.fit.solve_probabilities(bon.data, NN, target=target).mean() for NN in N_arr])
     pop = np.atleast_1d(np.asarray(bon.fit.population(N_arr), float))
     models = bon._models_for_bootstrap()
+    span = dict.fromkeys(bon.plausible_models() if tails == "span" else ())
     if B > 0:
-        solved, expected, chosen = bon._bootstrap_draws(N_arr, target, B, seed)
+        solved, expected, chosen = bon._bootstrap_draws(N_arr, target, B, seed, per_model=span)
     else:
         solved, expected, chosen = np.zeros((0, N_arr.size), np.int64), np.zeros((0, N_arr.size)), np.zeros(0, np.int64)
+        span = {}
     return SavedForecast(target, np.asarray(N_arr, float), est, pop, int(bon.data.size), B, seed, tuple(models),
-                         np.asarray(chosen, np.int64), solved, expected)
+                         np.asarray(chosen, np.int64), solved, expected, span=span if len(span) > 1 else {})
 
 
 def _external_backtest(bon: "BonFit", m: int | None, B: int, seed: int, backtest_N=None, select_bootstrap: int = 100):
@@ -644,7 +664,7 @@ class BonFit:
         return tuple(m for m, k in zip(models, keep) if k)
 
     def predict(self, N, *, target: str = "fresh", level: float = 0.9, num_bootstrap: int = 200,
-                seed: int | None = None, tails: str = "choice") -> Forecast:
+                seed: int | None = None, tails: str = "span") -> Forecast:
         """Forecast pass@N (ASR@N) for the observed items with honest intervals.
 
         Parameters
@@ -659,13 +679,13 @@ class BonFit:
             Bootstrap replicates of the whole procedure (0: point estimates only).
         seed : int, optional
             Seed (default: the fit's seed).
-        tails : {"choice", "span"}
-            ``"choice"``: the interval of the whole procedure, whose choice rule keeps the
-            reference tail unless the internal backtest clearly prefers another.  ``"span"``:
-            the union of that interval and the intervals of every candidate the internal
-            backtest cannot reject (:meth:`plausible_models`, each refitted on the same item
-            resamples), so the interval includes the tail-shape uncertainty the data cannot
-            resolve (docs/best_of_n.md#intervals-and-what-they-do-not-cover).
+        tails : {"span", "choice"}
+            ``"span"`` (default): the union of the whole procedure's interval and the intervals
+            of every candidate the internal backtest cannot reject (:meth:`plausible_models`,
+            each refitted on the same item resamples), so the interval includes the tail-shape
+            uncertainty the data cannot resolve.  ``"choice"``: the whole procedure's interval
+            alone, which is conditional on the reference tail whenever the backtest cannot tell
+            the tails apart (docs/best_of_n.md#intervals-and-what-they-do-not-cover).
 
         Returns
         -------
@@ -686,10 +706,9 @@ class BonFit:
         if B > 0:
             per_model = dict.fromkeys(self.plausible_models() if tails == "span" else ())
             solved, _, chosen = self._bootstrap_draws(N_arr, target, B, seed, per_model=per_model)
-            lower, upper = _percentile_interval(solved / self.data.size, level)
-            for m, draws in per_model.items():
-                lo, hi = _percentile_interval(draws / self.data.size, level)
-                lower, upper = np.minimum(lower, lo), np.maximum(upper, hi)
+            per_model = per_model if len(per_model) > 1 else {}
+            lower, upper = _spanned_interval(solved / self.data.size,
+                                             {m: v / self.data.size for m, v in per_model.items()}, level)
             share = {m: float(np.mean(chosen == j)) for j, m in enumerate(self._models_for_bootstrap())}
             if len(per_model) > 1:
                 kind += f"; spanning the tails the internal backtest cannot reject ({', '.join(per_model)})"
@@ -793,7 +812,8 @@ class BonFit:
         return solved, expected, chosen
 
     def with_forecast(self, N=None, *, target: str = "fresh", num_bootstrap: int = 200, seed: int | None = None,
-                      backtest: bool | int = True, backtest_N=None, select_bootstrap: int = 100) -> "BonFit":
+                      backtest: bool | int = True, backtest_N=None, select_bootstrap: int = 100,
+                      tails: str = "span") -> "BonFit":
         """This fit with its forecast attached (:class:`SavedForecast`, saved by :meth:`to_json`),
         so that a report or a later forecast needs no refit.
 
@@ -801,8 +821,9 @@ class BonFit:
         per decade from 1 -- from the observed budget for ``target="continued"`` -- to 1000x the
         largest observed budget), the point estimate, the chosen model's population curve and
         the ``num_bootstrap`` whole-procedure replicates of :meth:`predict` (same seed, same
-        numbers): items solved in each replicate's realised run and its expected rate.  Any
-        interval level and any budget within the grid are then read from these draws.
+        numbers, the same ``tails``): items solved in each replicate's realised run, its
+        expected rate, and the plausible families' draws that widen the interval.  Any interval
+        level and any budget within the grid are then read from these draws.
 
         ``backtest``: also run an external backtest (True: on ``m = n_min // 10`` attempts per
         item when every item has plain counts and ``m >= 1``; an int: that ``m``; False: none):
@@ -815,7 +836,9 @@ class BonFit:
         B = _check_B(num_bootstrap)
         seed = self.seed if seed is None else int(seed)
         N_arr = forecast_grid(self.data, target) if N is None else np.unique(_check_N(N))
-        fc = _saved_forecast(self, N_arr, target, B, seed)
+        if tails not in ("choice", "span"):
+            raise ArgumentError(f"`tails` = {tails!r} must be 'choice' or 'span'")
+        fc = _saved_forecast(self, N_arr, target, B, seed, tails)
         if backtest is False or backtest is None:
             return replace(self, forecast=replace(fc, backtest_note="not run (not requested)"))
         bt, note = _external_backtest(self, None if backtest is True else int(backtest), B, seed, backtest_N,
@@ -985,6 +1008,16 @@ def _check_saved_forecast(f) -> None:
             f.problem(f"`{f.prefix}{key}` must hold {B} rows of {G} numbers (replicates x budgets)")
     if chosen is not None and B is not None and len(chosen) != B:
         f.problem(f"`{f.prefix}chosen` has {len(chosen)} entries for {B} replicates")
+    span = f.record.get("span")
+    if span is not None:
+        if not isinstance(span, dict):
+            f.problem(f"`{f.prefix}span` must be an object of model -> replicates x budgets")
+        elif G is not None and B is not None:
+            for m, rows in span.items():
+                if not isinstance(rows, list) or len(rows) != B or any(
+                        not isinstance(r, list) or len(r) != G or not all(isinstance(x, int) and x >= 0 for x in r)
+                        for r in rows):
+                    f.problem(f"`{f.prefix}span.{m}` must hold {B} rows of {G} counts (replicates x budgets)")
     bt = f.sub("backtest") if f.record.get("backtest") is not None else None
     if bt is not None:
         bt.get("fit_attempts", "count")

@@ -219,13 +219,13 @@ def _cmd_bon_fit(args) -> int:
 def _cmd_bon_predict(args) -> int:
     level, Ns = args.level, args.N
     if args.pool != "off":
-        if args.tails != "choice":
-            raise ArgumentError(f"argument --tails: '{args.tails}' is not available with --pool {args.pool} "
-                                "(the pooled model has one tail family per group)")
+        if args.tails is not None:
+            raise ArgumentError(f"argument --tails: '{args.tails}' applies to per-group fits (--pool off); the "
+                                f"pooled model (--pool {args.pool}) has its own intervals")
         return _pooled_predict(args)
     for key, bon in _fits_for(args):
         fc = bon.predict(Ns, target=args.target, level=level, num_bootstrap=args.bootstrap, seed=args.seed,
-                         tails=args.tails)
+                         tails=args.tails or "span")
         print(f"== {_label(key)}")
         print(fc.summary())
     return 0
@@ -455,9 +455,9 @@ def add_commands(subparsers) -> None:
     s.add_argument("--pool", default="off", choices=["auto", "on", "off"], api="pool",
                    help="groups sharing items (needs --groups): auto fits a pooled model next to each group's own "
                         "and uses it where the internal backtest says it is better; on: always; off (default)")
-    s.add_argument("--tails", default="choice", choices=["choice", "span"], api="tails",
-                   help="choice (default): intervals of the whole procedure with its model choice; span: also "
-                        "span every tail family the internal backtest cannot reject")
+    s.add_argument("--tails", default=None, choices=["span", "choice"], api="tails",
+                   help="span (default): intervals also span every tail family the internal backtest cannot "
+                        "reject; choice: the whole procedure's interval with its model choice alone")
     s.set_defaults(func=_cmd_bon_predict)
 
     s = bsub.add_parser("budget", help="attempts per item needed for target pass rates")
