@@ -55,8 +55,8 @@ from .._config import require_x64
 from .._files import atomic_write_text, json_text
 from ..errors import ArgumentError
 from ._common import _fmt, check_level
+from .families import available_families
 from .models import (
-    MIXING_MODELS,
     ItemData,
     MixingFit,
     _fit_batch,
@@ -892,8 +892,8 @@ def check_bon_record(c) -> None:
             if f is None:
                 continue
             m = f.get("model", "str")
-            if m is not None and m not in MIXING_MODELS:
-                f.problem(f"`{f.prefix}model` = {m!r} is not one of {', '.join(MIXING_MODELS)}")
+            if m is not None and m not in available_families():
+                f.problem(f"`{f.prefix}model` = {m!r} is not one of {', '.join(available_families())}")
             f.get("params", "object[number]")
             f.get("theta", "list[number]")
             for key in ("loglik", "penalty"):
@@ -1064,7 +1064,7 @@ def fit_bon(data, k=None, *, model: str = "auto", candidates=DEFAULT_CANDIDATES,
         Successes per item.
     model : str
         ``"auto"`` (default): choose among ``candidates`` by the internal backtest; or one of
-        ``MIXING_MODELS`` to use that family (no internal backtest).
+        :func:`~scalefit.sampling.available_families` to use that family (no internal backtest).
     candidates : sequence of str
         Families to compare; the first is the reference (default ``DEFAULT_CANDIDATES``:
         kumaraswamy, beta, logit_normal).
@@ -1112,13 +1112,14 @@ def fit_bon(data, k=None, *, model: str = "auto", candidates=DEFAULT_CANDIDATES,
     cands = tuple(candidates)
     if not cands:
         raise ArgumentError("`candidates` is empty")
+    known = available_families()
     for c in cands:
-        if c not in MIXING_MODELS:
-            raise ArgumentError(f"`candidates` contains {c!r}, not one of {', '.join(map(repr, MIXING_MODELS))}")
+        if c not in known:
+            raise ArgumentError(f"`candidates` contains {c!r}, not one of {', '.join(map(repr, known))}")
     if len(set(cands)) != len(cands):
         raise ArgumentError(f"`candidates` = {list(cands)} repeats a model")
-    if model != "auto" and model not in MIXING_MODELS:
-        raise ArgumentError(f"`model` = {model!r} is not 'auto' or one of {', '.join(map(repr, MIXING_MODELS))}")
+    if model != "auto" and model not in known:
+        raise ArgumentError(f"`model` = {model!r} is not 'auto' or one of {', '.join(map(repr, known))}")
     fraction = int(fraction)
     if fraction < 2:
         raise ArgumentError(f"`fraction` = {fraction} must be an integer >= 2")
