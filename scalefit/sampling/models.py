@@ -311,16 +311,23 @@ def _row_derivs(model, theta, rows, aux, aux_int, interval: bool):
     return (jnp.where(iv, ll, la), jnp.where(iv, g, ga), jnp.where(iv, h, ha))
 
 
-def likelihood_table(model, data: ItemData) -> dict:
+def likelihood_table(model, data: ItemData, group=None) -> dict:
     """The distinct rows of ``data`` as JAX arrays, with their multiplicities ``w`` and the
-    family's per-row constants: the input of :func:`row_loglik` (used by the posteriors)."""
+    family's per-row constants: the input of :func:`row_loglik` (used by the posteriors).  With
+    ``group`` (a code 0..G-1 per item) ``w`` holds one row of multiplicities per group (G, rows)."""
     fam = _family(model)
     rows = _rows(data.n, data.k, data.extra)
-    w = _weights(rows.index, rows.size, np.ones((1, data.size)))[0]
+    if group is None:
+        mult = np.ones((1, data.size))
+    else:
+        group = np.asarray(group, np.int64)
+        mult = (group[None, :] == np.arange(group.max() + 1)[:, None]).astype(float)
+    w = _weights(rows.index, rows.size, mult)
+    w = np.concatenate([w, np.zeros((w.shape[0], rows.n.shape[0] - rows.size))], axis=1)
     as_jnp = lambda d: {kk: jnp.asarray(v) for kk, v in d.items()}  # noqa: E731
     interval = bool(np.any(rows.extra > 0))
     return {"n": jnp.asarray(rows.n, float), "k": jnp.asarray(rows.k, float), "extra": jnp.asarray(rows.extra, float),
-            "w": jnp.asarray(np.concatenate([w, np.zeros(rows.n.shape[0] - rows.size)])),
+            "w": jnp.asarray(w[0] if group is None else w),
             "aux": as_jnp(fam.aux(rows.n, rows.k)),
             "aux_int": as_jnp(fam.aux(rows.n + rows.extra, rows.k)) if interval else None}
 

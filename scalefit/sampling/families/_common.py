@@ -196,13 +196,30 @@ def half_sq(x, mean, sd):
 
 
 LOG_HALF, LOG_TWO = math.log(0.5), math.log(2.0)
-BETA_PAIR_PRIOR_TEXT = "log a ~ N(log 0.5, 2^2), log b ~ N(log 2, 3^2)"
 
 
 def prior_beta_pair(la, lb):
     """The Beta-Binomial default priors (docs/bayes.md#default-priors) widened x2:
     log a ~ N(log 0.5, 2^2), log b ~ N(log 2, 3^2)."""
     return half_sq(la, LOG_HALF, 2.0) + half_sq(lb, LOG_TWO, 3.0)
+
+
+def pair_params(pairs, share: str | None = None) -> dict:
+    """Parameters, transforms and weak prior of a family made of positive (a, b) pairs, optionally
+    after a share in (0, 1): each pair log a ~ N(log 0.5, 2^2), log b ~ N(log 2, 3^2) (the
+    Beta-Binomial defaults of docs/bayes.md#default-priors widened x2), logit share ~ N(0, 3^2)."""
+    names = ((share,) if share else ()) + tuple(nm for pair in pairs for nm in pair)
+    first = 1 if share else 0
+
+    def prior(t):
+        total = half_sq(t[0], 0.0, 3.0) if share else 0.0
+        for j in range(len(pairs)):
+            total = total + prior_beta_pair(t[first + 2 * j], t[first + 2 * j + 1])
+        return total
+
+    text = "; ".join(f"log {a} ~ N(log 0.5, 2^2), log {b} ~ N(log 2, 3^2)" for a, b in pairs)
+    return {"param_names": names, "transforms": ("logit",) * first + ("log",) * (2 * len(pairs)), "prior": prior,
+            "prior_text": (f"logit {share} ~ N(0, 3^2); " if share else "") + text}
 
 
 def moments(n, k, W):

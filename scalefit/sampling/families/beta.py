@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import BETA_PAIR_PRIOR_TEXT, beta_cell_masses, beta_derivs, beta_kernel, moments, prior_beta_pair
+from ._common import beta_cell_masses, beta_derivs, beta_kernel, moments, pair_params
 from .registry import MixingFamily
 
 
@@ -16,14 +16,7 @@ def _starts(n, k, W):
 
 
 FAMILY = MixingFamily(
-    name="beta",
-    param_names=("a", "b"),
-    transforms=("log", "log"),
-    prior=lambda t: prior_beta_pair(t[0], t[1]),
-    starts=_starts,
-    description="p ~ Beta(a, b)",
-    prior_text=f"{BETA_PAIR_PRIOR_TEXT}  (docs/bayes.md#default-priors widened x2)",
-    log_kernel=lambda t, n, k: beta_kernel(t[0], t[1], n, k),
-    row_derivs=lambda t, n, k, aux: beta_derivs(t, n, k),
+    name="beta", description="p ~ Beta(a, b)", **pair_params([("a", "b")]), starts=_starts,
+    log_kernel=lambda t, n, k: beta_kernel(t[0], t[1], n, k), row_derivs=lambda t, n, k, aux: beta_derivs(t, n, k),
     cell_masses=lambda p: beta_cell_masses(p["a"], p["b"]),
 )

@@ -10,8 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import special as sp
 
-from ._common import (BETA_PAIR_PRIOR_TEXT, beta_cell_masses, beta_derivs, beta_kernel, combine, embed, half_sq,
-                      moments, prior_beta_pair, weight_parts)
+from ._common import beta_cell_masses, beta_derivs, beta_kernel, combine, embed, moments, pair_params, weight_parts
 from .registry import MixingFamily
 
 
@@ -89,16 +88,7 @@ def _cell_masses(p):
 
 
 FAMILY = MixingFamily(
-    name="beta_mix2",
-    param_names=("w", "a1", "b1", "a2", "b2"),
-    transforms=("logit", "log", "log", "log", "log"),
-    prior=lambda t: half_sq(t[0], 0.0, 3.0) + prior_beta_pair(t[1], t[2]) + prior_beta_pair(t[3], t[4]),
-    starts=_starts,
-    description="p ~ w Beta(a1, b1) + (1 - w) Beta(a2, b2)",
-    prior_text=f"logit w ~ N(0, 3^2); each component's {BETA_PAIR_PRIOR_TEXT}",
-    log_kernel=_kernel,
-    row_derivs=_derivs,
-    cell_masses=_cell_masses,
-    canonical=_canonical,
-    max_iter=300,
+    name="beta_mix2", description="p ~ w Beta(a1, b1) + (1 - w) Beta(a2, b2)",
+    **pair_params([("a1", "b1"), ("a2", "b2")], share="w"), starts=_starts,
+    log_kernel=_kernel, row_derivs=_derivs, cell_masses=_cell_masses, canonical=_canonical, max_iter=300,
 )

@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._common import BETA_PAIR_PRIOR_TEXT, GRID_EDGES, GRID_NODES, log1mexp, moments, node_masses, prior_beta_pair
+from ._common import GRID_EDGES, GRID_NODES, log1mexp, moments, node_masses, pair_params
 from .registry import MixingFamily
 
 
@@ -40,12 +40,6 @@ def _starts(n, k, W):
 
 
 FAMILY = MixingFamily(
-    name="kumaraswamy",
-    param_names=("a", "b"),
-    transforms=("log", "log"),
-    prior=lambda t: prior_beta_pair(t[0], t[1]),
-    starts=_starts,
-    description="p ~ Kumaraswamy(a, b): density a b p^(a-1) (1 - p^a)^(b-1)",
-    prior_text=BETA_PAIR_PRIOR_TEXT,
-    log_masses=log_masses,
+    name="kumaraswamy", description="p ~ Kumaraswamy(a, b): density a b p^(a-1) (1 - p^a)^(b-1)",
+    **pair_params([("a", "b")]), starts=_starts, log_masses=log_masses,
 )

@@ -9,8 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import special as sp
 
-from ._common import (BETA_PAIR_PRIOR_TEXT, NEG_INF, beta_cell_masses, beta_derivs, beta_kernel, combine, embed,
-                      half_sq, moments, prior_beta_pair, weight_parts)
+from ._common import NEG_INF, beta_cell_masses, beta_derivs, beta_kernel, combine, embed, moments, pair_params, \
+    weight_parts
 from .registry import MixingFamily
 
 
@@ -49,14 +49,6 @@ def _cell_masses(p):
 
 
 FAMILY = MixingFamily(
-    name="zi_beta",
-    param_names=("pi", "a", "b"),
-    transforms=("logit", "log", "log"),
-    prior=lambda t: half_sq(t[0], 0.0, 3.0) + prior_beta_pair(t[1], t[2]),
-    starts=_starts,
-    description="p ~ pi delta_0 + (1 - pi) Beta(a, b)",
-    prior_text=f"logit pi ~ N(0, 3^2); {BETA_PAIR_PRIOR_TEXT}",
-    log_kernel=_kernel,
-    row_derivs=_derivs,
-    cell_masses=_cell_masses,
+    name="zi_beta", description="p ~ pi delta_0 + (1 - pi) Beta(a, b)", **pair_params([("a", "b")], share="pi"),
+    starts=_starts, log_kernel=_kernel, row_derivs=_derivs, cell_masses=_cell_masses,
 )
