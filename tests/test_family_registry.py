@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 import scalefit
-from scalefit.bayes import Thresholds, fit_mixing_bayes
+from scalefit.bayes import HierarchicalMixingPosterior, MixingPosterior, Thresholds, fit_hierarchical_mixing, \
+    fit_mixing_bayes
 from scalefit.sampling import (available_families, fit_bon, fit_mixing, item_data, register_family,
                                unregister_family)
 
@@ -133,3 +134,23 @@ def test_posterior_from_the_same_spec(toy, data):
     assert np.all(np.abs(np.median(th, axis=0) - mode) < 0.3 * th.std(axis=0))
     tab = post.predict([N_ATT, 10 * N_ATT])
     assert np.all(tab["q05"] <= tab["median"]) and np.all(tab["median"] <= tab["q95"])
+    back = MixingPosterior.from_json(post.to_json())
+    np.testing.assert_array_equal(back.draws("m"), post.draws("m"))  # JSON keeps draws exactly
+
+
+def test_hierarchical_posterior_from_the_same_spec(toy):
+    rng = np.random.default_rng(5)
+    groups = {name: item_data(N_ATT, rng.binomial(N_ATT, rng.beta(m * C_TRUE, (1 - m) * C_TRUE, size=100)))
+              for name, m in (("hard", 0.1), ("easy", 0.4))}
+    post = fit_hierarchical_mixing(groups, model="beta_mc", num_warmup=150, num_samples=150, num_chains=2, seed=2,
+                                   progress=False)
+    m = post.draws("m")  # (draws, groups)
+    assert m.shape == (post.num_draws, 2)
+    # the group means differ by 0.3 while each is known to ~0.02 (100 items x 40 attempts): every
+    # draw must order them, whatever the shrinkage towards the population mean
+    assert np.mean(m[:, 0] < m[:, 1]) > 0.99
+    pred = post.predict(N_ATT).set_index("group")["median"]
+    assert pred["hard"] < pred["easy"]
+    back = HierarchicalMixingPosterior.from_json(post.to_json())
+    assert back.groups == ("hard", "easy")
+    np.testing.assert_array_equal(back.draws("theta"), post.draws("theta"))

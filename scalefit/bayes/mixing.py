@@ -64,8 +64,35 @@ def _build_idata(model: str, post, stats, data: ItemData):
                               attrs={"scalefit_format": MixingPosterior.FORMAT})
 
 
+class _FamilyPosterior(PosteriorMixin):
+    """Summary and JSON shared by the mixing-family posteriors (attributes ``model``, ``data``)."""
+
+    def _title(self) -> str:  # pragma: no cover - every subclass names itself
+        raise NotImplementedError
+
+    def _record(self) -> dict:
+        return {}
+
+    def summary(self, level: float = 0.9) -> str:
+        lines = [self._title(), f"  prior: {get_family(self.model).prior_text or 'see the family spec'}",
+                 self.param_table(level).to_string(index=False, float_format=lambda v: f"{v:.5g}"),
+                 self.diagnostics.summary(),
+                 ("converged: " if self.converged else "NOT CONVERGED: ") + self.status]
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        from ..fit.result import _clean
+
+        d = self.data
+        return _clean({
+            "format": self.FORMAT, "version": 1, "model": self.model, **self._record(), "n": d.n.tolist(),
+            "k": d.k.tolist(), "extra": d.extra.tolist(), **self._groups_json(),
+            "diagnostics": self.diagnostics.to_dict(), "settings": dict(self.settings), "metadata": dict(self.metadata),
+        })
+
+
 @dataclass(frozen=True, eq=False)
-class MixingPosterior(PosteriorMixin):
+class MixingPosterior(_FamilyPosterior):
     """Posterior of one mixing family for one group of items (frozen).
 
     Attributes
@@ -111,24 +138,8 @@ class MixingPosterior(PosteriorMixin):
         vals = population_rates(self.model, self.draws("theta"), Ns)
         return pd.DataFrame({"N": Ns, "mean": vals.mean(axis=0), **quantile_columns(vals, levels)})
 
-    def summary(self, level: float = 0.9) -> str:
-        fam = get_family(self.model)
-        lines = [f"{self.model} posterior ({fam.description}; {self.data.size} items)",
-                 f"  prior: {fam.prior_text or 'see the family spec'}",
-                 self.param_table(level).to_string(index=False, float_format=lambda v: f"{v:.5g}"),
-                 self.diagnostics.summary(),
-                 ("converged: " if self.converged else "NOT CONVERGED: ") + self.status]
-        return "\n".join(lines)
-
-    def to_dict(self) -> dict:
-        from ..fit.result import _clean
-
-        d = self.data
-        return _clean({
-            "format": self.FORMAT, "version": 1, "model": self.model, "n": d.n.tolist(), "k": d.k.tolist(),
-            "extra": d.extra.tolist(), **self._groups_json(), "diagnostics": self.diagnostics.to_dict(),
-            "settings": dict(self.settings), "metadata": dict(self.metadata),
-        })
+    def _title(self) -> str:
+        return f"{self.model} posterior ({get_family(self.model).description}; {self.data.size} items)"
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "MixingPosterior":
@@ -222,7 +233,7 @@ def _hier_idata(model: str, groups, post, stats, data: ItemData, code: np.ndarra
 
 
 @dataclass(frozen=True, eq=False)
-class HierarchicalMixingPosterior(PosteriorMixin):
+class HierarchicalMixingPosterior(_FamilyPosterior):
     """Posterior of one mixing family for several groups of items pooled through a population
     distribution of their unconstrained parameters (frozen).
 
@@ -256,25 +267,12 @@ class HierarchicalMixingPosterior(PosteriorMixin):
             frames.append(pd.DataFrame({"group": g, "N": Ns, "mean": vals.mean(axis=0), **quantile_columns(vals, levels)}))
         return pd.concat(frames, ignore_index=True)
 
-    def summary(self, level: float = 0.9) -> str:
-        fam = get_family(self.model)
-        lines = [f"hierarchical {self.model} posterior ({fam.description}; {len(self.groups)} groups, "
-                 f"{self.data.size} items)",
-                 self.param_table(level).to_string(index=False, float_format=lambda v: f"{v:.5g}"),
-                 self.diagnostics.summary(),
-                 ("converged: " if self.converged else "NOT CONVERGED: ") + self.status]
-        return "\n".join(lines)
+    def _title(self) -> str:
+        return (f"hierarchical {self.model} posterior ({get_family(self.model).description}; "
+                f"{len(self.groups)} groups, {self.data.size} items)")
 
-    def to_dict(self) -> dict:
-        from ..fit.result import _clean
-
-        d = self.data
-        return _clean({
-            "format": self.FORMAT, "version": 1, "model": self.model, "groups": list(self.groups),
-            "group": self.code.tolist(), "n": d.n.tolist(), "k": d.k.tolist(), "extra": d.extra.tolist(),
-            **self._groups_json(), "diagnostics": self.diagnostics.to_dict(), "settings": dict(self.settings),
-            "metadata": dict(self.metadata),
-        })
+    def _record(self) -> dict:
+        return {"groups": list(self.groups), "group": self.code.tolist()}
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "HierarchicalMixingPosterior":
