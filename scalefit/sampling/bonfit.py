@@ -62,9 +62,10 @@ from .models import (
     _fit_batch,
     _make_fit,
     _rows,
-    _solve_prob,
     _weights,
     item_data,
+    item_loglik,
+    solve_probabilities,
 )
 from .censored import as_item_data
 
@@ -209,11 +210,9 @@ def _bootstrap_internal(models, data: ItemData, fraction: int, repeats: int, see
 
 def _continued_at_budget(model, thetas, sub: ItemData, budget: np.ndarray) -> np.ndarray:
     """(T, I): chance that item i, observed as in ``sub``, is solved within budget[i] (continued)."""
-    from .models import _log_obs
-
     more = np.maximum(budget - sub.n, 0.0)
-    lz = _log_obs(model, thetas, sub)
-    lf = _log_obs(model, thetas, sub, more)
+    lz = item_loglik(model, thetas, sub)
+    lf = item_loglik(model, thetas, sub, more)
     p = -np.expm1(np.minimum(lf - lz, 0.0))
     return np.where(sub.solved[None, :], 1.0, p)
 
@@ -744,7 +743,7 @@ class BonFit:
             for j, m in enumerate(models):
                 sel = chosen == j
                 if sel.any():
-                    probs[sel] = _solve_prob(m, thetas[m][sel], self.data, NN, target)
+                    probs[sel] = solve_probabilities(m, thetas[m][sel], self.data, NN, target)
             solved[:, t] = np.sum(u < probs, axis=1)
             expected[:, t] = probs.mean(axis=1)
         return solved, expected, chosen
@@ -1015,7 +1014,7 @@ def _solve_budget(model, thetas, data: ItemData, rates, target, max_budget) -> n
     full_grid = start * np.logspace(0.0, decades, max(2, int(math.ceil(8 * decades)) + 1))
     cols = []
     for NN in full_grid:  # evaluate upwards until every theta has reached every target rate
-        cols.append(_solve_prob(model, thetas, data, NN, target).mean(axis=1))
+        cols.append(solve_probabilities(model, thetas, data, NN, target).mean(axis=1))
         if np.all(cols[-1] >= rates.max()):
             break
     grid = full_grid[: len(cols)]
@@ -1041,7 +1040,7 @@ def _solve_budget(model, thetas, data: ItemData, rates, target, max_budget) -> n
                 lo, hi = lg[j - 1], lg[j]
                 for _ in range(40):
                     mid = 0.5 * (lo + hi)
-                    val = _solve_prob(model, thetas, data, math.exp(mid), target).mean()
+                    val = solve_probabilities(model, thetas, data, math.exp(mid), target).mean()
                     lo, hi = (lo, mid) if val >= tau else (mid, hi)
                 out[t, r] = math.exp(hi)
     return out
