@@ -13,6 +13,9 @@ Repeated sampling
     :func:`fit_beta_binomial_bayes` -> :class:`BetaBinomialPosterior` (ASR@N / pass@N, budgets);
     :func:`fit_hierarchical_beta_binomial` -> :class:`HierarchicalBetaBinomialPosterior`;
     :func:`fit_passuntil_bayes` -> :class:`PassUntilPosterior`; :func:`beta_binomial_mode`.
+    :func:`fit_mixing_bayes` -> :class:`MixingPosterior`: any registered mixing family
+    (:func:`scalefit.sampling.available_families`), from the family's own spec;
+    :func:`fit_hierarchical_mixing` -> :class:`HierarchicalMixingPosterior` for several groups.
 Comparison
     :func:`compare_laws` (PSIS-LOO and leave-future-out), :func:`loo`, :func:`leave_future_out`.
 Diagnostics
@@ -36,6 +39,8 @@ _LAZY = {
     "BetaBinomialPosterior": ".betabinom", "HierarchicalBetaBinomialPosterior": ".betabinom",
     "beta_binomial_mode": ".betabinom", "fit_beta_binomial_bayes": ".betabinom",
     "fit_hierarchical_beta_binomial": ".betabinom",
+    "MixingPosterior": ".mixing", "fit_mixing_bayes": ".mixing",
+    "HierarchicalMixingPosterior": ".mixing", "fit_hierarchical_mixing": ".mixing",
     "LawComparison": ".compare", "LfoScore": ".compare", "LooResult": ".compare", "compare_laws": ".compare",
     "leave_future_out": ".compare", "loo": ".compare", "pareto_k_threshold": ".compare",
     "Diagnostics": ".diagnostics", "Thresholds": ".diagnostics", "compute_diagnostics": ".diagnostics",
@@ -78,6 +83,10 @@ __all__ = [
     "HierarchicalBetaBinomialPosterior",
     "fit_passuntil_bayes",
     "PassUntilPosterior",
+    "fit_mixing_bayes",
+    "MixingPosterior",
+    "fit_hierarchical_mixing",
+    "HierarchicalMixingPosterior",
     "compare_laws",
     "LawComparison",
     "leave_future_out",

@@ -86,7 +86,8 @@ from .passuntil import (
 from .backtest import BacktestResult, backtest_counts, backtest_log
 from .censored import as_item_data, asr_from_log, until_success_items
 from .bonfit import DEFAULT_CANDIDATES, BonFit, BudgetForecast, Forecast, SavedForecast, fit_bon, forecast
-from .models import MIXING_MODELS, ItemData, ItemPosterior, MixingFit, fit_mixing, item_data
+from .families import MixingFamily, available_families, get_family, register_family, unregister_family
+from .models import ItemData, ItemPosterior, MixingFit, fit_mixing, item_data
 from .plan import PlanResult, RoundsResult, merge_attempts, plan, sample_in_rounds
 from .passuntil_holdout import PassUntilHoldout, passuntil_holdout
 from .verifiers import (
@@ -162,6 +163,11 @@ __all__ = [
     "curvature_test",
     # mixing models, default forecast, censored logs, backtests
     "MIXING_MODELS",
+    "MixingFamily",
+    "register_family",
+    "unregister_family",
+    "get_family",
+    "available_families",
     "DEFAULT_CANDIDATES",
     "ItemData",
     "item_data",
@@ -194,3 +200,9 @@ __all__ = [
     "verifier_expected_utility",
     "utility_optimal_budget",
 ]
+
+
+def __getattr__(name):
+    if name == "MIXING_MODELS":  # the registered mixing families, at the time of asking
+        return available_families()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -55,16 +55,17 @@ from .._config import require_x64
 from .._files import atomic_write_text, json_text
 from ..errors import ArgumentError
 from ._common import _fmt, check_level
+from .families import available_families
 from .models import (
-    MIXING_MODELS,
     ItemData,
     MixingFit,
     _fit_batch,
     _make_fit,
     _rows,
-    _solve_prob,
     _weights,
     item_data,
+    item_loglik,
+    solve_probabilities,
 )
 from .censored import as_item_data
 
@@ -209,11 +210,9 @@ def _bootstrap_internal(models, data: ItemData, fraction: int, repeats: int, see
 
 def _continued_at_budget(model, thetas, sub: ItemData, budget: np.ndarray) -> np.ndarray:
     """(T, I): chance that item i, observed as in ``sub``, is solved within budget[i] (continued)."""
-    from .models import _log_obs
-
     more = np.maximum(budget - sub.n, 0.0)
-    lz = _log_obs(model, thetas, sub)
-    lf = _log_obs(model, thetas, sub, more)
+    lz = item_loglik(model, thetas, sub)
+    lf = item_loglik(model, thetas, sub, more)
     p = -np.expm1(np.minimum(lf - lz, 0.0))
     return np.where(sub.solved[None, :], 1.0, p)
 
@@ -802,11 +801,11 @@ class BonFit:
             for j, m in enumerate(models):
                 sel = chosen == j
                 if m in per_model:
-                    p_m = _solve_prob(m, thetas[m], self.data, NN, target)
+                    p_m = solve_probabilities(m, thetas[m], self.data, NN, target)
                     per_model[m][:, t] = np.sum(u < p_m, axis=1)
                     probs[sel] = p_m[sel]
                 elif sel.any():
-                    probs[sel] = _solve_prob(m, thetas[m][sel], self.data, NN, target)
+                    probs[sel] = solve_probabilities(m, thetas[m][sel], self.data, NN, target)
             solved[:, t] = np.sum(u < probs, axis=1)
             expected[:, t] = probs.mean(axis=1)
         return solved, expected, chosen
@@ -958,8 +957,8 @@ def check_bon_record(c) -> None:
             if f is None:
                 continue
             m = f.get("model", "str")
-            if m is not None and m not in MIXING_MODELS:
-                f.problem(f"`{f.prefix}model` = {m!r} is not one of {', '.join(MIXING_MODELS)}")
+            if m is not None and m not in available_families():
+                f.problem(f"`{f.prefix}model` = {m!r} is not one of {', '.join(available_families())}")
             f.get("params", "object[number]")
             f.get("theta", "list[number]")
             for key in ("loglik", "penalty"):
@@ -1091,7 +1090,7 @@ def _solve_budget(model, thetas, data: ItemData, rates, target, max_budget) -> n
     full_grid = start * np.logspace(0.0, decades, max(2, int(math.ceil(8 * decades)) + 1))
     cols = []
     for NN in full_grid:  # evaluate upwards until every theta has reached every target rate
-        cols.append(_solve_prob(model, thetas, data, NN, target).mean(axis=1))
+        cols.append(solve_probabilities(model, thetas, data, NN, target).mean(axis=1))
         if np.all(cols[-1] >= rates.max()):
             break
     grid = full_grid[: len(cols)]
@@ -1117,7 +1116,7 @@ def _solve_budget(model, thetas, data: ItemData, rates, target, max_budget) -> n
                 lo, hi = lg[j - 1], lg[j]
                 for _ in range(40):
                     mid = 0.5 * (lo + hi)
-                    val = _solve_prob(model, thetas, data, math.exp(mid), target).mean()
+                    val = solve_probabilities(model, thetas, data, math.exp(mid), target).mean()
                     lo, hi = (lo, mid) if val >= tau else (mid, hi)
                 out[t, r] = math.exp(hi)
     return out
@@ -1140,7 +1139,7 @@ def fit_bon(data, k=None, *, model: str = "auto", candidates=DEFAULT_CANDIDATES,
         Successes per item.
     model : str
         ``"auto"`` (default): choose among ``candidates`` by the internal backtest; or one of
-        ``MIXING_MODELS`` to use that family (no internal backtest).
+        :func:`~scalefit.sampling.available_families` to use that family (no internal backtest).
     candidates : sequence of str
         Families to compare; the first is the reference (default ``DEFAULT_CANDIDATES``:
         kumaraswamy, beta, logit_normal).
@@ -1188,13 +1187,14 @@ def fit_bon(data, k=None, *, model: str = "auto", candidates=DEFAULT_CANDIDATES,
     cands = tuple(candidates)
     if not cands:
         raise ArgumentError("`candidates` is empty")
+    known = available_families()
     for c in cands:
-        if c not in MIXING_MODELS:
-            raise ArgumentError(f"`candidates` contains {c!r}, not one of {', '.join(map(repr, MIXING_MODELS))}")
+        if c not in known:
+            raise ArgumentError(f"`candidates` contains {c!r}, not one of {', '.join(map(repr, known))}")
     if len(set(cands)) != len(cands):
         raise ArgumentError(f"`candidates` = {list(cands)} repeats a model")
-    if model != "auto" and model not in MIXING_MODELS:
-        raise ArgumentError(f"`model` = {model!r} is not 'auto' or one of {', '.join(map(repr, MIXING_MODELS))}")
+    if model != "auto" and model not in known:
+        raise ArgumentError(f"`model` = {model!r} is not 'auto' or one of {', '.join(map(repr, known))}")
     fraction = int(fraction)
     if fraction < 2:
         raise ArgumentError(f"`fraction` = {fraction} must be an integer >= 2")
