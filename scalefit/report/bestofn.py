@@ -124,7 +124,8 @@ def _backtest_check(bon, fc, level: float) -> dict | None:
     if "internal_error" not in sc or not fc.num_bootstrap:
         return None
     row = sc[sc["model"] == bon.model]
-    err = float(row["internal_error"].iloc[0]) if len(row) else float("nan")
+    # a saved fit without an internal backtest (--model given) stores the error as null
+    err = float(pd.to_numeric(row["internal_error"], errors="coerce").iloc[0]) if len(row) else float("nan")
     if not np.isfinite(err):
         return None
     n_max = float(np.max(bon.data.attempts))
@@ -359,6 +360,7 @@ def saved_bon_record(bon, *, targets: Sequence[float] | None = None, budget_targ
     command that adds one.
     """
     from ..sampling import pass_at_k_interval
+    from ..sampling.bonfit import saved_single_value_notes
 
     _check_wording(metric, level)
     fc = bon.forecast
@@ -388,6 +390,11 @@ def saved_bon_record(bon, *, targets: Sequence[float] | None = None, budget_targ
                     "upper": float(r.upper),
                     "population": pop.get(float(r.N), float(np.interp(np.log(r.N), np.log(fc.N), fc.population)))}
                    for r in (tt.itertuples() if tt is not None else [])]
+    # an interval that is a single value says why (every item already solved, or a run solving
+    # every item in most replicates)
+    for row, note in zip(target_rows, saved_single_value_notes(fc, tg, level) if tg.size else []):
+        if note:
+            row["note"] = note
 
     plain = bool(np.all(d.extra == 0))
     obs = None
@@ -598,9 +605,10 @@ def render_bon_sections(record: Mapping, ctx: RenderContext) -> Section:
              "population curve": fmt_num(t.get("population"), 4) if t.get("population") is not None else "—"}
             for t in targets]
     if rows:
+        single = "".join(f" Interval {t['note'][0].upper()}{t['note'][1:]}." for t in targets if t.get("note"))
         flow.table(pd.DataFrame(rows), note="Prediction for the observed problems (conditional on their outcomes); "
                    f"'population curve' is the fitted {_model_words(model)} model's {name} for new problems from the same "
-                   "distribution.")
+                   "distribution." + single)
     if budget:
         flow.heading("Budget", level=2)
         flow.kv([("target", f"{name} = {fmt_num(budget.get('target'), 3)}"),
@@ -677,7 +685,8 @@ def render_bon_sections(record: Mapping, ctx: RenderContext) -> Section:
         s.append(f"At the target budget N = {fmt_num(t0['N'], 4)} attempts per problem"
                  + (f", {fmt_factor(_factor(t0['N'], n_max))} the attempts observed," if n_max else "")
                  + f" it predicts {metric}@{fmt_num(t0['N'], 4)} = {_f(t0['prediction']):.3f} for these problems, with a "
-                 f"{level:.0%} interval of {_f(t0.get('lower')):.3f} to {_f(t0.get('upper')):.3f}.")
+                 f"{level:.0%} interval of {_f(t0.get('lower')):.3f} to {_f(t0.get('upper')):.3f}"
+                 + (f" ({t0['note']})." if t0.get("note") else "."))
     if budget:
         s.append(f"Reaching {metric} = {fmt_num(budget['target'], 3)} takes about N = {fmt_num(budget['N'], 3)} attempts "
                  f"({level:.0%} interval {fmt_num(budget['lower'], 3)} to {fmt_num(budget['upper'], 3)}).")
