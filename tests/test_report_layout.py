@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
-from matplotlib.collections import PathCollection  # noqa: E402
+from matplotlib.collections import LineCollection, PathCollection  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 from matplotlib.transforms import Bbox  # noqa: E402
 
@@ -134,8 +134,8 @@ def _no_style(value) -> bool:
 
 def data_problems(fig, boxes) -> list[str]:
     """Text boxes (the part inside their axes' plot area) that a data line crosses or a marker
-    touches.  Lines are the axes' Line2D paths in display coordinates; markers are the line
-    vertices and scatter offsets, grown by half the marker size."""
+    touches.  Lines are the axes' Line2D paths and line collections (error bars) in display
+    coordinates; markers are the line vertices and scatter offsets, grown by half the marker size."""
     out = []
     px_per_pt = fig.dpi / 72.0
     for t, bb in boxes:
@@ -161,6 +161,10 @@ def data_problems(fig, boxes) -> list[str]:
                 if _points_in(path.vertices, box, r):
                     hits.append(f"markers of {line.get_label()!r}")
         for coll in ax.collections:
+            if isinstance(coll, LineCollection) and coll.get_visible():  # error bars
+                tr = coll.get_transform()
+                if any(tr.transform_path(path).intersects_bbox(box, filled=False) for path in coll.get_paths()):
+                    hits.append(f"segments of {coll.get_label()!r}")
             if isinstance(coll, PathCollection) and coll.get_visible() and len(coll.get_offsets()):
                 pts = coll.get_offset_transform().transform(coll.get_offsets())
                 sizes = coll.get_sizes()
@@ -210,15 +214,18 @@ def test_text_on_data_check_finds_a_line_and_a_marker():
     fig = Figure(figsize=(4, 3))
     ax = fig.add_axes((0.15, 0.15, 0.8, 0.8))
     ax.plot([0, 1], [0, 1], label="diagonal")
+    ax.errorbar([0.2], [0.8], yerr=[0.1], fmt="none", label="bar")
     ax.scatter([0.8], [0.2], s=40, label="point")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.text(0.5, 0.5, "on the line", ha="center", va="center")
     ax.text(0.8, 0.2, "on the marker", ha="center", va="center")
-    ax.text(0.05, 0.9, "corner")
+    ax.text(0.2, 0.8, "on the bar", ha="center", va="center")
+    ax.text(0.45, 0.03, "corner")
     probs = data_problems(fig, drawn_text_boxes(fig))
     assert any("'on the line'" in p and "diagonal" in p for p in probs)
     assert any("'on the marker'" in p and "point" in p for p in probs)
+    assert any("'on the bar'" in p for p in probs)
     assert not any("corner" in p for p in probs)
 
 

@@ -397,12 +397,24 @@ def saved_bon_record(bon, *, targets: Sequence[float] | None = None, budget_targ
             row["note"] = note
 
     plain = bool(np.all(d.extra == 0))
+    # a sample-until-success log's counts are not exchangeable draws (an item stops after the batch
+    # of its first success), so pass@k from them is biased upwards; its first successes give the
+    # observed rate exactly for every N up to the budget all items got
+    stopped = d.until_success if d.until_success is not None else bool(np.any(np.isfinite(d.first_success)))
     obs = None
-    if plain and n_min >= 1:
+    if (plain or stopped) and n_min >= 1:
         ks = np.unique(np.round(np.geomspace(1, n_min, min(n_min, 24))).astype(np.int64))
-        iv = pass_at_k_interval(n, k, ks, level=level, num_samples=2000, seed=fc.seed)
-        obs = {"N": ks.astype(float).tolist(), "value": np.asarray(iv.estimate).tolist(),
-               "lower": np.asarray(iv.lower).tolist(), "upper": np.asarray(iv.upper).tolist()}
+        if stopped:
+            fs = np.asarray(d.first_success, float)
+            ivs = [pass_at_k_interval(np.ones(n.size, np.int64), (np.isfinite(fs) & (fs <= kk)).astype(np.int64), 1,
+                                      level=level, num_samples=2000, seed=fc.seed) for kk in ks]
+            est, lo, hi = ([float(np.asarray(getattr(iv, a)).ravel()[0]) for iv in ivs]
+                           for a in ("estimate", "lower", "upper"))
+        else:
+            iv = pass_at_k_interval(n, k, ks, level=level, num_samples=2000, seed=fc.seed)
+            est, lo, hi = (np.asarray(v).tolist() for v in (iv.estimate, iv.lower, iv.upper))
+        obs = {"N": ks.astype(float).tolist(), "value": est, "lower": lo, "upper": hi,
+               "method": "first_success" if stopped else "pass@k"}
 
     budget = None
     if budget_target is not None:
@@ -414,7 +426,9 @@ def saved_bon_record(bon, *, targets: Sequence[float] | None = None, budget_targ
             budget = {"target": tau, "N": _crossing(N_obs, np.asarray(obs["value"]), tau),
                       "lower": _crossing(N_obs, np.asarray(obs["upper"]), tau),
                       "upper": _crossing(N_obs, np.asarray(obs["lower"]), tau),
-                      "note": "reached within the observed attempts (interpolated unbiased pass@k)"}
+                      "note": "reached within the observed attempts (interpolated " + (
+                          "share of problems whose first success came within N)" if obs.get("method") == "first_success"
+                          else "unbiased pass@k)")}
         else:
             bf = fc.budget(tau, level)
             note = (f"{fit.model} model; interval from the same {fc.num_bootstrap} bootstrap replicates "
@@ -646,8 +660,10 @@ def render_bon_sections(record: Mapping, ctx: RenderContext) -> Section:
         model_label=f"fitted {_model_words(model)} model (population)", ax=ax,
     )
     flow.caption(
-        f"Observed {name} for N up to the attempts made (circles: unbiased pass@k with a {level:.0%} bootstrap "
-        f"interval over problems), the fitted {_model_words(model)} model (grey, dotted) and the prediction beyond the data (dashed, grey "
+        f"Observed {name} for N up to the attempts made (circles: "
+        + ("share of problems whose first success came within N, exact for a sample-until-success log"
+           if obs.get("method") == "first_success" else "unbiased pass@k")
+        + f", with a {level:.0%} bootstrap interval over problems), the fitted {_model_words(model)} model (grey, dotted) and the prediction beyond the data (dashed, grey "
         f"region) with its {level:.0%} band. Stars: targets. "
         + (f"Green line and shading: the budget reaching {name} = {fmt_num(budget['target'], 3)} and its interval."
            if budget else "")

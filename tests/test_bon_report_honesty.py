@@ -1,6 +1,13 @@
-"""A best-of-N interval that is a single value says why, in words (issue 15: the jailbreak log's
-ASR@N = 1.000 [1.000, 1.000]): a continued rate of exactly 1 because every item already succeeded
-within N, or a realised rate of 1 in most replicates, with the expected rate's interval quoted."""
+"""Issue 15's jailbreak-log report (ASR@N = 1.000 [1.000, 1.000] "while the fitted curve lies below
+the observed points"):
+
+1. A best-of-N interval that is a single value says why, in words: a continued rate of exactly 1
+   because every item already succeeded within N, or a realised rate of 1 in most replicates,
+   with the expected rate's interval quoted.
+2. The observed points of a sample-until-success log are the exact share of items whose first
+   success came within N, not pass@k of its counts (biased upwards by the stopping rule: an item
+   broken in its second batch has successes among attempts it would not have had at N = 1 batch).
+"""
 
 from __future__ import annotations
 
@@ -63,3 +70,34 @@ def test_fresh_interval_at_one_quotes_the_expected_rate():
     by_N = {t["N"]: t for t in rec["targets"]}
     assert "(every item solved)" in by_N[float(at_one[0])]["note"]
     assert "note" not in by_N[100.0]
+
+
+def test_observed_points_of_a_sample_until_success_log_are_exact():
+    from scalefit.io import attempts_to_counts
+    from scalefit.report.bestofn import saved_bon_record
+    from scalefit.sampling import pass_at_k, until_success_items
+
+    rng = np.random.default_rng(11)
+    batch, cap = 10, 60
+    rows = []
+    for i, p in enumerate(rng.beta(0.5, 6.0, size=60)):
+        for a in range(cap):  # sample in batches of 10 until the batch holding the first success
+            rows.append({"item": i, "attempt": a, "success": bool(rng.random() < p)})
+            if a % batch == batch - 1 and any(r["success"] for r in rows if r["item"] == i):
+                break
+    import pandas as pd
+
+    counts = attempts_to_counts(pd.DataFrame(rows), batch_size=batch, cap=cap)
+    data = until_success_items(counts)
+    saved = fit_bon(data, model="beta").with_forecast(num_bootstrap=20, backtest=False)
+    obs = saved_bon_record(saved, targets=[100.0])["observed"]
+    assert obs["method"] == "first_success" and obs["N"][-1] == batch  # every item got its first batch
+    fs = counts["first_success"].to_numpy()
+    exact = [float(np.mean(np.isfinite(fs) & (fs <= N))) for N in obs["N"]]
+    # means of 0/1 outcomes over 60 items: equal up to the rounding of a float sum
+    assert obs["value"] == pytest.approx(exact, rel=1e-12, abs=1e-15)
+    assert all(lo <= v <= hi for v, lo, hi in zip(obs["value"], obs["lower"], obs["upper"]))
+    # pass@k of the stopped counts overstates the rate at the first batch (what the issue saw): items
+    # broken in batch 1 count 1 either way, items broken later count > 0 instead of 0
+    chen = float(np.mean(pass_at_k(counts["n"].to_numpy(), counts["k"].to_numpy(), batch)))
+    assert chen > exact[-1]
