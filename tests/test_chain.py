@@ -228,3 +228,26 @@ def test_cli_where_selects_one_data_set_and_names_bad_columns_and_values(tmp_pat
         rc = main(["chain", str(path), "--where", where, "--intermediate", "loss", "--target", "acc"])
         err = capsys.readouterr().err.strip()
         assert rc == 2 and needle in err and len(err.splitlines()) == 1, err
+
+
+def test_shifted_link_coordinates_give_the_same_curve():
+    """method="bayes" samples the error link on the intermediate minus a shift (LINK_SHIFTS);
+    mapping the draws back must give the same curve at the unshifted intermediate."""
+    from scalefit.chain import link_shift_values
+
+    law = get_law("error_link")
+    rng = np.random.default_rng(3)
+    shifted = {"eps": rng.uniform(0.6, 0.9, 50), "log_k": rng.normal(-2, 0.5, 50), "log_gamma": rng.normal(0, 0.3, 50)}
+    c, L = 2.5, np.array([2.6, 3.1, 4.4])
+    back = link_shift_values("error_link", shifted, c)
+    assert np.array_equal(back["eps"], shifted["eps"]) and np.array_equal(back["log_gamma"], shifted["log_gamma"])
+    for s in (0, 17, 49):
+        on_shifted = law.evaluate({k: v[s] for k, v in shifted.items()}, L=L - c)
+        on_own = law.evaluate({k: v[s] for k, v in back.items()}, L=L)
+        # exp(a - g (L - c)) vs exp((a + g c) - g L): the same exponent up to rounding of ~5 terms
+        np.testing.assert_allclose(on_own, on_shifted, rtol=1e-12)
+    # the reverse map undoes it (used for the sampler's start)
+    again = link_shift_values("error_link", back, -c)
+    np.testing.assert_allclose(again["log_k"], shifted["log_k"], rtol=0, atol=1e-12)
+    # laws without a shift rule are returned unchanged
+    assert link_shift_values("sigmoid", {"a": np.ones(2)}, c)["a"].tolist() == [1.0, 1.0]
