@@ -43,6 +43,12 @@ def test_continued_rate_exactly_one_says_every_item_already_succeeded():
     # one attempt earlier some item is still open: no such sentence
     fc2 = bon.predict([N - 1], target="continued", num_bootstrap=B)
     assert fc2.estimate[0] < 1.0 and "already succeeded" not in fc2.note
+    # below every item's budget (100) all outcomes within N are in the log, solved or not: exact
+    data = _log(solved_all=False)
+    fc3 = fit_bon(data, model="beta").predict([40], target="continued", num_bootstrap=B)
+    solved = int(np.sum(data.first_success <= 40))
+    assert fc3.estimate[0] == pytest.approx(solved / 40, rel=1e-12) and fc3.lower[0] == fc3.upper[0]
+    assert f"known from the log ({solved} of 40 succeeded)" in fc3.note
 
 
 def test_fresh_interval_at_one_quotes_the_expected_rate():

@@ -985,13 +985,19 @@ def single_value_note(target: str, N: float, estimate: float, lower: float, uppe
     if not (np.isfinite(lower) and np.isfinite(upper)) or lower != upper:
         return ""
     where = f"N = {_fmt(N)}"
+    value = int(round(lower * n_items))
+    lo, hi = _percentile_interval(np.asarray(expected, float), level)
     if target == "continued" and estimate == 1.0:
         return (f"at {where} every one of the {n_items} items already succeeded within its first N attempts in the "
                 "log, so the continued rate is exactly 1 (no uncertainty is left)")
-    value = int(round(lower * n_items))
+    if target == "continued" and float(hi) - float(lo) <= 1e-12 and abs(estimate - lower) <= 1e-12:
+        # no replicate's model adds anything: every item's outcome within N is in the log (each
+        # replicate's expected rate is then a mean of the same 0/1 outcomes: equal up to the
+        # rounding of a sum, far below 1e-12)
+        return (f"at {where} every item's outcome within its first N attempts is known from the log ({value} of "
+                f"{n_items} succeeded), so the continued rate is exactly {_fmt(estimate)} (no uncertainty is left)")
     share = float(np.mean(np.round(np.asarray(solved)) == value)) if np.size(solved) else float("nan")
     what = "every item solved" if value == n_items else f"{value} of {n_items} items solved"
-    lo, hi = _percentile_interval(np.asarray(expected, float), level)
     return (f"at {where} a run's realised rate is {_fmt(lower)} ({what}) in {share:.0%} of the replicates, so its "
             f"{level:.0%} interval is that single value; the expected rate is {estimate:.4g} "
             f"[{float(lo):.4g}, {float(hi):.4g}]")
