@@ -18,6 +18,9 @@ def add_commands(sub) -> None:
     s.add_argument("--target", required=True, metavar="COLUMN",
                    help="target metric; `1-COLUMN` fits one minus a column (error from accuracy)")
     s.add_argument("--map", help="rename source columns to run/N/D/step, e.g. run=name,N=params,D=tokens")
+    s.add_argument("--where", action="append", metavar="COLUMN=VALUE",
+                   help="keep only rows whose source column equals VALUE, e.g. --where dataset=rpj (repeatable: "
+                        "every condition must hold; numeric columns compare as numbers)")
     s.add_argument("--anchor", action="append",
                    help="fixed row kept in every replicate, e.g. loss=0,acc=1 (repeatable)")
     s.add_argument("--last", type=int, default=1, help="average step 1's intermediate over the last K checkpoints")
@@ -47,6 +50,30 @@ def _number(v: str, flag: str, name: str) -> float:
         raise ArgumentError(f"`--{flag}`: value of `{name}` = {v!r} is not a number") from None
 
 
+def select_rows(frame: pd.DataFrame, conditions: list[str], source: str) -> pd.DataFrame:
+    """The rows of ``frame`` meeting every ``COLUMN=VALUE`` condition (``--where``); a numeric
+    column compares as numbers, any other as text.  One-line errors name the column and value."""
+    keep = np.ones(len(frame), dtype=bool)
+    for text in conditions:
+        for col, value in _pairs(text, "where").items():
+            if col not in frame.columns:
+                raise ArgumentError(f"`--where`: column `{col}` is not in '{source}' "
+                                    f"(columns: {', '.join(map(str, frame.columns))})")
+            series = frame[col]
+            if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+                match = series.to_numpy(dtype=float) == _number(value, "where", col)
+            else:
+                match = series.astype(str).str.strip().to_numpy() == value
+            if not match.any():
+                seen = pd.unique(series.astype(str))
+                shown = ", ".join(seen[:8]) + (", ..." if len(seen) > 8 else "")
+                raise ArgumentError(f"`--where`: no row of '{source}' has `{col}` = {value!r} (values: {shown})")
+            keep &= match
+    if not keep.any():
+        raise ArgumentError(f"`--where`: no row of '{source}' meets every condition ({'; '.join(conditions)})")
+    return frame[keep]
+
+
 def run_chain(args) -> int:
     from ._files import check_output_path
     from .chain import fit_chain
@@ -56,6 +83,8 @@ def run_chain(args) -> int:
         check_output_path(args.output, overwrite=args.force, argument="-o")
 
     frame = read_frame(args.data)
+    if args.where:
+        frame = select_rows(frame, args.where, args.data)
     if args.map:
         ren = {src: dst for dst, src in _pairs(args.map, "map").items()}
         missing = [c for c in ren if c not in frame.columns]

@@ -195,3 +195,59 @@ def test_bayesian_chain_reports_both_samplers_diagnostics(tmp_path):
     back = scalefit.ChainResult.from_json(tmp_path / "bayes_chain.json")
     pd.testing.assert_frame_equal(back.predict(2e9, 4e10), out)
     assert back.converged == res.converged and back.method == "bayes"
+
+
+def test_cli_where_selects_one_data_set_and_names_bad_columns_and_values(tmp_path, capsys):
+    """`scalefit chain --where COLUMN=VALUE` fits one data set of a file holding several: the same
+    numbers as the API on that subset (issue 16: reproduce per-data-set results from the CLI)."""
+    from scalefit.chain_cli import select_rows
+    from scalefit.cli import main
+
+    a, b = _ladder(seed=7), _ladder(seed=8)
+    a["dataset"], b["dataset"] = "a", "b"
+    b["loss"] *= 1.2  # a different data set: mixing it in would change the fit
+    both = pd.concat([a, b], ignore_index=True)
+    both["multiplier"] = both["D"] / both["N"]
+    path = tmp_path / "two.csv"
+    both.to_csv(path, index=False)
+    rc = main(["chain", str(path), "--where", "dataset=b", "--step1", "overtraining", "--intermediate", "loss",
+               "--target", "acc", "--bootstrap", "0", "--at", "N=2e9,D=4e10"])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    res = fit_chain(b, "overtraining", "sigmoid", intermediate="loss", target="acc", n_replicates=0)
+    p = res.predict(2e9, 4e10).iloc[0]
+    assert f"loss {p['loss']:.4g}, acc {p['prediction']:.4g}" in out
+    # conditions combine; numeric columns compare as numbers (80 matches 80.0 in the file): D/N is
+    # 80 exactly only at the final checkpoint of the m = 80 runs, one per size of data set a
+    sel = select_rows(pd.read_csv(path), ["dataset=a", "multiplier=80"], str(path))
+    assert set(sel["dataset"]) == {"a"} and sel["step"].eq(1000).all() and len(sel) == 4
+    for where, needle in (("datset=a", "`--where`: column `datset` is not in"),
+                          ("dataset=c", "no row of '" + str(path) + "' has `dataset` = 'c' (values: a, b)"),
+                          ("multiplier=x", "`--where`: value of `multiplier` = 'x' is not a number"),
+                          ("dataset", "`--where` expects NAME=VALUE")):
+        rc = main(["chain", str(path), "--where", where, "--intermediate", "loss", "--target", "acc"])
+        err = capsys.readouterr().err.strip()
+        assert rc == 2 and needle in err and len(err.splitlines()) == 1, err
+
+
+def test_shifted_link_coordinates_give_the_same_curve():
+    """method="bayes" samples the error link on the intermediate minus a shift (LINK_SHIFTS);
+    mapping the draws back must give the same curve at the unshifted intermediate."""
+    from scalefit.chain import link_shift_values
+
+    law = get_law("error_link")
+    rng = np.random.default_rng(3)
+    shifted = {"eps": rng.uniform(0.6, 0.9, 50), "log_k": rng.normal(-2, 0.5, 50), "log_gamma": rng.normal(0, 0.3, 50)}
+    c, L = 2.5, np.array([2.6, 3.1, 4.4])
+    back = link_shift_values("error_link", shifted, c)
+    assert np.array_equal(back["eps"], shifted["eps"]) and np.array_equal(back["log_gamma"], shifted["log_gamma"])
+    for s in (0, 17, 49):
+        on_shifted = law.evaluate({k: v[s] for k, v in shifted.items()}, L=L - c)
+        on_own = law.evaluate({k: v[s] for k, v in back.items()}, L=L)
+        # exp(a - g (L - c)) vs exp((a + g c) - g L): the same exponent up to rounding of ~5 terms
+        np.testing.assert_allclose(on_own, on_shifted, rtol=1e-12)
+    # the reverse map undoes it (used for the sampler's start)
+    again = link_shift_values("error_link", back, -c)
+    np.testing.assert_allclose(again["log_k"], shifted["log_k"], rtol=0, atol=1e-12)
+    # laws without a shift rule are returned unchanged
+    assert link_shift_values("sigmoid", {"a": np.ones(2)}, c)["a"].tolist() == [1.0, 1.0]

@@ -23,6 +23,11 @@ from scalefit.io import (
 )
 
 
+
+def _plain(counts):
+    """The counts without the first-success positions of ordered logs (tested in test_attempt_order.py)."""
+    return counts.drop(columns="first_success_at", errors="ignore").to_dict("list")
+
 def _counts_source() -> pd.DataFrame:
     return pd.DataFrame({
         "model": ["small", "small", "small", "large", "large", "large"],
@@ -107,7 +112,7 @@ def test_until_success_counts_round_trip(tmp_path):
 
 def test_long_table_to_counts():
     counts = load_attempts(_long_source(), groups=["model"])
-    assert counts.to_dict("list") == {"model": ["a", "a", "b", "b"], "item": ["p", "q", "p", "q"],
+    assert _plain(counts) == {"model": ["a", "a", "b", "b"], "item": ["p", "q", "p", "q"],
                                       "n": [3, 2, 2, 1], "k": [2, 0, 0, 1]}
     assert counts.attrs["columns"] == {"item": "problem", "attempt": "sample", "success": "passed"}
 
@@ -170,7 +175,7 @@ def test_jsonl_log_with_field_mapping(tmp_path):
             for i in range(2) for a in range(3)]
     path.write_text("\n".join(json.dumps(r) for r in rows))
     counts = load_attempts(path, "jsonl", item="i", attempt="n", success="flagged")
-    assert counts.to_dict("list") == {"item": [0, 1], "n": [3, 3], "k": [1, 0]}
+    assert _plain(counts) == {"item": [0, 1], "n": [3, 3], "k": [1, 0]}
 
 
 def test_jsonl_format_reads_any_extension(tmp_path):
@@ -182,7 +187,7 @@ def test_jsonl_format_reads_any_extension(tmp_path):
 def test_numpy_matrix():
     matrix = np.array([[0, 1, np.nan], [1, 1, 0], [np.nan, np.nan, np.nan], [0, 0, 0]])
     counts = load_attempts(matrix)
-    assert counts.to_dict("list") == {"item": [0, 1, 3], "n": [2, 3, 3], "k": [1, 2, 0]}
+    assert _plain(counts) == {"item": [0, 1, 3], "n": [2, 3, 3], "k": [1, 2, 0]}
 
 
 def test_boolean_numpy_matrix_log():
@@ -195,13 +200,13 @@ def test_wide_csv_matrix(tmp_path):
     path = tmp_path / "wide.csv"
     path.write_text("model,problem_id,a0,a1,a2\nx,p1,0,1,\nx,p2,1,1,0\ny,p1,,,\ny,p2,0,0,1\n")
     counts = load_attempts(path, "matrix", groups=["model"])
-    assert counts.to_dict("list") == {"model": ["x", "x", "y"], "item": ["p1", "p2", "p2"],
+    assert _plain(counts) == {"model": ["x", "x", "y"], "item": ["p1", "p2", "p2"],
                                       "n": [2, 3, 3], "k": [1, 2, 1]}
 
 
 def test_matrix_is_detected_automatically():
     source = pd.DataFrame({"item": ["u", "v"], "s0": [0, 1], "s1": [1.0, np.nan]})
-    assert load_attempts(source).to_dict("list") == {"item": ["u", "v"], "n": [2, 1], "k": [1, 1]}
+    assert _plain(load_attempts(source)) == {"item": ["u", "v"], "n": [2, 1], "k": [1, 1]}
 
 
 def test_bad_matrix_cell():
@@ -223,7 +228,7 @@ def test_humaneval_results_jsonl(tmp_path):
     path.write_text("\n".join(json.dumps(r) for r in rows))
     for fmt in ("auto", "humaneval"):
         counts = load_attempts(path, fmt)
-        assert counts.to_dict("list") == {"item": ["HumanEval/0", "HumanEval/1"], "n": [2, 1], "k": [1, 0]}
+        assert _plain(counts) == {"item": ["HumanEval/0", "HumanEval/1"], "n": [2, 1], "k": [1, 0]}
 
 
 def test_evalplus_results_json(tmp_path):
@@ -238,7 +243,7 @@ def test_evalplus_results_json(tmp_path):
     }))
     for fmt in ("auto", "humaneval"):
         counts = load_attempts(path, fmt)
-        assert counts.to_dict("list") == {"item": ["HumanEval/0", "HumanEval/1"], "n": [2, 1], "k": [1, 0]}
+        assert _plain(counts) == {"item": ["HumanEval/0", "HumanEval/1"], "n": [2, 1], "k": [1, 0]}
 
 
 # ---------------------------------------------------------------------------------- until success

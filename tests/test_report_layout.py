@@ -3,7 +3,9 @@
 1. Every page of the demo report (a Chinchilla fit with its bootstrap, the best-of-N record of
    the demo), of a posterior report and of a saved best-of-N fit (``scalefit bon fit -o``) is
    drawn with matplotlib's Agg renderer; every text artist that is actually drawn gives its
-   window extent, and no two boxes may overlap and no box may leave the page.
+   window extent, and no two boxes may overlap, no box may leave the page, and no box inside a
+   plot area may sit on a data line or marker of its own axes (line paths and marker centres
+   transformed to display coordinates; legend entries, on their own frame, are exempt).
 2. Rendering calls no fitting function: every fitting and bootstrap entry point is replaced by
    one that raises, and the three reports still render, with the cover's claim that nothing was
    refitted.
@@ -25,7 +27,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
+from matplotlib.collections import LineCollection, PathCollection  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
+from matplotlib.transforms import Bbox  # noqa: E402
 
 import scalefit  # noqa: E402
 import scalefit.bayes  # noqa: E402
@@ -121,7 +125,61 @@ def layout_problems(fig, margins: tuple[float, float] | None = None) -> list[str
         h = min(b1.y1, b2.y1) - max(b1.y0, b2.y0)
         if w > TOUCH_PX and h > TOUCH_PX:
             out.append(f"overlap {w:.0f}x{h:.0f} px: {t1.get_text()!r} and {t2.get_text()!r}")
+    return out + data_problems(fig, boxes)
+
+
+def _no_style(value) -> bool:
+    return value is None or str(value) in ("None", "none", "", " ")
+
+
+def data_problems(fig, boxes) -> list[str]:
+    """Text boxes (the part inside their axes' plot area) that a data line crosses or a marker
+    touches.  Lines are the axes' Line2D paths and line collections (error bars) in display
+    coordinates; markers are the line vertices and scatter offsets, grown by half the marker size."""
+    out = []
+    px_per_pt = fig.dpi / 72.0
+    for t, bb in boxes:
+        ax = t.axes
+        if ax is None:
+            continue
+        legend = ax.get_legend()
+        if legend is not None and any(t is x for x in legend.get_texts()):
+            continue
+        inner = Bbox.intersection(bb, ax.bbox)
+        if inner is None or inner.width <= 2 * TOUCH_PX or inner.height <= 2 * TOUCH_PX:
+            continue  # tick labels, axis labels and titles lie outside the plot area
+        box = Bbox.from_extents(inner.x0 + TOUCH_PX, inner.y0 + TOUCH_PX, inner.x1 - TOUCH_PX, inner.y1 - TOUCH_PX)
+        hits = []
+        for line in ax.get_lines():
+            if not line.get_visible() or len(line.get_xydata()) == 0:
+                continue
+            path = line.get_transform().transform_path(line.get_path())
+            if not _no_style(line.get_linestyle()) and path.intersects_bbox(box, filled=False):
+                hits.append(f"line {line.get_label()!r}")
+            elif not _no_style(line.get_marker()):
+                r = line.get_markersize() * px_per_pt / 2
+                if _points_in(path.vertices, box, r):
+                    hits.append(f"markers of {line.get_label()!r}")
+        for coll in ax.collections:
+            if isinstance(coll, LineCollection) and coll.get_visible():  # error bars
+                tr = coll.get_transform()
+                if any(tr.transform_path(path).intersects_bbox(box, filled=False) for path in coll.get_paths()):
+                    hits.append(f"segments of {coll.get_label()!r}")
+            if isinstance(coll, PathCollection) and coll.get_visible() and len(coll.get_offsets()):
+                pts = coll.get_offset_transform().transform(coll.get_offsets())
+                sizes = coll.get_sizes()
+                r = np.sqrt(sizes.max() if len(sizes) else 36.0) * px_per_pt / 2
+                if _points_in(pts, box, r):
+                    hits.append(f"markers of {coll.get_label()!r}")
+        if hits:
+            out.append(f"text on data: {t.get_text()!r} on {', '.join(hits)}")
     return out
+
+
+def _points_in(points: np.ndarray, box, r: float) -> bool:
+    p = np.asarray(points, float)
+    p = p[np.all(np.isfinite(p), axis=1)]
+    return bool(np.any((p[:, 0] > box.x0 - r) & (p[:, 0] < box.x1 + r) & (p[:, 1] > box.y0 - r) & (p[:, 1] < box.y1 + r)))
 
 
 @pytest.mark.parametrize("name", list(REPORTS))
@@ -146,6 +204,29 @@ def test_overlap_check_finds_an_overlap():
     fig.text(0.95, 0.5, "off the page edge")
     probs = layout_problems(fig)
     assert any("overlap" in p for p in probs) and any("leaves the page" in p for p in probs)
+
+
+def test_text_on_data_check_finds_a_line_and_a_marker():
+    """The data check can fail: a label drawn across a plotted line, one on a scatter marker, and
+    one in an empty corner (not reported)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(4, 3))
+    ax = fig.add_axes((0.15, 0.15, 0.8, 0.8))
+    ax.plot([0, 1], [0, 1], label="diagonal")
+    ax.errorbar([0.2], [0.8], yerr=[0.1], fmt="none", label="bar")
+    ax.scatter([0.8], [0.2], s=40, label="point")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.text(0.5, 0.5, "on the line", ha="center", va="center")
+    ax.text(0.8, 0.2, "on the marker", ha="center", va="center")
+    ax.text(0.2, 0.8, "on the bar", ha="center", va="center")
+    ax.text(0.45, 0.03, "corner")
+    probs = data_problems(fig, drawn_text_boxes(fig))
+    assert any("'on the line'" in p and "diagonal" in p for p in probs)
+    assert any("'on the marker'" in p and "point" in p for p in probs)
+    assert any("'on the bar'" in p for p in probs)
+    assert not any("corner" in p for p in probs)
 
 
 # ---------------------------------------------------------------------------------------------

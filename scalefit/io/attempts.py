@@ -18,7 +18,15 @@ column             type       meaning
                               first success
 ``cap``            int64      sample-until-success only: most attempts an item could get
 ``censored``       bool       sample-until-success only: stopped (at ``cap``) without success
+``first_success_at``  float64  fixed-budget attempt logs only: 1-based attempt of the first
+                              success within the item, from the log's attempt order; NaN when
+                              none succeeded
 =================  =========  ===============================================================
+
+A per-attempt log always has an attempt order: its attempt column when there is one, else the
+order of the rows within each item (a matrix: its column order).  ``attrs["attempt_order"]``
+says which.  The order lets continued forecasts judge an item that got more than N attempts on
+its first N exactly; a counts table has no order.
 
 **Attempt log** (from :func:`load_attempt_log`), one row per attempt, grouped by item in
 order of first appearance and sorted by attempt within an item:
@@ -88,6 +96,10 @@ COUNT_COLUMNS: tuple[str, ...] = ("item", "n", "k")
 #: Extra columns of the counts form for sample-until-success data.
 UNTIL_SUCCESS_COLUMNS: tuple[str, ...] = ("first_success", "batch_size", "cap", "censored")
 
+#: Extra column of the counts form for fixed-budget attempt logs: the 1-based attempt of each
+#: item's first success (NaN: none), from the log's attempt order.
+ORDER_COLUMN = "first_success_at"
+
 #: Columns of the attempt log, after the group columns.
 LOG_COLUMNS: tuple[str, ...] = ("item", "attempt", "success")
 
@@ -96,7 +108,7 @@ LAYOUTS = ("auto", "counts", "long", "matrix", "jsonl", "humaneval", "until_succ
 _TRUE = {"1", "1.0", "true", "t", "yes", "y", "pass", "passed", "success", "succeeded", "ok", "correct"}
 _FALSE = {"0", "0.0", "false", "f", "no", "n", "fail", "failed", "failure", "timeout", "timed out",
           "error", "incorrect", "wrong"}
-_KNOWN = {*COUNT_COLUMNS, *UNTIL_SUCCESS_COLUMNS, *LOG_COLUMNS}
+_KNOWN = {*COUNT_COLUMNS, *UNTIL_SUCCESS_COLUMNS, *LOG_COLUMNS, ORDER_COLUMN}
 
 
 # --------------------------------------------------------------------------------------------
@@ -348,7 +360,26 @@ def _attempt_problems(
 
     if until and not missing and "n" in counts and "k" in counts:
         problems += _until_success_problems(frame, counts["n"], counts["k"], who, at, shown)
+    if ORDER_COLUMN in frame.columns and "n" in counts and "k" in counts:
+        problems += _order_problems(frame[ORDER_COLUMN], counts["n"], counts["k"], who, at)
     return problems
+
+
+def _order_problems(series: pd.Series, n: np.ndarray, k: np.ndarray, who, at) -> list[str]:
+    """A fixed-budget log's first-success positions: a 1-based attempt <= n where k > 0, NaN where k = 0."""
+    col = f"`{ORDER_COLUMN}`"
+    fs, bad = parse_numeric(series)
+    known = np.isfinite(fs)
+    with np.errstate(invalid="ignore"):
+        wrong = bad | (known & ((fs < 1) | (fs != np.round(fs)) | (fs > n) | (k == 0))) | (~known & ~bad & (k > 0))
+
+    def describe(p: int) -> str:
+        if not known[p] and not bad[p]:
+            return f"{who(p)}: {col} is NaN but `k` = {fmt_value(k[p])}{at(p)}"
+        return (f"{who(p)}: {col} = {fmt_value(series.iat[p])} is not the attempt of a first success "
+                f"(1..`n` = {fmt_value(n[p])}, with `k` = {fmt_value(k[p])}){at(p)}")
+
+    return capped(np.flatnonzero(wrong), describe, lambda c: f"column {col}: and {c} more items")
 
 
 def _until_success_problems(frame, n, k, who, at, shown) -> list[str]:
@@ -760,6 +791,19 @@ def _log_from_raw(
     return _log_from_long(raw, mapping, groups, name), mapping
 
 
+def _order_text(kind: str, mapping: dict[str, str], unused: Sequence[str] = ()) -> str:
+    """Where a per-attempt source's attempt order comes from (``attrs["attempt_order"]``);
+    ``unused``: source columns that were not read (one may be an attempt index)."""
+    if kind == "matrix":
+        return "the column order of the matrix"
+    if "attempt" in mapping:
+        return f"the attempt column `{mapping['attempt']}`"
+    text = "the order of each item's attempts in the source (no attempt column"
+    if unused:
+        text += f"; name one with `attempt` (--attempt) if {fmt_names(list(unused))} holds it"
+    return text + ")"
+
+
 def _reader_options(explicit: dict[str, object], groups: list[str], partial, tests) -> dict[str, object]:
     """What the evaluation-log readers need from the loader's arguments."""
     return {"item": explicit.get("item"), "success": explicit.get("success"), "groups": groups,
@@ -847,7 +891,10 @@ def load_attempt_log(
                 "`format`: the data holds counts (`n`, `k`), not individual attempts; use load_attempts"
             )
         log, mapping = _log_from_raw(raw, kind, explicit, groups, name)
-    log.attrs = {"source": name, "groups": groups, "columns": mapping}
+    log.attrs = {"source": name, "groups": groups, "columns": mapping,
+                 "attempt_order": _order_text("matrix" if isinstance(source, np.ndarray) else kind, mapping,
+                                              () if isinstance(source, np.ndarray) else
+                                              [c for c in raw.columns if c not in groups and c not in mapping.values()])}
     if not isinstance(source, np.ndarray) and raw.attrs.get("read_as"):
         log.attrs["read_as"] = raw.attrs["read_as"]
     return log
@@ -934,13 +981,17 @@ def attempts_to_counts(
     counts["n"] = n
     counts["k"] = k
     attrs = {"source": log.attrs.get("source"), "groups": groups, "columns": log.attrs.get("columns", {})}
-    if until_success:
-        position = _positions(sorted_codes)
-        hits = np.flatnonzero(sorted_success)
-        first = np.full(n_items, np.nan)
-        if len(hits):
-            item_codes, where = np.unique(sorted_codes[hits], return_index=True)
-            first[item_codes] = position[hits[where]] + 1.0
+    position = _positions(sorted_codes)
+    hits = np.flatnonzero(sorted_success)
+    first = np.full(n_items, np.nan)
+    if len(hits):
+        item_codes, where = np.unique(sorted_codes[hits], return_index=True)
+        first[item_codes] = position[hits[where]] + 1.0
+    if not until_success:
+        counts[ORDER_COLUMN] = first
+        attrs["attempt_order"] = log.attrs.get("attempt_order") or (
+            "the `attempt` column" if "attempt" in log.columns else "the row order within each item")
+    else:
         counts["first_success"] = first
         counts["batch_size"] = np.int64(batch_size if batch_size is not None else 1)
         if cap is None:  # the most attempts any item of the group got
@@ -972,6 +1023,8 @@ def _counts_from_table(
     extra = [c for c in UNTIL_SUCCESS_COLUMNS if c in raw.columns]
     for c in extra:
         data[c] = raw[c]
+    if ORDER_COLUMN in raw.columns and not extra:  # a saved fixed-budget log's first-success positions
+        data[ORDER_COLUMN] = raw[ORDER_COLUMN]
     frame = pd.DataFrame(data)
     frame.index.name = "row"
     frame.attrs["first_row"] = first_row(source)
@@ -989,6 +1042,8 @@ def _counts_from_table(
         frame["batch_size"] = parse_numeric(frame["batch_size"])[0].astype(np.int64)
         frame["cap"] = parse_numeric(frame["cap"])[0].astype(np.int64)
         frame["censored"] = _parse_success(frame["censored"], allow_missing=False)[0] == 1.0
+    if ORDER_COLUMN in frame.columns:
+        frame[ORDER_COLUMN] = parse_numeric(frame[ORDER_COLUMN])[0]
     return frame
 
 
@@ -1043,9 +1098,12 @@ def load_attempts(
     pandas.DataFrame
         Columns: the group columns, ``item``, ``n`` (int64), ``k`` (int64); with sample-
         until-success data also ``first_success`` (float64, NaN if none), ``batch_size``,
-        ``cap`` (int64) and ``censored`` (bool).  Count sources keep their 0-based source row
+        ``cap`` (int64) and ``censored`` (bool); with other per-attempt data
+        ``first_success_at`` (float64, the 1-based attempt of the first success from the
+        source's attempt order, NaN if none).  Count sources keep their 0-based source row
         as the index (``row``); per-attempt sources give one row per item in order of first
-        appearance.  ``attrs``: ``source``, ``groups``, ``columns``, ``mixed_budgets``.
+        appearance.  ``attrs``: ``source``, ``groups``, ``columns``, ``mixed_budgets``, and for
+        per-attempt sources ``attempt_order`` (where the order came from).
 
     Raises
     ------
@@ -1096,7 +1154,10 @@ def load_attempts(
                            "mixed_budgets": _mixed_budgets(frame, groups), "first_row": first_row(name)}
             return frame
         log, mapping = _log_from_raw(raw, kind, explicit, groups, name)
-    log.attrs = {"source": name, "groups": groups, "columns": mapping}
+    log.attrs = {"source": name, "groups": groups, "columns": mapping,
+                 "attempt_order": _order_text("matrix" if isinstance(source, np.ndarray) else kind, mapping,
+                                              () if isinstance(source, np.ndarray) else
+                                              [c for c in raw.columns if c not in groups and c not in mapping.values()])}
     if format == "auto" and not until:  # a batched sample-until-success log, recognised from its data
         found = until_success_batch(log, groups)
         if found is not None:
@@ -1158,7 +1219,7 @@ def subsample_counts(counts: pd.DataFrame, m: int, seed: int | np.random.Generat
         raise ArgumentError(f"`m` = {m} exceeds the attempts of {len(short)} item(s) ({shown}{more})")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     drawn = rng.hypergeometric(k, n - k, m) if len(n) else np.zeros(0, dtype=np.int64)
-    out = counts.copy()
+    out = counts.drop(columns=[ORDER_COLUMN], errors="ignore")  # the draws have no attempt order
     out["n"] = np.int64(m)
     out["k"] = np.asarray(drawn, dtype=np.int64)
     out.attrs = {**counts.attrs, "mixed_budgets": False, "subsampled": m}

@@ -124,7 +124,8 @@ def _backtest_check(bon, fc, level: float) -> dict | None:
     if "internal_error" not in sc or not fc.num_bootstrap:
         return None
     row = sc[sc["model"] == bon.model]
-    err = float(row["internal_error"].iloc[0]) if len(row) else float("nan")
+    # a saved fit without an internal backtest (--model given) stores the error as null
+    err = float(pd.to_numeric(row["internal_error"], errors="coerce").iloc[0]) if len(row) else float("nan")
     if not np.isfinite(err):
         return None
     n_max = float(np.max(bon.data.attempts))
@@ -359,6 +360,7 @@ def saved_bon_record(bon, *, targets: Sequence[float] | None = None, budget_targ
     command that adds one.
     """
     from ..sampling import pass_at_k_interval
+    from ..sampling.bonfit import saved_single_value_notes
 
     _check_wording(metric, level)
     fc = bon.forecast
@@ -388,14 +390,31 @@ def saved_bon_record(bon, *, targets: Sequence[float] | None = None, budget_targ
                     "upper": float(r.upper),
                     "population": pop.get(float(r.N), float(np.interp(np.log(r.N), np.log(fc.N), fc.population)))}
                    for r in (tt.itertuples() if tt is not None else [])]
+    # an interval that is a single value says why (every item already solved, or a run solving
+    # every item in most replicates)
+    for row, note in zip(target_rows, saved_single_value_notes(fc, tg, level) if tg.size else []):
+        if note:
+            row["note"] = note
 
     plain = bool(np.all(d.extra == 0))
+    # a sample-until-success log's counts are not exchangeable draws (an item stops after the batch
+    # of its first success), so pass@k from them is biased upwards; its first successes give the
+    # observed rate exactly for every N up to the budget all items got
+    stopped = d.until_success if d.until_success is not None else bool(np.any(np.isfinite(d.first_success)))
     obs = None
-    if plain and n_min >= 1:
+    if (plain or stopped) and n_min >= 1:
         ks = np.unique(np.round(np.geomspace(1, n_min, min(n_min, 24))).astype(np.int64))
-        iv = pass_at_k_interval(n, k, ks, level=level, num_samples=2000, seed=fc.seed)
-        obs = {"N": ks.astype(float).tolist(), "value": np.asarray(iv.estimate).tolist(),
-               "lower": np.asarray(iv.lower).tolist(), "upper": np.asarray(iv.upper).tolist()}
+        if stopped:
+            fs = np.asarray(d.first_success, float)
+            ivs = [pass_at_k_interval(np.ones(n.size, np.int64), (np.isfinite(fs) & (fs <= kk)).astype(np.int64), 1,
+                                      level=level, num_samples=2000, seed=fc.seed) for kk in ks]
+            est, lo, hi = ([float(np.asarray(getattr(iv, a)).ravel()[0]) for iv in ivs]
+                           for a in ("estimate", "lower", "upper"))
+        else:
+            iv = pass_at_k_interval(n, k, ks, level=level, num_samples=2000, seed=fc.seed)
+            est, lo, hi = (np.asarray(v).tolist() for v in (iv.estimate, iv.lower, iv.upper))
+        obs = {"N": ks.astype(float).tolist(), "value": est, "lower": lo, "upper": hi,
+               "method": "first_success" if stopped else "pass@k"}
 
     budget = None
     if budget_target is not None:
@@ -407,7 +426,9 @@ def saved_bon_record(bon, *, targets: Sequence[float] | None = None, budget_targ
             budget = {"target": tau, "N": _crossing(N_obs, np.asarray(obs["value"]), tau),
                       "lower": _crossing(N_obs, np.asarray(obs["upper"]), tau),
                       "upper": _crossing(N_obs, np.asarray(obs["lower"]), tau),
-                      "note": "reached within the observed attempts (interpolated unbiased pass@k)"}
+                      "note": "reached within the observed attempts (interpolated " + (
+                          "share of problems whose first success came within N)" if obs.get("method") == "first_success"
+                          else "unbiased pass@k)")}
         else:
             bf = fc.budget(tau, level)
             note = (f"{fit.model} model; interval from the same {fc.num_bootstrap} bootstrap replicates "
@@ -598,9 +619,10 @@ def render_bon_sections(record: Mapping, ctx: RenderContext) -> Section:
              "population curve": fmt_num(t.get("population"), 4) if t.get("population") is not None else "—"}
             for t in targets]
     if rows:
+        single = "".join(f" Interval {t['note'][0].upper()}{t['note'][1:]}." for t in targets if t.get("note"))
         flow.table(pd.DataFrame(rows), note="Prediction for the observed problems (conditional on their outcomes); "
                    f"'population curve' is the fitted {_model_words(model)} model's {name} for new problems from the same "
-                   "distribution.")
+                   "distribution." + single)
     if budget:
         flow.heading("Budget", level=2)
         flow.kv([("target", f"{name} = {fmt_num(budget.get('target'), 3)}"),
@@ -638,8 +660,10 @@ def render_bon_sections(record: Mapping, ctx: RenderContext) -> Section:
         model_label=f"fitted {_model_words(model)} model (population)", ax=ax,
     )
     flow.caption(
-        f"Observed {name} for N up to the attempts made (circles: unbiased pass@k with a {level:.0%} bootstrap "
-        f"interval over problems), the fitted {_model_words(model)} model (grey, dotted) and the prediction beyond the data (dashed, grey "
+        f"Observed {name} for N up to the attempts made (circles: "
+        + ("share of problems whose first success came within N, exact for a sample-until-success log"
+           if obs.get("method") == "first_success" else "unbiased pass@k")
+        + f", with a {level:.0%} bootstrap interval over problems), the fitted {_model_words(model)} model (grey, dotted) and the prediction beyond the data (dashed, grey "
         f"region) with its {level:.0%} band. Stars: targets. "
         + (f"Green line and shading: the budget reaching {name} = {fmt_num(budget['target'], 3)} and its interval."
            if budget else "")
@@ -677,7 +701,8 @@ def render_bon_sections(record: Mapping, ctx: RenderContext) -> Section:
         s.append(f"At the target budget N = {fmt_num(t0['N'], 4)} attempts per problem"
                  + (f", {fmt_factor(_factor(t0['N'], n_max))} the attempts observed," if n_max else "")
                  + f" it predicts {metric}@{fmt_num(t0['N'], 4)} = {_f(t0['prediction']):.3f} for these problems, with a "
-                 f"{level:.0%} interval of {_f(t0.get('lower')):.3f} to {_f(t0.get('upper')):.3f}.")
+                 f"{level:.0%} interval of {_f(t0.get('lower')):.3f} to {_f(t0.get('upper')):.3f}"
+                 + (f" ({t0['note']})." if t0.get("note") else "."))
     if budget:
         s.append(f"Reaching {metric} = {fmt_num(budget['target'], 3)} takes about N = {fmt_num(budget['N'], 3)} attempts "
                  f"({level:.0%} interval {fmt_num(budget['lower'], 3)} to {fmt_num(budget['upper'], 3)}).")

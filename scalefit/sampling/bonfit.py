@@ -99,6 +99,8 @@ class _Splits:
 
 
 def _is_until_success(data: ItemData) -> bool:
+    if data.until_success is not None:  # a fixed-budget log with attempt order says False
+        return data.until_success
     return bool(np.any(np.isfinite(data.first_success)))
 
 
@@ -335,14 +337,15 @@ def _budget_crossings(N: np.ndarray, curves: np.ndarray, tau: float) -> np.ndarr
 
 
 def forecast_grid(data: ItemData, target: str = "fresh") -> np.ndarray:
-    """Budgets of a saved forecast: 8 per decade (10^(j/8)) from 1 (``"continued"``: from the
-    largest observed budget) to 1000x the largest observed budget, plus that budget and 10x it."""
+    """Budgets of a saved forecast: 8 per decade (10^(j/8)) from 1 to 1000x the largest observed
+    budget, plus that budget and 10x it (a continued forecast holds below the observed budgets
+    too: items are judged on their first N attempts where the log has attempt order)."""
     n_max = float(np.max(data.attempts))
     hi = 1000.0 * n_max
     j = np.arange(0, int(math.ceil(8 * math.log10(hi))) + 1)
     grid = 10.0 ** (j / 8.0)
     grid = np.unique(np.concatenate([grid[grid <= hi * (1 + 1e-12)], [n_max, 10.0 * n_max, hi]]))
-    return grid[grid >= n_max] if target == "continued" else grid
+    return grid
 
 
 @dataclass(frozen=True, eq=False)
@@ -702,19 +705,22 @@ class BonFit:
         upper = np.full(N_arr.shape, np.nan)
         share: dict = {}
         kind = Forecast.interval_kind
+        notes = [_unordered_note(self.data, N_arr) if target == "continued" else ""]
         if B > 0:
             per_model = dict.fromkeys(self.plausible_models() if tails == "span" else ())
-            solved, _, chosen = self._bootstrap_draws(N_arr, target, B, seed, per_model=per_model)
+            solved, expected, chosen = self._bootstrap_draws(N_arr, target, B, seed, per_model=per_model)
             per_model = per_model if len(per_model) > 1 else {}
             lower, upper = _spanned_interval(solved / self.data.size,
                                              {m: v / self.data.size for m, v in per_model.items()}, level)
             share = {m: float(np.mean(chosen == j)) for j, m in enumerate(self._models_for_bootstrap())}
-            if len(per_model) > 1:
+            if per_model:
                 kind += f"; spanning the tails the internal backtest cannot reject ({', '.join(per_model)})"
+            notes += [single_value_note(target, N_arr[j], est[j], lower[j], upper[j], solved[:, j], expected[:, j],
+                                        self.data.size, level) for j in range(N_arr.size)]
         table = pd.DataFrame({"N": N_arr, "estimate": est, "lower": lower, "upper": upper})
         return Forecast(table, level, target, self.model, self.reason, share, B, seed,
                         self.observed_rate, float(np.max(self.data.attempts)), interval_kind=kind,
-                        note=_unordered_note(self.data, N_arr) if target == "continued" else "")
+                        note="; ".join(n for n in notes if n))
 
     def budget(self, rate, *, target: str = "fresh", level: float = 0.9, num_bootstrap: int = 200,
                seed: int | None = None, max_budget: float = 1e12) -> BudgetForecast:
@@ -817,8 +823,7 @@ class BonFit:
         so that a report or a later forecast needs no refit.
 
         The forecast holds, on the budget grid ``N`` (default :func:`forecast_grid`: 8 budgets
-        per decade from 1 -- from the observed budget for ``target="continued"`` -- to 1000x the
-        largest observed budget), the point estimate, the chosen model's population curve and
+        per decade from 1 to 1000x the largest observed budget), the point estimate, the chosen model's population curve and
         the ``num_bootstrap`` whole-procedure replicates of :meth:`predict` (same seed, same
         numbers, the same ``tails``): items solved in each replicate's realised run, its
         expected rate, and the plausible families' draws that widen the interval.  Any interval
@@ -862,7 +867,8 @@ class BonFit:
             "scores": json.loads(self.scores.to_json(orient="records")),
             "data": {"n": d.n.tolist(), "k": d.k.tolist(), "extra": d.extra.tolist(),
                      "first_success": [None if not np.isfinite(v) else float(v) for v in d.first_success],
-                     "attempts": d.attempts.tolist()},
+                     "attempts": d.attempts.tolist(),
+                     **({"until_success": d.until_success} if d.until_success is not None else {})},
             "metadata": self.metadata,
             **({"forecast": self.forecast.to_dict()} if self.forecast is not None else {}),
         }
@@ -880,7 +886,7 @@ class BonFit:
         check.done()
         dd = obj["data"]
         fs = np.array([np.nan if v is None else v for v in dd["first_success"]], float)
-        data = item_data(dd["n"], dd["k"], dd["extra"], fs, dd.get("attempts"))
+        data = item_data(dd["n"], dd["k"], dd["extra"], fs, dd.get("attempts"), dd.get("until_success"))
         fits = {m: MixingFit.from_dict(f) for m, f in obj["fits"].items()}
         scores = pd.DataFrame(obj["scores"])
         return cls(data, fits, scores, obj["model"], obj["reason"], tuple(obj["candidates"]),
@@ -977,6 +983,7 @@ def check_bon_record(c) -> None:
         cols = {key: data.get(key, "list[count]") for key in ("n", "k", "extra")}
         cols["first_success"] = data.get("first_success", "list[number?]")
         cols["attempts"] = data.get("attempts", "list[count]", required=False)
+        data.get("until_success", "bool", required=False)
         sizes = {key: len(v) for key, v in cols.items() if v is not None}
         if len(set(sizes.values())) > 1:
             data.problem(f"`{data.prefix.rstrip('.')}` lists differ in length ({', '.join(f'{k}: {v}' for k, v in sizes.items())})")
@@ -1036,7 +1043,52 @@ def _unordered_note(data: ItemData, N_arr: np.ndarray) -> str:
         return ""
     return (f"{int(hit.sum())} item(s) with successes got more than N = {_fmt(N0)} attempts and the data hold no "
             "attempt order, so their first N attempts are unknown: each counts with its unbiased pass@N "
-            "(Chen et al.) instead of a 0/1 outcome; give first-success positions (item_data(first_success=...)) for exact ones")
+            "(Chen et al.) instead of a 0/1 outcome; for exact ones load the per-attempt log (one row per attempt, "
+            "with an attempt column or in attempt order) rather than counts, or give item_data(first_success=...)")
+
+
+def single_value_note(target: str, N: float, estimate: float, lower: float, upper: float, solved: np.ndarray,
+                      expected: np.ndarray, n_items: int, level: float) -> str:
+    """Why the interval at budget ``N`` is a single value, in words ("" when it is not one).
+
+    A continued rate of exactly 1 means every item already succeeded within its first N attempts
+    in the log (nothing is left to forecast).  Otherwise the realised rate of a run takes the
+    values j / n_items, and when one value holds more than the interval's tail share of the
+    replicates (typically 1: every item solved) both ends fall on it; the expected rate (the
+    mean over runs, ``expected``: per replicate) then has a proper interval, quoted instead.
+    """
+    if not (np.isfinite(lower) and np.isfinite(upper)) or lower != upper:
+        return ""
+    where = f"N = {_fmt(N)}"
+    value = int(round(lower * n_items))
+    lo, hi = _percentile_interval(np.asarray(expected, float), level)
+    if target == "continued" and estimate == 1.0:
+        return (f"at {where} every one of the {n_items} items already succeeded within its first N attempts in the "
+                "log, so the continued rate is exactly 1 (no uncertainty is left)")
+    if target == "continued" and float(hi) - float(lo) <= 1e-12 and abs(estimate - lower) <= 1e-12:
+        # no replicate's model adds anything: every item's outcome within N is in the log (each
+        # replicate's expected rate is then a mean of the same 0/1 outcomes: equal up to the
+        # rounding of a sum, far below 1e-12)
+        return (f"at {where} every item's outcome within its first N attempts is known from the log ({value} of "
+                f"{n_items} succeeded), so the continued rate is exactly {_fmt(estimate)} (no uncertainty is left)")
+    share = float(np.mean(np.round(np.asarray(solved)) == value)) if np.size(solved) else float("nan")
+    what = "every item solved" if value == n_items else f"{value} of {n_items} items solved"
+    return (f"at {where} a run's realised rate is {_fmt(lower)} ({what}) in {share:.0%} of the replicates, so its "
+            f"{level:.0%} interval is that single value; the expected rate is {estimate:.4g} "
+            f"[{float(lo):.4g}, {float(hi):.4g}]")
+
+
+def saved_single_value_notes(fc: "SavedForecast", N, level: float = 0.9) -> list[str]:
+    """:func:`single_value_note` for each budget in ``N`` of a saved forecast (its replicates
+    interpolated in log N like :meth:`SavedForecast.table`)."""
+    NN = fc.check_budgets(N)
+    t = fc.table(level, NN)
+    if not fc.num_bootstrap:
+        return [""] * NN.size
+    solved, expected = fc._interp(fc.solved.astype(float), NN), fc._interp(fc.expected, NN)
+    return [single_value_note(fc.target, NN[j], float(t["estimate"].iat[j]), float(t["lower"].iat[j]),
+                              float(t["upper"].iat[j]), solved[:, j], expected[:, j], fc.n_items, level)
+            for j in range(NN.size)]
 
 
 def _budget_text(data: ItemData) -> str:

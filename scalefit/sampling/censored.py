@@ -109,7 +109,8 @@ def until_success_items(counts: pd.DataFrame, likelihood: str = "attempts") -> I
 def as_item_data(data, k=None, likelihood: str = "attempts") -> ItemData:
     """Items from what a fitter was given: :class:`ItemData`, attempts ``n`` with ``k``, or a
     counts frame from :func:`scalefit.io.load_attempts` (sample-until-success frames through
-    :func:`until_success_items`).
+    :func:`until_success_items`; a fixed-budget log's ``first_success_at`` becomes the items'
+    first-success positions, so that continued forecasts below an item's budget are exact).
 
     A frame must hold one group: fitting the items of several models together would silently
     mix them.
@@ -129,6 +130,9 @@ def as_item_data(data, k=None, likelihood: str = "attempts") -> ItemData:
     check_counts_frame(data)
     if "first_success" in data.columns:
         return until_success_items(data, likelihood)
+    if "first_success_at" in data.columns:  # a fixed-budget attempt log with attempt order
+        return item_data(data["n"].to_numpy(), data["k"].to_numpy(),
+                         first_success=data["first_success_at"].to_numpy(float), until_success=False)
     return item_data(data["n"].to_numpy(), data["k"].to_numpy())
 
 

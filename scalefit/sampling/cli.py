@@ -88,6 +88,9 @@ def _load(args) -> pd.DataFrame:
         raise ArgumentError(f"`DATA` = '{args.data}' holds no items (only a header?)")
     if frame.attrs.get("read_as"):
         print(f"note: {args.data}: {frame.attrs['read_as']}", file=sys.stderr)
+    if frame.attrs.get("attempt_order") and "first_success" not in frame.columns:
+        print(f"note: {args.data}: attempt order from {frame.attrs['attempt_order']} (continued forecasts judge "
+              "an item with more than N attempts on its first N)", file=sys.stderr)
     return frame
 
 
@@ -110,12 +113,9 @@ def _is_until(frame: pd.DataFrame) -> bool:
 
 
 def _items(frame: pd.DataFrame, likelihood: str):
-    from .censored import until_success_items
-    from .models import item_data
+    from .censored import as_item_data
 
-    if _is_until(frame):
-        return until_success_items(frame, likelihood)
-    return item_data(frame["n"].to_numpy(), frame["k"].to_numpy())
+    return as_item_data(frame, likelihood=likelihood)
 
 
 # --------------------------------------------------------------------------------------------
@@ -207,7 +207,8 @@ def _cmd_bon_fit(args) -> int:
         # the forecast (and its interval draws, and the external backtest) travel with the fit, so
         # that `scalefit report` renders the file without fitting
         bt = True if args.backtest is None else (args.backtest or False)
-        fits = [(key, bon.with_forecast(num_bootstrap=args.bootstrap, backtest=bt, select_bootstrap=args.select_bootstrap))
+        fits = [(key, bon.with_forecast(target=args.target, num_bootstrap=args.bootstrap, backtest=bt,
+                                        select_bootstrap=args.select_bootstrap))
                 for key, bon in fits]
         doc = {"format": BON_FILE_FORMAT, "source": str(args.data), "groups": [
             {"group": key, "fit": bon.to_dict()} for key, bon in fits]}
@@ -443,6 +444,9 @@ def add_commands(subparsers) -> None:
     s.add_argument("--backtest", type=COUNT, default=None, metavar="M", api="backtest",
                    help="with -o: external backtest on M attempts per item (default n_min // 10 when the "
                         "counts allow; 0: none)")
+    s.add_argument("--target", default="fresh", choices=["fresh", "continued"], api="target",
+                   help="with -o: the saved forecast's target; fresh: a new run of N attempts per item (default); "
+                        "continued: the observed attempts count towards N")
     s.add_argument("--force", action="store_true", help="allow overwriting --output")
     s.set_defaults(func=_cmd_bon_fit)
 

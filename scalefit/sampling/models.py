@@ -105,7 +105,9 @@ class ItemData:
     ``first_success`` (1-based attempt of the first success, NaN if none or unknown) is used
     only for exact "continued" rates at budgets below ``n``; ``attempts`` is the number of
     attempts actually made per item (``n + extra`` unless a sample-until-success log was encoded
-    with fewer, e.g. only up to the first success).
+    with fewer, e.g. only up to the first success).  ``until_success`` says whether sampling
+    stopped at the first success (None: when any first success is recorded); a fixed-budget log
+    with attempt order records first successes with ``until_success=False``.
     """
 
     n: np.ndarray
@@ -113,6 +115,7 @@ class ItemData:
     extra: np.ndarray
     first_success: np.ndarray
     attempts: np.ndarray
+    until_success: bool | None = None
 
     @property
     def size(self) -> int:
@@ -130,10 +133,10 @@ class ItemData:
     def take(self, index) -> "ItemData":
         index = np.asarray(index)
         return ItemData(self.n[index], self.k[index], self.extra[index], self.first_success[index],
-                        self.attempts[index])
+                        self.attempts[index], self.until_success)
 
 
-def item_data(n, k, extra=None, first_success=None, attempts=None) -> ItemData:
+def item_data(n, k, extra=None, first_success=None, attempts=None, until_success=None) -> ItemData:
     """Validate per-item counts into an :class:`ItemData` (one entry per item).
 
     Parameters
@@ -147,6 +150,9 @@ def item_data(n, k, extra=None, first_success=None, attempts=None) -> ItemData:
         1-based attempt of the first success (NaN when none).
     attempts : array_like of int, optional
         Attempts actually made per item (default ``n + extra``).
+    until_success : bool, optional
+        Whether sampling stopped at each item's first success (default: when any first success
+        is given); False for a fixed-budget log whose attempt order is known.
 
     Examples
     --------
@@ -196,7 +202,8 @@ def item_data(n, k, extra=None, first_success=None, attempts=None) -> ItemData:
         made = np.atleast_1d(as_counts("attempts", attempts, min_value=1))
         if made.shape != n.shape:
             raise ArgumentError(f"`attempts` has {made.size} entries but there are {n.size} items")
-    return ItemData(n.astype(np.int64), k.astype(np.int64), extra.astype(np.int64), fs, made.astype(np.int64))
+    return ItemData(n.astype(np.int64), k.astype(np.int64), extra.astype(np.int64), fs, made.astype(np.int64),
+                    None if until_success is None else bool(until_success))
 
 
 class _Rows(NamedTuple):

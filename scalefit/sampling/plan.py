@@ -533,7 +533,8 @@ def merge_attempts(data: ItemData, attempts, successes, first_success=None) -> I
         new = np.asarray(first_success, float)
         fresh = ~np.isfinite(fs) & np.isfinite(new)
         fs[fresh] = data.attempts[fresh] + new[fresh]
-    return item_data(data.n + attempts, data.k + successes, data.extra, fs, data.attempts + attempts)
+    return item_data(data.n + attempts, data.k + successes, data.extra, fs, data.attempts + attempts,
+                     until_success=data.until_success)
 
 
 def sample_in_rounds(data, sampler: Callable, extra_budget: int, N, *, rounds: int = 3, target: str = "fresh",
