@@ -250,3 +250,47 @@ def test_cli_backtest_design_flag(counts_csv, capsys):
     assert main([*base, "--design", "planned", "--first"]) == 2
     err = capsys.readouterr().err
     assert "`--design planned` replays counts" in err and err.count("\n") == 1
+
+
+def test_report_plan_page_reads_the_saved_fit_and_matches_plan():
+    """The best-of-N report's plan (plan_record) is plan() on the saved fit, summarised: the same
+    allocation, classes that add up, and a plan page drawn without fitting (the fitting-free
+    rendering itself is checked for the whole report in test_report_layout.py)."""
+    from scalefit.report.bestofn import plan_record
+    from scalefit.sampling import fit_bon
+
+    data = _items(seed=3, I=60)
+    bon = fit_bon(data, model="beta", seed=0)
+    rec = plan_record(bon, 1500, 2000.0, target="fresh")
+    direct = plan(data, 1500, 2000.0, model=bon)
+    assert rec["allocated"] == int(direct.attempts.sum()) <= 1500
+    cls = pd.DataFrame(rec["by_successes"])
+    assert cls["items"].sum() == data.size and cls["attempts"].sum() == rec["allocated"]
+    # every attempt succeeded: nothing planned there; the unsolved class gets the most per item
+    assert cls.loc[cls["successes"] == "20+", "attempts"].sum() == 0
+    assert cls.loc[cls["successes"] == "0", "mean_attempts"].iloc[0] == cls["mean_attempts"].max()
+    top = pd.DataFrame(rec["top"])
+    assert np.all(np.diff(top["attempts"].to_numpy()) <= 0)
+    assert np.all(direct.attempts[top["item"].to_numpy() - 1] == top["attempts"].to_numpy())
+    curve = rec["sd_curve"]
+    # sorted SDs; the plan cannot raise an item's expected variance (it is a conditional expectation)
+    assert np.all(np.diff(curve["now"]) <= 0) and np.all(np.array(curve["after"]) <= np.array(curve["now"]) + 1e-12)
+    assert rec["sd_after"] < rec["sd_now"]
+
+
+def test_plan_and_round_plots_draw_and_reject_bad_frames():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import scalefit.plots as splt
+
+    cls = pd.DataFrame({"successes": ["0", "1", "2+"], "mean_attempts": [30.0, 5.0, 0.0]})
+    fig = splt.plot_plan(cls, sd_rank=[1, 2, 3], sd_now=[0.3, 0.2, 0.1], sd_after=[0.2, 0.15, 0.1])
+    assert len(fig.axes) == 2
+    hist = pd.DataFrame({"round": [0, 1], "estimate": [0.8, 0.75], "lower": [0.7, 0.7], "upper": [0.9, 0.8]})
+    fig = splt.plot_rounds(hist, truth=0.74, compare=("uniform", 0.76, 0.7, 0.85), N=1000, level=0.9)
+    assert fig.axes[0].get_ylabel() == "pass@1000"
+    with pytest.raises(ArgumentError, match="successes"):
+        splt.plot_plan(pd.DataFrame({"k": [0]}))
+    with pytest.raises(ArgumentError, match="round"):
+        splt.plot_rounds(pd.DataFrame({"estimate": [0.5]}))
