@@ -294,3 +294,48 @@ def test_plan_and_round_plots_draw_and_reject_bad_frames():
         splt.plot_plan(pd.DataFrame({"k": [0]}))
     with pytest.raises(ArgumentError, match="round"):
         splt.plot_rounds(pd.DataFrame({"estimate": [0.5]}))
+
+
+def test_population_part_matches_the_exact_two_population_computation():
+    # T2.3 again: with two Beta populations (two draws of the population parameters, equally
+    # likely), the forecast under each is a sum of Beta-function ratios and an item's m further
+    # attempts have a beta-binomial predictive under each, so the variance of the forecast over
+    # the two populations expected after seeing them can be enumerated exactly.
+    from scalefit.sampling.plan import _population_curves
+
+    fits = [fit_mixing(item_data(20, ks), model="beta", prior=False)
+            for ks in ([0, 1, 3, 0, 7, 2, 0, 0, 12, 1, 0, 5], [0, 0, 1, 0, 2, 0, 0, 0, 4, 1, 0, 0])]
+    data = item_data([20, 20, 60, 20], [0, 2, 0, 20])
+    N = 100.0  # where the two populations' forecasts differ (by ~1.5 points: variance ~5e-5)
+    draws = [f.item_posterior(data) for f in fits]
+    post = [[_beta_post(f.params["a"], f.params["b"], data.n[i], data.k[i]) for i in range(data.size)] for f in fits]
+    F = np.array([np.mean([1 - math.exp(_log_beta_fail(a1, b1, N)) for a1, b1 in pt]) for pt in post])
+    for m in (5, 30):  # m <= 40: the outcome is not coarsened; a 2-point ladder is evaluated exactly
+        V, U = _population_curves(draws, data, N, np.array([0.0, float(m)]), "fresh")
+        # each term is within ~5e-5 of exact on the grid (see above), so the difference of the two
+        # forecasts (~0.015) is good to ~0.7% and the variances (its square) to ~1.4%
+        assert V == pytest.approx(np.var(F), rel=2e-2)
+        y = np.arange(m + 1)
+        for i in range(data.size):
+            py = np.array([np.exp(sp.gammaln(m + 1) - sp.gammaln(y + 1) - sp.gammaln(m - y + 1)
+                                  + sp.betaln(pt[i][0] + y, pt[i][1] + m - y) - sp.betaln(*pt[i])) for pt in post])
+            w = py / py.sum(axis=0)  # the two populations reweighted by the outcome y
+            mean_y = (w * F[:, None]).sum(axis=0)
+            exact = float(np.sum(0.5 * py.sum(axis=0) * ((w * F[:, None] ** 2).sum(axis=0) - mean_y ** 2)))
+            assert U[i, 1] == pytest.approx(exact, rel=2e-2, abs=1e-7)
+        assert V > 1e-5 and np.all(U[:, 1] <= V)  # a conditional expectation of a variance cannot exceed it
+
+
+def test_planning_with_parameter_draws_respects_budget_caps_and_decided_items():
+    data = _items(seed=5, I=60)
+    cap = np.where(np.arange(60) % 2 == 0, 15, 400)
+    p = plan(data, 1200, 10_000, model="beta", parameter_draws=12, max_attempts=cap)
+    a = p.attempts
+    assert 0 < a.sum() <= 1200 and np.all(a <= cap)
+    assert np.all(a[data.k == data.n] == 0)
+    g = p.groups.iloc[0]
+    assert g["sd_param_after"] < g["sd_param_now"]
+    pc = plan(data, 1200, 500, model="beta", target="continued", parameter_draws=12)
+    assert np.all(pc.attempts[data.k > 0] == 0)
+    with pytest.raises(ArgumentError, match="parameter_draws"):
+        plan(data, 100, 1000, model="beta", parameter_draws=-1)
