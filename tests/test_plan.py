@@ -213,6 +213,7 @@ def test_cli_writes_the_plan_and_refuses_to_overwrite(counts_csv, tmp_path, caps
     (["--budget", "10", "--N", "100", "--target", "later"], "argument --target: invalid choice"),
     (["--budget", "10", "--N", "100", "--budget-scope", "x"], "argument --budget-scope: invalid choice"),
     (["--budget", "10", "--N", "100", "--model", "gamma"], "`--model` = 'gamma'"),
+    (["--budget", "10", "--N", "100", "--parameter-draws", "-2"], "argument --parameter-draws: got '-2'"),
     (["--N", "100"], "the following arguments are required: --budget"),
     (["--budget", "10", "--N", "100", "--width", "0.1", "--bootstrap", "0"], "`--bootstrap` = 0: the stopping rule `--width` needs"),
 ])

@@ -30,9 +30,15 @@ is the optimum of the separable problem up to the last, partly funded item).  It
 cannot change (every attempt succeeded at a large N; already solved, for ``continued``) get no
 attempts; items without a success get more.
 
-What it does not optimise: the uncertainty of the fitted population parameters, shared by every
-item.  Spending attempts on unsolved items also sharpens that fit (their counts are the only
-data about the tail), but the planner does not count it.
+The uncertainty of the fitted population parameters, shared by every item, is counted only with
+``parameter_draws=T``: T bootstrap refits of the family over items give T populations, and the
+forecast's variance over them is a second part of the objective.  An item's m further attempts
+reduce it by reweighting the T populations with the predictive probability of the outcome (the
+same preposterior computation, with populations in place of grid nodes); items' contributions
+are combined as independent Gaussian measurements of the forecast (precisions add), so the
+allocation is a lazy greedy.  Items whose own term cannot change still get nothing.  The plan
+then reports the population-parameter SD of the forecast now and expected after
+(``sd_param_now``, ``sd_param_after``).
 
 Rounds and the stopping rule
 ----------------------------
@@ -402,7 +408,8 @@ class PlanResult:
     attempts and successes so far), ``term`` (the item's current forecast term), ``sd_now`` and
     ``sd_after`` (its posterior SD now and expected after the planned attempts) and
     ``attempts`` (further attempts to make).  ``groups``: per group the forecast at N now,
-    its model-based SD now and expected after, and the interval when ``width`` was given.
+    its model-based SD now and expected after, the interval when ``width`` was given, and with
+    ``parameter_draws`` the population-parameter SD now and expected after.
     """
 
     table: pd.DataFrame
@@ -433,6 +440,10 @@ class PlanResult:
             lines.append(f"  {label}: forecast {row['estimate']:.4f}{iv} ({model}); model SD {row['sd_now']:.4f} now, "
                          f"{row['sd_after']:.4f} expected after {int(row['attempts'])} attempts on "
                          f"{int(row['items_sampled'])} of {int(row['items'])} items")
+            if np.isfinite(row.get("sd_param_now", np.nan)):
+                lines.append(f"    population parameters: SD {row['sd_param_now']:.4f} now, {row['sd_param_after']:.4f} "
+                             "expected after" + ("; they dominate the forecast's uncertainty"
+                                                 if row["sd_param_now"] > row["sd_now"] else ""))
         return "\n".join(lines)
 
 
