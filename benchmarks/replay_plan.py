@@ -201,6 +201,19 @@ def summarise(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def paired(per: pd.DataFrame) -> pd.DataFrame:
+    """Per group and design: mean over repeats of |error| minus the uniform design's |error| at
+    the same repeat, with its standard error (the designs share the repeat's seed)."""
+    wide = per.pivot_table(index=["group", "repeat"], columns="design", values="err")
+    out = []
+    for design in [c for c in wide.columns if c != "uniform"]:
+        for group, g in list(wide.groupby(level="group")) + [("all", wide)]:
+            d = (g[design] - g["uniform"]).dropna()
+            se = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan")
+            out.append({"design": design, "group": group, "diff_pp": float(d.mean()), "se_pp": se, "repeats": len(d)})
+    return pd.DataFrame(out)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--which", default="pythia,jailbreak")
@@ -247,6 +260,9 @@ def main(argv=None) -> int:
                 err=lambda d: 100 * (d["predicted"] - d["truth"]).abs())
             print(per.pivot_table(index="group", columns="design", values="err", aggfunc="mean").to_string(
                 float_format=lambda v: f"{v:.2f}"))
+            print("\nPaired over repeats (same seed): |error| of the design minus the uniform design's, pp at "
+                  "pass@10000, mean +- its standard error (negative: the design is better):")
+            print(paired(per).to_string(index=False, float_format=lambda v: f"{v:+.2f}"))
     print(f"\ntotal {time.perf_counter() - t0:.0f} s")
     if args.json:
         Path(args.json).write_text(json.dumps(rows.to_dict(orient="records"), indent=1))
