@@ -340,3 +340,13 @@ def test_planning_with_parameter_draws_respects_budget_caps_and_decided_items():
     assert np.all(pc.attempts[data.k > 0] == 0)
     with pytest.raises(ArgumentError, match="parameter_draws"):
         plan(data, 100, 1000, model="beta", parameter_draws=-1)
+
+
+def test_report_plan_budget_flag_is_checked_in_one_line(tmp_path, capsys):
+    from scalefit.cli import main
+
+    fit = tmp_path / "fit.json"
+    fit.write_text("{}")
+    assert main(["report", str(fit), "--plan-budget", "-5"]) == 2
+    err = capsys.readouterr().err
+    assert "argument --plan-budget: got '-5'" in err and err.count("\n") == 1, err
