@@ -103,6 +103,27 @@ def pythia(args, rows):
                   f"planned {rows[-2]['predicted']:.3f}/{last['predicted']:.3f} truth {truth[0]:.3f}/{truth[1]:.3f} "
                   f"(planned budget max {last['max_n']}, {last['items_over_first']} items sampled further)",
                   flush=True)
+            if args.parameter_draws:
+                # the same first round, planned with the population parameters' uncertainty counted
+                t0 = time.perf_counter()
+                rng = np.random.default_rng([args.seed, r, 1])
+                k0 = rng.hypergeometric(c_full, n_full - c_full, args.first)
+                pool2 = [n_full - args.first, c_full - k0]
+
+                def sampler2(a, pool=pool2, rng=rng):
+                    succ = rng.hypergeometric(pool[1], pool[0] - pool[1], a)
+                    pool[0] = pool[0] - a
+                    pool[1] = pool[1] - succ
+                    return succ
+
+                res = sample_in_rounds(item_data(args.first, k0), sampler2, (args.pythia_budget - args.first) * I, Ns[-1],
+                                       rounds=args.rounds, target="fresh", model=args.plan_model,
+                                       max_attempts=n_full - args.first, forecast_N=Ns, num_bootstrap=args.bootstrap,
+                                       seed=args.seed + r, fit_options={"seed": args.seed + r},
+                                       parameter_draws=args.parameter_draws)
+                _record(rows, model, r, "planned+param", res.forecast, truth, Ns, time.perf_counter() - t0,
+                        {"max_n": int(res.data.n.max())})
+                print(f"   planned+param: {rows[-2]['predicted']:.3f}/{rows[-1]['predicted']:.3f}", flush=True)
             if args.even:
                 # baseline rule: the rest of the budget in equal shares to the problems without a success
                 from scalefit.sampling import fit_bon
@@ -160,7 +181,7 @@ def jailbreak(args, rows):
         res = sample_in_rounds(item_data(first_round, k0), sampler, (B - first_round) * I, N, rounds=args.rounds,
                                target="continued", model=args.plan_model, max_attempts=recorded - first_round,
                                forecast_N=[N], num_bootstrap=args.bootstrap, seed=args.seed,
-                               fit_options={"seed": args.seed})
+                               fit_options={"seed": args.seed}, parameter_draws=args.parameter_draws)
         # the fits use counts only (as the uniform design does), so both run the same internal backtest
         _record(rows, "llama3-8b", 0, f"planned (first {first_round})", res.forecast, truth, [N],
                 time.perf_counter() - t0, {"max_n": int(res.data.n.max())})
@@ -180,6 +201,19 @@ def summarise(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def paired(per: pd.DataFrame) -> pd.DataFrame:
+    """Per group and design: mean over repeats of |error| minus the uniform design's |error| at
+    the same repeat, with its standard error (the designs share the repeat's seed)."""
+    wide = per.pivot_table(index=["group", "repeat"], columns="design", values="err")
+    out = []
+    for design in [c for c in wide.columns if c != "uniform"]:
+        for group, g in list(wide.groupby(level="group")) + [("all", wide)]:
+            d = (g[design] - g["uniform"]).dropna()
+            se = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan")
+            out.append({"design": design, "group": group, "diff_pp": float(d.mean()), "se_pp": se, "repeats": len(d)})
+    return pd.DataFrame(out)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--which", default="pythia,jailbreak")
@@ -194,6 +228,9 @@ def main(argv=None) -> int:
     ap.add_argument("--plan-model", default="auto", help="model used for planning (auto or a family)")
     ap.add_argument("--even", action="store_true",
                     help="Pythia: also the rule 'rest of the budget in equal shares to problems without a success'")
+    ap.add_argument("--parameter-draws", type=int, default=0,
+                    help="Pythia: also a design planned with the population parameters' uncertainty counted (T bootstrap "
+                         "refits; 'planned+param'); jailbreak: the planned designs use it")
     ap.add_argument("--json", help="write the per-forecast rows as JSON")
     args = ap.parse_args(argv)
     args.jail_first = [int(v) for v in args.jail_first.split(",") if v]
@@ -223,6 +260,9 @@ def main(argv=None) -> int:
                 err=lambda d: 100 * (d["predicted"] - d["truth"]).abs())
             print(per.pivot_table(index="group", columns="design", values="err", aggfunc="mean").to_string(
                 float_format=lambda v: f"{v:.2f}"))
+            print("\nPaired over repeats (same seed): |error| of the design minus the uniform design's, pp at "
+                  "pass@10000, mean +- its standard error (negative: the design is better):")
+            print(paired(per).to_string(index=False, float_format=lambda v: f"{v:+.2f}"))
     print(f"\ntotal {time.perf_counter() - t0:.0f} s")
     if args.json:
         Path(args.json).write_text(json.dumps(rows.to_dict(orient="records"), indent=1))

@@ -213,6 +213,7 @@ def test_cli_writes_the_plan_and_refuses_to_overwrite(counts_csv, tmp_path, caps
     (["--budget", "10", "--N", "100", "--target", "later"], "argument --target: invalid choice"),
     (["--budget", "10", "--N", "100", "--budget-scope", "x"], "argument --budget-scope: invalid choice"),
     (["--budget", "10", "--N", "100", "--model", "gamma"], "`--model` = 'gamma'"),
+    (["--budget", "10", "--N", "100", "--parameter-draws", "-2"], "argument --parameter-draws: got '-2'"),
     (["--N", "100"], "the following arguments are required: --budget"),
     (["--budget", "10", "--N", "100", "--width", "0.1", "--bootstrap", "0"], "`--bootstrap` = 0: the stopping rule `--width` needs"),
 ])
@@ -250,3 +251,102 @@ def test_cli_backtest_design_flag(counts_csv, capsys):
     assert main([*base, "--design", "planned", "--first"]) == 2
     err = capsys.readouterr().err
     assert "`--design planned` replays counts" in err and err.count("\n") == 1
+
+
+def test_report_plan_page_reads_the_saved_fit_and_matches_plan():
+    """The best-of-N report's plan (plan_record) is plan() on the saved fit, summarised: the same
+    allocation, classes that add up, and a plan page drawn without fitting (the fitting-free
+    rendering itself is checked for the whole report in test_report_layout.py)."""
+    from scalefit.report.bestofn import plan_record
+    from scalefit.sampling import fit_bon
+
+    data = _items(seed=3, I=60)
+    bon = fit_bon(data, model="beta", seed=0)
+    rec = plan_record(bon, 1500, 2000.0, target="fresh")
+    direct = plan(data, 1500, 2000.0, model=bon)
+    assert rec["allocated"] == int(direct.attempts.sum()) <= 1500
+    cls = pd.DataFrame(rec["by_successes"])
+    assert cls["items"].sum() == data.size and cls["attempts"].sum() == rec["allocated"]
+    # every attempt succeeded: nothing planned there; the unsolved class gets the most per item
+    assert cls.loc[cls["successes"] == "20+", "attempts"].sum() == 0
+    assert cls.loc[cls["successes"] == "0", "mean_attempts"].iloc[0] == cls["mean_attempts"].max()
+    top = pd.DataFrame(rec["top"])
+    assert np.all(np.diff(top["attempts"].to_numpy()) <= 0)
+    assert np.all(direct.attempts[top["item"].to_numpy() - 1] == top["attempts"].to_numpy())
+    curve = rec["sd_curve"]
+    # sorted SDs; the plan cannot raise an item's expected variance (it is a conditional expectation)
+    assert np.all(np.diff(curve["now"]) <= 0) and np.all(np.array(curve["after"]) <= np.array(curve["now"]) + 1e-12)
+    assert rec["sd_after"] < rec["sd_now"]
+
+
+def test_plan_and_round_plots_draw_and_reject_bad_frames():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import scalefit.plots as splt
+
+    cls = pd.DataFrame({"successes": ["0", "1", "2+"], "mean_attempts": [30.0, 5.0, 0.0]})
+    fig = splt.plot_plan(cls, sd_rank=[1, 2, 3], sd_now=[0.3, 0.2, 0.1], sd_after=[0.2, 0.15, 0.1])
+    assert len(fig.axes) == 2
+    hist = pd.DataFrame({"round": [0, 1], "estimate": [0.8, 0.75], "lower": [0.7, 0.7], "upper": [0.9, 0.8]})
+    fig = splt.plot_rounds(hist, truth=0.74, compare=("uniform", 0.76, 0.7, 0.85), N=1000, level=0.9)
+    assert fig.axes[0].get_ylabel() == "pass@1000"
+    with pytest.raises(ArgumentError, match="successes"):
+        splt.plot_plan(pd.DataFrame({"k": [0]}))
+    with pytest.raises(ArgumentError, match="round"):
+        splt.plot_rounds(pd.DataFrame({"estimate": [0.5]}))
+
+
+def test_population_part_matches_the_exact_two_population_computation():
+    # T2.3 again: with two Beta populations (two draws of the population parameters, equally
+    # likely), the forecast under each is a sum of Beta-function ratios and an item's m further
+    # attempts have a beta-binomial predictive under each, so the variance of the forecast over
+    # the two populations expected after seeing them can be enumerated exactly.
+    from scalefit.sampling.plan import _population_curves
+
+    fits = [fit_mixing(item_data(20, ks), model="beta", prior=False)
+            for ks in ([0, 1, 3, 0, 7, 2, 0, 0, 12, 1, 0, 5], [0, 0, 1, 0, 2, 0, 0, 0, 4, 1, 0, 0])]
+    data = item_data([20, 20, 60, 20], [0, 2, 0, 20])
+    N = 100.0  # where the two populations' forecasts differ (by ~1.5 points: variance ~5e-5)
+    draws = [f.item_posterior(data) for f in fits]
+    post = [[_beta_post(f.params["a"], f.params["b"], data.n[i], data.k[i]) for i in range(data.size)] for f in fits]
+    F = np.array([np.mean([1 - math.exp(_log_beta_fail(a1, b1, N)) for a1, b1 in pt]) for pt in post])
+    for m in (5, 30):  # m <= 40: the outcome is not coarsened; a 2-point ladder is evaluated exactly
+        V, U = _population_curves(draws, data, N, np.array([0.0, float(m)]), "fresh")
+        # each term is within ~5e-5 of exact on the grid (see above), so the difference of the two
+        # forecasts (~0.015) is good to ~0.7% and the variances (its square) to ~1.4%
+        assert V == pytest.approx(np.var(F), rel=2e-2)
+        y = np.arange(m + 1)
+        for i in range(data.size):
+            py = np.array([np.exp(sp.gammaln(m + 1) - sp.gammaln(y + 1) - sp.gammaln(m - y + 1)
+                                  + sp.betaln(pt[i][0] + y, pt[i][1] + m - y) - sp.betaln(*pt[i])) for pt in post])
+            w = py / py.sum(axis=0)  # the two populations reweighted by the outcome y
+            mean_y = (w * F[:, None]).sum(axis=0)
+            exact = float(np.sum(0.5 * py.sum(axis=0) * ((w * F[:, None] ** 2).sum(axis=0) - mean_y ** 2)))
+            assert U[i, 1] == pytest.approx(exact, rel=2e-2, abs=1e-7)
+        assert V > 1e-5 and np.all(U[:, 1] <= V)  # a conditional expectation of a variance cannot exceed it
+
+
+def test_planning_with_parameter_draws_respects_budget_caps_and_decided_items():
+    data = _items(seed=5, I=60)
+    cap = np.where(np.arange(60) % 2 == 0, 15, 400)
+    p = plan(data, 1200, 10_000, model="beta", parameter_draws=12, max_attempts=cap)
+    a = p.attempts
+    assert 0 < a.sum() <= 1200 and np.all(a <= cap)
+    assert np.all(a[data.k == data.n] == 0)
+    g = p.groups.iloc[0]
+    assert g["sd_param_after"] < g["sd_param_now"]
+    pc = plan(data, 1200, 500, model="beta", target="continued", parameter_draws=12)
+    assert np.all(pc.attempts[data.k > 0] == 0)
+    with pytest.raises(ArgumentError, match="parameter_draws"):
+        plan(data, 100, 1000, model="beta", parameter_draws=-1)
+
+
+def test_report_plan_budget_flag_is_checked_in_one_line(tmp_path, capsys):
+    from scalefit.cli import main
+
+    fit = tmp_path / "fit.json"
+    fit.write_text("{}")
+    assert main(["report", str(fit), "--plan-budget", "-5"]) == 2
+    err = capsys.readouterr().err
+    assert "argument --plan-budget: got '-5'" in err and err.count("\n") == 1, err

@@ -11,7 +11,8 @@ Fits: :func:`plot_extrapolation`, :func:`plot_residuals`, :func:`plot_parity`,
 :func:`plot_bootstrap_marginals`, :func:`plot_start_objectives`,
 :func:`plot_compute_frontier`.
 Repeated sampling (plain arrays / DataFrames): :func:`plot_sampling_curve` (ASR@N, pass@N),
-:func:`plot_backtest`, :func:`plot_passuntil`.
+:func:`plot_backtest`, :func:`plot_passuntil`, :func:`plot_plan` (a sampling plan),
+:func:`plot_rounds` (forecast per round of planned sampling).
 Posteriors (arviz InferenceData): :func:`plot_posterior_marginals`,
 :func:`plot_posterior_pairs`, :func:`plot_posterior_trace`.
 
@@ -25,7 +26,7 @@ from ._style import COLUMN_WIDTH, PALETTE, TEXT_WIDTH, style
 from .allocation import plot_compute_frontier
 from .fit import plot_bootstrap_marginals, plot_extrapolation, plot_parity, plot_residuals, plot_start_objectives
 from .posterior import plot_posterior_marginals, plot_posterior_pairs, plot_posterior_trace
-from .sampling import plot_backtest, plot_passuntil, plot_sampling_curve
+from .sampling import plot_backtest, plot_passuntil, plot_plan, plot_rounds, plot_sampling_curve
 
 __all__ = [
     "PALETTE",
@@ -41,6 +42,8 @@ __all__ = [
     "plot_sampling_curve",
     "plot_backtest",
     "plot_passuntil",
+    "plot_plan",
+    "plot_rounds",
     "plot_posterior_marginals",
     "plot_posterior_pairs",
     "plot_posterior_trace",

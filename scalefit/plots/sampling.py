@@ -13,7 +13,7 @@ import pandas as pd
 from ..errors import ArgumentError
 from ._style import BAND_ALPHA, COLUMN_WIDTH, PALETTE, fmt_num, log_axis_plain, new_figure, style
 
-__all__ = ["plot_sampling_curve", "plot_backtest", "plot_passuntil"]
+__all__ = ["plot_sampling_curve", "plot_backtest", "plot_passuntil", "plot_plan", "plot_rounds"]
 
 
 def _arr(name, v, n=None, *, positive=False):
@@ -322,4 +322,87 @@ def plot_passuntil(N, pu=None, *, loglog=None, lower=None, upper=None, fit_N=Non
                 ax.set_yscale("log")
                 ax.set_ylabel("PassUntil PU")
             ax.legend(loc="best")
+    return fig
+
+
+def plot_plan(groups, *, sd_rank=None, sd_now=None, sd_after=None, axes=None):
+    """A sampling plan (:func:`scalefit.sampling.plan`): where the further attempts go and what
+    they are expected to do to each item's uncertainty.
+
+    Parameters
+    ----------
+    groups : DataFrame
+        One row per class of items by successes so far: ``successes`` (a label such as "0" or
+        "3-4"), ``items`` and ``mean_attempts`` (planned further attempts per item of the class).
+        Drawn as bars (left panel).
+    sd_rank, sd_now, sd_after : array_like, optional
+        Items ranked by the posterior SD of their forecast term now (1 = most uncertain): the SD
+        now and the SD expected after the planned attempts (right panel; omitted without them).
+    """
+    if not isinstance(groups, pd.DataFrame) or not {"successes", "mean_attempts"} <= set(groups.columns):
+        raise ArgumentError("`groups` must be a DataFrame with columns 'successes' and 'mean_attempts'")
+    right = sd_now is not None
+    with style():
+        if axes is None:
+            from ._style import new_axes_grid
+
+            fig, axs = new_axes_grid(2 if right else 1, ncols=2)
+        else:
+            axs = list(np.ravel(np.asarray(axes, dtype=object)))
+            if len(axs) < (2 if right else 1):
+                raise ArgumentError(f"`axes` has {len(axs)} Axes; this plot needs {2 if right else 1}")
+            fig = axs[0].figure
+        ax = axs[0]
+        x = np.arange(len(groups))
+        ax.bar(x, groups["mean_attempts"].to_numpy(float), color=PALETTE["blue"], width=0.7)
+        ax.set_xticks(x, [str(s) for s in groups["successes"]])
+        ax.set_xlabel("successes so far")
+        ax.set_ylabel("further attempts per item")
+        if right:
+            ax = axs[1]
+            r = _arr("sd_rank", sd_rank, positive=True)
+            now = _arr("sd_now", sd_now, r.size)
+            after = _arr("sd_after", sd_after, r.size)
+            ax.plot(r, now, color="0.35", lw=1.2, label="now")
+            ax.plot(r, after, color=PALETTE["vermillion"], lw=1.2, ls="--", label="expected after")
+            ax.set_xscale("log")
+            log_axis_plain(ax.xaxis)
+            ax.set_xlabel("item rank by SD")
+            ax.set_ylabel("posterior SD of the item's term")
+            ax.legend(loc="lower left")
+    return fig
+
+
+def plot_rounds(history, *, truth=None, compare=None, metric: str = "pass", N=None, level: float | None = None,
+                ax=None):
+    """Forecast at N with its interval after each round of plan -> sample -> refit.
+
+    ``history``: DataFrame with ``round`` (0 = the starting data), ``estimate``, ``lower``,
+    ``upper``.
+    ``truth``: a known value to draw as a line (e.g. the full log's rate in a replay).
+    ``compare``: ``(label, estimate, lower, upper)`` of another design (e.g. uniform sampling
+    with the same total budget), drawn beside the last round.
+    """
+    if not isinstance(history, pd.DataFrame) or not {"round", "estimate", "lower", "upper"} <= set(history.columns):
+        raise ArgumentError("`history` must be a DataFrame with columns 'round', 'estimate', 'lower', 'upper'")
+    r = history["round"].to_numpy(float)
+    est = history["estimate"].to_numpy(float)
+    lo, hi = history["lower"].to_numpy(float), history["upper"].to_numpy(float)
+    name = _metric_label(metric).replace("@N", f"@{fmt_num(N, 3)}") if N else _metric_label(metric)
+    with style():
+        fig, ax = new_figure(ax, figsize=(COLUMN_WIDTH, 2.4))
+        ax.errorbar(r, est, yerr=np.clip([est - lo, hi - est], 0, None), fmt="o", ms=4, color=PALETTE["blue"],
+                    elinewidth=1.2, capsize=3, label="forecast" + (f" ({level:.0%} interval)" if level else ""))
+        if compare is not None:
+            lab, e2, l2, u2 = compare
+            e2, l2, u2 = (float(np.ravel(v)[0]) for v in (e2, l2, u2))
+            ax.errorbar([r.max() + 0.3], [e2], yerr=[[max(e2 - l2, 0.0)], [max(u2 - e2, 0.0)]], fmt="s", ms=4,
+                        color=PALETTE["vermillion"], elinewidth=1.2, capsize=3, label=str(lab))
+        if truth is not None:
+            ax.axhline(float(truth), color="0.3", lw=0.9, ls=":", label="truth")
+        ax.set_xticks(r, [f"{int(v)}" for v in r])
+        ax.set_xlabel("round (0: the uniform start)")
+        ax.set_ylabel(name)
+        # above the panel: the bars may reach any corner
+        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=2, frameon=False)
     return fig

@@ -26,6 +26,8 @@ Record layout (version 1; JSON, every array a list of numbers)::
     budget        {target, N, lower, upper, note} | null budget reaching ``target``
     backtest      {fit_attempts, rows: [{N, predicted, lower, upper, empirical}]} | null
     backtest_note str                      why there is no external backtest (version 2, optional)
+    plan          {N, target, budget, allocated, model, estimate, sd_now, sd_after, items, items_sampled,
+                   by_successes, top, sd_curve} | null   sampling plan (version 2, optional; plan_record)
     converged     bool
     warnings      [str]
     metadata      {versions, seed, data_hash, data_source, command}
@@ -48,7 +50,7 @@ import pandas as pd
 from .._files import atomic_write_text
 from ..fit.result import _clean
 from ..errors import ArgumentError
-from ..plots import plot_backtest, plot_sampling_curve
+from ..plots import plot_backtest, plot_plan, plot_sampling_curve
 from ..plots._style import fmt_factor, fmt_num
 from ._layout import Flow, display_path
 from ._registry import RenderContext, Section, register_renderer
@@ -308,7 +310,7 @@ def bon_record(bon, *, targets: Sequence[float] = (1000,), budget_target: float 
                N_max: float | None = None, level: float = 0.9, num_bootstrap: int = 200, seed: int | None = None,
                target: str = "fresh", backtest_attempts: int | None = None, backtest_N: Sequence[int] | None = None,
                metric: str = "pass", title: str | None = None, source: str | None = None,
-               command: str | None = None) -> dict:
+               command: str | None = None, plan_budget: int | None = None) -> dict:
     """Report record (``scalefit.report.BestOfNCurve``, version 2) from scalefit's default
     best-of-N model, a :class:`scalefit.sampling.BonFit`.
 
@@ -319,7 +321,8 @@ def bon_record(bon, *, targets: Sequence[float] = (1000,), budget_target: float 
     ``backtest_attempts`` is given (keep a random m of each item's attempts, rerun the whole
     procedure on them and predict the continued run's rate at ``backtest_N`` <= min n_i against
     what the held-out attempts show), then reads the record from it exactly as ``scalefit
-    report`` reads a saved fit (:func:`saved_bon_record`).
+    report`` reads a saved fit (:func:`saved_bon_record`; ``plan_budget``: with a sampling plan
+    for that many further attempts).
     """
     from ..sampling.bonfit import forecast_grid
 
@@ -338,7 +341,7 @@ def bon_record(bon, *, targets: Sequence[float] = (1000,), budget_target: float 
     saved = bon.with_forecast(grid, target=target, num_bootstrap=num_bootstrap, seed=seed, backtest=bt,
                               backtest_N=backtest_N)
     return saved_bon_record(saved, targets=tg, budget_target=budget_target, level=level, metric=metric,
-                            title=title, source=source, command=command)
+                            title=title, source=source, command=command, plan_budget=plan_budget)
 
 
 def _check_wording(metric: str, level: float) -> None:
@@ -350,7 +353,7 @@ def _check_wording(metric: str, level: float) -> None:
 
 def saved_bon_record(bon, *, targets: Sequence[float] | None = None, budget_target: float | None = None,
                      level: float = 0.9, metric: str = "pass", title: str | None = None, source: str | None = None,
-                     command: str | None = None) -> dict:
+                     command: str | None = None, plan_budget: int | None = None) -> dict:
     """Report record (``scalefit.report.BestOfNCurve``, version 2) read from the forecast saved
     with a :class:`scalefit.sampling.BonFit` (:meth:`~scalefit.sampling.BonFit.with_forecast`):
     no fitting, no bootstrap.  Targets between the saved budgets are interpolated in log N per
@@ -358,6 +361,9 @@ def saved_bon_record(bon, *, targets: Sequence[float] | None = None, budget_targ
     :meth:`BonFit.budget`, whose bisection it matches to the grid's resolution) unless the
     observed pass@k already reaches it.  A fit saved without its forecast is refused with the
     command that adds one.
+
+    ``plan_budget``: also plan that many further attempts for the forecast at the first target
+    (:func:`plan_record`, from the saved fit; nothing is refitted).
     """
     from ..sampling import pass_at_k_interval
     from ..sampling.bonfit import saved_single_value_notes
@@ -478,6 +484,8 @@ def saved_bon_record(bon, *, targets: Sequence[float] | None = None, budget_targ
         "budget": budget,
         "backtest": backtest,
         "backtest_note": fc.backtest_note,
+        "plan": (plan_record(bon, plan_budget, float(tg[0]) if tg.size else 10.0 * n_max, target=fc.target)
+                 if plan_budget else None),
         "converged": bool(fit.converged),
         "warnings": warns,
         "metadata": md,
@@ -488,6 +496,51 @@ def save_bon_curve(record: Mapping, path: str | Path, *, overwrite: bool = False
     """Write a record as JSON (atomically; never over an existing file unless ``overwrite``)."""
     text = json.dumps(_clean(dict(record)), indent=1, allow_nan=False)
     return atomic_write_text(path, text, overwrite=overwrite, argument="path")
+
+
+# ============================================================================ sampling plan
+_K_CLASSES = ((0, 0), (1, 1), (2, 2), (3, 4), (5, 9), (10, 19), (20, math.inf))
+
+
+def plan_record(bon, budget: int, N: float, *, target: str | None = None, top: int = 10,
+                curve_points: int = 300) -> dict:
+    """The ``plan`` entry of a report record: :func:`scalefit.sampling.plan` for a further
+    ``budget`` attempts aimed at the forecast at ``N``, from the fitted model of ``bon`` (a
+    :class:`scalefit.sampling.BonFit`, used as fitted: nothing is refitted).
+
+    Holds the totals, a table by successes so far, the ``top`` items by planned attempts and
+    the items' posterior SDs now and expected after, each sorted from the largest (at most
+    ``curve_points`` ranks)."""
+    import jax
+
+    from ..sampling.plan import plan
+
+    target = target or (bon.forecast.target if bon.forecast is not None else "fresh")
+    with jax.enable_x64(True):  # the grid posterior of a saved fit, in float64 whatever the caller set
+        res = plan(bon.data, int(budget), float(N), target=target, model=bon)
+    t = res.table
+    k, a = t["k"].to_numpy(), t["attempts"].to_numpy()
+    classes = []
+    for lo, hi in _K_CLASSES:
+        sel = (k >= lo) & (k <= hi)
+        if sel.any():
+            label = str(lo) if lo == hi else (f"{lo}+" if math.isinf(hi) else f"{lo}-{hi}")
+            classes.append({"successes": label, "items": int(sel.sum()), "items_sampled": int((a[sel] > 0).sum()),
+                            "attempts": int(a[sel].sum()), "mean_attempts": float(a[sel].mean())})
+    ranks = np.unique(np.round(np.geomspace(1, len(t), min(curve_points, len(t)))).astype(np.int64))
+    best = t.assign(row=np.arange(1, len(t) + 1)).sort_values(["attempts", "sd_now"], ascending=False).head(top)
+    g = res.groups.iloc[0]
+    return {"N": float(N), "target": target, "budget": int(budget), "allocated": int(res.allocated),
+            "reason": res.reason, "model": str(res.models.get("all items", "")),
+            "estimate": float(g["estimate"]), "sd_now": float(g["sd_now"]), "sd_after": float(g["sd_after"]),
+            "items": int(g["items"]), "items_sampled": int(g["items_sampled"]),
+            "by_successes": classes,
+            "top": [{"item": int(r.row), "n": int(r.n), "k": int(r.k), "term": float(r.term),
+                     "sd_now": float(r.sd_now), "sd_after": float(r.sd_after), "attempts": int(r.attempts)}
+                    for r in best.itertuples() if r.attempts > 0],
+            "sd_curve": {"rank": ranks.astype(float).tolist(),
+                         "now": np.sort(t["sd_now"].to_numpy())[::-1][ranks - 1].tolist(),
+                         "after": np.sort(t["sd_after"].to_numpy())[::-1][ranks - 1].tolist()}}
 
 
 # ============================================================================ rendering
@@ -678,6 +731,10 @@ def render_bon_sections(record: Mapping, ctx: RenderContext) -> Section:
                      "Left: predicted against empirical (identity line; ringed points fall outside their interval). "
                      "Right: both against N.")
 
+    plan_ = record.get("plan")
+    if plan_:
+        _render_plan(flow, plan_, metric, name)
+
     md = record.get("metadata") or {}
     prov = [("record", display_path(ctx.source) + (f" (SHA-256 {ctx.sha256[:16]}…)" if ctx.sha256 else "")),
             ("data", display_path(md.get("data_source") or data.get("source")) or "not recorded"),
@@ -711,6 +768,10 @@ def render_bon_sections(record: Mapping, ctx: RenderContext) -> Section:
         inside = sum(1 for r in rows_ if r["lower"] <= r["empirical"] <= r["upper"])
         s.append(f"In a backtest that kept {backtest['fit_attempts']} attempts per problem, {inside} of {len(rows_)} "
                  f"held-out values fell inside their intervals.")
+    if plan_ and plan_.get("allocated"):
+        s.append(f"A sampling plan puts {plan_['allocated']} further attempts on {plan_['items_sampled']} of "
+                 f"{plan_['items']} problems; it expects the model SD of {metric}@{fmt_num(plan_['N'], 4)} to fall "
+                 f"from {_f(plan_['sd_now']):.4f} to {_f(plan_['sd_after']):.4f}.")
     if not converged:
         s.append("WARNING: the model fit did NOT converge; do not rely on these numbers.")
     elif warns:
@@ -727,6 +788,48 @@ def render_bon_sections(record: Mapping, ctx: RenderContext) -> Section:
                    provenance=prov, banner=banner, page_titles=flow.page_titles)
 
 
+def _render_plan(flow: Flow, plan_: Mapping, metric: str, name: str) -> None:
+    """The page with the sampling plan (``record["plan"]``, see :func:`plan_record`)."""
+    at = f"{metric}@{fmt_num(plan_['N'], 4)}"
+    flow.page_break("Where to spend the next attempts")
+    flow.heading("Where to spend the next attempts")
+    flow.paragraph(f"Sampling plan for a further {plan_['budget']} attempts, chosen to make the forecast of {at} "
+                   f"({'a fresh run' if plan_.get('target') == 'fresh' else 'the observed attempts continued'}) as "
+                   f"precise as possible under the fitted {plan_.get('model') or 'chosen'} model: each problem's "
+                   "expected posterior variance after m more attempts is computed exactly and the attempts go to "
+                   "the problems where they remove the most. It does not count the uncertainty of the fitted "
+                   "population parameters. Plan in rounds (plan, sample, refit): scalefit bon plan --rounds R.",
+                   size=9)
+    flow.kv([("attempts planned", f"{plan_['allocated']} of {plan_['budget']}"),
+             ("problems sampled", f"{plan_['items_sampled']} of {plan_['items']}"),
+             ("model SD", f"{_f(plan_['sd_now']):.4f} now, {_f(plan_['sd_after']):.4f} expected after (of the "
+                          f"forecast {at} = {_f(plan_['estimate']):.4f})")])
+    cls = pd.DataFrame(plan_.get("by_successes") or [])
+    if len(cls):
+        flow.heading("By successes so far", level=2)
+        flow.table(pd.DataFrame({"successes so far": cls["successes"], "problems": cls["items"],
+                                 "problems sampled": cls["items_sampled"], "attempts": cls["attempts"],
+                                 "per problem": cls["mean_attempts"].map(lambda v: fmt_num(v, 3))}),
+                   note="Further attempts planned for the problems with that many successes among their attempts.")
+    top = pd.DataFrame(plan_.get("top") or [])
+    if len(top):
+        flow.heading("Problems with the most planned attempts", level=2)
+        flow.table(pd.DataFrame({"problem (row)": top["item"], "attempts so far": top["n"], "successes": top["k"],
+                                 f"term of {at}": top["term"].map(lambda v: fmt_num(v, 3)),
+                                 "SD now": top["sd_now"].map(lambda v: fmt_num(v, 3)),
+                                 "SD after": top["sd_after"].map(lambda v: fmt_num(v, 3)),
+                                 "further attempts": top["attempts"]}),
+                   note="Row: the problem's position in the fitted data (from 1). Term: the problem's expected "
+                        f"contribution to {at}; SD: its posterior SD now and expected after the planned attempts.")
+    sdc = plan_.get("sd_curve") or {}
+    flow.heading("Plan", level=2, keep_with=3.0)
+    axes = flow.axes_grid(2.7, 1, 2, left=0.7, wspace=0.45)
+    plot_plan(cls if len(cls) else pd.DataFrame({"successes": [], "mean_attempts": []}),
+              sd_rank=sdc.get("rank"), sd_now=sdc.get("now"), sd_after=sdc.get("after"), axes=[axes[0, 0], axes[0, 1]])
+    flow.caption("Left: further attempts per problem by successes so far. Right: the problems' posterior SDs of "
+                 f"their {at} term now and expected after the plan, each sorted from the largest.")
+
+
 register_renderer(FORMAT, render_bon_sections)
 
 BON_FIT_FORMAT = "scalefit.bon/1"            # one BonFit (BonFit.to_json)
@@ -739,7 +842,9 @@ def _bon_fit_section(fit_record: Mapping, ctx: RenderContext, group: Mapping | N
     Options (``build_report(options=...)`` / ``scalefit report`` flags): ``rate`` (budget target),
     ``level`` (default 0.9), ``metric`` ("pass" or "ASR").  Budgets N come from ``ctx.targets``
     entries naming only N (default: 10x the largest observed attempts) and must lie within the
-    saved forecast's budgets.  ``bootstrap`` and ``target`` are fixed when the fit is saved."""
+    saved forecast's budgets.  ``bootstrap`` and ``target`` are fixed when the fit is saved.
+    ``plan_budget``: further attempts for the sampling-plan page (default: as many as were made;
+    0: no plan), planned from the saved fit for the first budget N."""
     from ..sampling import BonFit
     from .fitresult import load_record
 
@@ -764,6 +869,7 @@ def _bon_fit_section(fit_record: Mapping, ctx: RenderContext, group: Mapping | N
         metric=str(opts.get("metric", "pass")),
         title=f"Best-of-N forecast{' (' + label + ')' if label else ''}",
         source=md.get("source") or opts.get("data_source"), command=md.get("command") or opts.get("command"),
+        plan_budget=int(opts["plan_budget"]) if opts.get("plan_budget") is not None else int(np.sum(bon.data.attempts)),
     )
     sub = RenderContext(source=ctx.source, sha256=ctx.sha256, targets=(), budgets=ctx.budgets, options=ctx.options)
     return render_bon_sections(rec, sub)

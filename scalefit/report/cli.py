@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .._cliargs import LEVEL, number_list
+from .._cliargs import COUNT, LEVEL, number_list
 from .._files import check_input_path
 from ..errors import ArgumentError
 
@@ -39,7 +39,7 @@ def handle_report(args) -> int:
             output.parent.mkdir(parents=True)
     targets = [_parse_at(s) for s in (args.at or [])]
     options = {}
-    for key in ("rate", "level"):
+    for key in ("rate", "level", "plan_budget"):
         if getattr(args, key) is not None:
             options[key] = getattr(args, key)
     options["metric"] = args.metric
@@ -70,5 +70,7 @@ def add_commands(subparsers) -> None:
     g.add_argument("--rate", type=LEVEL, api="rate", help="target pass@N / ASR@N whose budget N is reported, e.g. 0.9")
     g.add_argument("--level", type=LEVEL, api="level", help="interval level (default 0.9)")
     g.add_argument("--metric", choices=["pass", "ASR"], default="pass", help="wording: pass@N or ASR@N")
+    g.add_argument("--plan-budget", type=COUNT, api="plan_budget", metavar="B",
+                   help="further attempts for the sampling-plan page (default: as many as were made; 0: no plan page)")
     s.add_argument("--force", action="store_true", help="allow overwriting the output PDF")
     s.set_defaults(func=handle_report)

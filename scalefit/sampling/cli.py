@@ -286,7 +286,8 @@ def _cmd_bon_plan(args) -> int:
         del fit_options["candidates"]
     res = plan(frame, args.budget, args.N, target=args.target, rounds=args.rounds, model=args.model,
                budget_scope=args.budget_scope, step=args.step, width=args.width, level=args.level,
-               num_bootstrap=args.bootstrap, seed=args.seed, fit_options=fit_options, likelihood=args.likelihood)
+               num_bootstrap=args.bootstrap, seed=args.seed, fit_options=fit_options, likelihood=args.likelihood,
+               parameter_draws=args.parameter_draws)
     print(res.summary())
     if args.output:
         atomic_write_text(args.output, res.table.to_csv(index=False), overwrite=args.force, argument="-o")
@@ -492,6 +493,8 @@ def add_commands(subparsers) -> None:
     s.add_argument("--level", type=LEVEL, default=0.9, help="interval level for --width (default 0.9)", api="level")
     s.add_argument("--bootstrap", type=COUNT, default=200, api="num_bootstrap",
                    help="bootstrap replicates for the --width interval (default 200)")
+    s.add_argument("--parameter-draws", type=COUNT, default=0, api="parameter_draws", metavar="T",
+                   help="also count the population parameters' uncertainty with T bootstrap refits (default 0: off)")
     s.add_argument("-o", "--output", help="write the plan as CSV (never overwrites without --force)", api="path")
     s.add_argument("--force", action="store_true", help="allow overwriting --output")
     s.set_defaults(func=_cmd_bon_plan)

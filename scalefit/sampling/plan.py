@@ -30,9 +30,15 @@ is the optimum of the separable problem up to the last, partly funded item).  It
 cannot change (every attempt succeeded at a large N; already solved, for ``continued``) get no
 attempts; items without a success get more.
 
-What it does not optimise: the uncertainty of the fitted population parameters, shared by every
-item.  Spending attempts on unsolved items also sharpens that fit (their counts are the only
-data about the tail), but the planner does not count it.
+The uncertainty of the fitted population parameters, shared by every item, is counted only with
+``parameter_draws=T``: T bootstrap refits of the family over items give T populations, and the
+forecast's variance over them is a second part of the objective.  An item's m further attempts
+reduce it by reweighting the T populations with the predictive probability of the outcome (the
+same preposterior computation, with populations in place of grid nodes); items' contributions
+are combined as independent Gaussian measurements of the forecast (precisions add), so the
+allocation is a lazy greedy.  Items whose own term cannot change still get nothing.  The plan
+then reports the population-parameter SD of the forecast now and expected after
+(``sd_param_now``, ``sd_param_after``).
 
 Rounds and the stopping rule
 ----------------------------
@@ -232,6 +238,165 @@ def _ladder(step: int, top: int) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------
+# uncertainty of the population parameters
+
+
+def _parameter_draws(fitted, data: ItemData, T: int, seed: int) -> list:
+    """T item-posteriors, one per bootstrap refit of the fitted family (its population
+    parameters drawn from their sampling distribution), or [] when ``fitted`` is not a
+    best-of-N / mixing fit."""
+    from dataclasses import replace
+
+    from .bonfit import fit_bon
+
+    fam = getattr(fitted, "model", None)
+    if not isinstance(fam, str) or not hasattr(fitted, "fits"):
+        return []
+    # one family, bootstrapped on item resamples (batched refits; the family is not re-chosen)
+    one = fitted if getattr(fitted, "selection", "") != "auto" else fit_bon(data, model=fam, seed=seed)
+    thetas = one._bootstrap_fits(T, seed)[0][fam]
+    base = one.fits[fam]
+    ok = np.all(np.isfinite(thetas), axis=1)
+    return [replace(base, theta=np.asarray(th, float)).item_posterior(data) for th in thetas[ok]]
+
+
+def _population_curves(draws: list, data: ItemData, N: float, ladder: np.ndarray, target: str):
+    """(V, U): the variance over parameter draws of the forecast (scalar) and, per item and
+    ladder point (I, L), that variance expected after m further attempts on that item alone
+    (the draws reweighted by the predictive probability of the item's outcome, 0..39 or "40 or
+    more" successes)."""
+    T = len(draws)
+    p = draws[0].p
+    if target == "fresh":
+        with np.errstate(divide="ignore"):
+            g = -np.expm1(N * np.log1p(-p))
+        g[-1] = 1.0
+        F = np.array([np.mean(np.exp(d.log_w) @ g) for d in draws])
+    else:
+        F = np.array([np.mean(_continued_curves(d, data, N, np.zeros(1))[0]) for d in draws])
+    Fc = F - F.mean()
+    V = float(np.mean(Fc * Fc))
+    I = data.size
+    U = np.full((I, ladder.size), V)
+    if V <= 0:
+        return V, U
+    with np.errstate(divide="ignore"):
+        log_p, log_q = np.log(p), np.log1p(-p)
+    rest = np.maximum(N - data.n.astype(float), 0.0) if target == "continued" else None
+    # nodes without posterior mass under any draw for any item carry nothing; the curve is
+    # evaluated at every 4th ladder point and interpolated (it is smooth in m)
+    keep = np.zeros(p.size, bool)
+    for d in draws:
+        keep |= np.max(d.log_w, axis=0) > math.log(1e-14)
+    p, log_p, log_q = p[keep], log_p[keep], log_q[keep]
+    sub = np.unique(np.concatenate([np.arange(0, ladder.size, 4), [ladder.size - 1]]))
+    block = max(1, int(4e7 // (T * p.size)))
+    for lo in range(0, I, block):
+        W = np.stack([np.exp(d.log_w[lo:lo + block][:, keep]) for d in draws])  # (T, b, C')
+        for j in sub:
+            m = float(ladder[j])
+            if m == 0:
+                continue
+            Y = int(min(m, _Y_BUCKETS))
+            y = np.arange(Y + 1, dtype=float)[:, None]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                lc = sp.gammaln(m + 1) - sp.gammaln(y + 1) - sp.gammaln(m - y + 1)
+                lp = lc + np.where(y > 0, y * log_p[None, :], 0.0) + np.where(m - y > 0, (m - y) * log_q[None, :], 0.0)
+            pmf = np.exp(lp)
+            if m > Y:
+                pmf[Y] = sp.bdtrc(Y - 1, int(m), p)
+                pmf[Y, -1] = 1.0
+            P = W @ pmf.T  # (T, b, Y+1): outcome probabilities under each draw
+            py = P.mean(axis=0)
+            num = np.einsum("t,tby->by", Fc, P) / T
+            with np.errstate(invalid="ignore", divide="ignore"):
+                red = np.sum(np.where(py > 1e-300, num * num / np.maximum(py, 1e-300), 0.0), axis=1)
+            U[lo:lo + block, j] = np.maximum(V - red, 0.0)
+    if sub.size < ladder.size:
+        U = np.stack([np.interp(ladder, ladder[sub], row) for row in U[:, sub]])
+    if rest is not None:  # continued: no attempt beyond N counts, and a decided item tells nothing new here
+        decided, _ = _decided(data, N)
+        U[decided] = V
+    return V, U
+
+
+def _allocate_with_population(curves, weights, caps, pops, ladder, budget, step, floor_gain) -> np.ndarray:
+    """Greedy allocation when each group's forecast variance also has a population part.
+
+    Objective: sum over groups of w_g * sum_i v_i(m_i) + V_g,after, where the population part
+    combines the items' information as independent Gaussian measurements of the forecast:
+    1 / V_after = 1 / V + sum_i (1 / U_i(m_i) - 1 / V).  The population part is not separable
+    over items (diminishing returns as the precision grows), so the greedy re-evaluates a move
+    against the current precision before taking it (lazy greedy: gains only fall as precision
+    grows).  Items whose own term cannot change get nothing, whatever their outcome would say
+    about the population."""
+    import heapq
+
+    item_v, item_w, item_cap, item_g, info = [], [], [], [], []
+    for g, (v, w, cap, (V, U)) in enumerate(zip(curves, weights, caps, pops)):
+        for i in range(v.shape[0]):
+            item_v.append(v[i])
+            item_w.append(w)
+            item_cap.append(cap[i])
+            item_g.append(g)
+            if V > 0:
+                with np.errstate(divide="ignore"):
+                    info.append(np.where(U[i] > 0, 1.0 / np.maximum(U[i], 1e-300), np.inf) - 1.0 / V)
+            else:
+                info.append(np.zeros(ladder.size))
+    prec = np.array([1.0 / V if V > 0 else np.inf for V, _ in pops])
+    n_items = len(item_v)
+    pos = np.zeros(n_items, dtype=np.int64)  # ladder index of each item's allocation
+    left = int(budget)
+
+    def best_move(i):
+        j = pos[i]
+        ok = (ladder > ladder[j]) & (ladder <= item_cap[i]) & (ladder - ladder[j] <= left)
+        if not ok.any():
+            return None
+        dm = ladder - ladder[j]
+        gi = item_w[i] * (item_v[i][j] - item_v[i])
+        P = prec[item_g[i]]
+        if np.isfinite(P):
+            gp = 1.0 / P - 1.0 / (P + np.maximum(info[i] - info[i][j], 0.0))
+        else:
+            gp = 0.0
+        gain = np.where(ok, gi + gp, -np.inf)
+        rate = np.where(ok, gain / np.where(dm > 0, dm, 1.0), -np.inf)
+        jj = int(np.argmax(rate))
+        if not np.isfinite(rate[jj]) or gain[jj] <= floor_gain:
+            return None
+        return rate[jj], jj
+
+    heap = []
+    for i in range(n_items):
+        if item_w[i] * item_v[i][0] <= floor_gain:
+            continue  # the item's own term cannot change (e.g. every attempt succeeded): no attempts
+        mv = best_move(i)
+        if mv is not None:
+            heapq.heappush(heap, (-mv[0], i))
+    while heap and left > 0:
+        _, i = heapq.heappop(heap)
+        mv = best_move(i)  # re-evaluate against the current precision and budget
+        if mv is None:
+            continue
+        rate, jj = mv
+        if heap and rate < -heap[0][0] * (1 - 1e-12):
+            heapq.heappush(heap, (-rate, i))
+            continue
+        dm = int(ladder[jj] - ladder[pos[i]])
+        g = item_g[i]
+        if np.isfinite(prec[g]):
+            prec[g] += max(info[i][jj] - info[i][pos[i]], 0.0)
+        pos[i] = jj
+        left -= dm
+        nxt = best_move(i)
+        if nxt is not None:
+            heapq.heappush(heap, (-nxt[0], i))
+    return ladder[pos].astype(np.int64)
+
+
+# --------------------------------------------------------------------------------------------
 # results
 
 
@@ -243,7 +408,8 @@ class PlanResult:
     attempts and successes so far), ``term`` (the item's current forecast term), ``sd_now`` and
     ``sd_after`` (its posterior SD now and expected after the planned attempts) and
     ``attempts`` (further attempts to make).  ``groups``: per group the forecast at N now,
-    its model-based SD now and expected after, and the interval when ``width`` was given.
+    its model-based SD now and expected after, the interval when ``width`` was given, and with
+    ``parameter_draws`` the population-parameter SD now and expected after.
     """
 
     table: pd.DataFrame
@@ -274,6 +440,10 @@ class PlanResult:
             lines.append(f"  {label}: forecast {row['estimate']:.4f}{iv} ({model}); model SD {row['sd_now']:.4f} now, "
                          f"{row['sd_after']:.4f} expected after {int(row['attempts'])} attempts on "
                          f"{int(row['items_sampled'])} of {int(row['items'])} items")
+            if np.isfinite(row.get("sd_param_now", np.nan)):
+                lines.append(f"    population parameters: SD {row['sd_param_now']:.4f} now, {row['sd_param_after']:.4f} "
+                             "expected after" + ("; they dominate the forecast's uncertainty"
+                                                 if row["sd_param_now"] > row["sd_now"] else ""))
         return "\n".join(lines)
 
 
@@ -348,7 +518,7 @@ def _split_groups(data, groups, likelihood="attempts"):
 def plan(data, extra_budget, N, *, target: str = "fresh", rounds: int = 1, model="auto", groups=None,
          budget_scope: str = "total", max_attempts=None, step: int = 1, width: float | None = None,
          level: float = 0.9, num_bootstrap: int = 200, seed: int = 0, fit_options: dict | None = None,
-         likelihood: str = "attempts") -> PlanResult:
+         likelihood: str = "attempts", parameter_draws: int = 0) -> PlanResult:
     """Plan further attempts per item to sharpen the forecast of pass@N (ASR@N).
 
     Parameters
@@ -389,6 +559,12 @@ def plan(data, extra_budget, N, *, target: str = "fresh", rounds: int = 1, model
         Passed to :func:`~scalefit.sampling.fit_bon` when the model is fitted here.
     likelihood : str
         For sample-until-success counts frames (see :func:`~scalefit.sampling.until_success_items`).
+    parameter_draws : int
+        0 (default): the population parameters are held at their fit.  T > 0: also count their
+        uncertainty -- T bootstrap refits of the fitted family over items give T populations;
+        an item's further attempts are also worth what their outcome is expected to tell
+        between them about the forecast (see the module docstring).  Needs a best-of-N fit
+        (``model="auto"``, a family name or a :class:`~scalefit.sampling.BonFit`).
 
     Returns
     -------
@@ -418,6 +594,7 @@ def plan(data, extra_budget, N, *, target: str = "fresh", rounds: int = 1, model
     if width is not None and not (math.isfinite(float(width)) and float(width) > 0):
         raise ArgumentError(f"`width` = {_fmt(width)} must be a positive number")
     level = check_level(level)
+    draws_T = _check_int("parameter_draws", parameter_draws, 0)
     if width is not None and int(num_bootstrap) < 20:
         raise ArgumentError(f"`num_bootstrap` = {num_bootstrap}: the stopping rule `width=` needs an interval "
                             "(>= 20 bootstrap replicates)")
@@ -432,7 +609,7 @@ def plan(data, extra_budget, N, *, target: str = "fresh", rounds: int = 1, model
     now_budget = budget // rounds
     ladder = _ladder(step, now_budget)
 
-    fits, curves, means, caps, weights, interval = [], [], [], [], [], []
+    fits, curves, means, caps, weights, interval, pops = [], [], [], [], [], [], []
     total = sum(d.size for _, d, _ in parts)
     offset = 0
     for key, d, _ in parts:
@@ -452,6 +629,13 @@ def plan(data, extra_budget, N, *, target: str = "fresh", rounds: int = 1, model
                 raise ArgumentError("`max_attempts` must hold finite non-negative attempt counts")
             cap = np.minimum(cap, ma)
         offset += d.size
+        if draws_T:
+            dr = _parameter_draws(fitted, d, draws_T, seed)
+            if len(dr) < 2:
+                raise ArgumentError("`parameter_draws` needs a best-of-N fit (model='auto', a family name or a BonFit)")
+            pops.append(_population_curves(dr, d, N, ladder, target))
+        else:
+            pops.append((0.0, None))
         means.append(mean)
         curves.append(v)
         caps.append(cap)
@@ -465,11 +649,21 @@ def plan(data, extra_budget, N, *, target: str = "fresh", rounds: int = 1, model
         interval.append((lo, hi))
 
     stop = width is not None and all(np.isfinite(lo) and hi - lo <= float(width) for lo, hi in interval)
-    v_now_total = sum(w * v[:, 0].sum() for w, v in zip(weights, curves))
+    v_now_total = sum(w * v[:, 0].sum() + pp[0] for w, v, pp in zip(weights, curves, pops))
     floor_gain = 1e-9 * max(v_now_total, 1e-300)
     if stop:
         alloc = np.zeros(total, dtype=np.int64)
         reason = f"stop: the {level:.0%} interval at N is no wider than {_fmt(width)} in every group"
+    elif draws_T and budget_scope == "total":
+        alloc = _allocate_with_population(curves, weights, caps, pops, ladder, now_budget, step, floor_gain)
+        reason = ("greedy allocation minimising the expected posterior variance of the forecast, population-parameter "
+                  f"uncertainty included ({draws_T} bootstrap refits)")
+    elif draws_T:
+        alloc = np.concatenate([_allocate_with_population([v], [w], [c], [pp], ladder, now_budget, step,
+                                                          1e-9 * max(w * v[:, 0].sum() + pp[0], 1e-300))
+                                for v, w, c, pp in zip(curves, weights, caps, pops)])
+        reason = ("greedy allocation per group minimising the expected posterior variance of its forecast, "
+                  f"population-parameter uncertainty included ({draws_T} bootstrap refits)")
     elif budget_scope == "total":
         alloc = _allocate(curves, weights, caps, ladder, now_budget, step, floor_gain)
         reason = ("greedy allocation minimising the expected posterior variance of the forecast "
@@ -485,10 +679,17 @@ def plan(data, extra_budget, N, *, target: str = "fresh", rounds: int = 1, model
                   "or its term no longer moves)")
     rows, grows = [], []
     offset = 0
-    for (key, d, ids), fitted, mean, v, w, (lo, hi) in zip(parts, fits, means, curves, weights, interval):
+    for (key, d, ids), fitted, mean, v, w, (lo, hi), (V, U) in zip(parts, fits, means, curves, weights, interval, pops):
         a = alloc[offset:offset + d.size]
         offset += d.size
         after = _value_at(ladder, v, a)
+        par = {}
+        if draws_T:
+            with np.errstate(divide="ignore"):
+                info = np.where(_value_at(ladder, U, a) > 0, 1.0 / np.maximum(_value_at(ladder, U, a), 1e-300),
+                                np.inf) - (1.0 / V if V > 0 else 0.0)
+            par = {"sd_param_now": math.sqrt(V),
+                   "sd_param_after": math.sqrt(1.0 / (1.0 / V + info.sum())) if V > 0 else 0.0}
         tab = pd.DataFrame({**{c: [val] * d.size for c, val in key.items()}, "item": ids, "n": d.n, "k": d.k,
                             "term": mean, "sd_now": np.sqrt(v[:, 0]), "sd_after": np.sqrt(after),
                             "attempts": a})
@@ -496,7 +697,7 @@ def plan(data, extra_budget, N, *, target: str = "fresh", rounds: int = 1, model
         label = ", ".join(f"{c}={val}" for c, val in key.items()) if key else "all items"
         grows.append({"group": label, "items": d.size, "estimate": float(np.mean(mean)),
                       "sd_now": math.sqrt(w * v[:, 0].sum()), "sd_after": math.sqrt(w * after.sum()),
-                      "attempts": int(a.sum()), "items_sampled": int((a > 0).sum()), "lower": lo, "upper": hi})
+                      "attempts": int(a.sum()), "items_sampled": int((a > 0).sum()), "lower": lo, "upper": hi, **par})
     table = pd.concat(rows, ignore_index=True)
     models = {g["group"]: getattr(f, "model", type(f).__name__) for g, f in zip(grows, fits)}
     return PlanResult(table, pd.DataFrame(grows), N, target, budget, int(alloc.sum()), rounds, bool(stop), reason,
@@ -540,7 +741,7 @@ def merge_attempts(data: ItemData, attempts, successes, first_success=None) -> I
 def sample_in_rounds(data, sampler: Callable, extra_budget: int, N, *, rounds: int = 3, target: str = "fresh",
                      model="auto", max_attempts=None, step: int = 1, width: float | None = None,
                      forecast_N=None, level: float = 0.9, num_bootstrap: int = 200, seed: int = 0,
-                     fit_options: dict | None = None) -> RoundsResult:
+                     fit_options: dict | None = None, parameter_draws: int = 0) -> RoundsResult:
     """Plan, sample, refit, plan ...: spend ``extra_budget`` further attempts in ``rounds`` rounds.
 
     ``data`` is the fixed-design start (e.g. a uniform first round).  ``sampler(attempts)``
@@ -581,7 +782,8 @@ def sample_in_rounds(data, sampler: Callable, extra_budget: int, N, *, rounds: i
         if left <= 0:
             break
         p = plan(data, left, N, target=target, rounds=rounds - r, model=family, max_attempts=cap, step=step,
-                 width=width, level=level, num_bootstrap=num_bootstrap, seed=seed, fit_options=opts)
+                 width=width, level=level, num_bootstrap=num_bootstrap, seed=seed, fit_options=opts,
+                 parameter_draws=parameter_draws)
         g = p.groups.iloc[0]
         hist.append({"round": r + 1, "attempts": p.allocated, "items_sampled": int(g["items_sampled"]),
                      "estimate": float(g["estimate"]), "sd_now": float(g["sd_now"]),
