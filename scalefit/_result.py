@@ -109,7 +109,8 @@ class ResultProtocol:
 
     * ``_repr_text()``: what follows the class name in ``repr`` (a few words);
     * ``_summary_text(**options)``: the plain-text report (what ``summary()`` returned before);
-    * ``param_table(level)``, ``predict(...)``, ``converged``, ``message``;
+    * ``param_table(level)``, ``predict(...)``, ``converged`` and ``message`` (a readable
+      verdict; a field or a property, so it is not defined here);
     * ``to_dict()`` and a ``from_dict(d)`` classmethod (for the default JSON methods), and
       ``JSON_WHAT`` naming the file kind in error messages.
     """
@@ -139,11 +140,6 @@ class ResultProtocol:
 
     def _repr_html_(self) -> str:
         return self.summary()._repr_html_()
-
-    @property
-    def message(self) -> str:
-        """Readable verdict of the convergence checks (why ``converged`` is what it is)."""
-        return str(getattr(self, "status", ""))
 
     # ------------------------------------------------------------------ JSON
     def to_json(self, path: str | Path | None = None, *, overwrite: bool = False) -> str:
