@@ -1,0 +1,253 @@
+"""Every result type shows the same face (docs/results.md): short repr, a text summary that
+renders as HTML, param_table/predict in the protocol's columns, JSON round trip, plot.
+
+The fits here are deliberately tiny (a posterior of 40 draws on one chain): these tests check
+the shape of the protocol, not the statistics, which the per-module tests cover.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from html.parser import HTMLParser
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import scalefit
+from scalefit import fit_batch, fit_law, get_law
+from scalefit._result import PARAM_COLUMNS, REPR_CHARS, Summary
+from scalefit.fit import BatchFitResult, FitResult, bootstrap
+from scalefit.fit.bootstrap import BootstrapResult
+
+TINY = dict(num_warmup=40, num_samples=40, num_chains=1, chain_method="sequential", seed=0, progress=False)
+
+
+# ------------------------------------------------------------------ fixtures (one per type)
+def _power_frame():
+    law = get_law("power_law")
+    x = np.geomspace(1e6, 1e9, 12)
+    rng = np.random.default_rng(0)
+    rows = []
+    for g, (a, alpha) in enumerate([(40.0, 0.3), (25.0, 0.25)]):
+        y = law.evaluate(dict(a=math.log(a), alpha=alpha, e=math.log(1.5)), x=x) * np.exp(rng.normal(0, 0.01, x.size))
+        rows.append(pd.DataFrame({"curve": f"c{g}", "x": x, "value": y}))
+    return pd.concat(rows, ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def results():
+    """Name -> (result, protocol predict call, the type's existing point prediction there)."""
+    out = {}
+    frame = _power_frame()
+    one = frame[frame["curve"] == "c0"].reset_index(drop=True)
+    at = {"x": np.array([1e9, 1e10])}
+
+    fit = fit_law(one, "power_law")
+    out["FitResult"] = (fit, lambda r: r.predict(at),
+                        lambda r: np.asarray(r.law.evaluate(r.params, x=at["x"])))
+    fit_b = bootstrap(fit, 40, seed=0)
+    out["FitResult+bootstrap"] = (fit_b, lambda r: r.predict(at, level=0.9), lambda r: r.predict(at)["prediction"])
+    boot = fit_b.bootstrap
+    out["BootstrapResult"] = (boot, lambda r: r.predict(fit.law, at, level=0.9),
+                              lambda r: np.median(r.evaluate(fit.law, at)[r.converged], axis=0))
+
+    batch = fit_batch(frame, "power_law", by="curve")
+    at_b = pd.DataFrame({"curve": ["c0", "c1"], "x": [1e9, 1e10]})
+    out["BatchFitResult"] = (batch, lambda r: r.predict(at_b), lambda r: r.predict(at_b)["prediction"])
+
+    from scalefit.bayes import fit_bayes, fit_beta_binomial_bayes, fit_hierarchical_beta_binomial, fit_passuntil_bayes
+
+    post = fit_bayes(one, "power_law", likelihood="normal", **TINY)
+    out["PosteriorFit"] = (post, lambda r: r.predict(at, level=0.9),
+                           lambda r: np.median(r.mean_curve_draws(at), axis=0))
+
+    rng = np.random.default_rng(1)
+    k = rng.binomial(20, rng.beta(0.4, 3.0, 40))
+    bb = fit_beta_binomial_bayes(20, k, **TINY)
+    out["BetaBinomialPosterior"] = (bb, lambda r: r.predict([20, 200]), lambda r: r.asr([20, 200])["median"])
+    counts = pd.DataFrame({"model": np.repeat(["m0", "m1"], 20), "item": np.tile(np.arange(20), 2), "n": 20, "k": k})
+    hier = fit_hierarchical_beta_binomial(counts, ["model"], **TINY)
+    out["HierarchicalBetaBinomialPosterior"] = (hier, lambda r: r.predict([20, 200]),
+                                                lambda r: r.asr([20, 200])["median"])
+    N = np.repeat([1e8, 1e9, 1e10], 2)
+    pu = fit_passuntil_bayes(N, [2] * 6, [400, 300, 60, 50, 9, 8], **TINY)
+    out["PassUntilPosterior"] = (pu, lambda r: r.predict([1e10, 1e11]), lambda r: r.predict([1e10, 1e11])["median"])
+
+    from scalefit.sampling import fit_bon
+
+    bon = fit_bon(20, k, model="beta", seed=0, select_bootstrap=0)
+    N_bon = [20.0, 200.0]
+    out["BonFit"] = (bon, lambda r: r.forecast_table(N_bon, num_bootstrap=0),
+                     lambda r: r.fit.predict(r.data, np.asarray(N_bon)))
+    fc = bon.predict(N_bon, num_bootstrap=0)
+    out["Forecast"] = (fc, lambda r: r.predict(), lambda r: r.estimate)
+    saved = bon.with_forecast(N_bon, num_bootstrap=0, backtest=False).forecast
+    out["SavedForecast"] = (saved, lambda r: r.predict(level=0.9), lambda r: bon.fit.predict(bon.data, r.N))
+    bf = bon.budget([0.5, 0.6], num_bootstrap=0)
+    out["BudgetForecast"] = (bf, lambda r: r.predict(), lambda r: r.table["estimate"])
+    out["MixingFit"] = (bon.fit, None, None)
+
+    from scalefit.chain import fit_chain
+
+    law1, law2 = get_law("overtraining"), get_law("sigmoid")
+    rows = []
+    for Nn in (2e7, 6e7, 2e8, 6e8):
+        for m in (10, 20, 80):
+            D = m * Nn
+            # the parameters of tests/test_chain.py's ladder
+            L = law1.evaluate(dict(a=np.log(300.0), b=np.log(900.0), e=np.log(1.8), alpha=0.32), N=Nn, D=D)[0]
+            L *= np.exp(rng.normal(0, 0.005))
+            acc = law2.evaluate(dict(s=-0.7, log_k=np.log(4.0), L0=2.9, t=0.95), L=L)[0] + rng.normal(0, 0.005)
+            rows.append(dict(run=f"N{Nn:.0e}-m{m}", N=Nn, D=D, step=1000, loss=L, acc=acc))
+    chain = fit_chain(pd.DataFrame(rows), "overtraining", "sigmoid", intermediate="loss", target="acc")
+    out["ChainResult"] = (chain, lambda r: r.predict([2e9], [4e10]), lambda r: r.predict([2e9], [4e10])["prediction"])
+    return out
+
+
+TYPES = ["FitResult", "FitResult+bootstrap", "BootstrapResult", "BatchFitResult", "PosteriorFit",
+         "BetaBinomialPosterior", "HierarchicalBetaBinomialPosterior", "PassUntilPosterior", "BonFit", "Forecast",
+         "SavedForecast", "BudgetForecast", "MixingFit", "ChainResult"]
+PREDICTS = [t for t in TYPES if t != "MixingFit"]  # MixingFit.predict(data, N) returns rates (docs/results.md)
+
+
+class _Checker(HTMLParser):
+    """Collects text and checks that every opened tag is closed in order."""
+
+    VOID = {"br", "hr", "img", "meta", "input"}
+
+    def __init__(self):
+        super().__init__()
+        self.stack, self.text, self.errors = [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        if not self.stack or self.stack[-1] != tag:
+            self.errors.append(f"</{tag}> closes {self.stack[-1:]}")
+        else:
+            self.stack.pop()
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+# ------------------------------------------------------------------ tests
+@pytest.mark.parametrize("name", TYPES)
+def test_repr_is_one_short_line(results, name):
+    res = results[name][0]
+    text = repr(res)
+    assert len(text) < REPR_CHARS and "\n" not in text and text.startswith(f"<{type(res).__name__} ")
+
+
+@pytest.mark.parametrize("name", TYPES)
+def test_summary_is_the_text_report_and_renders_as_escaped_html(results, name):
+    res = results[name][0]
+    s = res.summary()
+    assert isinstance(s, Summary) and isinstance(s, str)
+    assert str(s) == res._summary_text()            # the text is the report's own, unchanged
+    page = s._repr_html_()
+    checker = _Checker()
+    checker.feed(page)
+    checker.close()
+    assert not checker.errors and not checker.stack, (checker.errors, checker.stack)
+    assert html.escape(repr(res)) in page            # "<FitResult ...>" escaped, never raw markup
+    assert f"<{type(res).__name__} " not in page
+    shown = s.table if s.table is not None else pd.DataFrame()
+    for v in shown.get("estimate", pd.Series(dtype=float)):
+        if np.isfinite(v):
+            assert f"{v:.6g}" in page, v
+
+
+@pytest.mark.parametrize("name", TYPES)
+def test_param_table_columns_and_verdict(results, name):
+    res = results[name][0]
+    tab = res.param_table(level=0.9)
+    assert list(tab.columns[:0]) == [] and set(PARAM_COLUMNS) <= set(tab.columns), list(tab.columns)
+    assert isinstance(res.message, str) and res.message
+    if name != "BootstrapResult":                    # a bootstrap's `converged` is per replicate
+        assert isinstance(res.converged, bool)
+
+
+def test_param_table_interval_brackets_the_estimate(results):
+    # bootstrap and posterior intervals are quantiles of draws; the point fit's estimate is the
+    # optimum, which a 90% percentile interval of 40 replicates contains for these well-fitted data
+    for name in ("FitResult+bootstrap", "PosteriorFit"):
+        tab = results[name][0].param_table(level=0.9)
+        tab = tab[np.isfinite(tab["lower"])]
+        assert len(tab) and (tab["lower"] <= tab["estimate"]).all() and (tab["estimate"] <= tab["upper"]).all()
+    no_interval = results["FitResult"][0].param_table()
+    assert no_interval["lower"].isna().all() and no_interval["upper"].isna().all()
+
+
+@pytest.mark.parametrize("name", PREDICTS)
+def test_predict_columns_and_point_estimate(results, name):
+    res, predict, point = results[name]
+    out = predict(res)
+    assert isinstance(out, pd.DataFrame)
+    assert "estimate" in out.columns
+    if name != "BootstrapResult":                    # a bootstrap does not hold the fitted rows
+        assert "extrapolation" in out.columns
+    has_interval = name not in ("FitResult", "BatchFitResult", "ChainResult")
+    assert ({"lower", "upper"} <= set(out.columns)) == has_interval, list(out.columns)
+    # the protocol's estimate is the type's existing point prediction (same computation: exact
+    # up to the last bits of a median over the same draws)
+    np.testing.assert_allclose(out["estimate"].to_numpy(float), np.asarray(point(res), dtype=float),
+                               rtol=1e-12, atol=0)
+
+
+def test_extrapolation_is_the_one_factor(results):
+    fit = results["FitResult"][0]
+    out = fit.predict(x=[1e9, 1e10])
+    # the fitted data reach x = 1e9: factors 1 and 10
+    np.testing.assert_allclose(out["extrapolation"], [1.0, 10.0], rtol=1e-12)
+    fc = results["Forecast"][0]
+    np.testing.assert_allclose(fc.predict()["extrapolation"], fc.N / 20.0, rtol=1e-12)  # 20 attempts per item
+
+
+@pytest.mark.parametrize("name", TYPES)
+def test_json_round_trip(results, name):
+    res = results[name][0]
+    text = res.to_json()
+    back = type(res).from_json(text)
+    assert type(back) is type(res)
+    assert back.to_json() == text
+    np.testing.assert_array_equal(back.param_table()["estimate"].to_numpy(float),
+                                  res.param_table()["estimate"].to_numpy(float))
+
+
+def test_json_round_trip_writes_files(results, tmp_path):
+    bf = results["BudgetForecast"][0]
+    path = tmp_path / "budget.json"
+    bf.to_json(path)
+    pd.testing.assert_frame_equal(type(bf).from_json(path).predict(), bf.predict())
+
+
+@pytest.mark.parametrize("name", TYPES)
+def test_plot_returns_a_figure(results, name):
+    from matplotlib.figure import Figure
+
+    fig = results[name][0].plot()
+    assert isinstance(fig, Figure) and fig.axes
+
+
+def test_old_names_still_work(results):
+    fit = results["FitResult+bootstrap"][0]
+    old = fit.bootstrap.table(fit.law, fit.params, 0.9).set_index("parameter")
+    new = fit.param_table(0.9).set_index("parameter")
+    np.testing.assert_array_equal(old["lower"], new["lower"])
+    saved = results["SavedForecast"][0]
+    pd.testing.assert_frame_equal(saved.table(0.9), saved.predict(level=0.9).drop(columns="extrapolation"))
+    fc = results["Forecast"][0]
+    pd.testing.assert_frame_equal(fc.table, fc.predict())
+    assert list(fit.predict(x=[1e9])["prediction"]) == list(fit.predict(x=[1e9])["estimate"])
+
+
+def test_level_is_checked_with_one_line_errors(results):
+    with pytest.raises(scalefit.ArgumentError, match="`level` = 1.5"):
+        results["FitResult"][0].param_table(level=1.5)
+    with pytest.raises(scalefit.ArgumentError, match="holds 90% intervals only"):
+        results["Forecast"][0].predict(level=0.5)
