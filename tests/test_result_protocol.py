@@ -1,8 +1,9 @@
 """Every result type shows the same face (docs/results.md): short repr, a text summary that
 renders as HTML, param_table/predict in the protocol's columns, JSON round trip, plot.
 
-The fits here are deliberately tiny (a posterior of 40 draws on one chain): these tests check
-the shape of the protocol, not the statistics, which the per-module tests cover.
+The fits here are deliberately tiny (posteriors of 40 draws on one chain, saved by
+tests/corpus/make_posteriors.py): these tests check the shape of the protocol, not the
+statistics, which the per-module tests cover.
 """
 
 from __future__ import annotations
@@ -10,38 +11,34 @@ from __future__ import annotations
 import html
 import math
 from html.parser import HTMLParser
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 import scalefit
-from scalefit import fit_batch, fit_law, get_law
+from scalefit import fit_law, get_law
 from scalefit._result import PARAM_COLUMNS, REPR_CHARS, Summary
 from scalefit.fit import BatchFitResult, FitResult, bootstrap
 from scalefit.fit.bootstrap import BootstrapResult
 
-TINY = dict(num_warmup=40, num_samples=40, num_chains=1, chain_method="sequential", seed=0, progress=False)
+SAVED = Path(__file__).resolve().parent / "corpus" / "results"
 
 
 # ------------------------------------------------------------------ fixtures (one per type)
 def _power_frame():
     law = get_law("power_law")
     x = np.geomspace(1e6, 1e9, 12)
-    rng = np.random.default_rng(0)
-    rows = []
-    for g, (a, alpha) in enumerate([(40.0, 0.3), (25.0, 0.25)]):
-        y = law.evaluate(dict(a=math.log(a), alpha=alpha, e=math.log(1.5)), x=x) * np.exp(rng.normal(0, 0.01, x.size))
-        rows.append(pd.DataFrame({"curve": f"c{g}", "x": x, "value": y}))
-    return pd.concat(rows, ignore_index=True)
+    y = law.evaluate(dict(a=math.log(40.0), alpha=0.3, e=math.log(1.5)), x=x)
+    return pd.DataFrame({"x": x, "value": y * np.exp(np.random.default_rng(0).normal(0, 0.01, x.size))})
 
 
 @pytest.fixture(scope="module")
 def results():
     """Name -> (result, protocol predict call, the type's existing point prediction there)."""
     out = {}
-    frame = _power_frame()
-    one = frame[frame["curve"] == "c0"].reset_index(drop=True)
+    one = _power_frame()
     at = {"x": np.array([1e9, 1e10])}
 
     fit = fit_law(one, "power_law")
@@ -53,28 +50,31 @@ def results():
     out["BootstrapResult"] = (boot, lambda r: r.predict(fit.law, at, level=0.9),
                               lambda r: np.median(r.evaluate(fit.law, at)[r.converged], axis=0))
 
-    batch = fit_batch(frame, "power_law", by="curve")
+    batch = BatchFitResult.from_json(SAVED / "BatchFitResult.json")
     at_b = pd.DataFrame({"curve": ["c0", "c1"], "x": [1e9, 1e10]})
     out["BatchFitResult"] = (batch, lambda r: r.predict(at_b), lambda r: r.predict(at_b)["prediction"])
 
-    from scalefit.bayes import fit_bayes, fit_beta_binomial_bayes, fit_hierarchical_beta_binomial, fit_passuntil_bayes
+    # posteriors, the batch and the chain: loaded from files written by tests/corpus/make_results.py
+    # (fitting them here would cost ~60 s of compilation; loading also checks that saved results
+    # keep loading)
+    from scalefit.bayes import (
+        BetaBinomialPosterior, HierarchicalBetaBinomialPosterior, PassUntilPosterior, PosteriorFit,
+    )
 
-    post = fit_bayes(one, "power_law", likelihood="normal", **TINY)
-    out["PosteriorFit"] = (post, lambda r: r.predict(at, level=0.9),
+    def saved(cls):
+        return cls.from_json(SAVED / f"{cls.__name__}.json")
+
+    out["PosteriorFit"] = (saved(PosteriorFit), lambda r: r.predict(at, level=0.9),
                            lambda r: np.median(r.mean_curve_draws(at), axis=0))
+    out["BetaBinomialPosterior"] = (saved(BetaBinomialPosterior), lambda r: r.predict([20, 200]),
+                                    lambda r: r.asr([20, 200])["median"])
+    out["HierarchicalBetaBinomialPosterior"] = (saved(HierarchicalBetaBinomialPosterior),
+                                                lambda r: r.predict([20, 200]), lambda r: r.asr([20, 200])["median"])
+    out["PassUntilPosterior"] = (saved(PassUntilPosterior), lambda r: r.predict([1e10, 1e11]),
+                                 lambda r: r.predict([1e10, 1e11])["median"])
 
     rng = np.random.default_rng(1)
     k = rng.binomial(20, rng.beta(0.4, 3.0, 40))
-    bb = fit_beta_binomial_bayes(20, k, **TINY)
-    out["BetaBinomialPosterior"] = (bb, lambda r: r.predict([20, 200]), lambda r: r.asr([20, 200])["median"])
-    counts = pd.DataFrame({"model": np.repeat(["m0", "m1"], 20), "item": np.tile(np.arange(20), 2), "n": 20, "k": k})
-    hier = fit_hierarchical_beta_binomial(counts, ["model"], **TINY)
-    out["HierarchicalBetaBinomialPosterior"] = (hier, lambda r: r.predict([20, 200]),
-                                                lambda r: r.asr([20, 200])["median"])
-    N = np.repeat([1e8, 1e9, 1e10], 2)
-    pu = fit_passuntil_bayes(N, [2] * 6, [400, 300, 60, 50, 9, 8], **TINY)
-    out["PassUntilPosterior"] = (pu, lambda r: r.predict([1e10, 1e11]), lambda r: r.predict([1e10, 1e11])["median"])
-
     from scalefit.sampling import fit_bon
 
     bon = fit_bon(20, k, model="beta", seed=0, select_bootstrap=0)
@@ -89,19 +89,9 @@ def results():
     out["BudgetForecast"] = (bf, lambda r: r.predict(), lambda r: r.table["estimate"])
     out["MixingFit"] = (bon.fit, None, None)
 
-    from scalefit.chain import fit_chain
+    from scalefit.chain import ChainResult
 
-    law1, law2 = get_law("overtraining"), get_law("sigmoid")
-    rows = []
-    for Nn in (2e7, 6e7, 2e8, 6e8):
-        for m in (10, 20, 80):
-            D = m * Nn
-            # the parameters of tests/test_chain.py's ladder
-            L = law1.evaluate(dict(a=np.log(300.0), b=np.log(900.0), e=np.log(1.8), alpha=0.32), N=Nn, D=D)[0]
-            L *= np.exp(rng.normal(0, 0.005))
-            acc = law2.evaluate(dict(s=-0.7, log_k=np.log(4.0), L0=2.9, t=0.95), L=L)[0] + rng.normal(0, 0.005)
-            rows.append(dict(run=f"N{Nn:.0e}-m{m}", N=Nn, D=D, step=1000, loss=L, acc=acc))
-    chain = fit_chain(pd.DataFrame(rows), "overtraining", "sigmoid", intermediate="loss", target="acc")
+    chain = ChainResult.from_json(SAVED / "ChainResult.json")
     out["ChainResult"] = (chain, lambda r: r.predict([2e9], [4e10]), lambda r: r.predict([2e9], [4e10])["prediction"])
     return out
 
