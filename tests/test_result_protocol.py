@@ -241,3 +241,14 @@ def test_level_is_checked_with_one_line_errors(results):
         results["FitResult"][0].param_table(level=1.5)
     with pytest.raises(scalefit.ArgumentError, match="holds 90% intervals only"):
         results["Forecast"][0].predict(level=0.5)
+
+
+def test_docs_results_example_runs(results):
+    """The example of docs/results.md runs as written (shares the fixture's compiled programs)."""
+    import re
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "results.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert blocks
+    for block in blocks:
+        exec(compile(block, "docs/results.md", "exec"), {})
