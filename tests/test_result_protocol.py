@@ -79,7 +79,7 @@ def results():
 
     bon = fit_bon(20, k, model="beta", seed=0, select_bootstrap=0)
     N_bon = [20.0, 200.0]
-    out["BonFit"] = (bon, lambda r: r.forecast_table(N_bon, num_bootstrap=0),
+    out["BonFit"] = (bon, lambda r: r.predict_table(N_bon, num_bootstrap=0),
                      lambda r: r.fit.predict(r.data, np.asarray(N_bon)))
     fc = bon.predict(N_bon, num_bootstrap=0)
     out["Forecast"] = (fc, lambda r: r.predict(), lambda r: r.estimate)
@@ -88,6 +88,13 @@ def results():
     bf = bon.budget([0.5, 0.6], num_bootstrap=0)
     out["BudgetForecast"] = (bf, lambda r: r.predict(), lambda r: r.table["estimate"])
     out["MixingFit"] = (bon.fit, None, None)
+
+    from scalefit.sampling import fit_task_law, task_law_pu
+
+    N_pu = np.array([1e7, 3e7, 1e8, 3e8, 1e9])
+    pu_obs = task_law_pu(N_pu, 100.0, 0.25) * np.exp(np.random.default_rng(2).normal(0, 0.02, N_pu.size))
+    task = fit_task_law(N_pu, pu_obs)
+    out["TaskLawFit"] = (task, lambda r: r.predict_table([1e9, 1e10]), lambda r: r.predict([1e9, 1e10]))
 
     from scalefit.chain import ChainResult
 
@@ -98,7 +105,7 @@ def results():
 
 TYPES = ["FitResult", "FitResult+bootstrap", "BootstrapResult", "BatchFitResult", "PosteriorFit",
          "BetaBinomialPosterior", "HierarchicalBetaBinomialPosterior", "PassUntilPosterior", "BonFit", "Forecast",
-         "SavedForecast", "BudgetForecast", "MixingFit", "ChainResult"]
+         "SavedForecast", "BudgetForecast", "MixingFit", "ChainResult", "TaskLawFit"]
 PREDICTS = [t for t in TYPES if t != "MixingFit"]  # MixingFit.predict(data, N) returns rates (docs/results.md)
 
 

@@ -722,7 +722,7 @@ class BonFit(ResultProtocol):
     ``param_table`` lists its parameters (no parameter interval: the whole-procedure bootstrap
     gives intervals for forecasts); :meth:`predict` returns a :class:`Forecast` (whose own
     ``predict()`` is the protocol DataFrame) because forecasting runs the bootstrap;
-    :meth:`forecast_table` gives the DataFrame directly.
+    :meth:`predict_table` gives the DataFrame directly.
     """
 
     data: ItemData
@@ -765,7 +765,7 @@ class BonFit(ResultProtocol):
         """The chosen model's parameters (:meth:`MixingFit.param_table`)."""
         return self.fit.param_table(level)
 
-    def forecast_table(self, N, *, level: float = LEVEL, target: str = "fresh", num_bootstrap: int = 200,
+    def predict_table(self, N, *, level: float = LEVEL, target: str = "fresh", num_bootstrap: int = 200,
                        seed: int | None = None) -> pd.DataFrame:
         """:meth:`predict` as the protocol DataFrame (``N``, ``estimate``, ``lower``, ``upper``,
         ``extrapolation``)."""
