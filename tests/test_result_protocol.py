@@ -95,6 +95,11 @@ def results():
     pu_obs = task_law_pu(N_pu, 100.0, 0.25) * np.exp(np.random.default_rng(2).normal(0, 0.02, N_pu.size))
     task = fit_task_law(N_pu, pu_obs)
     out["TaskLawFit"] = (task, lambda r: r.predict_table([1e9, 1e10]), lambda r: r.predict([1e9, 1e10]))
+    from scalefit.sampling import fit_instance_laws
+
+    inst = fit_instance_laws(np.repeat([1e8, 1e9, 1e10], 2), [2] * 6, [400, 300, 60, 50, 9, 8], np.tile([0, 1], 3),
+                             method="ols")
+    out["InstanceLawFit"] = (inst, lambda r: r.predict_table([1e10, 1e11]), lambda r: r.predict([1e10, 1e11]))
 
     from scalefit.chain import ChainResult
 
@@ -105,7 +110,7 @@ def results():
 
 TYPES = ["FitResult", "FitResult+bootstrap", "BootstrapResult", "BatchFitResult", "PosteriorFit",
          "BetaBinomialPosterior", "HierarchicalBetaBinomialPosterior", "PassUntilPosterior", "BonFit", "Forecast",
-         "SavedForecast", "BudgetForecast", "MixingFit", "ChainResult", "TaskLawFit"]
+         "SavedForecast", "BudgetForecast", "MixingFit", "ChainResult", "TaskLawFit", "InstanceLawFit"]
 PREDICTS = [t for t in TYPES if t != "MixingFit"]  # MixingFit.predict(data, N) returns rates (docs/results.md)
 
 
@@ -165,7 +170,7 @@ def test_param_table_columns_and_verdict(results, name):
     tab = res.param_table(level=0.9)
     assert list(tab.columns[:0]) == [] and set(PARAM_COLUMNS) <= set(tab.columns), list(tab.columns)
     assert isinstance(res.message, str) and res.message
-    if name != "BootstrapResult":                    # a bootstrap's `converged` is per replicate
+    if name not in ("BootstrapResult", "InstanceLawFit"):   # one `converged` per replicate / instance
         assert isinstance(res.converged, bool)
 
 

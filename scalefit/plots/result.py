@@ -56,7 +56,7 @@ def plot_result(result, ax=None, **options):
     from ..fit.bootstrap import BootstrapResult
     from ..sampling.bonfit import BonFit, BudgetForecast, Forecast, SavedForecast
     from ..sampling.models import MixingFit
-    from ..sampling.passuntil import TaskLawFit
+    from ..sampling.passuntil import InstanceLawFit, TaskLawFit
 
     if isinstance(result, (FitResult, PosteriorFit)):
         return plot_extrapolation(result, ax=ax, **options)
@@ -101,7 +101,7 @@ def plot_result(result, ax=None, **options):
         return plot_passuntil(t["N"].to_numpy(float), pu, fit_N=N, fit=pred["estimate"].to_numpy(),
                               fit_lower=pred["lower"].to_numpy(), fit_upper=pred["upper"].to_numpy(),
                               label="posterior median", level=0.9, scale="pu", ax=ax, **options)
-    if isinstance(result, TaskLawFit):
+    if isinstance(result, (TaskLawFit, InstanceLawFit)):
         return _plot_task_law(result, ax)
     raise ArgumentError(f"no plot for a {type(result).__name__}")
 
@@ -144,7 +144,7 @@ def _plot_batch(batch, ax):
 
 
 def _plot_task_law(fit, ax):
-    hi = fit.N_max if np.isfinite(fit.N_max) else float(np.exp(fit.log_n_mean)) * 10.0
+    hi = fit.N_max if np.isfinite(fit.N_max) else float(np.exp(getattr(fit, "log_n_mean", np.log(1e9)))) * 10.0
     N = np.geomspace(hi / 1e3, hi * 10.0, 60)
     t = fit.predict_table(N)
     with style():
@@ -152,7 +152,7 @@ def _plot_task_law(fit, ax):
         ax.plot(N, t["estimate"], color=PALETTE["blue"], label="task law")
         lo, up = _band(t)
         if lo is not None:
-            ax.fill_between(N, lo, up, color=PALETTE["blue"], alpha=0.2, lw=0, label="90% prediction interval")
+            ax.fill_between(N, lo, up, color=PALETTE["blue"], alpha=0.2, lw=0, label="90% interval")
         if np.isfinite(fit.N_max):
             ax.axvspan(fit.N_max, N[-1], color="0.5", alpha=0.12, lw=0)
         ax.set_xscale("log")

@@ -472,12 +472,16 @@ def _nb_fit_batch(theta0, x, r, K, w):
     return jax.vmap(one)(theta0, x, r, K, w)
 
 
-@dataclass(frozen=True, eq=False)
-class InstanceLawFit:
+@dataclass(frozen=True, eq=False, repr=False)
+class InstanceLawFit(ResultProtocol):
     """Per-instance PassUntil laws PU_s(N) = exp(-c_s N^-alpha_s) (see :func:`fit_instance_laws`).
 
     ``identified[s]`` is False for instances with fewer than two sizes with a pass (or whose fit
     did not converge); :meth:`instance_predictions` gives them ``unidentified_value``.
+
+    Result protocol (docs/results.md): ``converged`` is one flag per instance (``message``
+    counts them); :meth:`predict` returns the task-level PU (its 0.1 behaviour) and
+    :meth:`predict_table` the protocol DataFrame; per-instance parameters carry no interval.
     """
 
     instances: np.ndarray
@@ -487,6 +491,59 @@ class InstanceLawFit:
     converged: np.ndarray
     method: str
     unidentified: str
+    #: largest fitted model size (NaN for fits made before it was kept)
+    N_max: float = float("nan")
+
+    JSON_WHAT = "instance laws file"
+
+    @property
+    def message(self) -> str:
+        return (f"{int(np.sum(self.identified))}/{len(self.instances)} instances identified "
+                f"({self.method}; the others enter predictions as "
+                f"{'PU = 0' if self.unidentified == 'zero' else 'dropped'})")
+
+    def _repr_text(self) -> str:
+        return f"{len(self.instances)} instances, {int(np.sum(self.identified))} identified, {self.method}"
+
+    def param_table(self, level: float = LEVEL) -> pd.DataFrame:
+        """``log_c[s]`` and ``alpha[s]`` per instance; ``lower``/``upper`` NaN (no per-instance
+        interval; :meth:`predict_table` bootstraps over instances)."""
+        check_level(level)
+        rows = []
+        for s_, lc, al, ok in zip(self.instances, self.log_c, self.alpha, self.identified):
+            for name, v in (("log_c", lc), ("alpha", al)):
+                rows.append({"parameter": f"{name}[{s_}]", "estimate": float(v), "lower": np.nan, "upper": np.nan,
+                             "identified": bool(ok)})
+        return pd.DataFrame(rows)
+
+    def predict_table(self, N, *, level: float = LEVEL, num_samples: int = 2000, seed=0) -> pd.DataFrame:
+        """``N``, ``estimate`` (task-level PU), ``lower``/``upper`` (:meth:`predict_interval`)
+        and ``extrapolation`` (N over the largest fitted size)."""
+        N = np.atleast_1d(np.asarray(N, dtype=float))
+        iv = self.predict_interval(N, level=level, num_samples=num_samples, seed=seed)
+        out = pd.DataFrame({"N": N, "estimate": self.predict(N), "lower": iv.lower, "upper": iv.upper})
+        out["extrapolation"] = extrapolation_factor({"N": [self.N_max]}, {"N": N})
+        return out
+
+    def _summary_text(self) -> str:
+        return "\n".join([f"PassUntil instance laws: {self.message}",
+                           self.param_table().drop(columns=["lower", "upper"]).to_string(
+                               index=False, float_format=lambda v: f"{v:.6g}")])
+
+    def to_dict(self) -> dict:
+        return {"format": "scalefit.InstanceLawFit", "instances": self.instances.tolist(),
+                "log_c": self.log_c.tolist(), "alpha": self.alpha.tolist(), "identified": self.identified.tolist(),
+                "converged": self.converged.tolist(), "method": self.method, "unidentified": self.unidentified,
+                "N_max": self.N_max}
+
+    @classmethod
+    def from_dict(cls, d) -> "InstanceLawFit":
+        if not isinstance(d, dict) or d.get("format") != "scalefit.InstanceLawFit":
+            raise ArgumentError("not saved scalefit instance laws (expected format 'scalefit.InstanceLawFit')")
+        arr = lambda k: np.asarray([np.nan if v is None else v for v in d[k]], dtype=float)  # noqa: E731
+        return cls(np.asarray(d["instances"]), arr("log_c"), arr("alpha"), np.asarray(d["identified"], bool),
+                   np.asarray(d["converged"], bool), str(d["method"]), str(d["unidentified"]),
+                   float("nan") if d.get("N_max") is None else float(d["N_max"]))
 
     def instance_predictions(self, N) -> np.ndarray:
         """PU_s(N) per instance, shape (instances,) + shape(N); nan for dropped instances."""
@@ -643,7 +700,7 @@ def fit_instance_laws(
             RuntimeWarning,
             stacklevel=2,
         )
-    return InstanceLawFit(ids, log_c, al, identified, converged, method, unidentified)
+    return InstanceLawFit(ids, log_c, al, identified, converged, method, unidentified, float(N.max()))
 
 
 # --------------------------------------------------------------------------------------------
