@@ -290,6 +290,8 @@ class FitResult(ResultProtocol):
             if at is not None:
                 raise ArgumentError("give `at` or keyword inputs, not both")
             at = inputs
+        if level is not None:
+            check_level(level)
         X = self._input_arrays(at)
         for n, v in X.items():
             bad = ~np.isfinite(v) | ((v <= 0) if self.law.positive_inputs else False)
