@@ -35,6 +35,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from ._result import LEVEL, ResultProtocol
 from .errors import ArgumentError, ConvergenceError
 from .fit import FitResult, bootstrap, fit_law
 from .fit.bootstrap import MAX_DROPPED, BootstrapResult
@@ -57,8 +58,8 @@ def residual_pool(fit: FitResult, exclude: np.ndarray | None = None) -> np.ndarr
     return (r - r.mean()) * np.sqrt(n / (n - p))
 
 
-@dataclass(frozen=True)
-class ChainResult:
+@dataclass(frozen=True, repr=False)
+class ChainResult(ResultProtocol):
     """A fitted two-step chain.
 
     Attributes
@@ -100,9 +101,27 @@ class ChainResult:
     #: coordinates; ``posterior2``'s draws and priors are in the shifted ones.
     shift2: float = 0.0
 
+    JSON_WHAT = "chain file"
+
     @property
     def n_replicates(self) -> int:
         return 0 if self.kept is None else int(self.kept.size)
+
+    def _repr_text(self) -> str:
+        return (f"{self.step1.law.name} -> `{self.intermediate}` -> {self.step2.law.name} -> `{self.target}`: "
+                f"{self.method}, {'converged' if self.converged else 'NOT converged'}")
+
+    @property
+    def message(self) -> str:
+        out = f"step 1: {self.step1.status}; step 2: {self.step2.status}"
+        if self.method == "bayes":
+            out += f"; posteriors: {self.posterior1.status}; {self.posterior2.status}"
+        return out
+
+    def param_table(self, level: float = LEVEL) -> pd.DataFrame:
+        """Both steps' :meth:`FitResult.param_table` stacked, with a ``step`` column (1, 2)."""
+        return pd.concat([f.param_table(level).assign(step=i) for i, f in ((1, self.step1), (2, self.step2))],
+                         ignore_index=True)
 
     @property
     def diagnostics(self) -> dict:
@@ -177,7 +196,7 @@ class ChainResult:
         """Predict the target at (N, D): the intermediate from step 1, then the link.
 
         Columns: ``N``, ``D``, the intermediate (step 1's point prediction), ``prediction``
-        (the link at it); with replicates or posterior draws also ``lower``/``upper``: the
+        (the link at it; ``estimate`` holds the same values, the protocol's name); with replicates or posterior draws also ``lower``/``upper``: the
         interval at ``level`` (default the fit's) for the target that a *new run* at (N, D)
         will report (parameter uncertainty of both steps and both steps' observation noise),
         ``<intermediate>_lower``/``_upper`` likewise for its intermediate,
@@ -189,7 +208,8 @@ class ChainResult:
         mid = self.step1.predict(N=N, D=D)["prediction"].to_numpy()
         link_in = self.step2.inputs[self.step2.law.inputs[0]]
         pred = self.step2.law.evaluate(self.step2.params, **{self.step2.law.inputs[0]: mid})
-        out = pd.DataFrame({"N": N, "D": D, self.intermediate: mid, "prediction": np.asarray(pred)})
+        out = pd.DataFrame({"N": N, "D": D, self.intermediate: mid, "prediction": np.asarray(pred),
+                            "estimate": np.asarray(pred)})
         lo_fit, hi_fit = self.fit_range
         out["extrapolation"] = np.where(mid < lo_fit, "below fitted range of " + link_in,
                                         np.where(mid > hi_fit, "above fitted range of " + link_in, ""))
@@ -207,7 +227,7 @@ class ChainResult:
             out.attrs["interval"] = self.interval_description(level)
         return out
 
-    def summary(self) -> str:
+    def _summary_text(self) -> str:
         lines = [f"chain: (N, D) -[{self.step1.law.name}]-> `{self.intermediate}` "
                  f"-[{self.step2.law.name}]-> `{self.target}`"]
         for name, f, post in (("step 1", self.step1, self.posterior1), ("step 2", self.step2, self.posterior2)):

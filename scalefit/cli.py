@@ -195,7 +195,8 @@ def _cmd_predict(args) -> int:
     if not rows:
         raise ArgumentError("`--at` is required, e.g. --at N=7e10,D=1.4e12")
     frames = [res.predict(r) for r in rows]
-    out = pd.concat(frames, ignore_index=True)
+    # the printed table keeps its 0.1 layout: `prediction` only (`estimate` holds the same values)
+    out = pd.concat(frames, ignore_index=True).drop(columns="estimate")
     with pd.option_context("display.float_format", "{:.6g}".format, "display.width", 160):
         print(out.to_string(index=False))
     if "extrapolation" in out and (out["extrapolation"] > EXTRAPOLATION_WARN).any():

@@ -65,7 +65,7 @@ def test_to_json_never_overwrites(chin_fit, tmp_path):
 
 def test_predict_returns_dataframe_with_extrapolation(chin_fit):
     out = chin_fit.predict(N=[1e10, 1e11], D=[1e12, 1e13])
-    assert list(out.columns) == ["N", "D", "prediction", "extrapolation"]
+    assert list(out.columns) == ["N", "D", "prediction", "estimate", "extrapolation"]
     # the one extrapolation factor: the largest single-input ratio, or the ratio of N*D to the
     # largest fitted N*D when that is larger (docs/fitting.md#extrapolation)
     fr = chin_fit.frame

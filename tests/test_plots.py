@@ -93,22 +93,31 @@ def test_extrapolation_one_input_law_and_given_ax(power):
     render(fig)
 
 
-def test_extrapolation_accepts_posterior_style_predictions(power):
-    """A fit-like object whose predict() returns median/q.. columns (as Bayesian fits do)."""
-    _, boot = power
+def test_extrapolation_draws_a_posterior_through_its_predict():
+    """A posterior's predict() gives the protocol's estimate/lower/upper (docs/results.md): the
+    plot draws its band with no translation (a saved tiny posterior, tests/corpus/make_results.py)."""
+    from pathlib import Path
 
-    class PosteriorLike:
-        law, inputs, target, frame = boot.law, boot.inputs, boot.target, boot.frame
+    from scalefit.bayes import PosteriorFit
 
-        def predict(self, at):
-            out = boot.predict(at)
-            return out.rename(columns={"prediction": "median", "lower": "q025", "upper": "q975"}).assign(
-                q05=out["lower"], q95=out["upper"])
-
-    fig = sp.plot_extrapolation(PosteriorLike(), {"x": 1e11})
+    post = PosteriorFit.from_json(Path(__file__).resolve().parent / "corpus" / "results" / "PosteriorFit.json")
+    fig = sp.plot_extrapolation(post, {"x": 1e11}, level=0.95)
     ax = fig.axes[0]
     assert bands(ax)
     assert any("95% posterior interval" in t.get_text() for t in ax.get_legend().get_texts())
+
+
+def test_extrapolation_needs_the_protocol_estimate(power):
+    _, boot = power
+
+    class OldStyle:
+        law, inputs, target, frame = boot.law, boot.inputs, boot.target, boot.frame
+
+        def predict(self, at):
+            return boot.predict(at).drop(columns="estimate")
+
+    with pytest.raises(ArgumentError, match="expected `estimate`"):
+        sp.plot_extrapolation(OldStyle(), {"x": 1e11})
 
 
 def test_extrapolation_rejects_targets_without_inputs(chin):

@@ -11,14 +11,66 @@ import numpy as np
 import pandas as pd
 
 from .._files import atomic_write_text
+from .._result import LEVEL, ResultProtocol, check_level
 from ..errors import ArgumentError
 from . import _idata
 
 
-class PosteriorMixin:
+def qname(p: float) -> str:
+    """Column name of a quantile: 0.05 -> 'q05', 0.975 -> 'q975', 0.5 -> 'q50'."""
+    digits = f"{p:.6f}".split(".")[1].rstrip("0") or "0"
+    return "q" + (digits + "0" if len(digits) == 1 else digits)
+
+
+def level_quantiles(levels: Sequence[float]) -> list[float]:
+    out = []
+    for lv in levels:
+        if not 0 < lv < 1:
+            raise ArgumentError(f"`levels` must lie in (0, 1), got {lv!r}")
+        out += [0.5 - lv / 2, 0.5 + lv / 2]
+    return out
+
+
+def quantile_columns(draws: np.ndarray, levels: Sequence[float], prefix: str = "") -> dict[str, np.ndarray]:
+    """Median and central-interval quantiles over axis 0 of per-draw values (never transformed)."""
+    qs = [0.5] + level_quantiles(levels)
+    vals = np.quantile(draws, qs, axis=0)
+    out = {f"{prefix}median": vals[0]}
+    for q, v in zip(qs[1:], vals[1:]):
+        out[f"{prefix}{qname(q)}"] = v
+    return out
+
+
+def interval_columns(out: pd.DataFrame, level: float, prefix: str = "") -> pd.DataFrame:
+    """``out`` (with ``median`` and the central quantile columns of ``level``, as written by
+    :func:`quantile_columns`) with the protocol's ``estimate`` (the posterior median), ``lower``
+    and ``upper`` (the central credible interval at ``level``) appended."""
+    lo, hi = level_quantiles([check_level(level)])
+    out = out.copy()
+    out["estimate"] = out[f"{prefix}median"].to_numpy()
+    out["lower"] = out[f"{prefix}{qname(lo)}"].to_numpy()
+    out["upper"] = out[f"{prefix}{qname(hi)}"].to_numpy()
+    return out
+
+
+#: columns the protocol adds to a posterior parameter table (dropped from the text reports,
+#: which keep their 0.1 layout)
+PROTOCOL_COLUMNS = ["estimate", "lower", "upper"]
+
+
+class PosteriorMixin(ResultProtocol):
     """Needs attributes ``idata``, ``diagnostics``, ``settings``, ``metadata`` and ``FORMAT``."""
 
     FORMAT = ""
+    JSON_WHAT = "posterior file"
+
+    @property
+    def message(self) -> str:
+        """The diagnostics' verdict (same as ``status``)."""
+        return self.status
+
+    def _verdict(self) -> str:
+        return "converged" if self.converged else "NOT converged"
 
     @property
     def converged(self) -> bool:
@@ -42,8 +94,8 @@ class PosteriorMixin:
         return a.reshape((-1,) + a.shape[2:])
 
     def _table(self, names: Sequence[str], level: float, labels: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
-        from .posterior import level_quantiles, qname
-
+        """Per quantity: median, mean, SD, central interval, R-hat, ESS, then the protocol's
+        ``estimate`` (median), ``lower``, ``upper``."""
         lo, hi = level_quantiles([level])
         diag = self.diagnostics.table
         rows = []
@@ -56,7 +108,12 @@ class PosteriorMixin:
                 rows.append({"parameter": label, "median": np.median(c), "mean": np.mean(c), "sd": np.std(c),
                              qname(lo): np.quantile(c, lo), qname(hi): np.quantile(c, hi),
                              "r_hat": diag["r_hat"].get(key, np.nan), "ess_bulk": diag["ess_bulk"].get(key, np.nan)})
-        return pd.DataFrame(rows)
+        return interval_columns(pd.DataFrame(rows), level)
+
+    def _table_text(self, level: float) -> str:
+        """The parameter table as the text reports print it (0.1 layout)."""
+        tab = self.param_table(level).drop(columns=PROTOCOL_COLUMNS)
+        return tab.to_string(index=False, float_format=lambda v: f"{v:.5g}")
 
     def _groups_json(self) -> dict:
         return {"posterior": _idata.group_to_json(self.idata.posterior),

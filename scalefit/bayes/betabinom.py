@@ -34,7 +34,9 @@ from ..errors import ArgumentError
 from ..params import Param, ParamSpec, Prior
 from ..sampling._special import log_beta_fail
 from . import _idata
-from ._base import PosteriorMixin
+from .._extrapolation import extrapolation_factor
+from .._result import LEVEL, check_level
+from ._base import PosteriorMixin, interval_columns
 from ._nuts import NutsSettings, posterior_mode, run_nuts
 from ._priors import clip_to_support, from_coordinate, to_coordinate, to_distribution, variable_name
 from .diagnostics import Diagnostics, Thresholds, compute_diagnostics
@@ -202,7 +204,7 @@ def _population_budget(tau: float, a, b, pi) -> np.ndarray:
     return np.where(reach, vals, np.inf)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class BetaBinomialPosterior(PosteriorMixin):
     """Posterior of the Beta-Binomial model for one group (frozen).
 
@@ -233,6 +235,18 @@ class BetaBinomialPosterior(PosteriorMixin):
     @property
     def names(self) -> tuple[str, ...]:
         return ("alpha", "beta", "pi") if self.zero_inflated else ("alpha", "beta")
+
+    def _repr_text(self) -> str:
+        return (f"{'zero-inflated ' if self.zero_inflated else ''}Beta-Binomial: {len(self.k)} problems, "
+                f"{self.num_draws} draws, {self._verdict()}")
+
+    def predict(self, N, *, level: float = LEVEL, kind: str = "conditional", **options) -> pd.DataFrame:
+        """ASR@N (= pass@N) at budgets ``N`` in the protocol's layout: :meth:`asr` at ``level``
+        with ``estimate`` (posterior median), ``lower``/``upper`` (central credible interval) and
+        ``extrapolation`` (N over the largest observed budget, ``scalefit._extrapolation``)."""
+        out = interval_columns(self.asr(N, kind=kind, levels=(check_level(level),), **options), level)
+        out["extrapolation"] = extrapolation_factor({"N": self.n}, {"N": out["N"].to_numpy()})
+        return out
 
     def _abp(self):
         a, b = self.draws("alpha"), self.draws("beta")
@@ -310,13 +324,12 @@ class BetaBinomialPosterior(PosteriorMixin):
                          **{kk: vv[0] for kk, vv in q.items()}})
         return pd.DataFrame(rows)
 
-    def summary(self, level: float = 0.9) -> str:
+    def _summary_text(self, level: float = 0.9) -> str:
         lines = [f"Beta-Binomial posterior ({len(self.k)} problems, n = "
                  f"{int(self.n.min())}..{int(self.n.max())} attempts, {int((self.k > 0).sum())} with a success)"]
         for nm, p in self.priors.items():
             lines.append(f"  prior {nm:<6} {p.describe()}")
-        tab = self.param_table(level)
-        lines.append(tab.to_string(index=False, float_format=lambda v: f"{v:.5g}"))
+        lines.append(self._table_text(level))
         lines.append(self.diagnostics.summary())
         lines.append(("converged: " if self.converged else "NOT CONVERGED: ") + self.status)
         return "\n".join(lines)
@@ -490,7 +503,7 @@ def _hier_model(G: int, hyper: Mapping[str, Prior], centered: bool):
     return model
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class HierarchicalBetaBinomialPosterior(PosteriorMixin):
     """Posterior of the hierarchical Beta-Binomial model (groups pooled through a population prior).
 
@@ -509,6 +522,19 @@ class HierarchicalBetaBinomialPosterior(PosteriorMixin):
     diagnostics: Diagnostics = field(repr=False)
     settings: Mapping[str, Any] = field(repr=False)
     metadata: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    def _repr_text(self) -> str:
+        return (f"{len(self.groups)} groups by {', '.join(self.group_columns)}, {len(self.counts)} problems, "
+                f"{self.num_draws} draws, {self._verdict()}")
+
+    def predict(self, N, *, level: float = LEVEL, kind: str = "conditional", **options) -> pd.DataFrame:
+        """ASR@N per group (and pooled) in the protocol's layout: :meth:`asr` at ``level`` with
+        ``estimate`` (posterior median), ``lower``/``upper`` (central credible interval) and
+        ``extrapolation`` (N over the largest observed budget of all groups)."""
+        out = interval_columns(self.asr(N, kind=kind, levels=(check_level(level),), **options), level)
+        out["extrapolation"] = extrapolation_factor({"N": self.counts["n"].to_numpy(np.float64)},
+                                                    {"N": out["N"].to_numpy()})
+        return out
 
     def _group_arrays(self):
         codes = _group_codes(self.counts, self.group_columns, self.groups)
@@ -574,10 +600,10 @@ class HierarchicalBetaBinomialPosterior(PosteriorMixin):
             rows.append({"group": lab, "tau": t, **{kk: vv[0] for kk, vv in q.items()}})
         return pd.DataFrame(rows)
 
-    def summary(self, level: float = 0.9) -> str:
+    def _summary_text(self, level: float = 0.9) -> str:
         lines = [f"hierarchical Beta-Binomial posterior: {len(self.groups)} groups by {list(self.group_columns)}, "
                  f"{len(self.counts)} problems"]
-        lines.append(self.param_table(level).to_string(index=False, float_format=lambda v: f"{v:.5g}"))
+        lines.append(self._table_text(level))
         lines.append(self.diagnostics.summary())
         lines.append(("converged: " if self.converged else "NOT CONVERGED: ") + self.status)
         return "\n".join(lines)

@@ -32,7 +32,9 @@ from .._config import require_x64
 from ..errors import ArgumentError
 from ..params import Prior
 from . import _idata
-from ._base import PosteriorMixin
+from .._extrapolation import extrapolation_factor
+from .._result import LEVEL, check_level
+from ._base import PosteriorMixin, interval_columns
 from ._nuts import NutsSettings, run_nuts
 from ._priors import to_distribution
 from .diagnostics import Diagnostics, Thresholds, compute_diagnostics
@@ -76,7 +78,7 @@ def _model(n_inst: int, priors: Mapping[str, Prior]):
     return model
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class PassUntilPosterior(PosteriorMixin):
     """Posterior of the PassUntil task law (one law, or instance laws pooled hierarchically)."""
 
@@ -91,6 +93,10 @@ class PassUntilPosterior(PosteriorMixin):
     settings: Mapping[str, Any] = field(repr=False)
     metadata: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
+    def _repr_text(self) -> str:
+        return (f"{len(self.table)} observations, {len(self.instances)} instance(s), {self.num_draws} draws, "
+                f"{self._verdict()}")
+
     @property
     def hierarchical(self) -> bool:
         return len(self.instances) > 1
@@ -100,9 +106,16 @@ class PassUntilPosterior(PosteriorMixin):
             return self.draws("log_c"), self.draws("log_alpha")
         return self.draws("mu_log_c")[:, None], self.draws("mu_log_alpha")[:, None]
 
-    def predict(self, N, *, levels: Sequence[float] = (0.9,)) -> pd.DataFrame:
+    def predict(self, N, *, level: float = LEVEL, levels: Sequence[float] = (0.9,)) -> pd.DataFrame:
         """Task-level PassUntil (mean over the fitted instances of exp(−c_s x^(−α_s))) per draw,
-        with the typical instance's log(−log PU) = μ_c − e^(μ_α) log x."""
+        with the typical instance's log(−log PU) = μ_c − e^(μ_α) log x.
+
+        Columns: ``N``, ``mean``, ``median`` and the quantiles of each of ``levels`` (PU), the
+        same prefixed ``loglog_`` (F), then the protocol's ``estimate`` (median PU),
+        ``lower``/``upper`` (central credible interval at ``level``) and ``extrapolation`` (N
+        over the largest fitted model size)."""
+        level = check_level(level)
+        levels = tuple(levels) if level in levels else (*levels, level)
         N = np.atleast_1d(np.asarray(N, dtype=np.float64))
         if np.any(~(N > 0)):
             raise ArgumentError("`N` must be > 0")
@@ -113,16 +126,18 @@ class PassUntilPosterior(PosteriorMixin):
         F = self.draws("mu_log_c")[:, None] - np.exp(self.draws("mu_log_alpha"))[:, None] * logx[None, :]
         for k, v in quantile_columns(F, levels, prefix="loglog_").items():
             out[k] = v
+        out = interval_columns(out, level)
+        out["extrapolation"] = extrapolation_factor({"N": self.table["N"].to_numpy(np.float64)}, {"N": N})
         return out
 
     def param_table(self, level: float = 0.9) -> pd.DataFrame:
         names = ["mu_log_c", "mu_log_alpha"] + (["tau_log_c", "tau_log_alpha"] if self.hierarchical else [])
         return self._table(names, level)
 
-    def summary(self, level: float = 0.9) -> str:
+    def _summary_text(self, level: float = 0.9) -> str:
         lines = [f"PassUntil task law posterior: {len(self.table)} observations, {len(self.instances)} instance(s), "
                  f"x = N / {self.N_scale:g}"]
-        lines.append(self.param_table(level).to_string(index=False, float_format=lambda v: f"{v:.5g}"))
+        lines.append(self._table_text(level))
         lines.append(self.diagnostics.summary())
         lines.append(("converged: " if self.converged else "NOT CONVERGED: ") + self.status)
         return "\n".join(lines)

@@ -27,7 +27,8 @@ from ..errors import ArgumentError
 from ..laws import ScalingLaw, get_law
 from ..params import Prior
 from . import _idata
-from ._base import PosteriorMixin
+from .._result import check_level
+from ._base import PosteriorMixin, interval_columns, level_quantiles, qname, quantile_columns  # noqa: F401 - re-exported
 from ._lawmodel import LawPlan, coordinates, make_model, make_plan, model_data, pointwise_loglik
 from ._nuts import NutsSettings, run_nuts
 from ._priors import clip_to_support, data_summaries, from_coordinate, prior_median
@@ -37,31 +38,6 @@ FORMAT = "scalefit.PosteriorFit"
 FORMAT_VERSION = 1
 #: extrapolation factor beyond which bands carry a warning (docs/bayes.md#posterior-bands)
 from .._extrapolation import EXTRAPOLATION_WARN as WARN_FACTOR  # noqa: E402
-
-
-def qname(p: float) -> str:
-    """Column name of a quantile: 0.05 -> 'q05', 0.975 -> 'q975', 0.5 -> 'q50'."""
-    digits = f"{p:.6f}".split(".")[1].rstrip("0") or "0"
-    return "q" + (digits + "0" if len(digits) == 1 else digits)
-
-
-def level_quantiles(levels: Sequence[float]) -> list[float]:
-    out = []
-    for lv in levels:
-        if not 0 < lv < 1:
-            raise ArgumentError(f"`levels` must lie in (0, 1), got {lv!r}")
-        out += [0.5 - lv / 2, 0.5 + lv / 2]
-    return out
-
-
-def quantile_columns(draws: np.ndarray, levels: Sequence[float], prefix: str = "") -> dict[str, np.ndarray]:
-    """Median and central-interval quantiles over axis 0 of per-draw values (never transformed)."""
-    qs = [0.5] + level_quantiles(levels)
-    vals = np.quantile(draws, qs, axis=0)
-    out = {f"{prefix}median": vals[0]}
-    for q, v in zip(qs[1:], vals[1:]):
-        out[f"{prefix}{qname(q)}"] = v
-    return out
 
 
 def versions() -> dict[str, str]:
@@ -77,7 +53,7 @@ def versions() -> dict[str, str]:
 
 
 # ============================================================================ result
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class PosteriorFit(PosteriorMixin):
     """Posterior of a scaling-law fit (frozen; build a new one rather than mutating).
 
@@ -127,6 +103,10 @@ class PosteriorFit(PosteriorMixin):
 
     FORMAT = FORMAT  # converged, status, num_draws, to_json: PosteriorMixin
 
+    def _repr_text(self) -> str:
+        return (f"{self.law.name}: {len(self.free)} free params, {self.num_draws} draws, {self._verdict()}, "
+                f"{len(self.frame)} points")
+
     @property
     def plan(self) -> LawPlan:
         return _plan_for(self)
@@ -156,7 +136,8 @@ class PosteriorFit(PosteriorMixin):
     # ------------------------------------------------------------------ tables
     def param_table(self, level: float = 0.9) -> pd.DataFrame:
         """Posterior median, mean, SD and central interval of every coordinate, its natural
-        quantity and the likelihood parameters, with R-hat and ESS."""
+        quantity and the likelihood parameters, with R-hat and ESS; then the protocol's
+        ``estimate`` (median), ``lower``/``upper`` (the central credible interval at ``level``)."""
         lo, hi = level_quantiles([level])
         rows = []
         diag = self.diagnostics.table
@@ -176,7 +157,7 @@ class PosteriorFit(PosteriorMixin):
                              "mean": np.mean(nd), "sd": np.std(nd), qname(lo): np.quantile(nd, lo),
                              qname(hi): np.quantile(nd, hi), "role": f"= exp({n})",
                              "r_hat": np.nan, "ess_bulk": np.nan})
-        return pd.DataFrame(rows)
+        return interval_columns(pd.DataFrame(rows), level)
 
     def prior_table(self) -> pd.DataFrame:
         rows = []
@@ -184,7 +165,7 @@ class PosteriorFit(PosteriorMixin):
             rows.append({"parameter": n, "prior": p.describe(), "resolved": p.resolved(self.summaries).describe()})
         return pd.DataFrame(rows)
 
-    def summary(self, level: float = 0.9) -> str:
+    def _summary_text(self, level: float = 0.9) -> str:
         lines = [f"law: {self.law.name}   {self.law.formula}   (Bayesian, NUTS)"]
         lines.append(f"data: {len(self.frame)} points, target `{self.target}`, inputs "
                      + ", ".join(f"{k}=`{v}`" for k, v in self.inputs.items()))
@@ -211,7 +192,7 @@ class PosteriorFit(PosteriorMixin):
         return "\n".join(lines)
 
     def __str__(self) -> str:  # pragma: no cover - thin
-        return self.summary()
+        return str(self.summary())
 
     # ------------------------------------------------------------------ prediction
     def _input_arrays(self, at) -> dict[str, np.ndarray]:
@@ -279,15 +260,18 @@ class PosteriorFit(PosteriorMixin):
             out["scale_factor"] = prod / prod_train.max()
         return out
 
-    def predict(self, at=None, *, levels: Sequence[float] = (0.9, 0.95), observation: bool = True,
-                seed: int = 0, **inputs) -> pd.DataFrame:
+    def predict(self, at=None, *, level: float = 0.9, levels: Sequence[float] = (0.9, 0.95),
+                observation: bool = True, seed: int = 0, **inputs) -> pd.DataFrame:
         """Posterior predictive bands at ``at`` (DataFrame/mapping of inputs) or keyword inputs.
 
         Columns: the inputs; ``mean`` (posterior mean of the curve); ``median`` and ``qLO``/``qHI``
         of the mean curve for each level (parameter uncertainty, docs/bayes.md#posterior-bands; default 5–95% and
         2.5–97.5%); ``obs_median``/``obs_q..`` of a new observation from a new run (item 2);
         ``extrapolation`` (largest input ratio to its fitted maximum) and, for several inputs,
-        ``scale_factor``; ``beyond_10x`` flags bands conditional on the functional form (item 6).
+        ``scale_factor``; ``beyond_10x`` flags bands conditional on the functional form (item 6);
+        then the protocol's ``estimate`` (median of the curve), ``lower``/``upper`` (central
+        credible interval of the curve at ``level``: parameter uncertainty, not a new
+        observation; the ``obs_`` columns hold that).
 
         >>> # post.predict(N=7e10, D=1.4e12)
         """
@@ -296,6 +280,8 @@ class PosteriorFit(PosteriorMixin):
                 raise ArgumentError("give `at` or keyword inputs, not both")
             at = inputs
         X = self._input_arrays(at)
+        level = check_level(level)
+        levels = tuple(levels) if level in levels else (*levels, level)
         out = pd.DataFrame({k: np.asarray(v) for k, v in X.items()})
         curve = self.mean_curve_draws(X)
         out["mean"] = curve.mean(axis=0)
@@ -310,6 +296,8 @@ class PosteriorFit(PosteriorMixin):
             out[c] = ext[c].to_numpy()
         if "extrapolation" in out:
             out["beyond_10x"] = out["extrapolation"].to_numpy() > WARN_FACTOR
+        out = interval_columns(out, level)
+        out.attrs["interval"] = f"{level:.0%} posterior interval of the curve"
         return out
 
     def extrapolation_points(self, factors: Sequence[float] = (1.0, 10.0, 100.0)) -> dict[str, np.ndarray]:
@@ -324,7 +312,7 @@ class PosteriorFit(PosteriorMixin):
                    seed: int = 0) -> pd.DataFrame:
         """Predictions at several extrapolation factors (see :meth:`extrapolation_points`)."""
         X = self.extrapolation_points(factors)
-        out = self.predict(X, levels=(level,), seed=seed)
+        out = self.predict(X, level=level, levels=(level,), seed=seed)
         out.insert(0, "factor", np.asarray(factors, dtype=np.float64))
         return out
 

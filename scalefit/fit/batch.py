@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .._config import require_x64
+from .._result import LEVEL, ResultProtocol, check_level, frame_from_dict, frame_to_dict
 from ..errors import ArgumentError
 from ..laws import ScalingLaw, get_law
 from ._progress import progress_bar
@@ -85,9 +86,15 @@ def _group_label(by, key) -> str:
     return ", ".join(f"{b}={k}" for b, k in zip(by, key))
 
 
-@dataclass(frozen=True)
-class BatchFitResult:
+@dataclass(frozen=True, repr=False)
+class BatchFitResult(ResultProtocol):
     """Per-group fits of one law.
+
+    Result protocol (docs/results.md): ``converged`` is True when every group converged
+    (``message`` names the groups that did not); point fits carry no interval, so
+    ``param_table`` has NaN ``lower``/``upper`` and ``predict`` no interval columns.  A batch
+    loaded with :meth:`from_json` keeps the table and the fitted rows but not the per-start
+    state, so :meth:`fit` (one group's full :class:`FitResult`) needs the original result.
 
     Attributes
     ----------
@@ -109,20 +116,72 @@ class BatchFitResult:
     _problems: Any = field(repr=False, default=None)
     _settings: Mapping[str, Any] = field(repr=False, default_factory=dict)
 
+    JSON_WHAT = "batch fit file"
+    FORMAT = "scalefit.BatchFitResult"
+
     @property
     def n_groups(self) -> int:
         return len(self.table)
 
     @property
+    def converged(self) -> bool:
+        """Every group's fit converged."""
+        return self.n_converged == self.n_groups
+
+    @property
+    def message(self) -> str:
+        bad = self.table.loc[~self.table["converged"].astype(bool)]
+        out = f"{self.n_converged}/{self.n_groups} groups converged"
+        if len(bad):
+            shown = [f"{_group_label(self.by, tuple(r[list(self.by)]))}: {r['status']}" for _, r in bad.head(3).iterrows()]
+            out += "; not: " + "; ".join(shown) + (" ..." if len(bad) > 3 else "")
+        return out
+
+    def _repr_text(self) -> str:
+        return (f"{self.law.name} by {', '.join(self.by)}: {self.n_groups} groups, "
+                f"{self.n_converged} converged, {len(self.frame)} points")
+
+    def param_table(self, level: float = LEVEL) -> pd.DataFrame:
+        """One row per group and law parameter: the group keys, ``parameter``, ``estimate`` (fit
+        coordinate), ``lower``/``upper`` (NaN: batch point fits carry no interval),
+        ``natural_estimate``, ``converged``."""
+        check_level(level)
+        rows = []
+        for _, r in self.table.iterrows():
+            keys = {b: r[b] for b in self.by}
+            for p in self.law.params:
+                v = float(r[p.name])
+                rows.append({**keys, "parameter": p.name, "estimate": v, "lower": np.nan, "upper": np.nan,
+                             "natural_estimate": p.to_natural(v), "converged": bool(r["converged"])})
+        return pd.DataFrame(rows)
+
+    def _summary_text(self) -> str:
+        lines = [f"batch fit: law {self.law.name}   {self.law.formula}",
+                 f"groups by {', '.join(f'`{b}`' for b in self.by)}: {self.message}",
+                 f"data: {len(self.frame)} points, target `{self.target}`, inputs "
+                 + ", ".join(f"{k}=`{v}`" for k, v in self.inputs.items())]
+        with pd.option_context("display.width", 160):
+            lines.append(self.table.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
+        return "\n".join(lines)
+
+    def _summary_table(self) -> pd.DataFrame:
+        return self.table
+
+    @property
     def n_converged(self) -> int:
         return int(self.table["converged"].sum())
 
-    def predict(self, at: pd.DataFrame) -> pd.DataFrame:
+    def predict(self, at: pd.DataFrame, *, level: float = LEVEL) -> pd.DataFrame:
         """Predict every row of ``at`` with its own group's parameters.
 
         ``at`` must hold the grouping columns and the law's input columns (same names as in the
-        fitted data).  Rows of unknown groups get NaN.
+        fitted data).  Rows of unknown groups get NaN.  Returns ``at`` with ``estimate`` (the
+        prediction, natural scale; ``prediction`` holds the same values and is deprecated) and,
+        for laws of positive inputs, ``extrapolation`` (the factor beyond the row's own group's
+        fitted data, ``scalefit._extrapolation``; NaN for unknown groups).  Point fits carry
+        no interval: ``lower``/``upper`` are absent (``level`` is checked and otherwise unused).
         """
+        check_level(level)
         missing = [c for c in (*self.by, *self.inputs.values()) if c not in at.columns]
         if missing:
             raise ArgumentError(f"`at` lacks columns {missing}")
@@ -134,10 +193,28 @@ class BatchFitResult:
         pred = np.asarray(jnp.exp(out) if self.law.target == "log" else out)
         res = at.copy()
         res["prediction"] = pred
+        res["estimate"] = pred
+        if self.law.positive_inputs:
+            from .._extrapolation import extrapolation_factor
+
+            keys = self.table[list(self.by)].reset_index(drop=True).assign(_group=lambda t: np.arange(len(t)))
+            at_g = at[list(self.by)].merge(keys, on=list(self.by), how="left")["_group"].to_numpy()
+            fit_g = self.frame[list(self.by)].merge(keys, on=list(self.by), how="left")["_group"].to_numpy()
+            cols = [self.inputs[n] for n in self.law.inputs]
+            factor = np.full(len(at), np.nan)
+            for g in np.unique(at_g[np.isfinite(at_g)]):
+                sel, rows = at_g == g, fit_g == g
+                fitted = {n: self.frame[c].to_numpy(np.float64)[rows] for n, c in zip(self.law.inputs, cols)}
+                factor[sel] = extrapolation_factor(fitted, {n: at[c].to_numpy(np.float64)[sel]
+                                                            for n, c in zip(self.law.inputs, cols)})
+            res["extrapolation"] = factor
         return res
 
     def fit(self, key) -> FitResult:
         """Full :class:`FitResult` (starts table, verdict, warnings) for one group."""
+        if self._problems is None:
+            raise ArgumentError("a batch loaded from a file holds no per-start state: refit with "
+                                "fit_batch, or fit the group alone with fit_law")
         key = key if isinstance(key, tuple) else (key,)
         keys = [tuple(r) for r in self.table[list(self.by)].itertuples(index=False)]
         if key not in keys:
@@ -149,6 +226,23 @@ class BatchFitResult:
         s = self._settings
         return assemble_result(prob, raw, loss=s["loss"], delta=s["delta"], asymmetry=s["asymmetry"],
                          schedule=s["schedule"], seed=s["seed"])
+
+    # ------------------------------------------------------------------ JSON
+    def to_dict(self) -> dict:
+        return {"format": self.FORMAT, "version": 1,
+                "law": {"name": self.law.name, "options": dict(self.law.options)},
+                "by": list(self.by), "inputs": dict(self.inputs), "target": self.target,
+                "table": frame_to_dict(self.table), "frame": frame_to_dict(self.frame)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> "BatchFitResult":
+        if not isinstance(d, Mapping) or d.get("format") != cls.FORMAT:
+            raise ArgumentError(f"not a saved scalefit batch fit (expected format {cls.FORMAT!r})")
+        law = get_law(d["law"]["name"], **dict(d["law"].get("options") or {}))
+        table = frame_from_dict(d["table"])
+        table["converged"] = table["converged"].astype(bool)
+        return cls(law=law, by=tuple(d["by"]), table=table, inputs=dict(d["inputs"]), target=d["target"],
+                   frame=frame_from_dict(d["frame"]))
 
 
 def fit_batch(

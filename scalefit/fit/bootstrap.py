@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .._config import require_x64
+from .._result import LEVEL, ResultProtocol
 from ..errors import ArgumentError, ConvergenceError
 from . import _lbfgs
 from ._devices import device_count, device_map
@@ -37,9 +38,16 @@ _RUNNERS: dict[tuple, Any] = {}
 MAX_DROPPED = 0.05
 
 
-@dataclass(frozen=True)
-class BootstrapResult:
-    """Replicate fits of a bootstrap.
+@dataclass(frozen=True, repr=False)
+class BootstrapResult(ResultProtocol):
+    """Replicate fits of a bootstrap (usually read through the :class:`FitResult` that carries
+    it as ``.bootstrap``: its ``param_table`` and ``predict`` add the intervals).
+
+    Result protocol (docs/results.md): ``converged`` is the per-replicate array (not one verdict:
+    a bootstrap has one per replicate; :meth:`describe` and ``message`` say how many were
+    kept); ``param_table(level)`` gives the replicates' median as ``estimate`` (the point
+    estimate lives in the fit); ``predict(law, at, level)`` needs the law, and has no
+    ``extrapolation`` column because a bootstrap does not hold the fitted rows.
 
     Attributes
     ----------
@@ -73,9 +81,20 @@ class BootstrapResult:
     #: rows kept with weight 1 in every replicate (e.g. an anchor point), as row positions
     fixed_rows: tuple[int, ...] = ()
 
+    JSON_WHAT = "bootstrap file"
+
     @property
     def n_replicates(self) -> int:
+        """Replicates run (the naming table's ``num_bootstrap``)."""
         return int(self.draws.shape[0])
+
+    def _repr_text(self) -> str:
+        return (f"{self.n_converged}/{self.n_replicates} replicates kept, {self.method} resampling, "
+                f"{len(self.names)} params")
+
+    @property
+    def message(self) -> str:
+        return self.describe()
 
     @property
     def n_converged(self) -> int:
@@ -105,8 +124,49 @@ class BootstrapResult:
             raise ArgumentError(f"`level` = {level} must lie strictly between 0 and 1")
         return level, (1 - level) / 2, 1 - (1 - level) / 2
 
+    def param_table(self, level: float = LEVEL) -> pd.DataFrame:
+        """Per parameter (fit coordinates): ``estimate`` (median of the kept replicates),
+        ``lower``/``upper`` (percentile interval at ``level``) and ``sd``."""
+        level, lo, hi = self._q(level)
+        rows = []
+        for n in self.names:
+            v = self.param(n)
+            rows.append({"parameter": n, "estimate": float(np.median(v)), "lower": float(np.quantile(v, lo)),
+                         "upper": float(np.quantile(v, hi)), "sd": float(np.std(v, ddof=1))})
+        out = pd.DataFrame(rows)
+        out.attrs["level"] = level
+        return out
+
+    def _summary_text(self, level: float | None = None) -> str:
+        tab = self.param_table(self.level if level is None else level)
+        lines = [f"bootstrap: {self.describe()} ({self.method} resampling"
+                 + (f", by `{self.cluster}`" if self.cluster else "") + f", seed {self.seed})",
+                 f"{tab.attrs['level']:.0%} percentile intervals of the fit coordinates:",
+                 tab.to_string(index=False, float_format=lambda v: f"{v:.6g}")]
+        return "\n".join(lines)
+
+    def _summary_table(self, level: float | None = None):
+        return self.param_table(self.level if level is None else level)
+
+    def predict(self, law, at, *, level: float = LEVEL) -> pd.DataFrame:
+        """Replicate predictions of ``law`` at inputs ``at`` (mapping or DataFrame of law inputs):
+        the inputs, ``estimate`` (median over kept replicates), ``lower``/``upper`` (percentile
+        interval at ``level``).  No ``extrapolation``: the fitted rows live in the fit
+        (``FitResult.predict`` gives it with the same interval)."""
+        level, lo, hi = self._q(level)
+        X = {n: np.atleast_1d(np.asarray(at[n], dtype=np.float64)) for n in law.inputs}
+        preds = _evaluate_draws(law, self.names, self.good(), X)
+        out = pd.DataFrame(X)
+        out["estimate"] = np.median(preds, axis=0)
+        out["lower"] = np.quantile(preds, lo, axis=0)
+        out["upper"] = np.quantile(preds, hi, axis=0)
+        return out
+
     def table(self, law, estimate: Mapping[str, float], level: float | None = None) -> pd.DataFrame:
-        """Per parameter: estimate, bootstrap SD and percentile interval, on both scales."""
+        """Per parameter: estimate, bootstrap SD and percentile interval, on both scales.
+
+        Deprecated: use :meth:`FitResult.param_table` (``fit.param_table(level)``), which holds
+        the same intervals in the protocol's columns; kept for older callers."""
         level, lo, hi = self._q(level)
         rows = []
         for p in law.params:
@@ -155,8 +215,11 @@ class BootstrapResult:
         out = np.asarray(jnp.exp(out) if law.target == "log" else out)
         return np.where(self.converged[:, None], out, np.nan)
 
-    def add_prediction_intervals(self, fit, out: pd.DataFrame, X: Mapping[str, np.ndarray]) -> pd.DataFrame:
-        level, lo, hi = self._q(None)
+    def add_prediction_intervals(self, fit, out: pd.DataFrame, X: Mapping[str, np.ndarray],
+                                 level: float | None = None) -> pd.DataFrame:
+        """``out`` with ``lower``/``upper`` (percentile interval of the curve at ``level``,
+        default :attr:`level`) and ``se`` over the converged replicates."""
+        level, lo, hi = self._q(level)
         preds = _evaluate_draws(fit.law, self.names, self.good(), X)
         out = out.copy()
         out["lower"] = np.quantile(preds, lo, axis=0)

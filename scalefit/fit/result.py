@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .._files import atomic_write_text
+from .._result import LEVEL, ResultProtocol, check_level, clean_json
 from ..errors import ArgumentError
 from ..laws import ScalingLaw, get_law
 
@@ -21,20 +22,8 @@ FORMAT_VERSION = 1
 UNIDENTIFIED = "unidentified: "
 
 
-def _clean(obj):
-    """JSON-safe copy: NaN/inf -> None, numpy scalars -> Python."""
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, (np.floating, float)):
-        v = float(obj)
-        return v if math.isfinite(v) else None
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (np.bool_,)):
-        return bool(obj)
-    return obj
+#: JSON-safe copy of a record (NaN/inf -> None, numpy -> Python); the one implementation
+_clean = clean_json
 
 
 #: a fitted table of more rows than this is saved as a summary (row count, per-column range,
@@ -72,8 +61,8 @@ def _frame_from_json(d: Mapping) -> pd.DataFrame:
     return df
 
 
-@dataclass(frozen=True)
-class FitResult:
+@dataclass(frozen=True, repr=False)
+class FitResult(ResultProtocol):
     """Result of :func:`scalefit.fit_law`. Frozen; build a new one rather than mutating.
 
     Attributes
@@ -137,7 +126,19 @@ class FitResult:
     metadata: Mapping[str, Any] = field(default_factory=dict, repr=False)
     bootstrap: Any = field(default=None, repr=False)
 
+    JSON_WHAT = "fit file"
+
     # ----------------------------------------------------------------- views
+    def _repr_text(self) -> str:
+        boot = "" if self.bootstrap is None else f", bootstrap x{self.bootstrap.n_replicates}"
+        state = "converged" if self.converged else ("unidentified" if not self.identified else "NOT converged")
+        return f"{self.law.name}: {len(self.free)} free params, {state}, {self.n_points} points{boot}"
+
+    @property
+    def message(self) -> str:
+        """Readable verdict of the convergence check (same as ``status``)."""
+        return self.status
+
     @property
     def identified(self) -> bool:
         """False when the data cannot determine the parameters (a flat target, a single or too few
@@ -157,18 +158,43 @@ class FitResult:
         summary = self.frame.attrs.get("summary")
         return int(summary["rows"]) if summary else len(self.frame)
 
-    def param_table(self) -> pd.DataFrame:
+    def param_table(self, level: float = LEVEL) -> pd.DataFrame:
+        """One row per law parameter: ``parameter``, ``estimate``, ``lower``, ``upper`` (fit
+        coordinates; the interval is the bootstrap percentile interval at ``level``, NaN
+        without a bootstrap), the same on the natural scale (``natural_estimate``,
+        ``natural_lower``, ``natural_upper``), and ``symbol``, ``value`` (= ``estimate``,
+        kept for older callers), ``natural``, ``natural_value``, ``role``."""
+        level = check_level(level)
+        boot = None
+        if self.bootstrap is not None:
+            boot = self.bootstrap.table(self.law, self.params, level).set_index("parameter")
         rows = []
         for p in self.law.params:
             v = float(self.params[p.name])
             role = "free" if p.name in self.free else ("fixed" if p.name in self.fixed else f"tied to {self.tied.get(p.name)}")
+            b = boot.loc[p.name] if boot is not None else None
+            nan = float("nan")
             rows.append({
-                "parameter": p.name, "symbol": p.symbol, "value": v,
+                "parameter": p.name, "estimate": v,
+                "lower": nan if b is None else float(b["lower"]), "upper": nan if b is None else float(b["upper"]),
+                "natural_estimate": p.to_natural(v),
+                "natural_lower": nan if b is None else float(b["natural_lower"]),
+                "natural_upper": nan if b is None else float(b["natural_upper"]),
+                "symbol": p.symbol, "value": v,
                 "natural": p.natural or p.name, "natural_value": p.to_natural(v), "role": role,
             })
-        return pd.DataFrame(rows)
+        out = pd.DataFrame(rows)
+        out.attrs["level"] = level
+        return out
 
-    def summary(self) -> str:
+    def _summary_table(self) -> pd.DataFrame:
+        tab = self.param_table(LEVEL if self.bootstrap is None else self.bootstrap.level)
+        cols = ["parameter", "estimate", "natural", "natural_estimate", "role"]
+        if self.bootstrap is not None:
+            cols[3:3] = ["natural_lower", "natural_upper"]
+        return tab[cols]
+
+    def _summary_text(self) -> str:
         """Plain-text report: law, parameter table, objective and convergence verdict."""
         lines = [f"law: {self.law.name}   {self.law.formula}"]
         sampled = self.frame.attrs.get("summary")
@@ -217,7 +243,7 @@ class FitResult:
         return "\n".join(lines)
 
     def __str__(self) -> str:  # pragma: no cover - thin
-        return self.summary()
+        return str(self.summary())
 
     # ------------------------------------------------------------ prediction
     def _input_arrays(self, at) -> dict[str, np.ndarray]:
@@ -245,13 +271,18 @@ class FitResult:
             return {k: np.broadcast_to(v, shape).ravel() for k, v in out.items()}
         raise ArgumentError(f"`at` must be a DataFrame, a mapping or None, got {type(at).__name__}")
 
-    def predict(self, at=None, **inputs) -> pd.DataFrame:
+    def predict(self, at=None, *, level: float | None = None, **inputs) -> pd.DataFrame:
         """Predict at ``at`` (DataFrame or mapping of input -> values) or keyword inputs.
 
-        Returns a DataFrame with the law's inputs, ``prediction`` (natural scale) and
-        ``extrapolation`` (how far beyond the fitted data: the largest ratio of an input to its
-        fitted maximum, or for several inputs of their product to the largest fitted product if
-        larger; > 1 means beyond the data; see ``scalefit._extrapolation``).
+        Returns a DataFrame with the law's inputs, ``prediction`` (natural scale),
+        ``estimate`` (the same values: the protocol name, docs/results.md; ``prediction`` is
+        kept for older callers and is deprecated) and ``extrapolation`` (how far beyond the
+        fitted data: the largest ratio of an input to its fitted maximum, or for several inputs
+        of their product to the largest fitted product if larger; > 1 means beyond the data;
+        see ``scalefit._extrapolation``).  A fit with a bootstrap adds ``lower``/``upper`` (the
+        percentile interval of the curve at ``level``; default the level the bootstrap was run
+        with) and ``se``; a fit without one has no interval, so those columns are absent (fit
+        with ``bootstrap=`` to get them).
 
         >>> # res.predict(N=7e10, D=1.4e12)
         """
@@ -259,6 +290,8 @@ class FitResult:
             if at is not None:
                 raise ArgumentError("give `at` or keyword inputs, not both")
             at = inputs
+        if level is not None:
+            check_level(level)
         X = self._input_arrays(at)
         for n, v in X.items():
             bad = ~np.isfinite(v) | ((v <= 0) if self.law.positive_inputs else False)
@@ -268,18 +301,19 @@ class FitResult:
         pred = self.law.evaluate(self.params, **X)
         out = pd.DataFrame(X)
         out["prediction"] = np.asarray(pred, dtype=np.float64)
+        out["estimate"] = out["prediction"].to_numpy()
         if self.law.positive_inputs:
             from .._extrapolation import extrapolation_factor
 
             fitted = {n: self.frame[self.inputs[n]].to_numpy(np.float64) for n in self.law.inputs}
             out["extrapolation"] = extrapolation_factor(fitted, X)
         if self.bootstrap is not None:
-            out = self.bootstrap.add_prediction_intervals(self, out, X)
+            out = self.bootstrap.add_prediction_intervals(self, out, X, level=level)
         return out
 
     def residuals(self) -> pd.DataFrame:
         """Fitted frame with ``prediction`` and ``residual`` (target space, pred − obs)."""
-        pred = self.predict()["prediction"].to_numpy()
+        pred = self.predict()["estimate"].to_numpy()
         y = self.frame[self.target].to_numpy(np.float64)
         out = self.frame.copy()
         out["prediction"] = pred

@@ -15,6 +15,7 @@ Repeated sampling (plain arrays / DataFrames): :func:`plot_sampling_curve` (ASR@
 :func:`plot_rounds` (forecast per round of planned sampling).
 Posteriors (arviz InferenceData): :func:`plot_posterior_marginals`,
 :func:`plot_posterior_pairs`, :func:`plot_posterior_trace`.
+Any result: :func:`plot_result` (what ``result.plot()`` calls).
 
 Example
 -------
@@ -26,6 +27,7 @@ from ._style import COLUMN_WIDTH, PALETTE, TEXT_WIDTH, style
 from .allocation import plot_compute_frontier
 from .fit import plot_bootstrap_marginals, plot_extrapolation, plot_parity, plot_residuals, plot_start_objectives
 from .posterior import plot_posterior_marginals, plot_posterior_pairs, plot_posterior_trace
+from .result import plot_result
 from .sampling import plot_backtest, plot_passuntil, plot_plan, plot_rounds, plot_sampling_curve
 
 __all__ = [
@@ -47,4 +49,5 @@ __all__ = [
     "plot_posterior_marginals",
     "plot_posterior_pairs",
     "plot_posterior_trace",
+    "plot_result",
 ]

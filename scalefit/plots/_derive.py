@@ -2,9 +2,9 @@
 
 Everything here calls a result's own public API (``fit.predict``, :func:`scalefit.compute_optimal`
 on stored parameter draws); nothing estimates anything.  Fit-like objects are duck-typed: an
-object with ``law``, ``inputs``, ``target``, ``frame`` and ``predict(at: DataFrame)`` works,
-so Bayesian fits plug in as soon as their ``predict`` returns ``prediction`` (and optionally
-``lower``/``upper``) columns.
+object with ``law``, ``inputs``, ``target``, ``frame`` and a protocol ``predict(at: DataFrame)``
+(columns ``estimate`` and, with an interval, ``lower``/``upper``) works: point fits and
+posteriors alike.
 """
 
 from __future__ import annotations
@@ -113,41 +113,16 @@ def extrapolation_path(fit, targets: Sequence[Mapping[str, float]] = (), n_point
     return Path(path, grid, x_data, x_t, label, bool(positive and lo > 0), how)
 
 
-def _quantile_prob(col: str) -> float | None:
-    """'q025' -> 0.025, 'q95' -> 0.95 (posterior band columns); None for other names."""
-    if not (col.startswith("q") and col[1:].isdigit()):
-        return None
-    return float("0." + col[1:])
-
-
-def predict_frame(fit, at: pd.DataFrame) -> pd.DataFrame:
-    """``fit.predict(at)`` in the point-fit layout: ``prediction`` and, when there is a band,
-    ``lower``/``upper``.
-
-    Posterior-style frames (``median`` with quantile columns ``q025``/``q975``, ``q05``/``q95``
-    of the mean curve) are mapped onto it: ``prediction`` = median, the band = the widest
-    central interval of the curve (not of a new observation).
-    """
+def predict_frame(fit, at: pd.DataFrame, level: float | None = None) -> pd.DataFrame:
+    """``fit.predict(at)`` (at ``level`` when given), checked for the protocol's ``estimate``
+    column (and ``lower``/``upper`` when the fit has an interval; docs/results.md)."""
     if not hasattr(fit, "predict"):
         raise ArgumentError(f"`fit` must have a predict() method; got {type(fit).__name__}")
-    out = fit.predict(at)
-    if "prediction" in out.columns:
-        return out
-    if "median" in out.columns:
-        probs = {c: _quantile_prob(c) for c in out.columns}
-        lows = sorted((p, c) for c, p in probs.items() if p is not None and p < 0.5)
-        highs = sorted((p, c) for c, p in probs.items() if p is not None and p > 0.5)
-        res = out.copy()
-        res["prediction"] = out["median"]
-        if lows and highs:
-            (p_lo, c_lo), (p_hi, c_hi) = lows[0], highs[-1]
-            res["lower"], res["upper"] = out[c_lo], out[c_hi]
-            res.attrs["interval"] = f"{p_hi - p_lo:.0%} posterior interval of the curve"
-        return res
-    raise ArgumentError(
-        f"`fit.predict()` returned columns {list(out.columns)}; expected `prediction` (point fits) or "
-        "`median` with quantile columns (posterior fits)"
-    )
+    out = fit.predict(at) if level is None else fit.predict(at, level=level)
+    if "estimate" not in out.columns:
+        raise ArgumentError(f"`fit.predict()` returned columns {list(out.columns)}; expected `estimate` "
+                            "(the result protocol, docs/results.md)")
+    return out
 
 
 def interval_label(pred: pd.DataFrame, fit=None) -> str:

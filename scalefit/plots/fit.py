@@ -52,7 +52,7 @@ def _y_is_log(fit, values) -> bool:
 
 def plot_extrapolation(fit, target=None, *, ax=None, n_points: int = 200, band: bool = True,
                        annotate: bool = True, color: str | None = None, label: str | None = None,
-                       observation_band: bool = False):
+                       observation_band: bool = False, level: float | None = None):
     """Data, the fitted law and its extrapolation to ``target``, with the fit's interval band.
 
     Parameters
@@ -72,6 +72,9 @@ def plot_extrapolation(fit, target=None, *, ax=None, n_points: int = 200, band: 
         Also draw the widest interval of a new observation when the fit's ``predict`` returns
         one (posterior fits: columns ``obs_q025``/``obs_q975``), as a lighter band behind the
         mean-curve band.
+    level : float, optional
+        Level of the band, passed to ``fit.predict`` (default: the fit's own default, e.g. the
+        level a bootstrap was run with).
 
     Returns
     -------
@@ -94,8 +97,8 @@ def plot_extrapolation(fit, target=None, *, ax=None, n_points: int = 200, band: 
     with style():
         fig, ax = new_figure(ax, figsize=(COLUMN_WIDTH, 2.8))
         path = extrapolation_path(fit, targets, n_points)
-        pred = predict_frame(fit, path.inputs)
-        yhat = pred["prediction"].to_numpy(np.float64)
+        pred = predict_frame(fit, path.inputs, level)
+        yhat = pred["estimate"].to_numpy(np.float64)
         y = fit.frame[fit.target].to_numpy(np.float64)
         color = color or PALETTE["blue"]
         x_max = float(np.max(path.x_data))
@@ -142,11 +145,11 @@ def plot_extrapolation(fit, target=None, *, ax=None, n_points: int = 200, band: 
 
         # targets
         if targets:
-            tp = predict_frame(fit, pd.DataFrame(targets))
+            tp = predict_frame(fit, pd.DataFrame(targets), level)
             has_iv = {"lower", "upper"} <= set(tp.columns)
             for i, t in enumerate(targets):
                 xv = path.x_targets[i]
-                v = float(tp["prediction"].iloc[i])
+                v = float(tp["estimate"].iloc[i])
                 if has_iv:
                     lo, hi = float(tp["lower"].iloc[i]), float(tp["upper"].iloc[i])
                     ax.errorbar([xv], [v], yerr=[[v - lo], [hi - v]], fmt="none", ecolor=PALETTE["vermillion"],

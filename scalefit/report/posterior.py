@@ -368,7 +368,7 @@ def _render(record: Mapping, ctx: RenderContext) -> Section:
     flow.page_break("Extrapolation to the target")
     flow.heading("Extrapolation to the target")
     ax = flow.axes_grid(6.3, 1, 1, left=0.7, right=0.05, bottom=0.55)[0, 0]
-    plot_extrapolation(post, targets, ax=ax, observation_band=True)
+    plot_extrapolation(post, targets, ax=ax, observation_band=True, level=0.95)
     path = extrapolation_path(post, targets)
     flow.caption(
         f"Measured {column_label(post.target, post.frame)} (dots) against {path.x_label}, the posterior median of "

@@ -6,6 +6,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .._result import check_level  # noqa: F401 - the one level check, re-exported here
 from ..errors import ArgumentError
 
 
@@ -108,12 +109,6 @@ def as_probability(name: str, x, *, open_low: bool = False, open_high: bool = Fa
     return arr
 
 
-def check_level(level: float) -> float:
-    """Validate a confidence level in (0, 1)."""
-    lv = float(level)
-    if not 0.0 < lv < 1.0:
-        raise ArgumentError(f"`level` = {_fmt(lv)} must lie strictly between 0 and 1")
-    return lv
 
 
 def is_concrete(*xs) -> bool:

@@ -52,7 +52,9 @@ import numpy as np
 import pandas as pd
 
 from .._config import require_x64
+from .._extrapolation import extrapolation_factor
 from .._files import atomic_write_text, json_text
+from .._result import LEVEL, PARAM_COLUMNS, ResultProtocol, frame_from_dict
 from ..errors import ArgumentError
 from ._common import _fmt, check_level
 from .families import available_families
@@ -239,13 +241,17 @@ def _item_resamples(I: int, B: int, seed: int) -> np.ndarray:
 # results
 
 
-@dataclass(frozen=True, eq=False)
-class Forecast:
+@dataclass(frozen=True, eq=False, repr=False)
+class Forecast(ResultProtocol):
     """pass@N (ASR@N) forecasts with intervals from :meth:`BonFit.predict` (immutable).
 
-    ``table`` has one row per budget N: ``N``, ``estimate``, ``lower``, ``upper``; ``level``,
-    ``target``, ``model`` (the chosen model) and ``choice_share`` (the share of bootstrap
-    replicates in which each candidate was chosen) describe how it was made.
+    ``table`` has one row per budget N: ``N``, ``estimate``, ``lower``, ``upper`` and
+    ``extrapolation`` (N over the largest observed budget; absent in forecasts made before
+    it was added); ``level``, ``target``, ``model`` (the chosen model) and ``choice_share``
+    (the share of bootstrap replicates in which each candidate was chosen) describe how it
+    was made.  Result protocol (docs/results.md): :meth:`predict` returns that table (the
+    ``table`` attribute is the older name); ``param_table`` is empty (a forecast has no
+    parameters: see the fit's); ``converged``/``message`` are the chosen model's.
     """
 
     table: pd.DataFrame
@@ -260,6 +266,31 @@ class Forecast:
     observed_budget: float
     interval_kind: str = "realised rate of the forecast run (bootstrap over items, whole procedure refitted)"
     note: str = ""
+    converged: bool = True
+    message: str = ""
+
+    JSON_WHAT = "best-of-N forecast file"
+
+    def _repr_text(self) -> str:
+        iv = f"{self.level:.0%} intervals from {self.num_bootstrap} replicates" if self.num_bootstrap else "no interval"
+        return f"{self.target} run, model {self.model}: {len(self.table)} budgets, {iv}"
+
+    def predict(self, level: float | None = None) -> pd.DataFrame:
+        """The forecast table (``N``, ``estimate``, ``lower``, ``upper``, ``extrapolation``).
+
+        A forecast holds intervals at its own ``level`` only: another ``level`` raises (ask
+        :meth:`BonFit.predict` for it)."""
+        if level is not None and not math.isclose(float(level), self.level):
+            raise ArgumentError(f"`level` = {level:g}: this forecast holds {self.level:.0%} intervals only; "
+                                "forecast again with BonFit.predict(N, level=...)")
+        return self.table.copy()
+
+    def param_table(self, level: float = LEVEL) -> pd.DataFrame:
+        """Empty (a forecast has no parameters of its own; the fit's ``param_table`` has them)."""
+        return pd.DataFrame(columns=list(PARAM_COLUMNS))
+
+    def _summary_table(self) -> pd.DataFrame:
+        return self.table
 
     @property
     def N(self) -> np.ndarray:
@@ -277,7 +308,7 @@ class Forecast:
     def upper(self) -> np.ndarray:
         return self.table["upper"].to_numpy()
 
-    def summary(self) -> str:
+    def _summary_text(self) -> str:
         lines = [f"pass@N forecast ({self.target} run), model: {self.model}",
                  f"  why: {self.reason}",
                  f"  observed rate {self.observed_rate:.4f} at budget {self.observed_budget:g}",
@@ -295,7 +326,18 @@ class Forecast:
         return {"table": self.table.to_dict(orient="list"), "level": self.level, "target": self.target,
                 "model": self.model, "reason": self.reason, "choice_share": self.choice_share,
                 "num_bootstrap": self.num_bootstrap, "seed": self.seed,
-                "observed_rate": self.observed_rate, "observed_budget": self.observed_budget}
+                "observed_rate": self.observed_rate, "observed_budget": self.observed_budget,
+                "interval_kind": self.interval_kind, "note": self.note, "converged": self.converged,
+                "message": self.message}
+
+    @classmethod
+    def from_dict(cls, obj: dict) -> "Forecast":
+        table = pd.DataFrame({k: np.asarray([np.nan if v is None else v for v in vals], dtype=np.float64)
+                              for k, vals in obj["table"].items()})
+        extra = {k: obj[k] for k in ("interval_kind", "note", "converged", "message") if k in obj}
+        return cls(table, float(obj["level"]), str(obj["target"]), str(obj["model"]), str(obj["reason"]),
+                   dict(obj["choice_share"]), int(obj["num_bootstrap"]), int(obj["seed"]),
+                   float(obj["observed_rate"]), float(obj["observed_budget"]), **extra)
 
 
 def _spanned_interval(rates: np.ndarray, span: dict, level: float) -> tuple[np.ndarray, np.ndarray]:
@@ -348,10 +390,14 @@ def forecast_grid(data: ItemData, target: str = "fresh") -> np.ndarray:
     return grid
 
 
-@dataclass(frozen=True, eq=False)
-class SavedForecast:
+@dataclass(frozen=True, eq=False, repr=False)
+class SavedForecast(ResultProtocol):
     """A best-of-N forecast saved with its fit (:meth:`BonFit.with_forecast`): everything a
     report or a later forecast reads, so that neither refits.
+
+    Result protocol (docs/results.md): :meth:`predict` (``table`` is the older name) reads
+    any level and any budget inside the grid from the saved replicates; ``param_table`` is
+    empty (the fit holds the parameters); ``converged`` is True (nothing is solved here).
 
     Attributes
     ----------
@@ -389,7 +435,44 @@ class SavedForecast:
     expected: np.ndarray
     backtest: "SavedBacktest | None" = None
     backtest_note: str = ""
+    #: largest observed budget (attempts per item) of the fitted data; NaN in files saved before it was kept
+    observed_budget: float = float("nan")
     span: dict = field(default_factory=dict)
+
+    JSON_WHAT = "saved best-of-N forecast"
+    converged = True
+
+    @property
+    def message(self) -> str:
+        return f"saved forecast; external backtest: {self.backtest_note or 'run'}"
+
+    def _repr_text(self) -> str:
+        return (f"{self.target} run: {len(self.N)} budgets {_fmt(self.N[0])}..{_fmt(self.N[-1])}, "
+                f"{self.n_items} items, {self.num_bootstrap} replicates")
+
+    def predict(self, N=None, *, level: float = LEVEL) -> pd.DataFrame:
+        """``N``, ``estimate``, ``lower``, ``upper`` (see :meth:`table`) and ``extrapolation``
+        (N over the largest observed budget; NaN for forecasts saved before it was kept)."""
+        out = self.table(level, N)
+        out["extrapolation"] = out["N"].to_numpy() / self.observed_budget
+        return out
+
+    def param_table(self, level: float = LEVEL) -> pd.DataFrame:
+        """Empty (the fit's ``param_table`` holds the parameters)."""
+        return pd.DataFrame(columns=list(PARAM_COLUMNS))
+
+    def _summary_text(self, level: float = LEVEL) -> str:
+        t = self.predict(level=level)
+        share = ", ".join(f"{k} {v:.0%}" for k, v in self.choice_share.items() if v > 0)
+        lines = [f"saved pass@N forecast ({self.target} run) for {self.n_items} items: {len(self.N)} budgets, "
+                 f"{self.num_bootstrap} whole-procedure replicates (seed {self.seed})"
+                 + (f"; model chosen in replicates: {share}" if share else ""),
+                 f"external backtest: {self.backtest_note or 'run'}",
+                 t.to_string(index=False, float_format=lambda v: f"{v:.5g}")]
+        return "\n".join(lines)
+
+    def _summary_table(self, level: float = LEVEL) -> pd.DataFrame:
+        return self.predict(level=level)
 
     @property
     def choice_share(self) -> dict:
@@ -413,7 +496,10 @@ class SavedForecast:
 
     def table(self, level: float = 0.9, N=None) -> pd.DataFrame:
         """``N``, ``estimate``, ``lower``, ``upper`` at the grid (or at budgets ``N`` inside it,
-        interpolated in log N per replicate between grid budgets), interval at ``level``."""
+        interpolated in log N per replicate between grid budgets), interval at ``level``.
+
+        Deprecated name: :meth:`predict` (the result protocol) returns the same columns plus
+        ``extrapolation``."""
         level = check_level(level)
         NN = self.N if N is None else self.check_budgets(N)
         est = self._interp(self.estimate, NN)
@@ -446,7 +532,8 @@ class SavedForecast:
                 "num_bootstrap": self.num_bootstrap, "seed": self.seed, "models": list(self.models),
                 "chosen": self.chosen.tolist(), "solved": self.solved.tolist(), "expected": self.expected.tolist(),
                 "backtest": None if self.backtest is None else self.backtest.to_dict(),
-                "backtest_note": self.backtest_note, "span": {m: v.tolist() for m, v in self.span.items()}}
+                "backtest_note": self.backtest_note, "span": {m: v.tolist() for m, v in self.span.items()},
+                **({"observed_budget": self.observed_budget} if math.isfinite(self.observed_budget) else {})}
 
     @classmethod
     def from_dict(cls, obj: dict) -> "SavedForecast":
@@ -457,6 +544,7 @@ class SavedForecast:
                    int(obj["seed"]), tuple(obj["models"]), np.asarray(obj["chosen"], np.int64),
                    np.asarray(obj["solved"], np.int64).reshape(-1, G), np.asarray(obj["expected"], float).reshape(-1, G),
                    None if bt is None else SavedBacktest.from_dict(bt), str(obj.get("backtest_note") or ""),
+                   float(obj.get("observed_budget") or np.nan),
                    {m: np.asarray(v, np.int64).reshape(-1, G) for m, v in (obj.get("span") or {}).items()})
 
 
@@ -525,7 +613,8 @@ def _saved_forecast(bon: "BonFit", N_arr: np.ndarray, target: str, B: int, seed:
         solved, expected, chosen = np.zeros((0, N_arr.size), np.int64), np.zeros((0, N_arr.size)), np.zeros(0, np.int64)
         span = {}
     return SavedForecast(target, np.asarray(N_arr, float), est, pop, int(bon.data.size), B, seed, tuple(models),
-                         np.asarray(chosen, np.int64), solved, expected, span=span if len(span) > 1 else {})
+                         np.asarray(chosen, np.int64), solved, expected,
+                         observed_budget=float(np.max(bon.data.attempts)), span=span if len(span) > 1 else {})
 
 
 def _external_backtest(bon: "BonFit", m: int | None, B: int, seed: int, backtest_N=None, select_bootstrap: int = 100):
@@ -555,14 +644,18 @@ def _external_backtest(bon: "BonFit", m: int | None, B: int, seed: int, backtest
     return SavedBacktest(m, bon_m.model, dict(bon_m.fit.params), emp, fc), ""
 
 
-@dataclass(frozen=True, eq=False)
-class BudgetForecast:
+@dataclass(frozen=True, eq=False, repr=False)
+class BudgetForecast(ResultProtocol):
     """Budgets N needed for target rates, with intervals (see :meth:`BonFit.budget`).
 
     ``table``: ``target_rate``, ``estimate``, ``lower``, ``upper`` (inf: not reachable under
     the model, e.g. above 1 - pi for the zero-inflated model).  The interval covers parameter
     and model-choice uncertainty (bootstrap over items, whole procedure refitted) for the
     expected rate; it does not add the run-to-run noise of a realised rate.
+
+    Result protocol (docs/results.md): :meth:`predict` returns ``table`` with
+    ``extrapolation`` (the budget estimate over the largest observed budget);
+    ``param_table`` is empty; ``converged``/``message`` are the chosen model's.
     """
 
     table: pd.DataFrame
@@ -571,8 +664,50 @@ class BudgetForecast:
     model: str
     num_bootstrap: int
     seed: int
+    observed_budget: float = float("nan")
+    converged: bool = True
+    message: str = ""
 
-    def summary(self) -> str:
+    JSON_WHAT = "best-of-N budget file"
+
+    def _repr_text(self) -> str:
+        return (f"{self.target} run, model {self.model}: {len(self.table)} target rates, "
+                f"{self.level:.0%} intervals from {self.num_bootstrap} replicates")
+
+    def predict(self, level: float | None = None) -> pd.DataFrame:
+        """``target_rate``, ``estimate``, ``lower``, ``upper``, ``extrapolation`` (the budget over
+        the largest observed budget).  Only the forecast's own ``level`` is held."""
+        if level is not None and not math.isclose(float(level), self.level):
+            raise ArgumentError(f"`level` = {level:g}: this budget forecast holds {self.level:.0%} intervals only; "
+                                "ask BonFit.budget(rate, level=...) again")
+        out = self.table.copy()
+        out["extrapolation"] = out["estimate"].to_numpy() / self.observed_budget
+        return out
+
+    def param_table(self, level: float = LEVEL) -> pd.DataFrame:
+        """Empty (the fit's ``param_table`` holds the parameters)."""
+        return pd.DataFrame(columns=list(PARAM_COLUMNS))
+
+    def _summary_table(self) -> pd.DataFrame:
+        return self.predict()
+
+    def to_dict(self) -> dict:
+        # budgets may be inf (not reachable) or NaN (no interval): written as text, read back by float()
+        table = {k: [float(v) if math.isfinite(v) else str(float(v)) for v in vals]
+                 for k, vals in self.table.to_dict(orient="list").items()}
+        return {"table": table, "level": self.level, "target": self.target,
+                "model": self.model, "num_bootstrap": self.num_bootstrap, "seed": self.seed,
+                "observed_budget": self.observed_budget, "converged": self.converged, "message": self.message}
+
+    @classmethod
+    def from_dict(cls, obj: dict) -> "BudgetForecast":
+        table = pd.DataFrame({k: np.asarray([float(v) for v in vals], dtype=np.float64)
+                              for k, vals in obj["table"].items()})
+        return cls(table, float(obj["level"]), str(obj["target"]), str(obj["model"]), int(obj["num_bootstrap"]),
+                   int(obj["seed"]), float(obj.get("observed_budget") or np.nan), bool(obj.get("converged", True)),
+                   str(obj.get("message", "")))
+
+    def _summary_text(self) -> str:
         lines = [f"budget for target pass@N ({self.target} run), model {self.model}, "
                  f"{self.level:.0%} intervals from {self.num_bootstrap} bootstrap replicates"]
         for row in self.table.itertuples():
@@ -580,8 +715,8 @@ class BudgetForecast:
         return "\n".join(lines)
 
 
-@dataclass(frozen=True, eq=False)
-class BonFit:
+@dataclass(frozen=True, eq=False, repr=False)
+class BonFit(ResultProtocol):
     """The default best-of-N model for one data set: every candidate fitted, the internal
     backtest table and the chosen model (immutable; :meth:`to_json` / :meth:`from_json`).
 
@@ -604,6 +739,12 @@ class BonFit:
     forecast : SavedForecast, optional
         The forecast saved with the fit (:meth:`with_forecast`; written by :meth:`to_json` and
         ``scalefit bon fit -o``): reports read it instead of refitting.
+
+    Result protocol (docs/results.md): ``converged``/``message`` are the chosen model's;
+    ``param_table`` lists its parameters (no parameter interval: the whole-procedure bootstrap
+    gives intervals for forecasts); :meth:`predict` returns a :class:`Forecast` (whose own
+    ``predict()`` is the protocol DataFrame) because forecasting runs the bootstrap;
+    :meth:`predict_table` gives the DataFrame directly.
     """
 
     data: ItemData
@@ -621,16 +762,42 @@ class BonFit:
     metadata: dict = field(default_factory=dict)
     forecast: SavedForecast | None = None
 
+    JSON_WHAT = "best-of-N fit file"
+
     @property
     def fit(self) -> MixingFit:
         """The chosen model fitted on all attempts."""
         return self.fits[self.model]
 
     @property
+    def converged(self) -> bool:
+        """The chosen model's fit converged."""
+        return bool(self.fit.converged)
+
+    @property
+    def message(self) -> str:
+        return f"{self.model}: {self.fit.message}"
+
+    def _repr_text(self) -> str:
+        state = "converged" if self.converged else "NOT converged"
+        saved = "forecast saved" if self.forecast is not None else "no saved forecast"
+        return f"{self.model} for {self.data.size} items: {len(self.candidates)} candidates, {state}, {saved}"
+
+    def param_table(self, level: float = LEVEL) -> pd.DataFrame:
+        """The chosen model's parameters (:meth:`MixingFit.param_table`)."""
+        return self.fit.param_table(level)
+
+    def predict_table(self, N, *, level: float = LEVEL, target: str = "fresh", num_bootstrap: int = 200,
+                       seed: int | None = None) -> pd.DataFrame:
+        """:meth:`predict` as the protocol DataFrame (``N``, ``estimate``, ``lower``, ``upper``,
+        ``extrapolation``)."""
+        return self.predict(N, target=target, level=level, num_bootstrap=num_bootstrap, seed=seed).predict()
+
+    @property
     def observed_rate(self) -> float:
         return float(np.mean(self.data.solved))
 
-    def summary(self) -> str:
+    def _summary_text(self) -> str:
         lines = [f"best-of-N model for {self.data.size} items (observed rate {self.observed_rate:.4f}, "
                  f"budget {_budget_text(self.data)})"]
         if self.selection == "auto":
@@ -717,10 +884,11 @@ class BonFit:
                 kind += f"; spanning the tails the internal backtest cannot reject ({', '.join(per_model)})"
             notes += [single_value_note(target, N_arr[j], est[j], lower[j], upper[j], solved[:, j], expected[:, j],
                                         self.data.size, level) for j in range(N_arr.size)]
-        table = pd.DataFrame({"N": N_arr, "estimate": est, "lower": lower, "upper": upper})
+        table = pd.DataFrame({"N": N_arr, "estimate": est, "lower": lower, "upper": upper,
+                              "extrapolation": extrapolation_factor({"N": self.data.attempts}, {"N": N_arr})})
         return Forecast(table, level, target, self.model, self.reason, share, B, seed,
                         self.observed_rate, float(np.max(self.data.attempts)), interval_kind=kind,
-                        note="; ".join(n for n in notes if n))
+                        note="; ".join(n for n in notes if n), converged=self.fit.converged, message=self.fit.message)
 
     def budget(self, rate, *, target: str = "fresh", level: float = 0.9, num_bootstrap: int = 200,
                seed: int | None = None, max_budget: float = 1e12) -> BudgetForecast:
@@ -751,7 +919,8 @@ class BonFit:
             lower = np.where(lower >= 1e300, np.inf, lower)
             upper = np.where(upper >= 1e300, np.inf, upper)
         table = pd.DataFrame({"target_rate": rates, "estimate": est, "lower": lower, "upper": upper})
-        return BudgetForecast(table, level, target, self.model, B, seed)
+        return BudgetForecast(table, level, target, self.model, B, seed, float(np.max(self.data.attempts)),
+                              self.fit.converged, self.fit.message)
 
     # ---------------------------------------------------------------- bootstrap machinery
     def _models_for_bootstrap(self) -> tuple:
@@ -894,21 +1063,19 @@ class BonFit:
                    float(obj["z"]), np.asarray(obj["gain_se"], float), dict(obj.get("metadata") or {}),
                    SavedForecast.from_dict(obj["forecast"]) if obj.get("forecast") is not None else None)
 
-    def to_json(self, path, *, overwrite: bool = False, forecast: bool = True) -> None:
-        """Write as JSON atomically; never overwrites an existing file unless ``overwrite``.
+    def to_json(self, path=None, *, overwrite: bool = False, forecast: bool = True) -> str:
+        """JSON text; with ``path`` written atomically (never overwriting an existing file unless
+        ``overwrite``).
 
         With ``forecast`` (default) a fit without a saved forecast gets one first
         (:meth:`with_forecast` with its defaults: 200 whole-procedure replicates and the external
         backtest, which takes as long as a few fits), so that ``scalefit report`` renders the file
         without fitting.  ``forecast=False`` writes the fit alone."""
         bon = self.with_forecast() if forecast and self.forecast is None else self
-        atomic_write_text(path, json_text(bon.to_dict()), overwrite=overwrite, argument="path")
-
-    @classmethod
-    def from_json(cls, path) -> "BonFit":
-        from .._files import load_saved
-
-        return load_saved(path, cls.from_dict, what="best-of-N fit file")
+        text = json_text(bon.to_dict())
+        if path is not None:
+            atomic_write_text(path, text, overwrite=overwrite, argument="path")
+        return text
 
 
 def bon_file_fits(obj: dict) -> list:
@@ -1003,6 +1170,7 @@ def _check_saved_forecast(f) -> None:
             f.problem(f"`{f.prefix}{key}` has {len(v)} values for {G} budgets")
     for key in ("n_items", "num_bootstrap", "seed"):
         f.get(key, "count")
+    f.get("observed_budget", "number", required=False)
     f.get("models", "list[str]")
     chosen = f.get("chosen", "list[count]")
     B = f.record.get("num_bootstrap") if isinstance(f.record.get("num_bootstrap"), int) else None

@@ -65,9 +65,11 @@ from typing import Mapping, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pandas as pd
 from scipy import special as sp
 
 from .._config import require_x64
+from .._result import LEVEL, ResultProtocol
 from ..errors import ArgumentError
 from ._common import as_counts, unique_rows
 from ._optim import damped_newton
@@ -612,8 +614,8 @@ def _item_posterior(model, theta, data: ItemData) -> ItemPosterior:
 # results
 
 
-@dataclass(frozen=True, eq=False)
-class MixingFit:
+@dataclass(frozen=True, eq=False, repr=False)
+class MixingFit(ResultProtocol):
     """A fitted mixing distribution for per-item success probabilities (immutable).
 
     Attributes
@@ -650,9 +652,21 @@ class MixingFit:
     starts_at_best: int = 0
     prior: bool = True
 
+    JSON_WHAT = "mixing fit file"
+
     @property
     def aic(self) -> float:
         return -2.0 * self.loglik + 2.0 * self.n_params
+
+    def _repr_text(self) -> str:
+        return (f"{self.model}: {len(self.params)} params, {'converged' if self.converged else 'NOT converged'}, "
+                f"{self.n_items} items")
+
+    def param_table(self, level: float = LEVEL) -> pd.DataFrame:
+        """``parameter``, ``estimate`` (natural parameters); ``lower``/``upper`` NaN: a mixing
+        fit has no parameter interval (:meth:`BonFit.predict` bootstraps forecasts)."""
+        return pd.DataFrame([{"parameter": k, "estimate": float(v), "lower": np.nan, "upper": np.nan}
+                             for k, v in self.params.items()])
 
     @property
     def description(self) -> str:
@@ -682,7 +696,7 @@ class MixingFit:
         out = population_rates(self.model, self.theta[None, :], N)[0]
         return out if np.ndim(N) else float(out[0])
 
-    def summary(self) -> str:
+    def _summary_text(self) -> str:
         ps = ", ".join(f"{k} = {v:.4g}" for k, v in self.params.items())
         return (f"{self.model} ({self.description}): {ps}; loglik {self.loglik:.3f}; "
                 f"{'converged' if self.converged else 'NOT CONVERGED'}: {self.message}")

@@ -26,10 +26,13 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pandas as pd
 from scipy import stats
 from scipy.special import betaincinv
 
 from .._config import require_x64
+from .._extrapolation import extrapolation_factor
+from .._result import LEVEL, ResultProtocol
 from ..errors import ArgumentError
 from ._common import Interval, _fmt, as_counts, as_positive, check_level
 from ._optim import damped_newton
@@ -264,9 +267,15 @@ def task_law_loglog(N, c, alpha):
     return np.log(np.asarray(c, float)) - np.asarray(alpha, float) * np.log(np.asarray(N, float))
 
 
-@dataclass(frozen=True, eq=False)
-class TaskLawFit:
-    """Dataset-level OLS fit F = log c - alpha log N (see :func:`fit_task_law`)."""
+@dataclass(frozen=True, eq=False, repr=False)
+class TaskLawFit(ResultProtocol):
+    """Dataset-level OLS fit F = log c - alpha log N (see :func:`fit_task_law`).
+
+    Result protocol (docs/results.md): :meth:`predict` returns PU values as an array (its 0.1
+    behaviour); :meth:`predict_table` is the protocol DataFrame (``N``, ``estimate``,
+    ``lower``, ``upper``, ``extrapolation``).  ``converged`` is True when the least-squares
+    line is finite (it has a closed form).
+    """
 
     log_c: float
     alpha: float
@@ -275,6 +284,69 @@ class TaskLawFit:
     n_used: int
     n_dropped: int
     log_n_mean: float
+    #: largest fitted model size (NaN for fits made before it was kept)
+    N_max: float = float("nan")
+
+    JSON_WHAT = "task law file"
+
+    @property
+    def converged(self) -> bool:
+        return bool(np.isfinite(self.log_c) and np.isfinite(self.alpha))
+
+    @property
+    def message(self) -> str:
+        out = f"least squares on {self.n_used} sizes ({self.n_dropped} dropped)"
+        if self.n_used < 3:
+            out += "; no interval: fewer than 3 sizes"
+        return out
+
+    def _repr_text(self) -> str:
+        return f"log(-log PU) = {self.log_c:.4g} - {self.alpha:.4g} log N: {self.n_used} sizes"
+
+    def param_table(self, level: float = LEVEL) -> pd.DataFrame:
+        """``log_c`` and ``alpha`` with Student-t intervals (n - 2 degrees of freedom; NaN with
+        fewer than 3 sizes) and ``se``."""
+        level = check_level(level)
+        dof = self.n_used - 2
+        t = stats.t.ppf(0.5 + level / 2.0, dof) if dof >= 1 else np.nan
+        rows = []
+        for j, (name, v) in enumerate((("log_c", self.log_c), ("alpha", self.alpha))):
+            se = float(np.sqrt(self.cov[j, j]))
+            rows.append({"parameter": name, "estimate": v, "lower": v - t * se, "upper": v + t * se, "se": se})
+        return pd.DataFrame(rows)
+
+    def predict_table(self, N, *, level: float = LEVEL) -> pd.DataFrame:
+        """``N``, ``estimate`` (PU), ``lower``/``upper`` (:meth:`predict_interval` at ``level``;
+        NaN with fewer than 3 sizes) and ``extrapolation`` (N over the largest fitted size)."""
+        N = np.atleast_1d(np.asarray(N, dtype=float))
+        out = pd.DataFrame({"N": N, "estimate": self.predict(N)})
+        if self.n_used >= 3:
+            iv = self.predict_interval(N, level=level)
+            out["lower"], out["upper"] = iv.lower, iv.upper
+        else:
+            out["lower"] = out["upper"] = np.nan
+        out["extrapolation"] = extrapolation_factor({"N": [self.N_max]}, {"N": N})
+        return out
+
+    def _summary_text(self) -> str:
+        tab = self.param_table()
+        return "\n".join([f"PassUntil task law: log(-log PU) = log c - alpha log N, {self.message}",
+                           tab.to_string(index=False, float_format=lambda v: f"{v:.6g}"),
+                           f"residual SD {self.residual_sd:.4g} (log(-log PU) scale); c = {self.c:.6g}"])
+
+    def to_dict(self) -> dict:
+        return {"format": "scalefit.TaskLawFit", "log_c": self.log_c, "alpha": self.alpha,
+                "cov": self.cov.tolist(), "residual_sd": self.residual_sd, "n_used": self.n_used,
+                "n_dropped": self.n_dropped, "log_n_mean": self.log_n_mean, "N_max": self.N_max}
+
+    @classmethod
+    def from_dict(cls, d) -> "TaskLawFit":
+        if not isinstance(d, dict) or d.get("format") != "scalefit.TaskLawFit":
+            raise ArgumentError("not a saved scalefit task law (expected format 'scalefit.TaskLawFit')")
+        nan = lambda v: float("nan") if v is None else float(v)  # noqa: E731
+        return cls(float(d["log_c"]), float(d["alpha"]), np.asarray(
+            [[nan(v) for v in row] for row in d["cov"]], dtype=float), nan(d["residual_sd"]), int(d["n_used"]),
+            int(d["n_dropped"]), float(d["log_n_mean"]), nan(d.get("N_max")))
 
     @property
     def c(self) -> float:
@@ -365,7 +437,7 @@ def fit_task_law(N, pu, *, censored=None) -> TaskLawFit:
     s2 = float(resid @ resid / dof) if dof > 0 else float("nan")
     cov = s2 * np.linalg.inv(X.T @ X) if dof > 0 else np.full((2, 2), np.nan)
     return TaskLawFit(float(coef[0]), float(coef[1]), cov, math.sqrt(s2) if dof > 0 else float("nan"),
-                      int(keep.sum()), int(drop.sum()), float(x.mean()))
+                      int(keep.sum()), int(drop.sum()), float(x.mean()), float(N[keep].max()))
 
 
 # --------------------------------------------------------------------------------------------
@@ -400,12 +472,16 @@ def _nb_fit_batch(theta0, x, r, K, w):
     return jax.vmap(one)(theta0, x, r, K, w)
 
 
-@dataclass(frozen=True, eq=False)
-class InstanceLawFit:
+@dataclass(frozen=True, eq=False, repr=False)
+class InstanceLawFit(ResultProtocol):
     """Per-instance PassUntil laws PU_s(N) = exp(-c_s N^-alpha_s) (see :func:`fit_instance_laws`).
 
     ``identified[s]`` is False for instances with fewer than two sizes with a pass (or whose fit
     did not converge); :meth:`instance_predictions` gives them ``unidentified_value``.
+
+    Result protocol (docs/results.md): ``converged`` is one flag per instance (``message``
+    counts them); :meth:`predict` returns the task-level PU (its 0.1 behaviour) and
+    :meth:`predict_table` the protocol DataFrame; per-instance parameters carry no interval.
     """
 
     instances: np.ndarray
@@ -415,6 +491,59 @@ class InstanceLawFit:
     converged: np.ndarray
     method: str
     unidentified: str
+    #: largest fitted model size (NaN for fits made before it was kept)
+    N_max: float = float("nan")
+
+    JSON_WHAT = "instance laws file"
+
+    @property
+    def message(self) -> str:
+        return (f"{int(np.sum(self.identified))}/{len(self.instances)} instances identified "
+                f"({self.method}; the others enter predictions as "
+                f"{'PU = 0' if self.unidentified == 'zero' else 'dropped'})")
+
+    def _repr_text(self) -> str:
+        return f"{len(self.instances)} instances, {int(np.sum(self.identified))} identified, {self.method}"
+
+    def param_table(self, level: float = LEVEL) -> pd.DataFrame:
+        """``log_c[s]`` and ``alpha[s]`` per instance; ``lower``/``upper`` NaN (no per-instance
+        interval; :meth:`predict_table` bootstraps over instances)."""
+        check_level(level)
+        rows = []
+        for s_, lc, al, ok in zip(self.instances, self.log_c, self.alpha, self.identified):
+            for name, v in (("log_c", lc), ("alpha", al)):
+                rows.append({"parameter": f"{name}[{s_}]", "estimate": float(v), "lower": np.nan, "upper": np.nan,
+                             "identified": bool(ok)})
+        return pd.DataFrame(rows)
+
+    def predict_table(self, N, *, level: float = LEVEL, num_samples: int = 2000, seed=0) -> pd.DataFrame:
+        """``N``, ``estimate`` (task-level PU), ``lower``/``upper`` (:meth:`predict_interval`)
+        and ``extrapolation`` (N over the largest fitted size)."""
+        N = np.atleast_1d(np.asarray(N, dtype=float))
+        iv = self.predict_interval(N, level=level, num_samples=num_samples, seed=seed)
+        out = pd.DataFrame({"N": N, "estimate": self.predict(N), "lower": iv.lower, "upper": iv.upper})
+        out["extrapolation"] = extrapolation_factor({"N": [self.N_max]}, {"N": N})
+        return out
+
+    def _summary_text(self) -> str:
+        return "\n".join([f"PassUntil instance laws: {self.message}",
+                           self.param_table().drop(columns=["lower", "upper"]).to_string(
+                               index=False, float_format=lambda v: f"{v:.6g}")])
+
+    def to_dict(self) -> dict:
+        return {"format": "scalefit.InstanceLawFit", "instances": self.instances.tolist(),
+                "log_c": self.log_c.tolist(), "alpha": self.alpha.tolist(), "identified": self.identified.tolist(),
+                "converged": self.converged.tolist(), "method": self.method, "unidentified": self.unidentified,
+                "N_max": self.N_max}
+
+    @classmethod
+    def from_dict(cls, d) -> "InstanceLawFit":
+        if not isinstance(d, dict) or d.get("format") != "scalefit.InstanceLawFit":
+            raise ArgumentError("not saved scalefit instance laws (expected format 'scalefit.InstanceLawFit')")
+        arr = lambda k: np.asarray([np.nan if v is None else v for v in d[k]], dtype=float)  # noqa: E731
+        return cls(np.asarray(d["instances"]), arr("log_c"), arr("alpha"), np.asarray(d["identified"], bool),
+                   np.asarray(d["converged"], bool), str(d["method"]), str(d["unidentified"]),
+                   float("nan") if d.get("N_max") is None else float(d["N_max"]))
 
     def instance_predictions(self, N) -> np.ndarray:
         """PU_s(N) per instance, shape (instances,) + shape(N); nan for dropped instances."""
@@ -571,7 +700,7 @@ def fit_instance_laws(
             RuntimeWarning,
             stacklevel=2,
         )
-    return InstanceLawFit(ids, log_c, al, identified, converged, method, unidentified)
+    return InstanceLawFit(ids, log_c, al, identified, converged, method, unidentified, float(N.max()))
 
 
 # --------------------------------------------------------------------------------------------
