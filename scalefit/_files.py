@@ -316,28 +316,6 @@ class RecordCheck:
             c.problem(f"`{c.prefix}index` has {len(index)} entries for {len(data)} rows")
         return c.record if len(self.problems) == n0 else None
 
-    def version_and_law(self, law, version: int, noun: str):
-        """Check ``version`` (not newer than ``version``) and, unless ``law`` is given, rebuild the
-        saved law from ``law.name`` / ``law.options``; -> the law (None when it cannot be built)."""
-        from .errors import ArgumentError
-        from .laws import get_law
-
-        saved = self.get("version", "int", required=False, default=version)
-        if saved > version:
-            self.problem(f"`version` {saved} was written by a newer scalefit (this one reads {version})")
-        if law is not None:
-            return law
-        name = self.get("law.name", "str")
-        opts = dict(self.get("law.options", "object?", required=False) or {})
-        if name is not None and opts.pop("custom", False):
-            raise ArgumentError(f"{noun} of user-defined law `{name}`: pass `law=` to load it")
-        if name is not None:
-            try:
-                return get_law(name, **opts)
-            except (ArgumentError, TypeError, ValueError) as exc:
-                self.problem(f"`law` {name!r} with options {opts} cannot be built ({' '.join(str(exc).split())})")
-        return None
-
     def done(self) -> None:
         if self.problems:
             raise DataValidationError(self.problems, source=self.what)

@@ -38,7 +38,8 @@ import pandas as pd
 from ._result import LEVEL, ResultProtocol
 from .errors import ArgumentError, ConvergenceError
 from .fit import FitResult, bootstrap, fit_law
-from .fit.bootstrap import MAX_DROPPED, BootstrapResult
+from .fit.bootstrap import MAX_DROPPED
+from .fit.replicates import BootstrapResult
 
 CHAIN_METHOD_NAMES = ("bootstrap", "bayes")
 FORMAT = "scalefit.ChainResult"

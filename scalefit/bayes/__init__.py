@@ -41,11 +41,11 @@ _LAZY = {
     "fit_hierarchical_beta_binomial": ".betabinom",
     "MixingPosterior": ".mixing", "fit_mixing_bayes": ".mixing",
     "HierarchicalMixingPosterior": ".mixing", "fit_hierarchical_mixing": ".mixing",
-    "LawComparison": ".compare", "LfoScore": ".compare", "LooResult": ".compare", "compare_laws": ".compare",
-    "leave_future_out": ".compare", "loo": ".compare", "pareto_k_threshold": ".compare",
+    "LawComparison": ".compare", "LfoScore": ".compare", "LooResult": ".diagnostics", "compare_laws": ".compare",
+    "leave_future_out": ".compare", "loo": ".diagnostics", "pareto_k_threshold": ".diagnostics",
     "Diagnostics": ".diagnostics", "Thresholds": ".diagnostics", "compute_diagnostics": ".diagnostics",
     "PASSUNTIL_PRIORS": ".passuntil", "PassUntilPosterior": ".passuntil", "fit_passuntil_bayes": ".passuntil",
-    "PosteriorFit": ".posterior", "fit_bayes": ".posterior", "load_posterior": ".posterior",
+    "PosteriorFit": ".posterior", "fit_bayes": ".posterior", "load_posterior": ".saved",
     "PriorPredictiveCheck": ".prior", "prior_predictive": ".prior",
 }
 

@@ -21,47 +21,7 @@ from ..errors import ArgumentError
 from ..laws import ScalingLaw, get_law
 
 
-def pareto_k_threshold(num_draws: int) -> float:
-    """Sample-size-dependent Pareto-k threshold min(1 − 1/log10 S, 0.7) (Vehtari et al. 2024)."""
-    return min(1.0 - 1.0 / math.log10(max(num_draws, 11)), 0.7)
-
-
-@dataclass(frozen=True)
-class LooResult:
-    """PSIS-LOO estimate with Pareto-k diagnostics (``az.loo``)."""
-
-    elpd: float
-    se: float
-    p_loo: float
-    pareto_k: np.ndarray = field(repr=False)
-    k_threshold: float
-    n_bad_k: int
-
-    @property
-    def reliable(self) -> bool:
-        return self.n_bad_k == 0
-
-    @property
-    def message(self) -> str:
-        if self.reliable:
-            return f"all Pareto k < {self.k_threshold:.2f}"
-        return (f"{self.n_bad_k} point(s) with Pareto k >= {self.k_threshold:.2f}: their LOO terms are unreliable "
-                "(refit without them or use K-fold)")
-
-
-def loo(idata, *, pointwise: bool = True) -> LooResult:
-    """PSIS-LOO with ArviZ, applying the sample-size-dependent Pareto-k threshold explicitly."""
-    import warnings
-
-    import arviz as az
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # arviz warns at k > 0.7 only; the threshold is applied below
-        res = az.loo(idata, pointwise=pointwise)
-    S = int(idata.posterior.sizes["chain"] * idata.posterior.sizes["draw"])
-    k = np.asarray(res.pareto_k) if pointwise else np.array([])
-    thr = pareto_k_threshold(S)
-    return LooResult(float(res.elpd_loo), float(res.se), float(res.p_loo), k, thr, int(np.sum(k >= thr)))
+from .diagnostics import LooResult, loo, pareto_k_threshold  # noqa: F401  (part of this module's API)
 
 
 # ---------------------------------------------------------------------------- leave-future-out

@@ -25,6 +25,7 @@ import pandas as pd
 from .._config import require_x64
 from ..errors import ArgumentError
 from ..laws import ScalingLaw, get_law
+from ..laws._base import saved_law
 from ..params import Prior
 from . import _idata
 from .._result import check_level
@@ -406,7 +407,7 @@ class PosteriorFit(PosteriorMixin):
     # ------------------------------------------------------------------ model checks
     def loo(self, pointwise: bool = True):
         """PSIS-LOO (``az.loo``) with the sample-size-dependent Pareto-k threshold (docs/bayes.md#model-comparison)."""
-        from .compare import loo
+        from .diagnostics import loo
 
         return loo(self.idata, pointwise=pointwise)
 
@@ -786,32 +787,13 @@ def fit_bayes(
     return replace(fit, idata=idata, diagnostics=diag)
 
 
-def load_posterior(path: str | Path):
-    """Load any scalefit posterior file (loss-law or Beta-Binomial) by its ``format`` field."""
-    from .._files import load_saved
-
-    def build(d):
-        fmt = d.get("format")
-        if fmt == FORMAT:
-            return PosteriorFit.from_dict(d)
-        from .betabinom import BetaBinomialPosterior, HierarchicalBetaBinomialPosterior
-        from .passuntil import PassUntilPosterior
-
-        for cls in (BetaBinomialPosterior, HierarchicalBetaBinomialPosterior, PassUntilPosterior):
-            if fmt == cls.FORMAT:
-                return cls.from_dict(d)
-        raise ArgumentError(f"not a scalefit posterior file (format {fmt!r})")
-
-    return load_saved(path, build, what="posterior file")
-
-
 def _check_record(d: Mapping, law: ScalingLaw | None) -> ScalingLaw:
     """Check a saved posterior against its format; -> its law.  One
     :class:`~scalefit.errors.DataValidationError` lists every problem."""
     from .._files import RecordCheck
 
     c = RecordCheck(d, "posterior record")
-    law = c.version_and_law(law, FORMAT_VERSION, "posterior")
+    law = saved_law(c, law, FORMAT_VERSION, "posterior")
     c.get("priors", "object[object]")
     c.get("summaries", "object[number?]")
     c.get("free", "list[str]")

@@ -15,6 +15,8 @@ from .._files import atomic_write_text
 from .._result import LEVEL, ResultProtocol, check_level, clean_json
 from ..errors import ArgumentError
 from ..laws import ScalingLaw, get_law
+from ..laws._base import saved_law
+from .replicates import BootstrapResult
 
 FORMAT_VERSION = 1
 
@@ -370,8 +372,6 @@ class FitResult(ResultProtocol):
         law = _check_record(d, law)
         boot = None
         if d.get("bootstrap"):
-            from .bootstrap import BootstrapResult  # local import: optional layer
-
             boot = BootstrapResult.from_dict(d["bootstrap"])
         f = lambda v: float("nan") if v is None else float(v)  # noqa: E731
         return cls(
@@ -423,7 +423,7 @@ def _check_record(d, law: ScalingLaw | None) -> ScalingLaw:
     fmt = c.get("format", "str")
     if fmt is not None and fmt != "scalefit.FitResult":
         raise ArgumentError(f"not a scalefit fit file (`format` is {fmt!r}, expected 'scalefit.FitResult')")
-    law = c.version_and_law(law, FORMAT_VERSION, "fit")
+    law = saved_law(c, law, FORMAT_VERSION, "fit")
     params = c.get("params", "object[number]")
     free = c.get("free", "list[str]")
     fixed = c.get("fixed", "object[number]")

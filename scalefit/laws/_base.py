@@ -235,3 +235,25 @@ def builtin_law_key(law):
             module = getattr(factory, "__module__", "") or ""
             return key if module.startswith("scalefit.laws.") else None
     return None
+
+
+def saved_law(checker, law, version: int, noun: str):
+    """Check a saved record's ``version`` (not newer than ``version``) and, unless ``law`` is
+    given, rebuild the saved law from ``law.name`` / ``law.options``; -> the law (None when it
+    cannot be built).  ``checker`` is the record's :class:`scalefit._files` checker, which
+    collects the problems for one message."""
+    saved = checker.get("version", "int", required=False, default=version)
+    if saved > version:
+        checker.problem(f"`version` {saved} was written by a newer scalefit (this one reads {version})")
+    if law is not None:
+        return law
+    name = checker.get("law.name", "str")
+    opts = dict(checker.get("law.options", "object?", required=False) or {})
+    if name is not None and opts.pop("custom", False):
+        raise ArgumentError(f"{noun} of user-defined law `{name}`: pass `law=` to load it")
+    if name is not None:
+        try:
+            return get_law(name, **opts)
+        except (ArgumentError, TypeError, ValueError) as exc:
+            checker.problem(f"`law` {name!r} with options {opts} cannot be built ({' '.join(str(exc).split())})")
+    return None

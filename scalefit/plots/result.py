@@ -50,60 +50,87 @@ def plot_result(result, ax=None, **options):
 
     ``options`` go to the underlying plot function.
     """
-    from ..bayes import BetaBinomialPosterior, HierarchicalBetaBinomialPosterior, PassUntilPosterior, PosteriorFit
-    from ..chain import ChainResult
-    from ..fit import BatchFitResult, FitResult
-    from ..fit.bootstrap import BootstrapResult
-    from ..sampling.bonfit import BonFit, BudgetForecast, Forecast, SavedForecast
-    from ..sampling.models import MixingFit
-    from ..sampling.passuntil import InstanceLawFit, TaskLawFit
+    # dispatch on the class names along the result's MRO: the display layer never imports the
+    # result classes (they call it from plot()), and a subclass draws like its parent
+    kinds = [c.__name__ for c in type(result).__mro__]
+    kind = next((k for k in kinds if k in _DRAWERS), None)
+    if kind is None:
+        raise ArgumentError(f"no plot for a {type(result).__name__}")
+    return _DRAWERS[kind](result, ax, options)
 
-    if isinstance(result, (FitResult, PosteriorFit)):
-        return plot_extrapolation(result, ax=ax, **options)
-    if isinstance(result, ChainResult):
-        return plot_extrapolation(result.step2, ax=ax, **options)
-    if isinstance(result, BootstrapResult):
-        return _plot_bootstrap(result, ax)
-    if isinstance(result, BatchFitResult):
-        return _plot_batch(result, ax)
-    if isinstance(result, Forecast):
-        return _curve(result.predict(), ax=ax, observed_budget=result.observed_budget,
-                      observed=result.observed_rate, level=result.level if result.num_bootstrap else None, **options)
-    if isinstance(result, SavedForecast):
-        level = options.pop("level", 0.9)
-        budget = result.observed_budget if np.isfinite(result.observed_budget) else None
-        return _curve(result.predict(level=level), ax=ax, observed_budget=budget,
-                      level=level if result.num_bootstrap else None, **options)
-    if isinstance(result, BonFit):
-        if result.forecast is not None:
-            table = result.forecast.predict()
-        else:  # point forecast only: per-item probabilities under the fitted model, nothing refitted
-            table = result.predict(_budget_grid(np.max(result.data.attempts)), num_bootstrap=0).predict()
-        return _curve(table, ax=ax, observed_budget=float(np.max(result.data.attempts)),
-                      observed=result.observed_rate, label=f"forecast ({result.model})", **options)
-    if isinstance(result, MixingFit):
-        N = np.geomspace(1.0, 1e4, 60)
-        return plot_sampling_curve(N, result.population(N), ax=ax, metric="pass",
-                                   label=f"population pass@N ({result.model})", **options)
-    if isinstance(result, BudgetForecast):
-        return _plot_budget(result, ax)
-    if isinstance(result, HierarchicalBetaBinomialPosterior):
-        N = _budget_grid(result.counts["n"].max())
-        table = result.predict(N)
-        return _curve(table[table["group"] == "all"], ax=ax, label="all groups (posterior median)", **options)
-    if isinstance(result, BetaBinomialPosterior):
-        return _curve(result.predict(_budget_grid(result.n.max())), ax=ax, label="posterior median", **options)
-    if isinstance(result, PassUntilPosterior):
-        t = result.table
-        N = np.geomspace(float(t["N"].min()), float(t["N"].max()) * 10.0, 60)
-        pred = result.predict(N)
-        pu = np.clip(t["r"].to_numpy(float) / t["K"].to_numpy(float), 1e-300, 1.0)
-        return plot_passuntil(t["N"].to_numpy(float), pu, fit_N=N, fit=pred["estimate"].to_numpy(),
-                              fit_lower=pred["lower"].to_numpy(), fit_upper=pred["upper"].to_numpy(),
-                              label="posterior median", level=0.9, scale="pu", ax=ax, **options)
-    if isinstance(result, (TaskLawFit, InstanceLawFit)):
-        return _plot_task_law(result, ax)
-    raise ArgumentError(f"no plot for a {type(result).__name__}")
+
+def _draw_law(result, ax, options):
+    return plot_extrapolation(result, ax=ax, **options)
+
+
+def _draw_chain(result, ax, options):
+    return plot_extrapolation(result.step2, ax=ax, **options)
+
+
+def _draw_forecast(result, ax, options):
+    return _curve(result.predict(), ax=ax, observed_budget=result.observed_budget,
+                  observed=result.observed_rate, level=result.level if result.num_bootstrap else None, **options)
+
+
+def _draw_saved_forecast(result, ax, options):
+    level = options.pop("level", 0.9)
+    budget = result.observed_budget if np.isfinite(result.observed_budget) else None
+    return _curve(result.predict(level=level), ax=ax, observed_budget=budget,
+                  level=level if result.num_bootstrap else None, **options)
+
+
+def _draw_bon_fit(result, ax, options):
+    if result.forecast is not None:
+        table = result.forecast.predict()
+    else:  # point forecast only: per-item probabilities under the fitted model, nothing refitted
+        table = result.predict(_budget_grid(np.max(result.data.attempts)), num_bootstrap=0).predict()
+    return _curve(table, ax=ax, observed_budget=float(np.max(result.data.attempts)),
+                  observed=result.observed_rate, label=f"forecast ({result.model})", **options)
+
+
+def _draw_mixing(result, ax, options):
+    N = np.geomspace(1.0, 1e4, 60)
+    return plot_sampling_curve(N, result.population(N), ax=ax, metric="pass",
+                               label=f"population pass@N ({result.model})", **options)
+
+
+def _draw_bb_hierarchical(result, ax, options):
+    N = _budget_grid(result.counts["n"].max())
+    table = result.predict(N)
+    return _curve(table[table["group"] == "all"], ax=ax, label="all groups (posterior median)", **options)
+
+
+def _draw_bb(result, ax, options):
+    return _curve(result.predict(_budget_grid(result.n.max())), ax=ax, label="posterior median", **options)
+
+
+def _draw_passuntil_posterior(result, ax, options):
+    t = result.table
+    N = np.geomspace(float(t["N"].min()), float(t["N"].max()) * 10.0, 60)
+    pred = result.predict(N)
+    pu = np.clip(t["r"].to_numpy(float) / t["K"].to_numpy(float), 1e-300, 1.0)
+    return plot_passuntil(t["N"].to_numpy(float), pu, fit_N=N, fit=pred["estimate"].to_numpy(),
+                          fit_lower=pred["lower"].to_numpy(), fit_upper=pred["upper"].to_numpy(),
+                          label="posterior median", level=0.9, scale="pu", ax=ax, **options)
+
+
+_DRAWERS = {
+    "FitResult": _draw_law,
+    "PosteriorFit": _draw_law,
+    "ChainResult": _draw_chain,
+    "BootstrapResult": lambda r, ax, o: _plot_bootstrap(r, ax),
+    "BatchFitResult": lambda r, ax, o: _plot_batch(r, ax),
+    "Forecast": _draw_forecast,
+    "SavedForecast": _draw_saved_forecast,
+    "BonFit": _draw_bon_fit,
+    "MixingFit": _draw_mixing,
+    "BudgetForecast": lambda r, ax, o: _plot_budget(r, ax),
+    "HierarchicalBetaBinomialPosterior": _draw_bb_hierarchical,
+    "BetaBinomialPosterior": _draw_bb,
+    "PassUntilPosterior": _draw_passuntil_posterior,
+    "TaskLawFit": lambda r, ax, o: _plot_task_law(r, ax),
+    "InstanceLawFit": lambda r, ax, o: _plot_task_law(r, ax),
+}
 
 
 def _plot_bootstrap(boot, axes):

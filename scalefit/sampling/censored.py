@@ -32,109 +32,11 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ArgumentError
-from ._common import _fmt, check_counts_frame
-from .models import ItemData, MixingFit, item_data
+from ._common import _fmt
+from .items import UNTIL_SUCCESS_LIKELIHOODS, ItemData, as_item_data, check_until_success_frame, until_success_items  # noqa: F401  (re-exported)
+from .models import MixingFit
 
 __all__ = ["UNTIL_SUCCESS_LIKELIHOODS", "until_success_items", "asr_from_log"]
-
-UNTIL_SUCCESS_LIKELIHOODS = ("attempts", "first_success", "batch")
-_REQUIRED = ("n", "k", "first_success", "batch_size", "cap", "censored")
-
-
-def _check_frame(counts) -> None:
-    if not isinstance(counts, pd.DataFrame):
-        raise ArgumentError(f"`counts` must be a pandas DataFrame, got {type(counts).__name__}")
-    missing = [c for c in _REQUIRED if c not in counts.columns]
-    if missing:
-        raise ArgumentError(
-            "`counts` lacks the sample-until-success column(s) " + ", ".join(f"`{c}`" for c in missing)
-            + "; load the log with load_attempts(..., batch_size=B, cap=C)"
-        )
-
-
-def until_success_items(counts: pd.DataFrame, likelihood: str = "attempts") -> ItemData:
-    """Per-item observations of a sample-until-success log for the chosen likelihood.
-
-    Parameters
-    ----------
-    counts : pandas.DataFrame
-        Counts of a sample-until-success log (:func:`scalefit.io.load_attempts` with
-        ``batch_size``/``cap``): columns ``n``, ``k``, ``first_success``, ``batch_size``, ``cap``,
-        ``censored``.
-    likelihood : {"attempts", "first_success", "batch"}
-        See the module docstring.
-
-    Returns
-    -------
-    ItemData
-        With ``first_success`` kept, so that exact rates below the observed budgets remain
-        available.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> from scalefit.sampling import until_success_items
-    >>> c = pd.DataFrame({"item": [0, 1], "n": [120, 180], "k": [2, 0], "first_success": [75.0, None],
-    ...                   "batch_size": [60, 60], "cap": [180, 180], "censored": [False, True]})
-    >>> d = until_success_items(c, "batch")
-    >>> d.n.tolist(), d.k.tolist(), d.extra.tolist()
-    ([60, 180], [0, 0], [60, 0])
-    """
-    _check_frame(counts)
-    if likelihood not in UNTIL_SUCCESS_LIKELIHOODS:
-        raise ArgumentError(
-            f"`likelihood` = {likelihood!r} is not one of {', '.join(map(repr, UNTIL_SUCCESS_LIKELIHOODS))}"
-        )
-    n = counts["n"].to_numpy(np.int64)
-    k = counts["k"].to_numpy(np.int64)
-    fs = counts["first_success"].to_numpy(float)
-    B = counts["batch_size"].to_numpy(np.int64)
-    cap = counts["cap"].to_numpy(np.int64)
-    broken = np.isfinite(fs)
-    if np.any(broken & (k == 0)):
-        raise ArgumentError("`k` = 0 for an item with a recorded `first_success`: the counts are inconsistent")
-    if likelihood == "attempts":
-        return item_data(n, k, first_success=fs, attempts=n)
-    if likelihood == "first_success":
-        n_f = np.where(broken, np.nan_to_num(fs, nan=1.0), n).astype(np.int64)
-        return item_data(n_f, broken.astype(np.int64), first_success=fs, attempts=n)
-    batch = np.where(broken, np.ceil(np.nan_to_num(fs, nan=1.0) / B), 0.0).astype(np.int64)
-    lower = (batch - 1) * B
-    upper = np.minimum(batch * B, cap)
-    n_b = np.where(broken, lower, n)
-    extra = np.where(broken, upper - lower, 0)
-    return item_data(n_b, np.zeros_like(n_b), extra=extra, first_success=fs, attempts=n)
-
-
-def as_item_data(data, k=None, likelihood: str = "attempts") -> ItemData:
-    """Items from what a fitter was given: :class:`ItemData`, attempts ``n`` with ``k``, or a
-    counts frame from :func:`scalefit.io.load_attempts` (sample-until-success frames through
-    :func:`until_success_items`; a fixed-budget log's ``first_success_at`` becomes the items'
-    first-success positions, so that continued forecasts below an item's budget are exact).
-
-    A frame must hold one group: fitting the items of several models together would silently
-    mix them.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> as_item_data(pd.DataFrame({"item": [0, 1], "n": [10, 10], "k": [0, 3]})).k.tolist()
-    [0, 3]
-    """
-    if isinstance(data, ItemData):
-        return data
-    if not isinstance(data, pd.DataFrame):
-        return item_data(data, k)
-    if k is not None:
-        raise ArgumentError("`k`: pass a counts frame alone (its `k` column is used), or attempts `n` with `k`")
-    check_counts_frame(data)
-    if "first_success" in data.columns:
-        return until_success_items(data, likelihood)
-    if "first_success_at" in data.columns:  # a fixed-budget attempt log with attempt order
-        return item_data(data["n"].to_numpy(), data["k"].to_numpy(),
-                         first_success=data["first_success_at"].to_numpy(float), until_success=False)
-    return item_data(data["n"].to_numpy(), data["k"].to_numpy())
-
 
 def asr_from_log(counts: pd.DataFrame, N, fit: MixingFit | None = None) -> pd.DataFrame:
     """ASR@N of the items in a sample-until-success log, without stopping-rule bias.
@@ -161,7 +63,7 @@ def asr_from_log(counts: pd.DataFrame, N, fit: MixingFit | None = None) -> pd.Da
     >>> asr_from_log(c, [60, 120])[["N", "estimate", "exact"]].to_dict("list")
     {'N': [60.0, 120.0], 'estimate': [0.3333333333333333, 0.6666666666666666], 'exact': [True, True]}
     """
-    _check_frame(counts)
+    check_until_success_frame(counts)
     N_arr = np.atleast_1d(np.asarray(N, float))
     if np.any(~np.isfinite(N_arr) | (N_arr < 1)):
         raise ArgumentError(f"`N` = {_fmt(N_arr[~np.isfinite(N_arr) | (N_arr < 1)][0])} must be a finite budget >= 1")

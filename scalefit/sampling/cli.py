@@ -35,7 +35,7 @@ from .._cliargs import COUNT, LEVEL, POSITIVE_INT, REPLICATES, SEED, number, num
 from .._files import check_input_path
 from ..errors import ArgumentError
 
-__all__ = ["add_commands", "main"]
+__all__ = ["add_commands"]
 
 
 # --------------------------------------------------------------------------------------------

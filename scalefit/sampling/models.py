@@ -71,7 +71,8 @@ from scipy import special as sp
 from .._config import require_x64
 from .._result import LEVEL, ResultProtocol
 from ..errors import ArgumentError
-from ._common import as_counts, unique_rows
+from ._common import unique_rows
+from .items import ItemData, as_item_data, item_data  # noqa: F401  (re-exported)
 from ._optim import damped_newton
 from .families import MixingFamily, available_families, get_family
 from .families import logit_normal as _logit_normal
@@ -93,119 +94,6 @@ _GTOL = 1e-9
 # The shared logit grid of the grid families (nodes u_c, step _H in u = logit p).
 _H = H
 _GRID_NODES = GRID_NODES
-
-
-# --------------------------------------------------------------------------------------------
-# item data
-
-
-@dataclass(frozen=True, eq=False)
-class ItemData:
-    """Per-item observations: ``k`` successes in ``n`` attempts, optionally followed by an
-    interval of ``extra`` attempts known to hold at least one success (batch-censored logs).
-
-    ``first_success`` (1-based attempt of the first success, NaN if none or unknown) is used
-    only for exact "continued" rates at budgets below ``n``; ``attempts`` is the number of
-    attempts actually made per item (``n + extra`` unless a sample-until-success log was encoded
-    with fewer, e.g. only up to the first success).  ``until_success`` says whether sampling
-    stopped at the first success (None: when any first success is recorded); a fixed-budget log
-    with attempt order records first successes with ``until_success=False``.
-    """
-
-    n: np.ndarray
-    k: np.ndarray
-    extra: np.ndarray
-    first_success: np.ndarray
-    attempts: np.ndarray
-    until_success: bool | None = None
-
-    @property
-    def size(self) -> int:
-        return int(self.n.shape[0])
-
-    @property
-    def solved(self) -> np.ndarray:
-        """Items with at least one observed success (k > 0 or a censored success interval)."""
-        return (self.k > 0) | (self.extra > 0)
-
-    @property
-    def has_interval(self) -> bool:
-        return bool(np.any(self.extra > 0))
-
-    def take(self, index) -> "ItemData":
-        index = np.asarray(index)
-        return ItemData(self.n[index], self.k[index], self.extra[index], self.first_success[index],
-                        self.attempts[index], self.until_success)
-
-
-def item_data(n, k, extra=None, first_success=None, attempts=None, until_success=None) -> ItemData:
-    """Validate per-item counts into an :class:`ItemData` (one entry per item).
-
-    Parameters
-    ----------
-    n, k : array_like of int
-        Attempts and successes per item (a scalar ``n`` is broadcast).
-    extra : array_like of int, optional
-        For interval-censored items: the number of further attempts (after the ``n`` failures)
-        among which at least one succeeded; 0 otherwise.  Items with ``extra > 0`` need k = 0.
-    first_success : array_like, optional
-        1-based attempt of the first success (NaN when none).
-    attempts : array_like of int, optional
-        Attempts actually made per item (default ``n + extra``).
-    until_success : bool, optional
-        Whether sampling stopped at each item's first success (default: when any first success
-        is given); False for a fixed-budget log whose attempt order is known.
-
-    Examples
-    --------
-    >>> from scalefit.sampling import item_data
-    >>> item_data(100, [0, 3, 1]).n.tolist()
-    [100, 100, 100]
-    """
-    k = np.atleast_1d(as_counts("k", k))
-    n = np.atleast_1d(as_counts("n", n, min_value=0))
-    if n.size == 1 and k.size > 1:
-        n = np.full(k.shape, int(n[0]), dtype=np.int64)
-    if n.shape != k.shape or k.ndim != 1:
-        raise ArgumentError(f"`n` (shape {n.shape}) and `k` (shape {k.shape}) must be 1-D with one entry per item")
-    if k.size == 0:
-        raise ArgumentError("`k` is empty: at least one item is needed")
-    bad = k > n
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise ArgumentError(f"`k` = {k[i]} exceeds `n` = {n[i]}: successes cannot outnumber attempts")
-    if extra is None:
-        extra = np.zeros_like(n)
-    else:
-        extra = np.atleast_1d(as_counts("extra", extra))
-        if extra.size == 1 and n.size > 1:
-            extra = np.full(n.shape, int(extra[0]), dtype=np.int64)
-        if extra.shape != n.shape:
-            raise ArgumentError(f"`extra` has {extra.size} entries but there are {n.size} items")
-        both = (extra > 0) & (k > 0)
-        if both.any():
-            i = int(np.flatnonzero(both)[0])
-            raise ArgumentError(
-                f"`extra` = {extra[i]} with `k` = {k[i]}: an interval-censored item has no exactly "
-                "counted successes (k = 0)"
-            )
-    empty = (n == 0) & (extra == 0)
-    if empty.any():
-        raise ArgumentError(f"`n` = 0 for {int(empty.sum())} item(s) without any observation")
-    if first_success is None:
-        fs = np.full(n.shape, np.nan)
-    else:
-        fs = np.atleast_1d(np.asarray(first_success, dtype=float))
-        if fs.shape != n.shape:
-            raise ArgumentError(f"`first_success` has {fs.size} entries but there are {n.size} items")
-    if attempts is None:
-        made = n + extra
-    else:
-        made = np.atleast_1d(as_counts("attempts", attempts, min_value=1))
-        if made.shape != n.shape:
-            raise ArgumentError(f"`attempts` has {made.size} entries but there are {n.size} items")
-    return ItemData(n.astype(np.int64), k.astype(np.int64), extra.astype(np.int64), fs, made.astype(np.int64),
-                    None if until_success is None else bool(until_success))
 
 
 class _Rows(NamedTuple):
@@ -765,8 +653,6 @@ def fit_mixing(data, k=None, model: str = "beta", *, prior: bool = True) -> Mixi
     (0.08492, 0.72033)
     """
     require_x64()
-    from .censored import as_item_data  # censored builds on this module
-
     data = as_item_data(data, k)
     _family(model)
     rows = _rows(data.n, data.k, data.extra)
