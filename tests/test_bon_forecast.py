@@ -41,9 +41,9 @@ def test_fit_reports_candidates_scores_choice_and_reason(small_fit):
 def test_choice_rule_is_a_z_test_on_the_internal_gain():
     err = np.array([[0.05, 0.03, 0.049], [0.05, 0.049, 0.01]])
     se = np.array([0.0, 0.01, 0.01])
-    assert F._choose(err, se, 1.645).tolist() == [1, 2]
-    assert F._choose(err, se, 3.0).tolist() == [0, 2]
-    assert F._choose(err, se, 0.0).tolist() == [1, 2]
+    assert F.choose_candidate(err, se, 1.645).tolist() == [1, 2]
+    assert F.choose_candidate(err, se, 3.0).tolist() == [0, 2]
+    assert F.choose_candidate(err, se, 0.0).tolist() == [1, 2]
 
 
 def test_intervals_are_seeded_and_cover_the_point_estimate(small_fit):

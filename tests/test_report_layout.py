@@ -232,7 +232,7 @@ def test_text_on_data_check_finds_a_line_and_a_marker():
 # ---------------------------------------------------------------------------------------------
 # reports read results; they never fit
 
-FITTING = ("fit_bon", "forecast", "bootstrap", "fit_law", "fit_batch", "_fit_batch", "fit_bayes", "run_nuts",
+FITTING = ("fit_bon", "forecast", "bootstrap", "fit_law", "fit_batch", "fit_rows", "fit_bayes", "run_nuts",
            "fit_beta_binomial", "fit_beta_binomial_bayes", "fit_passuntil_bayes", "fit_chain", "damped_newton",
            "_solve_prob", "_solve_budget")
 BONFIT_METHODS = ("predict", "budget", "with_forecast", "_bootstrap_fits", "_bootstrap_draws")

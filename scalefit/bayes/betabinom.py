@@ -61,9 +61,9 @@ HIERARCHICAL_PRIORS: dict[str, Prior] = {
 
 # ============================================================================ data
 def _counts(n, k) -> tuple[np.ndarray, np.ndarray]:
-    from ..sampling.betabinom import _validate_counts
+    from ..sampling.betabinom import validate_counts
 
-    return _validate_counts(n, k)
+    return validate_counts(n, k)
 
 
 def _histogram(n: np.ndarray, k: np.ndarray, g: np.ndarray | None = None):
@@ -93,7 +93,7 @@ def _bb_ll(k, n, a, b, pi=None):
 
 
 # ============================================================================ single group
-def _single_model(priors: Mapping[str, Prior], zero_inflated: bool):
+def single_model(priors: Mapping[str, Prior], zero_inflated: bool):
     names = ("alpha", "beta", "pi") if zero_inflated else ("alpha", "beta")
 
     def model(data):
@@ -110,7 +110,7 @@ def _single_model(priors: Mapping[str, Prior], zero_inflated: bool):
     return model, names
 
 
-def _resolve_priors(priors, names, spec=BETA_BINOMIAL_PARAMS, prior_scale=1.0):
+def resolve_priors(priors, names, spec=BETA_BINOMIAL_PARAMS, prior_scale=1.0):
     priors = dict(priors or {})
     unknown = sorted(set(priors) - set(spec.names))
     if unknown:
@@ -335,9 +335,9 @@ class BetaBinomialPosterior(PosteriorMixin):
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
-        from ..fit.result import _clean
+        from .._result import clean_json
 
-        return _clean({
+        return clean_json({
             "format": self.FORMAT, "version": 1, "n": self.n.tolist(), "k": self.k.tolist(),
             "priors": {kk: v.to_dict() for kk, v in self.priors.items()}, "zero_inflated": self.zero_inflated,
             **self._groups_json(), "diagnostics": self.diagnostics.to_dict(), "settings": dict(self.settings),
@@ -433,11 +433,11 @@ def fit_beta_binomial_bayes(
     require_x64()
     n, k = _counts(n, k)
     names = ("alpha", "beta", "pi") if unbreakable else ("alpha", "beta")
-    pri = _resolve_priors(priors, names, prior_scale=prior_scale)
+    pri = resolve_priors(priors, names, prior_scale=prior_scale)
     settings = _settings(num_warmup, num_samples, num_chains, target_accept, max_tree_depth, seed)
     g, nu, ku, w, _ = _histogram(n, k)
     data = {"n": jnp.asarray(nu, float), "k": jnp.asarray(ku, float), "w": jnp.asarray(w)}
-    model, _ = _single_model(pri, unbreakable)
+    model, _ = single_model(pri, unbreakable)
     key = ("bb", json.dumps({kk: v.to_dict() for kk, v in sorted(pri.items())}), bool(unbreakable))
     run = run_nuts(model, (data,), _single_init(n, k, pri, names), settings, progress=progress, cache_key=key,
                    chain_method=chain_method)
@@ -462,14 +462,14 @@ def beta_binomial_mode(n, k=None, *, priors: Mapping[str, Prior] | None = None, 
     require_x64()
     n, k = _counts(n, k)
     names = ("alpha", "beta", "pi") if unbreakable else ("alpha", "beta")
-    pri = _resolve_priors(priors, names, prior_scale=prior_scale)
+    pri = resolve_priors(priors, names, prior_scale=prior_scale)
     _, nu, ku, w, _ = _histogram(n, k)
     data = {"n": jnp.asarray(nu, float), "k": jnp.asarray(ku, float), "w": jnp.asarray(w)}
-    model, _ = _single_model(pri, unbreakable)
+    model, _ = single_model(pri, unbreakable)
     if not include_prior:
         # maximum likelihood does not depend on the priors; keep the supports, drop the densities
         flat = {nm: Prior.flat(transform="exp") if nm != "pi" else Prior.uniform(0.0, 1.0) for nm in names}
-        model, _ = _single_model(flat, unbreakable)
+        model, _ = single_model(flat, unbreakable)
         init = _single_init(n, k, flat, names)
     else:
         init = _single_init(n, k, pri, names)
@@ -609,10 +609,11 @@ class HierarchicalBetaBinomialPosterior(PosteriorMixin):
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
-        from ..fit.result import _clean, _frame_to_json
+        from .._result import clean_json
+        from ..fit.result import frame_to_json
 
-        return _clean({
-            "format": self.FORMAT, "version": 1, "counts": _frame_to_json(self.counts),
+        return clean_json({
+            "format": self.FORMAT, "version": 1, "counts": frame_to_json(self.counts),
             "group_columns": list(self.group_columns), "groups": list(self.groups),
             "priors": {kk: v.to_dict() for kk, v in self.priors.items()}, "centered": self.centered,
             **self._groups_json(), "diagnostics": self.diagnostics.to_dict(), "settings": dict(self.settings),
@@ -621,9 +622,9 @@ class HierarchicalBetaBinomialPosterior(PosteriorMixin):
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "HierarchicalBetaBinomialPosterior":
-        from ..fit.result import _frame_from_json
+        from ..fit.result import frame_from_json
 
-        counts = _frame_from_json(d["counts"])
+        counts = frame_from_json(d["counts"])
         post, stats = _idata.group_from_json(d["posterior"]), _idata.group_from_json(d["sample_stats"])
         fit = cls(counts, tuple(d["group_columns"]), tuple(d["groups"]),
                   {kk: Prior.from_dict(v) for kk, v in d["priors"].items()}, bool(d["centered"]), None,

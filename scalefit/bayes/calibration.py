@@ -165,12 +165,12 @@ def calibrate_beta_binomial(
     from ..sampling._special import log_beta_fail
     from ._nuts import sample_batched
     from ._priors import prior_median, to_distribution
-    from .betabinom import _resolve_priors, _single_model
+    from .betabinom import resolve_priors, single_model
 
     require_x64()
     names = ("alpha", "beta")
-    pri = _resolve_priors(priors, names)
-    model, _ = _single_model(pri, False)
+    pri = resolve_priors(priors, names)
+    model, _ = single_model(pri, False)
     B = int(num_datasets)
     rng = np.random.default_rng(seed)
     k_a, k_b, k_fit = jax.random.split(jax.random.PRNGKey(seed), 3)

@@ -81,10 +81,10 @@ class _FamilyPosterior(PosteriorMixin):
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
-        from ..fit.result import _clean
+        from .._result import clean_json
 
         d = self.data
-        return _clean({
+        return clean_json({
             "format": self.FORMAT, "version": 1, "model": self.model, **self._record(), "n": d.n.tolist(),
             "k": d.k.tolist(), "extra": d.extra.tolist(), **self._groups_json(),
             "diagnostics": self.diagnostics.to_dict(), "settings": dict(self.settings), "metadata": dict(self.metadata),

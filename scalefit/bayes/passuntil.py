@@ -143,10 +143,11 @@ class PassUntilPosterior(PosteriorMixin):
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
-        from ..fit.result import _clean, _frame_to_json
+        from .._result import clean_json
+        from ..fit.result import frame_to_json
 
-        return _clean({
-            "format": self.FORMAT, "version": 1, "table": _frame_to_json(self.table),
+        return clean_json({
+            "format": self.FORMAT, "version": 1, "table": frame_to_json(self.table),
             "instances": [str(i) for i in self.instances], "N_scale": self.N_scale,
             "priors": {k: v.to_dict() for k, v in self.priors.items()}, **self._groups_json(),
             "diagnostics": self.diagnostics.to_dict(), "settings": dict(self.settings), "metadata": dict(self.metadata),
@@ -154,9 +155,9 @@ class PassUntilPosterior(PosteriorMixin):
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "PassUntilPosterior":
-        from ..fit.result import _frame_from_json
+        from ..fit.result import frame_from_json
 
-        table = _frame_from_json(d["table"])
+        table = frame_from_json(d["table"])
         post, stats = _idata.group_from_json(d["posterior"]), _idata.group_from_json(d["sample_stats"])
         idata = _idata.build_idata(post, stats, attrs={"scalefit_format": cls.FORMAT})
         return cls(table, tuple(d["instances"]), float(d["N_scale"]),

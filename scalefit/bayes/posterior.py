@@ -444,9 +444,10 @@ class PosteriorFit(PosteriorMixin):
 
     # ------------------------------------------------------------------ JSON
     def to_dict(self) -> dict:
-        from ..fit.result import _clean, _frame_to_json
+        from .._result import clean_json
+        from ..fit.result import frame_to_json
 
-        return _clean({
+        return clean_json({
             "format": FORMAT, "version": FORMAT_VERSION,
             "law": {"name": self.law.name, "options": dict(self.law.options)},
             "priors": {k: v.to_dict() for k, v in self.priors.items()},
@@ -454,7 +455,7 @@ class PosteriorFit(PosteriorMixin):
             "tied": dict(self.tied), "inputs": dict(self.inputs), "target": self.target,
             "likelihood": self.likelihood, "run_effects": self.run_effects, "run_labels": list(self.run_labels),
             "runs_centered": self.runs_centered,
-            "frame": _frame_to_json(self.frame),
+            "frame": frame_to_json(self.frame),
             "posterior": _idata.group_to_json(self.idata.posterior),
             "sample_stats": _idata.group_to_json(self.idata.sample_stats),
             "diagnostics": self.diagnostics.to_dict(), "settings": dict(self.settings),
@@ -464,13 +465,13 @@ class PosteriorFit(PosteriorMixin):
 
     @classmethod
     def from_dict(cls, d: Mapping, *, law: ScalingLaw | None = None) -> "PosteriorFit":
-        from ..fit.result import _frame_from_json
+        from ..fit.result import frame_from_json
 
         if not isinstance(d, Mapping) or d.get("format") != FORMAT:
             raise ArgumentError(f"not a scalefit posterior file (missing `format: {FORMAT}`)")
         law = _check_record(d, law)
         priors = {k: Prior.from_dict(v) for k, v in d["priors"].items()}
-        frame = _frame_from_json(d["frame"])
+        frame = frame_from_json(d["frame"])
         post = _idata.group_from_json(d["posterior"])
         stats = _idata.group_from_json(d["sample_stats"])
         f = lambda v: float("nan") if v is None else float(v)  # noqa: E731

@@ -25,7 +25,6 @@ UNIDENTIFIED = "unidentified: "
 
 
 #: JSON-safe copy of a record (NaN/inf -> None, numpy -> Python); the one implementation
-_clean = clean_json
 
 
 #: a fitted table of more rows than this is saved as a summary (row count, per-column range,
@@ -36,7 +35,7 @@ EMBED_ROWS = 100_000
 SAMPLE_ROWS = 2_000
 
 
-def _frame_to_json(df: pd.DataFrame, hashed: list | None = None) -> dict:
+def frame_to_json(df: pd.DataFrame, hashed: list | None = None) -> dict:
     summary = None
     if len(df) > EMBED_ROWS:
         from ..io import frame_hash
@@ -53,10 +52,10 @@ def _frame_to_json(df: pd.DataFrame, hashed: list | None = None) -> dict:
     out = {"columns": list(d["columns"]), "index": list(d["index"]), "data": d["data"]}
     if summary is not None:
         out["summary"] = summary
-    return _clean(out)
+    return clean_json(out)
 
 
-def _frame_from_json(d: Mapping) -> pd.DataFrame:
+def frame_from_json(d: Mapping) -> pd.DataFrame:
     df = pd.DataFrame(d["data"], columns=d["columns"], index=d.get("index"))
     if d.get("summary"):
         df.attrs["summary"] = dict(d["summary"])
@@ -325,7 +324,7 @@ class FitResult(ResultProtocol):
     # ------------------------------------------------------------------ JSON
     def to_dict(self) -> dict:
         law_opts = dict(self.law.options)
-        return _clean({
+        return clean_json({
             "format": "scalefit.FitResult",
             "version": FORMAT_VERSION,
             "law": {"name": self.law.name, "options": law_opts},
@@ -349,8 +348,8 @@ class FitResult(ResultProtocol):
             "n_iter": self.n_iter,
             "grad_norm": self.grad_norm,
             "metadata": dict(self.metadata),
-            "frame": _frame_to_json(self.frame, list(dict.fromkeys([*self.inputs.values(), self.target]))),
-            "starts": _frame_to_json(self.starts),
+            "frame": frame_to_json(self.frame, list(dict.fromkeys([*self.inputs.values(), self.target]))),
+            "starts": frame_to_json(self.starts),
             "bootstrap": None if self.bootstrap is None else self.bootstrap.to_dict(),
         })
 
@@ -394,8 +393,8 @@ class FitResult(ResultProtocol):
             n_agree=int(d["n_agree"]),
             n_iter=int(d["n_iter"]),
             grad_norm=f(d["grad_norm"]),
-            starts=_frame_from_json(d["starts"]),
-            frame=_frame_from_json(d["frame"]),
+            starts=frame_from_json(d["starts"]),
+            frame=frame_from_json(d["frame"]),
             metadata=dict(d.get("metadata") or {}),
             bootstrap=boot,
         )

@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 
 from .._files import atomic_write_text
-from ..fit.result import _clean
+from .._result import clean_json
 from ..errors import ArgumentError
 from ..plots import plot_backtest, plot_plan, plot_sampling_curve
 from ..plots._style import fmt_factor, fmt_num
@@ -280,7 +280,7 @@ def make_bon_curve(n, k, *, targets: Sequence[float] = (1000,), budget_target: f
     warns = _record_warnings(fit.converged, "Beta-Binomial", fit.message, tg, n_max, backtest, level)
     md = _record_metadata(seed, n, k, source, command)
     obs_rate = float(np.mean(k > 0))
-    return _clean({
+    return clean_json({
         "format": FORMAT, "version": VERSION,
         "title": title or f"Best-of-N prediction ({metric}@N)",
         "metric": metric,
@@ -459,7 +459,7 @@ def saved_bon_record(bon, *, targets: Sequence[float] | None = None, budget_targ
     seed = fc.seed
     md = _record_metadata(seed, n, k, source, command)
     scores = bon.scores.to_dict(orient="records")
-    return _clean({
+    return clean_json({
         "format": FORMAT, "version": 2,
         "title": title or f"Best-of-N prediction ({metric}@N)",
         "metric": metric,
@@ -494,7 +494,7 @@ def saved_bon_record(bon, *, targets: Sequence[float] | None = None, budget_targ
 
 def save_bon_curve(record: Mapping, path: str | Path, *, overwrite: bool = False) -> Path:
     """Write a record as JSON (atomically; never over an existing file unless ``overwrite``)."""
-    text = json.dumps(_clean(dict(record)), indent=1, allow_nan=False)
+    text = json.dumps(clean_json(dict(record)), indent=1, allow_nan=False)
     return atomic_write_text(path, text, overwrite=overwrite, argument="path")
 
 

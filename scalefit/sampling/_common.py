@@ -18,7 +18,7 @@ class Interval(NamedTuple):
     upper: float | np.ndarray
 
 
-def _fmt(value) -> str:
+def short_value(value) -> str:
     """Short repr of an offending value for a one-line error message."""
     if isinstance(value, (float, np.floating)):
         v = float(value)
@@ -59,13 +59,13 @@ def as_counts(name: str, x, *, min_value: int = 0) -> np.ndarray:
         bad = ~np.isfinite(arr) | (arr != np.round(arr))
         if bad.any():
             raise ArgumentError(
-                f"`{name}` = {_fmt(arr[bad].flat[0])} is not an integer count"
+                f"`{name}` = {short_value(arr[bad].flat[0])} is not an integer count"
             )
         arr = arr.astype(np.int64)
     low = arr < min_value
     if low.any():
         raise ArgumentError(
-            f"`{name}` = {_fmt(arr[low].flat[0])} is below the smallest allowed value {min_value}"
+            f"`{name}` = {short_value(arr[low].flat[0])} is below the smallest allowed value {min_value}"
         )
     return arr.astype(np.int64)
 
@@ -77,7 +77,7 @@ def check_successes(c: np.ndarray, n: np.ndarray, c_name: str = "c", n_name: str
     if bad.any():
         i = np.flatnonzero(bad.ravel())[0]
         raise ArgumentError(
-            f"`{c_name}` = {_fmt(cb.flat[i])} exceeds `{n_name}` = {_fmt(nb.flat[i])}: "
+            f"`{c_name}` = {short_value(cb.flat[i])} exceeds `{n_name}` = {short_value(nb.flat[i])}: "
             "successes cannot outnumber attempts"
         )
 
@@ -91,7 +91,7 @@ def as_positive(name: str, x, *, allow_zero: bool = False, allow_inf: bool = Fal
         ok &= np.isfinite(arr)
     if not ok.all():
         bound = ">= 0" if allow_zero else "> 0"
-        raise ArgumentError(f"`{name}` = {_fmt(arr[~ok].flat[0])} must be finite and {bound}")
+        raise ArgumentError(f"`{name}` = {short_value(arr[~ok].flat[0])} must be finite and {bound}")
     return arr
 
 
@@ -104,7 +104,7 @@ def as_probability(name: str, x, *, open_low: bool = False, open_high: bool = Fa
         lo = "(" if open_low else "["
         hi = ")" if open_high else "]"
         raise ArgumentError(
-            f"`{name}` = {_fmt(arr[~ok].flat[0])} is not a probability in {lo}0, 1{hi}"
+            f"`{name}` = {short_value(arr[~ok].flat[0])} is not a probability in {lo}0, 1{hi}"
         )
     return arr
 

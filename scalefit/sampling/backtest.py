@@ -35,7 +35,7 @@ import pandas as pd
 
 from .._config import require_x64
 from ..errors import ArgumentError
-from ._common import _fmt, check_level
+from ._common import short_value, check_level
 
 __all__ = ["ESTIMATORS", "BacktestResult", "backtest_counts", "backtest_log"]
 
@@ -291,7 +291,7 @@ def backtest_counts(counts: pd.DataFrame, fit_budget: int, N, *, repeats: int = 
                 raise ArgumentError(f"`fit_budget` = {fit_budget} exceeds the smallest budget n = {n_full.min()} in group {label}")
             if (N_arr > n_full.min()).any() or (N_arr <= fit_budget).any():
                 raise ArgumentError(
-                    f"`N` = {_fmt(N_arr.max() if (N_arr > n_full.min()).any() else N_arr.min())} must lie in "
+                    f"`N` = {short_value(N_arr.max() if (N_arr > n_full.min()).any() else N_arr.min())} must lie in "
                     f"({fit_budget}, {n_full.min()}] for group {label}: the log must know the truth"
                 )
             truth = np.atleast_1d(mean_pass_at_k(n_full, c_full, N_arr.astype(np.int64)))
@@ -457,7 +457,7 @@ def backtest_log(log: pd.DataFrame, fit_budget: int, N, *, level: float = 0.9, g
             undetermined = ~broken & (n_obs < NN)
             if undetermined.any():
                 raise ArgumentError(
-                    f"`N` = {_fmt(NN)}: {int(undetermined.sum())} item(s) in group {label} stop before N without "
+                    f"`N` = {short_value(NN)}: {int(undetermined.sum())} item(s) in group {label} stop before N without "
                     "a success, so the log does not know ASR@N"
                 )
             truth.append(float(broken.mean()))

@@ -27,7 +27,7 @@ from scipy.stats import norm
 
 from .._config import require_x64
 from ..errors import ArgumentError
-from ._common import Interval, _fmt, as_counts, as_positive, as_probability, check_level, is_concrete
+from ._common import Interval, short_value, as_counts, as_positive, as_probability, check_level, is_concrete
 from ._special import log_beta_fail, log_beta_ratio, log_gamma_ratio
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -500,7 +500,7 @@ def asr_conditional(N, n, k, a, b):
     as_positive("N", N_arr)
     if (N_arr < n.max()).any():
         raise ArgumentError(
-            f"`N` = {_fmt(N_arr.min())} is below the largest observed budget max n_i = {n.max()}: "
+            f"`N` = {short_value(N_arr.min())} is below the largest observed budget max n_i = {n.max()}: "
             "the conditional estimator counts the observed attempts as part of the budget"
         )
     zero = k == 0

@@ -57,7 +57,7 @@ _BOUNDARY_LOG = float(np.log(1e8))  # fits with a or b outside [1e-8, 1e8] are b
 # data handling
 
 
-def _validate_counts(n, k):
+def validate_counts(n, k):
     if k is None:  # a counts frame from scalefit.io.load_attempts
         if not hasattr(n, "columns"):
             raise ArgumentError("`k` is required unless `n` is a counts frame from scalefit.io.load_attempts")
@@ -107,7 +107,7 @@ def count_histogram(n, k, *, pad_to_power_of_two: bool = True):
     >>> count_histogram([5, 5, 5], [0, 0, 2], pad_to_power_of_two=False)
     (array([5, 5]), array([0, 2]), array([2., 1.]))
     """
-    n, k = _validate_counts(n, k)
+    n, k = validate_counts(n, k)
     pairs, _, counts = unique_rows(n, k)
     n_u, k_u, w = pairs[:, 0], pairs[:, 1], counts.astype(float)
     if pad_to_power_of_two:
@@ -157,7 +157,7 @@ def beta_binomial_moments(n, k, *, method: str = "intraclass") -> MomentEstimate
     >>> round(est.a / (est.a + est.b), 6) == round(est.mean, 6)
     True
     """
-    n, k = _validate_counts(n, k)
+    n, k = validate_counts(n, k)
     nf, kf = n.astype(float), k.astype(float)
     mu = kf.sum() / nf.sum()
     denom = mu * (1.0 - mu) * np.sum(nf * (nf - 1.0))
@@ -197,7 +197,7 @@ def _overdispersion_score(n: np.ndarray, k: np.ndarray) -> tuple[float, float]:
 # likelihood core (pure JAX, padded histogram)
 
 
-def _loglik_rows(a, b, n, k):
+def bb_loglik_rows(a, b, n, k):
     """Per-row Beta-Binomial kernel log B(k + a, n - k + b) - log B(a, b).
 
     Written as D(a, k) + D(b, a) - D(b + n - k, a + k) with D(x, h) = lgamma(x + h) - lgamma(x)
@@ -211,7 +211,7 @@ def _loglik_rows(a, b, n, k):
     return r[0] + r[1] - r[2]
 
 
-def _bb_row_derivs(theta, n, k):
+def bb_row_derivs(theta, n, k):
     """Per-row kernel log-likelihood and its gradient/Hessian in theta = (log a, log b).
 
     Returns ``ll`` (rows,), ``g`` (2, rows) and ``H`` (2, 2, rows) from the analytic score
@@ -220,7 +220,7 @@ def _bb_row_derivs(theta, n, k):
     a, b = jnp.exp(theta[0]), jnp.exp(theta[1])
     a_, b_ = jnp.broadcast_to(a, n.shape), jnp.broadcast_to(b, n.shape)
     ab_ = a_ + b_
-    ll = _loglik_rows(a_, b_, n, k)
+    ll = bb_loglik_rows(a_, b_, n, k)
     args = jnp.stack([k + a_, a_, n - k + b_, b_, ab_, n + ab_])
     psi = digamma(args)
     tri = trigamma(args)
@@ -243,7 +243,7 @@ def _bb_row_derivs(theta, n, k):
 def _bb_fgh(theta, n, k, w):
     """Mean negative log-likelihood over items, its gradient and Hessian in (log a, log b)."""
     W = jnp.sum(w)
-    ll, g, H = _bb_row_derivs(theta, n, k)
+    ll, g, H = bb_row_derivs(theta, n, k)
     return -jnp.sum(w * ll) / W, -jnp.sum(w * g, axis=-1) / W, -jnp.sum(w * H, axis=-1) / W
 
 
@@ -420,7 +420,7 @@ def fit_beta_binomial(n, k=None, *, start=None) -> BetaBinomialFit:
     (0.08492, 0.72033, True)
     """
     require_x64()
-    n, k = _validate_counts(n, k)
+    n, k = validate_counts(n, k)
     n_items = int(n.shape[0])
     log_binom_sum = float(np.sum(_log_binom(n, k)))
     nan2 = np.full((2, 2), np.nan)
@@ -509,7 +509,7 @@ def _zi_rows(theta, n, k):
     log_pi = jax.nn.log_sigmoid(theta[0])
     log_1mpi = jax.nn.log_sigmoid(-theta[0])
     a, b = jnp.exp(theta[1]), jnp.exp(theta[2])
-    ll_bb = _loglik_rows(a, b, n, k)
+    ll_bb = bb_loglik_rows(a, b, n, k)
     return jnp.where(k == 0, jnp.logaddexp(log_pi, log_1mpi + ll_bb), log_1mpi + ll_bb)
 
 
@@ -524,7 +524,7 @@ def _zi_fgh(theta, n, k, w):
     """
     t = theta[0]
     pi = jax.nn.sigmoid(t)
-    ll_bb, g_bb, H_bb = _bb_row_derivs(theta[1:], n, k)
+    ll_bb, g_bb, H_bb = bb_row_derivs(theta[1:], n, k)
     zero = k == 0
     log_pi = jax.nn.log_sigmoid(t)
     log_1mpi = jax.nn.log_sigmoid(-t)
@@ -574,7 +574,7 @@ def fit_zero_inflated_beta_binomial(n, k=None) -> ZeroInflatedBetaBinomialFit:
     True
     """
     require_x64()
-    n, k = _validate_counts(n, k)
+    n, k = validate_counts(n, k)
     n_items = int(n.shape[0])
     nan3 = np.full((3, 3), np.nan)
     log_binom_sum = float(np.sum(_log_binom(n, k)))
@@ -590,7 +590,7 @@ def fit_zero_inflated_beta_binomial(n, k=None) -> ZeroInflatedBetaBinomialFit:
     if np.isfinite(base.a) and np.isfinite(base.b) and not base.at_boundary:
         # Score for pi at pi = 0 with (a, b) at the plain MLE: sum_{k_i = 0} 1/P_BB(0) - K.
         # If it is <= 0 there are no excess zeros and pi_hat = 0 (boundary).
-        ll0 = np.asarray(_loglik_rows(base.a, base.b, nj, jnp.zeros_like(kj)))
+        ll0 = np.asarray(bb_loglik_rows(base.a, base.b, nj, jnp.zeros_like(kj)))
         zero_w = np.where(np.asarray(k_u) == 0, w, 0.0)
         score0 = float(np.sum(zero_w * np.exp(-ll0)) - n_items)
         if score0 <= 0.0:

@@ -56,15 +56,15 @@ from .._extrapolation import extrapolation_factor
 from .._files import atomic_write_text, json_text
 from .._result import LEVEL, PARAM_COLUMNS, ResultProtocol, frame_from_dict
 from ..errors import ArgumentError
-from ._common import _fmt, check_level
+from ._common import short_value, check_level
 from .families import available_families
 from .models import (
     ItemData,
     MixingFit,
-    _fit_batch,
-    _make_fit,
-    _rows,
-    _weights,
+    fit_rows,
+    make_fit,
+    row_table,
+    row_weights,
     item_data,
     item_loglik,
     solve_probabilities,
@@ -159,7 +159,7 @@ class _Internal:
 def _fit_warm(model, rows, W, warm):
     """Batched fit from a warm start (P,) or (D, P); data sets where it does not converge are
     refitted from the default starts."""
-    return _fit_batch(model, rows, W, theta0=None if warm is None else np.asarray(warm, float))
+    return fit_rows(model, rows, W, theta0=None if warm is None else np.asarray(warm, float))
 
 
 def _internal_scores(models, data: ItemData, splits: _Splits, mult: np.ndarray, warm=None) -> _Internal:
@@ -179,14 +179,14 @@ def _internal_scores(models, data: ItemData, splits: _Splits, mult: np.ndarray, 
     res = np.zeros((D, M, R, I))
     thetas = []
     for r, sub in enumerate(splits.data):
-        rows = _rows(sub.n, sub.k, sub.extra)
-        W = _weights(rows.index, rows.size, mult)
+        rows = row_table(sub.n, sub.k, sub.extra)
+        W = row_weights(rows.index, rows.size, mult)
         th_r = {}
         for j, model in enumerate(models):
             w0 = None if warm is None else warm[r][model]
             theta = _fit_warm(model, rows, W, w0)[0]
             th_r[model] = theta
-            res[:, j, r, :] = _continued_at_budget(model, theta, sub, splits.budget) - splits.truth[None, :]
+            res[:, j, r, :] = continued_at_budget(model, theta, sub, splits.budget) - splits.truth[None, :]
         thetas.append(th_r)
     S = np.einsum("dmri,di->dmr", res, mult)  # weighted residual sums
     e = S / tot[:, None, None]
@@ -212,7 +212,7 @@ def _bootstrap_internal(models, data: ItemData, fraction: int, repeats: int, see
     return _internal_scores(models, data, splits, mult, warm=warm)
 
 
-def _continued_at_budget(model, thetas, sub: ItemData, budget: np.ndarray) -> np.ndarray:
+def continued_at_budget(model, thetas, sub: ItemData, budget: np.ndarray) -> np.ndarray:
     """(T, I): chance that item i, observed as in ``sub``, is solved within budget[i] (continued)."""
     more = np.maximum(budget - sub.n, 0.0)
     lz = item_loglik(model, thetas, sub)
@@ -221,7 +221,7 @@ def _continued_at_budget(model, thetas, sub: ItemData, budget: np.ndarray) -> np
     return np.where(sub.solved[None, :], 1.0, p)
 
 
-def _choose(error: np.ndarray, se: np.ndarray, z: float) -> np.ndarray:
+def choose_candidate(error: np.ndarray, se: np.ndarray, z: float) -> np.ndarray:
     """Candidate per data set (rows of ``error``, (D, M)): the reference (candidate 0) unless
     another candidate's internal error is smaller by more than ``z`` standard errors ``se`` (M,)
     of that gain; among those, the smallest error wins."""
@@ -232,7 +232,7 @@ def _choose(error: np.ndarray, se: np.ndarray, z: float) -> np.ndarray:
     return np.argmin(masked, axis=1)
 
 
-def _item_resamples(I: int, B: int, seed: int) -> np.ndarray:
+def item_resamples(I: int, B: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng([seed, 0])
     return rng.multinomial(I, np.full(I, 1.0 / I), size=B).astype(float)
 
@@ -447,7 +447,7 @@ class SavedForecast(ResultProtocol):
         return f"saved forecast; external backtest: {self.backtest_note or 'run'}"
 
     def _repr_text(self) -> str:
-        return (f"{self.target} run: {len(self.N)} budgets {_fmt(self.N[0])}..{_fmt(self.N[-1])}, "
+        return (f"{self.target} run: {len(self.N)} budgets {short_value(self.N[0])}..{short_value(self.N[-1])}, "
                 f"{self.n_items} items, {self.num_bootstrap} replicates")
 
     def predict(self, N=None, *, level: float = LEVEL) -> pd.DataFrame:
@@ -486,12 +486,12 @@ class SavedForecast(ResultProtocol):
         return out if np.ndim(values) > 1 else out[0]
 
     def check_budgets(self, N) -> np.ndarray:
-        N = _check_N(N)
+        N = check_budget_list(N)
         lo, hi = float(self.N[0]), float(self.N[-1])
         bad = (N < lo * (1 - 1e-12)) | (N > hi * (1 + 1e-12))
         if bad.any():
-            raise ArgumentError(f"`N` = {_fmt(N[bad][0])} lies outside the saved forecast's budgets "
-                                f"[{_fmt(lo)}, {_fmt(hi)}]; forecast it from the fit (BonFit.predict / scalefit bon predict)")
+            raise ArgumentError(f"`N` = {short_value(N[bad][0])} lies outside the saved forecast's budgets "
+                                f"[{short_value(lo)}, {short_value(hi)}]; forecast it from the fit (BonFit.predict / scalefit bon predict)")
         return np.clip(N, lo, hi)
 
     def table(self, level: float = 0.9, N=None) -> pd.DataFrame:
@@ -516,7 +516,7 @@ class SavedForecast(ResultProtocol):
         level = check_level(level)
         tau = float(rate)
         if not 0 < tau < 1:
-            raise ArgumentError(f"`rate` = {_fmt(tau)} must lie strictly between 0 and 1")
+            raise ArgumentError(f"`rate` = {short_value(tau)} must lie strictly between 0 and 1")
         est = float(_budget_crossings(self.N, self.estimate[None, :], tau)[0])
         lo = hi = float("nan")
         if self.num_bootstrap:
@@ -861,9 +861,9 @@ class BonFit(ResultProtocol):
         Forecast
         """
         level = check_level(level)
-        target = _check_target(target)
-        N_arr = _check_N(N)
-        B = _check_B(num_bootstrap)
+        target = check_target(target)
+        N_arr = check_budget_list(N)
+        B = check_num_bootstrap(num_bootstrap)
         if tails not in ("choice", "span"):
             raise ArgumentError(f"`tails` = {tails!r} must be 'choice' or 'span'")
         seed = self.seed if seed is None else int(seed)
@@ -894,11 +894,11 @@ class BonFit(ResultProtocol):
                seed: int | None = None, max_budget: float = 1e12) -> BudgetForecast:
         """Attempts per item N needed for an expected pass@N of ``rate`` (interval by bootstrap)."""
         level = check_level(level)
-        target = _check_target(target)
+        target = check_target(target)
         rates = np.atleast_1d(np.asarray(rate, float))
         if not np.all((rates > 0) & (rates < 1)):
-            raise ArgumentError(f"`rate` = {_fmt(rates[~((rates > 0) & (rates < 1))][0])} must lie strictly between 0 and 1")
-        B = _check_B(num_bootstrap)
+            raise ArgumentError(f"`rate` = {short_value(rates[~((rates > 0) & (rates < 1))][0])} must lie strictly between 0 and 1")
+        B = check_num_bootstrap(num_bootstrap)
         seed = self.seed if seed is None else int(seed)
         est = _solve_budget(self.model, self.fit.theta[None, :], self.data, rates, target, max_budget)[0]
         lower = np.full(rates.shape, np.nan)
@@ -935,10 +935,10 @@ class BonFit(ResultProtocol):
         from ..fit._progress import progress_bar
 
         I = self.data.size
-        mult = _item_resamples(I, B, seed)
+        mult = item_resamples(I, B, seed)
         models = self._models_for_bootstrap()
-        rows = _rows(self.data.n, self.data.k, self.data.extra)
-        W = _weights(rows.index, rows.size, mult)
+        rows = row_table(self.data.n, self.data.k, self.data.extra)
+        W = row_weights(rows.index, rows.size, mult)
         # one batched refit per candidate (all B replicates at once), then the internal backtest
         with progress_bar(total=len(models) + (len(models) > 1), desc=f"whole-procedure bootstrap x {B}") as bar:
             thetas = {}
@@ -947,7 +947,7 @@ class BonFit(ResultProtocol):
                 bar.update(1)
             if len(models) > 1:
                 internal = _bootstrap_internal(models, self.data, self.fraction, self.repeats, self.seed, mult)
-                chosen = _choose(internal.error, self.gain_se, self.z)
+                chosen = choose_candidate(internal.error, self.gain_se, self.z)
                 bar.update(1)
             else:
                 chosen = np.zeros(B, dtype=int)
@@ -1005,10 +1005,10 @@ class BonFit(ResultProtocol):
         show (unbiased given the kept ones; ``backtest_N``: other budgets in [m, n_min];
         ``select_bootstrap``: as in :func:`fit_bon`, for the procedure rerun on the kept attempts).
         """
-        target = _check_target(target)
-        B = _check_B(num_bootstrap)
+        target = check_target(target)
+        B = check_num_bootstrap(num_bootstrap)
         seed = self.seed if seed is None else int(seed)
-        N_arr = forecast_grid(self.data, target) if N is None else np.unique(_check_N(N))
+        N_arr = forecast_grid(self.data, target) if N is None else np.unique(check_budget_list(N))
         if tails not in ("choice", "span"):
             raise ArgumentError(f"`tails` = {tails!r} must be 'choice' or 'span'")
         fc = _saved_forecast(self, N_arr, target, B, seed, tails)
@@ -1209,7 +1209,7 @@ def _unordered_note(data: ItemData, N_arr: np.ndarray) -> str:
     hit = ~np.isfinite(data.first_success) & (data.k > 0) & (data.n > N0)
     if not hit.any():
         return ""
-    return (f"{int(hit.sum())} item(s) with successes got more than N = {_fmt(N0)} attempts and the data hold no "
+    return (f"{int(hit.sum())} item(s) with successes got more than N = {short_value(N0)} attempts and the data hold no "
             "attempt order, so their first N attempts are unknown: each counts with its unbiased pass@N "
             "(Chen et al.) instead of a 0/1 outcome; for exact ones load the per-attempt log (one row per attempt, "
             "with an attempt column or in attempt order) rather than counts, or give item_data(first_success=...)")
@@ -1227,7 +1227,7 @@ def single_value_note(target: str, N: float, estimate: float, lower: float, uppe
     """
     if not (np.isfinite(lower) and np.isfinite(upper)) or lower != upper:
         return ""
-    where = f"N = {_fmt(N)}"
+    where = f"N = {short_value(N)}"
     value = int(round(lower * n_items))
     lo, hi = _percentile_interval(np.asarray(expected, float), level)
     if target == "continued" and estimate == 1.0:
@@ -1238,10 +1238,10 @@ def single_value_note(target: str, N: float, estimate: float, lower: float, uppe
         # replicate's expected rate is then a mean of the same 0/1 outcomes: equal up to the
         # rounding of a sum, far below 1e-12)
         return (f"at {where} every item's outcome within its first N attempts is known from the log ({value} of "
-                f"{n_items} succeeded), so the continued rate is exactly {_fmt(estimate)} (no uncertainty is left)")
+                f"{n_items} succeeded), so the continued rate is exactly {short_value(estimate)} (no uncertainty is left)")
     share = float(np.mean(np.round(np.asarray(solved)) == value)) if np.size(solved) else float("nan")
     what = "every item solved" if value == n_items else f"{value} of {n_items} items solved"
-    return (f"at {where} a run's realised rate is {_fmt(lower)} ({what}) in {share:.0%} of the replicates, so its "
+    return (f"at {where} a run's realised rate is {short_value(lower)} ({what}) in {share:.0%} of the replicates, so its "
             f"{level:.0%} interval is that single value; the expected rate is {estimate:.4g} "
             f"[{float(lo):.4g}, {float(hi):.4g}]")
 
@@ -1268,23 +1268,23 @@ def _nrep(fit: BonFit) -> str:
     return "first attempts of every item" if _is_until_success(fit.data) else f"{fit.repeats} random thinnings"
 
 
-def _check_target(target: str) -> str:
+def check_target(target: str) -> str:
     if target not in TARGETS:
         raise ArgumentError(f"`target` = {target!r} is not one of 'fresh', 'continued'")
     return target
 
 
-def _check_N(N) -> np.ndarray:
+def check_budget_list(N) -> np.ndarray:
     arr = np.atleast_1d(np.asarray(N, dtype=float))
     bad = ~np.isfinite(arr) | (arr < 1)
     if arr.ndim != 1 or arr.size == 0:
         raise ArgumentError("`N` must be one budget or a 1-D list of budgets")
     if bad.any():
-        raise ArgumentError(f"`N` = {_fmt(arr[bad][0])} must be a finite budget >= 1")
+        raise ArgumentError(f"`N` = {short_value(arr[bad][0])} must be a finite budget >= 1")
     return arr
 
 
-def _check_B(num_bootstrap) -> int:
+def check_num_bootstrap(num_bootstrap) -> int:
     B = int(num_bootstrap)
     if B < 0 or B != num_bootstrap:
         raise ArgumentError(f"`num_bootstrap` = {num_bootstrap} must be a non-negative integer")
@@ -1305,7 +1305,7 @@ def _solve_budget(model, thetas, data: ItemData, rates, target, max_budget) -> n
     T = thetas.shape[0]
     start = 1.0  # rates are defined at every N >= 1, also below some items' budgets (ragged designs)
     if not max_budget > start:
-        raise ArgumentError(f"`max_budget` = {_fmt(max_budget)} must exceed the observed budget {start:g}")
+        raise ArgumentError(f"`max_budget` = {short_value(max_budget)} must exceed the observed budget {start:g}")
     decades = math.log10(max_budget / start)
     full_grid = start * np.logspace(0.0, decades, max(2, int(math.ceil(8 * decades)) + 1))
     cols = []
@@ -1422,7 +1422,7 @@ def fit_bon(data, k=None, *, model: str = "auto", candidates=DEFAULT_CANDIDATES,
     if repeats < 1:
         raise ArgumentError(f"`repeats` = {repeats} must be >= 1")
     if not (np.isfinite(z) and z >= 0):
-        raise ArgumentError(f"`z` = {_fmt(z)} must be a finite number >= 0")
+        raise ArgumentError(f"`z` = {short_value(z)} must be a finite number >= 0")
     select_bootstrap = int(select_bootstrap)
     if select_bootstrap < 0 or 0 < select_bootstrap < 20:
         raise ArgumentError(f"`select_bootstrap` = {select_bootstrap} must be 0 or >= 20")
@@ -1442,25 +1442,25 @@ def fit_bon(data, k=None, *, model: str = "auto", candidates=DEFAULT_CANDIDATES,
             "attempt fails; a forecast of pass@N would be a pure assumption (it is 1 at every observed budget)"
         )
     models = cands if model == "auto" else (model,)
-    rows = _rows(data.n, data.k, data.extra)
-    W = _weights(rows.index, rows.size, np.ones((1, data.size)))
+    rows = row_table(data.n, data.k, data.extra)
+    W = row_weights(rows.index, rows.size, np.ones((1, data.size)))
     fits = {}
     for m in models:
-        th, f, conv, gn, nb = _fit_batch(m, rows, W)
-        fits[m] = _make_fit(m, th[0], f[0], conv[0], gn[0], nb[0], data.size, True)
+        th, f, conv, gn, nb = fit_rows(m, rows, W)
+        fits[m] = make_fit(m, th[0], f[0], conv[0], gn[0], nb[0], data.size, True)
     score = pd.DataFrame({"model": list(models)})
     gain_se = np.zeros(len(models))
     if model == "auto" and len(models) > 1:
         splits = _make_splits(data, fraction, repeats, np.random.default_rng([seed, 2]))
         internal = _internal_scores(models, data, splits, np.ones((1, data.size)))
         if select_bootstrap:
-            boot = _bootstrap_internal(models, data, fraction, repeats, seed, _item_resamples(data.size, select_bootstrap, seed))
+            boot = _bootstrap_internal(models, data, fraction, repeats, seed, item_resamples(data.size, select_bootstrap, seed))
             gain_se = np.std(boot.error[:, :1] - boot.error, axis=0, ddof=1)
             se_kind = f"bootstrap SE over {select_bootstrap} item resamples"
         else:
             gain_se = internal.se_diff[0]
             se_kind = "jackknife SE over items"
-        j = int(_choose(internal.error, gain_se, z)[0])
+        j = int(choose_candidate(internal.error, gain_se, z)[0])
         chosen = models[j]
         err = internal.error[0]
         score["internal_error"] = err

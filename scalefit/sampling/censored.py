@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ArgumentError
-from ._common import _fmt
+from ._common import short_value
 from .items import UNTIL_SUCCESS_LIKELIHOODS, ItemData, as_item_data, check_until_success_frame, until_success_items  # noqa: F401  (re-exported)
 from .models import MixingFit
 
@@ -66,7 +66,7 @@ def asr_from_log(counts: pd.DataFrame, N, fit: MixingFit | None = None) -> pd.Da
     check_until_success_frame(counts)
     N_arr = np.atleast_1d(np.asarray(N, float))
     if np.any(~np.isfinite(N_arr) | (N_arr < 1)):
-        raise ArgumentError(f"`N` = {_fmt(N_arr[~np.isfinite(N_arr) | (N_arr < 1)][0])} must be a finite budget >= 1")
+        raise ArgumentError(f"`N` = {short_value(N_arr[~np.isfinite(N_arr) | (N_arr < 1)][0])} must be a finite budget >= 1")
     fs = counts["first_success"].to_numpy(float)
     n = counts["n"].to_numpy(float)
     data = None

@@ -106,7 +106,7 @@ class _Rows(NamedTuple):
     size: int  # number of real rows
 
 
-def _rows(n, k, extra) -> _Rows:
+def row_table(n, k, extra) -> _Rows:
     n = np.asarray(n, np.int64)
     k = np.asarray(k, np.int64)
     extra = np.asarray(extra, np.int64)
@@ -120,7 +120,7 @@ def _rows(n, k, extra) -> _Rows:
     return _Rows(rn, rk, re, index.ravel(), size)
 
 
-def _weights(index: np.ndarray, size: int, multiplicity: np.ndarray) -> np.ndarray:
+def row_weights(index: np.ndarray, size: int, multiplicity: np.ndarray) -> np.ndarray:
     """Row weights (D, size) from item multiplicities (D, items)."""
     mult = np.atleast_2d(multiplicity).astype(float)
     out = np.zeros((mult.shape[0], size))
@@ -213,13 +213,13 @@ def likelihood_table(model, data: ItemData, group=None) -> dict:
     family's per-row constants: the input of :func:`row_loglik` (used by the posteriors).  With
     ``group`` (a code 0..G-1 per item) ``w`` holds one row of multiplicities per group (G, rows)."""
     fam = _family(model)
-    rows = _rows(data.n, data.k, data.extra)
+    rows = row_table(data.n, data.k, data.extra)
     if group is None:
         mult = np.ones((1, data.size))
     else:
         group = np.asarray(group, np.int64)
         mult = (group[None, :] == np.arange(group.max() + 1)[:, None]).astype(float)
-    w = _weights(rows.index, rows.size, mult)
+    w = row_weights(rows.index, rows.size, mult)
     w = np.concatenate([w, np.zeros((w.shape[0], rows.n.shape[0] - rows.size))], axis=1)
     as_jnp = lambda d: {kk: jnp.asarray(v) for kk, v in d.items()}  # noqa: E731
     interval = bool(np.any(rows.extra > 0))
@@ -284,7 +284,7 @@ def _run_chunks(run, theta0, Wp, rws, aux, aux_int, chunk):
     return tuple(np.concatenate([np.asarray(o[j]) for o in outs])[:D] for j in range(4))
 
 
-def _fit_batch(model: str, rows: _Rows, W: np.ndarray, *, aux=None, aux_int=None, theta0=None,
+def fit_rows(model: str, rows: _Rows, W: np.ndarray, *, aux=None, aux_int=None, theta0=None,
                prior: bool = True):
     """Fit ``model`` to every weight vector in W (D, rows); returns numpy arrays.
 
@@ -606,7 +606,7 @@ class MixingFit(ResultProtocol):
             raise ArgumentError(f"mixing fit record lacks the field {exc.args[0]!r}") from None
 
 
-def _make_fit(model: str, theta, f, conv, gn, nb, n_items: int, prior: bool) -> MixingFit:
+def make_fit(model: str, theta, f, conv, gn, nb, n_items: int, prior: bool) -> MixingFit:
     fam = _family(model)
     theta = np.asarray(theta, float)
     penalty_value = float(fam.prior(jnp.asarray(theta))) if prior else 0.0
@@ -655,7 +655,7 @@ def fit_mixing(data, k=None, model: str = "beta", *, prior: bool = True) -> Mixi
     require_x64()
     data = as_item_data(data, k)
     _family(model)
-    rows = _rows(data.n, data.k, data.extra)
-    W = _weights(rows.index, rows.size, np.ones((1, data.size)))
-    th, f, conv, gn, nb = _fit_batch(model, rows, W, prior=prior)
-    return _make_fit(model, th[0], f[0], conv[0], gn[0], nb[0], data.size, prior)
+    rows = row_table(data.n, data.k, data.extra)
+    W = row_weights(rows.index, rows.size, np.ones((1, data.size)))
+    th, f, conv, gn, nb = fit_rows(model, rows, W, prior=prior)
+    return make_fit(model, th[0], f[0], conv[0], gn[0], nb[0], data.size, prior)

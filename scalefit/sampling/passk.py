@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ArgumentError
-from ._common import Interval, _fmt, as_counts, check_level, check_successes
+from ._common import Interval, short_value, as_counts, check_level, check_successes
 
 __all__ = [
     "pass_at_k",
@@ -47,7 +47,7 @@ def _validate(n, c, k):
     if too_big.any():
         i = np.flatnonzero(too_big.ravel())[0]
         raise ArgumentError(
-            f"`k` = {_fmt(kb.flat[i])} exceeds `n` = {_fmt(nb.flat[i])}: pass@k is only defined "
+            f"`k` = {short_value(kb.flat[i])} exceeds `n` = {short_value(nb.flat[i])}: pass@k is only defined "
             "for k <= n; use a Beta-Binomial model to extrapolate "
             "(scalefit.sampling.fit_beta_binomial, asr_exact)"
         )
@@ -166,7 +166,7 @@ def pass_at_k_plugin(n, c, k) -> np.ndarray:
     c = as_counts("c", c)
     k = np.asarray(k, dtype=float)
     if (~np.isfinite(k) | (k < 0)).any():
-        raise ArgumentError(f"`k` = {_fmt(k[~np.isfinite(k) | (k < 0)].flat[0])} must be >= 0")
+        raise ArgumentError(f"`k` = {short_value(k[~np.isfinite(k) | (k < 0)].flat[0])} must be >= 0")
     check_successes(c, n)
     p = c / n
     with np.errstate(divide="ignore"):

@@ -34,7 +34,7 @@ from .._config import require_x64
 from .._extrapolation import extrapolation_factor
 from .._result import LEVEL, ResultProtocol
 from ..errors import ArgumentError
-from ._common import Interval, _fmt, as_counts, as_positive, check_level
+from ._common import Interval, short_value, as_counts, as_positive, check_level
 from ._optim import damped_newton
 
 __all__ = [
@@ -72,7 +72,7 @@ def _validate_rk(r, K, censored=None):
         cens = np.zeros(r.shape, dtype=bool)
         if (r < 1).any():
             raise ArgumentError(
-                f"`r` = {_fmt(r[r < 1].flat[0])}: a completed PassUntil run has r >= 1 passes; "
+                f"`r` = {short_value(r[r < 1].flat[0])}: a completed PassUntil run has r >= 1 passes; "
                 "mark runs stopped at K_max with `censored`"
             )
     else:
@@ -113,7 +113,7 @@ def passuntil_estimate(r, K, *, censored=None, method: str = "auto"):
     elif method in ("mvue", "auto"):
         if method == "mvue" and ((r < 2) & ~cens).any():
             raise ArgumentError(
-                f"`r` = {_fmt(r[(r < 2) & ~cens].flat[0])}: the MVUE (r-1)/(K-1) needs r >= 2; "
+                f"`r` = {short_value(r[(r < 2) & ~cens].flat[0])}: the MVUE (r-1)/(K-1) needs r >= 2; "
                 "use method='mle' (biased) or collect r >= 2 passes"
             )
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -165,7 +165,7 @@ def passuntil_censored_upper(successes, draws, *, level: float = 0.95):
     Km = as_counts("draws", draws, min_value=1)
     if (rp >= Km).any():
         raise ArgumentError(
-            f"`successes` = {_fmt(np.max(rp))} must be below `draws` = {_fmt(np.min(Km))} for a censored run"
+            f"`successes` = {short_value(np.max(rp))} must be below `draws` = {short_value(np.min(Km))} for a censored run"
         )
     out = betaincinv(rp + 1.0, (Km - rp).astype(float), level)
     return out if np.ndim(out) else float(out)
@@ -187,7 +187,7 @@ def passuntil_mle_bias(p, r: int = 1):
 
     P = float(np.asarray(p))
     if not 0.0 < P <= 1.0:
-        raise ArgumentError(f"`p` = {_fmt(P)} must lie in (0, 1]")
+        raise ArgumentError(f"`p` = {short_value(P)} must lie in (0, 1]")
     r = int(r)
     if r < 1:
         raise ArgumentError(f"`r` = {r} must be >= 1")

@@ -22,7 +22,7 @@ import pandas as pd
 
 from .._config import require_x64
 from ..errors import ArgumentError
-from ._common import Interval, _fmt, check_level
+from ._common import Interval, short_value, check_level
 
 __all__ = ["PassUntilHoldout", "passuntil_holdout"]
 
@@ -124,8 +124,8 @@ def passuntil_holdout(frame: pd.DataFrame, *, size: str, instance: str, successe
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise ArgumentError(
-            f"row {i}: `{size}` = {_fmt(frame[size].iloc[i])}, `{successes}` = {_fmt(frame[successes].iloc[i])}, "
-            f"`{attempts}` = {_fmt(frame[attempts].iloc[i])} "
+            f"row {i}: `{size}` = {short_value(frame[size].iloc[i])}, `{successes}` = {short_value(frame[successes].iloc[i])}, "
+            f"`{attempts}` = {short_value(frame[attempts].iloc[i])} "
             "(need size > 0 and 0 <= successes <= attempts, attempts >= 1)"
         )
     inst = frame[instance].to_numpy()
@@ -133,13 +133,13 @@ def passuntil_holdout(frame: pd.DataFrame, *, size: str, instance: str, successe
     if dup.any():
         i = int(np.flatnonzero(dup.to_numpy())[0])
         raise ArgumentError(
-            f"`{instance}` = {inst[i]!r} appears twice at `{size}` = {_fmt(sz[i])}: keep one row per size and "
+            f"`{instance}` = {inst[i]!r} appears twice at `{size}` = {short_value(sz[i])}: keep one row per size and "
             "instance (e.g. the final checkpoint of each size)"
         )
     sizes = np.unique(sz)
     target = float(sizes.max()) if holdout is None else float(holdout)
     if target not in set(sizes.tolist()):
-        raise ArgumentError(f"`holdout` = {_fmt(target)} is not one of the sizes {', '.join(f'{s:.4g}' for s in sizes)}")
+        raise ArgumentError(f"`holdout` = {short_value(target)} is not one of the sizes {', '.join(f'{s:.4g}' for s in sizes)}")
     fit_sizes = sizes[sizes != target]
     if fit_sizes.size < 2:
         raise ArgumentError(f"need at least 2 sizes besides the held-out one; got {fit_sizes.size}")

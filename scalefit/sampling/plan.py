@@ -80,7 +80,7 @@ from scipy import special as sp
 
 from .._config import require_x64
 from ..errors import ArgumentError
-from ._common import _fmt, check_level
+from ._common import short_value, check_level
 from .censored import as_item_data
 from .models import ItemData, ItemPosterior, item_data
 
@@ -428,7 +428,7 @@ class PlanResult:
         return self.table["attempts"].to_numpy()
 
     def summary(self) -> str:
-        lines = [f"sampling plan for pass@{_fmt(self.N)} ({self.target} run): {self.allocated} of {self.budget} "
+        lines = [f"sampling plan for pass@{short_value(self.N)} ({self.target} run): {self.allocated} of {self.budget} "
                  f"attempts allocated" + (f" (round 1 of {self.rounds})" if self.rounds > 1 else ""),
                  f"  {self.reason}"]
         for row in self.groups.to_dict(orient="records"):
@@ -592,7 +592,7 @@ def plan(data, extra_budget, N, *, target: str = "fresh", rounds: int = 1, model
     if not (math.isfinite(N) and N >= 1):
         raise ArgumentError("`N` must be one finite budget >= 1")
     if width is not None and not (math.isfinite(float(width)) and float(width) > 0):
-        raise ArgumentError(f"`width` = {_fmt(width)} must be a positive number")
+        raise ArgumentError(f"`width` = {short_value(width)} must be a positive number")
     level = check_level(level)
     draws_T = _check_int("parameter_draws", parameter_draws, 0)
     if width is not None and int(num_bootstrap) < 20:
@@ -653,7 +653,7 @@ def plan(data, extra_budget, N, *, target: str = "fresh", rounds: int = 1, model
     floor_gain = 1e-9 * max(v_now_total, 1e-300)
     if stop:
         alloc = np.zeros(total, dtype=np.int64)
-        reason = f"stop: the {level:.0%} interval at N is no wider than {_fmt(width)} in every group"
+        reason = f"stop: the {level:.0%} interval at N is no wider than {short_value(width)} in every group"
     elif draws_T and budget_scope == "total":
         alloc = _allocate_with_population(curves, weights, caps, pops, ladder, now_budget, step, floor_gain)
         reason = ("greedy allocation minimising the expected posterior variance of the forecast, population-parameter "
@@ -715,7 +715,7 @@ def _check_int(name: str, value, lo: int) -> int:
     except (TypeError, ValueError):
         raise ArgumentError(f"`{name}` = {value!r} must be an integer >= {lo}") from None
     if v != value or v < lo:
-        raise ArgumentError(f"`{name}` = {_fmt(value)} must be an integer >= {lo}")
+        raise ArgumentError(f"`{name}` = {short_value(value)} must be an integer >= {lo}")
     return v
 
 

@@ -575,8 +575,8 @@ def _solve_prob_budget(thetas, sub: PooledData, budget: np.ndarray, base) -> np.
 def _independent_internal(bons, data: PooledData, ms, ks, W):
     """Residuals (D, R, G, I) of each group's own best-of-N model (the family its fit_bon chose),
     refitted on the same thinnings under item weights W (D, I)."""
-    from .bonfit import _continued_at_budget
-    from .models import _fit_batch, _rows, _weights, item_data
+    from .bonfit import continued_at_budget
+    from .models import fit_rows, row_table, row_weights, item_data
 
     R = ms.shape[0]
     D = W.shape[0]
@@ -586,9 +586,9 @@ def _independent_internal(bons, data: PooledData, ms, ks, W):
         truth = (data.k[g, pres] > 0).astype(float)
         for r in range(R):
             sub = item_data(ms[r, g, pres], ks[r, g, pres])
-            rows = _rows(sub.n, sub.k, sub.extra)
-            th = _fit_batch(bon.model, rows, _weights(rows.index, rows.size, W[:, pres]))[0]
-            out[:, r, g, pres] = _continued_at_budget(bon.model, th, sub, data.n[g, pres].astype(float)) - truth
+            rows = row_table(sub.n, sub.k, sub.extra)
+            th = fit_rows(bon.model, rows, row_weights(rows.index, rows.size, W[:, pres]))[0]
+            out[:, r, g, pres] = continued_at_budget(bon.model, th, sub, data.n[g, pres].astype(float)) - truth
     return out
 
 
@@ -669,12 +669,12 @@ class GroupedBon:
         fit (normal with the inverse observed information), each followed by a draw of the
         realised outcome of every item; independent intervals: :meth:`BonFit.predict` with
         ``independent_bootstrap`` whole-procedure replicates (default ``num_bootstrap``)."""
-        from .bonfit import _check_B, _check_N, _check_target, check_level
+        from .bonfit import check_num_bootstrap, check_budget_list, check_target, check_level
 
         level = check_level(level)
-        target = _check_target(target)
-        N_arr = _check_N(N)
-        B = _check_B(num_bootstrap)
+        target = check_target(target)
+        N_arr = check_budget_list(N)
+        B = check_num_bootstrap(num_bootstrap)
         seed = self.seed if seed is None else int(seed)
         if target == "continued" and np.any(np.isfinite(self.data.first_success)):
             pass
@@ -710,7 +710,7 @@ def fit_groups(data: PooledData, *, pool: str = "auto", candidates=None, fractio
     refitted on every thinning); ``"on"`` / ``"off"``: always / never pooled (the backtest is still
     reported for ``"on"``).
     """
-    from .bonfit import DEFAULT_CANDIDATES, _choose, _item_resamples, fit_bon
+    from .bonfit import DEFAULT_CANDIDATES, choose_candidate, item_resamples, fit_bon
     from .models import item_data
 
     require_x64()
@@ -735,13 +735,13 @@ def fit_groups(data: PooledData, *, pool: str = "auto", candidates=None, fractio
     se = np.full(gain.shape, np.nan)
     if select_bootstrap:
         # item resamples (jointly across groups) with both models refitted on every thinning
-        mult = _item_resamples(data.shape[1], int(select_bootstrap), seed)
+        mult = item_resamples(data.shape[1], int(select_bootstrap), seed)
         rb_p, _ = _pooled_internal(data, ms, ks, mult, warm=[t[0] for t in th_p])
         rb_i = _independent_internal(bons, data, ms, ks, mult)
         se_kind = f"bootstrap SE over {select_bootstrap} item resamples, refitted"
     else:
         # cheaper: the same residuals reweighted by 200 item resamples (no refits)
-        mult = _item_resamples(data.shape[1], 200, seed)
+        mult = item_resamples(data.shape[1], 200, seed)
         rb_p, rb_i = res_p[0][None], res_i[0][None]
         se_kind = "SE over 200 item resamples of the residuals, not refitted"
     gb = _errors(rb_i, mult, data.present)[0] - _errors(rb_p, mult, data.present)[0]
@@ -755,7 +755,7 @@ def fit_groups(data: PooledData, *, pool: str = "auto", candidates=None, fractio
             choice[name], reasons[name] = "pooled", "pooling requested (pool='on')"
             continue
         sg = se[g] if np.isfinite(se[g]) else np.inf
-        j = int(_choose(np.array([[err_i[0, g], err_p[0, g]]]), np.array([0.0, sg]), z)[0])
+        j = int(choose_candidate(np.array([[err_i[0, g], err_p[0, g]]]), np.array([0.0, sg]), z)[0])
         if j == 1:
             choice[name] = "pooled"
             reasons[name] = (f"internal backtest error {err_p[0, g]:.4f} (pooled) vs {err_i[0, g]:.4f} "

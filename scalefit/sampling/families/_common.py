@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import special as sp
 
-from ..betabinom import _bb_row_derivs, _loglik_rows
+from ..betabinom import bb_row_derivs, bb_loglik_rows
 
 NEG_INF = -jnp.inf
 
@@ -133,12 +133,12 @@ def derivs_grid(masses_fn, theta, aux):
 
 def beta_kernel(log_a, log_b, n, k):
     """log E[p^k (1 - p)^(n - k)] under Beta(exp(log_a), exp(log_b)) (cancellation-free)."""
-    return _loglik_rows(jnp.exp(log_a), jnp.exp(log_b), n, k)
+    return bb_loglik_rows(jnp.exp(log_a), jnp.exp(log_b), n, k)
 
 
 def beta_derivs(theta_ab, n, k):
     """Row log-kernels of Beta(exp(theta_ab)) with gradient (2, R) and Hessian (2, 2, R)."""
-    return _bb_row_derivs(theta_ab, n, k)
+    return bb_row_derivs(theta_ab, n, k)
 
 
 def combine(c, G, Hs):
