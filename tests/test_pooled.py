@@ -135,7 +135,7 @@ def test_interval_coverage_on_simulated_pooled_data():
 
 def test_cli_pool_flags_give_one_line_errors(tmp_path, capsys):
     """Bad --pool use: a one-line error and exit code 2, before any fitting."""
-    from scalefit.sampling.cli import main
+    from scalefit.cli import main
 
     rng = np.random.default_rng(1)
     rows = [{"model": m, "problem_idx": i, "n_samples": 50, "n_correct": int(c)}

@@ -18,6 +18,7 @@ from scipy import integrate, special as sp, stats
 from scalefit.errors import ArgumentError
 from scalefit.sampling import MIXING_MODELS, MixingFit, asr_exact, fit_beta_binomial, fit_mixing, item_data
 from scalefit.sampling import models as M
+from scalefit.sampling.families._common import grid_aux
 
 K_T24 = np.array([0, 0, 0, 0, 0, 0, 1, 0, 2, 0, 0, 5, 0, 1, 0, 0, 12, 0, 3, 0, 0, 0, 7, 0, 0, 1, 0, 20, 0, 0])
 
@@ -113,8 +114,8 @@ def test_analytic_derivatives_equal_autodiff(model):
     k = jnp.asarray([0.0, 3.0, 40.0, 0.0, 0.0])
     extra = jnp.asarray([0.0, 0.0, 0.0, 60.0, 60.0])
     fam = M._FAMILIES[model]
-    aux = {kk: jnp.asarray(v) for kk, v in M._grid_aux(np.asarray(n), np.asarray(k)).items()} if fam.grid else {}
-    aux2 = {kk: jnp.asarray(v) for kk, v in M._grid_aux(np.asarray(n + extra), np.asarray(k)).items()} if fam.grid else {}
+    aux = {kk: jnp.asarray(v) for kk, v in grid_aux(np.asarray(n), np.asarray(k)).items()} if fam.grid else {}
+    aux2 = {kk: jnp.asarray(v) for kk, v in grid_aux(np.asarray(n + extra), np.asarray(k)).items()} if fam.grid else {}
     rows = (n, k, extra)
 
     def ll(t):

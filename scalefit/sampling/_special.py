@@ -78,6 +78,15 @@ _OMEGA = (
 _ASYMPTOTIC_FACTOR = 1e5
 
 
+def log1mexp(x):
+    """log(1 - exp(x)) for x <= 0 (JAX), accurate on both sides of -log 2 (log1p of -exp(x)
+    below it, log of -expm1(x) above it)."""
+    return jnp.where(x < -_LOG2, jnp.log1p(-jnp.exp(x)), jnp.log(-jnp.expm1(x)))
+
+
+_LOG2 = 0.6931471805599453
+
+
 def _next_bucket(size: int) -> int:
     return max(16, 1 << max(0, int(size - 1).bit_length()))
 

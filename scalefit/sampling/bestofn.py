@@ -28,7 +28,7 @@ from scipy.stats import norm
 from .._config import require_x64
 from ..errors import ArgumentError
 from ._common import Interval, short_value, as_counts, as_positive, as_probability, check_level, is_concrete
-from ._special import log_beta_fail, log_beta_ratio, log_gamma_ratio
+from ._special import log1mexp, log_beta_fail, log_beta_ratio, log_gamma_ratio
 
 if TYPE_CHECKING:  # pragma: no cover
     from .betabinom import BetaBinomialFit
@@ -79,11 +79,6 @@ def _check_N(N, name="N"):
 def _check_pi(pi):
     if is_concrete(pi):
         as_probability("unbreakable", pi, open_high=True)
-
-
-def _log1mexp(x):
-    """log(1 - exp(x)) for x <= 0, accurate on both sides of -log 2."""
-    return jnp.where(x < -math.log(2.0), jnp.log1p(-jnp.exp(x)), jnp.log(-jnp.expm1(x)))
 
 
 # --------------------------------------------------------------------------------------------
@@ -141,7 +136,7 @@ def neg_log_asr_exact(N, a, b, unbreakable=0.0):
     _check_ab(a, b)
     _check_pi(unbreakable)
     lf = log_beta_fail(N, a, b)
-    return -jnp.log1p(-jnp.asarray(unbreakable, dtype=float)) - _log1mexp(lf)
+    return -jnp.log1p(-jnp.asarray(unbreakable, dtype=float)) - log1mexp(lf)
 
 
 _CORRECTIONS = {"none": 0, "neff": 1, "second_order": 2}

@@ -75,8 +75,8 @@ from ._common import unique_rows
 from .items import ItemData, as_item_data, item_data  # noqa: F401  (re-exported)
 from ._optim import damped_newton
 from .families import MixingFamily, available_families, get_family
-from .families import logit_normal as _logit_normal
-from .families._common import GRID_NODES, H, grid_aux, log1mexp
+from ._special import log1mexp
+from .families._common import GRID_NODES, H, grid_aux
 
 __all__ = [
     "MIXING_MODELS",
@@ -158,10 +158,6 @@ _FAMILIES = _FamilyTable()
 #: The weak priors of ``prior=True`` fits (normal on the unconstrained scale, per data set).
 PRIORS = _PriorTable()
 
-# Names kept for modules that import them from here.
-_grid_aux = grid_aux
-_logit_normal_masses = _logit_normal.log_masses
-_log1mexp = log1mexp
 
 
 def __getattr__(name):

@@ -51,7 +51,8 @@ import pandas as pd
 from .._config import require_x64
 from ..errors import ArgumentError
 from ._optim import damped_newton
-from .models import _grid_aux, _logit_normal_masses
+from .families._common import grid_aux
+from .families.logit_normal import log_masses as logit_normal_masses
 
 __all__ = ["PooledData", "PooledFit", "pooled_data", "fit_pooled"]
 
@@ -159,7 +160,7 @@ def _tables(n, k, extra=0.0):
     for g, t in enumerate(uniq):
         rows[g, : len(t)] = t
     flat = rows.reshape(-1, 3)
-    aux = _grid_aux(flat[:, 0], flat[:, 1], flat[:, 2])
+    aux = grid_aux(flat[:, 0], flat[:, 1], flat[:, 2])
     ker, zero, one = aux["ker"], aux["zero"], aux["one"]
     kmax = np.maximum(np.max(ker, axis=1), np.maximum(zero, one))
     with np.errstate(invalid="ignore", over="ignore"):
@@ -180,7 +181,7 @@ def _row_kernel(theta, shift, Lt, z, o, kmax, shared: bool):
     mu, ls = theta[0] + shift[0], theta[-1] + shift[1]
     u = jnp.asarray(_U_NODES if shared else np.zeros(1))
     m = mu + (jnp.exp(theta[1]) * u if shared else 0.0 * u)
-    cells, below, above = jax.vmap(lambda mq: _logit_normal_masses(jnp.stack([mq, ls])))(m)
+    cells, below, above = jax.vmap(lambda mq: logit_normal_masses(jnp.stack([mq, ls])))(m)
     val = Lt @ jnp.exp(cells).T + z[:, None] * jnp.exp(below)[None, :] + o[:, None] * jnp.exp(above)[None, :]
     return kmax[:, None] + jnp.log(jnp.maximum(val, 1e-300))
 

@@ -18,7 +18,8 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import special as sp
 
-from ..betabinom import bb_row_derivs, bb_loglik_rows
+from .._special import log1mexp
+from ..betabinom import bb_loglik_rows, bb_row_derivs
 
 NEG_INF = -jnp.inf
 
@@ -26,11 +27,6 @@ NEG_INF = -jnp.inf
 H = 0.05
 GRID_NODES = np.linspace(-28.0, 16.0, 881)
 GRID_EDGES = np.concatenate([GRID_NODES - H / 2, [GRID_NODES[-1] + H / 2]])
-
-
-def log1mexp(x):
-    """log(1 - exp(x)) for x < 0 (JAX), accurate at both ends."""
-    return jnp.where(x > -0.693, jnp.log(-jnp.expm1(x)), jnp.log1p(-jnp.exp(x)))
 
 
 # --------------------------------------------------------------------------------------------

@@ -7,7 +7,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._common import GRID_EDGES, GRID_NODES, log1mexp, moments, node_masses, pair_params
+from .._special import log1mexp
+from ._common import GRID_EDGES, GRID_NODES, moments, node_masses, pair_params
 from .registry import MixingFamily
 
 
