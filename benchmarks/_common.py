@@ -242,20 +242,10 @@ class Row:
 
 
 def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, (np.floating, float)):
-        v = float(obj)
-        return v if math.isfinite(v) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    return obj
+    """JSON-safe copy (the result protocol's cleaning: NaN/inf -> None, numpy -> Python)."""
+    from scalefit._result import clean_json
+
+    return clean_json(obj)
 
 
 def fmt_s(x: float | None) -> str:
