@@ -7,7 +7,6 @@ Nothing here is imported by scalefit or its tests; the suite is run by hand (see
 from __future__ import annotations
 
 import itertools
-import math
 import os
 import statistics
 import sys
