@@ -133,7 +133,7 @@ def test_cli_fast_parser_accepts_exactly_what_the_full_parser_accepts(tmp_path):
 def test_program_cache_is_keyed_only_for_scalefits_own_laws():
     """A law factory registered from outside scalefit is not covered by the program cache's
     source hash, so it gets no cache key (its edits could otherwise reuse a stale program)."""
-    from scalefit.fit.point import _law_key
+    from scalefit.laws._base import builtin_law_key as _law_key
     from scalefit.laws import get_law, register_law
     from scalefit.laws._base import _INSTANCES, _REGISTRY
 
