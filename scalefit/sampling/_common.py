@@ -18,6 +18,26 @@ class Interval(NamedTuple):
     upper: float | np.ndarray
 
 
+#: what a best-of-N forecast is for: a fresh run of N attempts per item, or the observed run
+#: continued to N attempts
+TARGETS = ("fresh", "continued")
+
+#: how a best-of-N interval treats tail families the internal backtest cannot reject
+TAILS = ("span", "choice")
+
+
+def check_target(target: str) -> str:
+    if target not in TARGETS:
+        raise ArgumentError(f"`target` = {target!r} is not one of 'fresh', 'continued'")
+    return target
+
+
+def check_tails(tails: str) -> str:
+    if tails not in TAILS:
+        raise ArgumentError(f"`tails` = {tails!r} must be 'choice' or 'span'")
+    return tails
+
+
 def short_value(value) -> str:
     """Short repr of an offending value for a one-line error message."""
     if isinstance(value, (float, np.floating)):

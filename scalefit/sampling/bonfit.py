@@ -54,9 +54,9 @@ import pandas as pd
 from .._config import require_x64
 from .._extrapolation import extrapolation_factor
 from .._files import atomic_write_text, json_text
-from .._result import LEVEL, PARAM_COLUMNS, ResultProtocol, frame_from_dict
+from .._result import LEVEL, PARAM_COLUMNS, ResultProtocol
 from ..errors import ArgumentError
-from ._common import short_value, check_level
+from ._common import TARGETS, check_level, check_tails, check_target, short_value
 from .families import available_families
 from .models import (
     ItemData,
@@ -82,7 +82,6 @@ __all__ = [
 ]
 
 DEFAULT_CANDIDATES: tuple[str, ...] = ("kumaraswamy", "beta", "logit_normal")
-TARGETS = ("fresh", "continued")
 _FORMAT = "scalefit.bon/1"
 BON_FILE_FORMAT = "scalefit.bon-file/1"  # `scalefit bon fit -o`: one BonFit per group
 
@@ -606,15 +605,14 @@ def _saved_forecast(bon: "BonFit", N_arr: np.ndarray, target: str, B: int, seed:
     est = np.array([bon.fit.solve_probabilities(bon.data, NN, target=target).mean() for NN in N_arr])
     pop = np.atleast_1d(np.asarray(bon.fit.population(N_arr), float))
     models = bon._models_for_bootstrap()
-    span = dict.fromkeys(bon.plausible_models() if tails == "span" else ())
+    span = bon._span_slots(tails) if B > 0 else {}
     if B > 0:
         solved, expected, chosen = bon._bootstrap_draws(N_arr, target, B, seed, per_model=span)
     else:
         solved, expected, chosen = np.zeros((0, N_arr.size), np.int64), np.zeros((0, N_arr.size)), np.zeros(0, np.int64)
-        span = {}
     return SavedForecast(target, np.asarray(N_arr, float), est, pop, int(bon.data.size), B, seed, tuple(models),
                          np.asarray(chosen, np.int64), solved, expected,
-                         observed_budget=float(np.max(bon.data.attempts)), span=span if len(span) > 1 else {})
+                         observed_budget=float(np.max(bon.data.attempts)), span=span)
 
 
 def _external_backtest(bon: "BonFit", m: int | None, B: int, seed: int, backtest_N=None, select_bootstrap: int = 100):
@@ -832,6 +830,12 @@ class BonFit(ResultProtocol):
         keep[models.index(self.model)] = True
         return tuple(m for m, k in zip(models, keep) if k)
 
+    def _span_slots(self, tails: str) -> dict:
+        """Slots for :meth:`_bootstrap_draws`'s per-model draws: the plausible families when
+        ``tails="span"`` and there is more than one (else nothing to widen by, nothing to draw)."""
+        models = self.plausible_models() if tails == "span" else ()
+        return dict.fromkeys(models) if len(models) > 1 else {}
+
     def predict(self, N, *, target: str = "fresh", level: float = 0.9, num_bootstrap: int = 200,
                 seed: int | None = None, tails: str = "span") -> Forecast:
         """Forecast pass@N (ASR@N) for the observed items with honest intervals.
@@ -864,8 +868,7 @@ class BonFit(ResultProtocol):
         target = check_target(target)
         N_arr = check_budget_list(N)
         B = check_num_bootstrap(num_bootstrap)
-        if tails not in ("choice", "span"):
-            raise ArgumentError(f"`tails` = {tails!r} must be 'choice' or 'span'")
+        check_tails(tails)
         seed = self.seed if seed is None else int(seed)
         est = np.array([self.fit.solve_probabilities(self.data, NN, target=target).mean() for NN in N_arr])
         lower = np.full(N_arr.shape, np.nan)
@@ -874,9 +877,8 @@ class BonFit(ResultProtocol):
         kind = Forecast.interval_kind
         notes = [_unordered_note(self.data, N_arr) if target == "continued" else ""]
         if B > 0:
-            per_model = dict.fromkeys(self.plausible_models() if tails == "span" else ())
+            per_model = self._span_slots(tails)
             solved, expected, chosen = self._bootstrap_draws(N_arr, target, B, seed, per_model=per_model)
-            per_model = per_model if len(per_model) > 1 else {}
             lower, upper = _spanned_interval(solved / self.data.size,
                                              {m: v / self.data.size for m, v in per_model.items()}, level)
             share = {m: float(np.mean(chosen == j)) for j, m in enumerate(self._models_for_bootstrap())}
@@ -1009,8 +1011,7 @@ class BonFit(ResultProtocol):
         B = check_num_bootstrap(num_bootstrap)
         seed = self.seed if seed is None else int(seed)
         N_arr = forecast_grid(self.data, target) if N is None else np.unique(check_budget_list(N))
-        if tails not in ("choice", "span"):
-            raise ArgumentError(f"`tails` = {tails!r} must be 'choice' or 'span'")
+        check_tails(tails)
         fc = _saved_forecast(self, N_arr, target, B, seed, tails)
         if backtest is False or backtest is None:
             return replace(self, forecast=replace(fc, backtest_note="not run (not requested)"))
@@ -1266,12 +1267,6 @@ def _budget_text(data: ItemData) -> str:
 
 def _nrep(fit: BonFit) -> str:
     return "first attempts of every item" if _is_until_success(fit.data) else f"{fit.repeats} random thinnings"
-
-
-def check_target(target: str) -> str:
-    if target not in TARGETS:
-        raise ArgumentError(f"`target` = {target!r} is not one of 'fresh', 'continued'")
-    return target
 
 
 def check_budget_list(N) -> np.ndarray:

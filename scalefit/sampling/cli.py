@@ -24,7 +24,6 @@ Examples
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -34,6 +33,7 @@ import pandas as pd
 from .._cliargs import COUNT, LEVEL, POSITIVE_INT, REPLICATES, SEED, number, number_list
 from .._files import check_input_path
 from ..errors import ArgumentError
+from ._common import TAILS
 
 __all__ = ["add_commands"]
 
@@ -460,7 +460,7 @@ def add_commands(subparsers) -> None:
     s.add_argument("--pool", default="off", choices=["auto", "on", "off"], api="pool",
                    help="groups sharing items (needs --groups): auto fits a pooled model next to each group's own "
                         "and uses it where the internal backtest says it is better; on: always; off (default)")
-    s.add_argument("--tails", default=None, choices=["span", "choice"], api="tails",
+    s.add_argument("--tails", default=None, choices=list(TAILS), api="tails",
                    help="span (default): intervals also span every tail family the internal backtest cannot "
                         "reject; choice: the whole procedure's interval with its model choice alone")
     s.set_defaults(func=_cmd_bon_predict)

@@ -80,13 +80,12 @@ from scipy import special as sp
 
 from .._config import require_x64
 from ..errors import ArgumentError
-from ._common import short_value, check_level
+from ._common import check_level, check_target, short_value
 from .censored import as_item_data
 from .models import ItemData, ItemPosterior, item_data
 
 __all__ = ["PlanResult", "RoundsResult", "plan", "sample_in_rounds", "merge_attempts"]
 
-TARGETS = ("fresh", "continued")
 BUDGET_SCOPES = ("total", "group")
 _Y_BUCKETS = 40  # fresh target: outcomes 0..39 successes, and "40 or more"
 _LADDER_POINTS = 64  # attempt counts per item at which the expected variance is evaluated
@@ -581,8 +580,7 @@ def plan(data, extra_budget, N, *, target: str = "fresh", rounds: int = 1, model
     True
     """
     require_x64()
-    if target not in TARGETS:
-        raise ArgumentError(f"`target` = {target!r} is not one of 'fresh', 'continued'")
+    check_target(target)
     if budget_scope not in BUDGET_SCOPES:
         raise ArgumentError(f"`budget_scope` = {budget_scope!r} is not one of 'total', 'group'")
     budget = _check_int("extra_budget", extra_budget, 1)

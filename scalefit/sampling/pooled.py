@@ -670,7 +670,8 @@ class GroupedBon:
         fit (normal with the inverse observed information), each followed by a draw of the
         realised outcome of every item; independent intervals: :meth:`BonFit.predict` with
         ``independent_bootstrap`` whole-procedure replicates (default ``num_bootstrap``)."""
-        from .bonfit import check_num_bootstrap, check_budget_list, check_target, check_level
+        from ._common import check_level, check_target
+        from .bonfit import check_budget_list, check_num_bootstrap
 
         level = check_level(level)
         target = check_target(target)
