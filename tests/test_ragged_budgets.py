@@ -55,10 +55,10 @@ def test_continued_forecast_below_some_budgets():
 
 
 def test_internal_backtest_thins_each_item_to_its_own_budget():
-    from scalefit.sampling.bonfit import _make_splits
+    from scalefit.sampling.holdout import internal_splits
 
     data = _ragged()
-    sp = _make_splits(data, 4, 2, np.random.default_rng(0))
+    sp = internal_splits(data, 4, 2, seed=0)
     assert np.array_equal(sp.budget, data.n.astype(float))
     for sub in sp.data:
         assert np.array_equal(sub.n, np.maximum(1, data.n // 4))

@@ -207,7 +207,7 @@ def make_bon_curve(n, k, *, targets: Sequence[float] = (1000,), budget_target: f
         :func:`save_bon_curve`.
     """
     from ..sampling import asr_exact, fit_beta_binomial, pass_at_k_interval
-    from ..sampling.bonfit import backtest_budgets, heldout_rate
+    from ..sampling.holdout import hold_out_counts
 
     n = np.atleast_1d(np.asarray(n)).astype(np.int64)
     k = np.atleast_1d(np.asarray(k)).astype(np.int64)
@@ -264,17 +264,15 @@ def make_bon_curve(n, k, *, targets: Sequence[float] = (1000,), budget_target: f
     backtest = None
     if backtest_attempts is not None:
         m = int(backtest_attempts)
-        if not 1 <= m < n_min:
-            raise ArgumentError(f"`backtest_attempts` = {m} must be in [1, {n_min - 1}] (fewer than every n_i)")
-        k_m = rng.hypergeometric(k, n - k, m)
-        fit_m = fit_beta_binomial(np.full(n.shape, m), k_m)
+        split = hold_out_counts(n, k, m, rng, backtest_N, name="backtest_attempts")
+        fit_m = fit_beta_binomial(np.full(n.shape, m), split.k_fit)
         if fit_m.at_boundary or not np.isfinite(fit_m.a):
             raise ArgumentError(f"the backtest fit on {m} attempts is on the boundary ({fit_m.message})")
-        bt_N = backtest_budgets(backtest_N, m, n_min)
         draws_m = _log_draws(fit_m, num_samples, rng)
-        p_m, lo_m, up_m, _ = _conditional_band(bt_N.astype(float), np.full(n.shape, m), k_m, fit_m, draws_m, level)
+        p_m, lo_m, up_m, _ = _conditional_band(split.N.astype(float), np.full(n.shape, m), split.k_fit, fit_m,
+                                               draws_m, level)
         rows = [{"N": int(NN), "predicted": float(p_m[j]), "lower": float(lo_m[j]), "upper": float(up_m[j]),
-                 "empirical": heldout_rate(n, k, k_m, m, NN)} for j, NN in enumerate(bt_N)]
+                 "empirical": float(split.truth[j])} for j, NN in enumerate(split.N)]
         backtest = {"fit_attempts": m, "model": {"a": fit_m.a, "b": fit_m.b}, "rows": rows}
 
     warns = _record_warnings(fit.converged, "Beta-Binomial", fit.message, tg, n_max, backtest, level)

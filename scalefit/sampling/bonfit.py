@@ -70,6 +70,7 @@ from .models import (
     solve_probabilities,
 )
 from .censored import as_item_data
+from .holdout import InternalSplits, hold_out_counts, internal_splits, is_until_success
 
 __all__ = [
     "DEFAULT_CANDIDATES",
@@ -88,56 +89,6 @@ BON_FILE_FORMAT = "scalefit.bon-file/1"  # `scalefit bon fit -o`: one BonFit per
 
 # --------------------------------------------------------------------------------------------
 # internal backtest
-
-
-@dataclass(frozen=True)
-class _Splits:
-    data: list  # ItemData per repeat (thinned observations of every item)
-    budget: np.ndarray  # per-item budget the thinned data must predict
-    truth: np.ndarray  # per-item: solved within that budget (0/1)
-    fraction: int
-    kind: str  # "subsample" | "first"
-
-
-def _is_until_success(data: ItemData) -> bool:
-    if data.until_success is not None:  # a fixed-budget log with attempt order says False
-        return data.until_success
-    return bool(np.any(np.isfinite(data.first_success)))
-
-
-_HYPERGEOMETRIC_LIMIT = 10**9
-
-
-def _make_splits(data: ItemData, fraction: int, repeats: int, rng: np.random.Generator) -> _Splits:
-    if _is_until_success(data):
-        # Sample-until-success log: truncate every item at its first m attempts, m = n_min // f,
-        # where n_min is the budget every item was observed for (broken or not); the truth is exact.
-        n_min = int(data.attempts.min())
-        m = max(1, n_min // fraction)
-        fs = data.first_success
-        hit = np.isfinite(fs) & (fs <= m)
-        n_s = np.where(hit, np.nan_to_num(fs, nan=1.0), m).astype(np.int64)
-        k_s = hit.astype(np.int64)
-        sub = item_data(n_s, k_s, first_success=np.where(hit, fs, np.nan))
-        truth = (np.isfinite(fs) & (fs <= n_min)).astype(float)
-        return _Splits([sub], np.full(data.size, float(n_min)), truth, fraction, "first")
-    if data.has_interval:
-        raise ArgumentError(
-            "`data` holds batch-censored items without first-success attempts: the internal "
-            "backtest cannot thin them; choose a model explicitly (model='beta', ...)"
-        )
-    m = np.maximum(1, data.n // fraction)
-    if np.any(data.n >= _HYPERGEOMETRIC_LIMIT):  # numpy's exact hypergeometric sampler stops there
-        i = int(np.argmax(data.n))
-        raise ArgumentError(
-            f"item {i} has {int(data.n[i])} attempts: the internal backtest thins at most "
-            f"{_HYPERGEOMETRIC_LIMIT - 1} attempts per item; choose a model explicitly (`model=`, e.g. beta)"
-        )
-    subs = []
-    for _ in range(repeats):
-        k_s = rng.hypergeometric(data.k, data.n - data.k, m)
-        subs.append(item_data(m, k_s))
-    return _Splits(subs, data.n.astype(float), (data.k > 0).astype(float), fraction, "subsample")
 
 
 def _weighted_rate(prob: np.ndarray, mult: np.ndarray) -> np.ndarray:
@@ -161,7 +112,7 @@ def _fit_warm(model, rows, W, warm):
     return fit_rows(model, rows, W, theta0=None if warm is None else np.asarray(warm, float))
 
 
-def _internal_scores(models, data: ItemData, splits: _Splits, mult: np.ndarray, warm=None) -> _Internal:
+def _internal_scores(models, data: ItemData, splits: InternalSplits, mult: np.ndarray, warm=None) -> _Internal:
     """Internal backtest for item multiplicities ``mult`` (D, I).
 
     For every thinning r and candidate j the model is refitted on the thinned data of each data
@@ -205,7 +156,7 @@ def _internal_scores(models, data: ItemData, splits: _Splits, mult: np.ndarray, 
 
 def _bootstrap_internal(models, data: ItemData, fraction: int, repeats: int, seed: int, mult: np.ndarray) -> _Internal:
     """Internal backtest on item resamples ``mult``, warm-started from the point fits."""
-    splits = _make_splits(data, fraction, repeats, np.random.default_rng([seed, 2]))
+    splits = internal_splits(data, fraction, repeats, seed)
     point = _internal_scores(models, data, splits, np.ones((1, data.size)))
     warm = [{m: th[m][0] for m in models} for th in point.split_thetas]
     return _internal_scores(models, data, splits, mult, warm=warm)
@@ -577,29 +528,6 @@ class SavedBacktest:
                    np.asarray(obj["empirical"], float), SavedForecast.from_dict(obj["forecast"]))
 
 
-def heldout_rate(n, k, k_m, m: int, N: int) -> float:
-    """Rate of the run continued from the kept m attempts to N, from the held-out attempts: an
-    item solved in the kept ones counts 1, else the unbiased chance that N - m of its n - m other
-    attempts hold one of its k - k_m other successes."""
-    from .passk import pass_at_k
-
-    extra = int(N) - m
-    hit = (k_m > 0).astype(float) if extra == 0 else np.where(
-        k_m > 0, 1.0, pass_at_k(n - m, k - k_m, np.full(n.shape, extra)))
-    return float(np.mean(hit))
-
-
-def backtest_budgets(backtest_N, m: int, n_min: int) -> np.ndarray:
-    """Budgets of an external backtest fitted on m attempts: ``backtest_N`` (checked to lie in
-    [m, n_min]) or six log-spaced budgets from 2m to n_min."""
-    if backtest_N is None:
-        return np.unique(np.round(np.geomspace(min(2 * m, n_min), n_min, 6)).astype(np.int64))
-    bt_N = np.asarray(sorted(int(v) for v in backtest_N), dtype=np.int64)
-    if bt_N.min() < m or bt_N.max() > n_min:
-        raise ArgumentError(f"`backtest_N` must lie in [{m}, {n_min}]")
-    return bt_N
-
-
 def _saved_forecast(bon: "BonFit", N_arr: np.ndarray, target: str, B: int, seed: int,
                     tails: str = "span") -> SavedForecast:
     est = np.array([bon.fit.solve_probabilities(bon.data, NN, target=target).mean() for NN in N_arr])
@@ -618,7 +546,7 @@ def _saved_forecast(bon: "BonFit", N_arr: np.ndarray, target: str, B: int, seed:
 def _external_backtest(bon: "BonFit", m: int | None, B: int, seed: int, backtest_N=None, select_bootstrap: int = 100):
     """(SavedBacktest or None, note): the external backtest of :meth:`BonFit.with_forecast`."""
     d = bon.data
-    if not (np.all(d.extra == 0) and not _is_until_success(d)):
+    if not (np.all(d.extra == 0) and not is_until_success(d)):
         return None, "not run: the items are not plain counts (censored or sample-until-success attempts)"
     n, k = np.asarray(d.n, np.int64), np.asarray(d.k, np.int64)
     n_min = int(n.min())
@@ -626,20 +554,15 @@ def _external_backtest(bon: "BonFit", m: int | None, B: int, seed: int, backtest
         m = n_min // 10
         if m < 1:
             return None, f"not run: fewer than 10 attempts on some item ({n_min}), too few to hold any out"
-    elif not 1 <= m < n_min:
-        raise ArgumentError(f"`backtest` = {m} attempts must be in [1, {n_min - 1}] (fewer than every item's)")
-    rng = np.random.default_rng([seed, 7])
-    k_m = rng.hypergeometric(k, n - k, m)
-    bt_N = backtest_budgets(backtest_N, m, n_min)
+    split = hold_out_counts(n, k, m, np.random.default_rng([seed, 7]), backtest_N)
     try:  # the whole default procedure (candidates, internal backtest, choice) on the kept attempts
-        bon_m = fit_bon(np.full(n.shape, m), k_m, model=bon.model if bon.selection != "auto" else "auto",
+        bon_m = fit_bon(np.full(n.shape, m), split.k_fit, model=bon.model if bon.selection != "auto" else "auto",
                         candidates=bon.candidates, fraction=bon.fraction, repeats=bon.repeats, seed=seed, z=bon.z,
                         select_bootstrap=select_bootstrap)
     except ArgumentError as exc:
         return None, f"not run: the procedure cannot be fitted on {m} attempts per item ({exc})"
-    fc = _saved_forecast(bon_m, bt_N.astype(float), "continued", B, seed)
-    emp = np.array([heldout_rate(n, k, k_m, m, NN) for NN in bt_N])
-    return SavedBacktest(m, bon_m.model, dict(bon_m.fit.params), emp, fc), ""
+    fc = _saved_forecast(bon_m, split.N.astype(float), "continued", B, seed)
+    return SavedBacktest(m, bon_m.model, dict(bon_m.fit.params), split.truth, fc), ""
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -1266,7 +1189,7 @@ def _budget_text(data: ItemData) -> str:
 
 
 def _nrep(fit: BonFit) -> str:
-    return "first attempts of every item" if _is_until_success(fit.data) else f"{fit.repeats} random thinnings"
+    return "first attempts of every item" if is_until_success(fit.data) else f"{fit.repeats} random thinnings"
 
 
 def check_budget_list(N) -> np.ndarray:
@@ -1446,7 +1369,7 @@ def fit_bon(data, k=None, *, model: str = "auto", candidates=DEFAULT_CANDIDATES,
     score = pd.DataFrame({"model": list(models)})
     gain_se = np.zeros(len(models))
     if model == "auto" and len(models) > 1:
-        splits = _make_splits(data, fraction, repeats, np.random.default_rng([seed, 2]))
+        splits = internal_splits(data, fraction, repeats, seed)
         internal = _internal_scores(models, data, splits, np.ones((1, data.size)))
         if select_bootstrap:
             boot = _bootstrap_internal(models, data, fraction, repeats, seed, item_resamples(data.size, select_bootstrap, seed))
