@@ -30,6 +30,7 @@ import argparse
 import json
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +57,7 @@ def _record(rows, group, rep, design, fc, truth, Ns, seconds, extra=None):
 
 def pythia(args, rows):
     from scalefit.sampling import item_data, mean_pass_at_k, sample_in_rounds
+    from scalefit.sampling.holdout import AttemptPool, thin_counts
 
     frame = pd.read_csv(shared_data_dir() / "repeated_sampling" / "pythia_math_final_counts.csv")
     Ns = [1000.0, 10000.0]
@@ -68,7 +70,7 @@ def pythia(args, rows):
             rng = np.random.default_rng([args.seed, r])
             # uniform design: budget per problem, drawn without replacement
             t0 = time.perf_counter()
-            k_u = rng.hypergeometric(c_full, n_full - c_full, args.pythia_budget)
+            k_u = thin_counts(n_full, c_full, args.pythia_budget, rng)
             if k_u.sum() == 0:
                 print(f"{model} repeat {r}: no success in the uniform design; skipped")
                 continue
@@ -77,16 +79,10 @@ def pythia(args, rows):
             # planned design: a uniform first round, then planned rounds from what is left
             t0 = time.perf_counter()
             rng = np.random.default_rng([args.seed, r, 1])
-            k0 = rng.hypergeometric(c_full, n_full - c_full, args.first)
-            pool_c = c_full - k0
-            pool_n = n_full - args.first
-
-            def sampler(a, pool=[pool_n, pool_c], rng=rng):
-                succ = rng.hypergeometric(pool[1], pool[0] - pool[1], a)
-                pool[0] = pool[0] - a
-                pool[1] = pool[1] - succ
-                return succ
-
+            pool = AttemptPool(n_full, c_full)
+            k0 = pool.draw(args.first, rng)
+            pool_n = pool.n
+            sampler = partial(pool.draw, rng=rng)
             data0 = item_data(args.first, k0)
             if k0.sum() == 0:
                 print(f"{model} repeat {r}: no success in the first round; skipped")
@@ -107,15 +103,9 @@ def pythia(args, rows):
                 # the same first round, planned with the population parameters' uncertainty counted
                 t0 = time.perf_counter()
                 rng = np.random.default_rng([args.seed, r, 1])
-                k0 = rng.hypergeometric(c_full, n_full - c_full, args.first)
-                pool2 = [n_full - args.first, c_full - k0]
-
-                def sampler2(a, pool=pool2, rng=rng):
-                    succ = rng.hypergeometric(pool[1], pool[0] - pool[1], a)
-                    pool[0] = pool[0] - a
-                    pool[1] = pool[1] - succ
-                    return succ
-
+                pool2 = AttemptPool(n_full, c_full)
+                k0 = pool2.draw(args.first, rng)
+                sampler2 = partial(pool2.draw, rng=rng)
                 res = sample_in_rounds(item_data(args.first, k0), sampler2, (args.pythia_budget - args.first) * I, Ns[-1],
                                        rounds=args.rounds, target="fresh", model=args.plan_model,
                                        max_attempts=n_full - args.first, forecast_N=Ns, num_bootstrap=args.bootstrap,
@@ -130,11 +120,12 @@ def pythia(args, rows):
 
                 t0 = time.perf_counter()
                 rng = np.random.default_rng([args.seed, r, 1])
-                k0 = rng.hypergeometric(c_full, n_full - c_full, args.first)
+                pool3 = AttemptPool(n_full, c_full)
+                k0 = pool3.draw(args.first, rng)
                 zero = k0 == 0
                 share = (args.pythia_budget - args.first) * I // max(int(zero.sum()), 1)
                 add = np.where(zero, np.minimum(share, n_full - args.first), 0)
-                k_add = rng.hypergeometric(c_full - k0, n_full - args.first - (c_full - k0), add)
+                k_add = pool3.draw(add, rng)
                 data_e = item_data(args.first + add, k0 + k_add)
                 family = fit_bon(item_data(args.first, k0), seed=args.seed + r).model
                 bon = fit_bon(data_e, model=family, seed=args.seed + r)
