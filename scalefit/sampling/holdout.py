@@ -59,7 +59,15 @@ HYPERGEOMETRIC_LIMIT = 10**9
 
 def thin_counts(n, k, m, rng: np.random.Generator) -> np.ndarray:
     """Successes among ``m`` of each item's ``n`` attempts drawn without replacement (``k`` of
-    them successes): hypergeometric draws, 0 <= result <= min(k, m).  ``m`` broadcasts."""
+    them successes): hypergeometric draws, 0 <= result <= min(k, m).  ``m`` broadcasts.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scalefit.sampling.holdout import thin_counts
+    >>> thin_counts(np.array([100, 100]), np.array([0, 100]), 10, np.random.default_rng(0)).tolist()
+    [0, 10]
+    """
     return rng.hypergeometric(k, n - k, m)
 
 
