@@ -197,10 +197,7 @@ class PosteriorFit(PosteriorMixin):
 
     # ------------------------------------------------------------------ prediction
     def _input_arrays(self, at) -> dict[str, np.ndarray]:
-        from ..fit.result import FitResult
-
-        # the point-fit input handling (same semantics and messages; it reads law, inputs, frame)
-        X = FitResult._input_arrays(self, at)
+        X = self.law.input_arrays(at, self.inputs, self.frame)
         for n, v in X.items():
             bad = ~np.isfinite(v) | ((v <= 0) if self.law.positive_inputs else False)
             if np.any(bad):
