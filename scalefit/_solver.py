@@ -357,8 +357,10 @@ def newton_minimize(
         return s._replace(trial=trial, settled=settled)
 
     inf = jnp.asarray(jnp.inf, x0.dtype)
-    init = _Loop(x0, x0, inf, jnp.full((n,), inf), eye, jnp.asarray(R.lam0, x0.dtype), jnp.zeros((), jnp.int32),
-                 jnp.zeros((), jnp.int32), jnp.zeros((), bool), jnp.asarray(0, jax.dtypes.canonicalize_dtype(jnp.int64)))
+    zero = jnp.zeros((), jnp.int32)
+    code = jnp.asarray(int(RUNNING), jax.dtypes.canonicalize_dtype(jnp.int64))
+    init = _Loop(x0, x0, inf, jnp.full((n,), inf), eye, jnp.asarray(R.lam0, x0.dtype), zero, zero,
+                 jnp.zeros((), bool), code)
 
     def running(s):
         return (s.status == RUNNING) & (s.it < max_iter + 1)

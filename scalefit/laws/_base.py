@@ -160,7 +160,8 @@ class ScalingLaw:
             for n in names:
                 col = n if n in at.columns else columns.get(n)
                 if col not in at.columns:
-                    raise ArgumentError(f"`at` lacks a column for input `{n}` (looked for `{n}` and `{columns.get(n)}`)")
+                    raise ArgumentError(
+                        f"`at` lacks a column for input `{n}` (looked for `{n}` and `{columns.get(n)}`)")
                 out[n] = at[col].to_numpy(np.float64)
             return out
         if isinstance(at, Mapping):
