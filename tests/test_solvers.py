@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from scalefit import _solver
+from scalefit import _roots, _solver
 from scalefit._solver import (
     DECREMENT_REL,
     LEVENBERG,
@@ -256,3 +256,17 @@ def test_vmapped_solver_matches_single_solves():
         assert int(batch.it[i]) == int(one.it)
         np.testing.assert_allclose(np.asarray(batch.x[i]), np.asarray(one.x), atol=_tolerance(p, Status.GTOL, 0.0))
     assert int(batch.it[3]) == 0  # a start at the minimum stops at once, while its batch mates run on
+
+
+def test_the_one_root_finder_brackets_known_roots():
+    """``_roots.bisect`` (NumPy) and ``bisect_jax`` (vmapped here, as the posterior budgets use it)
+    halve a bracket around a monotone crossing: after k halvings of [lo, hi] the bracket is
+    (hi - lo) / 2^k wide and holds the root (checked against the closed-form roots of x^3 = c)."""
+    c = np.array([0.001, 0.5, 8.0, 1e3])
+    lo, hi = _roots.bisect(lambda x: x ** 3 < c, np.zeros(4), np.full(4, 20.0), iters=200, xtol=1e-12)
+    assert np.all((lo <= np.cbrt(c)) & (np.cbrt(c) <= hi)) and np.max(hi - lo) < 1e-12
+    lo_j, hi_j = jax.jit(jax.vmap(lambda t: _roots.bisect_jax(lambda x: x ** 3 < t, 0.0, 20.0, iters=40)))(
+        jnp.asarray(c))
+    width = 20.0 / 2 ** 40
+    np.testing.assert_allclose(np.asarray(hi_j - lo_j), width, rtol=1e-12)
+    assert np.all((np.asarray(lo_j) <= np.cbrt(c)) & (np.cbrt(c) <= np.asarray(hi_j)))
