@@ -190,6 +190,11 @@ class Rules:
     ``min_step`` relative.  ``settle_decrement``: a nearly undamped (``λ`` at its rejection floor)
     Newton step predicting a decrease below this fraction of ``max(1, |f|)`` stops with ``FTOL``.
     ``small_solve``: closed-form solves for up to 3 parameters (:func:`solve_small`).
+    ``start_outside``: evaluate the start before the loop and let each iteration step, then
+    evaluate; otherwise the start is the loop's first trial and each iteration evaluates, then
+    steps (``fgh`` is compiled once: half the compile time).  The two layouts do the same
+    arithmetic, but XLA fuses them differently, so results can differ in the last bits; each
+    preset keeps the layout its fits' reference numbers were recorded with.
     """
 
     marquardt: bool
