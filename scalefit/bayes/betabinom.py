@@ -31,6 +31,7 @@ from jax.scipy.special import gammaln
 
 from .._config import require_x64
 from ..errors import ArgumentError
+from .._roots import bisect
 from ..params import Param, ParamSpec, Prior
 from ..sampling._special import log_beta_fail
 from . import _idata
@@ -177,16 +178,9 @@ def _bisect_budget(fail_fn, tau, S, lo=-5.0, hi=80.0, iters=200, target=None):
     """Per-draw real N (log-bisection) with f(log N) = tau for an increasing f(logN (S,)) -> (S,)
     (``target`` may give a per-draw tau)."""
     tau = np.full(S, tau, dtype=np.float64) if target is None else np.asarray(target, dtype=np.float64)
-    lo_ = np.full(S, float(lo))
-    hi_ = np.full(S, float(hi))
     reach = fail_fn(np.full(S, float(hi))) >= tau
-    for _ in range(iters):
-        mid = 0.5 * (lo_ + hi_)
-        below = fail_fn(mid) < tau
-        lo_ = np.where(below, mid, lo_)
-        hi_ = np.where(below, hi_, mid)
-        if np.max(hi_ - lo_) < 1e-10:
-            break
+    lo_, hi_ = bisect(lambda x: fail_fn(x) < tau, np.full(S, float(lo)), np.full(S, float(hi)), iters=iters,
+                      xtol=1e-10)
     return np.where(reach, np.exp(0.5 * (lo_ + hi_)), np.inf)
 
 

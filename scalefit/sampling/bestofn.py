@@ -27,6 +27,7 @@ from scipy.stats import norm
 
 from .._config import require_x64
 from ..errors import ArgumentError
+from .._roots import bisect_jax
 from ._common import Interval, short_value, as_counts, as_positive, as_probability, check_level, is_concrete
 from ._special import log1mexp, log_beta_fail, log_beta_ratio, log_gamma_ratio
 
@@ -178,15 +179,8 @@ def asr_asymptotic(N, a, b, correction: str = "none"):
 def _budget_exact(target_logf, a, b):
     """Real N with log F(N) = target (bisection on log N, then two Newton polishes)."""
 
-    def body(_, lo_hi):
-        lo, hi = lo_hi
-        mid = 0.5 * (lo + hi)
-        too_small = log_beta_fail(jnp.exp(mid), a, b) > target_logf
-        return jnp.where(too_small, mid, lo), jnp.where(too_small, hi, mid)
-
-    lo, hi = jax.lax.fori_loop(
-        0, 120, body, (jnp.full_like(target_logf, -700.0), jnp.full_like(target_logf, 700.0))
-    )
+    lo, hi = bisect_jax(lambda u: log_beta_fail(jnp.exp(u), a, b) > target_logf,
+                        jnp.full_like(target_logf, -700.0), jnp.full_like(target_logf, 700.0), iters=120)
     u = 0.5 * (lo + hi)
 
     def newton(u, _):

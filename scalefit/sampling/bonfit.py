@@ -56,6 +56,7 @@ from .._extrapolation import extrapolation_factor
 from .._files import atomic_write_text, json_text
 from .._result import LEVEL, PARAM_COLUMNS, ResultProtocol
 from ..errors import ArgumentError
+from .._roots import bisect
 from ._common import TARGETS, check_level, check_tails, check_target, short_value
 from .families import available_families
 from .models import (
@@ -1217,7 +1218,8 @@ def _solve_budget(model, thetas, data: ItemData, rates, target, max_budget) -> n
     The rate is evaluated on a log grid of N (8 points per decade, one vectorised call per grid
     point, stopping once every theta has reached every target) and the crossing is interpolated
     linearly in (log N, log(1 - rate)), where the failure curve is close to a power law; for a
-    single theta the bracket is then refined by bisection to ~1e-9 relative.  inf where the rate
+    single theta the bracket is then refined by bisection (:func:`scalefit._roots.bisect`) to ~1e-9
+    relative.  inf where the rate
     is not reached by ``max_budget``.
     """
     T = thetas.shape[0]
@@ -1232,31 +1234,16 @@ def _solve_budget(model, thetas, data: ItemData, rates, target, max_budget) -> n
         if np.all(cols[-1] >= rates.max()):
             break
     grid = full_grid[: len(cols)]
-    curve = np.maximum.accumulate(np.stack(cols, axis=1), axis=1)  # monotone in N up to rounding
-    out = np.full((T, rates.size), np.inf)
-    lg = np.log(grid)
-    with np.errstate(divide="ignore"):
-        y = np.log1p(-np.minimum(curve, 1.0))
-    for r, tau in enumerate(rates):
-        reach = curve >= tau
-        first = np.argmax(reach, axis=1)
-        ok = reach.any(axis=1)
-        for t in np.flatnonzero(ok):
-            j = first[t]
-            if j == 0:
-                out[t, r] = grid[0]
+    curve = np.stack(cols, axis=1)
+    out = np.stack([_budget_crossings(grid, curve, tau) for tau in rates], axis=1)
+    if T == 1:
+        lg, reached = np.log(grid), np.maximum.accumulate(curve[0])
+        for r, tau in enumerate(rates):
+            j = int(np.argmax(reached >= tau))
+            if j == 0:  # reached at the first budget, or never
                 continue
-            yt = math.log1p(-tau)
-            y0, y1 = y[t, j - 1], y[t, j]
-            frac = 0.5 if not np.isfinite(y1) or y1 == y0 else (yt - y0) / (y1 - y0)
-            out[t, r] = math.exp(lg[j - 1] + min(max(frac, 0.0), 1.0) * (lg[j] - lg[j - 1]))
-            if T == 1:
-                lo, hi = lg[j - 1], lg[j]
-                for _ in range(40):
-                    mid = 0.5 * (lo + hi)
-                    val = solve_probabilities(model, thetas, data, math.exp(mid), target).mean()
-                    lo, hi = (lo, mid) if val >= tau else (mid, hi)
-                out[t, r] = math.exp(hi)
+            below = lambda x: solve_probabilities(model, thetas, data, math.exp(x), target).mean() < tau  # noqa: E731
+            out[0, r] = math.exp(bisect(below, lg[j - 1], lg[j], iters=40)[1])
     return out
 
 
