@@ -104,7 +104,7 @@ sp.plot_passuntil(task["N"], task["pu"], lower=task["lower"], upper=task["upper"
 inst = fit_instance_laws(obs["N"].to_numpy(), obs["r"].to_numpy(), obs["K"].to_numpy(), obs["instance"].to_numpy(),
                          censored=obs["censored"].to_numpy())
 iv_inst = inst.predict_interval(grid, num_samples=500 if QUICK else 2000)
-print(f"instance-level PU({TARGET_N:.0e}) = {inst.predict(TARGET_N):.4f}")
+print(f"instance-level PU({TARGET_N:.0e}) = {inst.predict_values(TARGET_N):.4f}")
 sp.plot_passuntil(task["N"], task["pu"], lower=task["lower"], upper=task["upper"], fit_N=grid,
                   fit=iv_inst.estimate, fit_lower=iv_inst.lower, fit_upper=iv_inst.upper, scale="pu",
                   label="instance-level laws", target_N=TARGET_N, level=0.95)

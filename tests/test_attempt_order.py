@@ -105,7 +105,7 @@ def test_continued_forecast_uses_exact_first_n_outcomes(tmp_path, capsys):
     frame = load_attempts(path)
     bon = fit_bon(frame, model="beta")  # the loader's frame goes to the fitter as is
     assert bon.data.until_success is False  # a fixed-budget log: thinned, not truncated, in backtests
-    fc = bon.predict([10, 100], target="continued", num_bootstrap=0)
+    fc = bon.predict_forecast([10, 100], target="continued", num_bootstrap=0)
     assert fc.note == ""
     # every item got more than 10 attempts: the rate at 10 is the share of first successes <= 10,
     # whatever the model (exact counting, so equality up to float rounding of a mean of 30 terms)

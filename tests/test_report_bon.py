@@ -48,7 +48,7 @@ def test_cli_report_on_a_bon_fit_states_forecast_and_interval(saved, capsys):
 
     bon = BonFit.from_dict(json.loads(fit_json.read_text())["groups"][0]["fit"])
     # the saved forecast holds BonFit.predict's numbers: same replicates, same seed (1000 is on the grid)
-    fc = bon.predict([1000.0], num_bootstrap=B, level=0.9).table.iloc[0]
+    fc = bon.predict_forecast([1000.0], num_bootstrap=B, level=0.9).table.iloc[0]
     saved_row = bon.forecast.table(0.9, [1000.0]).iloc[0]
     assert [saved_row[c] for c in ("estimate", "lower", "upper")] == [fc[c] for c in ("estimate", "lower", "upper")]
     assert fc["lower"] < fc["estimate"] < fc["upper"]

@@ -83,7 +83,7 @@ def _draw_bon_fit(result, ax, options):
     if result.forecast is not None:
         table = result.forecast.predict()
     else:  # point forecast only: per-item probabilities under the fitted model, nothing refitted
-        table = result.predict(_budget_grid(np.max(result.data.attempts)), num_bootstrap=0).predict()
+        table = result.predict(_budget_grid(np.max(result.data.attempts)), num_bootstrap=0)
     return _curve(table, ax=ax, observed_budget=float(np.max(result.data.attempts)),
                   observed=result.observed_rate, label=f"forecast ({result.model})", **options)
 
@@ -173,7 +173,7 @@ def _plot_batch(batch, ax):
 def _plot_task_law(fit, ax):
     hi = fit.N_max if np.isfinite(fit.N_max) else float(np.exp(getattr(fit, "log_n_mean", np.log(1e9)))) * 10.0
     N = np.geomspace(hi / 1e3, hi * 10.0, 60)
-    t = fit.predict_table(N)
+    t = fit.predict(N)
     with style():
         fig, ax = new_figure(ax)
         ax.plot(N, t["estimate"], color=PALETTE["blue"], label="task law")

@@ -242,7 +242,7 @@ def item_resamples(I: int, B: int, seed: int) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Forecast(ResultProtocol):
-    """pass@N (ASR@N) forecasts with intervals from :meth:`BonFit.predict` (immutable).
+    """pass@N (ASR@N) forecasts with intervals from :meth:`BonFit.predict_forecast` (immutable).
 
     ``table`` has one row per budget N: ``N``, ``estimate``, ``lower``, ``upper`` and
     ``extrapolation`` (N over the largest observed budget; absent in forecasts made before
@@ -278,10 +278,10 @@ class Forecast(ResultProtocol):
         """The forecast table (``N``, ``estimate``, ``lower``, ``upper``, ``extrapolation``).
 
         A forecast holds intervals at its own ``level`` only: another ``level`` raises (ask
-        :meth:`BonFit.predict` for it)."""
+        :meth:`BonFit.predict_forecast` for it)."""
         if level is not None and not math.isclose(float(level), self.level):
             raise ArgumentError(f"`level` = {level:g}: this forecast holds {self.level:.0%} intervals only; "
-                                "forecast again with BonFit.predict(N, level=...)")
+                                "forecast again with BonFit.predict_forecast(N, level=...)")
         return self.table.copy()
 
     def param_table(self, level: float = LEVEL) -> pd.DataFrame:
@@ -419,6 +419,10 @@ class SavedForecast(ResultProtocol):
         union of the percentile intervals (empty: the choice interval alone).
     backtest : SavedBacktest, optional
         External backtest (``None``: not run; ``backtest_note`` says why).
+    plan : dict, optional
+        The sampling planner's recommendation saved with the forecast (``scalefit bon fit -o``;
+        :func:`scalefit.report.bestofn.with_plan`), which the report's plan page shows as saved
+        (``None``: no plan was saved).
     """
 
     target: str
@@ -437,6 +441,7 @@ class SavedForecast(ResultProtocol):
     #: largest observed budget (attempts per item) of the fitted data; NaN in files saved before it was kept
     observed_budget: float = float("nan")
     span: dict = field(default_factory=dict)
+    plan: dict | None = None
 
     JSON_WHAT = "saved best-of-N forecast"
     converged = True
@@ -532,7 +537,8 @@ class SavedForecast(ResultProtocol):
                 "chosen": self.chosen.tolist(), "solved": self.solved.tolist(), "expected": self.expected.tolist(),
                 "backtest": None if self.backtest is None else self.backtest.to_dict(),
                 "backtest_note": self.backtest_note, "span": {m: v.tolist() for m, v in self.span.items()},
-                **({"observed_budget": self.observed_budget} if math.isfinite(self.observed_budget) else {})}
+                **({"observed_budget": self.observed_budget} if math.isfinite(self.observed_budget) else {}),
+                **({"plan": self.plan} if self.plan is not None else {})}
 
     @classmethod
     def from_dict(cls, obj: dict) -> "SavedForecast":
@@ -544,7 +550,8 @@ class SavedForecast(ResultProtocol):
                    np.asarray(obj["solved"], np.int64).reshape(-1, G), np.asarray(obj["expected"], float).reshape(-1, G),
                    None if bt is None else SavedBacktest.from_dict(bt), str(obj.get("backtest_note") or ""),
                    float(obj.get("observed_budget") or np.nan),
-                   {m: np.asarray(v, np.int64).reshape(-1, G) for m, v in (obj.get("span") or {}).items()})
+                   {m: np.asarray(v, np.int64).reshape(-1, G) for m, v in (obj.get("span") or {}).items()},
+                   dict(obj["plan"]) if obj.get("plan") is not None else None)
 
 
 @dataclass(frozen=True, eq=False)
@@ -740,9 +747,9 @@ class BonFit(ResultProtocol):
 
     Result protocol (docs/results.md): ``converged``/``message`` are the chosen model's;
     ``param_table`` lists its parameters (no parameter interval: the whole-procedure bootstrap
-    gives intervals for forecasts); :meth:`predict` returns a :class:`Forecast` (whose own
-    ``predict()`` is the protocol DataFrame) because forecasting runs the bootstrap;
-    :meth:`predict_table` gives the DataFrame directly.
+    gives intervals for forecasts); :meth:`predict` returns the protocol DataFrame;
+    :meth:`predict_forecast` the :class:`Forecast` behind it (how it was made: model choice
+    shares, notes).
     """
 
     data: ItemData
@@ -785,11 +792,18 @@ class BonFit(ResultProtocol):
         """The chosen model's parameters (:meth:`MixingFit.param_table`)."""
         return self.fit.param_table(level)
 
+    def predict(self, N, *, level: float = LEVEL, target: str = "fresh", num_bootstrap: int = 200,
+                seed: int | None = None, tails: str = "span") -> pd.DataFrame:
+        """Forecast pass@N (ASR@N) as the protocol DataFrame: ``N``, ``estimate``, ``lower``,
+        ``upper``, ``extrapolation`` (the table of :meth:`predict_forecast`, which takes the same
+        arguments and also returns how the forecast was made: model choice shares, notes)."""
+        return self.predict_forecast(N, target=target, level=level, num_bootstrap=num_bootstrap, seed=seed,
+                                     tails=tails).predict()
+
     def predict_table(self, N, *, level: float = LEVEL, target: str = "fresh", num_bootstrap: int = 200,
-                       seed: int | None = None) -> pd.DataFrame:
-        """:meth:`predict` as the protocol DataFrame (``N``, ``estimate``, ``lower``, ``upper``,
-        ``extrapolation``)."""
-        return self.predict(N, target=target, level=level, num_bootstrap=num_bootstrap, seed=seed).predict()
+                      seed: int | None = None) -> pd.DataFrame:
+        """Deprecated name of :meth:`predict` (same DataFrame)."""
+        return self.predict(N, target=target, level=level, num_bootstrap=num_bootstrap, seed=seed)
 
     @property
     def observed_rate(self) -> float:
@@ -836,9 +850,11 @@ class BonFit(ResultProtocol):
         models = self.plausible_models() if tails == "span" else ()
         return dict.fromkeys(models) if len(models) > 1 else {}
 
-    def predict(self, N, *, target: str = "fresh", level: float = 0.9, num_bootstrap: int = 200,
-                seed: int | None = None, tails: str = "span") -> Forecast:
-        """Forecast pass@N (ASR@N) for the observed items with honest intervals.
+    def predict_forecast(self, N, *, target: str = "fresh", level: float = LEVEL, num_bootstrap: int = 200,
+                         seed: int | None = None, tails: str = "span") -> Forecast:
+        """Forecast pass@N (ASR@N) for the observed items with honest intervals, as a
+        :class:`Forecast` (what ``BonFit.predict`` returned in scalefit 0.1; :meth:`predict`
+        returns its table).
 
         Parameters
         ----------
@@ -995,7 +1011,7 @@ class BonFit(ResultProtocol):
 
         The forecast holds, on the budget grid ``N`` (default :func:`forecast_grid`: 8 budgets
         per decade from 1 to 1000x the largest observed budget), the point estimate, the chosen model's population curve and
-        the ``num_bootstrap`` whole-procedure replicates of :meth:`predict` (same seed, same
+        the ``num_bootstrap`` whole-procedure replicates of :meth:`predict_forecast` (same seed, same
         numbers, the same ``tails``): items solved in each replicate's realised run, its
         expected rate, and the plausible families' draws that widen the interval.  Any interval
         level and any budget within the grid are then read from these draws.
@@ -1172,6 +1188,17 @@ def _check_saved_forecast(f) -> None:
     for key in ("n_items", "num_bootstrap", "seed"):
         f.get(key, "count")
     f.get("observed_budget", "number", required=False)
+    pl = f.sub("plan") if f.record.get("plan") is not None else None
+    if pl is not None:  # the planner's recommendation, as the report's plan page reads it
+        pl.get("N", "number")
+        pl.get("target", "str")
+        for key in ("budget", "allocated", "items", "items_sampled"):
+            pl.get(key, "count")
+        for key in ("estimate", "sd_now", "sd_after"):
+            pl.get(key, "number")
+        for key in ("by_successes", "top"):
+            pl.get(key, "list[object]")
+        pl.get("sd_curve", "object")
     f.get("models", "list[str]")
     chosen = f.get("chosen", "list[count]")
     B = f.record.get("num_bootstrap") if isinstance(f.record.get("num_bootstrap"), int) else None
@@ -1493,7 +1520,7 @@ def fit_bon(data, k=None, *, model: str = "auto", candidates=DEFAULT_CANDIDATES,
 def forecast(data, k=None, N=None, *, target: str = "fresh", level: float = 0.9, num_bootstrap: int = 200,
              model: str = "auto", candidates=DEFAULT_CANDIDATES, fraction: int = 4, repeats: int = 4,
              seed: int = 0, z: float = 1.645, select_bootstrap: int = 100) -> Forecast:
-    """One call: :func:`fit_bon` then :meth:`BonFit.predict` (see both).
+    """One call: :func:`fit_bon` then :meth:`BonFit.predict_forecast` (see both; returns the Forecast).
 
     Examples
     --------
@@ -1509,4 +1536,4 @@ def forecast(data, k=None, N=None, *, target: str = "fresh", level: float = 0.9,
         raise ArgumentError("`N` is required: the budget(s) to forecast")
     bon = fit_bon(data, k, model=model, candidates=candidates, fraction=fraction, repeats=repeats, seed=seed, z=z,
                   select_bootstrap=select_bootstrap)
-    return bon.predict(N, target=target, level=level, num_bootstrap=num_bootstrap, seed=seed)
+    return bon.predict_forecast(N, target=target, level=level, num_bootstrap=num_bootstrap, seed=seed)
