@@ -199,10 +199,10 @@ def _plot_budget(bf, ax):
         lo, hi = _band(t)
         if lo is not None:
             yerr = np.clip([est - lo, hi - est], 0, None)[:, ok]
-            ax.errorbar(t["target_rate"][ok], est[ok], yerr=yerr, fmt="o", color=PALETTE["blue"], capsize=3,
+            ax.errorbar(t["rate"][ok], est[ok], yerr=yerr, fmt="o", color=PALETTE["blue"], capsize=3,
                         label=f"budget ({bf.level:.0%} interval)")
         else:
-            ax.plot(t["target_rate"][ok], est[ok], "o", color=PALETTE["blue"], label="budget")
+            ax.plot(t["rate"][ok], est[ok], "o", color=PALETTE["blue"], label="budget")
         ax.set_yscale("log")
         ax.set_xlabel("target pass@N")
         ax.set_ylabel("attempts per item N")

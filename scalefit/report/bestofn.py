@@ -171,7 +171,7 @@ def _record_metadata(seed: int, n, k, source, command) -> dict:
 
 
 def make_bon_curve(n, k, *, targets: Sequence[float] = (1000,), budget_target: float | None = None,
-                   N_max: float | None = None, level: float = 0.95, num_samples: int = 400, seed: int = 0,
+                   N_max: float | None = None, level: float = 0.9, num_samples: int = 400, seed: int = 0,
                    backtest_attempts: int | None = None, backtest_N: Sequence[int] | None = None,
                    metric: str = "ASR", title: str | None = None, source: str | None = None,
                    command: str | None = None) -> dict:
@@ -451,7 +451,7 @@ def saved_bon_record(bon, *, targets: Sequence[float] | None = None, budget_targ
         rows = fc.backtest.rows(level)
         backtest = {"fit_attempts": fc.backtest.fit_attempts,
                     "model": {"name": fc.backtest.model, **fc.backtest.params},
-                    "rows": [{"N": int(r.N), "predicted": float(r.predicted), "lower": float(r.lower),
+                    "rows": [{"N": int(r.N), "predicted": float(r.estimate), "lower": float(r.lower),
                               "upper": float(r.upper), "empirical": float(r.empirical)} for r in rows.itertuples()]}
 
     check = _backtest_check(bon, fc, level)

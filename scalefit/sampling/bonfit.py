@@ -528,7 +528,7 @@ class SavedForecast(ResultProtocol):
             tail = (1.0 - level) / 2.0
             lo, hi = (float(np.quantile(per, q, method="inverted_cdf")) for q in (tail, 1.0 - tail))
             lo, hi = (math.inf if v >= 1e300 else v for v in (lo, hi))
-        return {"target_rate": tau, "estimate": est, "lower": lo, "upper": hi}
+        return {"rate": tau, "estimate": est, "lower": lo, "upper": hi, "target_rate": tau}
 
     def to_dict(self) -> dict:
         return {"target": self.target, "N": self.N.tolist(), "estimate": self.estimate.tolist(),
@@ -568,11 +568,12 @@ class SavedBacktest:
     forecast: SavedForecast
 
     def rows(self, level: float = 0.9) -> pd.DataFrame:
-        """``N``, ``predicted``, ``lower``, ``upper``, ``empirical`` at ``level``."""
+        """``N``, ``estimate``, ``lower``, ``upper``, ``empirical`` at ``level`` (``predicted``:
+        ``estimate`` under its deprecated name)."""
         t = self.forecast.table(level)
-        return pd.DataFrame({"N": t["N"].to_numpy(), "predicted": t["estimate"].to_numpy(),
+        return pd.DataFrame({"N": t["N"].to_numpy(), "estimate": t["estimate"].to_numpy(),
                              "lower": t["lower"].to_numpy(), "upper": t["upper"].to_numpy(),
-                             "empirical": self.empirical})
+                             "empirical": self.empirical, "predicted": t["estimate"].to_numpy()})
 
     def to_dict(self) -> dict:
         return {"fit_attempts": self.fit_attempts, "model": self.model, "params": dict(self.params),
@@ -653,10 +654,11 @@ def _external_backtest(bon: "BonFit", m: int | None, B: int, seed: int, backtest
 class BudgetForecast(ResultProtocol):
     """Budgets N needed for target rates, with intervals (see :meth:`BonFit.budget`).
 
-    ``table``: ``target_rate``, ``estimate``, ``lower``, ``upper`` (inf: not reachable under
+    ``table``: ``rate``, ``estimate``, ``lower``, ``upper`` (inf: not reachable under
     the model, e.g. above 1 - pi for the zero-inflated model).  The interval covers parameter
     and model-choice uncertainty (bootstrap over items, whole procedure refitted) for the
-    expected rate; it does not add the run-to-run noise of a realised rate.
+    expected rate; it does not add the run-to-run noise of a realised rate.  ``target_rate``
+    repeats ``rate`` under its deprecated name (files saved by 0.1 hold only it).
 
     Result protocol (docs/results.md): :meth:`predict` returns ``table`` with
     ``extrapolation`` (the budget estimate over the largest observed budget);
@@ -680,7 +682,7 @@ class BudgetForecast(ResultProtocol):
                 f"{self.level:.0%} intervals from {self.num_bootstrap} replicates")
 
     def predict(self, level: float | None = None) -> pd.DataFrame:
-        """``target_rate``, ``estimate``, ``lower``, ``upper``, ``extrapolation`` (the budget over
+        """``rate``, ``estimate``, ``lower``, ``upper``, ``extrapolation`` (the budget over
         the largest observed budget).  Only the forecast's own ``level`` is held."""
         if level is not None and not math.isclose(float(level), self.level):
             raise ArgumentError(f"`level` = {level:g}: this budget forecast holds {self.level:.0%} intervals only; "
@@ -708,6 +710,8 @@ class BudgetForecast(ResultProtocol):
     def from_dict(cls, obj: dict) -> "BudgetForecast":
         table = pd.DataFrame({k: np.asarray([float(v) for v in vals], dtype=np.float64)
                               for k, vals in obj["table"].items()})
+        if "rate" not in table and "target_rate" in table:  # saved by 0.1
+            table.insert(0, "rate", table["target_rate"])
         return cls(table, float(obj["level"]), str(obj["target"]), str(obj["model"]), int(obj["num_bootstrap"]),
                    int(obj["seed"]), float(obj.get("observed_budget") or np.nan), bool(obj.get("converged", True)),
                    str(obj.get("message", "")))
@@ -716,7 +720,7 @@ class BudgetForecast(ResultProtocol):
         lines = [f"budget for target pass@N ({self.target} run), model {self.model}, "
                  f"{self.level:.0%} intervals from {self.num_bootstrap} bootstrap replicates"]
         for row in self.table.itertuples():
-            lines.append(f"  rate {row.target_rate:.4g}: N = {row.estimate:.6g}  [{row.lower:.6g}, {row.upper:.6g}]")
+            lines.append(f"  rate {row.rate:.4g}: N = {row.estimate:.6g}  [{row.lower:.6g}, {row.upper:.6g}]")
         return "\n".join(lines)
 
 
@@ -936,7 +940,7 @@ class BonFit(ResultProtocol):
             upper = np.quantile(finite, 1.0 - tail, axis=0, method="inverted_cdf")
             lower = np.where(lower >= 1e300, np.inf, lower)
             upper = np.where(upper >= 1e300, np.inf, upper)
-        table = pd.DataFrame({"target_rate": rates, "estimate": est, "lower": lower, "upper": upper})
+        table = pd.DataFrame({"rate": rates, "estimate": est, "lower": lower, "upper": upper, "target_rate": rates})
         return BudgetForecast(table, level, target, self.model, B, seed, float(np.max(self.data.attempts)),
                               self.fit.converged, self.fit.message)
 

@@ -373,7 +373,7 @@ class TaskLawFit(ResultProtocol):
         """PU(N) = exp(-exp(F(N))) (what ``predict`` returned in scalefit 0.1)."""
         return np.exp(-np.exp(self.predict_loglog(N)))
 
-    def predict_interval(self, N, *, level: float = 0.95) -> Interval:
+    def predict_interval(self, N, *, level: float = LEVEL) -> Interval:
         """OLS prediction interval for a new F at N (Student t, n - 2 df), mapped to PU.
 
         Larger F means smaller PU, so the PU bounds come from the opposite F bounds.
@@ -570,7 +570,7 @@ class InstanceLawFit(ResultProtocol):
         out = np.nanmean(self.instance_predictions(N), axis=0)
         return out if np.ndim(out) else float(out)
 
-    def predict_interval(self, N, *, level: float = 0.95, num_samples: int = 2000, seed=0) -> Interval:
+    def predict_interval(self, N, *, level: float = LEVEL, num_samples: int = 2000, seed=0) -> Interval:
         """Percentile bootstrap over instances (the per-instance fits are independent, so
         resampling their predictions equals refitting on resampled instances)."""
         level = check_level(level)
