@@ -131,3 +131,25 @@ def test_bon_record_intervals_and_backtest_are_consistent():
     assert 0 < below["targets"][0]["prediction"] < rec["targets"][0]["prediction"]
     with pytest.raises(Exception, match="targets"):
         bon_record(bon, targets=[0.5], num_bootstrap=0)
+
+
+def test_the_plan_is_saved_with_the_fit_and_only_drawn_by_the_report(saved, capsys):
+    """`scalefit bon fit -o` stores the planner's recommendation (default: as many further
+    attempts as were made, aimed at 10x the observed budget); the report shows it as saved
+    (test_report_layout checks that rendering calls no planning function), leaves it out with
+    --plan-budget 0 and refuses another budget in one line, exit code 2."""
+    import json
+
+    d, fit_json = saved
+    bon = BonFit.from_dict(json.loads(fit_json.read_text())["groups"][0]["fit"])
+    plan = bon.forecast.plan
+    assert plan["budget"] == int(np.sum(bon.data.attempts)) and plan["N"] == 10 * np.max(bon.data.attempts)
+    assert plan["target"] == bon.forecast.target and 0 < plan["allocated"] <= plan["budget"]
+    assert plan["sd_after"] < plan["sd_now"]
+    with_page = _text(build_report(fit_json).pdf)
+    assert any(f"Sampling plan for a further {plan['budget']} attempts" in p for p in with_page)
+    without = _text(build_report(fit_json, options={"plan_budget": 0}).pdf)
+    assert not any("Sampling plan for a further" in p for p in without) and len(without) == len(with_page) - 1
+    assert main(["report", str(fit_json), "-o", str(d / "other.pdf"), "--plan-budget", "7"]) == 2
+    err = capsys.readouterr().err
+    assert "--plan-budget" in err and "the plan is chosen when saving" in err and err.count("\n") == 1, err

@@ -247,6 +247,12 @@ def test_old_names_still_work(results):
     fc = results["Forecast"][0]
     pd.testing.assert_frame_equal(fc.table, fc.predict())
     assert list(fit.predict(x=[1e9])["prediction"]) == list(fit.predict(x=[1e9])["estimate"])
+    # bootstrap(fit, n_replicates=...) is the deprecated spelling of num_bootstrap (docs/naming.md); the
+    # bootstrap's default level is the protocol's
+    base = results["FitResult"][0]
+    with pytest.warns(DeprecationWarning, match="`n_replicates` is deprecated, use `num_bootstrap`"):
+        old_kw = bootstrap(base, n_replicates=40, seed=0)
+    assert old_kw.to_json() == fit.to_json() and fit.bootstrap.level == 0.9
     # the 0.1 return values of predict stay reachable under their own names
     bon = results["BonFit"][0]
     pd.testing.assert_frame_equal(bon.predict_table([200.0], num_bootstrap=0), bon.predict([200.0], num_bootstrap=0))

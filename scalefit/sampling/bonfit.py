@@ -710,8 +710,9 @@ class BudgetForecast(ResultProtocol):
     def from_dict(cls, obj: dict) -> "BudgetForecast":
         table = pd.DataFrame({k: np.asarray([float(v) for v in vals], dtype=np.float64)
                               for k, vals in obj["table"].items()})
-        if "rate" not in table and "target_rate" in table:  # saved by 0.1
-            table.insert(0, "rate", table["target_rate"])
+        if "rate" not in table and "target_rate" in table:  # saved by 0.1: the layout of a new table
+            table = table.assign(rate=table["target_rate"])[["rate", *(c for c in table if c != "target_rate"),
+                                                              "target_rate"]]
         return cls(table, float(obj["level"]), str(obj["target"]), str(obj["model"]), int(obj["num_bootstrap"]),
                    int(obj["seed"]), float(obj.get("observed_budget") or np.nan), bool(obj.get("converged", True)),
                    str(obj.get("message", "")))
