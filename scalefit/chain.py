@@ -540,7 +540,7 @@ def fit_chain(
 
     if backtest:
         bt = _backtest(frame, step1, step2, intermediate=intermediate, target=target, run=run, anchor=anchor,
-                       last=last, method=method, num_bootstrap=n_replicates, seed=seed, level=level,
+                       last=last, method=method, n_replicates=n_replicates, seed=seed, level=level,
                        max_dropped=max_dropped, step1_options=step1_options, step2_options=step2_options,
                        bayes_options=bayes_options)
         res = replace(res, backtest=bt)

@@ -111,7 +111,7 @@ def test_forecast_and_internal_backtest(toy, data):
     assert abs(row["gain_vs_reference"]) < 0.01
     # public forecast path at 10x the observed budget
     fixed = fit_bon(data, model="beta_mc")
-    got = fixed.predict(10 * N_ATT, num_bootstrap=0).estimate[0]
+    got = fixed.predict(10 * N_ATT, num_bootstrap=0)["estimate"].iloc[0]
     assert got == pytest.approx(fixed.fit.predict_values(data, 10 * N_ATT), rel=1e-12)
     # same model as `beta`: without priors the two forecasts agree to the fits' precision (1e-6)
     mle_toy = fit_mixing(data, model="beta_mc", prior=False).predict_values(data, 10 * N_ATT)
