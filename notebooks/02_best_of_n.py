@@ -138,7 +138,7 @@ sp.plot_sampling_curve(curve["N"], curve["prediction"], curve["lower"], curve["u
                        observed_N=obs["N"], observed=obs["value"], observed_lower=obs["lower"],
                        observed_upper=obs["upper"], model_N=model["N"], model=model["prediction"],
                        budget=record["budget"]["N"], budget_interval=(record["budget"]["lower"], record["budget"]["upper"]),
-                       target_value=0.9, targets=pd.DataFrame(record["targets"]), extrapolate_from=n.max(),
+                       rate=0.9, targets=pd.DataFrame(record["targets"]), extrapolate_from=n.max(),
                        level=0.9)
 
 # %%

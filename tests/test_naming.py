@@ -46,3 +46,13 @@ def test_budget_forecast_saved_by_0_1_gets_its_rate_column():
     np.testing.assert_array_equal(t["rate"], t["target_rate"])
     assert np.isinf(t["estimate"].iloc[1])
     assert "rate 0.9: N = inf" in str(bf.summary())
+
+
+def test_plot_sampling_curve_takes_the_table_names():
+    import inspect
+
+    from scalefit.plots import plot_sampling_curve
+
+    params = inspect.signature(plot_sampling_curve).parameters
+    assert "estimate" in params and "rate" in params
+    assert "prediction" not in params and "target_value" not in params  # deprecated keywords only

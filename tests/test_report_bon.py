@@ -153,3 +153,14 @@ def test_the_plan_is_saved_with_the_fit_and_only_drawn_by_the_report(saved, caps
     assert main(["report", str(fit_json), "-o", str(d / "other.pdf"), "--plan-budget", "7"]) == 2
     err = capsys.readouterr().err
     assert "--plan-budget" in err and "the plan is chosen when saving" in err and err.count("\n") == 1, err
+    # a damaged plan is named in one line; a file saved before plans were kept renders without the page
+    doc = json.loads(fit_json.read_text())
+    doc["groups"][0]["fit"]["forecast"]["plan"]["N"] = "x"
+    (d / "bad_plan.json").write_text(json.dumps(doc))
+    assert main(["report", str(d / "bad_plan.json"), "-o", str(d / "bad.pdf")]) == 2
+    err = capsys.readouterr().err
+    assert "`groups[0].fit.forecast.plan.N` must be a finite number, got 'x'" in err and err.count("\n") == 1, err
+    del doc["groups"][0]["fit"]["forecast"]["plan"]
+    (d / "no_plan.json").write_text(json.dumps(doc))
+    old_pages = _text(build_report(d / "no_plan.json").pdf)
+    assert len(old_pages) == len(without) and not any("Sampling plan for a further" in p for p in old_pages)

@@ -729,7 +729,7 @@ def render_bon_sections(record: Mapping, ctx: RenderContext) -> Section:
         observed_upper=obs.get("upper"), model_N=mc.get("N"), model=mc.get("prediction"),
         budget=_f(budget["N"]) if budget else None,
         budget_interval=(_f(budget["lower"]), _f(budget["upper"])) if budget else None,
-        target_value=budget["target"] if budget else None, targets=tdf if len(tdf) else None,
+        rate=budget["target"] if budget else None, targets=tdf if len(tdf) else None,
         extrapolate_from=n_max or None, metric=metric, level=level, label="prediction (these problems)",
         model_label=f"fitted {_model_words(model)} model (population)", ax=ax,
     )
