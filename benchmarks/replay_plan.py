@@ -44,7 +44,7 @@ def _forecast(data, Ns, target, seed, bootstrap):
     from scalefit.sampling import fit_bon
 
     bon = fit_bon(data, seed=seed)
-    fc = bon.predict(Ns, target=target, num_bootstrap=bootstrap, seed=seed)
+    fc = bon.predict_forecast(Ns, target=target, num_bootstrap=bootstrap, seed=seed)
     return fc
 
 
@@ -129,7 +129,7 @@ def pythia(args, rows):
                 data_e = item_data(args.first + add, k0 + k_add)
                 family = fit_bon(item_data(args.first, k0), seed=args.seed + r).model
                 bon = fit_bon(data_e, model=family, seed=args.seed + r)
-                fc = bon.predict(Ns, num_bootstrap=args.bootstrap, seed=args.seed + r)
+                fc = bon.predict_forecast(Ns, num_bootstrap=args.bootstrap, seed=args.seed + r)
                 _record(rows, model, r, "even to unsolved", fc, truth, Ns, time.perf_counter() - t0)
                 print(f"   even to unsolved: {rows[-2]['predicted']:.3f}/{rows[-1]['predicted']:.3f}", flush=True)
 

@@ -111,11 +111,11 @@ def test_forecast_and_internal_backtest(toy, data):
     assert abs(row["gain_vs_reference"]) < 0.01
     # public forecast path at 10x the observed budget
     fixed = fit_bon(data, model="beta_mc")
-    got = fixed.predict(10 * N_ATT, num_bootstrap=0).estimate[0]
-    assert got == pytest.approx(fixed.fit.predict(data, 10 * N_ATT), rel=1e-12)
+    got = fixed.predict(10 * N_ATT, num_bootstrap=0)["estimate"].iloc[0]
+    assert got == pytest.approx(fixed.fit.predict_values(data, 10 * N_ATT), rel=1e-12)
     # same model as `beta`: without priors the two forecasts agree to the fits' precision (1e-6)
-    mle_toy = fit_mixing(data, model="beta_mc", prior=False).predict(data, 10 * N_ATT)
-    mle_beta = fit_mixing(data, model="beta", prior=False).predict(data, 10 * N_ATT)
+    mle_toy = fit_mixing(data, model="beta_mc", prior=False).predict_values(data, 10 * N_ATT)
+    mle_beta = fit_mixing(data, model="beta", prior=False).predict_values(data, 10 * N_ATT)
     assert mle_toy == pytest.approx(mle_beta, rel=1e-6)
     assert got > np.mean(data.k > 0)  # more attempts solve more items
 

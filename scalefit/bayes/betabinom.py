@@ -32,6 +32,7 @@ from jax.scipy.special import gammaln
 from .._config import require_x64
 from ..errors import ArgumentError
 from .._roots import bisect
+from .._names import renamed_args
 from ..params import Param, ParamSpec, Prior
 from ..sampling._special import log_beta_fail
 from . import _idata
@@ -286,12 +287,14 @@ class BetaBinomialPosterior(PosteriorMixin):
         kw.setdefault("kind", "population")
         return self.asr(N, **kw)
 
-    def budget(self, tau, *, kind: str = "conditional", levels: Sequence[float] = (0.9,)) -> pd.DataFrame:
-        """Attempts N needed for ASR@N = tau, per draw (inf where a draw cannot reach tau)."""
+    @renamed_args(tau="rate")
+    def budget(self, rate, *, kind: str = "conditional", levels: Sequence[float] = (0.9,)) -> pd.DataFrame:
+        """Attempts N needed for ASR@N = ``rate``, per draw (inf where a draw cannot reach it);
+        column ``rate`` (``tau``: the same values under its deprecated name)."""
         a, b, pi = self._abp()
-        taus = np.atleast_1d(np.asarray(tau, dtype=np.float64))
+        taus = np.atleast_1d(np.asarray(rate, dtype=np.float64))
         if np.any(~((taus > 0) & (taus < 1))):
-            raise ArgumentError("`tau` must lie in (0, 1)")
+            raise ArgumentError("`rate` must lie in (0, 1)")
         rows = []
         for t in taus:
             if kind == "population":
@@ -314,7 +317,7 @@ class BetaBinomialPosterior(PosteriorMixin):
             else:
                 raise ArgumentError(f"`kind` = {kind!r} is not one of population, conditional")
             q = quantile_columns(vals[:, None], levels)
-            rows.append({"tau": t, "prob_reachable": float(np.mean(np.isfinite(vals))),
+            rows.append({"rate": t, "tau": t, "prob_reachable": float(np.mean(np.isfinite(vals))),
                          **{kk: vv[0] for kk, vv in q.items()}})
         return pd.DataFrame(rows)
 
@@ -579,11 +582,13 @@ class HierarchicalBetaBinomialPosterior(PosteriorMixin):
             frames.append(_asr_quantiles(1.0 - all_surv / len(k), Ns, levels, {"group": "all"}))
         return pd.concat(frames, ignore_index=True)
 
-    def budget(self, tau, *, levels: Sequence[float] = (0.9,), seed: int = 0) -> pd.DataFrame:
-        """Population budget N with ASR@N = tau per group and for a new group (per draw)."""
-        t = float(tau)
+    @renamed_args(tau="rate")
+    def budget(self, rate, *, levels: Sequence[float] = (0.9,), seed: int = 0) -> pd.DataFrame:
+        """Population budget N with ASR@N = ``rate`` per group and for a new group (per draw);
+        column ``rate`` (``tau``: the same values under its deprecated name)."""
+        t = float(rate)
         if not 0 < t < 1:
-            raise ArgumentError("`tau` must lie in (0, 1)")
+            raise ArgumentError("`rate` must lie in (0, 1)")
         A, B = self.draws("alpha"), self.draws("beta")
         rows = []
         pairs = [(lab, A[:, j], B[:, j]) for j, lab in enumerate(self.groups)]
@@ -591,7 +596,7 @@ class HierarchicalBetaBinomialPosterior(PosteriorMixin):
         for lab, a, b in pairs:
             vals = _population_budget(t, a, b, np.zeros_like(a))
             q = quantile_columns(vals[:, None], levels)
-            rows.append({"group": lab, "tau": t, **{kk: vv[0] for kk, vv in q.items()}})
+            rows.append({"group": lab, "rate": t, "tau": t, **{kk: vv[0] for kk, vv in q.items()}})
         return pd.DataFrame(rows)
 
     def _summary_text(self, level: float = 0.9) -> str:

@@ -148,7 +148,7 @@ def _predict_all(n, k, N_arr, estimators, *, target, level, num_bootstrap, seed,
             else:
                 bon = fit_bon(data, model=model, candidates=candidates, fraction=fraction, repeats=repeats,
                               seed=seed, select_bootstrap=select_bootstrap)
-                fc = bon.predict(N_arr, target=target, level=level, num_bootstrap=num_bootstrap, seed=seed)
+                fc = bon.predict_forecast(N_arr, target=target, level=level, num_bootstrap=num_bootstrap, seed=seed)
                 pred, lo, hi = fc.estimate, fc.lower, fc.upper
                 detail = bon.model
         elif est == "saber_fit":

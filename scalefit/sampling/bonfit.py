@@ -194,7 +194,7 @@ def item_resamples(I: int, B: int, seed: int) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Forecast(ResultProtocol):
-    """pass@N (ASR@N) forecasts with intervals from :meth:`BonFit.predict` (immutable).
+    """pass@N (ASR@N) forecasts with intervals from :meth:`BonFit.predict_forecast` (immutable).
 
     ``table`` has one row per budget N: ``N``, ``estimate``, ``lower``, ``upper`` and
     ``extrapolation`` (N over the largest observed budget; absent in forecasts made before
@@ -230,10 +230,10 @@ class Forecast(ResultProtocol):
         """The forecast table (``N``, ``estimate``, ``lower``, ``upper``, ``extrapolation``).
 
         A forecast holds intervals at its own ``level`` only: another ``level`` raises (ask
-        :meth:`BonFit.predict` for it)."""
+        :meth:`BonFit.predict_forecast` for it)."""
         if level is not None and not math.isclose(float(level), self.level):
             raise ArgumentError(f"`level` = {level:g}: this forecast holds {self.level:.0%} intervals only; "
-                                "forecast again with BonFit.predict(N, level=...)")
+                                "forecast again with BonFit.predict_forecast(N, level=...)")
         return self.table.copy()
 
     def param_table(self, level: float = LEVEL) -> pd.DataFrame:
@@ -371,6 +371,10 @@ class SavedForecast(ResultProtocol):
         union of the percentile intervals (empty: the choice interval alone).
     backtest : SavedBacktest, optional
         External backtest (``None``: not run; ``backtest_note`` says why).
+    plan : dict, optional
+        The sampling planner's recommendation saved with the forecast (``scalefit bon fit -o``;
+        :func:`scalefit.report.bestofn.with_plan`), which the report's plan page shows as saved
+        (``None``: no plan was saved).
     """
 
     target: str
@@ -389,6 +393,7 @@ class SavedForecast(ResultProtocol):
     #: largest observed budget (attempts per item) of the fitted data; NaN in files saved before it was kept
     observed_budget: float = float("nan")
     span: dict = field(default_factory=dict)
+    plan: dict | None = None
 
     JSON_WHAT = "saved best-of-N forecast"
     converged = True
@@ -475,7 +480,7 @@ class SavedForecast(ResultProtocol):
             tail = (1.0 - level) / 2.0
             lo, hi = (float(np.quantile(per, q, method="inverted_cdf")) for q in (tail, 1.0 - tail))
             lo, hi = (math.inf if v >= 1e300 else v for v in (lo, hi))
-        return {"target_rate": tau, "estimate": est, "lower": lo, "upper": hi}
+        return {"rate": tau, "estimate": est, "lower": lo, "upper": hi, "target_rate": tau}
 
     def to_dict(self) -> dict:
         return {"target": self.target, "N": self.N.tolist(), "estimate": self.estimate.tolist(),
@@ -484,7 +489,8 @@ class SavedForecast(ResultProtocol):
                 "chosen": self.chosen.tolist(), "solved": self.solved.tolist(), "expected": self.expected.tolist(),
                 "backtest": None if self.backtest is None else self.backtest.to_dict(),
                 "backtest_note": self.backtest_note, "span": {m: v.tolist() for m, v in self.span.items()},
-                **({"observed_budget": self.observed_budget} if math.isfinite(self.observed_budget) else {})}
+                **({"observed_budget": self.observed_budget} if math.isfinite(self.observed_budget) else {}),
+                **({"plan": self.plan} if self.plan is not None else {})}
 
     @classmethod
     def from_dict(cls, obj: dict) -> "SavedForecast":
@@ -496,7 +502,8 @@ class SavedForecast(ResultProtocol):
                    np.asarray(obj["solved"], np.int64).reshape(-1, G), np.asarray(obj["expected"], float).reshape(-1, G),
                    None if bt is None else SavedBacktest.from_dict(bt), str(obj.get("backtest_note") or ""),
                    float(obj.get("observed_budget") or np.nan),
-                   {m: np.asarray(v, np.int64).reshape(-1, G) for m, v in (obj.get("span") or {}).items()})
+                   {m: np.asarray(v, np.int64).reshape(-1, G) for m, v in (obj.get("span") or {}).items()},
+                   dict(obj["plan"]) if obj.get("plan") is not None else None)
 
 
 @dataclass(frozen=True, eq=False)
@@ -513,11 +520,12 @@ class SavedBacktest:
     forecast: SavedForecast
 
     def rows(self, level: float = 0.9) -> pd.DataFrame:
-        """``N``, ``predicted``, ``lower``, ``upper``, ``empirical`` at ``level``."""
+        """``N``, ``estimate``, ``lower``, ``upper``, ``empirical`` at ``level`` (``predicted``:
+        ``estimate`` under its deprecated name)."""
         t = self.forecast.table(level)
-        return pd.DataFrame({"N": t["N"].to_numpy(), "predicted": t["estimate"].to_numpy(),
+        return pd.DataFrame({"N": t["N"].to_numpy(), "estimate": t["estimate"].to_numpy(),
                              "lower": t["lower"].to_numpy(), "upper": t["upper"].to_numpy(),
-                             "empirical": self.empirical})
+                             "empirical": self.empirical, "predicted": t["estimate"].to_numpy()})
 
     def to_dict(self) -> dict:
         return {"fit_attempts": self.fit_attempts, "model": self.model, "params": dict(self.params),
@@ -570,10 +578,11 @@ def _external_backtest(bon: "BonFit", m: int | None, B: int, seed: int, backtest
 class BudgetForecast(ResultProtocol):
     """Budgets N needed for target rates, with intervals (see :meth:`BonFit.budget`).
 
-    ``table``: ``target_rate``, ``estimate``, ``lower``, ``upper`` (inf: not reachable under
+    ``table``: ``rate``, ``estimate``, ``lower``, ``upper`` (inf: not reachable under
     the model, e.g. above 1 - pi for the zero-inflated model).  The interval covers parameter
     and model-choice uncertainty (bootstrap over items, whole procedure refitted) for the
-    expected rate; it does not add the run-to-run noise of a realised rate.
+    expected rate; it does not add the run-to-run noise of a realised rate.  ``target_rate``
+    repeats ``rate`` under its deprecated name (files saved by 0.1 hold only it).
 
     Result protocol (docs/results.md): :meth:`predict` returns ``table`` with
     ``extrapolation`` (the budget estimate over the largest observed budget);
@@ -597,7 +606,7 @@ class BudgetForecast(ResultProtocol):
                 f"{self.level:.0%} intervals from {self.num_bootstrap} replicates")
 
     def predict(self, level: float | None = None) -> pd.DataFrame:
-        """``target_rate``, ``estimate``, ``lower``, ``upper``, ``extrapolation`` (the budget over
+        """``rate``, ``estimate``, ``lower``, ``upper``, ``extrapolation`` (the budget over
         the largest observed budget).  Only the forecast's own ``level`` is held."""
         if level is not None and not math.isclose(float(level), self.level):
             raise ArgumentError(f"`level` = {level:g}: this budget forecast holds {self.level:.0%} intervals only; "
@@ -625,6 +634,9 @@ class BudgetForecast(ResultProtocol):
     def from_dict(cls, obj: dict) -> "BudgetForecast":
         table = pd.DataFrame({k: np.asarray([float(v) for v in vals], dtype=np.float64)
                               for k, vals in obj["table"].items()})
+        if "rate" not in table and "target_rate" in table:  # saved by 0.1: the layout of a new table
+            table = table.assign(rate=table["target_rate"])[["rate", *(c for c in table if c != "target_rate"),
+                                                              "target_rate"]]
         return cls(table, float(obj["level"]), str(obj["target"]), str(obj["model"]), int(obj["num_bootstrap"]),
                    int(obj["seed"]), float(obj.get("observed_budget") or np.nan), bool(obj.get("converged", True)),
                    str(obj.get("message", "")))
@@ -633,7 +645,7 @@ class BudgetForecast(ResultProtocol):
         lines = [f"budget for target pass@N ({self.target} run), model {self.model}, "
                  f"{self.level:.0%} intervals from {self.num_bootstrap} bootstrap replicates"]
         for row in self.table.itertuples():
-            lines.append(f"  rate {row.target_rate:.4g}: N = {row.estimate:.6g}  [{row.lower:.6g}, {row.upper:.6g}]")
+            lines.append(f"  rate {row.rate:.4g}: N = {row.estimate:.6g}  [{row.lower:.6g}, {row.upper:.6g}]")
         return "\n".join(lines)
 
 
@@ -664,9 +676,9 @@ class BonFit(ResultProtocol):
 
     Result protocol (docs/results.md): ``converged``/``message`` are the chosen model's;
     ``param_table`` lists its parameters (no parameter interval: the whole-procedure bootstrap
-    gives intervals for forecasts); :meth:`predict` returns a :class:`Forecast` (whose own
-    ``predict()`` is the protocol DataFrame) because forecasting runs the bootstrap;
-    :meth:`predict_table` gives the DataFrame directly.
+    gives intervals for forecasts); :meth:`predict` returns the protocol DataFrame;
+    :meth:`predict_forecast` the :class:`Forecast` behind it (how it was made: model choice
+    shares, notes).
     """
 
     data: ItemData
@@ -709,11 +721,18 @@ class BonFit(ResultProtocol):
         """The chosen model's parameters (:meth:`MixingFit.param_table`)."""
         return self.fit.param_table(level)
 
+    def predict(self, N, *, level: float = LEVEL, target: str = "fresh", num_bootstrap: int = 200,
+                seed: int | None = None, tails: str = "span") -> pd.DataFrame:
+        """Forecast pass@N (ASR@N) as the protocol DataFrame: ``N``, ``estimate``, ``lower``,
+        ``upper``, ``extrapolation`` (the table of :meth:`predict_forecast`, which takes the same
+        arguments and also returns how the forecast was made: model choice shares, notes)."""
+        return self.predict_forecast(N, target=target, level=level, num_bootstrap=num_bootstrap, seed=seed,
+                                     tails=tails).predict()
+
     def predict_table(self, N, *, level: float = LEVEL, target: str = "fresh", num_bootstrap: int = 200,
-                       seed: int | None = None) -> pd.DataFrame:
-        """:meth:`predict` as the protocol DataFrame (``N``, ``estimate``, ``lower``, ``upper``,
-        ``extrapolation``)."""
-        return self.predict(N, target=target, level=level, num_bootstrap=num_bootstrap, seed=seed).predict()
+                      seed: int | None = None) -> pd.DataFrame:
+        """Deprecated name of :meth:`predict` (same DataFrame)."""
+        return self.predict(N, target=target, level=level, num_bootstrap=num_bootstrap, seed=seed)
 
     @property
     def observed_rate(self) -> float:
@@ -760,9 +779,11 @@ class BonFit(ResultProtocol):
         models = self.plausible_models() if tails == "span" else ()
         return dict.fromkeys(models) if len(models) > 1 else {}
 
-    def predict(self, N, *, target: str = "fresh", level: float = 0.9, num_bootstrap: int = 200,
-                seed: int | None = None, tails: str = "span") -> Forecast:
-        """Forecast pass@N (ASR@N) for the observed items with honest intervals.
+    def predict_forecast(self, N, *, target: str = "fresh", level: float = LEVEL, num_bootstrap: int = 200,
+                         seed: int | None = None, tails: str = "span") -> Forecast:
+        """Forecast pass@N (ASR@N) for the observed items with honest intervals, as a
+        :class:`Forecast` (what ``BonFit.predict`` returned in scalefit 0.1; :meth:`predict`
+        returns its table).
 
         Parameters
         ----------
@@ -844,7 +865,7 @@ class BonFit(ResultProtocol):
             upper = np.quantile(finite, 1.0 - tail, axis=0, method="inverted_cdf")
             lower = np.where(lower >= 1e300, np.inf, lower)
             upper = np.where(upper >= 1e300, np.inf, upper)
-        table = pd.DataFrame({"target_rate": rates, "estimate": est, "lower": lower, "upper": upper})
+        table = pd.DataFrame({"rate": rates, "estimate": est, "lower": lower, "upper": upper, "target_rate": rates})
         return BudgetForecast(table, level, target, self.model, B, seed, float(np.max(self.data.attempts)),
                               self.fit.converged, self.fit.message)
 
@@ -919,7 +940,7 @@ class BonFit(ResultProtocol):
 
         The forecast holds, on the budget grid ``N`` (default :func:`forecast_grid`: 8 budgets
         per decade from 1 to 1000x the largest observed budget), the point estimate, the chosen model's population curve and
-        the ``num_bootstrap`` whole-procedure replicates of :meth:`predict` (same seed, same
+        the ``num_bootstrap`` whole-procedure replicates of :meth:`predict_forecast` (same seed, same
         numbers, the same ``tails``): items solved in each replicate's realised run, its
         expected rate, and the plausible families' draws that widen the interval.  Any interval
         level and any budget within the grid are then read from these draws.
@@ -1096,6 +1117,17 @@ def _check_saved_forecast(f) -> None:
     for key in ("n_items", "num_bootstrap", "seed"):
         f.get(key, "count")
     f.get("observed_budget", "number", required=False)
+    pl = f.sub("plan") if f.record.get("plan") is not None else None
+    if pl is not None:  # the planner's recommendation, as the report's plan page reads it
+        pl.get("N", "number")
+        pl.get("target", "str")
+        for key in ("budget", "allocated", "items", "items_sampled"):
+            pl.get(key, "count")
+        for key in ("estimate", "sd_now", "sd_after"):
+            pl.get(key, "number")
+        for key in ("by_successes", "top"):
+            pl.get(key, "list[object]")
+        pl.get("sd_curve", "object")
     f.get("models", "list[str]")
     chosen = f.get("chosen", "list[count]")
     B = f.record.get("num_bootstrap") if isinstance(f.record.get("num_bootstrap"), int) else None
@@ -1403,7 +1435,7 @@ def fit_bon(data, k=None, *, model: str = "auto", candidates=DEFAULT_CANDIDATES,
 def forecast(data, k=None, N=None, *, target: str = "fresh", level: float = 0.9, num_bootstrap: int = 200,
              model: str = "auto", candidates=DEFAULT_CANDIDATES, fraction: int = 4, repeats: int = 4,
              seed: int = 0, z: float = 1.645, select_bootstrap: int = 100) -> Forecast:
-    """One call: :func:`fit_bon` then :meth:`BonFit.predict` (see both).
+    """One call: :func:`fit_bon` then :meth:`BonFit.predict_forecast` (see both; returns the Forecast).
 
     Examples
     --------
@@ -1419,4 +1451,4 @@ def forecast(data, k=None, N=None, *, target: str = "fresh", level: float = 0.9,
         raise ArgumentError("`N` is required: the budget(s) to forecast")
     bon = fit_bon(data, k, model=model, candidates=candidates, fraction=fraction, repeats=repeats, seed=seed, z=z,
                   select_bootstrap=select_bootstrap)
-    return bon.predict(N, target=target, level=level, num_bootstrap=num_bootstrap, seed=seed)
+    return bon.predict_forecast(N, target=target, level=level, num_bootstrap=num_bootstrap, seed=seed)

@@ -155,7 +155,7 @@ def passuntil_holdout(frame: pd.DataFrame, *, size: str, instance: str, successe
             tv = task_fit.predict_interval(target, level=level)
             task_iv = Interval(float(tv.estimate), float(tv.lower), float(tv.upper))
         else:
-            task_iv = Interval(float(task_fit.predict(target)), np.nan, np.nan)
+            task_iv = Interval(float(task_fit.predict_values(target)), np.nan, np.nan)
             notes.append("dataset-level interval needs at least 3 sizes with 0 < rate < 1")
     notes.extend(str(w.message) for w in caught)
     return PassUntilHoldout(target, fit_sizes, realised, Interval(float(iv.estimate), float(iv.lower), float(iv.upper)),

@@ -640,9 +640,9 @@ def plan(data, extra_budget, N, *, target: str = "fresh", rounds: int = 1, model
         weights.append(1.0 / d.size ** 2)  # variance of the group's mean forecast
         lo = hi = math.nan
         if width is not None:
-            if not hasattr(fitted, "predict") or not hasattr(fitted, "candidates"):
+            if not hasattr(fitted, "predict_forecast") or not hasattr(fitted, "candidates"):
                 raise ArgumentError("`width` needs a best-of-N fit (model='auto' or a family name) for its interval")
-            fc = fitted.predict([N], target=target, level=level, num_bootstrap=num_bootstrap, seed=seed)
+            fc = fitted.predict_forecast([N], target=target, level=level, num_bootstrap=num_bootstrap, seed=seed)
             lo, hi = float(fc.lower[0]), float(fc.upper[0])
         interval.append((lo, hi))
 
@@ -797,6 +797,6 @@ def sample_in_rounds(data, sampler: Callable, extra_budget: int, N, *, rounds: i
         if cap is not None:
             cap = cap - a
     bon = fit_bon(data, model=family, **opts) if isinstance(family, str) else family
-    fc = bon.predict(forecast_N if forecast_N is not None else [N], target=target, level=level,
+    fc = bon.predict_forecast(forecast_N if forecast_N is not None else [N], target=target, level=level,
                      num_bootstrap=num_bootstrap, seed=seed)
     return RoundsResult(data, pd.DataFrame(hist), fc, bon)
