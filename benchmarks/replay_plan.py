@@ -9,6 +9,11 @@ designs with the same total budget are compared:
   (:func:`scalefit.sampling.sample_in_rounds`: plan, sample, refit, plan), the planner
   minimising the expected posterior variance of the forecast at the target N.
 
+With ``--families plausible`` a third design, ``planned+families``, plans the same first round's
+rounds against the mixture of the tail families the first round cannot reject
+(``families="plausible"``; ``--family-draws T`` refits of each), with two more point forecasts of
+its data (the first-round family; the families averaged by their prequential weights).
+
 Both are forecast with scalefit's default (:func:`scalefit.sampling.fit_bon` + 90% intervals
 from the whole-procedure bootstrap) and compared with what the full log shows.
 
@@ -142,7 +147,7 @@ def pythia(args, rows):
                                        rounds=args.rounds, target="fresh", model=args.plan_model,
                                        max_attempts=n_full - args.first, forecast_N=Ns, num_bootstrap=args.bootstrap,
                                        seed=args.seed + r, fit_options={"seed": args.seed + r},
-                                       parameter_draws=args.parameter_draws, families=args.families)
+                                       parameter_draws=args.family_draws, families=args.families)
                 fam = res.families
                 picked = res.fit.model if fam is None else "/".join(
                     f"{f}{'*' if c else ''}" for f, c in zip(fam["family"], fam["chosen"]))
@@ -226,7 +231,8 @@ def jailbreak(args, rows):
         res = sample_in_rounds(item_data(first_round, k0), sampler, (B - first_round) * I, N, rounds=args.rounds,
                                target="continued", model=args.plan_model, max_attempts=recorded - first_round,
                                forecast_N=[N], num_bootstrap=args.bootstrap, seed=args.seed,
-                               fit_options={"seed": args.seed}, parameter_draws=args.parameter_draws,
+                               fit_options={"seed": args.seed},
+                               parameter_draws=args.family_draws if args.families else args.parameter_draws,
                                families=args.families)
         # the fits use counts only (as the uniform design does), so both run the same internal backtest
         label = "planned+families" if args.families else "planned"
@@ -282,6 +288,8 @@ def main(argv=None) -> int:
     ap.add_argument("--families", choices=["plausible"], default=None,
                     help="Pythia: also a design planned against the plausible tail families ('planned+families'); "
                          "jailbreak: the planned designs use it")
+    ap.add_argument("--family-draws", type=int, default=0,
+                    help="with --families: bootstrap refits per family (T; 0: each family's point fit)")
     ap.add_argument("--json", help="write the per-forecast rows as JSON")
     args = ap.parse_args(argv)
     args.jail_first = [int(v) for v in args.jail_first.split(",") if v]

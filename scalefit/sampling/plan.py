@@ -40,6 +40,29 @@ allocation is a lazy greedy.  Items whose own term cannot change still get nothi
 then reports the population-parameter SD of the forecast now and expected after
 (``sd_param_now``, ``sd_param_after``).
 
+Tail families
+-------------
+Which tail family is right below p ~ 1/n is often what decides the forecast at a large N, and
+the internal backtest of :func:`~scalefit.sampling.fit_bon` may not be able to tell the
+candidates apart (:meth:`~scalefit.sampling.BonFit.plausible_models`).  With
+``families="plausible"`` (or a list of family names or fitted models) the planner plans against
+the mixture of those families: the populations of the population part above come from every
+family (each family's point fit, or with ``parameter_draws=T`` its T bootstrap refits), each
+family with the same prior weight, split equally among its draws, and each item's own term and
+expected variance are averaged over the families.  Equal weights, because the families are the
+ones the only criterion of extrapolation the data offer (the internal backtest) cannot reject;
+the likelihood of the data so far is not used to weight them, since it is decided by the items
+with successes, i.e. by the body of the distribution, not by the tail below 1/n.  An item's
+further attempts are then worth also what their outcome is expected to say between the
+families, through the same reweighting of populations by the outcome's predictive probability.
+This objective produces depth on its own: on unsolved items the families' predictions of m
+further attempts differ most when m is large, so the budget goes to a random subset of the
+interchangeable unsolved items, hundreds of attempts each (ties are broken in a seeded random
+order).  :func:`sample_in_rounds` with ``families`` scores each family prequentially (the log
+probability of every planned round's outcome given the data before it, which is valid under the
+adaptive design) and refits the final forecast on the best-scoring family, the first-round
+family on ties (``RoundsResult.families``).
+
 Rounds and the stopping rule
 ----------------------------
 The planner is meant to be used in rounds: plan, sample, refit, plan again.  ``rounds=R``
@@ -463,7 +486,8 @@ class PlanResult:
                          f"{row['sd_after']:.4f} expected after {int(row['attempts'])} attempts on "
                          f"{int(row['items_sampled'])} of {int(row['items'])} items")
             if np.isfinite(row.get("sd_param_now", np.nan)):
-                lines.append(f"    population parameters: SD {row['sd_param_now']:.4f} now, {row['sd_param_after']:.4f} "
+                part = "between the tail families" if " + " in model else "population parameters"
+                lines.append(f"    {part}: SD {row['sd_param_now']:.4f} now, {row['sd_param_after']:.4f} "
                              "expected after" + ("; they dominate the forecast's uncertainty"
                                                  if row["sd_param_now"] > row["sd_now"] else ""))
         return "\n".join(lines)
@@ -471,8 +495,9 @@ class PlanResult:
 
 @dataclass(frozen=True, eq=False)
 class RoundsResult:
-    """Outcome of :func:`sample_in_rounds`: the final data, the per-round history and the
-    forecast from the final fit."""
+    """Outcome of :func:`sample_in_rounds`: the final data, the per-round history, the
+    forecast from the final fit and, when planned against several tail families, their
+    prequential scores (``families``: ``family``, ``log_predictive``, ``weight``, ``chosen``)."""
 
     data: ItemData
     history: pd.DataFrame
@@ -588,6 +613,12 @@ def plan(data, extra_budget, N, *, target: str = "fresh", rounds: int = 1, model
         an item's further attempts are also worth what their outcome is expected to tell
         between them about the forecast (see the module docstring).  Needs a best-of-N fit
         (``model="auto"``, a family name or a :class:`~scalefit.sampling.BonFit`).
+    families : None, "chosen", "plausible", or a list of family names / fitted models
+        None or ``"chosen"`` (default): plan under the one fitted model.  ``"plausible"``: plan
+        against the mixture of the tail families the internal backtest cannot reject (equal
+        weights; with ``parameter_draws=T``, T refits of each); a list names them.  See the
+        module docstring, "Tail families".  Measured on replayed logs it did not beat the
+        default (docs/best_of_n.md).
 
     Returns
     -------
@@ -825,6 +856,13 @@ def sample_in_rounds(data, sampler: Callable, extra_budget: int, N, *, rounds: i
     data no longer mimics a smaller fixed design, so the internal backtest is only run where the
     design was fixed.  Every round and the final forecast (``forecast_N``, default N, with
     ``level`` intervals from ``num_bootstrap`` replicates) use that family.
+
+    With ``families`` (``"plausible"``: the families the starting data's internal backtest cannot
+    reject; or a list of names) every round is planned against their mixture (see
+    :func:`plan`), each family predicts the round's outcomes before they are merged (the sum of
+    log predictive probabilities, a prequential score that the adaptive design leaves valid), and
+    the final forecast uses the best-scoring family (ties: the first-round family);
+    ``RoundsResult.families`` lists the scores and the weights they imply under equal priors.
 
     Returns
     -------
