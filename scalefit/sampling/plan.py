@@ -57,8 +57,10 @@ further attempts are then worth also what their outcome is expected to say betwe
 families, through the same reweighting of populations by the outcome's predictive probability.
 This objective produces depth on its own: on unsolved items the families' predictions of m
 further attempts differ most when m is large, so the budget goes to a random subset of the
-interchangeable unsolved items, hundreds of attempts each (ties are broken in a seeded random
-order).  :func:`sample_in_rounds` with ``families`` scores each family prequentially (the log
+interchangeable unsolved items, up to hundreds of attempts each (ties are broken in a seeded
+random order).  The populations are reweighted as fitted, not refitted after the outcome, so
+what an item with a few successes says about the body of the distribution also counts as
+telling the families apart.  :func:`sample_in_rounds` with ``families`` scores each family prequentially (the log
 probability of every planned round's outcome given the data before it, which is valid under the
 adaptive design) and refits the final forecast on the best-scoring family, the first-round
 family on ties (``RoundsResult.families``).
