@@ -25,7 +25,7 @@ from the whole-procedure bootstrap) and compared with what the full log shows.
   behaviours whose first success came at attempt <= 1020.
 
 Usage:  python benchmarks/replay_plan.py [--repeats 5] [--which pythia,jailbreak] [--first 20]
-        [--rounds 3] [--bootstrap 200] [--parameter-draws T] [--families plausible]
+        [--rounds 3] [--bootstrap 200] [--parameter-draws T] [--families plausible] [--depth K] [--even]
 Results of a run are recorded in benchmarks/README.md ("Planned sampling").
 """
 
@@ -174,6 +174,27 @@ def pythia(args, rows):
                     print(f"     same data, first-round family {start[0]:.3f}/{start[1]:.3f}, weighted "
                           f"{avg[0]:.3f}/{avg[1]:.3f} (weights {np.round(fam['weight'].to_numpy(), 3).tolist()})",
                           flush=True)
+            if args.depth:
+                # baseline rule, pure depth: the rest of the budget in equal shares to DEPTH problems drawn at random
+                # among those without a success (the family chosen on the first round, as for the planned design)
+                from scalefit.sampling import fit_bon
+
+                t0 = time.perf_counter()
+                rng = np.random.default_rng([args.seed, r, 1])
+                k0 = rng.hypergeometric(c_full, n_full - c_full, args.first)
+                zero = np.flatnonzero(k0 == 0)
+                pick = np.random.default_rng([args.seed, r, 2]).permutation(zero)[:args.depth]
+                share = (args.pythia_budget - args.first) * I // max(len(pick), 1)
+                add = np.zeros(I, np.int64)
+                add[pick] = np.minimum(share, n_full[pick] - args.first)
+                k_add = rng.hypergeometric(c_full - k0, n_full - args.first - (c_full - k0), add)
+                data_d = item_data(args.first + add, k0 + k_add)
+                family = fit_bon(item_data(args.first, k0), seed=args.seed + r).model
+                fc = fit_bon(data_d, model=family, seed=args.seed + r).predict(Ns, num_bootstrap=args.bootstrap,
+                                                                               seed=args.seed + r)
+                _record(rows, model, r, f"depth ({args.depth} unsolved)", fc, truth, Ns, time.perf_counter() - t0)
+                print(f"   depth ({args.depth} unsolved, {share} each): {rows[-2]['predicted']:.3f}/"
+                      f"{rows[-1]['predicted']:.3f}", flush=True)
             if args.even:
                 # baseline rule: the rest of the budget in equal shares to the problems without a success
                 from scalefit.sampling import fit_bon
@@ -282,6 +303,9 @@ def main(argv=None) -> int:
     ap.add_argument("--plan-model", default="auto", help="model used for planning (auto or a family)")
     ap.add_argument("--even", action="store_true",
                     help="Pythia: also the rule 'rest of the budget in equal shares to problems without a success'")
+    ap.add_argument("--depth", type=int, default=0,
+                    help="Pythia: also the rule 'rest of the budget in equal shares to DEPTH random problems without a "
+                         "success' (pure depth)")
     ap.add_argument("--parameter-draws", type=int, default=0,
                     help="Pythia: also a design planned with the population parameters' uncertainty counted (T bootstrap "
                          "refits; 'planned+param'); jailbreak: the planned designs use it")
