@@ -750,12 +750,13 @@ def plan(data, extra_budget, N, *, target: str = "fresh", rounds: int = 1, model
         offset += d.size
         after = _value_at(ladder, v, a)
         par = {}
-        if use_pop and V > 0:
+        if use_pop and (U is None or V <= 0):  # one population only, or all agree: nothing between them
+            par = {"sd_param_now": 0.0, "sd_param_after": 0.0}
+        elif use_pop:
             with np.errstate(divide="ignore"):
                 info = np.where(_value_at(ladder, U, a) > 0, 1.0 / np.maximum(_value_at(ladder, U, a), 1e-300),
-                                np.inf) - (1.0 / V if V > 0 else 0.0)
-            par = {"sd_param_now": math.sqrt(V),
-                   "sd_param_after": math.sqrt(1.0 / (1.0 / V + info.sum()))}
+                                np.inf) - 1.0 / V
+            par = {"sd_param_now": math.sqrt(V), "sd_param_after": math.sqrt(1.0 / (1.0 / V + info.sum()))}
         tab = pd.DataFrame({**{c: [val] * d.size for c, val in key.items()}, "item": ids, "n": d.n, "k": d.k,
                             "term": mean, "sd_now": np.sqrt(v[:, 0]), "sd_after": np.sqrt(after),
                             "attempts": a})
