@@ -291,7 +291,7 @@ def _cmd_bon_plan(args) -> int:
     res = plan(frame, args.budget, args.N, target=args.target, rounds=args.rounds, model=args.model,
                budget_scope=args.budget_scope, step=args.step, width=args.width, level=args.level,
                num_bootstrap=args.bootstrap, seed=args.seed, fit_options=fit_options, likelihood=args.likelihood,
-               parameter_draws=args.parameter_draws)
+               parameter_draws=args.parameter_draws, families=args.families)
     print(res.summary())
     if args.output:
         atomic_write_text(args.output, res.table.to_csv(index=False), overwrite=args.force, argument="-o")
@@ -502,6 +502,9 @@ def add_commands(subparsers) -> None:
                    help="bootstrap replicates for the --width interval (default 200)")
     s.add_argument("--parameter-draws", type=COUNT, default=0, api="parameter_draws", metavar="T",
                    help="also count the population parameters' uncertainty with T bootstrap refits (default 0: off)")
+    s.add_argument("--families", default="chosen", choices=["chosen", "plausible"], api="families",
+                   help="plan under the chosen tail family (default) or the mixture of the tails the internal "
+                        "backtest cannot reject, valuing attempts also for telling them apart")
     s.add_argument("-o", "--output", help="write the plan as CSV (never overwrites without --force)", api="path")
     s.add_argument("--force", action="store_true", help="allow overwriting --output")
     s.set_defaults(func=_cmd_bon_plan)
