@@ -180,8 +180,8 @@ def pythia(args, rows):
                 k_add = rng.hypergeometric(c_full - k0, n_full - args.first - (c_full - k0), add)
                 data_d = item_data(args.first + add, k0 + k_add)
                 family = fit_bon(item_data(args.first, k0), seed=args.seed + r).model
-                fc = fit_bon(data_d, model=family, seed=args.seed + r).predict(Ns, num_bootstrap=args.bootstrap,
-                                                                               seed=args.seed + r)
+                fc = fit_bon(data_d, model=family, seed=args.seed + r).predict_forecast(
+                    Ns, num_bootstrap=args.bootstrap, seed=args.seed + r)
                 _record(rows, model, r, f"depth ({args.depth} unsolved)", fc, truth, Ns, time.perf_counter() - t0)
                 print(f"   depth ({args.depth} unsolved, {share} each): {rows[-2]['predicted']:.3f}/"
                       f"{rows[-1]['predicted']:.3f}", flush=True)

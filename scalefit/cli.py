@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 from ._cliargs import COUNT, LEVEL, POSITIVE, POSITIVE_INT, SEED, OneLineParser, UsageError, cli_wording, number_list
 
