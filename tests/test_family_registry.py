@@ -134,6 +134,9 @@ def test_posterior_from_the_same_spec(toy, data):
     assert np.all(np.abs(np.median(th, axis=0) - mode) < 0.3 * th.std(axis=0))
     tab = post.predict([N_ATT, 10 * N_ATT])
     assert np.all(tab["q05"] <= tab["median"]) and np.all(tab["median"] <= tab["q95"])
+    # the result protocol's columns name the same summary: estimate = median, interval = 90% ends
+    np.testing.assert_array_equal(tab["estimate"], tab["median"])
+    np.testing.assert_array_equal(tab[["lower", "upper"]].to_numpy(), tab[["q05", "q95"]].to_numpy())
     back = MixingPosterior.from_json(post.to_json())
     np.testing.assert_array_equal(back.draws("m"), post.draws("m"))  # JSON keeps draws exactly
 

@@ -133,7 +133,7 @@ def _asr_quantiles(vals: np.ndarray, Ns: np.ndarray, levels, extra: Mapping | No
     out = pd.DataFrame({"N": Ns, "mean": vals.mean(axis=0), **q})
     for k, v in (extra or {}).items():
         out.insert(0, k, v)
-    return out
+    return interval_columns(out, levels[0])   # the protocol's estimate/lower/upper (first level)
 
 
 def _check_N(N, n_max=None, kind="population"):
@@ -319,7 +319,7 @@ class BetaBinomialPosterior(PosteriorMixin):
             q = quantile_columns(vals[:, None], levels)
             rows.append({"rate": t, "tau": t, "prob_reachable": float(np.mean(np.isfinite(vals))),
                          **{kk: vv[0] for kk, vv in q.items()}})
-        return pd.DataFrame(rows)
+        return interval_columns(pd.DataFrame(rows), levels[0])
 
     def _summary_text(self, level: float = 0.9) -> str:
         lines = [f"Beta-Binomial posterior ({len(self.k)} problems, n = "
@@ -597,7 +597,7 @@ class HierarchicalBetaBinomialPosterior(PosteriorMixin):
             vals = _population_budget(t, a, b, np.zeros_like(a))
             q = quantile_columns(vals[:, None], levels)
             rows.append({"group": lab, "rate": t, "tau": t, **{kk: vv[0] for kk, vv in q.items()}})
-        return pd.DataFrame(rows)
+        return interval_columns(pd.DataFrame(rows), levels[0])
 
     def _summary_text(self, level: float = 0.9) -> str:
         lines = [f"hierarchical Beta-Binomial posterior: {len(self.groups)} groups by {list(self.group_columns)}, "

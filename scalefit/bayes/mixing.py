@@ -26,7 +26,7 @@ from ..sampling.censored import as_item_data
 from ..sampling.models import ItemData, fit_mixing, item_data, item_loglik, likelihood_table, population_rates, \
     row_loglik, solve_probabilities
 from . import _idata
-from ._base import PosteriorMixin
+from ._base import PosteriorMixin, interval_columns
 from ._nuts import NutsSettings, run_nuts
 from .diagnostics import Diagnostics, Thresholds, compute_diagnostics
 from .posterior import quantile_columns, versions
@@ -63,6 +63,13 @@ def _build_idata(model: str, post, stats, data: ItemData):
                               dims={"k": ["item"], "n": ["item"], "extra": ["item"], "theta": ["coordinate"]},
                               attrs={"scalefit_format": MixingPosterior.FORMAT})
 
+
+
+def _draw_table(Ns, vals: np.ndarray, levels, **extra) -> pd.DataFrame:
+    """Per-draw rates (draws, N) summarised: the ``extra`` columns, N, mean, median and quantiles of
+    each level, and the protocol's estimate/lower/upper at the first level."""
+    out = pd.DataFrame({**extra, "N": Ns, "mean": vals.mean(axis=0), **quantile_columns(vals, levels)})
+    return interval_columns(out, levels[0])
 
 class _FamilyPosterior(PosteriorMixin):
     """Summary and JSON shared by the mixing-family posteriors (attributes ``model``, ``data``)."""
@@ -126,17 +133,17 @@ class MixingPosterior(_FamilyPosterior):
 
     def predict(self, N, *, target: str = "fresh", levels: Sequence[float] = (0.9,)) -> pd.DataFrame:
         """Benchmark pass@N of the observed items per draw (``target`` as in
-        :meth:`scalefit.sampling.MixingFit.predict`), summarised: columns N, mean, quantiles."""
+        :meth:`scalefit.sampling.MixingFit.predict`), summarised: columns N, mean, median, quantiles, estimate, lower, upper."""
         Ns = np.atleast_1d(np.asarray(N, float))
         thetas = self.draws("theta")
         vals = np.stack([solve_probabilities(self.model, thetas, self.data, NN, target).mean(axis=1) for NN in Ns], 1)
-        return pd.DataFrame({"N": Ns, "mean": vals.mean(axis=0), **quantile_columns(vals, levels)})
+        return _draw_table(Ns, vals, levels)
 
     def population(self, N, *, levels: Sequence[float] = (0.9,)) -> pd.DataFrame:
         """Population pass@N for new items per draw, summarised."""
         Ns = np.atleast_1d(np.asarray(N, float))
         vals = population_rates(self.model, self.draws("theta"), Ns)
-        return pd.DataFrame({"N": Ns, "mean": vals.mean(axis=0), **quantile_columns(vals, levels)})
+        return _draw_table(Ns, vals, levels)
 
     def _title(self) -> str:
         return f"{self.model} posterior ({get_family(self.model).description}; {self.data.size} items)"
@@ -264,7 +271,7 @@ class HierarchicalMixingPosterior(_FamilyPosterior):
         for j, g in enumerate(self.groups):
             sub = self.data.take(np.flatnonzero(self.code == j))
             vals = np.stack([solve_probabilities(self.model, th[:, j], sub, NN, target).mean(axis=1) for NN in Ns], 1)
-            frames.append(pd.DataFrame({"group": g, "N": Ns, "mean": vals.mean(axis=0), **quantile_columns(vals, levels)}))
+            frames.append(_draw_table(Ns, vals, levels, group=g))
         return pd.concat(frames, ignore_index=True)
 
     def _title(self) -> str:

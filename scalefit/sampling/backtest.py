@@ -189,9 +189,11 @@ def _predict_all(n, k, N_arr, estimators, *, target, level, num_bootstrap, seed,
 
 
 def _finish(records, level, fit_budget, target, method, seed) -> BacktestResult:
-    cols = ["group", "repeat", "N", "estimator", "predicted", "lower", "upper", "empirical", "abs_error",
-            "covered", "detail"]
-    rows = score_rows(records)[cols]
+    cols = ["group", "repeat", "N", "estimator", "estimate", "predicted", "lower", "upper", "empirical",
+            "abs_error", "covered", "detail"]
+    rows = score_rows(records)
+    rows["estimate"] = rows["predicted"]   # the protocol's name; ``predicted`` kept beside it (docs/naming.md)
+    rows = rows[cols]
     return BacktestResult(rows, summarise(rows), level, fit_budget, target, method, seed)
 
 
