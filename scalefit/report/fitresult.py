@@ -225,13 +225,17 @@ def fit_warnings(fit, pred: pd.DataFrame) -> tuple[list[str], list[str]]:
     return warns, checks
 
 
-def _summary(fit, targets, requested, pred, warns, budgets_table) -> str:
-    md = fit.metadata or {}
+def summary_opening(fit, n_points: int) -> tuple[str, str]:
+    """The target's label and the summary's opening words: which law was fitted to what data."""
+    src = display_path((fit.metadata or {}).get("data_source")) or "an in-memory data frame"
     ylabel = column_label(fit.target, fit.frame)
-    law = fit.law.display_name
-    src = display_path(md.get("data_source")) or "an in-memory data frame"
-    s = [f"scalefit fitted the {law} law, {fit.law.formula}, to {fit.n_points} measurements of {ylabel} "
-         f"from {src} ({input_ranges(fit)})."]
+    return ylabel, (f"scalefit fitted the {fit.law.display_name} law, {fit.law.formula}, to {n_points} measurements "
+                    f"of {ylabel} from {src} ({input_ranges(fit)})")
+
+
+def _summary(fit, targets, requested, pred, warns, budgets_table) -> str:
+    ylabel, opening = summary_opening(fit, fit.n_points)
+    s = [opening + "."]
     r = pred.iloc[0]
     where = describe_point(fit, targets[0])
     ext = float(r["extrapolation"]) if "extrapolation" in pred else float("nan")

@@ -21,9 +21,10 @@ import pandas as pd
 from ..errors import ArgumentError
 from ..plots._derive import extrapolation_path, is_chinchilla_type
 from ..plots._style import column_label, fmt_factor, fmt_num
-from ._layout import Flow, display_path
+from ._layout import Flow
 from .fitresult import default_budgets, describe_point, extrapolation_basis, hide_unused, input_label, input_ranges, \
-    interval_text, load_record, provenance_head, requested_targets, short_source
+    interval_text, load_record, provenance_head, requested_targets, short_source, \
+    summary_opening
 from ._registry import RenderContext, Section, register_renderer
 
 FORMAT = "scalefit.PosteriorFit"
@@ -185,12 +186,8 @@ def posterior_warnings(post, pred: pd.DataFrame, targets) -> tuple[list[str], li
 
 
 def _summary(post, targets, requested, pred, warns, ftab, level: float) -> str:
-    md = post.metadata or {}
-    ylabel = column_label(post.target, post.frame)
-    law = post.law.display_name
-    src = display_path(md.get("data_source")) or "an in-memory data frame"
-    s = [f"scalefit fitted the {law} law, {post.law.formula}, to {len(post.frame)} measurements of {ylabel} from "
-         f"{src} ({input_ranges(post)}) by Bayesian inference (NUTS, {post.num_draws} posterior draws)."]
+    ylabel, opening = summary_opening(post, len(post.frame))
+    s = [f"{opening} by Bayesian inference (NUTS, {post.num_draws} posterior draws)."]
     r = pred.iloc[0]
     where = describe_point(post, targets[0])
     lead = ("At the requested target" if requested
