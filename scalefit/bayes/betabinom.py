@@ -38,7 +38,7 @@ from ..sampling._special import log_beta_fail
 from . import _idata
 from .._extrapolation import extrapolation_factor
 from .._result import LEVEL, check_level
-from ._base import PosteriorMixin, interval_columns
+from ._base import PosteriorMixin, interval_columns, priors_from_json, priors_to_json, record_draws, record_tail
 from ._nuts import NutsSettings, posterior_mode, run_nuts
 from ._priors import clip_to_support, from_coordinate, to_coordinate, to_distribution, variable_name
 from .diagnostics import Diagnostics, Thresholds, compute_diagnostics
@@ -327,28 +327,17 @@ class BetaBinomialPosterior(PosteriorMixin):
         for nm, p in self.priors.items():
             lines.append(f"  prior {nm:<6} {p.describe()}")
         lines.append(self._table_text(level))
-        lines.append(self.diagnostics.summary())
-        lines.append(("converged: " if self.converged else "NOT CONVERGED: ") + self.status)
-        return "\n".join(lines)
+        return "\n".join(lines + self._verdict_lines())
 
     def to_dict(self) -> dict:
-        from .._result import clean_json
-
-        return clean_json({
-            "format": self.FORMAT, "version": 1, "n": self.n.tolist(), "k": self.k.tolist(),
-            "priors": {kk: v.to_dict() for kk, v in self.priors.items()}, "zero_inflated": self.zero_inflated,
-            **self._groups_json(), "diagnostics": self.diagnostics.to_dict(), "settings": dict(self.settings),
-            "metadata": dict(self.metadata),
-        })
+        return self._json_record({"n": self.n.tolist(), "k": self.k.tolist(), "priors": priors_to_json(self.priors),
+                                  "zero_inflated": self.zero_inflated})
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "BetaBinomialPosterior":
         n, k = np.asarray(d["n"], dtype=np.int64), np.asarray(d["k"], dtype=np.int64)
-        priors = {kk: Prior.from_dict(v) for kk, v in d["priors"].items()}
-        post, stats = _idata.group_from_json(d["posterior"]), _idata.group_from_json(d["sample_stats"])
-        idata = _single_idata(post, stats, n, k, bool(d["zero_inflated"]))
-        return cls(n, k, priors, bool(d["zero_inflated"]), idata, Diagnostics.from_dict(d["diagnostics"]),
-                   dict(d["settings"]), dict(d.get("metadata") or {}))
+        idata = _single_idata(*record_draws(d), n, k, bool(d["zero_inflated"]))
+        return cls(n, k, priors_from_json(d["priors"]), bool(d["zero_inflated"]), idata, *record_tail(d))
 
 
 def _single_idata(post, stats, n, k, zero_inflated):
@@ -603,32 +592,22 @@ class HierarchicalBetaBinomialPosterior(PosteriorMixin):
         lines = [f"hierarchical Beta-Binomial posterior: {len(self.groups)} groups by {list(self.group_columns)}, "
                  f"{len(self.counts)} problems"]
         lines.append(self._table_text(level))
-        lines.append(self.diagnostics.summary())
-        lines.append(("converged: " if self.converged else "NOT CONVERGED: ") + self.status)
-        return "\n".join(lines)
+        return "\n".join(lines + self._verdict_lines())
 
     def to_dict(self) -> dict:
-        from .._result import clean_json
         from ..fit.result import frame_to_json
 
-        return clean_json({
-            "format": self.FORMAT, "version": 1, "counts": frame_to_json(self.counts),
-            "group_columns": list(self.group_columns), "groups": list(self.groups),
-            "priors": {kk: v.to_dict() for kk, v in self.priors.items()}, "centered": self.centered,
-            **self._groups_json(), "diagnostics": self.diagnostics.to_dict(), "settings": dict(self.settings),
-            "metadata": dict(self.metadata),
-        })
+        return self._json_record({
+            "counts": frame_to_json(self.counts), "group_columns": list(self.group_columns),
+            "groups": list(self.groups), "priors": priors_to_json(self.priors), "centered": self.centered})
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "HierarchicalBetaBinomialPosterior":
         from ..fit.result import frame_from_json
 
-        counts = frame_from_json(d["counts"])
-        post, stats = _idata.group_from_json(d["posterior"]), _idata.group_from_json(d["sample_stats"])
-        fit = cls(counts, tuple(d["group_columns"]), tuple(d["groups"]),
-                  {kk: Prior.from_dict(v) for kk, v in d["priors"].items()}, bool(d["centered"]), None,
-                  Diagnostics.from_dict(d["diagnostics"]), dict(d["settings"]), dict(d.get("metadata") or {}))
-        return replace(fit, idata=_hier_idata(fit, post, stats))
+        fit = cls(frame_from_json(d["counts"]), tuple(d["group_columns"]), tuple(d["groups"]),
+                  priors_from_json(d["priors"]), bool(d["centered"]), None, *record_tail(d))
+        return replace(fit, idata=_hier_idata(fit, *record_draws(d)))
 
 
 def _group_labels(counts: pd.DataFrame, group_columns: Sequence[str]) -> np.ndarray:

@@ -26,7 +26,7 @@ from ..sampling.censored import as_item_data
 from ..sampling.models import ItemData, fit_mixing, item_data, item_loglik, likelihood_table, population_rates, \
     row_loglik, solve_probabilities
 from . import _idata
-from ._base import PosteriorMixin, interval_columns
+from ._base import PosteriorMixin, interval_columns, record_draws, record_tail
 from ._nuts import NutsSettings, run_nuts
 from .diagnostics import Diagnostics, Thresholds, compute_diagnostics
 from .posterior import quantile_columns, versions
@@ -83,19 +83,13 @@ class _FamilyPosterior(PosteriorMixin):
     def summary(self, level: float = 0.9) -> str:
         lines = [self._title(), f"  prior: {get_family(self.model).prior_text or 'see the family spec'}",
                  self.param_table(level).to_string(index=False, float_format=lambda v: f"{v:.5g}"),
-                 self.diagnostics.summary(),
-                 ("converged: " if self.converged else "NOT CONVERGED: ") + self.status]
+                 *self._verdict_lines()]
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
-        from .._result import clean_json
-
         d = self.data
-        return clean_json({
-            "format": self.FORMAT, "version": 1, "model": self.model, **self._record(), "n": d.n.tolist(),
-            "k": d.k.tolist(), "extra": d.extra.tolist(), **self._groups_json(),
-            "diagnostics": self.diagnostics.to_dict(), "settings": dict(self.settings), "metadata": dict(self.metadata),
-        })
+        return self._json_record({"model": self.model, **self._record(), "n": d.n.tolist(), "k": d.k.tolist(),
+                                  "extra": d.extra.tolist()})
 
 
 @dataclass(frozen=True, eq=False)
@@ -154,9 +148,7 @@ class MixingPosterior(_FamilyPosterior):
             model = str(d["model"])
             get_family(model)
             data = item_data(d["n"], d["k"], extra=d["extra"])
-            post, stats = _idata.group_from_json(d["posterior"]), _idata.group_from_json(d["sample_stats"])
-            return cls(model, data, _build_idata(model, post, stats, data), Diagnostics.from_dict(d["diagnostics"]),
-                       dict(d["settings"]), dict(d.get("metadata") or {}))
+            return cls(model, data, _build_idata(model, *record_draws(d), data), *record_tail(d))
         except KeyError as exc:
             raise ArgumentError(f"mixing posterior record lacks the field {exc.args[0]!r}") from None
 
@@ -288,9 +280,8 @@ class HierarchicalMixingPosterior(_FamilyPosterior):
             get_family(model)
             data = item_data(d["n"], d["k"], extra=d["extra"])
             code = np.asarray(d["group"], np.int64)
-            post, stats = _idata.group_from_json(d["posterior"]), _idata.group_from_json(d["sample_stats"])
-            return cls(model, groups, data, code, _hier_idata(model, groups, post, stats, data, code),
-                       Diagnostics.from_dict(d["diagnostics"]), dict(d["settings"]), dict(d.get("metadata") or {}))
+            return cls(model, groups, data, code, _hier_idata(model, groups, *record_draws(d), data, code),
+                       *record_tail(d))
         except KeyError as exc:
             raise ArgumentError(f"hierarchical mixing posterior record lacks the field {exc.args[0]!r}") from None
 

@@ -189,9 +189,7 @@ class PosteriorFit(PosteriorMixin):
             es = "" if not np.isfinite(r["ess_bulk"]) else f"{r['ess_bulk']:.0f}"
             lines.append(f"{r['parameter']:<12}{r['median']:>14.6g}{r[lo]:>14.6g}{r[hi]:>14.6g}{rh:>8}{es:>8}")
         lines.append(f"({int(100 * level)}% central credible intervals)")
-        lines.append(self.diagnostics.summary())
-        lines.append(("converged: " if self.converged else "NOT CONVERGED: ") + self.status)
-        return "\n".join(lines)
+        return "\n".join(lines + self._verdict_lines())
 
     def __str__(self) -> str:  # pragma: no cover - thin
         return str(self.summary())

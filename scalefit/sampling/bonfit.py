@@ -183,6 +183,11 @@ def choose_candidate(error: np.ndarray, se: np.ndarray, z: float) -> np.ndarray:
     return np.argmin(masked, axis=1)
 
 
+def _table_column(name: str) -> property:
+    """A read-only attribute: column ``name`` of the result's ``table`` as an array."""
+    return property(lambda self: self.table[name].to_numpy(), doc=f"The ``{name}`` column of ``table``.")
+
+
 def item_resamples(I: int, B: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng([seed, 0])
     return rng.multinomial(I, np.full(I, 1.0 / I), size=B).astype(float)
@@ -243,21 +248,10 @@ class Forecast(ResultProtocol):
     def _summary_table(self) -> pd.DataFrame:
         return self.table
 
-    @property
-    def N(self) -> np.ndarray:
-        return self.table["N"].to_numpy()
-
-    @property
-    def estimate(self) -> np.ndarray:
-        return self.table["estimate"].to_numpy()
-
-    @property
-    def lower(self) -> np.ndarray:
-        return self.table["lower"].to_numpy()
-
-    @property
-    def upper(self) -> np.ndarray:
-        return self.table["upper"].to_numpy()
+    N = _table_column("N")
+    estimate = _table_column("estimate")
+    lower = _table_column("lower")
+    upper = _table_column("upper")
 
     def _summary_text(self) -> str:
         lines = [f"pass@N forecast ({self.target} run), model: {self.model}",
