@@ -86,6 +86,17 @@ def test_expected_posterior_variance_matches_the_exact_beta_computation():
             assert vc[i, j] == pytest.approx((s - r) * r / s, abs=2e-4)
 
 
+
+def _beta_start(seed: int, r: int, I: int):
+    """Replay r: I items with rates from Beta(0.4, 4) and a uniform start of 8 attempts each (at
+    least one success, so that a family can be fitted)."""
+    rng = np.random.default_rng([seed, r])
+    p_true = rng.beta(0.4, 4.0, size=I)
+    data = item_data(8, rng.binomial(8, p_true))
+    if not data.solved.any():
+        data = item_data(8, np.r_[1, data.k[1:]])
+    return rng, p_true, data
+
 def test_planned_designs_give_unbiased_forecasts_and_covering_intervals():
     # Items from a Beta(0.4, 4) population; a uniform start of 8 attempts, then 2 planned rounds
     # of 16 attempts per item on average, then a fresh pass@200 forecast with 90% intervals
@@ -94,11 +105,7 @@ def test_planned_designs_give_unbiased_forecasts_and_covering_intervals():
     R, I, N = 16, 60, 200.0
     errors, covered, widths = [], 0, []
     for r in range(R):
-        rng = np.random.default_rng([11, r])
-        p_true = rng.beta(0.4, 4.0, size=I)
-        data = item_data(8, rng.binomial(8, p_true))
-        if not data.solved.any():
-            data = item_data(8, np.r_[1, data.k[1:]])
+        rng, p_true, data = _beta_start(11, r, I)
 
         def sampler(a, rng=rng, p=p_true):
             return rng.binomial(a, p)
@@ -406,11 +413,7 @@ def test_planned_designs_over_tail_families_stay_unbiased():
     R, I, N = 10, 60, 200.0
     errors = []
     for r in range(R):
-        rng = np.random.default_rng([12, r])
-        p_true = rng.beta(0.4, 4.0, size=I)
-        data = item_data(8, rng.binomial(8, p_true))
-        if not data.solved.any():
-            data = item_data(8, np.r_[1, data.k[1:]])
+        rng, p_true, data = _beta_start(12, r, I)
         res = sample_in_rounds(data, lambda a, rng=rng, p=p_true: rng.binomial(a, p), 16 * I, N, rounds=1,
                                model="beta", families=("beta", "kumaraswamy"), num_bootstrap=0, seed=r, step=4)
         errors.append(res.forecast.estimate[0] - float(np.mean(rng.random(I) < 1 - (1 - p_true) ** N)))

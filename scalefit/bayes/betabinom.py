@@ -239,7 +239,7 @@ class BetaBinomialPosterior(PosteriorMixin):
         """ASR@N (= pass@N) at budgets ``N`` in the protocol's layout: :meth:`asr` at ``level``
         with ``estimate`` (posterior median), ``lower``/``upper`` (central credible interval) and
         ``extrapolation`` (N over the largest observed budget, ``scalefit._extrapolation``)."""
-        out = interval_columns(self.asr(N, kind=kind, levels=(check_level(level),), **options), level)
+        out = self.asr(N, kind=kind, levels=(check_level(level),), **options)  # estimate/lower/upper at level
         out["extrapolation"] = extrapolation_factor({"N": self.n}, {"N": out["N"].to_numpy()})
         return out
 
@@ -517,7 +517,7 @@ class HierarchicalBetaBinomialPosterior(PosteriorMixin):
         """ASR@N per group (and pooled) in the protocol's layout: :meth:`asr` at ``level`` with
         ``estimate`` (posterior median), ``lower``/``upper`` (central credible interval) and
         ``extrapolation`` (N over the largest observed budget of all groups)."""
-        out = interval_columns(self.asr(N, kind=kind, levels=(check_level(level),), **options), level)
+        out = self.asr(N, kind=kind, levels=(check_level(level),), **options)  # estimate/lower/upper at level
         out["extrapolation"] = extrapolation_factor({"N": self.counts["n"].to_numpy(np.float64)},
                                                     {"N": out["N"].to_numpy()})
         return out
