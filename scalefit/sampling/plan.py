@@ -284,16 +284,17 @@ def _parameter_draws(fitted, data: ItemData, T: int, seed: int) -> list:
     return [replace(base, theta=np.asarray(th, float)).item_posterior(data) for th in thetas[ok]]
 
 
-def _family_populations(families: list, data: ItemData, T: int, seed: int) -> tuple[list, np.ndarray]:
+def _family_populations(families: list, points: list, data: ItemData, T: int, seed: int) -> tuple[list, np.ndarray]:
     """Populations over several tail families and their prior weights: for each family (a
     fitted :class:`~scalefit.sampling.BonFit` of that family, or anything with
-    ``item_posterior``) its point fit, or with T > 0 its T bootstrap refits; each family gets
-    the same total weight, split equally among its draws."""
+    ``item_posterior``) its point fit (``points``: the item posteriors already computed), or
+    with T > 0 its T bootstrap refits; each family gets the same total weight, split equally
+    among its draws."""
     pops, wts = [], []
-    for fam in families:
+    for fam, point in zip(families, points):
         dr = _parameter_draws(fam, data, T, seed) if T else []
         if not dr:
-            dr = [_posterior_of(fam, data)]
+            dr = [point]
         pops.extend(dr)
         wts.extend([1.0 / (len(families) * len(dr))] * len(dr))
     return pops, np.asarray(wts)
@@ -675,7 +676,8 @@ def plan(data, extra_budget, N, *, target: str = "fresh", rounds: int = 1, model
         fams = _families_for(fitted, d, key, families, opts)
         fam_names.append([getattr(f, "model", type(f).__name__) for f in fams] if fams else [])
         mean = v = 0.0
-        for post in ([_posterior_of(f, d) for f in fams] if fams else [_posterior_of(fitted, d)]):
+        posts = [_posterior_of(f, d) for f in fams] if fams else [_posterior_of(fitted, d)]
+        for post in posts:
             # with several families: each item's term and its expected variance averaged over them
             if target == "fresh":
                 mf, vf = _fresh_curves(post, N, ladder)
@@ -691,7 +693,7 @@ def plan(data, extra_budget, N, *, target: str = "fresh", rounds: int = 1, model
             cap = np.minimum(cap, ma)
         offset += d.size
         if fams:
-            dr, pw = _family_populations(fams, d, draws_T, seed)
+            dr, pw = _family_populations(fams, posts, d, draws_T, seed)
             pops.append(_population_curves(dr, d, N, ladder, target, pw) if len(dr) > 1 else (0.0, None))
         elif draws_T:
             dr = _parameter_draws(fitted, d, draws_T, seed)
