@@ -19,7 +19,8 @@ from scalefit.bayes import (
     fit_beta_binomial_bayes,
     fit_hierarchical_beta_binomial,
 )
-from scalefit.bayes.betabinom import _asr, _draw_budgets, _family, _item_loglik, _thetas
+from scalefit.bayes.betabinom import _asr, _family, _item_loglik, _thetas
+from scalefit.bayes.mixing import draw_budgets
 from scalefit.errors import ArgumentError
 from scalefit.sampling import asr_budget_exact, asr_exact, beta_binomial_logpmf, fit_beta_binomial
 
@@ -57,10 +58,10 @@ def test_model_log_pmf_agrees_with_the_cancellation_free_reference():
     import mpmath
 
     rng = np.random.default_rng(0)
-    n = np.concatenate([np.full(30, 20), rng.integers(1, 100_000, 200), rng.integers(1, 100_000, 100)])
+    n = np.concatenate([np.full(30, 20), rng.integers(1, 100_000, 100), rng.integers(1, 100_000, 60)])
     k = np.floor(rng.random(n.size) * (n + 1)).astype(np.int64)
-    a = np.concatenate([rng.uniform(0.01, 5, 230), 10.0 ** rng.uniform(-2, 15, 100)])
-    b = np.concatenate([rng.uniform(0.05, 50, 230), 10.0 ** rng.uniform(-2, 15, 100)])
+    a = np.concatenate([rng.uniform(0.01, 5, 130), 10.0 ** rng.uniform(-2, 15, 60)])
+    b = np.concatenate([rng.uniform(0.05, 50, 130), 10.0 ** rng.uniform(-2, 15, 60)])
     fam, zi = _family(False), _family(True)
     th = _thetas(fam, a, b)
     nf, kf = jnp.asarray(n, float), jnp.asarray(k, float)
@@ -68,14 +69,15 @@ def test_model_log_pmf_agrees_with_the_cancellation_free_reference():
     with mpmath.workdps(60):
         lg = mpmath.loggamma
         A, B = (np.exp(th[:, j]) for j in (0, 1))  # the shapes the kernel sees
-        ref = np.array([float(lg(kk + mpmath.mpf(x)) + lg(nn - kk + mpmath.mpf(y)) - lg(nn + mpmath.mpf(x) + mpmath.mpf(y))
-                              - lg(mpmath.mpf(x)) - lg(mpmath.mpf(y)) + lg(mpmath.mpf(x) + mpmath.mpf(y)))
-                        for x, y, nn, kk in zip(A, B, n.tolist(), k.tolist())])
-    np.testing.assert_allclose(fast, ref, rtol=1e-13, atol=1e-9)
+        ref = []
+        for x, y, nn, kk in zip(A, B, n.tolist(), k.tolist()):
+            x, y = mpmath.mpf(x), mpmath.mpf(y)
+            ref.append(float(lg(kk + x) + lg(nn - kk + y) - lg(nn + x + y) - lg(x) - lg(y) + lg(x + y)))
+    np.testing.assert_allclose(fast, np.array(ref), rtol=1e-13, atol=1e-9)
     # the zero-inflated sampler kernel is the family's kernel (pi = 0.3; moderate shapes, where
     # the latter is exact to rounding)
-    th_zi = jnp.asarray(_thetas(zi, a, b, np.full(n.size, 0.3))[:230])
-    got = [jax.vmap(lambda t, nn, kk: zi.kernel(t, nn, kk, {}, sampler=s))(th_zi, nf[:230], kf[:230])
+    th_zi = jnp.asarray(_thetas(zi, a, b, np.full(n.size, 0.3))[:130])
+    got = [jax.vmap(lambda t, nn, kk: zi.kernel(t, nn, kk, {}, sampler=s))(th_zi, nf[:130], kf[:130])
            for s in (True, False)]
     np.testing.assert_allclose(np.asarray(got[0]), np.asarray(got[1]), rtol=1e-10, atol=1e-9)
     # the results' log-likelihood: three parameter sets over every problem
@@ -120,7 +122,7 @@ def test_derived_quantities_per_draw(t4d_default):
     np.testing.assert_allclose(_asr(fam, th, None, None, np.array([1000.0]), "population")[:, 0],
                                np.asarray(asr_exact(1000, a, b)), rtol=1e-12)
     # per-draw budgets invert the exact curve (and agree with the scalar reference)
-    N = _draw_budgets(fam, th, 0.9)
+    N = draw_budgets(fam, th, 0.9)
     np.testing.assert_allclose(np.asarray(asr_exact(N, a, b)), 0.9, rtol=1e-9)
     assert N[0] == pytest.approx(asr_budget_exact(0.9, float(a[0]), float(b[0])), rel=1e-8)
     bud = post.budget([0.6, 0.8], kind="conditional")

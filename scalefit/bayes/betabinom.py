@@ -34,11 +34,10 @@ from scipy.special import gammaln
 
 from .._config import require_x64
 from ..errors import ArgumentError
-from .._roots import bisect
 from .._names import renamed_args
 from ..params import Param, ParamSpec, Prior
 from ..sampling import get_family
-from ..sampling.models import item_data, item_loglik, likelihood_table, paired_log_kernel, population_rates
+from ..sampling.models import item_data, item_loglik, likelihood_table, population_rates
 from . import _idata
 from .._extrapolation import extrapolation_factor
 from .._result import LEVEL, check_level
@@ -46,7 +45,7 @@ from ._base import PosteriorMixin, interval_columns, priors_from_json, priors_to
 from ._nuts import NutsSettings, posterior_mode, run_nuts
 from ._priors import clip_to_support, from_coordinate, to_coordinate, to_distribution, variable_name
 from .diagnostics import Diagnostics, Thresholds, compute_diagnostics
-from .mixing import draw_table, family_model, group_loglik, item_rates
+from .mixing import draw_budgets, draw_table, family_model, group_loglik, item_rates
 from .posterior import quantile_columns, versions
 
 #: Parameters and default priors of the Beta-Binomial model (docs/bayes.md#default-priors).
@@ -153,28 +152,6 @@ def _asr(fam, thetas, n, k, Ns, kind: str) -> np.ndarray:
     return item_rates(fam, thetas, item_data(n, k), Ns, target="continued")
 
 
-def _draw_budgets(fam, thetas, rate: float, n=None, k=None, *, lo: float = -30.0, hi: float = 80.0) -> np.ndarray:
-    """Per draw the real N with ASR@N = ``rate`` (log-bisection; inf where a draw does not reach
-    it by N = e^hi): the population curve, or with the problems' counts ``n``, ``k`` the
-    conditional one, 1 - sum_i 1{k_i = 0} P(no success in N | none in n_i) / K, for N >= max n_i."""
-    S = thetas.shape[0]
-    if n is None:
-        n_vals, counts, K, n_min = np.zeros(1), np.ones(1), 1.0, 0.0
-    else:
-        n_vals, counts = np.unique(np.asarray(n)[np.asarray(k) == 0], return_counts=True)
-        K, n_min = float(len(n)), float(np.max(n))
-    base = paired_log_kernel(fam, thetas, np.broadcast_to(n_vals.astype(float), (S, len(n_vals))))
-
-    def reached(logN):  # the rate at a budget per draw, as (K - #failed + sum_j c_j (1 - F(N) / F(n_j))) / K
-        lf = paired_log_kernel(fam, thetas, np.maximum(np.exp(logN), n_min)[:, None])
-        solved = -np.expm1(np.minimum(lf - base, 0.0))
-        return (K - counts.sum() + solved @ counts) / K
-
-    reach = reached(np.full(S, hi)) >= rate
-    lo_, hi_ = bisect(lambda x: reached(x) < rate, np.full(S, lo), np.full(S, hi), iters=200, xtol=1e-10)
-    return np.where(reach, np.maximum(np.exp(0.5 * (lo_ + hi_)), n_min), np.inf)
-
-
 @dataclass(frozen=True, eq=False, repr=False)
 class BetaBinomialPosterior(PosteriorMixin):
     """Posterior of the Beta-Binomial model for one group (frozen).
@@ -277,7 +254,7 @@ class BetaBinomialPosterior(PosteriorMixin):
         th = self._theta_draws()
         rows = []
         for t in taus:
-            vals = _draw_budgets(self.family, th, t, *counts)
+            vals = draw_budgets(self.family, th, t, *counts)
             q = quantile_columns(vals[:, None], levels)
             rows.append({"rate": t, "tau": t, "prob_reachable": float(np.mean(np.isfinite(vals))),
                          **{kk: vv[0] for kk, vv in q.items()}})
@@ -539,7 +516,7 @@ class HierarchicalBetaBinomialPosterior(PosteriorMixin):
         pairs = [(lab, th[:, j]) for j, lab in enumerate(self.groups)]
         pairs.append(("pooled (new group)", self._pooled_draws(seed)))
         for lab, theta in pairs:
-            vals = _draw_budgets(_family(False), theta, t)
+            vals = draw_budgets(_family(False), theta, t)
             q = quantile_columns(vals[:, None], levels)
             rows.append({"group": lab, "rate": t, "tau": t, **{kk: vv[0] for kk, vv in q.items()}})
         return interval_columns(pd.DataFrame(rows), levels[0])

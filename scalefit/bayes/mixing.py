@@ -20,11 +20,12 @@ import numpyro.distributions as dist
 import pandas as pd
 
 from .._config import require_x64
+from .._roots import bisect
 from ..errors import ArgumentError
 from ..sampling import get_family
 from ..sampling.censored import as_item_data
-from ..sampling.models import ItemData, fit_mixing, item_data, item_loglik, likelihood_table, population_rates, \
-    row_loglik, solve_probabilities
+from ..sampling.models import ItemData, fit_mixing, item_data, item_loglik, likelihood_table, paired_log_kernel, \
+    population_rates, row_loglik, solve_probabilities
 from . import _idata
 from ._base import PosteriorMixin, interval_columns, record_draws, record_tail
 from ._nuts import NutsSettings, run_nuts
@@ -32,7 +33,7 @@ from .diagnostics import Diagnostics, Thresholds, compute_diagnostics
 from .posterior import quantile_columns, versions
 
 __all__ = ["MixingPosterior", "fit_mixing_bayes", "HierarchicalMixingPosterior", "fit_hierarchical_mixing",
-           "family_model", "item_rates", "group_loglik", "draw_table"]
+           "family_model", "item_rates", "group_loglik", "draw_table", "draw_budgets"]
 
 
 def _nuts_settings(nuts: Mapping) -> NutsSettings:
@@ -86,6 +87,28 @@ def item_rates(model, thetas, data: ItemData, Ns, target: str = "fresh") -> np.n
     """Benchmark pass@N of ``data``'s items per parameter set (T, len(Ns)) (``target`` as in
     :meth:`scalefit.sampling.MixingFit.predict`)."""
     return np.stack([solve_probabilities(model, thetas, data, NN, target).mean(axis=1) for NN in Ns], 1)
+
+
+def draw_budgets(model, thetas, rate: float, n=None, k=None, *, lo: float = -30.0, hi: float = 80.0) -> np.ndarray:
+    """Per parameter set (T, P) the real N with pass@N = ``rate`` (log-bisection; inf where it is
+    not reached by N = e^hi): the population curve, or with the items' counts ``n``, ``k`` the
+    continued one, 1 - sum_i 1{k_i = 0} P(no success in N | none in n_i) / K, for N >= max n_i."""
+    S = thetas.shape[0]
+    if n is None:
+        n_vals, counts, K, n_min = np.zeros(1), np.ones(1), 1.0, 0.0
+    else:
+        n_vals, counts = np.unique(np.asarray(n)[np.asarray(k) == 0], return_counts=True)
+        K, n_min = float(len(n)), float(np.max(n))
+    base = paired_log_kernel(model, thetas, np.broadcast_to(n_vals.astype(float), (S, len(n_vals))))
+
+    def reached(logN):  # the rate at a budget per draw, as (K - #failed + sum_j c_j (1 - F(N) / F(n_j))) / K
+        lf = paired_log_kernel(model, thetas, np.maximum(np.exp(logN), n_min)[:, None])
+        solved = -np.expm1(np.minimum(lf - base, 0.0))
+        return (K - counts.sum() + solved @ counts) / K
+
+    reach = reached(np.full(S, hi)) >= rate
+    lo_, hi_ = bisect(lambda x: reached(x) < rate, np.full(S, lo), np.full(S, hi), iters=200, xtol=1e-10)
+    return np.where(reach, np.maximum(np.exp(0.5 * (lo_ + hi_)), n_min), np.inf)
 
 
 def group_loglik(model, thetas, data: ItemData, code: np.ndarray) -> np.ndarray:

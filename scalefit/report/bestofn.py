@@ -623,7 +623,8 @@ def read_bon_record(record: Mapping, source: str = "<record>") -> dict:
     if record.get("model_curve") is not None:
         out["model_curve"] = renamed(record["model_curve"], point)
     if record.get("backtest") is not None:
-        out["backtest"] = dict(record["backtest"], rows=[renamed(r, backtest_point) for r in record["backtest"]["rows"]])
+        rows = [renamed(r, backtest_point) for r in record["backtest"]["rows"]]
+        out["backtest"] = dict(record["backtest"], rows=rows)
     return out
 
 

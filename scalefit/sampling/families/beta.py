@@ -18,6 +18,7 @@ def _starts(n, k, W):
 FAMILY = MixingFamily(
     name="beta", description="p ~ Beta(a, b)", **pair_params([("a", "b")]), starts=_starts,
     log_kernel=lambda t, n, k: beta_kernel(t[0], t[1], n, k),
-    sampler_kernel=lambda t, n, k: beta_sampler_kernel(t[0], t[1], n, k), row_derivs=lambda t, n, k, aux: beta_derivs(t, n, k),
+    sampler_kernel=lambda t, n, k: beta_sampler_kernel(t[0], t[1], n, k),
+    row_derivs=lambda t, n, k, aux: beta_derivs(t, n, k),
     cell_masses=lambda p: beta_cell_masses(p["a"], p["b"]),
 )
