@@ -134,15 +134,15 @@ bt.summary
 
 # %%
 curve, obs, model = record["curve"], record["observed"], record["model_curve"]
-sp.plot_sampling_curve(curve["N"], curve["prediction"], curve["lower"], curve["upper"],
+sp.plot_sampling_curve(curve["N"], curve["estimate"], curve["lower"], curve["upper"],
                        observed_N=obs["N"], observed=obs["value"], observed_lower=obs["lower"],
-                       observed_upper=obs["upper"], model_N=model["N"], model=model["prediction"],
+                       observed_upper=obs["upper"], model_N=model["N"], model=model["estimate"],
                        budget=record["budget"]["N"], budget_interval=(record["budget"]["lower"], record["budget"]["upper"]),
                        rate=0.9, targets=pd.DataFrame(record["targets"]), extrapolate_from=n.max(),
                        level=0.9)
 
 # %%
-sp.plot_sampling_curve(curve["N"], curve["prediction"], curve["lower"], curve["upper"], observed_N=obs["N"],
+sp.plot_sampling_curve(curve["N"], curve["estimate"], curve["lower"], curve["upper"], observed_N=obs["N"],
                        observed=obs["value"], metric="pass", yscale="neglog", extrapolate_from=n.max())
 
 # %%

@@ -130,4 +130,4 @@ def test_continued_forecast_uses_exact_first_n_outcomes(tmp_path, capsys):
     back = BonFit.from_dict(doc["groups"][0]["fit"])
     assert back.data.until_success is False  # the order's meaning survives the file
     rec = saved_bon_record(back, targets=[10, 100])
-    assert [t["prediction"] for t in rec["targets"]] == pytest.approx(list(fc.estimate), rel=1e-12)
+    assert [t["estimate"] for t in rec["targets"]] == pytest.approx(list(fc.estimate), rel=1e-12)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,7 +19,8 @@ from scalefit.bayes import (
     fit_beta_binomial_bayes,
     fit_hierarchical_beta_binomial,
 )
-from scalefit.bayes.betabinom import _bb_ll, _population_budget
+from scalefit.bayes.betabinom import _asr, _family, _item_loglik, _thetas
+from scalefit.bayes.mixing import draw_budgets
 from scalefit.errors import ArgumentError
 from scalefit.sampling import asr_budget_exact, asr_exact, beta_binomial_logpmf, fit_beta_binomial
 
@@ -45,14 +48,43 @@ def test_T4a_flat_prior_limit_mode_equals_mle():
 
 
 def test_model_log_pmf_agrees_with_the_cancellation_free_reference():
+    """Inside NUTS the likelihood is the ``beta`` / ``zi_beta`` family's sampler kernel (gammaln,
+    with a Stirling difference for shapes >= 100: about twice as fast there); the results'
+    per-problem log-likelihood is the family's cancellation-free kernel plus the binomial
+    coefficient.  The sampler kernel is checked against 60-digit mpmath log-gamma values, also
+    for shapes up to 1e15 (where a plain gammaln difference is off by ~1e3 and a chain that
+    wanders there gets stuck); the tolerance is the double rounding of terms of size
+    h log(x + h) <= ~1e7: ~1e-9 absolute."""
+    import mpmath
+
     rng = np.random.default_rng(0)
-    n = np.concatenate([np.full(30, 20.0), rng.integers(1, 100_000, 200).astype(float)])
-    k = np.floor(rng.random(n.size) * (n + 1))
-    a = rng.uniform(0.01, 5, n.size)
-    b = rng.uniform(0.05, 50, n.size)
-    got = np.asarray(_bb_ll(k, n, a, b))
-    ref = np.asarray(beta_binomial_logpmf(k, n, a, b))
-    np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-9)
+    n = np.concatenate([np.full(30, 20), rng.integers(1, 100_000, 100), rng.integers(1, 100_000, 60)])
+    k = np.floor(rng.random(n.size) * (n + 1)).astype(np.int64)
+    a = np.concatenate([rng.uniform(0.01, 5, 130), 10.0 ** rng.uniform(-2, 15, 60)])
+    b = np.concatenate([rng.uniform(0.05, 50, 130), 10.0 ** rng.uniform(-2, 15, 60)])
+    fam, zi = _family(False), _family(True)
+    th = _thetas(fam, a, b)
+    nf, kf = jnp.asarray(n, float), jnp.asarray(k, float)
+    fast = np.asarray(jax.vmap(lambda t, nn, kk: fam.kernel(t, nn, kk, {}, sampler=True))(jnp.asarray(th), nf, kf))
+    with mpmath.workdps(60):
+        lg = mpmath.loggamma
+        A, B = (np.exp(th[:, j]) for j in (0, 1))  # the shapes the kernel sees
+        ref = []
+        for x, y, nn, kk in zip(A, B, n.tolist(), k.tolist()):
+            x, y = mpmath.mpf(x), mpmath.mpf(y)
+            ref.append(float(lg(kk + x) + lg(nn - kk + y) - lg(nn + x + y) - lg(x) - lg(y) + lg(x + y)))
+    np.testing.assert_allclose(fast, np.array(ref), rtol=1e-13, atol=1e-9)
+    # the zero-inflated sampler kernel is the family's kernel (pi = 0.3; moderate shapes, where
+    # the latter is exact to rounding)
+    th_zi = jnp.asarray(_thetas(zi, a, b, np.full(n.size, 0.3))[:130])
+    got = [jax.vmap(lambda t, nn, kk: zi.kernel(t, nn, kk, {}, sampler=s))(th_zi, nf[:130], kf[:130])
+           for s in (True, False)]
+    np.testing.assert_allclose(np.asarray(got[0]), np.asarray(got[1]), rtol=1e-10, atol=1e-9)
+    # the results' log-likelihood: three parameter sets over every problem
+    ab = np.stack([a[:3], b[:3]], 1)
+    ll = _item_loglik(fam, _thetas(fam, ab[:, 0], ab[:, 1]), n, k)
+    np.testing.assert_allclose(ll, np.stack([np.asarray(beta_binomial_logpmf(k, n, x, y)) for x, y in ab]),
+                               rtol=1e-10, atol=1e-9)
 
 
 @pytest.fixture(scope="module")
@@ -84,13 +116,13 @@ def test_T4d_flat_prior_on_log_scale():
 def test_derived_quantities_per_draw(t4d_default):
     post = t4d_default
     a, b = post.draws("alpha")[:50], post.draws("beta")[:50]
-    # population ASR per draw equals the exact curve
-    from scalefit.bayes.betabinom import _population_asr
-
-    np.testing.assert_allclose(_population_asr(a, b, np.zeros(50), np.array([1000.0]))[:, 0],
+    # population ASR per draw (from the ``beta`` family's kernel) equals the exact curve
+    fam = _family(False)
+    th = _thetas(fam, a, b)
+    np.testing.assert_allclose(_asr(fam, th, None, None, np.array([1000.0]), "population")[:, 0],
                                np.asarray(asr_exact(1000, a, b)), rtol=1e-12)
     # per-draw budgets invert the exact curve (and agree with the scalar reference)
-    N = _population_budget(0.9, a, b, np.zeros(50))
+    N = draw_budgets(fam, th, 0.9)
     np.testing.assert_allclose(np.asarray(asr_exact(N, a, b)), 0.9, rtol=1e-9)
     assert N[0] == pytest.approx(asr_budget_exact(0.9, float(a[0]), float(b[0])), rel=1e-8)
     bud = post.budget([0.6, 0.8], kind="conditional")

@@ -72,7 +72,7 @@ def test_report_record_accepts_targets_below_the_largest_budget():
     bon = fit_bon(_ragged(), model="beta")
     rec = bon_record(bon, targets=[100, 4000], num_bootstrap=0)
     assert [t["N"] for t in rec["targets"]] == [100.0, 4000.0]
-    assert 0 < rec["targets"][0]["prediction"] < rec["targets"][1]["prediction"] < 1
+    assert 0 < rec["targets"][0]["estimate"] < rec["targets"][1]["estimate"] < 1
 
 
 def test_continued_budget_below_the_largest_budget():

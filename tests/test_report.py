@@ -4,6 +4,7 @@ deterministic bytes, no silent overwrite, the renderer registry and the CLI comm
 from __future__ import annotations
 
 import io
+import json
 import re
 import shutil
 import subprocess
@@ -202,7 +203,7 @@ def test_best_of_n_report(files):
     rec = files["record"]
     t = rec["targets"][0]
     cover = pages[0]
-    assert (f"it predicts ASR@1000 = {t['prediction']:.3f} for these problems, with a 90% interval of "
+    assert (f"it predicts ASR@1000 = {t['estimate']:.3f} for these problems, with a 90% interval of "
             f"{t['lower']:.3f} to {t['upper']:.3f}") in cover
     assert f"takes about N = {fmt_num(rec['budget']['N'], 3)} attempts" in cover
     assert "scalefit/examples/bon_synthetic_counts.csv" in cover and rec["metadata"]["data_hash"] in cover
@@ -217,10 +218,13 @@ def test_best_of_n_report(files):
 
 def test_bon_record_validates_and_is_json(files):
     rec = files["record"]
-    assert rec["format"] == "scalefit.report.BestOfNCurve" and rec["version"] == 1
-    assert all(r["lower"] <= r["predicted"] <= r["upper"] for r in rec["backtest"]["rows"])
+    assert rec["format"] == "scalefit.report.BestOfNCurve" and rec["version"] == 3
+    assert all(r["lower"] <= r["estimate"] <= r["upper"] for r in rec["backtest"]["rows"])
     curve = rec["curve"]
-    assert np.all(np.diff(curve["prediction"]) >= 0) and np.all(np.array(curve["lower"]) <= curve["prediction"])
+    assert np.all(np.diff(curve["estimate"]) >= 0) and np.all(np.array(curve["lower"]) <= curve["estimate"])
+    # version 3 names every point value `estimate` (docs/naming.md): no 0.1 name is left
+    text = json.dumps(rec)
+    assert '"prediction"' not in text and '"predicted"' not in text
     with pytest.raises(ArgumentError, match="`targets` must be >= the largest observed attempts 100"):
         make_bon_curve([100, 100, 100], [0, 3, 50], targets=[50])
     with pytest.raises(ArgumentError, match="lacks field"):
@@ -307,3 +311,61 @@ def test_pages_render_to_png(chinchilla_report, tmp_path):
     subprocess.run(["pdftoppm", "-r", "40", "-png", "-f", "1", "-l", "3", str(out), str(tmp_path / "p")], check=True)
     pngs = sorted(tmp_path.glob("p-*.png"))
     assert len(pngs) == 3 and all(p.stat().st_size > 5000 for p in pngs)
+
+
+# ------------------------------------------------------------------------------ record versions
+def _v2_record() -> dict:
+    """A best-of-N record in the layout scalefit 0.1 wrote (``saved_bon_record``, version 2): the
+    point value is ``prediction`` in curve / model_curve / targets and ``predicted`` in the
+    backtest rows."""
+    N = [100.0, 300.0, 1000.0, 3000.0, 10000.0]
+    return {
+        "format": "scalefit.report.BestOfNCurve", "version": 2, "title": "Best-of-N prediction (ASR@N)",
+        "metric": "ASR", "estimator": "scalefit default: beta model of per-problem success rates",
+        "level": 0.9, "interval_method": "30 bootstrap resamples of the problems; percentile interval",
+        "model": {"name": "beta", "description": "p ~ Beta(a, b)", "params": {"a": 0.31, "b": 5.2},
+                  "loglik": -412.5, "converged": True, "message": "converged", "n_items": 200,
+                  "reason": "the reference model", "selection": "fixed", "fraction": 4,
+                  "choice_share": {"beta": 1.0}, "scores": [], "check": None},
+        "data": {"n_items": 200, "attempts_min": 100, "attempts_max": 100, "observed_rate": 0.41,
+                 "source": "counts.csv", "data_hash": "0123abcd"},
+        "curve": {"N": N, "prediction": [0.41, 0.47, 0.532, 0.59, 0.645], "lower": [0.40, 0.45, 0.50, 0.55, 0.60],
+                  "upper": [0.42, 0.49, 0.561, 0.63, 0.69]},
+        "model_curve": {"N": N, "prediction": [0.40, 0.46, 0.52, 0.58, 0.63]},
+        "observed": {"N": [1.0, 10.0, 100.0], "value": [0.05, 0.2, 0.41], "lower": [0.03, 0.16, 0.36],
+                     "upper": [0.07, 0.24, 0.46], "method": "pass@k"},
+        "targets": [{"N": 1000.0, "prediction": 0.532, "lower": 0.5, "upper": 0.561, "population": 0.52}],
+        "budget": {"target": 0.6, "N": 3400.0, "lower": 2100.0, "upper": 6900.0, "note": "beta model"},
+        "backtest": {"fit_attempts": 10, "model": {"name": "beta", "a": 0.3, "b": 5.0},
+                     "rows": [{"N": 30, "predicted": 0.25, "lower": 0.22, "upper": 0.28, "empirical": 0.26},
+                              {"N": 100, "predicted": 0.40, "lower": 0.36, "upper": 0.44, "empirical": 0.41}]},
+        "backtest_note": None, "plan": None, "converged": True, "warnings": [],
+        "metadata": {"versions": {"scalefit": "0.1.0"}, "seed": 0, "data_hash": "0123abcd",
+                     "data_source": "counts.csv", "command": "scalefit bon fit counts.csv -o fit.json"},
+    }
+
+
+def test_a_version_2_record_saved_by_0_1_still_renders(tmp_path):
+    from scalefit.report import read_bon_record
+
+    old = _v2_record()
+    new = read_bon_record(old)
+    assert new["version"] == 3 and new["curve"]["estimate"] == old["curve"]["prediction"]
+    assert new["model_curve"]["estimate"] == old["model_curve"]["prediction"]
+    assert [t["estimate"] for t in new["targets"]] == [0.532]
+    assert [r["estimate"] for r in new["backtest"]["rows"]] == [0.25, 0.40]
+    assert "prediction" not in json.dumps(new["curve"]) and old["version"] == 2  # the input is left alone
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(old))
+    cover = pdf_pages(build_report(path).pdf)[0]
+    assert "it predicts ASR@1000 = 0.532 for these problems, with a 90% interval of 0.500 to 0.561" in cover
+
+
+def test_a_record_version_it_cannot_read_is_one_line_error(tmp_path):
+    rec = dict(_v2_record(), version=4)
+    path = tmp_path / "future.json"
+    path.write_text(json.dumps(rec))
+    with pytest.raises(ArgumentError, match=r"record version 4 cannot be read by this scalefit \(it reads "
+                                            r"versions 1, 2, 3\)") as err:
+        build_report(path)
+    assert "\n" not in str(err.value)

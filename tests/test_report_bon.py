@@ -116,11 +116,11 @@ def test_bon_record_intervals_and_backtest_are_consistent():
     cur = rec["curve"]
     N = np.asarray(cur["N"])
     assert N[0] == 100 and np.all(np.diff(N) > 0)
-    pred, lo, up = (np.asarray(cur[k]) for k in ("prediction", "lower", "upper"))
+    pred, lo, up = (np.asarray(cur[k]) for k in ("estimate", "lower", "upper"))
     assert np.all(np.diff(pred) >= -1e-12)  # pass@N never falls with N
     assert np.all(lo <= pred + 1e-12) and np.all(pred <= up + 1e-12)
     # the population curve at N = 1 is the mean success rate, close to the observed per-attempt rate
-    assert abs(rec["model_curve"]["prediction"][0] - c["k"].sum() / c["n"].sum()) < 0.02
+    assert abs(rec["model_curve"]["estimate"][0] - c["k"].sum() / c["n"].sum()) < 0.02
     rows = rec["backtest"]["rows"]
     assert [r["N"] for r in rows] == [40, 100]
     # at N = n the held-out "empirical" rate of the continued run is the observed solve rate
@@ -128,7 +128,7 @@ def test_bon_record_intervals_and_backtest_are_consistent():
     # forecasts hold at any N >= 1 (issue 15, ragged budgets): a target below the observed
     # budget is answered, one below 1 attempt refused
     below = bon_record(bon, targets=[50], num_bootstrap=0)
-    assert 0 < below["targets"][0]["prediction"] < rec["targets"][0]["prediction"]
+    assert 0 < below["targets"][0]["estimate"] < rec["targets"][0]["estimate"]
     with pytest.raises(Exception, match="targets"):
         bon_record(bon, targets=[0.5], num_bootstrap=0)
 

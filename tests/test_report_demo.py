@@ -36,7 +36,7 @@ def test_demo_report(tmp_path):
     assert f"predicts loss = {p['prediction']:.4g}" in text
     assert f"of {p['lower']:.4g} to {p['upper']:.4g}" in text
     t = out["bon_target"]
-    assert f"ASR@1000 = {t['prediction']:.3f}" in text
+    assert f"ASR@1000 = {t['estimate']:.3f}" in text
     # the demo's fit is the real thing: close to the generating parameters
     assert 1.9 < p["prediction"] < 2.05 and p["lower"] < p["prediction"] < p["upper"]
     with pytest.raises(ArgumentError, match="demo outputs already exist"):

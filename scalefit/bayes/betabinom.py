@@ -8,10 +8,14 @@
   log β_g ~ Normal(μ_β, τ_β) (non-centred), μ_α ~ Normal(log 0.5, 1), μ_β ~ Normal(log 2, 1.5)
   (the single-group priors), τ_α, τ_β ~ HalfNormal(1).
 
-The likelihood is the Beta-Binomial log-pmf over the (n, k) histogram (``gammaln``, never
-``betaln``; see :func:`_bb_ll`).  Results give ASR@N = pass@N per draw
-(population, conditional on the observed prompts, or for a finite set of new prompts,
-docs/bayes.md#posterior-bands) and budgets for a target, with credible intervals, per group and pooled.
+Both are front ends over the registered mixing families ``beta`` and ``zi_beta``
+(:mod:`scalefit.sampling.families`): the likelihood, the NUTS model
+(:func:`scalefit.bayes.mixing.family_model`) and the ASR@N curves come from the family spec, as
+for :func:`scalefit.bayes.fit_mixing_bayes`; what is Beta-specific here are the priors on the
+natural scale, the parameter names (α, β, π) and the results' layout.  Results give ASR@N =
+pass@N per draw (population, conditional on the observed prompts, or for a finite set of new
+prompts, docs/bayes.md#posterior-bands) and budgets for a target, with credible intervals, per
+group and pooled.
 """
 
 from __future__ import annotations
@@ -21,20 +25,19 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Sequence
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import numpyro
 import numpyro.distributions as dist
 import pandas as pd
-from jax.scipy.special import gammaln
+from scipy.special import gammaln
 
 from .._config import require_x64
 from ..errors import ArgumentError
-from .._roots import bisect
 from .._names import renamed_args
 from ..params import Param, ParamSpec, Prior
-from ..sampling._special import log_beta_fail
+from ..sampling import get_family
+from ..sampling.models import item_data, item_loglik, likelihood_table, population_rates
 from . import _idata
 from .._extrapolation import extrapolation_factor
 from .._result import LEVEL, check_level
@@ -42,6 +45,7 @@ from ._base import PosteriorMixin, interval_columns, priors_from_json, priors_to
 from ._nuts import NutsSettings, posterior_mode, run_nuts
 from ._priors import clip_to_support, from_coordinate, to_coordinate, to_distribution, variable_name
 from .diagnostics import Diagnostics, Thresholds, compute_diagnostics
+from .mixing import draw_budgets, draw_table, family_model, group_loglik, item_rates
 from .posterior import quantile_columns, versions
 
 #: Parameters and default priors of the Beta-Binomial model (docs/bayes.md#default-priors).
@@ -60,56 +64,55 @@ HIERARCHICAL_PRIORS: dict[str, Prior] = {
     "tau_log_beta": Prior.halfnormal(1.0),
 }
 
+# The parameters' names in the registered families ``beta`` (a, b) and ``zi_beta`` (pi, a, b).
+_FAMILY_NAMES = {"alpha": "a", "beta": "b", "pi": "pi"}
 
-# ============================================================================ data
+
+# ============================================================================ the family behind the model
+def _family(zero_inflated: bool):
+    return get_family("zi_beta" if zero_inflated else "beta")
+
+
 def _counts(n, k) -> tuple[np.ndarray, np.ndarray]:
     from ..sampling.betabinom import validate_counts
 
     return validate_counts(n, k)
 
 
-def _histogram(n: np.ndarray, k: np.ndarray, g: np.ndarray | None = None):
-    """Unique (g, n, k) rows with multiplicities and the row of every item."""
-    g = np.zeros_like(n) if g is None else g
-    keys = np.stack([g, n, k], axis=1)
-    uniq, inv, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
-    return uniq[:, 0], uniq[:, 1], uniq[:, 2], counts.astype(np.float64), inv.ravel()
+def _thetas(fam, alpha, beta, pi=None) -> np.ndarray:
+    """The family's unconstrained vectors (..., P) from draws of α, β (and π)."""
+    return np.moveaxis(fam.to_theta({"a": alpha, "b": beta, "pi": pi}), 0, -1)
 
 
-def _bb_ll(k, n, a, b, pi=None):
-    """Beta-Binomial log-pmf (with the binomial coefficient) inside NUTS models.
-
-    Written with ``gammaln`` (accurate to ~1e-14 relative; never ``betaln``, which is off by ~2e-7
-    near b = 12): for counts n <= 1e5 the absolute error is below ~1e-11 per item, far below
-    anything that moves a posterior, and the program compiles and runs about twice as fast as
-    the cancellation-free :func:`scalefit.sampling.beta_binomial_logpmf` (checked against it in
-    the tests).  ASR@N curves, where N can be huge, use the cancellation-free forms.
-    """
-    ll = (gammaln(n + 1.0) - gammaln(k + 1.0) - gammaln(n - k + 1.0)
-          + gammaln(k + a) + gammaln(n - k + b) - gammaln(n + a + b)
-          - gammaln(a) - gammaln(b) + gammaln(a + b))
-    if pi is None:
-        return ll
-    zero = k == 0
-    return jnp.where(zero, jnp.logaddexp(jnp.log(pi), jnp.log1p(-pi) + ll), jnp.log1p(-pi) + ll)
+def _item_loglik(fam, thetas, n, k, code=None) -> np.ndarray:
+    """Per-problem Beta-Binomial log-pmf (draws, problems): the family's log-kernel plus the
+    binomial coefficient (so LOO values are those of the count distribution); with ``code``
+    ``thetas`` (draws, groups, P) hold one parameter set per group."""
+    data = item_data(n, k)
+    ll = item_loglik(fam, thetas, data) if code is None else group_loglik(fam, thetas, data, code)
+    n, k = data.n.astype(np.float64), data.k.astype(np.float64)
+    return ll + (gammaln(n + 1.0) - gammaln(k + 1.0) - gammaln(n - k + 1.0))[None, :]
 
 
 # ============================================================================ single group
 def single_model(priors: Mapping[str, Prior], zero_inflated: bool):
+    """The numpyro model: α, β (, π) with their natural-scale priors, mapped to the ``beta`` /
+    ``zi_beta`` family's unconstrained scale; likelihood from the family (input: a
+    :func:`~scalefit.sampling.models.likelihood_table`)."""
+    fam = _family(zero_inflated)
     names = ("alpha", "beta", "pi") if zero_inflated else ("alpha", "beta")
 
-    def model(data):
+    def sample():
         coords = {}
         for nm in names:
             p = priors[nm]
             v = numpyro.sample(variable_name(nm, p), to_distribution(p))
-            coords[nm] = to_coordinate(p, v, {}, {})
+            coords[_FAMILY_NAMES[nm]] = to_coordinate(p, v, {}, {})
             if variable_name(nm, p) != nm:
-                numpyro.deterministic(nm, coords[nm])
-        ll = _bb_ll(data["k"], data["n"], coords["alpha"], coords["beta"], coords.get("pi"))
-        numpyro.factor("loglik", jnp.sum(data["w"] * ll))
+                numpyro.deterministic(nm, coords[_FAMILY_NAMES[nm]])
+        return fam.theta_draws(coords)
 
-    return model, names
+    return family_model(fam, sample), names
 
 
 def resolve_priors(priors, names, spec=BETA_BINOMIAL_PARAMS, prior_scale=1.0):
@@ -128,14 +131,6 @@ def resolve_priors(priors, names, spec=BETA_BINOMIAL_PARAMS, prior_scale=1.0):
     return out
 
 
-def _asr_quantiles(vals: np.ndarray, Ns: np.ndarray, levels, extra: Mapping | None = None) -> pd.DataFrame:
-    q = quantile_columns(vals, levels)
-    out = pd.DataFrame({"N": Ns, "mean": vals.mean(axis=0), **q})
-    for k, v in (extra or {}).items():
-        out.insert(0, k, v)
-    return interval_columns(out, levels[0])   # the protocol's estimate/lower/upper (first level)
-
-
 def _check_N(N, n_max=None, kind="population"):
     N = np.atleast_1d(np.asarray(N, dtype=np.float64))
     if np.any(~np.isfinite(N)) or np.any(N < 0):
@@ -148,55 +143,13 @@ def _check_N(N, n_max=None, kind="population"):
     return N
 
 
-@jax.jit
-def _cond_fail(logN, a, b, pi, n_vals, counts, K):
-    """Per-draw conditional survival: mean over items of P(no success in N | k_i = 0, data)."""
-    N = jnp.exp(logN)
-    lf_N = log_beta_fail(N, a, b)                                  # log B(a, b+N)/B(a, b)
-    lf_n = log_beta_fail(n_vals, a, b)                             # log B(a, b+n)/B(a, b)
-    num = jnp.logaddexp(jnp.log(pi), jnp.log1p(-pi) + lf_N)
-    den = jnp.logaddexp(jnp.log(pi), jnp.log1p(-pi) + lf_n)
-    return jnp.sum(counts * jnp.exp(num - den)) / K
-
-
-def _conditional_asr(a, b, pi, n_vals, counts, K, Ns):
-    """(S, G) conditional ASR@N: 1 - mean_i 1{k_i=0} P(fail all N | fail n_i) (the exact estimator of docs/best_of_n.md#saber-estimators)."""
-    if len(n_vals) == 0:
-        return np.ones((len(a), len(Ns)))
-    f = jax.vmap(jax.vmap(_cond_fail, in_axes=(0, None, None, None, None, None, None)),
-                 in_axes=(None, 0, 0, 0, None, None, None))
-    surv = f(jnp.log(jnp.asarray(Ns)), jnp.asarray(a), jnp.asarray(b), jnp.asarray(pi),
-             jnp.asarray(n_vals, float), jnp.asarray(counts, float), float(K))
-    return 1.0 - np.asarray(surv)
-
-
-def _population_asr(a, b, pi, Ns):
-    lf = np.asarray(log_beta_fail(np.asarray(Ns)[None, :], a[:, None], b[:, None]))
-    return -(1.0 - pi[:, None]) * np.expm1(lf)
-
-
-def _bisect_budget(fail_fn, tau, S, lo=-5.0, hi=80.0, iters=200, target=None):
-    """Per-draw real N (log-bisection) with f(log N) = tau for an increasing f(logN (S,)) -> (S,)
-    (``target`` may give a per-draw tau)."""
-    tau = np.full(S, tau, dtype=np.float64) if target is None else np.asarray(target, dtype=np.float64)
-    reach = fail_fn(np.full(S, float(hi))) >= tau
-    lo_, hi_ = bisect(lambda x: fail_fn(x) < tau, np.full(S, float(lo)), np.full(S, float(hi)), iters=iters,
-                      xtol=1e-10)
-    return np.where(reach, np.exp(0.5 * (lo_ + hi_)), np.inf)
-
-
-def _population_budget(tau: float, a, b, pi) -> np.ndarray:
-    """Per-draw real N with (1 − π)(1 − B(a, b+N)/B(a, b)) = tau (inf where tau >= 1 − π)."""
-    a, b, pi = (np.asarray(v, dtype=np.float64) for v in (a, b, pi))
-    target = np.log1p(-np.minimum(tau / (1.0 - pi), 1.0 - 1e-300))   # log F(N) to reach
-    reach = tau < (1.0 - pi)
-
-    def asr_like(logN):  # increasing in N: compare -log F(N) with -target
-        lf = np.asarray(log_beta_fail(np.exp(logN), a, b))
-        return -lf
-
-    vals = _bisect_budget(asr_like, 0.0, len(a), lo=-30.0, hi=80.0, target=-target)
-    return np.where(reach, vals, np.inf)
+def _asr(fam, thetas, n, k, Ns, kind: str) -> np.ndarray:
+    """(draws, len(Ns)) ASR@N of the family: the population curve 1 - E[(1 - p)^N], or the
+    conditional one of the observed problems (their attempts count towards N; the exact
+    estimator of docs/best_of_n.md#saber-estimators)."""
+    if kind == "population":
+        return population_rates(fam, thetas, Ns)
+    return item_rates(fam, thetas, item_data(n, k), Ns, target="continued")
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -243,10 +196,14 @@ class BetaBinomialPosterior(PosteriorMixin):
         out["extrapolation"] = extrapolation_factor({"N": self.n}, {"N": out["N"].to_numpy()})
         return out
 
-    def _abp(self):
-        a, b = self.draws("alpha"), self.draws("beta")
-        pi = self.draws("pi") if self.zero_inflated else np.zeros_like(a)
-        return a, b, pi
+    @property
+    def family(self):
+        """The registered mixing family of the model (``beta``, or ``zi_beta`` with π)."""
+        return _family(self.zero_inflated)
+
+    def _theta_draws(self) -> np.ndarray:
+        pi = self.draws("pi") if self.zero_inflated else None
+        return _thetas(self.family, self.draws("alpha"), self.draws("beta"), pi)
 
     def param_table(self, level: float = 0.9) -> pd.DataFrame:
         return self._table(self.names, level)
@@ -260,18 +217,15 @@ class BetaBinomialPosterior(PosteriorMixin):
         SABER-Anchored); ``"finite"`` for ``num_prompts`` new prompts (simulated θ_j ~ Beta,
         adds between-prompt noise).
         """
-        a, b, pi = self._abp()
         kinds = ("population", "conditional", "finite")
         if kind not in kinds:
             raise ArgumentError(f"`kind` = {kind!r} is not one of {', '.join(kinds)}")
         Ns = _check_N(N, int(self.n.max()), kind)
-        if kind == "population":
-            vals = _population_asr(a, b, pi, Ns)
-        elif kind == "conditional":
-            zero = self.k == 0
-            n_vals, counts = np.unique(self.n[zero], return_counts=True)
-            vals = _conditional_asr(a, b, pi, n_vals, counts, len(self.k), Ns)
+        if kind != "finite":
+            vals = _asr(self.family, self._theta_draws(), self.n, self.k, Ns, kind)
         else:
+            a, b = self.draws("alpha"), self.draws("beta")
+            pi = self.draws("pi") if self.zero_inflated else np.zeros_like(a)
             K = int(num_prompts or len(self.k))
             rng = np.random.default_rng(seed)
             theta = rng.beta(a[:, None], b[:, None], size=(len(a), K))
@@ -280,7 +234,7 @@ class BetaBinomialPosterior(PosteriorMixin):
                 log_fail = np.log1p(-theta)
                 vals = np.stack([np.mean(np.where(broken & (N_ > 0), -np.expm1(N_ * log_fail), 0.0), axis=1)
                                  for N_ in Ns], axis=1)
-        return _asr_quantiles(vals, Ns, levels)
+        return draw_table(Ns, vals, levels)
 
     def pass_at(self, N, **kw) -> pd.DataFrame:
         """pass@N of the population (same quantity as ASR@N)."""
@@ -291,31 +245,16 @@ class BetaBinomialPosterior(PosteriorMixin):
     def budget(self, rate, *, kind: str = "conditional", levels: Sequence[float] = (0.9,)) -> pd.DataFrame:
         """Attempts N needed for ASR@N = ``rate``, per draw (inf where a draw cannot reach it);
         column ``rate`` (``tau``: the same values under its deprecated name)."""
-        a, b, pi = self._abp()
         taus = np.atleast_1d(np.asarray(rate, dtype=np.float64))
         if np.any(~((taus > 0) & (taus < 1))):
             raise ArgumentError("`rate` must lie in (0, 1)")
+        if kind not in ("population", "conditional"):
+            raise ArgumentError(f"`kind` = {kind!r} is not one of population, conditional")
+        counts = (self.n, self.k) if kind == "conditional" else ()
+        th = self._theta_draws()
         rows = []
         for t in taus:
-            if kind == "population":
-                vals = _population_budget(t, a, b, pi)
-            elif kind == "conditional":
-                zero = self.k == 0
-                n_vals, counts = np.unique(self.n[zero], return_counts=True)
-                n_max = float(self.n.max())
-                if not zero.any() or (1 - counts.sum() / len(self.k)) >= t:
-                    vals = np.full(len(a), n_max)   # already reached with the observed attempts
-                else:
-                    def f(logN):
-                        N = np.maximum(np.exp(logN), n_max)
-                        s = jax.vmap(_cond_fail, in_axes=(0, 0, 0, 0, None, None, None))(
-                            jnp.log(jnp.asarray(N)), jnp.asarray(a), jnp.asarray(b), jnp.asarray(pi),
-                            jnp.asarray(n_vals, float), jnp.asarray(counts, float), float(len(self.k)))
-                        return 1.0 - np.asarray(s)
-
-                    vals = np.maximum(_bisect_budget(f, t, len(a), lo=math.log(n_max)), n_max)
-            else:
-                raise ArgumentError(f"`kind` = {kind!r} is not one of population, conditional")
+            vals = draw_budgets(self.family, th, t, *counts)
             q = quantile_columns(vals[:, None], levels)
             rows.append({"rate": t, "tau": t, "prob_reachable": float(np.mean(np.isfinite(vals))),
                          **{kk: vv[0] for kk, vv in q.items()}})
@@ -342,16 +281,11 @@ class BetaBinomialPosterior(PosteriorMixin):
 
 def _single_idata(post, stats, n, k, zero_inflated):
     chains, draws = post["alpha"].shape[:2]
-    a, b = jnp.asarray(post["alpha"].reshape(-1)), jnp.asarray(post["beta"].reshape(-1))
-    pi = jnp.asarray(post["pi"].reshape(-1)) if zero_inflated else jnp.zeros_like(a)
-    kk, nn = jnp.asarray(k, float), jnp.asarray(n, float)
-
-    def one(t):
-        return _bb_ll(kk, nn, t[0], t[1], t[2] if zero_inflated else None)
-
-    ll = np.asarray(jax.lax.map(one, (a, b, pi), batch_size=512)).reshape(chains, draws, -1)
-    return _idata.build_idata(post, stats, log_likelihood={"k": ll}, observed={"k": k, "n": n},
-                              dims={"k": ["problem"], "n": ["problem"]},
+    fam = _family(zero_inflated)
+    flat = {nm: post[nm].reshape(-1) for nm in ("alpha", "beta", "pi") if nm in post}
+    ll = _item_loglik(fam, _thetas(fam, flat["alpha"], flat["beta"], flat.get("pi")), n, k)
+    return _idata.build_idata(post, stats, log_likelihood={"k": ll.reshape(chains, draws, -1)},
+                              observed={"k": k, "n": n}, dims={"k": ["problem"], "n": ["problem"]},
                               attrs={"scalefit_format": BetaBinomialPosterior.FORMAT})
 
 
@@ -421,11 +355,10 @@ def fit_beta_binomial_bayes(
     names = ("alpha", "beta", "pi") if unbreakable else ("alpha", "beta")
     pri = resolve_priors(priors, names, prior_scale=prior_scale)
     settings = _settings(num_warmup, num_samples, num_chains, target_accept, max_tree_depth, seed)
-    g, nu, ku, w, _ = _histogram(n, k)
-    data = {"n": jnp.asarray(nu, float), "k": jnp.asarray(ku, float), "w": jnp.asarray(w)}
+    table = likelihood_table(_family(unbreakable), item_data(n, k))
     model, _ = single_model(pri, unbreakable)
     key = ("bb", json.dumps({kk: v.to_dict() for kk, v in sorted(pri.items())}), bool(unbreakable))
-    run = run_nuts(model, (data,), _single_init(n, k, pri, names), settings, progress=progress, cache_key=key,
+    run = run_nuts(model, (table,), _single_init(n, k, pri, names), settings, progress=progress, cache_key=key,
                    chain_method=chain_method)
     post = {kk: v for kk, v in run.samples.items()}
     idata = _single_idata(post, run.stats, n, k, unbreakable)
@@ -449,8 +382,7 @@ def beta_binomial_mode(n, k=None, *, priors: Mapping[str, Prior] | None = None, 
     n, k = _counts(n, k)
     names = ("alpha", "beta", "pi") if unbreakable else ("alpha", "beta")
     pri = resolve_priors(priors, names, prior_scale=prior_scale)
-    _, nu, ku, w, _ = _histogram(n, k)
-    data = {"n": jnp.asarray(nu, float), "k": jnp.asarray(ku, float), "w": jnp.asarray(w)}
+    table = likelihood_table(_family(unbreakable), item_data(n, k))
     model, _ = single_model(pri, unbreakable)
     if not include_prior:
         # maximum likelihood does not depend on the priors; keep the supports, drop the densities
@@ -459,7 +391,7 @@ def beta_binomial_mode(n, k=None, *, priors: Mapping[str, Prior] | None = None, 
         init = _single_init(n, k, flat, names)
     else:
         init = _single_init(n, k, pri, names)
-    values, ok, obj = posterior_mode(model, (data,), init, include_prior=include_prior)
+    values, ok, obj = posterior_mode(model, (table,), init, include_prior=include_prior)
     out = {nm: float(values[nm]) for nm in names}
     out["converged"] = ok
     return out
@@ -467,7 +399,11 @@ def beta_binomial_mode(n, k=None, *, priors: Mapping[str, Prior] | None = None, 
 
 # ============================================================================ hierarchical
 def _hier_model(G: int, hyper: Mapping[str, Prior], centered: bool):
-    def model(data):
+    """The numpyro model: per-group (log α_g, log β_g) from the population prior, likelihood from
+    the ``beta`` family (input: a :func:`~scalefit.sampling.models.likelihood_table` by group)."""
+    fam = _family(False)
+
+    def sample():
         mu_a = numpyro.sample("mu_log_alpha", to_distribution(hyper["mu_log_alpha"]))
         mu_b = numpyro.sample("mu_log_beta", to_distribution(hyper["mu_log_beta"]))
         tau_a = numpyro.sample("tau_log_alpha", to_distribution(hyper["tau_log_alpha"]))
@@ -483,10 +419,9 @@ def _hier_model(G: int, hyper: Mapping[str, Prior], centered: bool):
                 lb = numpyro.deterministic("log_beta", mu_b + tau_b * zb)
         a = numpyro.deterministic("alpha", jnp.exp(la))
         b = numpyro.deterministic("beta", jnp.exp(lb))
-        ll = _bb_ll(data["k"], data["n"], a[data["g"]], b[data["g"]])
-        numpyro.factor("loglik", jnp.sum(data["w"] * ll))
+        return fam.theta_draws({"a": a, "b": b})  # (G, 2)
 
-    return model
+    return family_model(fam, sample)
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -530,12 +465,17 @@ class HierarchicalBetaBinomialPosterior(PosteriorMixin):
         names = ["mu_log_alpha", "mu_log_beta", "tau_log_alpha", "tau_log_beta", "alpha", "beta"]
         return self._table(names, level, labels={"alpha": self.groups, "beta": self.groups})
 
-    def _pooled_draws(self, seed: int = 0):
+    def _theta_draws(self) -> np.ndarray:
+        """The ``beta`` family's vectors per draw and group (draws, groups, 2)."""
+        return _thetas(_family(False), self.draws("alpha"), self.draws("beta"))
+
+    def _pooled_draws(self, seed: int = 0) -> np.ndarray:
+        """The family's vectors (draws, 2) of a new group drawn from the population prior."""
         rng = np.random.default_rng(seed)
         S = self.num_draws
         la = self.draws("mu_log_alpha") + self.draws("tau_log_alpha") * rng.standard_normal(S)
         lb = self.draws("mu_log_beta") + self.draws("tau_log_beta") * rng.standard_normal(S)
-        return np.exp(la), np.exp(lb)
+        return _thetas(_family(False), np.exp(la), np.exp(lb))
 
     def asr(self, N, *, kind: str = "conditional", levels: Sequence[float] = (0.9,), seed: int = 0) -> pd.DataFrame:
         """ASR@N per group with credible intervals, plus pooled rows.
@@ -548,27 +488,20 @@ class HierarchicalBetaBinomialPosterior(PosteriorMixin):
         if kind not in ("conditional", "population"):
             raise ArgumentError(f"`kind` = {kind!r} is not one of conditional, population")
         codes, n, k = self._group_arrays()
-        A, B = self.draws("alpha"), self.draws("beta")
         Ns = _check_N(N, int(n.max()), kind)
+        fam, th = _family(False), self._theta_draws()
         frames = []
-        zero = np.zeros(A.shape[0])
-        all_surv = np.zeros((A.shape[0], len(Ns)))
+        all_rates = np.zeros((th.shape[0], len(Ns)))
         for j, lab in enumerate(self.groups):
             sel = codes == j
-            if kind == "population":
-                vals = _population_asr(A[:, j], B[:, j], zero, Ns)
-            else:
-                _check_N(Ns, int(n[sel].max()), kind)
-                z = sel & (k == 0)
-                n_vals, cnt = np.unique(n[z], return_counts=True)
-                vals = _conditional_asr(A[:, j], B[:, j], zero, n_vals, cnt, int(sel.sum()), Ns)
-                all_surv += (1.0 - vals) * sel.sum()
-            frames.append(_asr_quantiles(vals, Ns, levels, {"group": lab}))
+            vals = _asr(fam, th[:, j], n[sel], k[sel], Ns, kind)
+            all_rates += vals * sel.sum()
+            frames.append(draw_table(Ns, vals, levels, group=lab))
         if kind == "population":
-            a, b = self._pooled_draws(seed)
-            frames.append(_asr_quantiles(_population_asr(a, b, zero, Ns), Ns, levels, {"group": "pooled (new group)"}))
+            vals, last = population_rates(fam, self._pooled_draws(seed), Ns), "pooled (new group)"
         else:
-            frames.append(_asr_quantiles(1.0 - all_surv / len(k), Ns, levels, {"group": "all"}))
+            vals, last = all_rates / len(k), "all"
+        frames.append(draw_table(Ns, vals, levels, group=last))
         return pd.concat(frames, ignore_index=True)
 
     @renamed_args(tau="rate")
@@ -578,12 +511,12 @@ class HierarchicalBetaBinomialPosterior(PosteriorMixin):
         t = float(rate)
         if not 0 < t < 1:
             raise ArgumentError("`rate` must lie in (0, 1)")
-        A, B = self.draws("alpha"), self.draws("beta")
+        th = self._theta_draws()
         rows = []
-        pairs = [(lab, A[:, j], B[:, j]) for j, lab in enumerate(self.groups)]
-        pairs.append(("pooled (new group)", *self._pooled_draws(seed)))
-        for lab, a, b in pairs:
-            vals = _population_budget(t, a, b, np.zeros_like(a))
+        pairs = [(lab, th[:, j]) for j, lab in enumerate(self.groups)]
+        pairs.append(("pooled (new group)", self._pooled_draws(seed)))
+        for lab, theta in pairs:
+            vals = draw_budgets(_family(False), theta, t)
             q = quantile_columns(vals[:, None], levels)
             rows.append({"group": lab, "rate": t, "tau": t, **{kk: vv[0] for kk, vv in q.items()}})
         return interval_columns(pd.DataFrame(rows), levels[0])
@@ -626,11 +559,9 @@ def _group_codes(counts, group_columns, groups) -> np.ndarray:
 def _hier_idata(fit: HierarchicalBetaBinomialPosterior, post, stats):
     codes, n, k = fit._group_arrays()
     chains, draws = post["alpha"].shape[:2]
-    A = jnp.asarray(post["alpha"].reshape(chains * draws, -1))
-    B = jnp.asarray(post["beta"].reshape(chains * draws, -1))
-    kk, nn, cc = jnp.asarray(k, float), jnp.asarray(n, float), jnp.asarray(codes)
-    ll = jax.lax.map(lambda ab: _bb_ll(kk, nn, ab[0][cc], ab[1][cc]), (A, B), batch_size=256)
-    ll = np.asarray(ll).reshape(chains, draws, -1)
+    fam = _family(False)
+    th = _thetas(fam, post["alpha"].reshape(chains * draws, -1), post["beta"].reshape(chains * draws, -1))
+    ll = _item_loglik(fam, th, n, k, codes).reshape(chains, draws, -1)
     dims = {nm: ["group"] for nm in ("alpha", "beta", "log_alpha", "log_beta", "z_alpha", "z_beta") if nm in post}
     return _idata.build_idata(post, stats, log_likelihood={"k": ll}, observed={"k": k, "n": n},
                               dims={**dims, "k": ["problem"], "n": ["problem"]}, coords={"group": list(fit.groups)},
@@ -698,8 +629,7 @@ def fit_hierarchical_beta_binomial(
     hyper.update(priors or {})
     settings = _settings(num_warmup, num_samples, num_chains, target_accept, max_tree_depth, seed)
     codes = np.asarray([group_names.index(x) for x in labels])
-    gu, nu, ku, w, _ = _histogram(nn, kk, codes)
-    data = {"n": jnp.asarray(nu, float), "k": jnp.asarray(ku, float), "w": jnp.asarray(w), "g": jnp.asarray(gu)}
+    data = likelihood_table(_family(False), item_data(nn, kk), codes)
     G = len(group_names)
     model = _hier_model(G, hyper, centered)
     # start: per-group MLE where it exists, pooled through their mean

@@ -184,7 +184,7 @@ def calibrate_beta_binomial(
     w = np.stack([np.bincount(row, minlength=attempts + 1) for row in k]).astype(np.float64)
     data_b = {"n": jnp.full((B, attempts + 1), float(attempts)),
               "k": jnp.broadcast_to(jnp.arange(attempts + 1, dtype=jnp.float64), (B, attempts + 1)),
-              "w": jnp.asarray(w)}
+              "w": jnp.asarray(w), "aux": {}, "aux_int": None}  # the beta family's kernel: closed form, no constants
     init = {}
     for nm in names:
         from ._priors import variable_name

@@ -20,18 +20,20 @@ import numpyro.distributions as dist
 import pandas as pd
 
 from .._config import require_x64
+from .._roots import bisect
 from ..errors import ArgumentError
 from ..sampling import get_family
 from ..sampling.censored import as_item_data
-from ..sampling.models import ItemData, fit_mixing, item_data, item_loglik, likelihood_table, population_rates, \
-    row_loglik, solve_probabilities
+from ..sampling.models import ItemData, fit_mixing, item_data, item_loglik, likelihood_table, paired_log_kernel, \
+    population_rates, row_loglik, solve_probabilities
 from . import _idata
 from ._base import PosteriorMixin, interval_columns, record_draws, record_tail
 from ._nuts import NutsSettings, run_nuts
 from .diagnostics import Diagnostics, Thresholds, compute_diagnostics
 from .posterior import quantile_columns, versions
 
-__all__ = ["MixingPosterior", "fit_mixing_bayes", "HierarchicalMixingPosterior", "fit_hierarchical_mixing"]
+__all__ = ["MixingPosterior", "fit_mixing_bayes", "HierarchicalMixingPosterior", "fit_hierarchical_mixing",
+           "family_model", "item_rates", "group_loglik", "draw_table", "draw_budgets"]
 
 
 def _nuts_settings(nuts: Mapping) -> NutsSettings:
@@ -41,18 +43,34 @@ def _nuts_settings(nuts: Mapping) -> NutsSettings:
     return NutsSettings(**nuts)
 
 
-def _family_model(fam):
-    """numpyro model: theta (unconstrained) with the family's prior and log-kernel likelihood."""
-    P = fam.n_params
+def family_model(fam, sample_theta):
+    """numpyro model of a registered family: ``sample_theta()`` samples the parameters with their
+    prior and returns them on the family's unconstrained scale, (P,) for one group or (G, P) for G
+    groups; the likelihood is the family's log-kernel (its sampler kernel where it has one) of the
+    rows of a :func:`likelihood_table` (multiplicities ``w`` (rows,), or (G, rows) per group)."""
 
     def model(table):
-        theta = numpyro.sample("theta", dist.ImproperUniform(dist.constraints.real_vector, (), (P,)))
-        numpyro.factor("prior", -fam.prior(theta))
-        numpyro.factor("loglik", jnp.sum(table["w"] * row_loglik(fam, theta, table)))
-        for name, value in fam.natural_draws(theta).items():
-            numpyro.deterministic(name, value)
+        theta = sample_theta()
+        if theta.ndim == 1:
+            ll = row_loglik(fam, theta, table, sampler=True)
+        else:
+            ll = jax.vmap(lambda t: row_loglik(fam, t, table, sampler=True))(theta)  # (G, rows)
+        numpyro.factor("loglik", jnp.sum(table["w"] * ll))
 
     return model
+
+
+def _family_prior(fam):
+    """theta (unconstrained) with the family's own prior; its natural parameters recorded."""
+
+    def sample():
+        theta = numpyro.sample("theta", dist.ImproperUniform(dist.constraints.real_vector, (), (fam.n_params,)))
+        numpyro.factor("prior", -fam.prior(theta))
+        for name, value in fam.natural_draws(theta).items():
+            numpyro.deterministic(name, value)
+        return theta
+
+    return sample
 
 
 def _build_idata(model: str, post, stats, data: ItemData):
@@ -65,7 +83,45 @@ def _build_idata(model: str, post, stats, data: ItemData):
 
 
 
-def _draw_table(Ns, vals: np.ndarray, levels, **extra) -> pd.DataFrame:
+def item_rates(model, thetas, data: ItemData, Ns, target: str = "fresh") -> np.ndarray:
+    """Benchmark pass@N of ``data``'s items per parameter set (T, len(Ns)) (``target`` as in
+    :meth:`scalefit.sampling.MixingFit.predict`)."""
+    return np.stack([solve_probabilities(model, thetas, data, NN, target).mean(axis=1) for NN in Ns], 1)
+
+
+def draw_budgets(model, thetas, rate: float, n=None, k=None, *, lo: float = -30.0, hi: float = 80.0) -> np.ndarray:
+    """Per parameter set (T, P) the real N with pass@N = ``rate`` (log-bisection; inf where it is
+    not reached by N = e^hi): the population curve, or with the items' counts ``n``, ``k`` the
+    continued one, 1 - sum_i 1{k_i = 0} P(no success in N | none in n_i) / K, for N >= max n_i."""
+    S = thetas.shape[0]
+    if n is None:
+        n_vals, counts, K, n_min = np.zeros(1), np.ones(1), 1.0, 0.0
+    else:
+        n_vals, counts = np.unique(np.asarray(n)[np.asarray(k) == 0], return_counts=True)
+        K, n_min = float(len(n)), float(np.max(n))
+    base = paired_log_kernel(model, thetas, np.broadcast_to(n_vals.astype(float), (S, len(n_vals))))
+
+    def reached(logN):  # the rate at a budget per draw, as (K - #failed + sum_j c_j (1 - F(N) / F(n_j))) / K
+        lf = paired_log_kernel(model, thetas, np.maximum(np.exp(logN), n_min)[:, None])
+        solved = -np.expm1(np.minimum(lf - base, 0.0))
+        return (K - counts.sum() + solved @ counts) / K
+
+    reach = reached(np.full(S, hi)) >= rate
+    lo_, hi_ = bisect(lambda x: reached(x) < rate, np.full(S, lo), np.full(S, hi), iters=200, xtol=1e-10)
+    return np.where(reach, np.maximum(np.exp(0.5 * (lo_ + hi_)), n_min), np.inf)
+
+
+def group_loglik(model, thetas, data: ItemData, code: np.ndarray) -> np.ndarray:
+    """Per-item log-likelihood (T, items) with one parameter set per group: ``thetas`` (T, G, P),
+    ``code`` the group 0..G-1 of every item."""
+    ll = np.zeros((thetas.shape[0], data.size))
+    for j in range(thetas.shape[1]):
+        sel = np.flatnonzero(code == j)
+        ll[:, sel] = item_loglik(model, thetas[:, j], data.take(sel))
+    return ll
+
+
+def draw_table(Ns, vals: np.ndarray, levels, **extra) -> pd.DataFrame:
     """Per-draw rates (draws, N) summarised: the ``extra`` columns, N, mean, median and quantiles of
     each level, and the protocol's estimate/lower/upper at the first level."""
     out = pd.DataFrame({**extra, "N": Ns, "mean": vals.mean(axis=0), **quantile_columns(vals, levels)})
@@ -130,14 +186,14 @@ class MixingPosterior(_FamilyPosterior):
         :meth:`scalefit.sampling.MixingFit.predict`), summarised: columns N, mean, median, quantiles, estimate, lower, upper."""
         Ns = np.atleast_1d(np.asarray(N, float))
         thetas = self.draws("theta")
-        vals = np.stack([solve_probabilities(self.model, thetas, self.data, NN, target).mean(axis=1) for NN in Ns], 1)
-        return _draw_table(Ns, vals, levels)
+        vals = item_rates(self.model, thetas, self.data, Ns, target)
+        return draw_table(Ns, vals, levels)
 
     def population(self, N, *, levels: Sequence[float] = (0.9,)) -> pd.DataFrame:
         """Population pass@N for new items per draw, summarised."""
         Ns = np.atleast_1d(np.asarray(N, float))
         vals = population_rates(self.model, self.draws("theta"), Ns)
-        return _draw_table(Ns, vals, levels)
+        return draw_table(Ns, vals, levels)
 
     def _title(self) -> str:
         return f"{self.model} posterior ({get_family(self.model).description}; {self.data.size} items)"
@@ -185,7 +241,7 @@ def fit_mixing_bayes(data, k=None, model: str = "kumaraswamy", *, thresholds: Th
     table = likelihood_table(fam, data)
     interval = table["aux_int"] is not None
     settings = _nuts_settings(nuts)
-    run = run_nuts(_family_model(fam), (table,), {"theta": start.theta}, settings, progress=progress,
+    run = run_nuts(family_model(fam, _family_prior(fam)), (table,), {"theta": start.theta}, settings, progress=progress,
                    cache_key=("mixing", fam, interval), chain_method=chain_method)
     post = dict(run.samples)
     idata = _build_idata(model, post, run.stats, data)
@@ -195,33 +251,27 @@ def fit_mixing_bayes(data, k=None, model: str = "kumaraswamy", *, thresholds: Th
 
 
 # ============================================================================ hierarchical
-def _hier_model(fam, G: int):
+def _population_prior(fam, G: int):
     """Groups' parameters theta_g = mu + tau * z_g on the unconstrained scale (non-centred);
-    mu has the family's prior, tau ~ HalfNormal(1) per coordinate; each group's likelihood is the
-    family's log-kernel of its own rows."""
+    mu has the family's prior, tau ~ HalfNormal(1) per coordinate."""
     P = fam.n_params
 
-    def model(table):
+    def sample():
         mu = numpyro.sample("mu", dist.ImproperUniform(dist.constraints.real_vector, (), (P,)))
         numpyro.factor("prior", -fam.prior(mu))
         tau = numpyro.sample("tau", dist.HalfNormal(jnp.ones(P)).to_event(1))
         z = numpyro.sample("z", dist.Normal(jnp.zeros((G, P)), 1.0).to_event(2))
         theta = numpyro.deterministic("theta", mu + tau * z)
-        ll = jax.vmap(lambda t: row_loglik(fam, t, table))(theta)  # (G, rows)
-        numpyro.factor("loglik", jnp.sum(table["w"] * ll))
         for name, value in fam.natural_draws(theta).items():
             numpyro.deterministic(name, value)
+        return theta
 
-    return model
+    return sample
 
 
 def _hier_idata(model: str, groups, post, stats, data: ItemData, code: np.ndarray):
     chains, draws = post["theta"].shape[:2]
-    th = post["theta"].reshape(chains * draws, len(groups), -1)
-    ll = np.zeros((chains * draws, data.size))
-    for j in range(len(groups)):
-        sel = np.flatnonzero(code == j)
-        ll[:, sel] = item_loglik(model, th[:, j], data.take(sel))
+    ll = group_loglik(model, post["theta"].reshape(chains * draws, len(groups), -1), data, code)
     dims = {nm: ["group"] for nm in get_family(model).param_names}
     dims.update(theta=["group", "coordinate"], z=["group", "coordinate"], mu=["coordinate"], tau=["coordinate"],
                 k=["item"], n=["item"], extra=["item"], group=["item"])
@@ -262,8 +312,8 @@ class HierarchicalMixingPosterior(_FamilyPosterior):
         frames = []
         for j, g in enumerate(self.groups):
             sub = self.data.take(np.flatnonzero(self.code == j))
-            vals = np.stack([solve_probabilities(self.model, th[:, j], sub, NN, target).mean(axis=1) for NN in Ns], 1)
-            frames.append(_draw_table(Ns, vals, levels, group=g))
+            vals = item_rates(self.model, th[:, j], sub, Ns, target)
+            frames.append(draw_table(Ns, vals, levels, group=g))
         return pd.concat(frames, ignore_index=True)
 
     def _title(self) -> str:
@@ -319,9 +369,9 @@ def fit_hierarchical_mixing(groups: Mapping[str, Any], model: str = "kumaraswamy
     table = likelihood_table(fam, data, code)
     nuts.setdefault("target_accept", 0.95)
     settings = _nuts_settings(nuts)
-    run = run_nuts(_hier_model(fam, len(parts)), (table,), {"mu": mu, "tau": tau, "z": (starts - mu) / tau}, settings,
-                   progress=progress, cache_key=("hmixing", fam, len(parts), table["aux_int"] is not None),
-                   chain_method=chain_method)
+    run = run_nuts(family_model(fam, _population_prior(fam, len(parts))), (table,),
+                   {"mu": mu, "tau": tau, "z": (starts - mu) / tau}, settings, progress=progress,
+                   cache_key=("hmixing", fam, len(parts), table["aux_int"] is not None), chain_method=chain_method)
     idata = _hier_idata(model, labels, dict(run.samples), run.stats, data, code)
     diag = compute_diagnostics(idata, ["mu", "tau", *fam.param_names], thresholds=thresholds)
     settings_d = {**settings.to_dict(), "chain_method": run.chain_method}

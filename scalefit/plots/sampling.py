@@ -194,7 +194,7 @@ def plot_backtest(frame, *, kind: str = "parity", metric: str = "ASR", ax=None, 
     ----------
     frame : DataFrame
         Columns ``predicted``, ``empirical`` and optionally ``lower``, ``upper`` and ``N``
-        (``prediction`` is accepted for ``predicted``).
+        (``prediction`` or ``estimate`` is accepted for ``predicted``).
     kind : {"parity", "curve"}
         ``"parity"``: predicted (with interval) against empirical, with the identity line;
         ``"curve"``: both against N (needs ``N``).
@@ -202,6 +202,8 @@ def plot_backtest(frame, *, kind: str = "parity", metric: str = "ASR", ax=None, 
     if not isinstance(frame, pd.DataFrame):
         raise ArgumentError(f"`frame` must be a DataFrame, got {type(frame).__name__}")
     df = frame.rename(columns={"prediction": "predicted"})
+    if "predicted" not in df and "estimate" in df:  # the protocol's name (report records from version 3)
+        df = df.rename(columns={"estimate": "predicted"})
     missing = {"predicted", "empirical"} - set(df.columns)
     if missing:
         raise ArgumentError(f"`frame` lacks column(s) {sorted(missing)}; it has {list(frame.columns)}")

@@ -17,7 +17,8 @@ Public API
 - :func:`register_renderer`, :func:`unregister_renderer`, :func:`get_renderer`,
   :func:`available_formats`, :class:`Section`, :class:`RenderContext`, :class:`Flow`
 - best-of-N records: :func:`make_bon_curve`, :func:`save_bon_curve`, :data:`BON_FORMAT`,
-  :func:`saved_bon_record` (from a fit saved with its forecast), :func:`bon_record`
+  :func:`saved_bon_record` (from a fit saved with its forecast), :func:`bon_record`,
+  :func:`read_bon_record` (any readable record version in the current layout)
 - the demo: :func:`build_demo_report`
 
 Example
@@ -37,7 +38,7 @@ from ._registry import (
     unregister_renderer,
 )
 from .bestofn import FORMAT as BON_FORMAT
-from .bestofn import bon_record, make_bon_curve, save_bon_curve, saved_bon_record
+from .bestofn import bon_record, make_bon_curve, read_bon_record, save_bon_curve, saved_bon_record
 # the built-in renderers register themselves on import; importing any part of scalefit.report runs this
 from . import chain as _chain, fitresult as _fitresult, posterior as _posterior  # noqa: F401,E402
 
@@ -56,6 +57,7 @@ __all__ = [
     "make_bon_curve",
     "bon_record",
     "saved_bon_record",
+    "read_bon_record",
     "save_bon_curve",
     "BON_FORMAT",
     "build_demo_report",

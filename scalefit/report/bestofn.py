@@ -6,33 +6,36 @@ with the existing numerics (:mod:`scalefit.sampling`) until the best-of-N model 
 its own saved fit; that fit's format only needs a renderer registered with
 :func:`scalefit.report.register_renderer` (it can reuse :func:`render_bon_sections`).
 
-Record layout (version 1; JSON, every array a list of numbers)::
+Record layout (version 3; JSON, every array a list of numbers)::
 
     format        "scalefit.report.BestOfNCurve"
-    version       1
+    version       3
     title         str                      heading of the report section
     metric        "ASR" | "pass"           axis/label wording (ASR@N or pass@N)
     estimator     str                      what ``curve`` is (e.g. "exact conditional (SABER)")
     level         float                    interval level, e.g. 0.95
     interval_method str                    how ``lower``/``upper`` were obtained
-    model         {name, a, b, se_a, se_b, loglik, converged, message, n_items}
-                  (version 2: {name, description, params, ..., scores, choice_share, fraction,
-                  check: {error, half_width, N, fraction, large} | null}, see saved_bon_record)
+    model         {name, a, b, se_a, se_b, loglik, converged, message, n_items} (make_bon_curve), or
+                  {name, description, params, ..., scores, choice_share, fraction,
+                  check: {error, half_width, N, fraction, large} | null} (saved_bon_record)
     data          {n_items, attempts_min, attempts_max, observed_rate, source, data_hash}
-    curve         {N, prediction, lower, upper}          prediction on a budget grid (N >= attempts)
-    model_curve   {N, prediction}                        fitted population curve (optional)
+    curve         {N, estimate, lower, upper}            prediction on a budget grid (N >= attempts)
+    model_curve   {N, estimate}                          fitted population curve (optional)
     observed      {N, value, lower, upper}               empirical pass@k for k <= attempts (optional)
-    targets       [{N, prediction, lower, upper}]        predictions at requested budgets
+    targets       [{N, estimate, lower, upper}]          predictions at requested budgets
     budget        {target, N, lower, upper, note} | null budget reaching ``target``
-    backtest      {fit_attempts, rows: [{N, predicted, lower, upper, empirical}]} | null
-    backtest_note str                      why there is no external backtest (version 2, optional)
+    backtest      {fit_attempts, rows: [{N, estimate, lower, upper, empirical}]} | null
+    backtest_note str                      why there is no external backtest (optional)
     plan          {N, target, budget, allocated, model, estimate, sd_now, sd_after, items, items_sampled,
-                   by_successes, top, sd_curve} | null   sampling plan (version 2, optional; plan_record)
+                   by_successes, top, sd_curve} | null   sampling plan (optional; plan_record)
     converged     bool
     warnings      [str]
     metadata      {versions, seed, data_hash, data_source, command}
 
-:func:`make_bon_curve` builds such a record from per-problem counts (n_i, k_i).
+:func:`make_bon_curve` builds such a record from per-problem counts (n_i, k_i).  Versions 1 and 2
+(scalefit 0.1: version 1 from ``make_bon_curve``, 2 from ``saved_bon_record``) named the point
+value ``prediction`` (``curve``, ``model_curve``, ``targets``) and ``predicted`` (``backtest.rows``);
+:func:`read_bon_record` reads them into the version-3 layout (docs/naming.md).
 """
 
 from __future__ import annotations
@@ -56,7 +59,9 @@ from ._layout import Flow, display_path
 from ._registry import RenderContext, Section, register_renderer
 
 FORMAT = "scalefit.report.BestOfNCurve"
-VERSION = 1
+VERSION = 3
+#: Record versions :func:`read_bon_record` reads; what 1 and 2 called the point value.
+_OLD_NAMES = {1: ("prediction", "predicted"), 2: ("prediction", "predicted")}
 from .._extrapolation import EXTRAPOLATION_WARN, extrapolation_factor  # noqa: E402
 
 
@@ -239,7 +244,7 @@ def make_bon_curve(n, k, *, targets: Sequence[float] = (1000,), budget_target: f
     target_rows = []
     for t in tg:
         j = int(np.flatnonzero(grid == t)[0])
-        target_rows.append({"N": float(t), "prediction": float(pred[j]), "lower": float(lo[j]),
+        target_rows.append({"N": float(t), "estimate": float(pred[j]), "lower": float(lo[j]),
                             "upper": float(up[j]), "population": float(asr_exact(t, fit.a, fit.b))})
 
     budget = None
@@ -271,7 +276,7 @@ def make_bon_curve(n, k, *, targets: Sequence[float] = (1000,), budget_target: f
         draws_m = _log_draws(fit_m, num_samples, rng)
         p_m, lo_m, up_m, _ = _conditional_band(split.N.astype(float), np.full(n.shape, m), split.k_fit, fit_m,
                                                draws_m, level)
-        rows = [{"N": int(NN), "predicted": float(p_m[j]), "lower": float(lo_m[j]), "upper": float(up_m[j]),
+        rows = [{"N": int(NN), "estimate": float(p_m[j]), "lower": float(lo_m[j]), "upper": float(up_m[j]),
                  "empirical": float(split.truth[j])} for j, NN in enumerate(split.N)]
         backtest = {"fit_attempts": m, "model": {"a": fit_m.a, "b": fit_m.b}, "rows": rows}
 
@@ -291,8 +296,8 @@ def make_bon_curve(n, k, *, targets: Sequence[float] = (1000,), budget_target: f
                   "n_items": int(fit.n_items)},
         "data": {"n_items": int(n.size), "attempts_min": n_min, "attempts_max": n_max, "observed_rate": obs_rate,
                  "source": source, "data_hash": md["data_hash"]},
-        "curve": {"N": grid.tolist(), "prediction": pred.tolist(), "lower": lo.tolist(), "upper": up.tolist()},
-        "model_curve": {"N": model_N.tolist(), "prediction": model.tolist()},
+        "curve": {"N": grid.tolist(), "estimate": pred.tolist(), "lower": lo.tolist(), "upper": up.tolist()},
+        "model_curve": {"N": model_N.tolist(), "estimate": model.tolist()},
         "observed": {"N": ks.astype(float).tolist(), "value": np.asarray(obs.estimate).tolist(),
                      "lower": np.asarray(obs.lower).tolist(), "upper": np.asarray(obs.upper).tolist()},
         "targets": target_rows,
@@ -309,7 +314,7 @@ def bon_record(bon, *, targets: Sequence[float] = (1000,), budget_target: float 
                target: str = "fresh", backtest_attempts: int | None = None, backtest_N: Sequence[int] | None = None,
                metric: str = "pass", title: str | None = None, source: str | None = None,
                command: str | None = None, plan_budget: int | None = None) -> dict:
-    """Report record (``scalefit.report.BestOfNCurve``, version 2) from scalefit's default
+    """Report record (``scalefit.report.BestOfNCurve``, version 3) from scalefit's default
     best-of-N model, a :class:`scalefit.sampling.BonFit`.
 
     Computes the fit's forecast (:meth:`BonFit.with_forecast`: intervals from a bootstrap over
@@ -355,7 +360,7 @@ def _check_wording(metric: str, level: float) -> None:
 def saved_bon_record(bon, *, targets: Sequence[float] | None = None, budget_target: float | None = None,
                      level: float = 0.9, metric: str = "pass", title: str | None = None, source: str | None = None,
                      command: str | None = None, plan: bool = True) -> dict:
-    """Report record (``scalefit.report.BestOfNCurve``, version 2) read from the forecast saved
+    """Report record (``scalefit.report.BestOfNCurve``, version 3) read from the forecast saved
     with a :class:`scalefit.sampling.BonFit` (:meth:`~scalefit.sampling.BonFit.with_forecast`):
     no fitting, no bootstrap.  Targets between the saved budgets are interpolated in log N per
     replicate; a budget for ``budget_target`` is read from the saved grid (interpolated like
@@ -393,7 +398,7 @@ def saved_bon_record(bon, *, targets: Sequence[float] | None = None, budget_targ
     curve = table[beyond]
     tt = fc.table(level, tg) if tg.size else None
     pop = dict(zip(fc.N.tolist(), fc.population.tolist()))
-    target_rows = [{"N": float(r.N), "prediction": float(r.estimate), "lower": float(r.lower),
+    target_rows = [{"N": float(r.N), "estimate": float(r.estimate), "lower": float(r.lower),
                     "upper": float(r.upper),
                     "population": pop.get(float(r.N), float(np.interp(np.log(r.N), np.log(fc.N), fc.population)))}
                    for r in (tt.itertuples() if tt is not None else [])]
@@ -449,7 +454,7 @@ def saved_bon_record(bon, *, targets: Sequence[float] | None = None, budget_targ
         rows = fc.backtest.rows(level)
         backtest = {"fit_attempts": fc.backtest.fit_attempts,
                     "model": {"name": fc.backtest.model, **fc.backtest.params},
-                    "rows": [{"N": int(r.N), "predicted": float(r.estimate), "lower": float(r.lower),
+                    "rows": [{"N": int(r.N), "estimate": float(r.estimate), "lower": float(r.lower),
                               "upper": float(r.upper), "empirical": float(r.empirical)} for r in rows.itertuples()]}
 
     check = _backtest_check(bon, fc, level)
@@ -461,7 +466,7 @@ def saved_bon_record(bon, *, targets: Sequence[float] | None = None, budget_targ
     md = _record_metadata(seed, n, k, source, command)
     scores = bon.scores.to_dict(orient="records")
     return clean_json({
-        "format": FORMAT, "version": 2,
+        "format": FORMAT, "version": VERSION,
         "title": title or f"Best-of-N prediction ({metric}@N)",
         "metric": metric,
         "estimator": (f"scalefit default: {fit.model} model of per-problem success rates, chosen by an internal "
@@ -477,9 +482,9 @@ def saved_bon_record(bon, *, targets: Sequence[float] | None = None, budget_targ
                   "check": check},
         "data": {"n_items": int(n.size), "attempts_min": n_min, "attempts_max": n_max,
                  "observed_rate": bon.observed_rate, "source": source, "data_hash": md["data_hash"]},
-        "curve": {"N": curve["N"].tolist(), "prediction": curve["estimate"].tolist(),
+        "curve": {"N": curve["N"].tolist(), "estimate": curve["estimate"].tolist(),
                   "lower": curve["lower"].tolist(), "upper": curve["upper"].tolist()},
-        "model_curve": {"N": fc.N.tolist(), "prediction": fc.population.tolist()},
+        "model_curve": {"N": fc.N.tolist(), "estimate": fc.population.tolist()},
         "observed": obs,
         "targets": target_rows,
         "budget": budget,
@@ -579,7 +584,7 @@ def _interp_targets(curve: pd.DataFrame, requested: Sequence[float]) -> list[dic
                                 f"[{fmt_num(N.min(), 3)}, {fmt_num(N.max(), 3)}]; rebuild the record with it")
         x = np.log(N)
         row = {"N": float(t)}
-        for c in ("prediction", "lower", "upper"):
+        for c in ("estimate", "lower", "upper"):
             if c in curve:
                 row[c] = float(np.interp(np.log(t), x, curve[c].to_numpy(float)))
         out.append(row)
@@ -595,11 +600,37 @@ def _model_words(model: Mapping) -> str:
     return str(model.get("name")) if "params" in model else "Beta-Binomial"
 
 
-def render_bon_sections(record: Mapping, ctx: RenderContext) -> Section:
-    """Renderer for ``scalefit.report.BestOfNCurve`` records."""
+def read_bon_record(record: Mapping, source: str = "<record>") -> dict:
+    """A ``scalefit.report.BestOfNCurve`` record in the current layout (version 3): versions 1
+    and 2 (scalefit 0.1) have their point values renamed to ``estimate``; any other version is a
+    one-line :class:`~scalefit.errors.ArgumentError`."""
     missing = [key for key in _REQUIRED if key not in record]
     if missing:
-        raise ArgumentError(f"'{ctx.source}': best-of-N record lacks field(s) {missing}")
+        raise ArgumentError(f"'{source}': best-of-N record lacks field(s) {missing}")
+    version = record.get("version", 1)
+    if version == VERSION:
+        return dict(record)
+    if version not in _OLD_NAMES:
+        raise ArgumentError(f"'{source}': best-of-N record version {version!r} cannot be read by this scalefit "
+                            f"(it reads versions {', '.join(map(str, sorted([*_OLD_NAMES, VERSION])))})")
+    point, backtest_point = _OLD_NAMES[version]
+
+    def renamed(d, old):
+        return None if d is None else {("estimate" if k_ == old else k_): v for k_, v in d.items()}
+
+    out = dict(record, version=VERSION, curve=renamed(record["curve"], point),
+               targets=[renamed(t, point) for t in record["targets"] or []])
+    if record.get("model_curve") is not None:
+        out["model_curve"] = renamed(record["model_curve"], point)
+    if record.get("backtest") is not None:
+        rows = [renamed(r, backtest_point) for r in record["backtest"]["rows"]]
+        out["backtest"] = dict(record["backtest"], rows=rows)
+    return out
+
+
+def render_bon_sections(record: Mapping, ctx: RenderContext) -> Section:
+    """Renderer for ``scalefit.report.BestOfNCurve`` records (every readable version)."""
+    record = read_bon_record(record, ctx.source)
     metric = str(record["metric"])
     name = f"{metric}@N"
     level = float(record["level"])
@@ -610,7 +641,7 @@ def render_bon_sections(record: Mapping, ctx: RenderContext) -> Section:
     requested = [t["N"] for t in ctx.targets if set(t) == {"N"}]
     if requested:
         targets = _interp_targets(curve, requested) + [t for t in targets if t["N"] not in requested]
-    tdf = pd.DataFrame(targets) if targets else pd.DataFrame(columns=["N", "prediction", "lower", "upper"])
+    tdf = pd.DataFrame(targets) if targets else pd.DataFrame(columns=["N", "estimate", "lower", "upper"])
     budget = record.get("budget")
     backtest = record.get("backtest")
     n_max = int(data.get("attempts_max") or 0)
@@ -638,7 +669,7 @@ def render_bon_sections(record: Mapping, ctx: RenderContext) -> Section:
     flow.paragraph(f"Estimator: {record.get('estimator', 'not recorded')}. Intervals: "
                    f"{record.get('interval_method', 'not recorded')} ({level:.0%}).", size=9)
     flow.heading("Model", level=2)
-    if "params" in model:  # scalefit's default model (version 2 records)
+    if "params" in model:  # scalefit's default model (saved_bon_record)
         flow.table(pd.DataFrame([{"parameter": k_, "estimate": fmt_num(v, 5)} for k_, v in model["params"].items()]),
                    note=f"{model.get('name')}: {model.get('description', '')}. Maximum likelihood over "
                         f"{model.get('n_items', data.get('n_items'))} problems; log-likelihood "
@@ -685,7 +716,7 @@ def render_bon_sections(record: Mapping, ctx: RenderContext) -> Section:
         ("solved at least once", f"{100 * _f(data.get('observed_rate')):.1f}% of problems"),
     ])
     flow.heading(f"Predicted {name}", level=2)
-    rows = [{"N": fmt_num(t["N"], 4), name: fmt_num(t["prediction"], 4),
+    rows = [{"N": fmt_num(t["N"], 4), name: fmt_num(t["estimate"], 4),
              f"{level:.0%} interval": f"[{fmt_num(t.get('lower'), 4)}, {fmt_num(t.get('upper'), 4)}]",
              "beyond data": fmt_factor(_factor(t["N"], n_max)) if n_max else "n/a",
              "population curve": fmt_num(t.get("population"), 4) if t.get("population") is not None else "—"}
@@ -709,7 +740,7 @@ def render_bon_sections(record: Mapping, ctx: RenderContext) -> Section:
         bt = pd.DataFrame(backtest["rows"])
         flow.table(pd.DataFrame({
             "N": bt["N"].map(lambda v: fmt_num(v, 4)),
-            "predicted": bt["predicted"].map(lambda v: fmt_num(v, 4)),
+            "predicted": bt["estimate"].map(lambda v: fmt_num(v, 4)),
             f"{level:.0%} interval": [f"[{fmt_num(a, 4)}, {fmt_num(b, 4)}]" for a, b in zip(bt["lower"], bt["upper"])],
             "held-out empirical": bt["empirical"].map(lambda v: fmt_num(v, 4)),
             "inside": ["yes" if a <= e <= b else "NO" for a, e, b in zip(bt["lower"], bt["empirical"], bt["upper"])],
@@ -722,9 +753,9 @@ def render_bon_sections(record: Mapping, ctx: RenderContext) -> Section:
     obs = record.get("observed") or {}
     mc = record.get("model_curve") or {}
     plot_sampling_curve(
-        curve["N"], curve["prediction"], curve.get("lower"), curve.get("upper"),
+        curve["N"], curve["estimate"], curve.get("lower"), curve.get("upper"),
         observed_N=obs.get("N"), observed=obs.get("value"), observed_lower=obs.get("lower"),
-        observed_upper=obs.get("upper"), model_N=mc.get("N"), model=mc.get("prediction"),
+        observed_upper=obs.get("upper"), model_N=mc.get("N"), model=mc.get("estimate"),
         budget=_f(budget["N"]) if budget else None,
         budget_interval=(_f(budget["lower"]), _f(budget["upper"])) if budget else None,
         rate=budget["target"] if budget else None, targets=tdf if len(tdf) else None,
@@ -776,7 +807,7 @@ def render_bon_sections(record: Mapping, ctx: RenderContext) -> Section:
         t0 = targets[0]  # the first requested target (else the record's first) is the headline
         s.append(f"At the target budget N = {fmt_num(t0['N'], 4)} attempts per problem"
                  + (f", {fmt_factor(_factor(t0['N'], n_max))} the attempts observed," if n_max else "")
-                 + f" it predicts {metric}@{fmt_num(t0['N'], 4)} = {_f(t0['prediction']):.3f} for these problems, with a "
+                 + f" it predicts {metric}@{fmt_num(t0['N'], 4)} = {_f(t0['estimate']):.3f} for these problems, with a "
                  f"{level:.0%} interval of {_f(t0.get('lower')):.3f} to {_f(t0.get('upper')):.3f}"
                  + (f" ({t0['note']})." if t0.get("note") else "."))
     if budget:

@@ -93,7 +93,7 @@ def build_demo_report(output_dir: str | Path | None = None, force: bool = False,
                         command="scalefit demo")
     save_bon_curve(record, bon_path, overwrite=force)
     t = record["targets"][0]
-    say(f"   ASR@{t['N']:.0f} = {t['prediction']:.4f}  [{t['lower']:.4f}, {t['upper']:.4f}]; wrote {bon_path}")
+    say(f"   ASR@{t['N']:.0f} = {t['estimate']:.4f}  [{t['lower']:.4f}, {t['upper']:.4f}]; wrote {bon_path}")
 
     info = build_report([fit_path, bon_path], pdf, targets=[CHINCHILLA_TARGET], budgets=BUDGETS, title=TITLE,
                         force=force)

@@ -226,13 +226,14 @@ def likelihood_table(model, data: ItemData, group=None) -> dict:
             "aux_int": as_jnp(fam.aux(rows.n + rows.extra, rows.k)) if interval else None}
 
 
-def row_loglik(model, theta, table: dict):
+def row_loglik(model, theta, table: dict, *, sampler: bool = False):
     """Per-row log-likelihood (JAX) of a :func:`likelihood_table`: the family's log-kernel, and
-    for interval rows log(A - B) with A = kernel(n, k), B = kernel(n + extra, k)."""
+    for interval rows log(A - B) with A = kernel(n, k), B = kernel(n + extra, k).  ``sampler``:
+    the family's faster sampler kernel (tables without interval rows, where A - B could cancel)."""
     fam = _family(model)
-    la = fam.kernel(theta, table["n"], table["k"], table["aux"])
     if table["aux_int"] is None:
-        return la
+        return fam.kernel(theta, table["n"], table["k"], table["aux"], sampler=sampler)
+    la = fam.kernel(theta, table["n"], table["k"], table["aux"])
     lb = fam.kernel(theta, table["n"] + table["extra"], table["k"], table["aux_int"])
     iv = table["extra"] > 0
     return jnp.where(iv, la + log1mexp(jnp.where(iv, jnp.minimum(lb - la, -1e-300), -1.0)), la)
@@ -445,6 +446,21 @@ def solve_probabilities(model, thetas, data: ItemData, N, target: str = "fresh")
         lf = item_loglik(model, thetas, sub, N - sub.n.astype(float))
         out[:, ahead] = -np.expm1(np.minimum(lf - lz, 0.0))
     return out
+
+@lru_cache(maxsize=None)
+def _paired_fn(fam: MixingFamily):
+    return jax.jit(jax.vmap(fam.kernel))
+
+
+def paired_log_kernel(model, thetas, n, k=0.0) -> np.ndarray:
+    """log E_g[p^k (1 - p)^(n - k)] with one parameter set per row of rows: ``thetas`` (T, P),
+    ``n`` and ``k`` (T, J) -> (T, J) (per-draw budgets, where every draw has its own N)."""
+    fam = _family(model)
+    n = np.asarray(n, float)
+    k = np.broadcast_to(np.asarray(k, float), n.shape)
+    aux = {key: jnp.asarray(v).reshape(*n.shape, *np.shape(v)[1:]) for key, v in fam.aux(n.ravel(), k.ravel()).items()}
+    return np.asarray(_paired_fn(fam)(jnp.asarray(thetas, float), jnp.asarray(n), jnp.asarray(k), aux))
+
 
 def population_rates(model, thetas, N) -> np.ndarray:
     """Population pass@N for new items, 1 - E_g[(1 - p)^N], per parameter set: shape (T, len(N))."""

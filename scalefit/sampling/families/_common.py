@@ -16,6 +16,7 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.scipy.special import gammaln
 from scipy import special as sp
 
 from .._special import log1mexp
@@ -130,6 +131,34 @@ def derivs_grid(masses_fn, theta, aux):
 def beta_kernel(log_a, log_b, n, k):
     """log E[p^k (1 - p)^(n - k)] under Beta(exp(log_a), exp(log_b)) (cancellation-free)."""
     return bb_loglik_rows(jnp.exp(log_a), jnp.exp(log_b), n, k)
+
+
+def _gamma_ratio_sampler(x, h):
+    """lgamma(x + h) - lgamma(x) for x > 0, h >= 0: the ``gammaln`` difference, except for
+    x >= 100, where two large ``gammaln`` values would cancel (absolute error ~1e-16 x log-gamma:
+    ~500 at x = 1e17, enough to make a sampler's gradient noise), the Stirling difference
+    h log(x + h) + (x - 1/2) log1p(h / x) - h + w(x + h) - w(x), w(z) = 1/(12 z) - 1/(360 z^3) +
+    1/(1260 z^5) (next term below 1e-17 there)."""
+    big = x >= 100.0
+    xs = jnp.where(big, x, 100.0)  # each branch sees only arguments it is good for (finite gradients)
+    xg = jnp.where(big, 1.0, x)
+
+    def w(z):
+        z2 = z * z
+        return (1.0 / 12.0 - (1.0 / 360.0 - 1.0 / (1260.0 * z2)) / z2) / z
+
+    stirling = h * jnp.log(xs + h) + (xs - 0.5) * jnp.log1p(h / xs) - h + (w(xs + h) - w(xs))
+    return jnp.where(big, stirling, gammaln(xg + h) - gammaln(xg))
+
+
+def beta_sampler_kernel(log_a, log_b, n, k):
+    """:func:`beta_kernel` for samplers: D(a, k) + D(b, n - k) - D(a + b, n) with
+    D(x, h) = lgamma(x + h) - lgamma(x) from ``gammaln`` (never ``betaln``, off by ~2e-7 near
+    b = 12) and, for x >= 100, a Stirling difference: about twice as fast as the cancellation-free
+    kernel inside NUTS, with rounding below ~1e-11 per row for n <= 1e5 (tests), which moves no
+    posterior."""
+    a, b = jnp.exp(log_a), jnp.exp(log_b)
+    return _gamma_ratio_sampler(a, k) + _gamma_ratio_sampler(b, n - k) - _gamma_ratio_sampler(a + b, n)
 
 
 def beta_derivs(theta_ab, n, k):

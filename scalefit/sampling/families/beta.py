@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import beta_cell_masses, beta_derivs, beta_kernel, moments, pair_params
+from ._common import beta_cell_masses, beta_derivs, beta_kernel, beta_sampler_kernel, moments, pair_params
 from .registry import MixingFamily
 
 
@@ -17,6 +17,8 @@ def _starts(n, k, W):
 
 FAMILY = MixingFamily(
     name="beta", description="p ~ Beta(a, b)", **pair_params([("a", "b")]), starts=_starts,
-    log_kernel=lambda t, n, k: beta_kernel(t[0], t[1], n, k), row_derivs=lambda t, n, k, aux: beta_derivs(t, n, k),
+    log_kernel=lambda t, n, k: beta_kernel(t[0], t[1], n, k),
+    sampler_kernel=lambda t, n, k: beta_sampler_kernel(t[0], t[1], n, k),
+    row_derivs=lambda t, n, k, aux: beta_derivs(t, n, k),
     cell_masses=lambda p: beta_cell_masses(p["a"], p["b"]),
 )

@@ -16,6 +16,7 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.scipy.special import logit as jax_logit
 from scipy import special as sp
 
 from ...errors import ArgumentError
@@ -25,7 +26,7 @@ __all__ = ["MixingFamily", "register_family", "unregister_family", "get_family",
 
 # Unconstrained -> natural maps of the parameters (numpy for results, JAX inside programs).
 _TO_NATURAL = {"log": (np.exp, jnp.exp), "logit": (sp.expit, jax.nn.sigmoid), "identity": (np.asarray, jnp.asarray)}
-_TO_THETA = {"log": np.log, "logit": sp.logit, "identity": np.asarray}
+_TO_THETA = {"log": (np.log, jnp.log), "logit": (sp.logit, jax_logit), "identity": (np.asarray, jnp.asarray)}
 
 
 @dataclass(frozen=True, eq=False)
@@ -58,6 +59,12 @@ class MixingFamily:
         ``log_masses(theta) -> (cells (C,), below, above)``: log masses of g on the cells of the
         shared logit grid and below / above it (JAX); the engine integrates on the grid.  Give
         exactly one of ``log_kernel`` and ``log_masses``.
+    sampler_kernel : callable, optional
+        ``sampler_kernel(theta, n, k) -> (rows,)``: the same log-kernel written for speed inside
+        samplers (e.g. with ``gammaln``), used by the posteriors' models where ``log_kernel``'s
+        cancellation-free form costs more than its accuracy is worth there (rounding ~1e-11 per
+        row for n <= 1e5 moves no posterior; it would stall Newton's last step and spoil tail
+        curves, which keep ``log_kernel``).  Closed-form families only; default ``log_kernel``.
     row_derivs : callable, optional
         ``row_derivs(theta, n, k, aux) -> (loglik (R,), gradient (P, R), Hessian (P, P, R))``;
         default: analytic for grid families, automatic differentiation otherwise.
@@ -80,6 +87,7 @@ class MixingFamily:
     prior_text: str = ""
     log_kernel: Callable | None = None
     log_masses: Callable | None = None
+    sampler_kernel: Callable | None = None
     row_derivs: Callable | None = None
     cell_masses: Callable | None = None
     canonical: Callable | None = None
@@ -98,6 +106,8 @@ class MixingFamily:
             raise ArgumentError(f"family {self.name!r}: transform {bad[0]!r} is not one of {', '.join(_TO_NATURAL)}")
         if (self.log_kernel is None) == (self.log_masses is None):
             raise ArgumentError(f"family {self.name!r}: give exactly one of `log_kernel` and `log_masses`")
+        if self.sampler_kernel is not None and self.log_kernel is None:
+            raise ArgumentError(f"family {self.name!r}: `sampler_kernel` goes with a closed-form `log_kernel`")
 
     @property
     def n_params(self) -> int:
@@ -112,10 +122,13 @@ class MixingFamily:
         """Per-row constants the kernel needs (grid likelihood weights; empty in closed form)."""
         return grid_aux(n, k) if self.grid else {}
 
-    def kernel(self, theta, n, k, aux):
-        """log E_g[p^k (1 - p)^(n - k)] per row (JAX); ``aux`` from :meth:`aux` on the same rows."""
+    def kernel(self, theta, n, k, aux, *, sampler: bool = False):
+        """log E_g[p^k (1 - p)^(n - k)] per row (JAX); ``aux`` from :meth:`aux` on the same rows
+        (``sampler``: the family's :attr:`sampler_kernel` where it has one)."""
         if self.grid:
             return kernel_grid(self.log_masses(theta), aux)
+        if sampler and self.sampler_kernel is not None:
+            return self.sampler_kernel(theta, n, k)
         return self.log_kernel(theta, n, k)
 
     def derivs(self, theta, n, k, aux):
@@ -141,9 +154,14 @@ class MixingFamily:
     def to_theta(self, params) -> np.ndarray:
         """Unconstrained vector from natural parameters (a mapping by name)."""
         try:
-            return np.array([_TO_THETA[tr](params[nm]) for nm, tr in zip(self.param_names, self.transforms)], float)
+            return np.array([_TO_THETA[tr][0](params[nm]) for nm, tr in zip(self.param_names, self.transforms)], float)
         except KeyError as exc:
             raise ArgumentError(f"`params` lacks {exc.args[0]!r} for model {self.name!r}") from None
+
+    def theta_draws(self, params):
+        """Unconstrained vectors (..., P) from natural parameters (JAX arrays (...,) by name):
+        the inverse of :meth:`natural_draws`, for posteriors whose priors are on the natural scale."""
+        return jnp.stack([_TO_THETA[tr][1](params[nm]) for nm, tr in zip(self.param_names, self.transforms)], -1)
 
     def grid_log_masses(self, theta) -> tuple:
         """g as log masses (cells (C,), below, above) on the logit grid (numpy)."""

@@ -9,15 +9,15 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import special as sp
 
-from ._common import NEG_INF, beta_cell_masses, beta_derivs, beta_kernel, combine, embed, moments, pair_params, \
-    weight_parts
+from ._common import NEG_INF, beta_cell_masses, beta_derivs, beta_kernel, beta_sampler_kernel, combine, embed, \
+    moments, pair_params, weight_parts
 from .registry import MixingFamily
 
 
-def _kernel(theta, n, k):
+def _kernel(theta, n, k, beta=beta_kernel):
     log_pi = jax.nn.log_sigmoid(theta[0])
     log_1mpi = jax.nn.log_sigmoid(-theta[0])
-    bb = beta_kernel(theta[1], theta[2], n, k)
+    bb = beta(theta[1], theta[2], n, k)
     zero = jnp.where(k == 0, log_pi, NEG_INF)
     return jnp.logaddexp(zero, log_1mpi + bb)
 
@@ -50,5 +50,6 @@ def _cell_masses(p):
 
 FAMILY = MixingFamily(
     name="zi_beta", description="p ~ pi delta_0 + (1 - pi) Beta(a, b)", **pair_params([("a", "b")], share="pi"),
-    starts=_starts, log_kernel=_kernel, row_derivs=_derivs, cell_masses=_cell_masses,
+    starts=_starts, log_kernel=_kernel, sampler_kernel=lambda t, n, k: _kernel(t, n, k, beta_sampler_kernel),
+    row_derivs=_derivs, cell_masses=_cell_masses,
 )
