@@ -59,8 +59,8 @@ def _add_sampler_arguments(parser, *, with_method: bool, with_prior: bool = True
     g.add_argument("--chain-method", choices=["auto", "parallel", "vectorized", "sequential"], default="auto",
                    dest="chain_method",
                    help="how chains run: auto = parallel over devices when there are enough (set "
-                        "XLA_FLAGS=--xla_force_host_platform_device_count=N on a CPU), else vectorized; "
-                        "sequential compiles fastest for small problems")
+                        "XLA_FLAGS=--xla_force_host_platform_device_count=N on a CPU), else sequential "
+                        "on a CPU and vectorized on an accelerator")
     if with_prior:
         g.add_argument("--prior", action="append", metavar="NAME=DIST(ARGS)", api="priors",
                        help="override a prior, e.g. alpha=lognormal(-1.2,0.5), e=floor(3,2), "

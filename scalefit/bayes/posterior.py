@@ -651,7 +651,7 @@ def fit_bayes(
         Show a progress bar (default: only when stderr is a terminal and not under pytest).
     chain_method
         ``"parallel"``, ``"vectorized"`` or ``"sequential"``; default parallel when there are at
-        least as many devices as chains, else vectorized.
+        least as many devices as chains, else sequential on a CPU and vectorized on an accelerator.
     pad_to
         Pad the data to this many rows (masked out of the likelihood) so that fits to data sets
         of different sizes (e.g. leave-future-out splits) share one compiled NUTS program.
