@@ -144,14 +144,12 @@ def _fit_command(args) -> int:
         from .bayes.cli import run_bayes_fit
 
         return run_bayes_fit(frame, args)
-    if args.breaks is not None and args.law != "bnsl":
-        from .errors import ArgumentError
+    from .laws import law_option
 
-        raise ArgumentError(f"`--breaks` = {args.breaks} applies only to --law bnsl (got --law {args.law})")
+    law_options = law_option(args.law, "n_breaks", args.breaks, "--breaks")
     inputs = dict(_parse_assignments(args.input or "", "--input"))
     if args.x:
         inputs["x"] = args.x
-    law_options = {"n_breaks": args.breaks} if args.breaks is not None else None
     fixed = _floats(_parse_assignments(args.fix or "", "--fix"), "--fix")
     tied = _parse_assignments(args.tie or "", "--tie")
     res = fit_law(

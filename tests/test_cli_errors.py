@@ -217,7 +217,10 @@ def test_breaks_for_another_law(tmp_path, capsys):
     curve = tmp_path / "curve.csv"
     curve.write_text("N,value\n1e6,3\n2e6,2.9\n4e6,2.8\n8e6,2.7\n")
     msg = user_error(["fit", curve, "--law", "power_law", "--breaks", "2", "--x", "N"], capsys)
-    assert "`--breaks` = 2 applies only to --law bnsl" in msg
+    assert "`--breaks` = 2 applies only to the law bnsl (got power_law)" in msg
+    # the same check guards the Bayesian path (it used to drop the flag silently there)
+    msg = user_error(["fit", curve, "--law", "power_law", "--breaks", "2", "--x", "N", "--method", "bayes"], capsys)
+    assert "`--breaks` = 2 applies only to the law bnsl (got power_law)" in msg
 
 
 def test_api_argument_names_are_worded_as_flags(tmp_path, capsys):

@@ -153,13 +153,12 @@ def run_bayes_fit(frame, args) -> int:
     if getattr(args, "x", None):
         inputs["x"] = args.x
     law = getattr(args, "law", "chinchilla")
-    breaks = getattr(args, "breaks", None)
-    law_options = {"n_breaks": breaks} if law == "bnsl" and breaks else None
+    from ..laws import get_law, law_option
+
+    law_options = law_option(law, "n_breaks", getattr(args, "breaks", None), "--breaks")
     fixed = {k: _float(v, "--fix") for k, v in _assignments(getattr(args, "fix", None), "--fix").items()}
     tied = _assignments(getattr(args, "tie", None), "--tie")
     factors = getattr(args, "extrapolate", None) or [1.0, 10.0, 100.0]
-    from ..laws import get_law
-
     law_obj = get_law(law, **(law_options or {}))
     inputs = {k: v for k, v in inputs.items() if k in law_obj.inputs} or None
     post = fit_bayes(

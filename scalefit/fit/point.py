@@ -1,6 +1,6 @@
 """Point fits: multi-start L-BFGS over a law's start grid as one jitted, vmapped computation.
 
-Pipeline (DESIGN.md §5): every start runs ``screen_iters`` L-BFGS iterations (vmapped, in
+Pipeline: every start runs ``screen_iters`` L-BFGS iterations (vmapped, in
 cache-sized chunks); the ``n_polish`` best are then polished to tight tolerance; the best
 polished start is the estimate.  A convergence check follows every fit and is reported in the
 result (``converged``, ``status``, ``warnings``).

@@ -260,6 +260,26 @@ def available_laws() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def laws_with_option(option: str) -> list[str]:
+    """Registered law names whose factory takes the keyword ``option`` (e.g. ``n_breaks``)."""
+    import inspect
+
+    return sorted(name for name, factory in _REGISTRY.items()
+                  if option in inspect.signature(factory).parameters)
+
+
+def law_option(law: str, option: str, value, argument: str | None = None) -> dict | None:
+    """``{option: value}`` for :func:`get_law`, ``None`` when ``value`` is ``None``; a one-line
+    error naming ``argument`` (default ``option``) when law ``law`` takes no such option."""
+    if value is None:
+        return None
+    takes = laws_with_option(option)
+    if law not in takes:
+        raise ArgumentError(f"`{argument or option}` = {value} applies only to the law {' or '.join(takes)} "
+                            f"(got {law})")
+    return {option: value}
+
+
 def builtin_law_key(law):
     """A process-independent name for an instance of one of scalefit's own laws (None for laws
     whose code lives outside scalefit: user factories registered with ``register_law`` are not
