@@ -5,29 +5,31 @@ Model
 -----
 For group g and item i, on the logit scale
 
-    logit p_ig = mu_g + s_g u_i + sigma_g e_ig,      u_i ~ N(0, 1),  e_ig ~ N(0, 1),
+    logit p_ig = s_g u_i + x_ig,      u_i ~ N(0, 1),  x_ig ~ F_g,
 
-with a shared item effect u_i (how hard item i is for every group), a per-group location mu_g,
-loading s_g > 0 and residual scale sigma_g.  Given u_i, a group's per-item probabilities follow
-the ``logit_normal`` family of :mod:`scalefit.sampling.models` with mean mu_g + s_g u_i, so the
-model reduces exactly to independent logit-normal fits when every s_g is 0 (``shared=False``).
-The share of a group's item variance that is common to all groups, s_g^2 / (s_g^2 + sigma_g^2),
-measures how strongly the groups agree on which items are hard.
+with a shared item effect u_i (how easy item i is for every group), a per-group loading s_g > 0
+and the group's residual family F_g: one of :data:`POOLED_FAMILIES` (the best-of-N families
+with a logit-scale density, same parameters and priors as in :mod:`scalefit.sampling.models`).
+:func:`fit_groups` gives each group the family its own fit chose, so the pooled and the
+independent candidates differ only by the shared effect; with every s_g = 0 (``shared=False``)
+the model is exactly the independent fits of those families.  The share of a group's item
+variance that is common to all groups, s_g^2 / (s_g^2 + Var x_ig), measures how strongly the
+groups agree on which items are hard.
 
 Likelihood
 ----------
-The residual e_ig is integrated on the fine logit grid of the grid families (the same kernels,
-exact cell integrals for sharp rows), the shared effect u_i on a uniform grid of ``_U_NODES``
-nodes over [-6, 6] with normal weights (trapezoid: spectrally accurate for smooth integrands).
-An item's marginal likelihood couples the groups:
+The residual is integrated on the fine logit grid of the grid families (the same kernels, exact
+cell integrals for sharp rows; the family's density at the nodes shifted by s_g u), the shared
+effect u_i on a uniform grid of ``_U_NODES`` nodes over [-6, 6] with normal weights (trapezoid:
+spectrally accurate for smooth integrands).  An item's marginal likelihood couples the groups:
 
-    L_i = sum_q w_q prod_g K_g(i | u_q),   K_g(i | u) = E_e[p^k (1 - p)^(n - k)].
+    L_i = sum_q w_q prod_g K_g(i | u_q),   K_g(i | u) = E_x[p^k (1 - p)^(n - k)],  logit p = s_g u + x.
 
 Items missing from a group enter with the empty observation (K = 1).  The fit maximises the
-likelihood times weak priors (mu ~ N(0, 10^2), log sigma ~ N(log 2, 2^2) as for the independent
-logit-normal family, log s ~ N(0, 2^2)) by the package's damped Newton solver; the gradient and
-Hessian are assembled from per-group forward-mode derivatives of K_g (cost linear in the number
-of groups), and fits are vmapped over item weights (bootstrap) and over data sets (thinnings).
+likelihood times weak priors (each family's own, log s ~ N(0, 2^2)) by the package's damped
+Newton solver; the gradient and Hessian are assembled from per-group forward-mode derivatives
+of K_g (cost linear in the number of groups), and fits are vmapped over item weights and over
+data sets (thinnings).
 
 Forecasts
 ---------
@@ -145,7 +147,8 @@ def pooled_from_frame(frame: pd.DataFrame, groups) -> PooledData:
 def _tables(n, k, extra=0.0):
     """Per group, the distinct (n, k, extra) rows' scaled likelihood on the logit grid:
     (Lt (G, R, C), zero (G, R), one (G, R), kmax (G, R), index (G, I) item -> row); kmax + log of
-    the products is the log kernel.  R is padded to a power of two >= 16 (fewer compiled shapes)."""
+    the products is the log kernel.  R is padded to a power of two >= 64: thinned and
+    full data share compiled shapes (the cost is in the family masses, not in R)."""
     G, I = n.shape
     e = np.broadcast_to(np.asarray(extra, float), n.shape)
     uniq, index = [], np.zeros((G, I), np.int64)
@@ -154,7 +157,7 @@ def _tables(n, k, extra=0.0):
                                return_inverse=True)
         uniq.append(table)
         index[g] = inv.ravel()
-    R = max(16, 1 << int(np.ceil(np.log2(max(len(t) for t in uniq)))))
+    R = max(64, 1 << int(np.ceil(np.log2(max(len(t) for t in uniq)))))
     rows = np.zeros((G, R, 3))
     for g, t in enumerate(uniq):
         rows[g, : len(t)] = t
@@ -177,8 +180,7 @@ def _tables(n, k, extra=0.0):
 #: logit scale, each with two unconstrained parameters as in :mod:`scalefit.sampling.models`.
 POOLED_FAMILIES = ("logit_normal", "kumaraswamy", "beta")
 _FAMILY_CODE = {f: c for c, f in enumerate(POOLED_FAMILIES)}
-_TAIL_STEP = 0.1  # tail integrals of the beta family: trapezoid of this step over 30 logit units
-_TAIL_NODES = 301
+_SERIES_TERMS = 80
 
 
 def _log1mexp(x):
@@ -191,43 +193,48 @@ def _log1m_pow(a, log_p):
     return jnp.where(x < -0.693, jnp.log1p(-jnp.exp(x)), jnp.log(-jnp.expm1(x)))
 
 
-def _beta_logdens(th, x):
-    a, b = jnp.exp(th[0]), jnp.exp(th[1])
-    return a * jax.nn.log_sigmoid(x) + b * jax.nn.log_sigmoid(-x) - jax.scipy.special.betaln(a, b)
+def _log_betainc(a, b, t):
+    """log I_x(a, b) at x = expit(t): the hypergeometric series x^a (1 - x)^b / (a B(a, b)) *
+    sum_j (a + b)_j / (a + 1)_j x^j (positive terms), or 1 - the series of I_{1-x}(b, a),
+    whichever has the smaller last term relative to its sum (the faster-converging side).
+    Differentiable in a and b."""
+    def series(a, b, lx, l1x):
+        j = jnp.arange(_SERIES_TERMS)
+        terms = jnp.concatenate([jnp.zeros(1), jnp.cumsum(jnp.log((a + b + j[:-1]) / (a + 1.0 + j[:-1])))]) + j * lx
+        total = jax.nn.logsumexp(terms)
+        return a * lx + b * l1x - jnp.log(a) - jax.scipy.special.betaln(a, b) + total, terms[-1] - total
 
-
-def _beta_tail(th, edge, sign):
-    """log of the beta family's mass beyond ``edge`` on the logit scale (sign -1: below, +1: above):
-    trapezoid over 30 logit units plus the exponential far tail (rate a below, b above)."""
-    t = edge + sign * _TAIL_STEP * jnp.arange(_TAIL_NODES)
-    f = _beta_logdens(th, t)
-    wt = jnp.full(_TAIL_NODES, math.log(_TAIL_STEP)).at[0].add(-_LOG_TWO).at[-1].add(-_LOG_TWO)
-    rate = jnp.exp(jnp.where(sign < 0, th[0], th[1]))
-    return jnp.logaddexp(jax.nn.logsumexp(f + wt), f[-1] - jnp.log(rate))
+    lx, l1x = jax.nn.log_sigmoid(t), jax.nn.log_sigmoid(-t)
+    low, err_low = series(a, b, lx, l1x)
+    high, err_high = series(b, a, l1x, lx)
+    return jnp.where(err_low <= err_high, low, _log1mexp(jnp.minimum(high, -1e-300)))
 
 
 def _family_masses(code, th, m):
     """Log masses (cells (C,), below, above) on the logit grid of the family ``code`` with
     parameters ``th`` (2,) shifted by ``m`` on the logit scale; m = 0 gives the family's own
-    grid masses (for the logit-normal family exactly those of the independent fit)."""
+    grid masses (for the logit-normal and Kumaraswamy families exactly those of the
+    independent fit)."""
     from jax.scipy.special import log_ndtr
 
     x = jnp.asarray(_GRID_NODES) - m
     lo, hi = _GRID_EDGES[0] - m, _GRID_EDGES[-1] - m
-    # logit-normal
+    a, b = jnp.exp(th[0]), jnp.exp(th[1])
+    lp, lq = jax.nn.log_sigmoid(x), jax.nn.log_sigmoid(-x)
+    is_ln, is_ku = code == 0, code == 1
+    # logit-normal: N(mu, sigma) in x; Kumaraswamy: density a b p^a (1 - p^a)^(b - 1) (1 - p) in
+    # x = logit p, CDF 1 - (1 - p^a)^b; beta: p^a (1 - p)^b / B(a, b) in x
     sd = jnp.exp(th[1])
     z = (x - th[0]) / sd
-    ln = (-0.5 * z * z - th[1] - 0.5 * math.log(2.0 * math.pi), log_ndtr((lo - th[0]) / sd),
-          log_ndtr(-(hi - th[0]) / sd))
-    # Kumaraswamy: density a b p^a (1 - p^a)^(b - 1) (1 - p) in x = logit p, CDF 1 - (1 - p^a)^b
-    a, b = jnp.exp(th[0]), jnp.exp(th[1])
-    lp = jax.nn.log_sigmoid(x)
-    ku = (th[0] + th[1] + a * lp + (b - 1.0) * _log1m_pow(a, lp) + jax.nn.log_sigmoid(-x),
-          _log1mexp(jnp.minimum(b * _log1m_pow(a, jax.nn.log_sigmoid(lo)), -1e-300)),
-          b * _log1m_pow(a, jax.nn.log_sigmoid(hi)))
-    # beta
-    be = (_beta_logdens(th, x), _beta_tail(th, lo, -1.0), _beta_tail(th, hi, 1.0))
-    dens, below, above = (jnp.where(code == 0, p, jnp.where(code == 1, q, r)) for p, q, r in zip(ln, ku, be))
+    ku_mid = _log1m_pow(jnp.where(is_ku, a, 1.0), lp)
+    dens = jnp.where(is_ln, -0.5 * z * z - th[1] - 0.5 * math.log(2.0 * math.pi),
+                     jnp.where(is_ku, th[0] + th[1] + a * lp + (b - 1.0) * ku_mid + lq,
+                               a * lp + b * lq - jax.scipy.special.betaln(a, b)))
+    below = jnp.where(is_ln, log_ndtr((lo - th[0]) / sd),
+                      jnp.where(is_ku, _log1mexp(jnp.minimum(b * _log1m_pow(a, jax.nn.log_sigmoid(lo)), -1e-300)),
+                                _log_betainc(a, b, lo)))
+    above = jnp.where(is_ln, log_ndtr(-(hi - th[0]) / sd),
+                      jnp.where(is_ku, b * _log1m_pow(a, jax.nn.log_sigmoid(hi)), _log_betainc(b, a, -hi)))
     lm = dens + math.log(_H)
     tails = jnp.logaddexp(below, above)
     return lm - jax.nn.logsumexp(lm) + _log1mexp(jnp.minimum(tails, -1e-300)), below, above
@@ -324,6 +331,33 @@ def _make_fgh(shared: bool):
         return f, grad.ravel(), -H.reshape(G * P, G * P) / W
 
     return fgh
+
+
+@lru_cache(maxsize=None)
+def _pieces_fn(shared: bool):
+    """Per-item gradient (I, G P) and Hessian (I, G P, G P) of each item's log marginal
+    likelihood, and the prior's gradient and Hessian (G P,), (G P, G P) (for one-step refits)."""
+    P = 3 if shared else 2
+    pen = lambda th, c: _penalty(th, c, shared)  # noqa: E731
+    derivs = jax.vmap(lambda th, c, *tb: _group_derivs(th, c, *tb, shared))
+
+    @jax.jit
+    def pieces(theta, tables, codes):
+        G = tables[0].shape[0]
+        th = theta.reshape(G, P)
+        K, dK, d2K = derivs(th, codes, *tables)
+        A = _log_wu(shared)[None, :] + jnp.sum(K, axis=0)
+        pi = jnp.exp(A - jax.nn.logsumexp(A, axis=1)[:, None])
+        gbar = jnp.einsum("iq,giqa->iga", pi, dK)
+        I = gbar.shape[0]
+        cross = jnp.einsum("iq,giqa,hiqb->igahb", pi, dK, dK) - jnp.einsum("iga,ihb->igahb", gbar, gbar)
+        diag = jnp.einsum("iq,giqab->igab", pi, d2K)
+        H = cross + jnp.einsum("gh,igab->igahb", jnp.eye(G), diag)
+        pg = jax.vmap(jax.grad(pen))(th, codes).ravel()
+        ph = jax.scipy.linalg.block_diag(*[jax.hessian(pen)(th[g], codes[g]) for g in range(G)])
+        return gbar.reshape(I, G * P), H.reshape(I, G * P, G * P), pg, ph
+
+    return pieces
 
 
 @lru_cache(maxsize=None)
@@ -532,13 +566,29 @@ class PooledFit:
 
     def bootstrap(self, num_bootstrap=200, seed=0) -> np.ndarray:
         """Refits (B, G, P) on ``num_bootstrap`` item resamples drawn jointly across groups (an
-        item keeps all of its groups' attempts), warm-started at this fit."""
+        item keeps all of its groups' attempts).  Each refit is one exact Newton step from this
+        fit on the resample's penalised likelihood (per-item gradients and Hessians computed
+        once); a resample whose Hessian is not negative definite is refitted to convergence."""
         from .bonfit import _item_resamples
 
         mult = _item_resamples(self.data.shape[1], int(num_bootstrap), seed)
         tables = _tables(self.data.n, self.data.k)
-        return _fit_all(self.data.n, self.data.k, mult, tables, self.codes, shared=self.shared,
-                        warm=self.theta)[0]
+        g, H, pg, ph = (np.asarray(a) for a in _pieces_fn(self.shared)(jnp.asarray(self.theta.ravel()), tables,
+                                                                         self.codes))
+        grad = mult @ g - pg[None]
+        hess = np.einsum("bi,ijk->bjk", mult, H) - ph[None]
+        out = np.full((len(mult), self.theta.size), np.nan)
+        for b in range(len(mult)):
+            try:
+                np.linalg.cholesky(-hess[b])
+                out[b] = self.theta.ravel() - np.linalg.solve(hess[b], grad[b])
+            except np.linalg.LinAlgError:
+                pass
+        bad = ~np.all(np.isfinite(out), axis=1) | np.any(np.abs(out) > _BOUND, axis=1)
+        if bad.any():
+            out[bad] = _fit_all(self.data.n, self.data.k, mult[bad], tables, self.codes, shared=self.shared,
+                                warm=self.theta)[0].reshape(int(bad.sum()), -1)
+        return out.reshape((len(mult),) + self.theta.shape)
 
     def forecast(self, N, *, target="fresh", level=0.9, num_bootstrap=200, seed=0):
         """(estimate, lower, upper), each (G, len(N)): forecast rates per group with intervals
