@@ -40,7 +40,7 @@ def test_recovers_group_and_item_effects():
     assert fit.converged, fit.message
     # standard errors from the observed information (inverse Hessian of the penalised nll)
     se = np.sqrt(np.diag(_laplace_cov(fit))).reshape(3, 3)
-    truth = np.stack([MU, np.log(S), np.log(SIG)], axis=1)
+    truth = np.stack([MU, np.log(SIG), np.log(S)], axis=1)  # (mu, log sigma, log s) per group
     # 4 SE: a two-sided normal tail of 6e-5 per parameter (9 parameters), so a correct fit fails
     # with probability < 1e-3 while a bias of a few SE is caught
     z = (fit.theta - truth) / se
@@ -53,17 +53,18 @@ def test_recovers_group_and_item_effects():
     assert 0.55 < ms < 1.6, ms
 
 
-def test_reduces_to_independent_logit_normal_fits():
-    """With the shared effect switched off the pooled model is G independent logit-normal fits:
-    same grid kernels, same priors, so the optimum agrees with fit_mixing to the solvers'
-    gradient tolerance (1e-9 on the mean nll; parameters to ~1e-6 given curvature O(1))."""
+@pytest.mark.parametrize("family", ["logit_normal", "kumaraswamy"])
+def test_reduces_to_independent_fits(family):
+    """With the shared effect switched off the pooled model is G independent fits of the residual
+    family: same grid kernels, same masses, same priors, so the optimum agrees with fit_mixing to
+    the solvers' gradient tolerance (1e-9 on the mean nll; parameters to ~1e-6 given curvature O(1))."""
     rng = np.random.default_rng(3)
     _, k = _simulate(rng, I_ITEMS, 30)
     data = pooled_data(np.full(k.shape, 30), k)
-    fit = fit_pooled(data, shared=False)
+    fit = fit_pooled(data, shared=False, families=(family,) * 3)
     assert fit.converged
     for g in range(3):
-        ref = fit_mixing(30, k[g], model="logit_normal")
+        ref = fit_mixing(30, k[g], model=family)
         np.testing.assert_allclose(fit.theta[g], ref.theta, atol=1e-5)
         for N in (100, 1000):
             mine = fit.rates(N)[g]
@@ -93,12 +94,16 @@ def test_missing_items_and_bad_input():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="known problem: the pooled candidate is also a different residual family (logit-normal); "
-                          "on this seed it beats group 1's own Kumaraswamy fit in the internal backtest by more "
-                          "than 1.645 SE although nothing is shared (also with 20 refitted resamples)", strict=True)
+@pytest.mark.xfail(reason="known problem: with the same residual family on both sides the pooled candidate still wins "
+                          "every group here (internal-backtest gain 0.0016 vs its SE 0.0009 over reweighted, not "
+                          "refitted, residuals): the spurious shared effect (log s ~ N(0, 2^2) keeps s away from 0) "
+                          "is not penalised by the choice rule", strict=True)
 def test_choice_keeps_independent_without_shared_difficulty():
     """Items drawn independently per group (no shared difficulty): the pooled model has nothing
-    to add, and the choice rule (gain > 1.645 SE, the SE over item resamples with refits) keeps every group's own model."""
+    to add, and the choice rule (gain > 1.645 SE of the gain over item resamples) keeps every
+    group's own model.  The pooled candidate uses each group's own residual family, so the two
+    candidates differ only by the shared item effect (with a different family the pooled
+    candidate beat group 1's own Kumaraswamy fit here although nothing is shared)."""
     rng = np.random.default_rng(21)
     I, n = I_ITEMS, 40
     k = rng.binomial(n, rng.beta(0.3, 3.0, size=(3, I)))
@@ -110,7 +115,8 @@ def test_choice_keeps_independent_without_shared_difficulty():
 
 @pytest.mark.slow
 def test_interval_coverage_on_simulated_pooled_data():
-    """90% intervals for the realised pass@300 of a fresh run (10x the fit budget of 30), data
+    """90% intervals (whole-procedure bootstrap: refits on item resamples drawn jointly across
+    groups) for the realised pass@300 of a fresh run (10x the fit budget of 30), data
     simulated from the pooled model: 8 data sets x 3 groups = 24 intervals.  Under correct
     coverage the count is Binomial(24, 0.9); its 99% band is [18, 24] (P(X <= 17) = 0.003), so a
     correct construction fails with probability < 1%."""
@@ -125,7 +131,7 @@ def test_interval_coverage_on_simulated_pooled_data():
         p = 1.0 / (1.0 + np.exp(-eta))
         k = rng.binomial(30, p)
         fit = fit_pooled(pooled_data(np.full(k.shape, 30), k))
-        est, lo, hi = fit.forecast([300], num_draws=200, seed=rep)
+        est, lo, hi = fit.forecast([300], num_bootstrap=200, seed=rep)
         realised = np.mean(rng.random(p.shape) < -np.expm1(300 * np.log1p(-p)), axis=1)
         hits += int(np.sum((lo[:, 0] <= realised) & (realised <= hi[:, 0])))
         total += 3

@@ -5,29 +5,31 @@ Model
 -----
 For group g and item i, on the logit scale
 
-    logit p_ig = mu_g + s_g u_i + sigma_g e_ig,      u_i ~ N(0, 1),  e_ig ~ N(0, 1),
+    logit p_ig = s_g u_i + x_ig,      u_i ~ N(0, 1),  x_ig ~ F_g,
 
-with a shared item effect u_i (how hard item i is for every group), a per-group location mu_g,
-loading s_g > 0 and residual scale sigma_g.  Given u_i, a group's per-item probabilities follow
-the ``logit_normal`` family of :mod:`scalefit.sampling.models` with mean mu_g + s_g u_i, so the
-model reduces exactly to independent logit-normal fits when every s_g is 0 (``shared=False``).
-The share of a group's item variance that is common to all groups, s_g^2 / (s_g^2 + sigma_g^2),
-measures how strongly the groups agree on which items are hard.
+with a shared item effect u_i (how easy item i is for every group), a per-group loading s_g > 0
+and the group's residual family F_g: one of :data:`POOLED_FAMILIES` (the best-of-N families
+with a logit-scale density, same parameters and priors as in :mod:`scalefit.sampling.models`).
+:func:`fit_groups` gives each group the family its own fit chose, so the pooled and the
+independent candidates differ only by the shared effect; with every s_g = 0 (``shared=False``)
+the model is exactly the independent fits of those families.  The share of a group's item
+variance that is common to all groups, s_g^2 / (s_g^2 + Var x_ig), measures how strongly the
+groups agree on which items are hard.
 
 Likelihood
 ----------
-The residual e_ig is integrated on the fine logit grid of the grid families (the same kernels,
-exact cell integrals for sharp rows), the shared effect u_i on a uniform grid of ``_U_NODES``
-nodes over [-6, 6] with normal weights (trapezoid: spectrally accurate for smooth integrands).
-An item's marginal likelihood couples the groups:
+The residual is integrated on the fine logit grid of the grid families (the same kernels, exact
+cell integrals for sharp rows; the family's density at the nodes shifted by s_g u), the shared
+effect u_i on a uniform grid of ``_U_NODES`` nodes over [-6, 6] with normal weights (trapezoid:
+spectrally accurate for smooth integrands).  An item's marginal likelihood couples the groups:
 
-    L_i = sum_q w_q prod_g K_g(i | u_q),   K_g(i | u) = E_e[p^k (1 - p)^(n - k)].
+    L_i = sum_q w_q prod_g K_g(i | u_q),   K_g(i | u) = E_x[p^k (1 - p)^(n - k)],  logit p = s_g u + x.
 
 Items missing from a group enter with the empty observation (K = 1).  The fit maximises the
-likelihood times weak priors (mu ~ N(0, 10^2), log sigma ~ N(log 2, 2^2) as for the independent
-logit-normal family, log s ~ N(0, 2^2)) by the package's damped Newton solver; the gradient and
-Hessian are assembled from per-group forward-mode derivatives of K_g (cost linear in the number
-of groups), and fits are vmapped over item weights (bootstrap) and over data sets (thinnings).
+likelihood times weak priors (each family's own, log s ~ N(0, 2^2)) by the package's damped
+Newton solver; the gradient and Hessian are assembled from per-group forward-mode derivatives
+of K_g (cost linear in the number of groups), and fits are vmapped over item weights and over
+data sets (thinnings).
 
 Forecasts
 ---------
@@ -51,8 +53,7 @@ import pandas as pd
 from .._config import require_x64
 from ..errors import ArgumentError
 from ._optim import damped_newton
-from .families._common import grid_aux
-from .families.logit_normal import log_masses as logit_normal_masses
+from .families._common import GRID_EDGES, GRID_NODES, H, grid_aux
 
 __all__ = ["PooledData", "PooledFit", "pooled_data", "fit_pooled"]
 
@@ -146,7 +147,8 @@ def pooled_from_frame(frame: pd.DataFrame, groups) -> PooledData:
 def _tables(n, k, extra=0.0):
     """Per group, the distinct (n, k, extra) rows' scaled likelihood on the logit grid:
     (Lt (G, R, C), zero (G, R), one (G, R), kmax (G, R), index (G, I) item -> row); kmax + log of
-    the products is the log kernel.  R is padded to a power of two >= 16 (fewer compiled shapes)."""
+    the products is the log kernel.  R is padded to a power of two >= 64: thinned and
+    full data share compiled shapes (the cost is in the family masses, not in R)."""
     G, I = n.shape
     e = np.broadcast_to(np.asarray(extra, float), n.shape)
     uniq, index = [], np.zeros((G, I), np.int64)
@@ -155,7 +157,7 @@ def _tables(n, k, extra=0.0):
                                return_inverse=True)
         uniq.append(table)
         index[g] = inv.ravel()
-    R = max(16, 1 << int(np.ceil(np.log2(max(len(t) for t in uniq)))))
+    R = max(64, 1 << int(np.ceil(np.log2(max(len(t) for t in uniq)))))
     rows = np.zeros((G, R, 3))
     for g, t in enumerate(uniq):
         rows[g, : len(t)] = t
@@ -172,53 +174,110 @@ def _tables(n, k, extra=0.0):
 
 
 # --------------------------------------------------------------------------------------------
+# residual families (the independent families, shifted on the logit scale)
+
+#: Residual families of the pooled model: the best-of-N families that have a density on the
+#: logit scale, each with two unconstrained parameters as in :mod:`scalefit.sampling.models`.
+POOLED_FAMILIES = ("logit_normal", "kumaraswamy", "beta")
+_FAMILY_CODE = {f: c for c, f in enumerate(POOLED_FAMILIES)}
+_SERIES_TERMS = 80
+
+
+def _log1mexp(x):
+    return jnp.where(x > -0.693, jnp.log(-jnp.expm1(x)), jnp.log1p(-jnp.exp(x)))
+
+
+def _log1m_pow(a, log_p):
+    """log(1 - p^a) from log p."""
+    x = a * log_p
+    return jnp.where(x < -0.693, jnp.log1p(-jnp.exp(x)), jnp.log(-jnp.expm1(x)))
+
+
+def _log_betainc(a, b, t):
+    """log I_x(a, b) at x = expit(t): the hypergeometric series x^a (1 - x)^b / (a B(a, b)) *
+    sum_j (a + b)_j / (a + 1)_j x^j (positive terms), or 1 - the series of I_{1-x}(b, a),
+    whichever has the smaller last term relative to its sum (the faster-converging side).
+    Differentiable in a and b."""
+    def series(a, b, lx, l1x):
+        j = jnp.arange(_SERIES_TERMS)
+        terms = jnp.concatenate([jnp.zeros(1), jnp.cumsum(jnp.log((a + b + j[:-1]) / (a + 1.0 + j[:-1])))]) + j * lx
+        total = jax.nn.logsumexp(terms)
+        return a * lx + b * l1x - jnp.log(a) - jax.scipy.special.betaln(a, b) + total, terms[-1] - total
+
+    lx, l1x = jax.nn.log_sigmoid(t), jax.nn.log_sigmoid(-t)
+    low, err_low = series(a, b, lx, l1x)
+    high, err_high = series(b, a, l1x, lx)
+    return jnp.where(err_low <= err_high, low, _log1mexp(jnp.minimum(high, -1e-300)))
+
+
+def _family_masses(code, th, m):
+    """Log masses (cells (C,), below, above) on the logit grid of the family ``code`` with
+    parameters ``th`` (2,) shifted by ``m`` on the logit scale; m = 0 gives the family's own
+    grid masses (for the logit-normal and Kumaraswamy families exactly those of the
+    independent fit)."""
+    from jax.scipy.special import log_ndtr
+
+    x = jnp.asarray(GRID_NODES) - m
+    lo, hi = GRID_EDGES[0] - m, GRID_EDGES[-1] - m
+    a, b = jnp.exp(th[0]), jnp.exp(th[1])
+    lp, lq = jax.nn.log_sigmoid(x), jax.nn.log_sigmoid(-x)
+    is_ln, is_ku = code == 0, code == 1
+    # logit-normal: N(mu, sigma) in x; Kumaraswamy: density a b p^a (1 - p^a)^(b - 1) (1 - p) in
+    # x = logit p, CDF 1 - (1 - p^a)^b; beta: p^a (1 - p)^b / B(a, b) in x
+    sd = jnp.exp(th[1])
+    z = (x - th[0]) / sd
+    ku_mid = _log1m_pow(jnp.where(is_ku, a, 1.0), lp)
+    dens = jnp.where(is_ln, -0.5 * z * z - th[1] - 0.5 * math.log(2.0 * math.pi),
+                     jnp.where(is_ku, th[0] + th[1] + a * lp + (b - 1.0) * ku_mid + lq,
+                               a * lp + b * lq - jax.scipy.special.betaln(a, b)))
+    below = jnp.where(is_ln, log_ndtr((lo - th[0]) / sd),
+                      jnp.where(is_ku, _log1mexp(jnp.minimum(b * _log1m_pow(a, jax.nn.log_sigmoid(lo)), -1e-300)),
+                                _log_betainc(a, b, lo)))
+    above = jnp.where(is_ln, log_ndtr(-(hi - th[0]) / sd),
+                      jnp.where(is_ku, b * _log1m_pow(a, jax.nn.log_sigmoid(hi)), _log_betainc(b, a, -hi)))
+    lm = dens + math.log(H)
+    tails = jnp.logaddexp(below, above)
+    return lm - jax.nn.logsumexp(lm) + _log1mexp(jnp.minimum(tails, -1e-300)), below, above
+
+
+def _family_codes(families, G):
+    fams = ("logit_normal",) * G if families is None else tuple(families)
+    if len(fams) != G:
+        raise ArgumentError(f"`families` has {len(fams)} entries for {G} groups")
+    for f in fams:
+        if f not in _FAMILY_CODE:
+            raise ArgumentError(f"residual family {f!r} is not one of {', '.join(POOLED_FAMILIES)}")
+    return fams, jnp.asarray([_FAMILY_CODE[f] for f in fams])
+
+
+# --------------------------------------------------------------------------------------------
 # likelihood
 
 
-def _row_kernel(theta, shift, Lt, z, o, kmax, shared: bool):
-    """log K_g(row | u_q) for one group's rows: (R, Q).  theta = (mu, log s, log sigma) or
-    (mu, log sigma); ``shift`` = (d mean, d log sigma) (for derivatives)."""
-    mu, ls = theta[0] + shift[0], theta[-1] + shift[1]
+def _row_kernel(theta, code, Lt, z, o, kmax, shared: bool):
+    """log K_g(row | u_q) for one group's rows: (R, Q).  theta = (family parameters, log s) or
+    the family parameters alone."""
     u = jnp.asarray(_U_NODES if shared else np.zeros(1))
-    m = mu + (jnp.exp(theta[1]) * u if shared else 0.0 * u)
-    cells, below, above = jax.vmap(lambda mq: logit_normal_masses(jnp.stack([mq, ls])))(m)
+    m = jnp.exp(theta[2]) * u if shared else 0.0 * u
+    cells, below, above = jax.vmap(lambda mq: _family_masses(code, theta[:2], mq))(m)
     val = Lt @ jnp.exp(cells).T + z[:, None] * jnp.exp(below)[None, :] + o[:, None] * jnp.exp(above)[None, :]
     return kmax[:, None] + jnp.log(jnp.maximum(val, 1e-300))
 
 
-def _group_kernel(theta, Lt, z, o, kmax, index, shared: bool):
+def _group_kernel(theta, code, Lt, z, o, kmax, index, shared: bool):
     """log K_g(i | u_q) for one group's items: (I, Q)."""
-    return _row_kernel(theta, jnp.zeros(2), Lt, z, o, kmax, shared)[index]
+    return _row_kernel(theta, code, Lt, z, o, kmax, shared)[index]
 
 
-def _group_derivs(theta, Lt, z, o, kmax, index, shared: bool):
-    """log K, its gradient and Hessian in theta for one group's items: (I, Q), (I, Q, P), (I, Q, P, P).
+def _group_derivs(theta, code, Lt, z, o, kmax, index, shared: bool):
+    """log K, its gradient and Hessian in theta for one group's items: (I, Q), (I, Q, P), (I, Q, P, P)
+    (forward mode over the P parameters on the distinct rows)."""
+    def h(t):
+        return _row_kernel(t, code, Lt, z, o, kmax, shared)
 
-    K depends on theta only through the mean m_q = mu + s u_q and log sigma, so derivatives are
-    taken in those two directions (forward mode) and chained to theta."""
-    def h(d):
-        return _row_kernel(theta, d, Lt, z, o, kmax, shared)
-
-    zero = jnp.zeros(2)
-    K = h(zero)
-    J = jax.jacfwd(h)(zero)  # (R, Q, 2)
-    Hh = jax.jacfwd(jax.jacfwd(h))(zero)  # (R, Q, 2, 2)
-    if shared:
-        s = jnp.exp(theta[1])
-        u = jnp.asarray(_U_NODES)
-        Am = jnp.stack([jnp.ones_like(u), s * u, jnp.zeros_like(u)], axis=1)  # (Q, 3): d m_q / d theta
-        Al = jnp.array([0.0, 0.0, 1.0])
-        M2 = jnp.zeros((u.shape[0], 3, 3)).at[:, 1, 1].set(s * u)  # d^2 m_q / d theta^2
-    else:
-        Am = jnp.array([[1.0, 0.0]])
-        Al = jnp.array([0.0, 1.0])
-        M2 = jnp.zeros((1, 2, 2))
-    dK = J[..., 0, None] * Am[None] + J[..., 1, None] * Al[None, None]
-    AmAl = Am[:, :, None] * Al[None, None, :]
-    d2K = (Hh[..., 0, 0, None, None] * (Am[:, :, None] * Am[:, None, :])[None]
-           + Hh[..., 0, 1, None, None] * (AmAl + jnp.swapaxes(AmAl, 1, 2))[None]
-           + Hh[..., 1, 1, None, None] * (Al[:, None] * Al[None, :])[None, None]
-           + J[..., 0, None, None] * M2[None])
+    K = h(theta)
+    dK = jax.jacfwd(h)(theta)  # (R, Q, P)
+    d2K = jax.jacfwd(jax.jacfwd(h))(theta)  # (R, Q, P, P)
     # nodes where the conditional likelihood underflows (far tails of u) carry no posterior weight;
     # their forward-mode derivatives of the clamped log can be 0/0, so they are set to 0
     dK = jnp.where(jnp.isfinite(dK), dK, 0.0)
@@ -226,11 +285,19 @@ def _group_derivs(theta, Lt, z, o, kmax, index, shared: bool):
     return K[index], dK[index], d2K[index]
 
 
-def _penalty(th, shared: bool):
-    """Weak priors for one group (see module docstring)."""
-    p = 0.5 * (th[0] / 10.0) ** 2 + 0.5 * ((th[-1] - _LOG_TWO) / 2.0) ** 2
+def _half_sq(x, mean, sd):
+    return 0.5 * ((x - mean) / sd) ** 2
+
+
+def _penalty(th, code, shared: bool):
+    """Weak priors for one group: the independent family's (logit-normal: mu ~ N(0, 10^2),
+    log sigma ~ N(log 2, 2^2); Kumaraswamy and beta: log a ~ N(log 0.5, 2^2), log b ~
+    N(log 2, 3^2)) and log s ~ N(0, 2^2)."""
+    ln = _half_sq(th[0], 0.0, 10.0) + _half_sq(th[1], _LOG_TWO, 2.0)
+    ab = _half_sq(th[0], -_LOG_TWO, 2.0) + _half_sq(th[1], _LOG_TWO, 3.0)
+    p = jnp.where(code == 0, ln, ab)
     if shared:
-        p = p + 0.5 * (th[1] / 2.0) ** 2
+        p = p + _half_sq(th[2], 0.0, 2.0)
     return p
 
 
@@ -241,69 +308,103 @@ def _log_wu(shared: bool):
 def _make_fgh(shared: bool):
     """(objective, gradient, Hessian) of the penalised mean negative log-likelihood per item."""
     P = 3 if shared else 2
-    pen = lambda th: _penalty(th, shared)  # noqa: E731
-    pen_g, pen_h = jax.grad(pen), jax.hessian(pen)
-    derivs = jax.vmap(lambda th, *tb: _group_derivs(th, *tb, shared))
+    pen = lambda th, c: _penalty(th, c, shared)  # noqa: E731
+    pen_g, pen_h = jax.vmap(jax.grad(pen)), jax.vmap(jax.hessian(pen))
+    derivs = jax.vmap(lambda th, c, *tb: _group_derivs(th, c, *tb, shared))
 
-    def fgh(theta, w, tables):
+    def fgh(theta, w, tables, codes):
         G = tables[0].shape[0]
         th = theta.reshape(G, P)
-        K, dK, d2K = derivs(th, *tables)  # (G, I, Q), (G, I, Q, P), (G, I, Q, P, P)
+        K, dK, d2K = derivs(th, codes, *tables)  # (G, I, Q), (G, I, Q, P), (G, I, Q, P, P)
         A = _log_wu(shared)[None, :] + jnp.sum(K, axis=0)  # (I, Q)
         ll = jax.nn.logsumexp(A, axis=1)
         pi = jnp.exp(A - ll[:, None])
         W = jnp.sum(w)
         gbar = jnp.einsum("iq,giqa->gia", pi, dK)
-        f = -(jnp.sum(w * ll) - jnp.sum(jax.vmap(pen)(th))) / W
-        grad = -(jnp.einsum("i,gia->ga", w, gbar) - jax.vmap(pen_g)(th)) / W
+        f = -(jnp.sum(w * ll) - jnp.sum(jax.vmap(pen)(th, codes))) / W
+        grad = -(jnp.einsum("i,gia->ga", w, gbar) - pen_g(th, codes)) / W
         wpi = w[:, None] * pi
         diag = jnp.einsum("iq,giqab->gab", wpi, d2K)
         cross = jnp.einsum("iq,giqa,hiqb->gahb", wpi, dK, dK) - jnp.einsum("i,gia,hib->gahb", w, gbar, gbar)
         eyeG = jnp.eye(G)
-        H = cross + jnp.einsum("gh,gab->gahb", eyeG, diag - jax.vmap(pen_h)(th))
+        H = cross + jnp.einsum("gh,gab->gahb", eyeG, diag - pen_h(th, codes))
         return f, grad.ravel(), -H.reshape(G * P, G * P) / W
 
     return fgh
 
 
 @lru_cache(maxsize=None)
+def _pieces_fn(shared: bool):
+    """Per-item gradient (I, G P) and Hessian (I, G P, G P) of each item's log marginal
+    likelihood, and the prior's gradient and Hessian (G P,), (G P, G P) (for one-step refits)."""
+    P = 3 if shared else 2
+    pen = lambda th, c: _penalty(th, c, shared)  # noqa: E731
+    derivs = jax.vmap(lambda th, c, *tb: _group_derivs(th, c, *tb, shared))
+
+    @jax.jit
+    def pieces(theta, tables, codes):
+        G = tables[0].shape[0]
+        th = theta.reshape(G, P)
+        K, dK, d2K = derivs(th, codes, *tables)
+        A = _log_wu(shared)[None, :] + jnp.sum(K, axis=0)
+        pi = jnp.exp(A - jax.nn.logsumexp(A, axis=1)[:, None])
+        gbar = jnp.einsum("iq,giqa->iga", pi, dK)
+        I = gbar.shape[0]
+        cross = jnp.einsum("iq,giqa,hiqb->igahb", pi, dK, dK) - jnp.einsum("iga,ihb->igahb", gbar, gbar)
+        diag = jnp.einsum("iq,giqab->igab", pi, d2K)
+        H = cross + jnp.einsum("gh,igab->igahb", jnp.eye(G), diag)
+        pg = jax.vmap(jax.grad(pen))(th, codes).ravel()
+        ph = jax.scipy.linalg.block_diag(*[jax.hessian(pen)(th[g], codes[g]) for g in range(G)])
+        return gbar.reshape(I, G * P), H.reshape(I, G * P, G * P), pg, ph
+
+    return pieces
+
+
+@lru_cache(maxsize=None)
 def _fitter(shared: bool, batched_tables: bool):
     fgh = _make_fgh(shared)
 
-    def one(theta0, w, tables):
-        res = damped_newton(fgh, theta0, (w, tables), max_iter=200, gtol=_GTOL, bound=_BOUND)
+    def one(theta0, w, tables, codes):
+        res = damped_newton(fgh, theta0, (w, tables, codes), max_iter=200, gtol=_GTOL, bound=_BOUND)
         return res.theta, res.f, res.converged, res.grad_norm
 
-    axes = (0, 0, 0 if batched_tables else None)
+    axes = (0, 0, 0 if batched_tables else None, None)
     return jax.jit(jax.vmap(one, in_axes=axes))
 
 
-def _fgh_value(theta, w, tables, shared):
+def _fgh_value(theta, w, tables, codes, shared):
     """Objective only (for tests and diagnostics)."""
     G = tables[0].shape[0]
     P = 3 if shared else 2
     th = theta.reshape(G, P)
-    K = jax.vmap(lambda t, *tb: _group_kernel(t, *tb, shared))(th, *tables)
+    K = jax.vmap(lambda t, c, *tb: _group_kernel(t, c, *tb, shared))(th, codes, *tables)
     ll = jax.nn.logsumexp(_log_wu(shared)[None, :] + jnp.sum(K, axis=0), axis=1)
-    return -(jnp.sum(w * ll) - jnp.sum(jax.vmap(lambda t: _penalty(t, shared))(th))) / jnp.sum(w)
+    return -(jnp.sum(w * ll) - jnp.sum(jax.vmap(lambda t, c: _penalty(t, c, shared))(th, codes))) / jnp.sum(w)
 
 
-def _independent_start(n, k):
-    """(G, 2) starts: mu at the logit of a shrunk mean rate, log sigma = log 2."""
+def _independent_start(n, k, codes):
+    """(G, 2) starts from a shrunk mean rate r: logit-normal mu = logit r - 1, log sigma = log 2;
+    Kumaraswamy / beta a = 0.5 and b from the beta mean a / (a + b) = r."""
     rate = (k.sum(axis=1) + 0.5) / (n.sum(axis=1) + 1.0)
-    return np.stack([np.log(rate) - np.log1p(-rate) - 1.0, np.full(rate.shape, _LOG_TWO)], axis=1)
+    ln = np.stack([np.log(rate) - np.log1p(-rate) - 1.0, np.full(rate.shape, _LOG_TWO)], axis=1)
+    ab = np.stack([np.full(rate.shape, -_LOG_TWO), np.log(0.5 * (1 - rate) / rate)], axis=1)
+    return np.where((np.asarray(codes) == 0)[:, None], ln, ab)
 
 
-def _shared_starts(indep):
-    """Two (..., G, 3) starts from independent fits (..., G, 2): half and 90% of the variance shared."""
+def _shared_starts(indep, codes):
+    """Two (..., G, 3) starts from independent fits (..., G, 2): logit-normal with half and 90% of
+    the variance shared; the other families keep their parameters with s = 0.5 and s = 1.5."""
     out = []
-    for share in (0.5, 0.9):
+    ln = np.asarray(codes) == 0
+    for share, s in ((0.5, 0.5), (0.9, 1.5)):
         sd = np.exp(indep[..., 1])
-        out.append(np.stack([indep[..., 0], np.log(sd * math.sqrt(share)), np.log(sd * math.sqrt(1 - share))], axis=-1))
+        a = np.stack([indep[..., 0], np.log(sd * math.sqrt(1 - share)), np.log(sd * math.sqrt(share))], axis=-1)
+        b = np.concatenate([indep, np.full(indep.shape[:-1] + (1,), math.log(s))], axis=-1)
+        out.append(np.where(ln[:, None], a, b))
     return out
 
 
-def _run(shared, theta0, W, tables, batched=False, chunk=16):
+def _run(shared, theta0, W, tables, codes, batched=False, chunk=16):
     """Fit from starts theta0 (D, G*P) with weights W (D, I); tables shared or batched (D, ...)."""
     fn = _fitter(bool(shared), bool(batched))
     D = W.shape[0]
@@ -317,13 +418,13 @@ def _run(shared, theta0, W, tables, batched=False, chunk=16):
     outs = []
     for s in range(0, W.shape[0], step):
         tb = tuple(t[s:s + step] for t in tables) if batched else tables
-        outs.append(fn(jnp.asarray(theta0[s:s + step]), jnp.asarray(W[s:s + step]), tb))
+        outs.append(fn(jnp.asarray(theta0[s:s + step]), jnp.asarray(W[s:s + step]), tb, codes))
     return tuple(np.concatenate([np.asarray(o[j]) for o in outs])[:D] for j in range(4))
 
 
-def _fit_all(n, k, W, tables, *, shared, warm=None, batched=False):
+def _fit_all(n, k, W, tables, codes, *, shared, warm=None, batched=False, indep=None):
     """Best fit per weight vector over the default starts (or from ``warm``): theta (D, G, P),
-    f (D,), converged (D,), grad_norm (D,)."""
+    f (D,), converged (D,), grad_norm (D,).  ``indep`` (G, 2): starts for the independent fits."""
     G = n.shape[0] if n.ndim == 2 else n.shape[1]
     D = W.shape[0]
 
@@ -332,20 +433,20 @@ def _fit_all(n, k, W, tables, *, shared, warm=None, batched=False):
                                if s.ndim == 3 else s.reshape(1, -1), (D, s.shape[-2] * s.shape[-1])).copy()
 
     if warm is not None:
-        warm_res = _run(shared, expand(warm), W, tables, batched)
+        warm_res = _run(shared, expand(warm), W, tables, codes, batched)
         bad = ~warm_res[2] | ~np.isfinite(warm_res[1])
         if not bad.any():
             return (warm_res[0].reshape(D, G, -1),) + tuple(warm_res[1:])
     nn = n if n.ndim == 2 else n[0]
     kk = k if k.ndim == 2 else k[0]
-    ind0 = _independent_start(nn, kk)
-    ith, if_, ic, ign = _run(False, expand(ind0), W, tables, batched)
+    ind0 = _independent_start(nn, kk, codes) if indep is None else np.asarray(indep, float)
+    ith, if_, ic, ign = _run(False, expand(ind0), W, tables, codes, batched)
     if not shared:
         res = (ith, if_, ic, ign)
     else:
         res = None
-        for st in _shared_starts(ith.reshape(D, G, 2)):
-            r = _run(True, expand(st), W, tables, batched)
+        for st in _shared_starts(ith.reshape(D, G, 2), codes):
+            r = _run(True, expand(st), W, tables, codes, batched)
             if res is None:
                 res = r
             else:
@@ -364,29 +465,30 @@ def _fit_all(n, k, W, tables, *, shared, warm=None, batched=False):
 # predictions
 
 
-def _log_kernels(thetas, tables, shared):
+def _log_kernels(thetas, tables, codes, shared):
     """log K (T, G, I, Q) for parameter sets (T, G, P)."""
     fn = _kernels_fn(bool(shared))
-    return np.concatenate([np.asarray(fn(jnp.asarray(thetas[s:s + 16]), tables)) for s in range(0, len(thetas), 16)])
+    return np.concatenate([np.asarray(fn(jnp.asarray(thetas[s:s + 16]), tables, codes))
+                           for s in range(0, len(thetas), 16)])
 
 
 @lru_cache(maxsize=None)
 def _kernels_fn(shared):
     @jax.jit
-    def run(ths, tables):
-        return jax.vmap(lambda th: jax.vmap(lambda t, *tb: _group_kernel(t, *tb, shared))(th, *tables))(ths)
+    def run(ths, tables, codes):
+        return jax.vmap(lambda th: jax.vmap(lambda t, c, *tb: _group_kernel(t, c, *tb, shared))(th, codes, *tables))(ths)
 
     return run
 
 
-def _solve_prob(thetas, data: PooledData, N: float, target: str, shared: bool, base=None) -> np.ndarray:
+def _solve_prob(thetas, data: PooledData, N: float, target: str, shared: bool, codes, base=None) -> np.ndarray:
     """Per (replicate, group, item) chance of a success within budget N: (T, G, I); NaN where the
     group did not attempt the item (continued target) -- fresh forecasts cover every item."""
     from .passk import pass_at_k
 
     n, k = data.n, data.k
     if base is None:
-        base = _log_kernels(thetas, _tables(n, k), shared)  # (T, G, I, Q)
+        base = _log_kernels(thetas, _tables(n, k), codes, shared)  # (T, G, I, Q)
     A = _LOG_WU[None, None, :] if shared else np.zeros((1, 1, 1))
     A = A + base.sum(axis=1)  # (T, I, Q)
     lz = _lse(A, axis=2)
@@ -394,7 +496,7 @@ def _solve_prob(thetas, data: PooledData, N: float, target: str, shared: bool, b
         more = np.full(n.shape, float(N))
     else:
         more = np.where(k == 0, np.maximum(float(N) - n, 0.0), 0.0)
-    ext = _log_kernels(thetas, _tables(n, k, more), shared)
+    ext = _log_kernels(thetas, _tables(n, k, more), codes, shared)
     lf = _lse(A[:, None] - base + ext, axis=3)  # (T, G, I)
     p = -np.expm1(np.minimum(lf - lz[:, None, :], 0.0))
     if target == "fresh":
@@ -423,8 +525,10 @@ def _lse(a, axis):
 
 @dataclass(frozen=True, eq=False)
 class PooledFit:
-    """A pooled fit (immutable).  ``theta`` (G, 3): (mu, log s, log sigma) per group, or (G, 2)
-    (mu, log sigma) for ``shared=False``."""
+    """A pooled fit (immutable).  ``theta`` (G, 3): the residual family's two parameters (as in
+    :mod:`scalefit.sampling.models`: logit-normal (mu, log sigma), Kumaraswamy and beta
+    (log a, log b)) and log s per group, or (G, 2) without the shared effect (``shared=False``);
+    ``families``: the residual family of every group."""
 
     data: PooledData
     theta: np.ndarray
@@ -432,6 +536,11 @@ class PooledFit:
     objective: float
     converged: bool
     grad_norm: float
+    families: tuple = ()
+
+    @property
+    def codes(self):
+        return _family_codes(self.families or None, self.data.shape[0])[1]
 
     @property
     def message(self) -> str:
@@ -440,45 +549,65 @@ class PooledFit:
 
     def params(self) -> pd.DataFrame:
         th = self.theta
-        s = np.exp(th[:, 1]) if self.shared else np.zeros(len(th))
-        sig = np.exp(th[:, -1])
-        return pd.DataFrame({"group": list(self.data.groups), "mu": th[:, 0], "s": s, "sigma": sig,
-                             "shared_share": s**2 / (s**2 + sig**2)})
+        s = np.exp(th[:, 2]) if self.shared else np.zeros(len(th))
+        var = np.asarray(jax.vmap(_residual_var)(self.codes, jnp.asarray(th[:, :2])))
+        return pd.DataFrame({"group": list(self.data.groups), "family": list(self.families or
+                             ("logit_normal",) * len(th)), "param_1": th[:, 0], "param_2": th[:, 1],
+                             "s": s, "residual_sd": np.sqrt(var), "shared_share": s**2 / (s**2 + var)})
 
     def probabilities(self, N, target="fresh") -> np.ndarray:
         """(G, I) chance of a success within N per group and item."""
-        return _solve_prob(self.theta[None], self.data, float(N), target, self.shared)[0]
+        return _solve_prob(self.theta[None], self.data, float(N), target, self.shared, self.codes)[0]
 
     def rates(self, N, target="fresh") -> np.ndarray:
         """(G,) forecast rate per group (mean over the items the group attempted)."""
         p = self.probabilities(N, target)
         return np.nanmean(np.where(self.data.present, p, np.nan), axis=1)
 
-    def forecast(self, N, *, target="fresh", level=0.9, num_draws=200, seed=0):
+    def bootstrap(self, num_bootstrap=200, seed=0) -> np.ndarray:
+        """Refits (B, G, P) on ``num_bootstrap`` item resamples drawn jointly across groups (an
+        item keeps all of its groups' attempts).  Each refit is one exact Newton step from this
+        fit on the resample's penalised likelihood (per-item gradients and Hessians computed
+        once); a resample whose Hessian is not negative definite is refitted to convergence."""
+        from .bonfit import item_resamples
+
+        mult = item_resamples(self.data.shape[1], int(num_bootstrap), seed)
+        tables = _tables(self.data.n, self.data.k)
+        g, H, pg, ph = (np.asarray(a) for a in _pieces_fn(self.shared)(jnp.asarray(self.theta.ravel()), tables,
+                                                                         self.codes))
+        grad = mult @ g - pg[None]
+        hess = np.einsum("bi,ijk->bjk", mult, H) - ph[None]
+        out = np.full((len(mult), self.theta.size), np.nan)
+        for b in range(len(mult)):
+            try:
+                np.linalg.cholesky(-hess[b])
+                out[b] = self.theta.ravel() - np.linalg.solve(hess[b], grad[b])
+            except np.linalg.LinAlgError:
+                pass
+        bad = ~np.all(np.isfinite(out), axis=1) | np.any(np.abs(out) > _BOUND, axis=1)
+        if bad.any():
+            out[bad] = _fit_all(self.data.n, self.data.k, mult[bad], tables, self.codes, shared=self.shared,
+                                warm=self.theta)[0].reshape(int(bad.sum()), -1)
+        return out.reshape((len(mult),) + self.theta.shape)
+
+    def forecast(self, N, *, target="fresh", level=0.9, num_bootstrap=200, seed=0):
         """(estimate, lower, upper), each (G, len(N)): forecast rates per group with intervals
-        for the realised rate of the run, from ``num_draws`` parameter draws of the Laplace
-        approximation (normal, inverse observed information), each with a draw of every item's
-        outcome (one uniform per draw and item, shared by every N)."""
+        for the realised rate of the run.  Whole-procedure bootstrap: ``num_bootstrap`` refits
+        on item resamples drawn jointly across groups (:meth:`bootstrap`), each replicate's
+        forecast for the observed items with a draw of every item's outcome (one uniform per
+        replicate and item, shared by every N)."""
         N_arr = np.atleast_1d(np.asarray(N, float))
         present = self.data.present
         est = np.stack([self.rates(NN, target) for NN in N_arr], axis=1)
         lo = np.full(est.shape, np.nan)
         hi = np.full(est.shape, np.nan)
-        if num_draws > 0:
-            rng = np.random.default_rng([seed, 1])
-            cov = _laplace_cov(self)
-            if not np.all(np.isfinite(cov)):
-                raise ArgumentError("the pooled fit has no positive-definite information matrix, so it has no "
-                                    "interval; use pool='off'")
-            L = np.linalg.cholesky(cov + 1e-12 * np.eye(cov.shape[0]))
-            G = self.data.shape[0]
-            thetas = (self.theta.ravel()[None] + rng.standard_normal((num_draws, cov.shape[0])) @ L.T).reshape(
-                num_draws, G, -1)
-            u = rng.random((num_draws,) + self.data.shape)
+        if num_bootstrap > 0:
+            thetas = self.bootstrap(num_bootstrap, seed)
+            u = np.random.default_rng([seed, 1]).random((num_bootstrap,) + self.data.shape)
             tail = (1 - level) / 2
-            base = _log_kernels(thetas, _tables(self.data.n, self.data.k), self.shared)
+            base = _log_kernels(thetas, _tables(self.data.n, self.data.k), self.codes, self.shared)
             for j, NN in enumerate(N_arr):
-                p = _solve_prob(thetas, self.data, float(NN), target, self.shared, base=base)
+                p = _solve_prob(thetas, self.data, float(NN), target, self.shared, self.codes, base=base)
                 rates = np.nanmean(np.where(present[None], (u < p).astype(float), np.nan), axis=2)
                 lo[:, j] = np.quantile(rates, tail, axis=0)
                 hi[:, j] = np.quantile(rates, 1 - tail, axis=0)
@@ -489,7 +618,7 @@ class PooledFit:
         (larger u: easier item)."""
         if not self.shared:
             raise ArgumentError("a fit with shared=False has no item effect")
-        base = _log_kernels(self.theta[None], _tables(self.data.n, self.data.k), True)[0]
+        base = _log_kernels(self.theta[None], _tables(self.data.n, self.data.k), self.codes, True)[0]
         A = _LOG_WU[None, :] + base.sum(axis=0)
         pi = np.exp(A - _lse(A, axis=1)[:, None])
         mean = pi @ _U_NODES
@@ -497,15 +626,27 @@ class PooledFit:
         return pd.DataFrame({"item": list(self.data.items), "mean": mean, "sd": sd})
 
     def summary(self) -> str:
-        lines = [f"pooled logit model over {len(self.data.groups)} groups x {len(self.data.items)} items "
+        lines = [f"pooled model over {len(self.data.groups)} groups x {len(self.data.items)} items "
                  f"({'shared item effect' if self.shared else 'no shared effect'}): {self.message}"]
         with pd.option_context("display.width", 160, "display.float_format", "{:.4g}".format):
             lines.append(self.params().to_string(index=False))
         return "\n".join(lines)
 
 
-def fit_pooled(data: PooledData, *, shared: bool = True) -> PooledFit:
-    """Fit the pooled model (``shared=False``: independent logit-normal fits) to ``data``.
+def _residual_var(code, th):
+    """Variance of the residual family on the logit scale (grid cells, tail lumps left out)."""
+    cells = _family_masses(code, th, 0.0)[0]
+    w = jnp.exp(cells - jax.nn.logsumexp(cells))
+    x = jnp.asarray(GRID_NODES)
+    mean = jnp.sum(w * x)
+    return jnp.sum(w * (x - mean) ** 2)
+
+
+def fit_pooled(data: PooledData, *, shared: bool = True, families=None, start=None) -> PooledFit:
+    """Fit the pooled model to ``data``: logit p_ig = s_g u_i + x_ig with x_ig from group g's
+    residual family (``families``: one of :data:`POOLED_FAMILIES` per group, default
+    logit-normal for all).  ``shared=False`` gives independent fits of those families.
+    ``start`` (G, 2): starting family parameters (e.g. the groups' own fits).
 
     Examples
     --------
@@ -521,10 +662,11 @@ def fit_pooled(data: PooledData, *, shared: bool = True) -> PooledFit:
     require_x64()
     if not isinstance(data, PooledData):
         raise ArgumentError("`data` must be a PooledData (see pooled_data)")
+    fams, codes = _family_codes(families, data.shape[0])
     tables = _tables(data.n, data.k)
     W = np.ones((1, data.shape[1]))
-    th, f, c, gn = _fit_all(data.n, data.k, W, tables, shared=shared)
-    return PooledFit(data, th[0], bool(shared), float(f[0]), bool(c[0]), float(gn[0]))
+    th, f, c, gn = _fit_all(data.n, data.k, W, tables, codes, shared=shared, indep=start)
+    return PooledFit(data, th[0], bool(shared), float(f[0]), bool(c[0]), float(gn[0]), fams)
 
 
 # --------------------------------------------------------------------------------------------
@@ -540,7 +682,7 @@ def _thin(data: PooledData, fraction: int, repeats: int, seed: int):
     return np.broadcast_to(m, ks.shape).copy(), np.where(data.present[None], ks, 0)
 
 
-def _pooled_internal(data: PooledData, ms, ks, W, warm=None):
+def _pooled_internal(data: PooledData, ms, ks, W, codes, warm=None):
     """Residuals (D, R, G, I) of the pooled model's continued rate at the full budget, fitted on
     each thinning (R) under item weights W (D, I)."""
     R = ms.shape[0]
@@ -551,22 +693,22 @@ def _pooled_internal(data: PooledData, ms, ks, W, warm=None):
     for r in range(R):
         tables = _tables(ms[r], ks[r])
         w0 = None if warm is None else warm[r]
-        th, f, c, gn = _fit_all(ms[r], ks[r], W, tables, shared=True, warm=w0)
+        th, f, c, gn = _fit_all(ms[r], ks[r], W, tables, codes, shared=True, warm=w0)
         thetas.append(th)
         sub = PooledData(ms[r], ks[r], np.full(ms[r].shape, np.nan), data.groups, data.items)
-        base = _log_kernels(th, tables, True)
+        base = _log_kernels(th, tables, codes, True)
         # continued rate at each item's full budget n: unsolved thinned items need a success in n - m
-        p = _solve_prob_budget(th, sub, data.n, base)
+        p = _solve_prob_budget(th, sub, data.n, base, codes)
         out[:, r] = p - truth[None]
     return out, thetas
 
 
-def _solve_prob_budget(thetas, sub: PooledData, budget: np.ndarray, base) -> np.ndarray:
+def _solve_prob_budget(thetas, sub: PooledData, budget: np.ndarray, base, codes) -> np.ndarray:
     """(T, G, I) continued chance of a success within the per-(group, item) ``budget``."""
     A = _LOG_WU[None, None, :] + base.sum(axis=1)
     lz = _lse(A, axis=2)
     more = np.where(sub.k == 0, np.maximum(budget - sub.n, 0.0), 0.0)
-    ext = _log_kernels(thetas, _tables(sub.n, sub.k, more), True)
+    ext = _log_kernels(thetas, _tables(sub.n, sub.k, more), codes, True)
     lf = _lse(A[:, None] - base + ext, axis=3)
     p = -np.expm1(np.minimum(lf - lz[:, None, :], 0.0))
     p = np.where(sub.k > 0, 1.0, p)
@@ -599,7 +741,8 @@ def _laplace_cov(fit: PooledFit) -> np.ndarray:
     tables = _tables(fit.data.n, fit.data.k)
     I = fit.data.shape[1]
     # the analytic Hessian of the fit (autodiff through the clamped far-tail nodes can give 0/0)
-    H = np.asarray(jax.jit(_make_fgh(fit.shared))(jnp.asarray(fit.theta.ravel()), jnp.ones(I), tables)[2]) * I
+    H = np.asarray(jax.jit(_make_fgh(fit.shared))(jnp.asarray(fit.theta.ravel()), jnp.ones(I), tables,
+                                                   fit.codes)[2]) * I
     try:
         np.linalg.cholesky(H)
         return np.linalg.inv(H)
@@ -608,19 +751,26 @@ def _laplace_cov(fit: PooledFit) -> np.ndarray:
 
 
 def _sharing_table(fit: PooledFit, level: float = 0.9) -> pd.DataFrame:
-    """Shared share s^2 / (s^2 + sigma^2) per group with a Wald interval on the logit scale, where
-    it is 2 (log s - log sigma), linear in the parameters (observed information of the fit)."""
+    """Shared share s^2 / (s^2 + v) per group (v: the residual family's variance on the logit
+    scale) with a Wald interval on the logit scale of the share, log s^2 - log v, by the delta
+    method from the observed information of the fit."""
     from scipy.stats import norm
 
     G = fit.theta.shape[0]
     cov = _laplace_cov(fit)
-    est = 2.0 * (fit.theta[:, 1] - fit.theta[:, 2])
-    se = np.array([2.0 * math.sqrt(max(cov[3 * g + 1, 3 * g + 1] + cov[3 * g + 2, 3 * g + 2]
-                                       - 2 * cov[3 * g + 1, 3 * g + 2], 0.0)) for g in range(G)])
+
+    def logit_share(code, th):
+        return 2.0 * th[2] - jnp.log(_residual_var(code, th[:2]))
+
+    th = jnp.asarray(fit.theta)
+    est = np.asarray(jax.vmap(logit_share)(fit.codes, th))
+    grad = np.asarray(jax.vmap(jax.grad(logit_share, argnums=1))(fit.codes, th))
+    se = np.array([math.sqrt(max(float(grad[g] @ cov[3 * g:3 * g + 3, 3 * g:3 * g + 3] @ grad[g]), 0.0))
+                   for g in range(G)])
     zq = norm.ppf(0.5 + level / 2)
     expit = lambda x: 1.0 / (1.0 + np.exp(-x))  # noqa: E731
-    return pd.DataFrame({"group": list(fit.data.groups), "shared_share": expit(est),
-                         "lower_90": expit(est - zq * se), "upper_90": expit(est + zq * se)})
+    return pd.DataFrame({"group": list(fit.data.groups), "family": list(fit.families),
+                         "shared_share": expit(est), "lower_90": expit(est - zq * se), "upper_90": expit(est + zq * se)})
 
 
 def _errors(res, W, present):
@@ -651,7 +801,7 @@ class GroupedBon:
 
     def summary(self) -> str:
         lines = [self.pooled.summary(), "", "shared item difficulty (share of each group's item variance "
-                 "that is common to all groups, bootstrap interval over items):"]
+                 "that is common to all groups, 90% Wald interval from the observed information):"]
         with pd.option_context("display.width", 160, "display.float_format", "{:.4g}".format):
             lines.append(self.sharing.to_string(index=False))
             lines.append("")
@@ -666,9 +816,9 @@ class GroupedBon:
         """Per group and budget: the pooled and the independent forecast with intervals and which
         one the choice uses (``chosen``).  Columns: group, N, method, estimate, lower, upper, chosen.
 
-        Pooled intervals: ``num_bootstrap`` parameter draws from the Laplace approximation of the
-        fit (normal with the inverse observed information), each followed by a draw of the
-        realised outcome of every item; independent intervals: :meth:`BonFit.predict` with
+        Pooled intervals: :meth:`PooledFit.forecast`, ``num_bootstrap`` refits on item resamples
+        drawn jointly across groups, each followed by a draw of the realised outcome of every
+        item; independent intervals: :meth:`BonFit.predict` with
         ``independent_bootstrap`` whole-procedure replicates (default ``num_bootstrap``)."""
         from ._common import check_level, check_target
         from .bonfit import check_budget_list, check_num_bootstrap
@@ -681,7 +831,7 @@ class GroupedBon:
         if target == "continued" and np.any(np.isfinite(self.data.first_success)):
             pass
         present = self.data.present
-        est, lo, hi = self.pooled.forecast(N_arr, target=target, level=level, num_draws=B, seed=seed)
+        est, lo, hi = self.pooled.forecast(N_arr, target=target, level=level, num_bootstrap=B, seed=seed)
         rows = []
         for g, name in enumerate(self.data.groups):
             fc = self.independent[name].predict(
@@ -693,12 +843,6 @@ class GroupedBon:
                 rows.append({"group": name, "N": NN, "method": "independent", "estimate": fc.estimate[j],
                              "lower": fc.lower[j], "upper": fc.upper[j], "chosen": self.choice[name] != "pooled"})
         return pd.DataFrame(rows)
-
-    def pooled_bootstrap(self, mult) -> np.ndarray:
-        """Pooled fits (B, G, P) on item resamples ``mult`` (B, I), warm-started at the point fit."""
-        tables = _tables(self.data.n, self.data.k)
-        return _fit_all(self.data.n, self.data.k, mult, tables, shared=self.pooled.shared,
-                        warm=self.pooled.theta)[0]
 
 
 def fit_groups(data: PooledData, *, pool: str = "auto", candidates=None, fraction: int = 4, repeats: int = 4,
@@ -726,10 +870,19 @@ def fit_groups(data: PooledData, *, pool: str = "auto", candidates=None, fractio
         pres = data.present[g]
         bons.append(fit_bon(item_data(data.n[g, pres], data.k[g, pres]), candidates=cands, fraction=fraction,
                             repeats=repeats, seed=seed, z=z, select_bootstrap=select_bootstrap))
-    pooled = fit_pooled(data)
+    # the pooled candidate differs from each group's own model only by the shared item effect:
+    # its residual family is the group's chosen family (logit-normal where that family has no
+    # logit-scale density here), started at the group's own fit
+    fams = tuple(b.model if b.model in _FAMILY_CODE else "logit_normal" for b in bons)
+    start = _independent_start(data.n, data.k, _family_codes(fams, len(fams))[1])
+    for g, b in enumerate(bons):
+        if b.model == fams[g]:
+            start[g] = np.asarray(b.fit.theta, float)
+    pooled = fit_pooled(data, families=fams, start=start)
+    codes = pooled.codes
     ms, ks = _thin(data, int(fraction), int(repeats), seed)
     ones = np.ones((1, data.shape[1]))
-    res_p, th_p = _pooled_internal(data, ms, ks, ones, warm=[pooled.theta] * len(ms))
+    res_p, th_p = _pooled_internal(data, ms, ks, ones, codes, warm=[pooled.theta] * len(ms))
     res_i = _independent_internal(bons, data, ms, ks, ones)
     err_p, bias_p = _errors(res_p, ones, data.present)
     err_i, bias_i = _errors(res_i, ones, data.present)
@@ -738,7 +891,7 @@ def fit_groups(data: PooledData, *, pool: str = "auto", candidates=None, fractio
     if select_bootstrap:
         # item resamples (jointly across groups) with both models refitted on every thinning
         mult = item_resamples(data.shape[1], int(select_bootstrap), seed)
-        rb_p, _ = _pooled_internal(data, ms, ks, mult, warm=[t[0] for t in th_p])
+        rb_p, _ = _pooled_internal(data, ms, ks, mult, codes, warm=[t[0] for t in th_p])
         rb_i = _independent_internal(bons, data, ms, ks, mult)
         se_kind = f"bootstrap SE over {select_bootstrap} item resamples, refitted"
     else:
