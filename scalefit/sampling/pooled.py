@@ -210,31 +210,31 @@ def _log_betainc(a, b, t):
     return jnp.where(err_low <= err_high, low, _log1mexp(jnp.minimum(high, -1e-300)))
 
 
-def _family_masses(code, th, m):
-    """Log masses (cells (C,), below, above) on the logit grid of the family ``code`` with
-    parameters ``th`` (2,) shifted by ``m`` on the logit scale; m = 0 gives the family's own
-    grid masses (for the logit-normal and Kumaraswamy families exactly those of the
-    independent fit)."""
+def _family_masses(code: int, th, m):
+    """Log masses (cells (C,), below, above) on the logit grid of the family ``code`` (a Python
+    int: every group's family is fixed when its functions are compiled) with parameters ``th``
+    (2,) shifted by ``m`` on the logit scale; m = 0 gives the family's own grid masses (for the
+    logit-normal and Kumaraswamy families exactly those of the independent fit)."""
     from jax.scipy.special import log_ndtr
 
     x = jnp.asarray(GRID_NODES) - m
     lo, hi = GRID_EDGES[0] - m, GRID_EDGES[-1] - m
     a, b = jnp.exp(th[0]), jnp.exp(th[1])
     lp, lq = jax.nn.log_sigmoid(x), jax.nn.log_sigmoid(-x)
-    is_ln, is_ku = code == 0, code == 1
     # logit-normal: N(mu, sigma) in x; Kumaraswamy: density a b p^a (1 - p^a)^(b - 1) (1 - p) in
     # x = logit p, CDF 1 - (1 - p^a)^b; beta: p^a (1 - p)^b / B(a, b) in x
-    sd = jnp.exp(th[1])
-    z = (x - th[0]) / sd
-    ku_mid = _log1m_pow(jnp.where(is_ku, a, 1.0), lp)
-    dens = jnp.where(is_ln, -0.5 * z * z - th[1] - 0.5 * math.log(2.0 * math.pi),
-                     jnp.where(is_ku, th[0] + th[1] + a * lp + (b - 1.0) * ku_mid + lq,
-                               a * lp + b * lq - jax.scipy.special.betaln(a, b)))
-    below = jnp.where(is_ln, log_ndtr((lo - th[0]) / sd),
-                      jnp.where(is_ku, _log1mexp(jnp.minimum(b * _log1m_pow(a, jax.nn.log_sigmoid(lo)), -1e-300)),
-                                _log_betainc(a, b, lo)))
-    above = jnp.where(is_ln, log_ndtr(-(hi - th[0]) / sd),
-                      jnp.where(is_ku, b * _log1m_pow(a, jax.nn.log_sigmoid(hi)), _log_betainc(b, a, -hi)))
+    if code == 0:
+        sd = jnp.exp(th[1])
+        z = (x - th[0]) / sd
+        dens = -0.5 * z * z - th[1] - 0.5 * math.log(2.0 * math.pi)
+        below, above = log_ndtr((lo - th[0]) / sd), log_ndtr(-(hi - th[0]) / sd)
+    elif code == 1:
+        dens = th[0] + th[1] + a * lp + (b - 1.0) * _log1m_pow(a, lp) + lq
+        below = _log1mexp(jnp.minimum(b * _log1m_pow(a, jax.nn.log_sigmoid(lo)), -1e-300))
+        above = b * _log1m_pow(a, jax.nn.log_sigmoid(hi))
+    else:
+        dens = a * lp + b * lq - jax.scipy.special.betaln(a, b)
+        below, above = _log_betainc(a, b, lo), _log_betainc(b, a, -hi)
     lm = dens + math.log(H)
     tails = jnp.logaddexp(below, above)
     return lm - jax.nn.logsumexp(lm) + _log1mexp(jnp.minimum(tails, -1e-300)), below, above
@@ -247,55 +247,92 @@ def _family_codes(families, G):
     for f in fams:
         if f not in _FAMILY_CODE:
             raise ArgumentError(f"residual family {f!r} is not one of {', '.join(POOLED_FAMILIES)}")
-    return fams, jnp.asarray([_FAMILY_CODE[f] for f in fams])
+    return fams, tuple(_FAMILY_CODE[f] for f in fams)
 
 
 # --------------------------------------------------------------------------------------------
 # likelihood
 
 
-def _row_kernel(theta, code, Lt, z, o, kmax, shared: bool):
-    """log K_g(row | u_q) for one group's rows: (R, Q).  theta = (family parameters, log s) or
-    the family parameters alone."""
+def _node_masses(theta, code: int, shared: bool):
+    """exp of the family's log masses at every shift node s u_q: (Q, C + 2), the grid cells
+    followed by the lumps below and above the grid.  theta = (family parameters, log s) or the
+    family parameters alone."""
     u = jnp.asarray(_U_NODES if shared else np.zeros(1))
     m = jnp.exp(theta[2]) * u if shared else 0.0 * u
     cells, below, above = jax.vmap(lambda mq: _family_masses(code, theta[:2], mq))(m)
-    val = Lt @ jnp.exp(cells).T + z[:, None] * jnp.exp(below)[None, :] + o[:, None] * jnp.exp(above)[None, :]
-    return kmax[:, None] + jnp.log(jnp.maximum(val, 1e-300))
+    return jnp.exp(jnp.concatenate([cells, below[:, None], above[:, None]], axis=1))
 
 
-def _group_kernel(theta, code, Lt, z, o, kmax, index, shared: bool):
+def _full_table(Lt, z, o):
+    """The likelihood table with the two tail lumps as extra columns: (R, C + 2)."""
+    return jnp.concatenate([Lt, z[:, None], o[:, None]], axis=1)
+
+
+def _group_kernel(theta, code: int, Lt, z, o, kmax, index, shared: bool):
     """log K_g(i | u_q) for one group's items: (I, Q)."""
-    return _row_kernel(theta, code, Lt, z, o, kmax, shared)[index]
+    val = _full_table(Lt, z, o) @ _node_masses(theta, code, shared).T
+    return (kmax[:, None] + jnp.log(jnp.maximum(val, 1e-300)))[index]
 
 
-def _group_derivs(theta, code, Lt, z, o, kmax, index, shared: bool):
-    """log K, its gradient and Hessian in theta for one group's items: (I, Q), (I, Q, P), (I, Q, P, P)
-    (forward mode over the P parameters on the distinct rows)."""
-    def h(t):
-        return _row_kernel(t, code, Lt, z, o, kmax, shared)
+def _group_derivs(theta, code: int, Lt, z, o, kmax, index, shared: bool):
+    """log K, its gradient and Hessian in theta for one group's items: (I, Q), (I, Q, P), (I, Q, P, P).
 
-    K = h(theta)
-    dK = jax.jacfwd(h)(theta)  # (R, Q, P)
-    d2K = jax.jacfwd(jax.jacfwd(h))(theta)  # (R, Q, P, P)
-    # nodes where the conditional likelihood underflows (far tails of u) carry no posterior weight;
-    # their forward-mode derivatives of the clamped log can be 0/0, so they are set to 0
-    dK = jnp.where(jnp.isfinite(dK), dK, 0.0)
-    d2K = jnp.where(jnp.isfinite(d2K), d2K, 0.0)
+    The likelihood table does not depend on theta, so K = L M(theta) and its derivatives are
+    L dM and L d2M: the masses are differentiated (forward mode, cheap: Q x C values) and one
+    matrix product with the table gives the kernel and all of its derivatives at once."""
+    Q, P = (len(_U_NODES) if shared else 1), (3 if shared else 2)
+    Lx = _full_table(Lt, z, o)
+
+    def masses(t):
+        return _node_masses(t, code, shared)
+
+    M = masses(theta)
+    dM = jax.jacfwd(masses)(theta)  # (Q, C + 2, P)
+    d2M = jax.jacfwd(jax.jacfwd(masses))(theta)  # (Q, C + 2, P, P)
+    # masses that underflow to 0 carry no weight; the derivative of exp(-inf) can be 0 * inf
+    dM = jnp.where(jnp.isfinite(dM), dM, 0.0)
+    d2M = jnp.where(jnp.isfinite(d2M), d2M, 0.0)
+    J = 1 + P + P * P
+    stack = jnp.concatenate([M[..., None], dM, d2M.reshape(M.shape + (P * P,))], axis=2)  # (Q, C + 2, J)
+    V = (Lx @ jnp.transpose(stack, (1, 0, 2)).reshape(Lx.shape[1], Q * J)).reshape(-1, Q, J)
+    val = V[..., 0]
+    # nodes where the conditional likelihood underflows (far tails of u) carry no posterior weight
+    ok = val > 1e-300
+    safe = jnp.where(ok, val, 1.0)
+    K = kmax[:, None] + jnp.log(jnp.maximum(val, 1e-300))
+    dK = jnp.where(ok[..., None], V[..., 1:1 + P] / safe[..., None], 0.0)
+    d2K = V[..., 1 + P:].reshape(val.shape + (P, P)) / safe[..., None, None] - dK[..., :, None] * dK[..., None, :]
+    d2K = jnp.where(ok[..., None, None], d2K, 0.0)
     return K[index], dK[index], d2K[index]
+
+
+def _by_family(make, codes: tuple, th, tables):
+    """``make(code)(theta_g, *tables_g)`` for every group, vmapped over the groups of each
+    family (the family is static: each compiles only its own masses); outputs in group order."""
+    order, outs = [], []
+    for c in sorted(set(codes)):
+        idx = np.array([g for g, cg in enumerate(codes) if cg == c])
+        order.extend(idx.tolist())
+        outs.append(jax.vmap(make(c))(th[idx], *(t[idx] for t in tables)))
+    inv = np.argsort(np.asarray(order))
+    if len(outs) == 1:
+        return outs[0]
+    return jax.tree_util.tree_map(lambda *xs: jnp.concatenate(xs)[inv], *outs)
 
 
 def _half_sq(x, mean, sd):
     return 0.5 * ((x - mean) / sd) ** 2
 
 
-def _penalty(th, code, shared: bool):
+def _penalty(th, code: int, shared: bool):
     """Weak priors for one group: the independent family's (logit-normal: mu ~ N(0, 10^2),
     log sigma ~ N(log 2, 2^2); Kumaraswamy and beta: log a ~ N(log 0.5, 2^2), log b ~
     N(log 2, 3^2)) and log s ~ N(0, 2^2)."""
-    ln = _half_sq(th[0], 0.0, 10.0) + _half_sq(th[1], _LOG_TWO, 2.0)
-    ab = _half_sq(th[0], -_LOG_TWO, 2.0) + _half_sq(th[1], _LOG_TWO, 3.0)
-    p = jnp.where(code == 0, ln, ab)
+    if code == 0:
+        p = _half_sq(th[0], 0.0, 10.0) + _half_sq(th[1], _LOG_TWO, 2.0)
+    else:
+        p = _half_sq(th[0], -_LOG_TWO, 2.0) + _half_sq(th[1], _LOG_TWO, 3.0)
     if shared:
         p = p + _half_sq(th[2], 0.0, 2.0)
     return p
@@ -305,81 +342,74 @@ def _log_wu(shared: bool):
     return jnp.asarray(_LOG_WU if shared else np.zeros(1))
 
 
-def _make_fgh(shared: bool):
-    """(objective, gradient, Hessian) of the penalised mean negative log-likelihood per item."""
-    P = 3 if shared else 2
-    pen = lambda th, c: _penalty(th, c, shared)  # noqa: E731
-    pen_g, pen_h = jax.vmap(jax.grad(pen)), jax.vmap(jax.hessian(pen))
-    derivs = jax.vmap(lambda th, c, *tb: _group_derivs(th, c, *tb, shared))
+def _item_pieces(theta, tables, codes: tuple, shared: bool):
+    """Each item's log marginal likelihood (I,), its gradient (I, G P) and Hessian (I, G P, G P),
+    and the prior's value, gradient and (block-diagonal) Hessian.
 
-    def fgh(theta, w, tables, codes):
-        G = tables[0].shape[0]
-        th = theta.reshape(G, P)
-        K, dK, d2K = derivs(th, codes, *tables)  # (G, I, Q), (G, I, Q, P), (G, I, Q, P, P)
-        A = _log_wu(shared)[None, :] + jnp.sum(K, axis=0)  # (I, Q)
-        ll = jax.nn.logsumexp(A, axis=1)
-        pi = jnp.exp(A - ll[:, None])
+    With pi_iq the posterior weight of node q for item i, the gradient of log L_i in group g's
+    parameters is gbar_ig = sum_q pi_iq dK_giq and the Hessian block (g, h) is
+    sum_q pi_iq (dK_giq dK_hiq^T + [g = h] d2K_giq) - gbar_ig gbar_ih^T."""
+    P = 3 if shared else 2
+    G = len(codes)
+    th = theta.reshape(G, P)
+    K, dK, d2K = _by_family(lambda c: lambda t, *tb: _group_derivs(t, c, *tb, shared), codes, th, tables)
+    A = _log_wu(shared)[None, :] + jnp.sum(K, axis=0)  # (I, Q)
+    ll = jax.nn.logsumexp(A, axis=1)
+    pi = jnp.exp(A - ll[:, None])
+    I = pi.shape[0]
+    gbar = jnp.einsum("iq,giqa->iga", pi, dK).reshape(I, G * P)
+    dKq = jnp.transpose(dK, (1, 2, 0, 3)).reshape(I, -1, G * P)  # (I, Q, G P)
+    cross = jnp.einsum("iq,iqa,iqb->iab", pi, dKq, dKq) - gbar[:, :, None] * gbar[:, None, :]
+    diag = jnp.einsum("iq,giqab->igab", pi, d2K)
+    Hi = cross + jnp.einsum("gh,igab->igahb", jnp.eye(G), diag).reshape(I, G * P, G * P)
+    pens = [(lambda c: lambda t: _penalty(t, c, shared))(c) for c in codes]
+    pf = sum(pen(th[g]) for g, pen in enumerate(pens))
+    pg = jnp.concatenate([jax.grad(pen)(th[g]) for g, pen in enumerate(pens)])
+    ph = jax.scipy.linalg.block_diag(*[jax.hessian(pen)(th[g]) for g, pen in enumerate(pens)])
+    return ll, gbar, Hi, pf, pg, ph
+
+
+def _make_fgh(shared: bool, codes: tuple):
+    """(objective, gradient, Hessian) of the penalised mean negative log-likelihood per item,
+    under item weights w."""
+    def fgh(theta, w, tables):
+        ll, g, Hi, pf, pg, ph = _item_pieces(theta, tables, codes, shared)
         W = jnp.sum(w)
-        gbar = jnp.einsum("iq,giqa->gia", pi, dK)
-        f = -(jnp.sum(w * ll) - jnp.sum(jax.vmap(pen)(th, codes))) / W
-        grad = -(jnp.einsum("i,gia->ga", w, gbar) - pen_g(th, codes)) / W
-        wpi = w[:, None] * pi
-        diag = jnp.einsum("iq,giqab->gab", wpi, d2K)
-        cross = jnp.einsum("iq,giqa,hiqb->gahb", wpi, dK, dK) - jnp.einsum("i,gia,hib->gahb", w, gbar, gbar)
-        eyeG = jnp.eye(G)
-        H = cross + jnp.einsum("gh,gab->gahb", eyeG, diag - pen_h(th, codes))
-        return f, grad.ravel(), -H.reshape(G * P, G * P) / W
+        return (-(w @ ll - pf) / W, -(w @ g - pg) / W, -(jnp.einsum("i,iab->ab", w, Hi) - ph) / W)
 
     return fgh
 
 
 @lru_cache(maxsize=None)
-def _pieces_fn(shared: bool):
-    """Per-item gradient (I, G P) and Hessian (I, G P, G P) of each item's log marginal
-    likelihood, and the prior's gradient and Hessian (G P,), (G P, G P) (for one-step refits)."""
-    P = 3 if shared else 2
-    pen = lambda th, c: _penalty(th, c, shared)  # noqa: E731
-    derivs = jax.vmap(lambda th, c, *tb: _group_derivs(th, c, *tb, shared))
+def _pieces_fn(shared: bool, codes: tuple):
+    """Per-item gradients and Hessians and the prior's gradient and Hessian (for one-step refits)."""
+    def pieces(theta, tables):
+        _, g, Hi, _, pg, ph = _item_pieces(theta, tables, codes, shared)
+        return g, Hi, pg, ph
 
-    @jax.jit
-    def pieces(theta, tables, codes):
-        G = tables[0].shape[0]
-        th = theta.reshape(G, P)
-        K, dK, d2K = derivs(th, codes, *tables)
-        A = _log_wu(shared)[None, :] + jnp.sum(K, axis=0)
-        pi = jnp.exp(A - jax.nn.logsumexp(A, axis=1)[:, None])
-        gbar = jnp.einsum("iq,giqa->iga", pi, dK)
-        I = gbar.shape[0]
-        cross = jnp.einsum("iq,giqa,hiqb->igahb", pi, dK, dK) - jnp.einsum("iga,ihb->igahb", gbar, gbar)
-        diag = jnp.einsum("iq,giqab->igab", pi, d2K)
-        H = cross + jnp.einsum("gh,igab->igahb", jnp.eye(G), diag)
-        pg = jax.vmap(jax.grad(pen))(th, codes).ravel()
-        ph = jax.scipy.linalg.block_diag(*[jax.hessian(pen)(th[g], codes[g]) for g in range(G)])
-        return gbar.reshape(I, G * P), H.reshape(I, G * P, G * P), pg, ph
-
-    return pieces
+    return jax.jit(pieces)
 
 
 @lru_cache(maxsize=None)
-def _fitter(shared: bool, batched_tables: bool):
-    fgh = _make_fgh(shared)
+def _fitter(shared: bool, batched_tables: bool, codes: tuple):
+    fgh = _make_fgh(shared, codes)
 
-    def one(theta0, w, tables, codes):
-        res = damped_newton(fgh, theta0, (w, tables, codes), max_iter=200, gtol=_GTOL, bound=_BOUND)
+    def one(theta0, w, tables):
+        res = damped_newton(fgh, theta0, (w, tables), max_iter=200, gtol=_GTOL, bound=_BOUND)
         return res.theta, res.f, res.converged, res.grad_norm
 
-    axes = (0, 0, 0 if batched_tables else None, None)
+    axes = (0, 0, 0 if batched_tables else None)
     return jax.jit(jax.vmap(one, in_axes=axes))
 
 
 def _fgh_value(theta, w, tables, codes, shared):
     """Objective only (for tests and diagnostics)."""
-    G = tables[0].shape[0]
-    P = 3 if shared else 2
-    th = theta.reshape(G, P)
-    K = jax.vmap(lambda t, c, *tb: _group_kernel(t, c, *tb, shared))(th, codes, *tables)
+    G = len(codes)
+    th = theta.reshape(G, 3 if shared else 2)
+    K = _by_family(lambda c: lambda t, *tb: _group_kernel(t, c, *tb, shared), tuple(codes), th, tables)
     ll = jax.nn.logsumexp(_log_wu(shared)[None, :] + jnp.sum(K, axis=0), axis=1)
-    return -(jnp.sum(w * ll) - jnp.sum(jax.vmap(lambda t, c: _penalty(t, c, shared))(th, codes))) / jnp.sum(w)
+    pen = sum(_penalty(th[g], c, shared) for g, c in enumerate(codes))
+    return -(jnp.sum(w * ll) - pen) / jnp.sum(w)
 
 
 def _independent_start(n, k, codes):
@@ -406,7 +436,7 @@ def _shared_starts(indep, codes):
 
 def _run(shared, theta0, W, tables, codes, batched=False, chunk=16):
     """Fit from starts theta0 (D, G*P) with weights W (D, I); tables shared or batched (D, ...)."""
-    fn = _fitter(bool(shared), bool(batched))
+    fn = _fitter(bool(shared), bool(batched), tuple(codes))
     D = W.shape[0]
     pad = (-D) % chunk if D > chunk else 0
     if pad:
@@ -418,7 +448,7 @@ def _run(shared, theta0, W, tables, codes, batched=False, chunk=16):
     outs = []
     for s in range(0, W.shape[0], step):
         tb = tuple(t[s:s + step] for t in tables) if batched else tables
-        outs.append(fn(jnp.asarray(theta0[s:s + step]), jnp.asarray(W[s:s + step]), tb, codes))
+        outs.append(fn(jnp.asarray(theta0[s:s + step]), jnp.asarray(W[s:s + step]), tb))
     return tuple(np.concatenate([np.asarray(o[j]) for o in outs])[:D] for j in range(4))
 
 
@@ -465,20 +495,25 @@ def _fit_all(n, k, W, tables, codes, *, shared, warm=None, batched=False, indep=
 # predictions
 
 
-def _log_kernels(thetas, tables, codes, shared):
-    """log K (T, G, I, Q) for parameter sets (T, G, P)."""
-    fn = _kernels_fn(bool(shared))
-    return np.concatenate([np.asarray(fn(jnp.asarray(thetas[s:s + 16]), tables, codes))
-                           for s in range(0, len(thetas), 16)])
+def _log_kernels(thetas, tables, codes, shared, chunk=16):
+    """log K (T, G, I, Q) for parameter sets (T, G, P), in chunks of ``chunk`` sets (the last
+    one padded: one compiled shape)."""
+    fn = _kernels_fn(bool(shared), tuple(codes))
+    T = len(thetas)
+    thetas = np.asarray(thetas, float)
+    pad = (-T) % chunk
+    if pad:
+        thetas = np.concatenate([thetas, np.repeat(thetas[:1], pad, axis=0)])
+    return np.concatenate([np.asarray(fn(jnp.asarray(thetas[s:s + chunk]), tables))
+                           for s in range(0, len(thetas), chunk)])[:T]
 
 
 @lru_cache(maxsize=None)
-def _kernels_fn(shared):
-    @jax.jit
-    def run(ths, tables, codes):
-        return jax.vmap(lambda th: jax.vmap(lambda t, c, *tb: _group_kernel(t, c, *tb, shared))(th, codes, *tables))(ths)
+def _kernels_fn(shared, codes):
+    def one(th, tables):
+        return _by_family(lambda c: lambda t, *tb: _group_kernel(t, c, *tb, shared), codes, th, tables)
 
-    return run
+    return jax.jit(jax.vmap(one, in_axes=(0, None)))
 
 
 def _solve_prob(thetas, data: PooledData, N: float, target: str, shared: bool, codes, base=None) -> np.ndarray:
@@ -550,7 +585,7 @@ class PooledFit:
     def params(self) -> pd.DataFrame:
         th = self.theta
         s = np.exp(th[:, 2]) if self.shared else np.zeros(len(th))
-        var = np.asarray(jax.vmap(_residual_var)(self.codes, jnp.asarray(th[:, :2])))
+        var = np.array([float(_residual_var(c, jnp.asarray(th[g, :2]))) for g, c in enumerate(self.codes)])
         return pd.DataFrame({"group": list(self.data.groups), "family": list(self.families or
                              ("logit_normal",) * len(th)), "param_1": th[:, 0], "param_2": th[:, 1],
                              "s": s, "residual_sd": np.sqrt(var), "shared_share": s**2 / (s**2 + var)})
@@ -573,8 +608,8 @@ class PooledFit:
 
         mult = item_resamples(self.data.shape[1], int(num_bootstrap), seed)
         tables = _tables(self.data.n, self.data.k)
-        g, H, pg, ph = (np.asarray(a) for a in _pieces_fn(self.shared)(jnp.asarray(self.theta.ravel()), tables,
-                                                                         self.codes))
+        g, H, pg, ph = (np.asarray(a) for a in _pieces_fn(self.shared, tuple(self.codes))(
+            jnp.asarray(self.theta.ravel()), tables))
         grad = mult @ g - pg[None]
         hess = np.einsum("bi,ijk->bjk", mult, H) - ph[None]
         out = np.full((len(mult), self.theta.size), np.nan)
@@ -739,10 +774,8 @@ def _laplace_cov(fit: PooledFit) -> np.ndarray:
     """Covariance of the parameters from the observed information (inverse Hessian of the
     penalised negative log-likelihood); NaN when it is not positive definite."""
     tables = _tables(fit.data.n, fit.data.k)
-    I = fit.data.shape[1]
-    # the analytic Hessian of the fit (autodiff through the clamped far-tail nodes can give 0/0)
-    H = np.asarray(jax.jit(_make_fgh(fit.shared))(jnp.asarray(fit.theta.ravel()), jnp.ones(I), tables,
-                                                   fit.codes)[2]) * I
+    _, Hi, _, ph = _pieces_fn(fit.shared, tuple(fit.codes))(jnp.asarray(fit.theta.ravel()), tables)
+    H = np.asarray(ph) - np.asarray(Hi).sum(axis=0)
     try:
         np.linalg.cholesky(H)
         return np.linalg.inv(H)
@@ -763,8 +796,8 @@ def _sharing_table(fit: PooledFit, level: float = 0.9) -> pd.DataFrame:
         return 2.0 * th[2] - jnp.log(_residual_var(code, th[:2]))
 
     th = jnp.asarray(fit.theta)
-    est = np.asarray(jax.vmap(logit_share)(fit.codes, th))
-    grad = np.asarray(jax.vmap(jax.grad(logit_share, argnums=1))(fit.codes, th))
+    est = np.array([float(logit_share(c, th[g])) for g, c in enumerate(fit.codes)])
+    grad = np.stack([np.asarray(jax.grad(logit_share, argnums=1)(c, th[g])) for g, c in enumerate(fit.codes)])
     se = np.array([math.sqrt(max(float(grad[g] @ cov[3 * g:3 * g + 3, 3 * g:3 * g + 3] @ grad[g]), 0.0))
                    for g in range(G)])
     zq = norm.ppf(0.5 + level / 2)
