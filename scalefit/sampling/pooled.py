@@ -27,9 +27,12 @@ spectrally accurate for smooth integrands).  An item's marginal likelihood coupl
 
 Items missing from a group enter with the empty observation (K = 1).  The fit maximises the
 likelihood times weak priors (each family's own, log s ~ N(0, 2^2)) by the package's damped
-Newton solver; the gradient and Hessian are assembled from per-group forward-mode derivatives
-of K_g (cost linear in the number of groups), and fits are vmapped over item weights and over
-data sets (thinnings).
+Newton solver.  The binomial likelihood table on the logit grid does not depend on the
+parameters, so each group's kernel and its first and second derivatives are one matrix product
+of that table with the family masses and their derivatives; per-item gradients and Hessians
+(the Hessian is per-group blocks plus the coupling through the shared effect) give the fit's
+Newton steps, the one-step bootstrap refits and the observed information.  Fits are vmapped
+over item weights and over data sets (thinnings); each family tuple compiles once.
 
 Forecasts
 ---------
