@@ -4,7 +4,7 @@ Data: Gadre et al.'s over-training runs (C4 training set, the four smallest size
 The chain: N, D -> C4 validation loss (`overtraining`: Huber loss on log loss, delta = 1e-3)
 -> average top-1 error (`error_link`, least squares), as in benchmarks/chain_gadre.py.
 
-scalefit: ``fit_chain(train, "overtraining", "error_link", n_replicates=1000)`` then ``predict``
+scalefit: ``fit_chain(train, "overtraining", "error_link", num_bootstrap=1000)`` then ``predict``
 at the 3 held-out runs: point fits (multi-start), both steps' 1,000 paired replicates (one
 batched program per step), new-run intervals.  Timed cold (the first call in this process,
 including JAX compilation) and warm (median of 3 later calls).
@@ -101,7 +101,7 @@ def main(root: Path, n_rep: int = 1000, baseline: bool = True) -> None:
 
     def chain():
         r = scalefit.fit_chain(train, "overtraining", "error_link", intermediate="c4_loss", target="error",
-                               n_replicates=n_rep, seed=0)
+                               num_bootstrap=n_rep, seed=0)
         return r, r.predict(test.N.to_numpy(), test.D.to_numpy())
 
     cold_wall, cold_cpu, (res, pred) = C.timed(chain)

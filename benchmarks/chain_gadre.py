@@ -41,12 +41,12 @@ def main(root: Path, n_rep: int = 1000) -> None:
         for label in ("cold", "warm"):
             t0, c0 = time.perf_counter(), time.process_time()
             res = scalefit.fit_chain(train, "overtraining", "error_link", intermediate="c4_loss", target="error",
-                                     n_replicates=n_rep, seed=0, level=0.9)
+                                     num_bootstrap=n_rep, seed=0, level=0.9)
             pred = res.predict(test.N.to_numpy(), test.D.to_numpy())
             print(f"[{ds}] chain with {n_rep} paired replicates ({label}): {time.perf_counter() - t0:.2f} s wall, "
                   f"{time.process_time() - c0:.2f} s CPU")
         bt = scalefit.fit_chain(train, "overtraining", "error_link", intermediate="c4_loss", target="error",
-                                n_replicates=n_rep, seed=0, level=0.9, backtest=True).backtest
+                                num_bootstrap=n_rep, seed=0, level=0.9, backtest=True).backtest
         print(res.summary())
         for (_, row), (_, p) in zip(test.iterrows(), pred.iterrows()):
             r_loss = p["c4_loss"] / row.c4_loss - 1

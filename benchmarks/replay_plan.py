@@ -9,6 +9,11 @@ designs with the same total budget are compared:
   (:func:`scalefit.sampling.sample_in_rounds`: plan, sample, refit, plan), the planner
   minimising the expected posterior variance of the forecast at the target N.
 
+With ``--families plausible`` a third design, ``planned+families``, plans the same first round's
+rounds against the mixture of the tail families the first round cannot reject
+(``families="plausible"``; ``--family-draws T`` refits of each), with two more point forecasts of
+its data (the first-round family; the families averaged by their prequential weights).
+
 Both are forecast with scalefit's default (:func:`scalefit.sampling.fit_bon` + 90% intervals
 from the whole-procedure bootstrap) and compared with what the full log shows.
 
@@ -20,7 +25,7 @@ from the whole-procedure bootstrap) and compared with what the full log shows.
   behaviours whose first success came at attempt <= 1020.
 
 Usage:  python benchmarks/replay_plan.py [--repeats 5] [--which pythia,jailbreak] [--first 20]
-        [--rounds 3] [--bootstrap 200]
+        [--rounds 3] [--bootstrap 200] [--parameter-draws T] [--families plausible] [--depth K] [--even]
 Results of a run are recorded in benchmarks/README.md ("Planned sampling").
 """
 
@@ -30,6 +35,7 @@ import argparse
 import json
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +49,7 @@ def _forecast(data, Ns, target, seed, bootstrap):
     from scalefit.sampling import fit_bon
 
     bon = fit_bon(data, seed=seed)
-    fc = bon.predict(Ns, target=target, num_bootstrap=bootstrap, seed=seed)
+    fc = bon.predict_forecast(Ns, target=target, num_bootstrap=bootstrap, seed=seed)
     return fc
 
 
@@ -56,6 +62,7 @@ def _record(rows, group, rep, design, fc, truth, Ns, seconds, extra=None):
 
 def pythia(args, rows):
     from scalefit.sampling import item_data, mean_pass_at_k, sample_in_rounds
+    from scalefit.sampling.holdout import AttemptPool, thin_counts
 
     frame = pd.read_csv(shared_data_dir() / "repeated_sampling" / "pythia_math_final_counts.csv")
     Ns = [1000.0, 10000.0]
@@ -68,7 +75,7 @@ def pythia(args, rows):
             rng = np.random.default_rng([args.seed, r])
             # uniform design: budget per problem, drawn without replacement
             t0 = time.perf_counter()
-            k_u = rng.hypergeometric(c_full, n_full - c_full, args.pythia_budget)
+            k_u = thin_counts(n_full, c_full, args.pythia_budget, rng)
             if k_u.sum() == 0:
                 print(f"{model} repeat {r}: no success in the uniform design; skipped")
                 continue
@@ -77,16 +84,10 @@ def pythia(args, rows):
             # planned design: a uniform first round, then planned rounds from what is left
             t0 = time.perf_counter()
             rng = np.random.default_rng([args.seed, r, 1])
-            k0 = rng.hypergeometric(c_full, n_full - c_full, args.first)
-            pool_c = c_full - k0
-            pool_n = n_full - args.first
-
-            def sampler(a, pool=[pool_n, pool_c], rng=rng):
-                succ = rng.hypergeometric(pool[1], pool[0] - pool[1], a)
-                pool[0] = pool[0] - a
-                pool[1] = pool[1] - succ
-                return succ
-
+            pool = AttemptPool(n_full, c_full)
+            k0 = pool.draw(args.first, rng)
+            pool_n = pool.n
+            sampler = partial(pool.draw, rng=rng)
             data0 = item_data(args.first, k0)
             if k0.sum() == 0:
                 print(f"{model} repeat {r}: no success in the first round; skipped")
@@ -107,15 +108,9 @@ def pythia(args, rows):
                 # the same first round, planned with the population parameters' uncertainty counted
                 t0 = time.perf_counter()
                 rng = np.random.default_rng([args.seed, r, 1])
-                k0 = rng.hypergeometric(c_full, n_full - c_full, args.first)
-                pool2 = [n_full - args.first, c_full - k0]
-
-                def sampler2(a, pool=pool2, rng=rng):
-                    succ = rng.hypergeometric(pool[1], pool[0] - pool[1], a)
-                    pool[0] = pool[0] - a
-                    pool[1] = pool[1] - succ
-                    return succ
-
+                pool2 = AttemptPool(n_full, c_full)
+                k0 = pool2.draw(args.first, rng)
+                sampler2 = partial(pool2.draw, rng=rng)
                 res = sample_in_rounds(item_data(args.first, k0), sampler2, (args.pythia_budget - args.first) * I, Ns[-1],
                                        rounds=args.rounds, target="fresh", model=args.plan_model,
                                        max_attempts=n_full - args.first, forecast_N=Ns, num_bootstrap=args.bootstrap,
@@ -124,21 +119,88 @@ def pythia(args, rows):
                 _record(rows, model, r, "planned+param", res.forecast, truth, Ns, time.perf_counter() - t0,
                         {"max_n": int(res.data.n.max())})
                 print(f"   planned+param: {rows[-2]['predicted']:.3f}/{rows[-1]['predicted']:.3f}", flush=True)
+            if args.families:
+                # the same first round, planned against the plausible tail families (and refit on the family that
+                # predicted the planned rounds best)
+                t0 = time.perf_counter()
+                rng = np.random.default_rng([args.seed, r, 1])
+                k0 = rng.hypergeometric(c_full, n_full - c_full, args.first)
+                pool3 = [n_full - args.first, c_full - k0]
+
+                def sampler3(a, pool=pool3, rng=rng):
+                    succ = rng.hypergeometric(pool[1], pool[0] - pool[1], a)
+                    pool[0] = pool[0] - a
+                    pool[1] = pool[1] - succ
+                    return succ
+
+                res = sample_in_rounds(item_data(args.first, k0), sampler3, (args.pythia_budget - args.first) * I, Ns[-1],
+                                       rounds=args.rounds, target="fresh", model=args.plan_model,
+                                       max_attempts=n_full - args.first, forecast_N=Ns, num_bootstrap=args.bootstrap,
+                                       seed=args.seed + r, fit_options={"seed": args.seed + r},
+                                       parameter_draws=args.family_draws, families=args.families)
+                fam = res.families
+                picked = res.fit.model if fam is None else "/".join(
+                    f"{f}{'*' if c else ''}" for f, c in zip(fam["family"], fam["chosen"]))
+                _record(rows, model, r, "planned+families", res.forecast, truth, Ns, time.perf_counter() - t0,
+                        {"max_n": int(res.data.n.max()), "items_over_first": int((res.data.n > args.first).sum()),
+                         "final_family": res.fit.model})
+                print(f"   planned+families: {rows[-2]['predicted']:.3f}/{rows[-1]['predicted']:.3f} "
+                      f"(max {rows[-1]['max_n']}, {rows[-1]['items_over_first']} items sampled further; {picked})",
+                      flush=True)
+                if fam is not None:
+                    # the same planned data forecast two other ways (point forecasts): with the family chosen on the
+                    # first round, and averaged over the families with their prequential weights
+                    from scalefit.sampling import fit_bon
+
+                    pts = {f: np.array([fit_bon(res.data, model=f, seed=args.seed + r).fit.solve_probabilities(
+                        res.data, NN, target="fresh").mean() for NN in Ns]) for f in fam["family"]}
+                    start = pts[fam["family"].iloc[0]]
+                    avg = sum(w * pts[f] for f, w in zip(fam["family"], fam["weight"]))
+                    for label, est in (("planned+families, first-round family", start),
+                                       ("planned+families, weighted", avg)):
+                        for j, NN in enumerate(Ns):
+                            rows.append({"group": model, "repeat": r, "design": label, "N": NN, "predicted": float(est[j]),
+                                         "lower": np.nan, "upper": np.nan, "truth": float(truth[j]), "seconds": 0.0})
+                    print(f"     same data, first-round family {start[0]:.3f}/{start[1]:.3f}, weighted "
+                          f"{avg[0]:.3f}/{avg[1]:.3f} (weights {np.round(fam['weight'].to_numpy(), 3).tolist()})",
+                          flush=True)
+            if args.depth:
+                # baseline rule, pure depth: the rest of the budget in equal shares to DEPTH problems drawn at random
+                # among those without a success (the family chosen on the first round, as for the planned design)
+                from scalefit.sampling import fit_bon
+
+                t0 = time.perf_counter()
+                rng = np.random.default_rng([args.seed, r, 1])
+                k0 = rng.hypergeometric(c_full, n_full - c_full, args.first)
+                zero = np.flatnonzero(k0 == 0)
+                pick = np.random.default_rng([args.seed, r, 2]).permutation(zero)[:args.depth]
+                share = (args.pythia_budget - args.first) * I // max(len(pick), 1)
+                add = np.zeros(I, np.int64)
+                add[pick] = np.minimum(share, n_full[pick] - args.first)
+                k_add = rng.hypergeometric(c_full - k0, n_full - args.first - (c_full - k0), add)
+                data_d = item_data(args.first + add, k0 + k_add)
+                family = fit_bon(item_data(args.first, k0), seed=args.seed + r).model
+                fc = fit_bon(data_d, model=family, seed=args.seed + r).predict_forecast(
+                    Ns, num_bootstrap=args.bootstrap, seed=args.seed + r)
+                _record(rows, model, r, f"depth ({args.depth} unsolved)", fc, truth, Ns, time.perf_counter() - t0)
+                print(f"   depth ({args.depth} unsolved, {share} each): {rows[-2]['predicted']:.3f}/"
+                      f"{rows[-1]['predicted']:.3f}", flush=True)
             if args.even:
                 # baseline rule: the rest of the budget in equal shares to the problems without a success
                 from scalefit.sampling import fit_bon
 
                 t0 = time.perf_counter()
                 rng = np.random.default_rng([args.seed, r, 1])
-                k0 = rng.hypergeometric(c_full, n_full - c_full, args.first)
+                pool3 = AttemptPool(n_full, c_full)
+                k0 = pool3.draw(args.first, rng)
                 zero = k0 == 0
                 share = (args.pythia_budget - args.first) * I // max(int(zero.sum()), 1)
                 add = np.where(zero, np.minimum(share, n_full - args.first), 0)
-                k_add = rng.hypergeometric(c_full - k0, n_full - args.first - (c_full - k0), add)
+                k_add = pool3.draw(add, rng)
                 data_e = item_data(args.first + add, k0 + k_add)
                 family = fit_bon(item_data(args.first, k0), seed=args.seed + r).model
                 bon = fit_bon(data_e, model=family, seed=args.seed + r)
-                fc = bon.predict(Ns, num_bootstrap=args.bootstrap, seed=args.seed + r)
+                fc = bon.predict_forecast(Ns, num_bootstrap=args.bootstrap, seed=args.seed + r)
                 _record(rows, model, r, "even to unsolved", fc, truth, Ns, time.perf_counter() - t0)
                 print(f"   even to unsolved: {rows[-2]['predicted']:.3f}/{rows[-1]['predicted']:.3f}", flush=True)
 
@@ -181,13 +243,17 @@ def jailbreak(args, rows):
         res = sample_in_rounds(item_data(first_round, k0), sampler, (B - first_round) * I, N, rounds=args.rounds,
                                target="continued", model=args.plan_model, max_attempts=recorded - first_round,
                                forecast_N=[N], num_bootstrap=args.bootstrap, seed=args.seed,
-                               fit_options={"seed": args.seed}, parameter_draws=args.parameter_draws)
+                               fit_options={"seed": args.seed},
+                               parameter_draws=args.family_draws if args.families else args.parameter_draws,
+                               families=args.families)
         # the fits use counts only (as the uniform design does), so both run the same internal backtest
-        _record(rows, "llama3-8b", 0, f"planned (first {first_round})", res.forecast, truth, [N],
+        label = "planned+families" if args.families else "planned"
+        _record(rows, "llama3-8b", 0, f"{label} (first {first_round})", res.forecast, truth, [N],
                 time.perf_counter() - t0, {"max_n": int(res.data.n.max())})
         fc = res.forecast
-        print(f"jailbreak planned (first round {first_round}): {fc.estimate[0]:.4f} [{fc.lower[0]:.4f}, "
-              f"{fc.upper[0]:.4f}] truth {truth[0]:.4f}; largest budget {int(res.data.n.max())}", flush=True)
+        print(f"jailbreak {label} (first round {first_round}): {fc.estimate[0]:.4f} [{fc.lower[0]:.4f}, "
+              f"{fc.upper[0]:.4f}] truth {truth[0]:.4f}; largest budget {int(res.data.n.max())}; "
+              f"final family {res.fit.model}", flush=True)
 
 
 def summarise(rows: pd.DataFrame) -> pd.DataFrame:
@@ -228,9 +294,17 @@ def main(argv=None) -> int:
     ap.add_argument("--plan-model", default="auto", help="model used for planning (auto or a family)")
     ap.add_argument("--even", action="store_true",
                     help="Pythia: also the rule 'rest of the budget in equal shares to problems without a success'")
+    ap.add_argument("--depth", type=int, default=0,
+                    help="Pythia: also the rule 'rest of the budget in equal shares to DEPTH random problems without a "
+                         "success' (pure depth)")
     ap.add_argument("--parameter-draws", type=int, default=0,
                     help="Pythia: also a design planned with the population parameters' uncertainty counted (T bootstrap "
                          "refits; 'planned+param'); jailbreak: the planned designs use it")
+    ap.add_argument("--families", choices=["plausible"], default=None,
+                    help="Pythia: also a design planned against the plausible tail families ('planned+families'); "
+                         "jailbreak: the planned designs use it")
+    ap.add_argument("--family-draws", type=int, default=0,
+                    help="with --families: bootstrap refits per family (T; 0: each family's point fit)")
     ap.add_argument("--json", help="write the per-forecast rows as JSON")
     args = ap.parse_args(argv)
     args.jail_first = [int(v) for v in args.jail_first.split(",") if v]

@@ -43,7 +43,9 @@ FAMILIES = ("kumaraswamy", "beta", "beta_mix2", "zi_beta", "logit_normal")
 
 
 def _subsample(n, c, m, r):
-    return np.random.default_rng([0, r]).hypergeometric(c, n - c, m)
+    from scalefit.sampling.holdout import thin_counts
+
+    return thin_counts(n, c, m, np.random.default_rng([0, r]))  # the draws of backtest repeat r, seed 0
 
 
 def part_a(frame: pd.DataFrame, fit_budget: int, Ns, repeats: int) -> pd.DataFrame:

@@ -54,7 +54,7 @@ def main(argv=None) -> int:
             realised = np.mean((k > 0) | (rng.random(args.items) < 1 - (1 - p) ** (N - n)))
             bon = fit_bon(n, k, seed=d, select_bootstrap=args.select_bootstrap)
             for tails in cov:
-                fc = bon.predict([N], target="continued", num_bootstrap=args.bootstrap, seed=d, tails=tails)
+                fc = bon.predict_forecast([N], target="continued", num_bootstrap=args.bootstrap, seed=d, tails=tails)
                 cov[tails] += bool(fc.lower[0] <= realised <= fc.upper[0])
                 width[tails].append(fc.upper[0] - fc.lower[0])
             err.append(abs(fc.estimate[0] - realised))

@@ -90,8 +90,8 @@ TARGETS = [1000, 10000]
 pred = saber_predict(n, k, TARGETS)
 forecast = bon.predict(TARGETS, num_bootstrap=NUM_BOOTSTRAP, level=0.9)
 print(fit_beta_binomial(n, k).summary())
-pd.DataFrame({"N": pred.N, "scalefit": forecast.estimate, "scalefit lower": forecast.lower,
-              "scalefit upper": forecast.upper, "SABER conditional": pred.conditional,
+pd.DataFrame({"N": pred.N, "scalefit": forecast["estimate"], "scalefit lower": forecast["lower"],
+              "scalefit upper": forecast["upper"], "SABER conditional": pred.conditional,
               "population": pred.population, "plugin": pred.plugin, "anchored": pred.anchored, "naive": pred.naive})
 
 # %% [markdown]
@@ -138,7 +138,7 @@ sp.plot_sampling_curve(curve["N"], curve["prediction"], curve["lower"], curve["u
                        observed_N=obs["N"], observed=obs["value"], observed_lower=obs["lower"],
                        observed_upper=obs["upper"], model_N=model["N"], model=model["prediction"],
                        budget=record["budget"]["N"], budget_interval=(record["budget"]["lower"], record["budget"]["upper"]),
-                       target_value=0.9, targets=pd.DataFrame(record["targets"]), extrapolate_from=n.max(),
+                       rate=0.9, targets=pd.DataFrame(record["targets"]), extrapolate_from=n.max(),
                        level=0.9)
 
 # %%
@@ -238,8 +238,7 @@ history, plans = [], []
 for r in range(ROUNDS + 1):
     fit_r = fit_bon(data, model=family, seed=0)
     fc_r = fit_r.predict([N_PLAN], num_bootstrap=NUM_BOOTSTRAP, seed=0)
-    history.append({"round": r, "attempts": int(data.n.sum()), "estimate": fc_r.estimate[0],
-                    "lower": fc_r.lower[0], "upper": fc_r.upper[0]})
+    history.append({"round": r, "attempts": int(data.n.sum()), **fc_r.iloc[0][["estimate", "lower", "upper"]]})
     if r == ROUNDS:
         break
     pl = plan(data, budget_left, N_PLAN, rounds=ROUNDS - r, model=fit_r, max_attempts=left_n)
@@ -278,7 +277,7 @@ k_uni = np.random.default_rng(2).hypergeometric(k_log, LOG_ATTEMPTS - k_log, PER
 fc_uni = fit_bon(item_data(PER_ITEM, k_uni), model=family, seed=0).predict([N_PLAN], num_bootstrap=NUM_BOOTSTRAP,
                                                                             seed=0)
 sp.plot_rounds(history, truth=truth, metric="pass", N=N_PLAN, level=0.9,
-               compare=("uniform, same budget", fc_uni.estimate, fc_uni.lower, fc_uni.upper))
+               compare=("uniform, same budget", *(fc_uni[c].to_numpy() for c in ("estimate", "lower", "upper"))))
 
 # %% [markdown]
 # `sample_in_rounds(data, sampler, budget, N, rounds=3)` runs the same loop in one call (with

@@ -92,7 +92,7 @@ task
 grid = np.geomspace(SIZES.min(), TARGET_N * 1.5, 60)
 band = law.predict_interval(grid)
 sp.plot_passuntil(task["N"], task["pu"], lower=task["lower"], upper=task["upper"], fit_N=grid,
-                  fit=band.estimate, fit_lower=band.lower, fit_upper=band.upper, target_N=TARGET_N, level=0.95)
+                  fit=band.estimate, fit_lower=band.lower, fit_upper=band.upper, target_N=TARGET_N, level=0.9)
 
 # %% [markdown]
 # ## Instance-level laws
@@ -104,10 +104,10 @@ sp.plot_passuntil(task["N"], task["pu"], lower=task["lower"], upper=task["upper"
 inst = fit_instance_laws(obs["N"].to_numpy(), obs["r"].to_numpy(), obs["K"].to_numpy(), obs["instance"].to_numpy(),
                          censored=obs["censored"].to_numpy())
 iv_inst = inst.predict_interval(grid, num_samples=500 if QUICK else 2000)
-print(f"instance-level PU({TARGET_N:.0e}) = {inst.predict(TARGET_N):.4f}")
+print(f"instance-level PU({TARGET_N:.0e}) = {inst.predict_values(TARGET_N):.4f}")
 sp.plot_passuntil(task["N"], task["pu"], lower=task["lower"], upper=task["upper"], fit_N=grid,
                   fit=iv_inst.estimate, fit_lower=iv_inst.lower, fit_upper=iv_inst.upper, scale="pu",
-                  label="instance-level laws", target_N=TARGET_N, level=0.95)
+                  label="instance-level laws", target_N=TARGET_N, level=0.9)
 
 # %% [markdown]
 # ## Exact per-instance intervals and the curvature test

@@ -84,7 +84,7 @@ frame.head()
 
 # %%
 res = fit_chain(frame, "overtraining", "sigmoid", intermediate="eval/task_loss", target="eval/acc",
-                n_replicates=R, seed=0, backtest=True)
+                num_bootstrap=R, seed=0, backtest=True)
 print(res.summary())
 res.backtest
 
@@ -133,7 +133,7 @@ if gadre.is_file():
     rows = []
     for ds in ("c4_original",) if QUICK else ("c4_original", "rpj", "rw_original"):
         g = fit_chain(d[(d.dataset == ds) & ~big], "overtraining", "error_link", intermediate="c4_loss",
-                      target="error", n_replicates=R, seed=0)
+                      target="error", num_bootstrap=R, seed=0)
         test = d[(d.dataset == ds) & big]
         p = g.predict(test.N.to_numpy(), test.D.to_numpy())
         for (_, row), (_, q) in zip(test.iterrows(), p.iterrows()):

@@ -35,6 +35,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from ._names import renamed_args
 from ._result import LEVEL, ResultProtocol
 from .errors import ArgumentError, ConvergenceError
 from .fit import FitResult, bootstrap, fit_law
@@ -173,7 +174,7 @@ class ChainResult(ResultProtocol):
         run's observations: step-1 noise added to the intermediate, the link evaluated there,
         step-2 noise added).  The noise is drawn with the fit's seed, so repeated calls agree."""
         if self.kept is None:
-            raise ArgumentError("this chain has no replicates or posterior draws; fit it with n_replicates "
+            raise ArgumentError("this chain has no replicates or posterior draws; fit it with num_bootstrap "
                                 "or method='bayes'")
         N, D = self._points(N, D)
         x = self.step2.law.inputs[0]
@@ -419,6 +420,7 @@ def _posterior_as_replicates(post, point: FitResult, shift: float = 0.0) -> Boot
                            seed=int(post.metadata.get("seed", 0)), level=0.9, start="posterior")
 
 
+@renamed_args(n_replicates="num_bootstrap")
 def fit_chain(
     frame: pd.DataFrame,
     step1: str = "chinchilla",
@@ -430,7 +432,7 @@ def fit_chain(
     anchor: Mapping[str, float] | Sequence[Mapping[str, float]] | None = None,
     last: int = 1,
     method: str = "bootstrap",
-    n_replicates: int = 0,
+    num_bootstrap: int = 0,
     seed: int = 0,
     level: float = 0.9,
     max_dropped: float = MAX_DROPPED,
@@ -457,7 +459,7 @@ def fit_chain(
         Step 1 uses each run's final checkpoint, its intermediate averaged over the last
         ``last`` checkpoints.
     method
-        ``"bootstrap"``: intervals from ``n_replicates`` paired run-bootstrap replicates plus
+        ``"bootstrap"``: intervals from ``num_bootstrap`` paired run-bootstrap replicates plus
         each step's residual noise (0 replicates: point fits only).  Runs are resampled with
         replacement once per replicate and both steps refitted with that draw.  More than
         ``max_dropped`` of the replicates failing in either step raises
@@ -476,11 +478,13 @@ def fit_chain(
         Extra keyword arguments of :func:`scalefit.bayes.fit_bayes` for both steps (NUTS
         settings, ``likelihood``...); keys ``"step1"``/``"step2"`` hold a mapping for one step
         only, e.g. ``{"step1": {"priors": {"beta": Prior.lognormal(math.log(0.3), 0.2)}}}``.
+    num_bootstrap
+        Replicates of ``method="bootstrap"`` (deprecated name: ``n_replicates``).
 
     Examples
     --------
     >>> # res = fit_chain(frame, "chinchilla", "sigmoid", intermediate="task_loss", target="acc",
-    >>> #                 anchor={"task_loss": 0.0, "acc": 1.0}, n_replicates=1000)
+    >>> #                 anchor={"task_loss": 0.0, "acc": 1.0}, num_bootstrap=1000)
     >>> # res.predict(N=7e9, D=4e12)
     """
     if not isinstance(frame, pd.DataFrame):
@@ -491,8 +495,9 @@ def fit_chain(
                                 f"(columns: {', '.join(map(str, frame.columns))})")
     if method not in CHAIN_METHOD_NAMES:
         raise ArgumentError(f"`method` = {method!r} must be one of {', '.join(CHAIN_METHOD_NAMES)}")
+    n_replicates = num_bootstrap
     if not isinstance(n_replicates, (int, np.integer)) or n_replicates < 0 or n_replicates == 1:
-        raise ArgumentError(f"`n_replicates` = {n_replicates!r} must be 0 or an integer >= 2")
+        raise ArgumentError(f"`num_bootstrap` = {n_replicates!r} must be 0 or an integer >= 2")
     if not 0 < level < 1:
         raise ArgumentError(f"`level` = {level!r} must lie strictly between 0 and 1")
     frame = frame.assign(**{run: frame[run].astype(str)})
@@ -596,7 +601,7 @@ def _backtest(frame, step1, step2, *, intermediate, target, run, anchor, last, m
     if train["N"].nunique() < 2:
         raise ArgumentError("the leave-largest-rung-out backtest needs at least 2 smaller model sizes")
     part = fit_chain(train, step1, step2, intermediate=intermediate, target=target, run=run, anchor=anchor,
-                     last=last, method=method, n_replicates=n_replicates, seed=seed, level=level, **kw)
+                     last=last, method=method, num_bootstrap=n_replicates, seed=seed, level=level, **kw)
     fin = _final_rows(held.dropna(subset=[target]), run, target, last)
     pred = part.predict(fin["N"].to_numpy(), fin["D"].to_numpy())
     out = pd.DataFrame({run: fin[run].to_numpy(), "N": fin["N"].to_numpy(), "D": fin["D"].to_numpy(),

@@ -110,7 +110,7 @@ def run_chain(args) -> int:
             raise ArgumentError(f"`--holdout-min-N` = {args.holdout_min_N:g} holds out no run "
                                 f"(largest N is {frame['N'].max():g})")
     res = fit_chain(train, args.step1, args.step2, intermediate=args.intermediate, target=target,
-                    anchor=anchors or None, last=args.last, method=args.method, n_replicates=args.bootstrap,
+                    anchor=anchors or None, last=args.last, method=args.method, num_bootstrap=args.bootstrap,
                     seed=args.seed, level=args.level, backtest=args.backtest)
     print(res.summary())
     if not held.empty:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 from ._cliargs import COUNT, LEVEL, POSITIVE, POSITIVE_INT, SEED, OneLineParser, UsageError, cli_wording, number_list
 
@@ -306,11 +305,11 @@ def build_parser(core_only: bool = False, *, listing: bool = False):
     s.add_argument("--breaks", type=POSITIVE_INT, help="number of breaks for --law bnsl (>= 1)", api="n_breaks")
     s.add_argument("--drop-largest", type=COUNT, default=0, metavar="K",
                    help="drop the K rows with the largest target value (Epoch's Chinchilla filter: 5)")
-    s.add_argument("--bootstrap", type=COUNT, default=0, metavar="R", api="n_replicates",
+    s.add_argument("--bootstrap", type=COUNT, default=0, metavar="R", api=("num_bootstrap", "n_replicates"),
                    help="bootstrap R replicates (case resampling, or by --cluster) and report intervals")
     s.add_argument("--cluster", metavar="COLUMN", help="resample whole clusters (e.g. run) in the bootstrap",
                    api="cluster")
-    s.add_argument("--level", type=LEVEL, default=0.95, help="interval level (default 0.95)", api="level")
+    s.add_argument("--level", type=LEVEL, default=0.9, help="interval level (default 0.9)", api="level")
     s.add_argument("--target-compute", type=POSITIVE, default=1e24, metavar="C",
                    help="compute budget for the allocation table of Chinchilla-type fits (default 1e24)")
     s.add_argument("--seed", type=SEED, default=0, api="seed")

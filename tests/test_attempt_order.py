@@ -105,7 +105,7 @@ def test_continued_forecast_uses_exact_first_n_outcomes(tmp_path, capsys):
     frame = load_attempts(path)
     bon = fit_bon(frame, model="beta")  # the loader's frame goes to the fitter as is
     assert bon.data.until_success is False  # a fixed-budget log: thinned, not truncated, in backtests
-    fc = bon.predict([10, 100], target="continued", num_bootstrap=0)
+    fc = bon.predict_forecast([10, 100], target="continued", num_bootstrap=0)
     assert fc.note == ""
     # every item got more than 10 attempts: the rate at 10 is the share of first successes <= 10,
     # whatever the model (exact counting, so equality up to float rounding of a mean of 30 terms)
@@ -113,7 +113,7 @@ def test_continued_forecast_uses_exact_first_n_outcomes(tmp_path, capsys):
     assert fc.estimate[1] == pytest.approx(_exact_continued(frame, bon, 100), rel=1e-12)
     # the counts alone (no order) fall back to pass@N, with one line saying why
     plain = fit_bon(frame.drop(columns="first_success_at"), model="beta")
-    note = plain.predict([100], target="continued", num_bootstrap=0).note
+    note = plain.predict_forecast([100], target="continued", num_bootstrap=0).note
     assert "no attempt order" in note and "per-attempt log" in note and "\n" not in note
 
     # the command line: the order's source is stated; bon predict and a saved continued forecast

@@ -95,6 +95,9 @@ def test_derived_quantities_per_draw(t4d_default):
     assert N[0] == pytest.approx(asr_budget_exact(0.9, float(a[0]), float(b[0])), rel=1e-8)
     bud = post.budget([0.6, 0.8], kind="conditional")
     assert list(bud["tau"]) == [0.6, 0.8] and (bud["median"].diff().iloc[1] > 0)
+    # the protocol's columns beside the quantiles: estimate = median, lower/upper = 90% ends
+    np.testing.assert_array_equal(bud["estimate"], bud["median"])
+    np.testing.assert_array_equal(bud[["lower", "upper"]].to_numpy(), bud[["q05", "q95"]].to_numpy())
     # the conditional curve at the median budget is about tau; the already reached target is n
     assert post.budget(0.25, kind="conditional")["median"].iloc[0] == 20.0
     with pytest.raises(ArgumentError, match="below the largest observed budget"):

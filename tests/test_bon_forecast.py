@@ -47,8 +47,8 @@ def test_choice_rule_is_a_z_test_on_the_internal_gain():
 
 
 def test_intervals_are_seeded_and_cover_the_point_estimate(small_fit):
-    a = small_fit.predict([1000, 10_000], num_bootstrap=40, seed=1)
-    b = small_fit.predict([1000, 10_000], num_bootstrap=40, seed=1)
+    a = small_fit.predict_forecast([1000, 10_000], num_bootstrap=40, seed=1)
+    b = small_fit.predict_forecast([1000, 10_000], num_bootstrap=40, seed=1)
     np.testing.assert_array_equal(a.lower, b.lower)
     np.testing.assert_array_equal(a.upper, b.upper)
     assert np.all(a.lower <= a.estimate) and np.all(a.estimate <= a.upper)
@@ -68,7 +68,7 @@ def test_interval_coverage_on_simulated_benchmarks():
         rng = np.random.default_rng(200 + seed)
         more = rng.random(128) < 1 - (1 - p) ** 900
         realised = np.mean((k > 0) | more)
-        fc = fit_bon(100, k, model="kumaraswamy").predict([1000], target="continued", num_bootstrap=100, seed=seed)
+        fc = fit_bon(100, k, model="kumaraswamy").predict_forecast([1000], target="continued", num_bootstrap=100, seed=seed)
         covered += fc.lower[0] <= realised <= fc.upper[0]
     assert covered >= 9, covered
 
@@ -76,7 +76,7 @@ def test_interval_coverage_on_simulated_benchmarks():
 def test_budget_round_trip(small_fit):
     bf = small_fit.budget([0.6], num_bootstrap=0)
     N = float(bf.table["estimate"][0])
-    fc = small_fit.predict([N], num_bootstrap=0)
+    fc = small_fit.predict_forecast([N], num_bootstrap=0)
     assert fc.estimate[0] == pytest.approx(0.6, abs=1e-7)
     unreachable = fit_bon(100, np.r_[np.zeros(60, int), np.ones(4, int)], model="zi_beta").budget([0.999], num_bootstrap=0)
     assert np.isinf(unreachable.table["estimate"][0]) or unreachable.table["estimate"][0] > 1e6
@@ -88,8 +88,8 @@ def test_bonfit_json_roundtrip_and_never_overwrites(small_fit, tmp_path):
     back = BonFit.from_json(path)
     assert back.model == small_fit.model and back.reason == small_fit.reason
     np.testing.assert_array_equal(back.gain_se, small_fit.gain_se)
-    np.testing.assert_allclose(back.predict([1000], num_bootstrap=0).estimate,
-                               small_fit.predict([1000], num_bootstrap=0).estimate, rtol=0, atol=0)
+    np.testing.assert_allclose(back.predict_forecast([1000], num_bootstrap=0).estimate,
+                               small_fit.predict_forecast([1000], num_bootstrap=0).estimate, rtol=0, atol=0)
     with pytest.raises(ArgumentError, match=r"already exists; refusing to overwrite"):
         small_fit.to_json(path)
     small_fit.to_json(path, overwrite=True)
@@ -103,8 +103,8 @@ def test_fresh_and_continued_targets_differ_as_they_should():
     and a hard prior the fresh chance is below 1, so continued >= fresh at N = 40."""
     k = np.r_[np.zeros(40, int), np.ones(10, int), [5, 9, 20]]
     bon = fit_bon(20, k, model="beta")
-    fresh = bon.predict([40], target="fresh", num_bootstrap=0).estimate[0]
-    cont = bon.predict([40], target="continued", num_bootstrap=0).estimate[0]
+    fresh = bon.predict_forecast([40], target="fresh", num_bootstrap=0).estimate[0]
+    cont = bon.predict_forecast([40], target="continued", num_bootstrap=0).estimate[0]
     assert cont > fresh
     a, b = bon.fit.params["a"], bon.fit.params["b"]
     per_item = 1 - np.exp(sp.betaln(a + k, b + 20 - k + 40) - sp.betaln(a + k, b + 20 - k))
@@ -163,8 +163,8 @@ def test_span_interval_covers_every_tail_the_backtest_cannot_reject(small_fit):
     for m in bon.candidates:
         if bon.model == bon.candidates[0] and m != bon.model:
             assert (m in plaus) == (abs(gain[m]) <= bon.z * se[m]), m
-    choice = bon.predict([300, 1000], num_bootstrap=40, seed=1, tails="choice")
-    span = bon.predict([300, 1000], num_bootstrap=40, seed=1)  # the default
+    choice = bon.predict_forecast([300, 1000], num_bootstrap=40, seed=1, tails="choice")
+    span = bon.predict_forecast([300, 1000], num_bootstrap=40, seed=1)  # the default
     np.testing.assert_array_equal(span.estimate, choice.estimate)
     assert np.all(span.lower <= choice.lower) and np.all(span.upper >= choice.upper)
     if len(plaus) == 1:

@@ -35,17 +35,17 @@ def test_continued_rate_exactly_one_says_every_item_already_succeeded():
     data = _log(solved_all=True)
     bon = fit_bon(data, model="beta")
     N = float(np.nanmax(data.first_success))
-    fc = bon.predict([N], target="continued", num_bootstrap=B)
+    fc = bon.predict_forecast([N], target="continued", num_bootstrap=B)
     # every item's outcome within its first N attempts is known from the log: exactly 1 in every replicate
     assert fc.estimate[0] == 1.0 and fc.lower[0] == 1.0 and fc.upper[0] == 1.0
     assert "every one of the 40 items already succeeded within its first N attempts" in fc.note
     assert "\n" not in fc.note
     # one attempt earlier some item is still open: no such sentence
-    fc2 = bon.predict([N - 1], target="continued", num_bootstrap=B)
+    fc2 = bon.predict_forecast([N - 1], target="continued", num_bootstrap=B)
     assert fc2.estimate[0] < 1.0 and "already succeeded" not in fc2.note
     # below every item's budget (100) all outcomes within N are in the log, solved or not: exact
     data = _log(solved_all=False)
-    fc3 = fit_bon(data, model="beta").predict([40], target="continued", num_bootstrap=B)
+    fc3 = fit_bon(data, model="beta").predict_forecast([40], target="continued", num_bootstrap=B)
     solved = int(np.sum(data.first_success <= 40))
     assert fc3.estimate[0] == pytest.approx(solved / 40, rel=1e-12) and fc3.lower[0] == fc3.upper[0]
     assert f"known from the log ({solved} of 40 succeeded)" in fc3.note
@@ -57,7 +57,7 @@ def test_fresh_interval_at_one_quotes_the_expected_rate():
     data = _log(solved_all=False)
     bon = fit_bon(data, model="beta")
     grid = np.geomspace(100, 1e7, 9)
-    fc = bon.predict(grid, num_bootstrap=B)
+    fc = bon.predict_forecast(grid, num_bootstrap=B)
     single = np.flatnonzero((fc.lower == 1.0) & (fc.upper == 1.0))
     assert single.size, "no budget where a fresh run solves every item in most replicates"
     j = int(single[0])

@@ -104,7 +104,7 @@ def test_bootstrap_is_seeded_and_reproducible_and_round_trips(tmp_path):
 
 def test_bootstrap_argument_errors():
     fit = fit_law(_checkpoint_frame(), "power_law")
-    with pytest.raises(ArgumentError, match=r"`n_replicates` = 1 must be an integer >= 2"):
+    with pytest.raises(ArgumentError, match=r"`num_bootstrap` = 1 must be an integer >= 2"):
         bootstrap(fit, 1)
     with pytest.raises(ArgumentError, match=r"`cluster` column `model` is not in the fitted data"):
         bootstrap(fit, 10, cluster="model")

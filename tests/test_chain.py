@@ -62,7 +62,7 @@ def test_paired_bootstrap_keeps_anchor_in_every_replicate(monkeypatch):
     monkeypatch.setattr(chain, "bootstrap", spy)
     df = _ladder(seed=1)
     res = fit_chain(df, "overtraining", "sigmoid", intermediate="loss", target="acc",
-                    anchor={"loss": 0.0, "acc": 1.0}, n_replicates=200, seed=3)
+                    anchor={"loss": 0.0, "acc": 1.0}, num_bootstrap=200, seed=3)
     (f1, kw1), (f2, kw2) = seen
     W1, W2 = kw1["weights"], kw2["weights"]
     anchor = f2.frame["run"].str.startswith("__anchor").to_numpy()
@@ -107,7 +107,7 @@ def test_cli_chain_bad_column_is_a_one_line_error(tmp_path, capsys):
 
 def test_replicate_draws_are_the_composition_and_new_run_interval_adds_both_noises(tmp_path):
     df = _ladder(seed=4, noise_loss=0.01, noise_acc=0.01)
-    res = fit_chain(df, "overtraining", "sigmoid", intermediate="loss", target="acc", n_replicates=100, seed=1)
+    res = fit_chain(df, "overtraining", "sigmoid", intermediate="loss", target="acc", num_bootstrap=100, seed=1)
     N, D = np.array([2e9]), np.array([4e10])
     d = res.draws(N, D)
     # replicate r: step 2's draw r evaluated at step 1's draw r (paired), same rounding path
@@ -214,7 +214,7 @@ def test_cli_where_selects_one_data_set_and_names_bad_columns_and_values(tmp_pat
                "--target", "acc", "--bootstrap", "0", "--at", "N=2e9,D=4e10"])
     out = capsys.readouterr().out
     assert rc == 0, out
-    res = fit_chain(b, "overtraining", "sigmoid", intermediate="loss", target="acc", n_replicates=0)
+    res = fit_chain(b, "overtraining", "sigmoid", intermediate="loss", target="acc", num_bootstrap=0)
     p = res.predict(2e9, 4e10).iloc[0]
     assert f"loss {p['loss']:.4g}, acc {p['prediction']:.4g}" in out
     # conditions combine; numeric columns compare as numbers (80 matches 80.0 in the file): D/N is

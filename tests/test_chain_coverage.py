@@ -50,7 +50,7 @@ def test_chain_recovers_known_parameters_and_its_intervals_cover():
         L_new = L_true * np.exp(rng.normal(0, SD_LOSS))
         y_new = law2.evaluate(TRUE2, L=L_new)[0] + rng.normal(0, SD_ERR)
         res = fit_chain(df, "overtraining", "error_link", intermediate="loss", target="err",
-                        n_replicates=100, seed=s, level=LEVEL)
+                        num_bootstrap=100, seed=s, level=LEVEL)
         assert res.step1.converged and res.step2.converged
         p = res.predict(N_NEW, D_NEW).iloc[0]
         hits_new += p["lower"] <= y_new <= p["upper"]

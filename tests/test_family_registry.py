@@ -111,11 +111,11 @@ def test_forecast_and_internal_backtest(toy, data):
     assert abs(row["gain_vs_reference"]) < 0.01
     # public forecast path at 10x the observed budget
     fixed = fit_bon(data, model="beta_mc")
-    got = fixed.predict(10 * N_ATT, num_bootstrap=0).estimate[0]
-    assert got == pytest.approx(fixed.fit.predict(data, 10 * N_ATT), rel=1e-12)
+    got = fixed.predict(10 * N_ATT, num_bootstrap=0)["estimate"].iloc[0]
+    assert got == pytest.approx(fixed.fit.predict_values(data, 10 * N_ATT), rel=1e-12)
     # same model as `beta`: without priors the two forecasts agree to the fits' precision (1e-6)
-    mle_toy = fit_mixing(data, model="beta_mc", prior=False).predict(data, 10 * N_ATT)
-    mle_beta = fit_mixing(data, model="beta", prior=False).predict(data, 10 * N_ATT)
+    mle_toy = fit_mixing(data, model="beta_mc", prior=False).predict_values(data, 10 * N_ATT)
+    mle_beta = fit_mixing(data, model="beta", prior=False).predict_values(data, 10 * N_ATT)
     assert mle_toy == pytest.approx(mle_beta, rel=1e-6)
     assert got > np.mean(data.k > 0)  # more attempts solve more items
 
@@ -134,6 +134,9 @@ def test_posterior_from_the_same_spec(toy, data):
     assert np.all(np.abs(np.median(th, axis=0) - mode) < 0.3 * th.std(axis=0))
     tab = post.predict([N_ATT, 10 * N_ATT])
     assert np.all(tab["q05"] <= tab["median"]) and np.all(tab["median"] <= tab["q95"])
+    # the result protocol's columns name the same summary: estimate = median, interval = 90% ends
+    np.testing.assert_array_equal(tab["estimate"], tab["median"])
+    np.testing.assert_array_equal(tab[["lower", "upper"]].to_numpy(), tab[["q05", "q95"]].to_numpy())
     back = MixingPosterior.from_json(post.to_json())
     np.testing.assert_array_equal(back.draws("m"), post.draws("m"))  # JSON keeps draws exactly
 

@@ -86,6 +86,17 @@ def test_expected_posterior_variance_matches_the_exact_beta_computation():
             assert vc[i, j] == pytest.approx((s - r) * r / s, abs=2e-4)
 
 
+
+def _beta_start(seed: int, r: int, I: int):
+    """Replay r: I items with rates from Beta(0.4, 4) and a uniform start of 8 attempts each (at
+    least one success, so that a family can be fitted)."""
+    rng = np.random.default_rng([seed, r])
+    p_true = rng.beta(0.4, 4.0, size=I)
+    data = item_data(8, rng.binomial(8, p_true))
+    if not data.solved.any():
+        data = item_data(8, np.r_[1, data.k[1:]])
+    return rng, p_true, data
+
 def test_planned_designs_give_unbiased_forecasts_and_covering_intervals():
     # Items from a Beta(0.4, 4) population; a uniform start of 8 attempts, then 2 planned rounds
     # of 16 attempts per item on average, then a fresh pass@200 forecast with 90% intervals
@@ -94,11 +105,7 @@ def test_planned_designs_give_unbiased_forecasts_and_covering_intervals():
     R, I, N = 16, 60, 200.0
     errors, covered, widths = [], 0, []
     for r in range(R):
-        rng = np.random.default_rng([11, r])
-        p_true = rng.beta(0.4, 4.0, size=I)
-        data = item_data(8, rng.binomial(8, p_true))
-        if not data.solved.any():
-            data = item_data(8, np.r_[1, data.k[1:]])
+        rng, p_true, data = _beta_start(11, r, I)
 
         def sampler(a, rng=rng, p=p_true):
             return rng.binomial(a, p)
@@ -214,6 +221,7 @@ def test_cli_writes_the_plan_and_refuses_to_overwrite(counts_csv, tmp_path, caps
     (["--budget", "10", "--N", "100", "--budget-scope", "x"], "argument --budget-scope: invalid choice"),
     (["--budget", "10", "--N", "100", "--model", "gamma"], "`--model` = 'gamma'"),
     (["--budget", "10", "--N", "100", "--parameter-draws", "-2"], "argument --parameter-draws: got '-2'"),
+    (["--budget", "10", "--N", "100", "--families", "all"], "argument --families: invalid choice: 'all'"),
     (["--N", "100"], "the following arguments are required: --budget"),
     (["--budget", "10", "--N", "100", "--width", "0.1", "--bootstrap", "0"], "`--bootstrap` = 0: the stopping rule `--width` needs"),
 ])
@@ -350,3 +358,69 @@ def test_report_plan_budget_flag_is_checked_in_one_line(tmp_path, capsys):
     assert main(["report", str(fit), "--plan-budget", "-5"]) == 2
     err = capsys.readouterr().err
     assert "argument --plan-budget: got '-5'" in err and err.count("\n") == 1, err
+
+
+# ------------------------------------------------------------------------- tail families
+
+
+class _Bump:
+    """A stand-in tail family: every item's posterior of p is a logit-normal bump (SD 0.5 in
+    logit p) around the given per-item centres, on the grid the real families use."""
+
+    def __init__(self, name, centres, grid):
+        u = sp.logit(grid[1:-1])
+        lw = np.full((len(centres), grid.size), -np.inf)
+        lw[:, 1:-1] = -0.5 * ((u[None, :] - sp.logit(np.asarray(centres))[:, None]) / 0.5) ** 2
+        self.post = (grid, lw - sp.logsumexp(lw, axis=1, keepdims=True))
+        self.model = name
+
+    def item_posterior(self, data):
+        return self.post
+
+
+def test_family_mixture_puts_attempts_where_the_families_disagree():
+    # 20 unsolved items (0 of 20). Family A puts every item near p = 1e-2; family B agrees on the
+    # first 10 and puts the last 10 near p = 1e-4. Only the last 10 can tell A from B, and the
+    # forecast of pass@100 differs between them by ~0.3 (0.63 against ~0.01 on half the items).
+    grid = fit_mixing(item_data(20, [0, 1, 3, 0, 7]), model="beta").item_posterior(item_data(20, [0])).p
+    data = item_data(20, np.zeros(20, int))
+    A = _Bump("A", np.full(20, 1e-2), grid)
+    B = _Bump("B", np.r_[np.full(10, 1e-2), np.full(10, 1e-4)], grid)
+    one = plan(data, 400, 100, model=A).attempts
+    # under one family the items are interchangeable: the budget is spread evenly (the greedy
+    # funds whole hull segments, so halves differ by at most one item's share)
+    assert abs(int(one[:10].sum()) - int(one[10:].sum())) <= one.max()
+    both = plan(data, 400, 100, model=A, families=[A, B])
+    a = both.attempts
+    # Under B the last 10 items' own terms are nearly certain (~0.01), so the within-family part
+    # alone would favour the first 10; the attempts go to the last 10 only because their outcome
+    # discriminates between the families (a success within ~100 attempts is ~60x likelier under A).
+    assert a[10:].sum() > 3 * a[:10].sum() and a.sum() <= 400
+    g = both.groups.iloc[0]
+    assert g["sd_param_now"] > 0.1 and g["sd_param_after"] < g["sd_param_now"]
+    assert both.models["all items"] == "A + B" and "tail families A, B" in both.reason
+    with pytest.raises(ArgumentError, match=r"`families` = 'all'"):
+        plan(data, 400, 100, model=A, families="all")
+    with pytest.raises(ArgumentError, match=r"`families` = 'plausible' needs a best-of-N fit"):
+        plan(data, 400, 100, model=A, families="plausible")
+
+
+def test_planned_designs_over_tail_families_stay_unbiased():
+    # As above (Beta(0.4, 4) population, start of 8 attempts, then 16 per item on average, here in
+    # one planned round, in steps of 4 attempts, to keep the test short), planned against the Beta and Kumaraswamy
+    # families, the final family chosen by how well each predicted the planned attempts
+    # (likelihood of outcomes given earlier data: valid under the adaptive design).
+    R, I, N = 10, 60, 200.0
+    errors = []
+    for r in range(R):
+        rng, p_true, data = _beta_start(12, r, I)
+        res = sample_in_rounds(data, lambda a, rng=rng, p=p_true: rng.binomial(a, p), 16 * I, N, rounds=1,
+                               model="beta", families=("beta", "kumaraswamy"), num_bootstrap=0, seed=r, step=4)
+        errors.append(res.forecast.estimate[0] - float(np.mean(rng.random(I) < 1 - (1 - p_true) ** N)))
+        assert res.data.n.sum() == 8 * I + 16 * I
+        fam = res.families
+        assert list(fam["family"]) == ["beta", "kumaraswamy"] and fam["weight"].sum() == pytest.approx(1.0)
+        assert fam.loc[fam["chosen"], "family"].item() == res.fit.model
+    errors = np.asarray(errors)
+    # unbiased within Monte Carlo error: |mean| below 3.3 standard errors (99.9% two-sided)
+    assert abs(errors.mean()) < 3.3 * errors.std(ddof=1) / math.sqrt(R)

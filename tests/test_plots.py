@@ -165,7 +165,7 @@ def test_sampling_curve_from_arrays_and_frame():
                                  observed=[0.1, 0.4, 0.7], observed_lower=[0.05, 0.3, 0.6],
                                  observed_upper=[0.15, 0.5, 0.8], model_N=np.geomspace(1, 1e4, 50),
                                  model=np.linspace(0.1, 0.95, 50), budget=1500, budget_interval=(900, 3000),
-                                 target_value=0.9, targets=pd.DataFrame({"N": [1000], "prediction": [0.87],
+                                 rate=0.9, targets=pd.DataFrame({"N": [1000], "estimate": [0.87],
                                                                          "lower": [0.85], "upper": [0.89]}),
                                  extrapolate_from=100, level=0.95)
     ax = fig.axes[0]

@@ -21,7 +21,7 @@ def test_fresh_forecast_below_the_largest_budget_is_the_posterior_mean():
     data = _ragged()
     bon = fit_bon(data, model="beta")
     a, b = bon.fit.params["a"], bon.fit.params["b"]
-    fc = bon.predict([1, 40, 100, 4000], num_bootstrap=0)
+    fc = bon.predict_forecast([1, 40, 100, 4000], num_bootstrap=0)
     exact = np.mean((a + data.k) / (a + b + data.n))
     # the beta family is evaluated with cancellation-free log-gamma ratios: ~1e-12 relative
     assert fc.estimate[0] == pytest.approx(exact, rel=1e-9)
@@ -32,7 +32,7 @@ def test_continued_forecast_below_some_budgets():
     data = _ragged()
     bon = fit_bon(data, model="beta")
     N = 100
-    fc = bon.predict([N], target="continued", num_bootstrap=0)
+    fc = bon.predict_forecast([N], target="continued", num_bootstrap=0)
     big = data.n > N
     # items with more than N attempts and no attempt order: Chen's unbiased pass@N; those
     # without a success are known failures within N; the rest need the model
@@ -47,7 +47,7 @@ def test_continued_forecast_below_some_budgets():
     fs = np.where(data.k > 0, rng.integers(1, data.n + 1), np.nan).astype(float)
     ordered = item_data(data.n, data.k, first_success=fs)
     bon2 = fit_bon(ordered, model="beta")
-    fc2 = bon2.predict([N], target="continued", num_bootstrap=0)
+    fc2 = bon2.predict_forecast([N], target="continued", num_bootstrap=0)
     assert fc2.note == ""
     first_n = np.where(big, np.isfinite(fs) & (fs <= N), 0.0)
     model2 = bon2.fit.solve_probabilities(ordered.take(np.flatnonzero(~big)), N, target="continued")
@@ -55,10 +55,10 @@ def test_continued_forecast_below_some_budgets():
 
 
 def test_internal_backtest_thins_each_item_to_its_own_budget():
-    from scalefit.sampling.bonfit import _make_splits
+    from scalefit.sampling.holdout import internal_splits
 
     data = _ragged()
-    sp = _make_splits(data, 4, 2, np.random.default_rng(0))
+    sp = internal_splits(data, 4, 2, seed=0)
     assert np.array_equal(sp.budget, data.n.astype(float))
     for sub in sp.data:
         assert np.array_equal(sub.n, np.maximum(1, data.n // 4))
@@ -78,7 +78,7 @@ def test_report_record_accepts_targets_below_the_largest_budget():
 def test_continued_budget_below_the_largest_budget():
     data = _ragged()
     bon = fit_bon(data, model="beta")
-    rate_100 = bon.predict([100], target="continued", num_bootstrap=0).estimate[0]
+    rate_100 = bon.predict_forecast([100], target="continued", num_bootstrap=0).estimate[0]
     bf = bon.budget([rate_100], target="continued", num_bootstrap=0)
     # the rate is reached at N = 100 < the largest budget 400.  Chen's pass@N uses floor(N), so
     # the rate jumps at integers and the smallest N reaching it lies in (99, 100]; bisection

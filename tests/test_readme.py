@@ -1,4 +1,5 @@
-"""Every Python block in README.md runs as written (from a fresh folder beside ``shared/``)."""
+"""Every Python block in README.md runs as written (from a fresh folder beside ``shared/``), and the
+README's layout block matches the package's folders."""
 
 from __future__ import annotations
 
@@ -39,3 +40,21 @@ def test_readme_python_block_runs(index, shared_data, tmp_path):
                          timeout=900)
     assert out.returncode == 0, out.stderr[-3000:]
     assert (work / "fit.json").is_file() or "to_json" not in script.read_text()
+
+
+def test_readme_layout_names_every_module_and_package():
+    """The README's layout block names every top-level module and subpackage of scalefit/ (and
+    nothing that does not exist), so the map a reader gets matches the folders."""
+    text = (REPO / "README.md").read_text()
+    block = text[text.index("scalefit/                 layers, lowest first"):]
+    block = block[:block.index("```")]
+    named = set(re.findall(r"(?<![\w/.])([a-z_][\w]*(?:\.py|/))", block))
+    pkg = REPO / "scalefit"
+    actual = {p.name for p in pkg.glob("*.py") if p.name != "__init__.py"}
+    actual |= {p.name + "/" for p in pkg.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    actual |= {p.name + "/" for p in (pkg / "sampling").iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    top_level = {"scalefit/", "tests/", "notebooks/", "benchmarks/", "docs/"}
+    assert actual - named == set(), "modules the README layout does not name"
+    # other names (files inside a package, e.g. examples/generate.py) must exist somewhere below
+    missing = {n for n in named - actual - top_level if not any(pkg.rglob(n.rstrip("/")))}
+    assert missing == set(), "names in the README layout that are not in scalefit/"

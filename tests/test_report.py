@@ -93,7 +93,7 @@ def test_chinchilla_summary_states_prediction_and_interval(files, chinchilla_rep
     cover = pdf_pages(out.read_bytes())[0]
     row = files["fit"].predict(TARGET).iloc[0]
     p, lo, hi = (fmt_num(row[c], 4) for c in ("prediction", "lower", "upper"))
-    assert re.search(rf"predicts loss = {re.escape(p)}, with a 95% bootstrap percentile interval .*? of "
+    assert re.search(rf"predicts loss = {re.escape(p)}, with a 90% bootstrap percentile interval .*? of "
                      rf"{re.escape(lo)} to {re.escape(hi)}", cover), cover
     assert "N = 7.0e10 parameters, D = 1.4e12 tokens" in cover
     # provenance: data file and hash, command, versions, seed; no wall-clock date (reproducible files)
@@ -202,7 +202,7 @@ def test_best_of_n_report(files):
     rec = files["record"]
     t = rec["targets"][0]
     cover = pages[0]
-    assert (f"it predicts ASR@1000 = {t['prediction']:.3f} for these problems, with a 95% interval of "
+    assert (f"it predicts ASR@1000 = {t['prediction']:.3f} for these problems, with a 90% interval of "
             f"{t['lower']:.3f} to {t['upper']:.3f}") in cover
     assert f"takes about N = {fmt_num(rec['budget']['N'], 3)} attempts" in cover
     assert "scalefit/examples/bon_synthetic_counts.csv" in cover and rec["metadata"]["data_hash"] in cover

@@ -48,7 +48,7 @@ def test_cli_report_on_a_bon_fit_states_forecast_and_interval(saved, capsys):
 
     bon = BonFit.from_dict(json.loads(fit_json.read_text())["groups"][0]["fit"])
     # the saved forecast holds BonFit.predict's numbers: same replicates, same seed (1000 is on the grid)
-    fc = bon.predict([1000.0], num_bootstrap=B, level=0.9).table.iloc[0]
+    fc = bon.predict_forecast([1000.0], num_bootstrap=B, level=0.9).table.iloc[0]
     saved_row = bon.forecast.table(0.9, [1000.0]).iloc[0]
     assert [saved_row[c] for c in ("estimate", "lower", "upper")] == [fc[c] for c in ("estimate", "lower", "upper")]
     assert fc["lower"] < fc["estimate"] < fc["upper"]
@@ -131,3 +131,36 @@ def test_bon_record_intervals_and_backtest_are_consistent():
     assert 0 < below["targets"][0]["prediction"] < rec["targets"][0]["prediction"]
     with pytest.raises(Exception, match="targets"):
         bon_record(bon, targets=[0.5], num_bootstrap=0)
+
+
+def test_the_plan_is_saved_with_the_fit_and_only_drawn_by_the_report(saved, capsys):
+    """`scalefit bon fit -o` stores the planner's recommendation (default: as many further
+    attempts as were made, aimed at 10x the observed budget); the report shows it as saved
+    (test_report_layout checks that rendering calls no planning function), leaves it out with
+    --plan-budget 0 and refuses another budget in one line, exit code 2."""
+    import json
+
+    d, fit_json = saved
+    bon = BonFit.from_dict(json.loads(fit_json.read_text())["groups"][0]["fit"])
+    plan = bon.forecast.plan
+    assert plan["budget"] == int(np.sum(bon.data.attempts)) and plan["N"] == 10 * np.max(bon.data.attempts)
+    assert plan["target"] == bon.forecast.target and 0 < plan["allocated"] <= plan["budget"]
+    assert plan["sd_after"] < plan["sd_now"]
+    with_page = _text(build_report(fit_json).pdf)
+    assert any(f"Sampling plan for a further {plan['budget']} attempts" in p for p in with_page)
+    without = _text(build_report(fit_json, options={"plan_budget": 0}).pdf)
+    assert not any("Sampling plan for a further" in p for p in without) and len(without) == len(with_page) - 1
+    assert main(["report", str(fit_json), "-o", str(d / "other.pdf"), "--plan-budget", "7"]) == 2
+    err = capsys.readouterr().err
+    assert "--plan-budget" in err and "the plan is chosen when saving" in err and err.count("\n") == 1, err
+    # a damaged plan is named in one line; a file saved before plans were kept renders without the page
+    doc = json.loads(fit_json.read_text())
+    doc["groups"][0]["fit"]["forecast"]["plan"]["N"] = "x"
+    (d / "bad_plan.json").write_text(json.dumps(doc))
+    assert main(["report", str(d / "bad_plan.json"), "-o", str(d / "bad.pdf")]) == 2
+    err = capsys.readouterr().err
+    assert "`groups[0].fit.forecast.plan.N` must be a finite number, got 'x'" in err and err.count("\n") == 1, err
+    del doc["groups"][0]["fit"]["forecast"]["plan"]
+    (d / "no_plan.json").write_text(json.dumps(doc))
+    old_pages = _text(build_report(d / "no_plan.json").pdf)
+    assert len(old_pages) == len(without) and not any("Sampling plan for a further" in p for p in old_pages)

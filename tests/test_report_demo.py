@@ -19,7 +19,7 @@ from scalefit.report import build_demo_report  # noqa: E402
 
 @pytest.mark.slow
 def test_demo_report(tmp_path):
-    out = build_demo_report(tmp_path, n_replicates=20, num_samples=100, verbose=False)
+    out = build_demo_report(tmp_path, num_bootstrap=20, num_bon_bootstrap=100, verbose=False)
     pdf = out["pdf"]
     assert pdf == tmp_path / "demo.pdf" and pdf.is_file()
     assert out["fit"].is_file() and out["bon"].is_file()

@@ -37,7 +37,7 @@ from scalefit.report import build_report  # noqa: E402
 from scalefit.report import demo as demo_mod  # noqa: E402
 from scalefit.report._build import report_pages  # noqa: E402
 from scalefit.report._layout import MARGIN_L, MARGIN_R  # noqa: E402
-from scalefit.report.bestofn import saved_bon_record, save_bon_curve  # noqa: E402
+from scalefit.report.bestofn import saved_bon_record, save_bon_curve, with_plan  # noqa: E402
 from scalefit.sampling import BonFit, fit_bon  # noqa: E402
 from scalefit.sampling.bonfit import BON_FILE_FORMAT  # noqa: E402
 
@@ -60,7 +60,8 @@ def inputs(tmp_path_factory):
 
     counts = pd.read_csv(EX / "bon_synthetic_counts.csv")
     bon = fit_bon(counts["n"].to_numpy(), counts["k"].to_numpy(), seed=0, select_bootstrap=0)
-    bon = bon.with_forecast(num_bootstrap=20, backtest=10, select_bootstrap=0)
+    # the sampling plan travels with the forecast, as `scalefit bon fit -o` saves it
+    bon = with_plan(bon.with_forecast(num_bootstrap=20, backtest=10, select_bootstrap=0), 600)
     # the demo's best-of-N record, read from the saved forecast (as bon_record does)
     rec = saved_bon_record(bon, targets=demo_mod.BON_TARGETS, budget_target=demo_mod.BON_BUDGET_TARGET, level=0.9,
                            metric="ASR", title="Best-of-N: ASR@N from 100 attempts per problem",
@@ -234,7 +235,7 @@ def test_text_on_data_check_finds_a_line_and_a_marker():
 
 FITTING = ("fit_bon", "forecast", "bootstrap", "fit_law", "fit_batch", "fit_rows", "fit_bayes", "run_nuts",
            "fit_beta_binomial", "fit_beta_binomial_bayes", "fit_passuntil_bayes", "fit_chain", "damped_newton",
-           "_solve_prob", "_solve_budget")
+           "_solve_prob", "_solve_budget", "plan", "plan_record", "with_plan", "sample_in_rounds")
 BONFIT_METHODS = ("predict", "budget", "with_forecast", "_bootstrap_fits", "_bootstrap_draws")
 
 
@@ -256,12 +257,15 @@ def test_rendering_fits_nothing(inputs, monkeypatch):
         monkeypatch.setattr(BonFit, name, _refuse(f"BonFit.{name}"))
     from scalefit.sampling.models import MixingFit
 
-    for name in ("solve_probabilities", "population", "predict"):
+    for name in ("solve_probabilities", "population", "predict", "predict_values", "item_posterior"):
         monkeypatch.setattr(MixingFit, name, _refuse(f"MixingFit.{name}"))
     for name, spec in REPORTS.items():  # every page built (the PDF writer only serialises them)
         pages = report_pages(**spec(inputs))
         cover = " ".join(t.get_text() for t in pages[0][0].texts)
         assert "nothing was refitted" in cover, name
+        if name == "bestofn":  # the plan page is drawn from the plan saved with the fit
+            text = " ".join(t.get_text() for fig, _ in pages for t in fig.texts)
+            assert "Sampling plan for a further 600 attempts" in text
 
 
 def test_an_old_bon_fit_without_forecast_is_refused_with_the_fix(inputs, tmp_path):

@@ -79,27 +79,28 @@ def results():
 
     bon = fit_bon(20, k, model="beta", seed=0, select_bootstrap=0)
     N_bon = [20.0, 200.0]
-    out["BonFit"] = (bon, lambda r: r.predict_table(N_bon, num_bootstrap=0),
-                     lambda r: r.fit.predict(r.data, np.asarray(N_bon)))
-    fc = bon.predict(N_bon, num_bootstrap=0)
+    out["BonFit"] = (bon, lambda r: r.predict(N_bon, num_bootstrap=0),
+                     lambda r: r.fit.predict_values(r.data, np.asarray(N_bon)))
+    fc = bon.predict_forecast(N_bon, num_bootstrap=0)
     out["Forecast"] = (fc, lambda r: r.predict(), lambda r: r.estimate)
     saved = bon.with_forecast(N_bon, num_bootstrap=0, backtest=False).forecast
-    out["SavedForecast"] = (saved, lambda r: r.predict(level=0.9), lambda r: bon.fit.predict(bon.data, r.N))
+    out["SavedForecast"] = (saved, lambda r: r.predict(level=0.9), lambda r: bon.fit.predict_values(bon.data, r.N))
     bf = bon.budget([0.5, 0.6], num_bootstrap=0)
     out["BudgetForecast"] = (bf, lambda r: r.predict(), lambda r: r.table["estimate"])
-    out["MixingFit"] = (bon.fit, None, None)
+    out["MixingFit"] = (bon.fit, lambda r: r.predict(bon.data, N_bon),
+                        lambda r: r.predict_values(bon.data, np.asarray(N_bon)))
 
     from scalefit.sampling import fit_task_law, task_law_pu
 
     N_pu = np.array([1e7, 3e7, 1e8, 3e8, 1e9])
     pu_obs = task_law_pu(N_pu, 100.0, 0.25) * np.exp(np.random.default_rng(2).normal(0, 0.02, N_pu.size))
     task = fit_task_law(N_pu, pu_obs)
-    out["TaskLawFit"] = (task, lambda r: r.predict_table([1e9, 1e10]), lambda r: r.predict([1e9, 1e10]))
+    out["TaskLawFit"] = (task, lambda r: r.predict([1e9, 1e10]), lambda r: r.predict_values([1e9, 1e10]))
     from scalefit.sampling import fit_instance_laws
 
     inst = fit_instance_laws(np.repeat([1e8, 1e9, 1e10], 2), [2] * 6, [400, 300, 60, 50, 9, 8], np.tile([0, 1], 3),
                              method="ols")
-    out["InstanceLawFit"] = (inst, lambda r: r.predict_table([1e10, 1e11]), lambda r: r.predict([1e10, 1e11]))
+    out["InstanceLawFit"] = (inst, lambda r: r.predict([1e10, 1e11]), lambda r: r.predict_values([1e10, 1e11]))
 
     from scalefit.chain import ChainResult
 
@@ -111,7 +112,7 @@ def results():
 TYPES = ["FitResult", "FitResult+bootstrap", "BootstrapResult", "BatchFitResult", "PosteriorFit",
          "BetaBinomialPosterior", "HierarchicalBetaBinomialPosterior", "PassUntilPosterior", "BonFit", "Forecast",
          "SavedForecast", "BudgetForecast", "MixingFit", "ChainResult", "TaskLawFit", "InstanceLawFit"]
-PREDICTS = [t for t in TYPES if t != "MixingFit"]  # MixingFit.predict(data, N) returns rates (docs/results.md)
+PREDICTS = TYPES  # every result's predict is the protocol DataFrame (docs/results.md)
 
 
 class _Checker(HTMLParser):
@@ -193,7 +194,7 @@ def test_predict_columns_and_point_estimate(results, name):
     assert "estimate" in out.columns
     if name != "BootstrapResult":                    # a bootstrap does not hold the fitted rows
         assert "extrapolation" in out.columns
-    has_interval = name not in ("FitResult", "BatchFitResult", "ChainResult")
+    has_interval = name not in ("FitResult", "BatchFitResult", "ChainResult", "MixingFit")
     assert ({"lower", "upper"} <= set(out.columns)) == has_interval, list(out.columns)
     # the protocol's estimate is the type's existing point prediction (same computation: exact
     # up to the last bits of a median over the same draws)
@@ -246,6 +247,21 @@ def test_old_names_still_work(results):
     fc = results["Forecast"][0]
     pd.testing.assert_frame_equal(fc.table, fc.predict())
     assert list(fit.predict(x=[1e9])["prediction"]) == list(fit.predict(x=[1e9])["estimate"])
+    # bootstrap(fit, n_replicates=...) is the deprecated spelling of num_bootstrap (docs/naming.md); the
+    # bootstrap's default level is the protocol's
+    base = results["FitResult"][0]
+    with pytest.warns(DeprecationWarning, match="`n_replicates` is deprecated, use `num_bootstrap`"):
+        old_kw = bootstrap(base, n_replicates=40, seed=0)
+    assert old_kw.to_json() == fit.to_json() and fit.bootstrap.level == 0.9
+    # the 0.1 return values of predict stay reachable under their own names
+    bon = results["BonFit"][0]
+    pd.testing.assert_frame_equal(bon.predict_table([200.0], num_bootstrap=0), bon.predict([200.0], num_bootstrap=0))
+    pd.testing.assert_frame_equal(bon.predict_forecast([200.0], num_bootstrap=0).table,
+                                  bon.predict([200.0], num_bootstrap=0))
+    for name, N in (("TaskLawFit", [1e10]), ("InstanceLawFit", [1e11])):
+        law = results[name][0]
+        pd.testing.assert_frame_equal(law.predict_table(N), law.predict(N))
+        np.testing.assert_array_equal(law.predict_values(N), law.predict(N)["estimate"].to_numpy())
 
 
 def test_level_is_checked_with_one_line_errors(results):

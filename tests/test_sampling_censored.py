@@ -103,10 +103,10 @@ def test_default_forecast_on_a_stopped_log(simulated_log, lik):
         bon = fit_bon(data, model="beta")
     broken = counts["first_success"].notna().to_numpy()
     expected = np.mean(np.where(broken, 1.0, 1 - (1 - p) ** (3000 - 1200)))
-    got = bon.predict([3000], target="continued", num_bootstrap=0).estimate[0]
+    got = bon.predict_forecast([3000], target="continued", num_bootstrap=0).estimate[0]
     assert got == pytest.approx(expected, abs=0.015)
     # below the cap the log decides: exact
-    np.testing.assert_allclose(bon.predict([600], target="continued", num_bootstrap=0).estimate[0],
+    np.testing.assert_allclose(bon.predict_forecast([600], target="continued", num_bootstrap=0).estimate[0],
                                np.mean(counts["first_success"] <= 600), atol=1e-12)
 
 

@@ -151,7 +151,7 @@ def test_T2_5_continued_target_is_the_exact_conditional_estimator():
     (N = 100: 0.388878, N = 1000: 0.497320), and the population curve equals asr_exact."""
     fit = fit_mixing(20, K_T24, model="beta", prior=False)
     data = item_data(20, K_T24)
-    np.testing.assert_allclose(fit.predict(data, [100, 1000], target="continued"), [0.388878, 0.497320], atol=2e-6)
+    np.testing.assert_allclose(fit.predict_values(data, [100, 1000], target="continued"), [0.388878, 0.497320], atol=2e-6)
     a, b = fit.params["a"], fit.params["b"]
     np.testing.assert_allclose(fit.population([100, 1000]), np.asarray(asr_exact(np.array([100.0, 1000.0]), a, b)), rtol=1e-12)
 
@@ -220,9 +220,9 @@ def test_weak_priors_stabilise_data_without_visible_overdispersion():
     fit = fit_mixing(100, k, model="beta")
     assert fit.converged and fit.prior
     data = item_data(100, k)
-    assert fit.predict(data, 10_000) < 0.5
+    assert fit.predict_values(data, 10_000) < 0.5
     ml_like = fit_mixing(100, k, model="beta", prior=False)
-    assert ml_like.predict(data, 10_000) > 0.9 or not ml_like.converged
+    assert ml_like.predict_values(data, 10_000) > 0.9 or not ml_like.converged
 
 
 def test_mixing_fit_json_roundtrip():
@@ -230,7 +230,7 @@ def test_mixing_fit_json_roundtrip():
     back = MixingFit.from_dict(json.loads(json.dumps(fit.to_dict())))
     data = item_data(20, K_T24)
     assert back.params == fit.params
-    np.testing.assert_allclose(back.predict(data, [100, 1000]), fit.predict(data, [100, 1000]), rtol=0, atol=0)
+    np.testing.assert_allclose(back.predict_values(data, [100, 1000]), fit.predict_values(data, [100, 1000]), rtol=0, atol=0)
 
 
 def test_item_data_errors_name_the_argument():

@@ -158,13 +158,13 @@ def test_T3_2_instance_level_fit_and_prediction_interval():
     assert np.median(np.abs(fit.alpha[ok] - alpha[ok])) < 0.06
     N_star = 2.4e9
     truth = float(np.mean(np.exp(-np.exp(log_c - alpha * math.log(N_star)))))
-    pred = fit.predict(N_star)
+    pred = fit.predict_values(N_star)
     iv1 = fit.predict_interval(N_star, seed=3, num_samples=1000)
     iv2 = fit.predict_interval(N_star, seed=3, num_samples=1000)
     assert iv1 == iv2  # seeded
     assert iv1.lower <= pred <= iv1.upper
     assert iv1.lower - 0.02 <= truth <= iv1.upper + 0.02
-    assert fit_ols.predict(N_star) == pytest.approx(pred, abs=0.05)
+    assert fit_ols.predict_values(N_star) == pytest.approx(pred, abs=0.05)
 
 
 def test_T3_2_likelihood_fit_matches_scipy_optimum():

@@ -11,9 +11,11 @@ import numpy as np
 import pandas as pd
 
 from .._files import atomic_write_text
-from .._result import LEVEL, ResultProtocol, check_level
+from .._result import LEVEL, ResultProtocol, check_level, clean_json
 from ..errors import ArgumentError
+from ..params import Prior
 from . import _idata
+from .diagnostics import Diagnostics
 
 
 def qname(p: float) -> str:
@@ -118,6 +120,38 @@ class PosteriorMixin(ResultProtocol):
     def _groups_json(self) -> dict:
         return {"posterior": _idata.group_to_json(self.idata.posterior),
                 "sample_stats": _idata.group_to_json(self.idata.sample_stats)}
+
+    def _verdict_lines(self) -> list[str]:
+        """The closing lines of every text summary: the diagnostics, then the verdict."""
+        return [self.diagnostics.summary(), ("converged: " if self.converged else "NOT CONVERGED: ") + self.status]
+
+    def _json_record(self, fields: Mapping) -> dict:
+        """The JSON record: format and version, then ``fields``, then the draws, diagnostics,
+        settings and metadata every posterior file carries (read back by :func:`record_draws`
+        and :func:`record_tail`)."""
+        return clean_json({
+            "format": self.FORMAT, "version": 1, **fields, **self._groups_json(),
+            "diagnostics": self.diagnostics.to_dict(), "settings": dict(self.settings), "metadata": dict(self.metadata),
+        })
+
+
+def priors_to_json(priors: Mapping[str, Prior]) -> dict:
+    return {k: v.to_dict() for k, v in priors.items()}
+
+
+def priors_from_json(d: Mapping) -> dict[str, Prior]:
+    return {k: Prior.from_dict(v) for k, v in d.items()}
+
+
+def record_draws(d: Mapping) -> tuple:
+    """The posterior and sample-stats groups of a posterior JSON record."""
+    return _idata.group_from_json(d["posterior"]), _idata.group_from_json(d["sample_stats"])
+
+
+def record_tail(d: Mapping) -> tuple:
+    """The diagnostics, settings and metadata of a posterior JSON record (the trailing
+    constructor arguments of every posterior result)."""
+    return Diagnostics.from_dict(d["diagnostics"]), dict(d["settings"]), dict(d.get("metadata") or {})
 
     def to_json(self, path: str | Path | None = None, *, overwrite: bool = False) -> str:
         """JSON text; with ``path`` also written atomically (never overwriting unless asked)."""

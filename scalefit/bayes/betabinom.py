@@ -31,12 +31,14 @@ from jax.scipy.special import gammaln
 
 from .._config import require_x64
 from ..errors import ArgumentError
+from .._roots import bisect
+from .._names import renamed_args
 from ..params import Param, ParamSpec, Prior
 from ..sampling._special import log_beta_fail
 from . import _idata
 from .._extrapolation import extrapolation_factor
 from .._result import LEVEL, check_level
-from ._base import PosteriorMixin, interval_columns
+from ._base import PosteriorMixin, interval_columns, priors_from_json, priors_to_json, record_draws, record_tail
 from ._nuts import NutsSettings, posterior_mode, run_nuts
 from ._priors import clip_to_support, from_coordinate, to_coordinate, to_distribution, variable_name
 from .diagnostics import Diagnostics, Thresholds, compute_diagnostics
@@ -131,7 +133,7 @@ def _asr_quantiles(vals: np.ndarray, Ns: np.ndarray, levels, extra: Mapping | No
     out = pd.DataFrame({"N": Ns, "mean": vals.mean(axis=0), **q})
     for k, v in (extra or {}).items():
         out.insert(0, k, v)
-    return out
+    return interval_columns(out, levels[0])   # the protocol's estimate/lower/upper (first level)
 
 
 def _check_N(N, n_max=None, kind="population"):
@@ -177,16 +179,9 @@ def _bisect_budget(fail_fn, tau, S, lo=-5.0, hi=80.0, iters=200, target=None):
     """Per-draw real N (log-bisection) with f(log N) = tau for an increasing f(logN (S,)) -> (S,)
     (``target`` may give a per-draw tau)."""
     tau = np.full(S, tau, dtype=np.float64) if target is None else np.asarray(target, dtype=np.float64)
-    lo_ = np.full(S, float(lo))
-    hi_ = np.full(S, float(hi))
     reach = fail_fn(np.full(S, float(hi))) >= tau
-    for _ in range(iters):
-        mid = 0.5 * (lo_ + hi_)
-        below = fail_fn(mid) < tau
-        lo_ = np.where(below, mid, lo_)
-        hi_ = np.where(below, hi_, mid)
-        if np.max(hi_ - lo_) < 1e-10:
-            break
+    lo_, hi_ = bisect(lambda x: fail_fn(x) < tau, np.full(S, float(lo)), np.full(S, float(hi)), iters=iters,
+                      xtol=1e-10)
     return np.where(reach, np.exp(0.5 * (lo_ + hi_)), np.inf)
 
 
@@ -244,7 +239,7 @@ class BetaBinomialPosterior(PosteriorMixin):
         """ASR@N (= pass@N) at budgets ``N`` in the protocol's layout: :meth:`asr` at ``level``
         with ``estimate`` (posterior median), ``lower``/``upper`` (central credible interval) and
         ``extrapolation`` (N over the largest observed budget, ``scalefit._extrapolation``)."""
-        out = interval_columns(self.asr(N, kind=kind, levels=(check_level(level),), **options), level)
+        out = self.asr(N, kind=kind, levels=(check_level(level),), **options)  # estimate/lower/upper at level
         out["extrapolation"] = extrapolation_factor({"N": self.n}, {"N": out["N"].to_numpy()})
         return out
 
@@ -292,12 +287,14 @@ class BetaBinomialPosterior(PosteriorMixin):
         kw.setdefault("kind", "population")
         return self.asr(N, **kw)
 
-    def budget(self, tau, *, kind: str = "conditional", levels: Sequence[float] = (0.9,)) -> pd.DataFrame:
-        """Attempts N needed for ASR@N = tau, per draw (inf where a draw cannot reach tau)."""
+    @renamed_args(tau="rate")
+    def budget(self, rate, *, kind: str = "conditional", levels: Sequence[float] = (0.9,)) -> pd.DataFrame:
+        """Attempts N needed for ASR@N = ``rate``, per draw (inf where a draw cannot reach it);
+        column ``rate`` (``tau``: the same values under its deprecated name)."""
         a, b, pi = self._abp()
-        taus = np.atleast_1d(np.asarray(tau, dtype=np.float64))
+        taus = np.atleast_1d(np.asarray(rate, dtype=np.float64))
         if np.any(~((taus > 0) & (taus < 1))):
-            raise ArgumentError("`tau` must lie in (0, 1)")
+            raise ArgumentError("`rate` must lie in (0, 1)")
         rows = []
         for t in taus:
             if kind == "population":
@@ -320,9 +317,9 @@ class BetaBinomialPosterior(PosteriorMixin):
             else:
                 raise ArgumentError(f"`kind` = {kind!r} is not one of population, conditional")
             q = quantile_columns(vals[:, None], levels)
-            rows.append({"tau": t, "prob_reachable": float(np.mean(np.isfinite(vals))),
+            rows.append({"rate": t, "tau": t, "prob_reachable": float(np.mean(np.isfinite(vals))),
                          **{kk: vv[0] for kk, vv in q.items()}})
-        return pd.DataFrame(rows)
+        return interval_columns(pd.DataFrame(rows), levels[0])
 
     def _summary_text(self, level: float = 0.9) -> str:
         lines = [f"Beta-Binomial posterior ({len(self.k)} problems, n = "
@@ -330,28 +327,17 @@ class BetaBinomialPosterior(PosteriorMixin):
         for nm, p in self.priors.items():
             lines.append(f"  prior {nm:<6} {p.describe()}")
         lines.append(self._table_text(level))
-        lines.append(self.diagnostics.summary())
-        lines.append(("converged: " if self.converged else "NOT CONVERGED: ") + self.status)
-        return "\n".join(lines)
+        return "\n".join(lines + self._verdict_lines())
 
     def to_dict(self) -> dict:
-        from .._result import clean_json
-
-        return clean_json({
-            "format": self.FORMAT, "version": 1, "n": self.n.tolist(), "k": self.k.tolist(),
-            "priors": {kk: v.to_dict() for kk, v in self.priors.items()}, "zero_inflated": self.zero_inflated,
-            **self._groups_json(), "diagnostics": self.diagnostics.to_dict(), "settings": dict(self.settings),
-            "metadata": dict(self.metadata),
-        })
+        return self._json_record({"n": self.n.tolist(), "k": self.k.tolist(), "priors": priors_to_json(self.priors),
+                                  "zero_inflated": self.zero_inflated})
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "BetaBinomialPosterior":
         n, k = np.asarray(d["n"], dtype=np.int64), np.asarray(d["k"], dtype=np.int64)
-        priors = {kk: Prior.from_dict(v) for kk, v in d["priors"].items()}
-        post, stats = _idata.group_from_json(d["posterior"]), _idata.group_from_json(d["sample_stats"])
-        idata = _single_idata(post, stats, n, k, bool(d["zero_inflated"]))
-        return cls(n, k, priors, bool(d["zero_inflated"]), idata, Diagnostics.from_dict(d["diagnostics"]),
-                   dict(d["settings"]), dict(d.get("metadata") or {}))
+        idata = _single_idata(*record_draws(d), n, k, bool(d["zero_inflated"]))
+        return cls(n, k, priors_from_json(d["priors"]), bool(d["zero_inflated"]), idata, *record_tail(d))
 
 
 def _single_idata(post, stats, n, k, zero_inflated):
@@ -531,7 +517,7 @@ class HierarchicalBetaBinomialPosterior(PosteriorMixin):
         """ASR@N per group (and pooled) in the protocol's layout: :meth:`asr` at ``level`` with
         ``estimate`` (posterior median), ``lower``/``upper`` (central credible interval) and
         ``extrapolation`` (N over the largest observed budget of all groups)."""
-        out = interval_columns(self.asr(N, kind=kind, levels=(check_level(level),), **options), level)
+        out = self.asr(N, kind=kind, levels=(check_level(level),), **options)  # estimate/lower/upper at level
         out["extrapolation"] = extrapolation_factor({"N": self.counts["n"].to_numpy(np.float64)},
                                                     {"N": out["N"].to_numpy()})
         return out
@@ -585,11 +571,13 @@ class HierarchicalBetaBinomialPosterior(PosteriorMixin):
             frames.append(_asr_quantiles(1.0 - all_surv / len(k), Ns, levels, {"group": "all"}))
         return pd.concat(frames, ignore_index=True)
 
-    def budget(self, tau, *, levels: Sequence[float] = (0.9,), seed: int = 0) -> pd.DataFrame:
-        """Population budget N with ASR@N = tau per group and for a new group (per draw)."""
-        t = float(tau)
+    @renamed_args(tau="rate")
+    def budget(self, rate, *, levels: Sequence[float] = (0.9,), seed: int = 0) -> pd.DataFrame:
+        """Population budget N with ASR@N = ``rate`` per group and for a new group (per draw);
+        column ``rate`` (``tau``: the same values under its deprecated name)."""
+        t = float(rate)
         if not 0 < t < 1:
-            raise ArgumentError("`tau` must lie in (0, 1)")
+            raise ArgumentError("`rate` must lie in (0, 1)")
         A, B = self.draws("alpha"), self.draws("beta")
         rows = []
         pairs = [(lab, A[:, j], B[:, j]) for j, lab in enumerate(self.groups)]
@@ -597,39 +585,29 @@ class HierarchicalBetaBinomialPosterior(PosteriorMixin):
         for lab, a, b in pairs:
             vals = _population_budget(t, a, b, np.zeros_like(a))
             q = quantile_columns(vals[:, None], levels)
-            rows.append({"group": lab, "tau": t, **{kk: vv[0] for kk, vv in q.items()}})
-        return pd.DataFrame(rows)
+            rows.append({"group": lab, "rate": t, "tau": t, **{kk: vv[0] for kk, vv in q.items()}})
+        return interval_columns(pd.DataFrame(rows), levels[0])
 
     def _summary_text(self, level: float = 0.9) -> str:
         lines = [f"hierarchical Beta-Binomial posterior: {len(self.groups)} groups by {list(self.group_columns)}, "
                  f"{len(self.counts)} problems"]
         lines.append(self._table_text(level))
-        lines.append(self.diagnostics.summary())
-        lines.append(("converged: " if self.converged else "NOT CONVERGED: ") + self.status)
-        return "\n".join(lines)
+        return "\n".join(lines + self._verdict_lines())
 
     def to_dict(self) -> dict:
-        from .._result import clean_json
         from ..fit.result import frame_to_json
 
-        return clean_json({
-            "format": self.FORMAT, "version": 1, "counts": frame_to_json(self.counts),
-            "group_columns": list(self.group_columns), "groups": list(self.groups),
-            "priors": {kk: v.to_dict() for kk, v in self.priors.items()}, "centered": self.centered,
-            **self._groups_json(), "diagnostics": self.diagnostics.to_dict(), "settings": dict(self.settings),
-            "metadata": dict(self.metadata),
-        })
+        return self._json_record({
+            "counts": frame_to_json(self.counts), "group_columns": list(self.group_columns),
+            "groups": list(self.groups), "priors": priors_to_json(self.priors), "centered": self.centered})
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "HierarchicalBetaBinomialPosterior":
         from ..fit.result import frame_from_json
 
-        counts = frame_from_json(d["counts"])
-        post, stats = _idata.group_from_json(d["posterior"]), _idata.group_from_json(d["sample_stats"])
-        fit = cls(counts, tuple(d["group_columns"]), tuple(d["groups"]),
-                  {kk: Prior.from_dict(v) for kk, v in d["priors"].items()}, bool(d["centered"]), None,
-                  Diagnostics.from_dict(d["diagnostics"]), dict(d["settings"]), dict(d.get("metadata") or {}))
-        return replace(fit, idata=_hier_idata(fit, post, stats))
+        fit = cls(frame_from_json(d["counts"]), tuple(d["group_columns"]), tuple(d["groups"]),
+                  priors_from_json(d["priors"]), bool(d["centered"]), None, *record_tail(d))
+        return replace(fit, idata=_hier_idata(fit, *record_draws(d)))
 
 
 def _group_labels(counts: pd.DataFrame, group_columns: Sequence[str]) -> np.ndarray:

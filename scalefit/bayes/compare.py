@@ -19,6 +19,7 @@ import pandas as pd
 
 from ..errors import ArgumentError
 from ..laws import ScalingLaw, get_law
+from ..sampling.holdout import split_future
 
 
 from .diagnostics import LooResult, loo, pareto_k_threshold  # noqa: F401  (part of this module's API)
@@ -33,21 +34,6 @@ def _scale(frame: pd.DataFrame, law: ScalingLaw, bound: Mapping[str, str], scale
     if not law.positive_inputs:
         raise ArgumentError(f"law `{law.name}` has no positive scale input; pass `scale=` (a column)")
     return np.prod(np.stack([frame[bound[n]].to_numpy(np.float64) for n in law.inputs]), axis=0)
-
-
-def split_future(scale: np.ndarray, holdout: float, min_train: int) -> np.ndarray:
-    """Boolean mask of held-out rows: the largest-scale fraction ``holdout`` (ties held out together)."""
-    if not 0 < holdout < 1:
-        raise ArgumentError(f"`holdout` = {holdout!r} must be a fraction in (0, 1)")
-    n = len(scale)
-    m = max(1, int(round(holdout * n)))
-    thr = np.sort(scale)[n - m]
-    test = scale >= thr
-    if n - int(test.sum()) < min_train:
-        raise ArgumentError(
-            f"holding out {int(test.sum())} of {n} rows leaves fewer than {min_train} to fit; lower `holdout`"
-        )
-    return test
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from ..sampling.censored import as_item_data
 from ..sampling.models import ItemData, fit_mixing, item_data, item_loglik, likelihood_table, population_rates, \
     row_loglik, solve_probabilities
 from . import _idata
-from ._base import PosteriorMixin
+from ._base import PosteriorMixin, interval_columns, record_draws, record_tail
 from ._nuts import NutsSettings, run_nuts
 from .diagnostics import Diagnostics, Thresholds, compute_diagnostics
 from .posterior import quantile_columns, versions
@@ -64,6 +64,13 @@ def _build_idata(model: str, post, stats, data: ItemData):
                               attrs={"scalefit_format": MixingPosterior.FORMAT})
 
 
+
+def _draw_table(Ns, vals: np.ndarray, levels, **extra) -> pd.DataFrame:
+    """Per-draw rates (draws, N) summarised: the ``extra`` columns, N, mean, median and quantiles of
+    each level, and the protocol's estimate/lower/upper at the first level."""
+    out = pd.DataFrame({**extra, "N": Ns, "mean": vals.mean(axis=0), **quantile_columns(vals, levels)})
+    return interval_columns(out, levels[0])
+
 class _FamilyPosterior(PosteriorMixin):
     """Summary and JSON shared by the mixing-family posteriors (attributes ``model``, ``data``)."""
 
@@ -76,19 +83,13 @@ class _FamilyPosterior(PosteriorMixin):
     def summary(self, level: float = 0.9) -> str:
         lines = [self._title(), f"  prior: {get_family(self.model).prior_text or 'see the family spec'}",
                  self.param_table(level).to_string(index=False, float_format=lambda v: f"{v:.5g}"),
-                 self.diagnostics.summary(),
-                 ("converged: " if self.converged else "NOT CONVERGED: ") + self.status]
+                 *self._verdict_lines()]
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
-        from .._result import clean_json
-
         d = self.data
-        return clean_json({
-            "format": self.FORMAT, "version": 1, "model": self.model, **self._record(), "n": d.n.tolist(),
-            "k": d.k.tolist(), "extra": d.extra.tolist(), **self._groups_json(),
-            "diagnostics": self.diagnostics.to_dict(), "settings": dict(self.settings), "metadata": dict(self.metadata),
-        })
+        return self._json_record({"model": self.model, **self._record(), "n": d.n.tolist(), "k": d.k.tolist(),
+                                  "extra": d.extra.tolist()})
 
 
 @dataclass(frozen=True, eq=False)
@@ -126,17 +127,17 @@ class MixingPosterior(_FamilyPosterior):
 
     def predict(self, N, *, target: str = "fresh", levels: Sequence[float] = (0.9,)) -> pd.DataFrame:
         """Benchmark pass@N of the observed items per draw (``target`` as in
-        :meth:`scalefit.sampling.MixingFit.predict`), summarised: columns N, mean, quantiles."""
+        :meth:`scalefit.sampling.MixingFit.predict`), summarised: columns N, mean, median, quantiles, estimate, lower, upper."""
         Ns = np.atleast_1d(np.asarray(N, float))
         thetas = self.draws("theta")
         vals = np.stack([solve_probabilities(self.model, thetas, self.data, NN, target).mean(axis=1) for NN in Ns], 1)
-        return pd.DataFrame({"N": Ns, "mean": vals.mean(axis=0), **quantile_columns(vals, levels)})
+        return _draw_table(Ns, vals, levels)
 
     def population(self, N, *, levels: Sequence[float] = (0.9,)) -> pd.DataFrame:
         """Population pass@N for new items per draw, summarised."""
         Ns = np.atleast_1d(np.asarray(N, float))
         vals = population_rates(self.model, self.draws("theta"), Ns)
-        return pd.DataFrame({"N": Ns, "mean": vals.mean(axis=0), **quantile_columns(vals, levels)})
+        return _draw_table(Ns, vals, levels)
 
     def _title(self) -> str:
         return f"{self.model} posterior ({get_family(self.model).description}; {self.data.size} items)"
@@ -147,9 +148,7 @@ class MixingPosterior(_FamilyPosterior):
             model = str(d["model"])
             get_family(model)
             data = item_data(d["n"], d["k"], extra=d["extra"])
-            post, stats = _idata.group_from_json(d["posterior"]), _idata.group_from_json(d["sample_stats"])
-            return cls(model, data, _build_idata(model, post, stats, data), Diagnostics.from_dict(d["diagnostics"]),
-                       dict(d["settings"]), dict(d.get("metadata") or {}))
+            return cls(model, data, _build_idata(model, *record_draws(d), data), *record_tail(d))
         except KeyError as exc:
             raise ArgumentError(f"mixing posterior record lacks the field {exc.args[0]!r}") from None
 
@@ -264,7 +263,7 @@ class HierarchicalMixingPosterior(_FamilyPosterior):
         for j, g in enumerate(self.groups):
             sub = self.data.take(np.flatnonzero(self.code == j))
             vals = np.stack([solve_probabilities(self.model, th[:, j], sub, NN, target).mean(axis=1) for NN in Ns], 1)
-            frames.append(pd.DataFrame({"group": g, "N": Ns, "mean": vals.mean(axis=0), **quantile_columns(vals, levels)}))
+            frames.append(_draw_table(Ns, vals, levels, group=g))
         return pd.concat(frames, ignore_index=True)
 
     def _title(self) -> str:
@@ -281,9 +280,8 @@ class HierarchicalMixingPosterior(_FamilyPosterior):
             get_family(model)
             data = item_data(d["n"], d["k"], extra=d["extra"])
             code = np.asarray(d["group"], np.int64)
-            post, stats = _idata.group_from_json(d["posterior"]), _idata.group_from_json(d["sample_stats"])
-            return cls(model, groups, data, code, _hier_idata(model, groups, post, stats, data, code),
-                       Diagnostics.from_dict(d["diagnostics"]), dict(d["settings"]), dict(d.get("metadata") or {}))
+            return cls(model, groups, data, code, _hier_idata(model, groups, *record_draws(d), data, code),
+                       *record_tail(d))
         except KeyError as exc:
             raise ArgumentError(f"hierarchical mixing posterior record lacks the field {exc.args[0]!r}") from None
 

@@ -34,7 +34,7 @@ from ..params import Prior
 from . import _idata
 from .._extrapolation import extrapolation_factor
 from .._result import LEVEL, check_level
-from ._base import PosteriorMixin, interval_columns
+from ._base import PosteriorMixin, interval_columns, priors_from_json, priors_to_json, record_draws, record_tail
 from ._nuts import NutsSettings, run_nuts
 from ._priors import to_distribution
 from .diagnostics import Diagnostics, Thresholds, compute_diagnostics
@@ -138,31 +138,22 @@ class PassUntilPosterior(PosteriorMixin):
         lines = [f"PassUntil task law posterior: {len(self.table)} observations, {len(self.instances)} instance(s), "
                  f"x = N / {self.N_scale:g}"]
         lines.append(self._table_text(level))
-        lines.append(self.diagnostics.summary())
-        lines.append(("converged: " if self.converged else "NOT CONVERGED: ") + self.status)
-        return "\n".join(lines)
+        return "\n".join(lines + self._verdict_lines())
 
     def to_dict(self) -> dict:
-        from .._result import clean_json
         from ..fit.result import frame_to_json
 
-        return clean_json({
-            "format": self.FORMAT, "version": 1, "table": frame_to_json(self.table),
-            "instances": [str(i) for i in self.instances], "N_scale": self.N_scale,
-            "priors": {k: v.to_dict() for k, v in self.priors.items()}, **self._groups_json(),
-            "diagnostics": self.diagnostics.to_dict(), "settings": dict(self.settings), "metadata": dict(self.metadata),
-        })
+        return self._json_record({
+            "table": frame_to_json(self.table), "instances": [str(i) for i in self.instances],
+            "N_scale": self.N_scale, "priors": priors_to_json(self.priors)})
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "PassUntilPosterior":
         from ..fit.result import frame_from_json
 
-        table = frame_from_json(d["table"])
-        post, stats = _idata.group_from_json(d["posterior"]), _idata.group_from_json(d["sample_stats"])
-        idata = _idata.build_idata(post, stats, attrs={"scalefit_format": cls.FORMAT})
-        return cls(table, tuple(d["instances"]), float(d["N_scale"]),
-                   {k: Prior.from_dict(v) for k, v in d["priors"].items()}, idata,
-                   Diagnostics.from_dict(d["diagnostics"]), dict(d["settings"]), dict(d.get("metadata") or {}))
+        idata = _idata.build_idata(*record_draws(d), attrs={"scalefit_format": cls.FORMAT})
+        return cls(frame_from_json(d["table"]), tuple(d["instances"]), float(d["N_scale"]),
+                   priors_from_json(d["priors"]), idata, *record_tail(d))
 
 
 def fit_passuntil_bayes(

@@ -24,6 +24,7 @@ import pandas as pd
 
 from .._config import require_x64
 from ..errors import ArgumentError
+from .._roots import bisect_jax
 from ..laws import ScalingLaw, get_law
 from ..laws._base import saved_law
 from ..params import Prior
@@ -188,19 +189,14 @@ class PosteriorFit(PosteriorMixin):
             es = "" if not np.isfinite(r["ess_bulk"]) else f"{r['ess_bulk']:.0f}"
             lines.append(f"{r['parameter']:<12}{r['median']:>14.6g}{r[lo]:>14.6g}{r[hi]:>14.6g}{rh:>8}{es:>8}")
         lines.append(f"({int(100 * level)}% central credible intervals)")
-        lines.append(self.diagnostics.summary())
-        lines.append(("converged: " if self.converged else "NOT CONVERGED: ") + self.status)
-        return "\n".join(lines)
+        return "\n".join(lines + self._verdict_lines())
 
     def __str__(self) -> str:  # pragma: no cover - thin
         return str(self.summary())
 
     # ------------------------------------------------------------------ prediction
     def _input_arrays(self, at) -> dict[str, np.ndarray]:
-        from ..fit.result import FitResult
-
-        # the point-fit input handling (same semantics and messages; it reads law, inputs, frame)
-        X = FitResult._input_arrays(self, at)
+        X = self.law.input_arrays(at, self.inputs, self.frame)
         for n, v in X.items():
             bad = ~np.isfinite(v) | ((v <= 0) if self.law.positive_inputs else False)
             if np.any(bad):
@@ -388,13 +384,7 @@ class PosteriorFit(PosteriorMixin):
             return v if log_target else jnp.log(jnp.maximum(v, 1e-300))
 
         def solve(c, t):
-            def body(_, b):
-                a_, z_ = b
-                mid = 0.5 * (a_ + z_)
-                above = curve(c, mid) > t
-                return jnp.where(above, mid, a_), jnp.where(above, z_, mid)
-
-            a_, z_ = jax.lax.fori_loop(0, 200, body, (jnp.asarray(lo), jnp.asarray(hi)))
+            a_, z_ = bisect_jax(lambda x: curve(c, x) > t, jnp.asarray(lo), jnp.asarray(hi), iters=200)
             reach = curve(c, jnp.asarray(hi)) <= t
             return jnp.where(reach, jnp.exp(0.5 * (a_ + z_)), jnp.inf)
 

@@ -16,7 +16,8 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from .._solver import FTOL, GTOL, LINESEARCH_FAILED, NONFINITE, RUNNING, STATUS_TEXT  # noqa: F401  (re-exported)
+from .._solver import (  # noqa: F401  (re-exported)
+    FTOL, GTOL, LINESEARCH_FAILED, NONFINITE, RUNNING, STATUS_TEXT, project_box, projected_grad)
 
 
 class LbfgsState(NamedTuple):
@@ -37,16 +38,6 @@ class LbfgsState(NamedTuple):
     n_fev: jax.Array
     status: jax.Array
     f0: jax.Array
-
-
-def project_box(x, lower, upper):
-    return jnp.clip(x, lower, upper)
-
-
-def projected_grad(x, g, lower, upper):
-    at_lo = (x <= lower) & (g > 0)
-    at_hi = (x >= upper) & (g < 0)
-    return jnp.where(at_lo | at_hi, 0.0, g)
 
 
 def _free_subspace_pairs(x, g, lower, upper, s_hist, y_hist, rho_hist):

@@ -15,33 +15,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._solver import solve_small
+
 
 def _subsets(m: int) -> np.ndarray:
     return np.array([s for s in itertools.product((0.0, 1.0), repeat=m) if any(s)], dtype=np.float64)
-
-
-def solve_small(G, r):
-    """Solve G c = r for symmetric G with m <= 3 by the adjugate (closed form): under vmap over
-    thousands of tiny systems this is several times faster than a batched LU on CPU.  G has a
-    unit diagonal on active columns (normalised basis) and 1 on inactive ones."""
-    m = G.shape[0]
-    if m == 1:
-        return r / G[0, 0]
-    if m == 2:
-        det = G[0, 0] * G[1, 1] - G[0, 1] * G[1, 0]
-        return jnp.stack([G[1, 1] * r[0] - G[0, 1] * r[1], G[0, 0] * r[1] - G[1, 0] * r[0]]) / det
-    if m == 3:
-        a, b, c = G[0, 0], G[0, 1], G[0, 2]
-        d, e, f = G[1, 0], G[1, 1], G[1, 2]
-        g, h, i = G[2, 0], G[2, 1], G[2, 2]
-        A, B, C = e * i - f * h, -(d * i - f * g), d * h - e * g
-        det = a * A + b * B + c * C
-        return jnp.stack([
-            A * r[0] - (b * i - c * h) * r[1] + (b * f - c * e) * r[2],
-            B * r[0] + (a * i - c * g) * r[1] - (a * f - c * d) * r[2],
-            C * r[0] - (a * h - b * g) * r[1] + (a * e - b * d) * r[2],
-        ]) / det
-    return jnp.linalg.solve(G, r)
 
 
 def _nnls_small(A, b, masks):

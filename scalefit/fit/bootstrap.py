@@ -21,7 +21,9 @@ import numpy as np
 import pandas as pd
 
 from .._config import require_x64
+from .._result import LEVEL
 from ..errors import ArgumentError, ConvergenceError
+from .._names import renamed_args
 from . import _lbfgs
 from ._devices import device_count, device_map
 from ._progress import progress_bar
@@ -98,13 +100,14 @@ def _runner(fit, max_iter, gtol, ftol, chunk, precondition=True):
     return _RUNNERS[key][1], _RUNNERS[key][2]
 
 
+@renamed_args(n_replicates="num_bootstrap")
 def bootstrap(
     fit,
-    n_replicates: int = 1000,
+    num_bootstrap: int = 1000,
     *,
     cluster: str | None = None,
     seed: int = 0,
-    level: float = 0.95,
+    level: float = LEVEL,
     start: str | np.ndarray = "estimate",
     max_iter: int = 2000,
     gtol: float = 1e-10,
@@ -122,8 +125,9 @@ def bootstrap(
     Parameters
     ----------
     fit : FitResult
-    n_replicates : int
-        Number of replicates (>= 1,000 recommended; Besiroglu et al. used 4,000).
+    num_bootstrap : int
+        Number of replicates (>= 1,000 recommended; Besiroglu et al. used 4,000).  The older
+        keyword ``n_replicates`` still works (deprecated).
     cluster : str, optional
         Column defining clusters (e.g. ``"run"``) for cluster resampling: whole runs are drawn,
         so correlated checkpoints of one run move together (docs/uncertainty.md).
@@ -144,7 +148,7 @@ def bootstrap(
         themselves.
     weights : array (R, n_rows), optional
         Explicit replicate weights instead of drawing them (e.g. run counts shared by the two
-        steps of a chained fit, for a paired bootstrap); ``n_replicates`` is then ``R``.
+        steps of a chained fit, for a paired bootstrap); ``num_bootstrap`` is then ``R``.
     max_dropped : float
         Largest fraction of replicates that may fail to converge (default 0.05).  A replicate
         converges when the optimality conditions hold at its end point, including estimates on
@@ -160,6 +164,7 @@ def bootstrap(
     require_x64()
     from .result import FitResult
 
+    n_replicates = num_bootstrap
     if not isinstance(fit, FitResult):
         raise ArgumentError(f"`fit` must be a FitResult, got {type(fit).__name__}")
     if not 0 <= float(max_dropped) < 1:
@@ -172,7 +177,7 @@ def bootstrap(
                                 f"numbers, got shape {W.shape}")
         n_replicates = W.shape[0]
     if not isinstance(n_replicates, (int, np.integer)) or n_replicates < 2:
-        raise ArgumentError(f"`n_replicates` = {n_replicates!r} must be an integer >= 2")
+        raise ArgumentError(f"`num_bootstrap` = {n_replicates!r} must be an integer >= 2")
     if not 0 < level < 1:
         raise ArgumentError(f"`level` = {level!r} must lie strictly between 0 and 1")
     frame = fit.frame

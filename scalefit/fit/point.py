@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .._config import require_x64
+from .._solver import MARQUARDT, hessian_else_gauss_newton, newton_minimize
 from ..errors import ArgumentError
 from ..laws import ScalingLaw, get_law
 from ..laws._base import builtin_law_key
@@ -176,10 +177,10 @@ def _build_run(law, free, fixed_names, tied_items, loss, delta, asymmetry, n_scr
                                delta=delta, asymmetry=asymmetry)
     vg = jax.value_and_grad(objective)
     if polish == "lm":
-        from ._lm import minimize_lsq
         from .objective import make_residuals
 
         residuals = make_residuals(law, free=free, fixed=fixed_names, tied=tied_items, delta=delta)
+        fgh = hessian_else_gauss_newton(residuals)
 
     def run(x0s, data, lower, upper):
         def stage(x0, iters):
@@ -188,8 +189,8 @@ def _build_run(law, free, fixed_names, tied_items, loss, delta, asymmetry, n_scr
 
         def polish_stage(x0):
             if polish == "lm":
-                return minimize_lsq(residuals, x0, data, lower=lower, upper=upper, max_iter=max_iter,
-                                    gtol=gtol, ftol=ftol)
+                return newton_minimize(fgh, x0, (data,), rules=MARQUARDT, lower=lower, upper=upper,
+                                       max_iter=max_iter, gtol=gtol, ftol=ftol)
             return stage(x0, max_iter)
 
         if n_screen > n_polish and screen_iters == 0:

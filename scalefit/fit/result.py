@@ -248,29 +248,7 @@ class FitResult(ResultProtocol):
 
     # ------------------------------------------------------------ prediction
     def _input_arrays(self, at) -> dict[str, np.ndarray]:
-        names = self.law.inputs
-        if at is None:
-            return {n: self.frame[self.inputs[n]].to_numpy(np.float64) for n in names}
-        if isinstance(at, pd.DataFrame):
-            out = {}
-            for n in names:
-                col = n if n in at.columns else self.inputs.get(n)
-                if col not in at.columns:
-                    raise ArgumentError(
-                        f"`at` lacks a column for input `{n}` (looked for `{n}` and `{self.inputs.get(n)}`)"
-                    )
-                out[n] = at[col].to_numpy(np.float64)
-            return out
-        if isinstance(at, Mapping):
-            out = {}
-            for n in names:
-                key = n if n in at else self.inputs.get(n)
-                if key not in at:
-                    raise ArgumentError(f"`at` lacks a value for input `{n}`; got keys {sorted(at)}")
-                out[n] = np.atleast_1d(np.asarray(at[key], dtype=np.float64))
-            shape = np.broadcast_shapes(*(v.shape for v in out.values()))
-            return {k: np.broadcast_to(v, shape).ravel() for k, v in out.items()}
-        raise ArgumentError(f"`at` must be a DataFrame, a mapping or None, got {type(at).__name__}")
+        return self.law.input_arrays(at, self.inputs, self.frame)
 
     def predict(self, at=None, *, level: float | None = None, **inputs) -> pd.DataFrame:
         """Predict at ``at`` (DataFrame or mapping of input -> values) or keyword inputs.

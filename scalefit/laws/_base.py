@@ -140,6 +140,41 @@ class ScalingLaw:
             return np.asarray(self.grid_fn(X, y), dtype=np.float64)
         return self.params.grid()
 
+    def input_arrays(self, at, columns: Mapping[str, str], frame=None) -> dict[str, np.ndarray]:
+        """The law's inputs as float arrays from ``at``: a DataFrame (a column named as the input,
+        or as in ``columns``, input -> the data's column), a mapping of input -> values
+        (broadcast together), or None (the fitted ``frame``'s columns).  Shared by every result
+        that predicts from a law (point fits and posteriors).
+
+        >>> from scalefit.laws import get_law
+        >>> get_law("chinchilla").input_arrays({"N": [1e9, 2e9], "tokens": 1e12}, {"D": "tokens"})["D"]
+        array([1.e+12, 1.e+12])
+        """
+        import pandas as pd
+
+        names = self.inputs
+        if at is None:
+            return {n: frame[columns[n]].to_numpy(np.float64) for n in names}
+        if isinstance(at, pd.DataFrame):
+            out = {}
+            for n in names:
+                col = n if n in at.columns else columns.get(n)
+                if col not in at.columns:
+                    raise ArgumentError(
+                        f"`at` lacks a column for input `{n}` (looked for `{n}` and `{columns.get(n)}`)")
+                out[n] = at[col].to_numpy(np.float64)
+            return out
+        if isinstance(at, Mapping):
+            out = {}
+            for n in names:
+                key = n if n in at else columns.get(n)
+                if key not in at:
+                    raise ArgumentError(f"`at` lacks a value for input `{n}`; got keys {sorted(at)}")
+                out[n] = np.atleast_1d(np.asarray(at[key], dtype=np.float64))
+            shape = np.broadcast_shapes(*(v.shape for v in out.values()))
+            return {k: np.broadcast_to(v, shape).ravel() for k, v in out.items()}
+        raise ArgumentError(f"`at` must be a DataFrame, a mapping or None, got {type(at).__name__}")
+
     def evaluate(self, params: Mapping[str, float], **inputs) -> np.ndarray:
         """Evaluate the law on the natural scale (``y``, not ``log y``).
 

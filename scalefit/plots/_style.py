@@ -155,6 +155,16 @@ def fmt_factor(x) -> str:
     return f"{x:.0f}×" if x >= 10 else f"{x:.2g}×"
 
 
+def mark_extrapolation(ax, c_fitted, c_last, budgets) -> None:
+    """Shade the compute range beyond the fitted runs (``c_fitted`` to ``c_last``), mark each
+    budget with a dotted vertical, and add the legend (the allocation panels)."""
+    ax.axvspan(c_fitted, c_last, color="0.5", alpha=0.10, lw=0, zorder=0)
+    if budgets is not None:
+        for b in budgets:
+            ax.axvline(b, color="0.25", lw=0.8, ls=":")
+    ax.legend(loc="best")
+
+
 def log_axis_plain(axis) -> None:
     """Label a log axis with plain numbers (``1.8``, ``2``, ``2.5``) when it spans less than two
     decades, where matplotlib's default would label one tick or none."""

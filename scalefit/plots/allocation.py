@@ -6,7 +6,8 @@ import numpy as np
 
 from ..errors import ArgumentError
 from ._derive import compute_grid, frontier, is_chinchilla_type
-from ._style import BAND_ALPHA, PALETTE, column_label, log_axis_plain, new_axes_grid, short_interval_label, style
+from ._style import BAND_ALPHA, PALETTE, column_label, log_axis_plain, mark_extrapolation, new_axes_grid, short_interval_label, \
+    style
 
 __all__ = ["plot_compute_frontier"]
 
@@ -67,10 +68,6 @@ def plot_compute_frontier(fit, C=None, *, budgets=None, axes=None, n_points: int
         a2.set_title("loss on the frontier")
 
         for ax in (a1, a2):
-            ax.axvspan(c_data.max(), fr["C"].max(), color="0.5", alpha=0.10, lw=0, zorder=0)
-            if budgets is not None:
-                for b in budgets:
-                    ax.axvline(b, color="0.25", lw=0.8, ls=":")
-            ax.legend(loc="best")
+            mark_extrapolation(ax, c_data.max(), fr["C"].max(), budgets)
         log_axis_plain(a2.yaxis)
     return fig

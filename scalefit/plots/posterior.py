@@ -204,7 +204,7 @@ def plot_posterior_frontier(post, C=None, *, budgets=None, axes=None, level: flo
         Credible level of the bands.
     """
     from ._derive import compute_grid, is_chinchilla_type
-    from ._style import BAND_ALPHA, PALETTE, column_label, log_axis_plain
+    from ._style import BAND_ALPHA, PALETTE, column_label, log_axis_plain, mark_extrapolation
 
     if not (is_chinchilla_type(post) and hasattr(post, "allocation")):
         raise ArgumentError("`post` must be a posterior fit of a Chinchilla-type law (chinchilla, overtraining)")
@@ -238,11 +238,7 @@ def plot_posterior_frontier(post, C=None, *, budgets=None, axes=None, level: flo
             ax.set_xscale("log")
             ax.set_yscale("log")
             ax.set_xlabel("compute C (FLOPs)")
-            ax.axvspan(c_data.max(), C.max(), color="0.5", alpha=0.10, lw=0, zorder=0)
-            if budgets is not None:
-                for b in budgets:
-                    ax.axvline(b, color="0.25", lw=0.8, ls=":")
-            ax.legend(loc="best")
+            mark_extrapolation(ax, c_data.max(), C.max(), budgets)
         log_axis_plain(a2.yaxis)
     return fig
 

@@ -83,7 +83,7 @@ def _draw_bon_fit(result, ax, options):
     if result.forecast is not None:
         table = result.forecast.predict()
     else:  # point forecast only: per-item probabilities under the fitted model, nothing refitted
-        table = result.predict(_budget_grid(np.max(result.data.attempts)), num_bootstrap=0).predict()
+        table = result.predict(_budget_grid(np.max(result.data.attempts)), num_bootstrap=0)
     return _curve(table, ax=ax, observed_budget=float(np.max(result.data.attempts)),
                   observed=result.observed_rate, label=f"forecast ({result.model})", **options)
 
@@ -173,7 +173,7 @@ def _plot_batch(batch, ax):
 def _plot_task_law(fit, ax):
     hi = fit.N_max if np.isfinite(fit.N_max) else float(np.exp(getattr(fit, "log_n_mean", np.log(1e9)))) * 10.0
     N = np.geomspace(hi / 1e3, hi * 10.0, 60)
-    t = fit.predict_table(N)
+    t = fit.predict(N)
     with style():
         fig, ax = new_figure(ax)
         ax.plot(N, t["estimate"], color=PALETTE["blue"], label="task law")
@@ -199,10 +199,10 @@ def _plot_budget(bf, ax):
         lo, hi = _band(t)
         if lo is not None:
             yerr = np.clip([est - lo, hi - est], 0, None)[:, ok]
-            ax.errorbar(t["target_rate"][ok], est[ok], yerr=yerr, fmt="o", color=PALETTE["blue"], capsize=3,
+            ax.errorbar(t["rate"][ok], est[ok], yerr=yerr, fmt="o", color=PALETTE["blue"], capsize=3,
                         label=f"budget ({bf.level:.0%} interval)")
         else:
-            ax.plot(t["target_rate"][ok], est[ok], "o", color=PALETTE["blue"], label="budget")
+            ax.plot(t["rate"][ok], est[ok], "o", color=PALETTE["blue"], label="budget")
         ax.set_yscale("log")
         ax.set_xlabel("target pass@N")
         ax.set_ylabel("attempts per item N")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .._names import renamed_args
 from ..errors import ArgumentError
 from ._style import BAND_ALPHA, COLUMN_WIDTH, PALETTE, fmt_num, log_axis_plain, new_figure, style
 
@@ -31,9 +32,15 @@ def _metric_label(metric: str) -> str:
     return f"{metric}@N" if "@" not in metric else metric
 
 
-def plot_sampling_curve(N, prediction=None, lower=None, upper=None, *, observed_N=None, observed=None,
+def _estimate_column(df: pd.DataFrame) -> str | None:
+    """The point-value column of a curve table: ``estimate``, or its older name ``prediction``."""
+    return "estimate" if "estimate" in df else ("prediction" if "prediction" in df else None)
+
+
+@renamed_args(prediction="estimate", target_value="rate")
+def plot_sampling_curve(N, estimate=None, lower=None, upper=None, *, observed_N=None, observed=None,
                         observed_lower=None, observed_upper=None, model_N=None, model=None,
-                        budget=None, budget_interval=None, target_value=None, targets=None,
+                        budget=None, budget_interval=None, rate=None, targets=None,
                         extrapolate_from=None, metric: str = "ASR", level: float | None = None,
                         label: str = "prediction", model_label: str = "fitted model",
                         yscale: str = "linear", ax=None):
@@ -42,21 +49,24 @@ def plot_sampling_curve(N, prediction=None, lower=None, upper=None, *, observed_
     Parameters
     ----------
     N : array_like or DataFrame
-        Budget grid of the prediction; or a DataFrame with columns ``N``, ``prediction`` and
-        optionally ``lower``/``upper`` (then ``prediction``/``lower``/``upper`` are read from it).
-    prediction, lower, upper : array_like
-        Predicted success rate and interval on the grid.
+        Budget grid of the prediction; or a DataFrame with columns ``N``, ``estimate`` (or its
+        older name ``prediction``) and optionally ``lower``/``upper`` (read from it), such as
+        a best-of-N fit's ``predict`` table.
+    estimate, lower, upper : array_like
+        Predicted success rate and interval on the grid (``prediction``: deprecated name of
+        ``estimate``).
     observed_N, observed, observed_lower, observed_upper : array_like, optional
         Empirical points (e.g. unbiased pass@k for k <= attempts) and their interval.
     model_N, model : array_like, optional
         A second curve drawn thin and dotted (e.g. the fitted population curve through the data).
     budget : float, optional
-        Budget that reaches ``target_value``; marked by a vertical line, ``budget_interval``
+        Budget that reaches ``rate``; marked by a vertical line, ``budget_interval``
         = (low, high) shaded.
-    target_value : float, optional
-        Success rate the budget is for (horizontal line).
+    rate : float, optional
+        Success rate the budget is for (horizontal line; ``target_value``: deprecated name).
     targets : DataFrame, optional
-        Points to mark: columns ``N``, ``prediction`` and optionally ``lower``/``upper``.
+        Points to mark: columns ``N``, ``estimate`` (or ``prediction``) and optionally
+        ``lower``/``upper``.
     extrapolate_from : float, optional
         Largest observed budget: the curve is dashed and the region shaded beyond it.
     metric : str
@@ -71,22 +81,23 @@ def plot_sampling_curve(N, prediction=None, lower=None, upper=None, *, observed_
     Examples
     --------
     >>> # plot_sampling_curve(N, pred, lo, hi, observed_N=k, observed=pass_k, budget=1200,
-    >>> #                     target_value=0.9, extrapolate_from=100)
+    >>> #                     rate=0.9, extrapolate_from=100)
     """
     if isinstance(N, pd.DataFrame):
         df = N
-        if not {"N", "prediction"} <= set(df.columns):
-            raise ArgumentError("a DataFrame `N` needs columns `N` and `prediction`")
-        N, prediction = df["N"], df["prediction"]
+        col = _estimate_column(df)
+        if "N" not in df or col is None:
+            raise ArgumentError("a DataFrame `N` needs columns `N` and `estimate`")
+        N, estimate = df["N"], df[col]
         lower = df["lower"] if lower is None and "lower" in df else lower
         upper = df["upper"] if upper is None and "upper" in df else upper
-    if prediction is None:
-        raise ArgumentError("`prediction` is required")
+    if estimate is None:
+        raise ArgumentError("`estimate` is required")
     if yscale not in ("linear", "neglog"):
         raise ArgumentError(f"`yscale` = {yscale!r} must be 'linear' or 'neglog'")
     N = _arr("N", N, positive=True)
     n = N.size
-    pred = _arr("prediction", prediction, n)
+    pred = _arr("estimate", estimate, n)
     lo, hi = _arr("lower", lower, n), _arr("upper", upper, n)
     tf = (lambda v: -np.log(np.clip(v, 1e-300, 1.0))) if yscale == "neglog" else (lambda v: v)
     name = _metric_label(metric)
@@ -131,8 +142,11 @@ def plot_sampling_curve(N, prediction=None, lower=None, upper=None, *, observed_
                 ax.errorbar(oN, tf(ov), **kw)
         if targets is not None and len(targets):
             t = pd.DataFrame(targets)
+            col = _estimate_column(t)
+            if col is None:
+                raise ArgumentError("`targets` needs a column `estimate`")
             for i, (_, row) in enumerate(t.iterrows()):
-                v = float(row["prediction"])
+                v = float(row[col])
                 if "lower" in t and "upper" in t and np.isfinite(row["lower"]):
                     l_, u_ = float(row["lower"]), float(row["upper"])
                     yerr = ([[tf(v) - tf(u_)], [tf(l_) - tf(v)]] if yscale == "neglog" else [[v - l_], [u_ - v]])
@@ -145,12 +159,12 @@ def plot_sampling_curve(N, prediction=None, lower=None, upper=None, *, observed_
                         lab += f" [{float(row['lower']):.3f}, {float(row['upper']):.3f}]"
                 ax.plot([row["N"]], [tf(v)], marker="*", ms=9, color=PALETTE["vermillion"], mec="white", mew=0.5,
                         ls="none", zorder=7, label=lab)
-        if target_value is not None:
-            ax.axhline(tf(float(target_value)), color=PALETTE["green"], lw=0.8, ls="-.", zorder=1)
+        if rate is not None:
+            ax.axhline(tf(float(rate)), color=PALETTE["green"], lw=0.8, ls="-.", zorder=1)
         if budget is not None and np.isfinite(budget):
             ax.axvline(float(budget), color=PALETTE["green"], lw=1.1, zorder=1,
                        label=f"budget N = {fmt_num(budget, 3)}"
-                       + (f" for {name} = {fmt_num(target_value, 3)}" if target_value is not None else ""))
+                       + (f" for {name} = {fmt_num(rate, 3)}" if rate is not None else ""))
             if budget_interval is not None:
                 bl, bu = (float(v) for v in budget_interval)
                 bu_draw = bu if np.isfinite(bu) else N.max()

@@ -171,7 +171,7 @@ def _record_metadata(seed: int, n, k, source, command) -> dict:
 
 
 def make_bon_curve(n, k, *, targets: Sequence[float] = (1000,), budget_target: float | None = None,
-                   N_max: float | None = None, level: float = 0.95, num_samples: int = 400, seed: int = 0,
+                   N_max: float | None = None, level: float = 0.9, num_samples: int = 400, seed: int = 0,
                    backtest_attempts: int | None = None, backtest_N: Sequence[int] | None = None,
                    metric: str = "ASR", title: str | None = None, source: str | None = None,
                    command: str | None = None) -> dict:
@@ -207,7 +207,7 @@ def make_bon_curve(n, k, *, targets: Sequence[float] = (1000,), budget_target: f
         :func:`save_bon_curve`.
     """
     from ..sampling import asr_exact, fit_beta_binomial, pass_at_k_interval
-    from ..sampling.bonfit import backtest_budgets, heldout_rate
+    from ..sampling.holdout import hold_out_counts
 
     n = np.atleast_1d(np.asarray(n)).astype(np.int64)
     k = np.atleast_1d(np.asarray(k)).astype(np.int64)
@@ -264,17 +264,15 @@ def make_bon_curve(n, k, *, targets: Sequence[float] = (1000,), budget_target: f
     backtest = None
     if backtest_attempts is not None:
         m = int(backtest_attempts)
-        if not 1 <= m < n_min:
-            raise ArgumentError(f"`backtest_attempts` = {m} must be in [1, {n_min - 1}] (fewer than every n_i)")
-        k_m = rng.hypergeometric(k, n - k, m)
-        fit_m = fit_beta_binomial(np.full(n.shape, m), k_m)
+        split = hold_out_counts(n, k, m, rng, backtest_N, name="backtest_attempts")
+        fit_m = fit_beta_binomial(np.full(n.shape, m), split.k_fit)
         if fit_m.at_boundary or not np.isfinite(fit_m.a):
             raise ArgumentError(f"the backtest fit on {m} attempts is on the boundary ({fit_m.message})")
-        bt_N = backtest_budgets(backtest_N, m, n_min)
         draws_m = _log_draws(fit_m, num_samples, rng)
-        p_m, lo_m, up_m, _ = _conditional_band(bt_N.astype(float), np.full(n.shape, m), k_m, fit_m, draws_m, level)
+        p_m, lo_m, up_m, _ = _conditional_band(split.N.astype(float), np.full(n.shape, m), split.k_fit, fit_m,
+                                               draws_m, level)
         rows = [{"N": int(NN), "predicted": float(p_m[j]), "lower": float(lo_m[j]), "upper": float(up_m[j]),
-                 "empirical": heldout_rate(n, k, k_m, m, NN)} for j, NN in enumerate(bt_N)]
+                 "empirical": float(split.truth[j])} for j, NN in enumerate(split.N)]
         backtest = {"fit_attempts": m, "model": {"a": fit_m.a, "b": fit_m.b}, "rows": rows}
 
     warns = _record_warnings(fit.converged, "Beta-Binomial", fit.message, tg, n_max, backtest, level)
@@ -322,7 +320,8 @@ def bon_record(bon, *, targets: Sequence[float] = (1000,), budget_target: float 
     procedure on them and predict the continued run's rate at ``backtest_N`` <= min n_i against
     what the held-out attempts show), then reads the record from it exactly as ``scalefit
     report`` reads a saved fit (:func:`saved_bon_record`; ``plan_budget``: with a sampling plan
-    for that many further attempts).
+    for that many further attempts, aimed at the first target, saved with the forecast by
+    :func:`with_plan`).
     """
     from ..sampling.bonfit import forecast_grid
 
@@ -340,8 +339,10 @@ def bon_record(bon, *, targets: Sequence[float] = (1000,), budget_target: float 
         raise ArgumentError("`backtest_attempts` needs plain counts (no censored sample-until-success items)")
     saved = bon.with_forecast(grid, target=target, num_bootstrap=num_bootstrap, seed=seed, backtest=bt,
                               backtest_N=backtest_N)
+    if plan_budget:
+        saved = with_plan(saved, plan_budget, float(tg[0]) if tg.size else None)
     return saved_bon_record(saved, targets=tg, budget_target=budget_target, level=level, metric=metric,
-                            title=title, source=source, command=command, plan_budget=plan_budget)
+                            title=title, source=source, command=command, plan=bool(plan_budget))
 
 
 def _check_wording(metric: str, level: float) -> None:
@@ -353,7 +354,7 @@ def _check_wording(metric: str, level: float) -> None:
 
 def saved_bon_record(bon, *, targets: Sequence[float] | None = None, budget_target: float | None = None,
                      level: float = 0.9, metric: str = "pass", title: str | None = None, source: str | None = None,
-                     command: str | None = None, plan_budget: int | None = None) -> dict:
+                     command: str | None = None, plan: bool = True) -> dict:
     """Report record (``scalefit.report.BestOfNCurve``, version 2) read from the forecast saved
     with a :class:`scalefit.sampling.BonFit` (:meth:`~scalefit.sampling.BonFit.with_forecast`):
     no fitting, no bootstrap.  Targets between the saved budgets are interpolated in log N per
@@ -362,8 +363,8 @@ def saved_bon_record(bon, *, targets: Sequence[float] | None = None, budget_targ
     observed pass@k already reaches it.  A fit saved without its forecast is refused with the
     command that adds one.
 
-    ``plan_budget``: also plan that many further attempts for the forecast at the first target
-    (:func:`plan_record`, from the saved fit; nothing is refitted).
+    ``plan``: include the sampling plan saved with the forecast (:func:`with_plan`; none is
+    computed here: a forecast saved without a plan gives a record without one).
     """
     from ..sampling import pass_at_k_interval
     from ..sampling.bonfit import saved_single_value_notes
@@ -448,7 +449,7 @@ def saved_bon_record(bon, *, targets: Sequence[float] | None = None, budget_targ
         rows = fc.backtest.rows(level)
         backtest = {"fit_attempts": fc.backtest.fit_attempts,
                     "model": {"name": fc.backtest.model, **fc.backtest.params},
-                    "rows": [{"N": int(r.N), "predicted": float(r.predicted), "lower": float(r.lower),
+                    "rows": [{"N": int(r.N), "predicted": float(r.estimate), "lower": float(r.lower),
                               "upper": float(r.upper), "empirical": float(r.empirical)} for r in rows.itertuples()]}
 
     check = _backtest_check(bon, fc, level)
@@ -484,8 +485,7 @@ def saved_bon_record(bon, *, targets: Sequence[float] | None = None, budget_targ
         "budget": budget,
         "backtest": backtest,
         "backtest_note": fc.backtest_note,
-        "plan": (plan_record(bon, plan_budget, float(tg[0]) if tg.size else 10.0 * n_max, target=fc.target)
-                 if plan_budget else None),
+        "plan": fc.plan if plan else None,
         "converged": bool(fit.converged),
         "warnings": warns,
         "metadata": md,
@@ -500,6 +500,25 @@ def save_bon_curve(record: Mapping, path: str | Path, *, overwrite: bool = False
 
 # ============================================================================ sampling plan
 _K_CLASSES = ((0, 0), (1, 1), (2, 2), (3, 4), (5, 9), (10, 19), (20, math.inf))
+
+
+def with_plan(bon, budget: int | None = None, N: float | None = None, *, top: int = 10, curve_points: int = 300):
+    """``bon`` (a :class:`scalefit.sampling.BonFit` with its saved forecast) with the sampling
+    planner's recommendation saved in that forecast (:func:`plan_record`), so that a report
+    shows the plan without computing it: a further ``budget`` attempts (default: as many as
+    were made; 0: the forecast without a plan) aimed at the forecast at ``N`` (default 10x the
+    largest observed budget) with the forecast's target.  ``scalefit bon fit -o`` saves it."""
+    from dataclasses import replace
+
+    fc = bon.forecast
+    if fc is None:
+        raise ArgumentError("the best-of-N fit has no saved forecast to attach a plan to (BonFit.with_forecast first)")
+    budget = int(np.sum(bon.data.attempts)) if budget is None else int(budget)
+    if budget < 0:
+        raise ArgumentError(f"`plan_budget` = {budget} must be >= 0")
+    N = 10.0 * float(np.max(bon.data.attempts)) if N is None else float(N)
+    rec = plan_record(bon, budget, N, target=fc.target, top=top, curve_points=curve_points) if budget else None
+    return replace(bon, forecast=replace(fc, plan=rec))
 
 
 def plan_record(bon, budget: int, N: float, *, target: str | None = None, top: int = 10,
@@ -708,7 +727,7 @@ def render_bon_sections(record: Mapping, ctx: RenderContext) -> Section:
         observed_upper=obs.get("upper"), model_N=mc.get("N"), model=mc.get("prediction"),
         budget=_f(budget["N"]) if budget else None,
         budget_interval=(_f(budget["lower"]), _f(budget["upper"])) if budget else None,
-        target_value=budget["target"] if budget else None, targets=tdf if len(tdf) else None,
+        rate=budget["target"] if budget else None, targets=tdf if len(tdf) else None,
         extrapolate_from=n_max or None, metric=metric, level=level, label="prediction (these problems)",
         model_label=f"fitted {_model_words(model)} model (population)", ax=ax,
     )
@@ -843,8 +862,9 @@ def _bon_fit_section(fit_record: Mapping, ctx: RenderContext, group: Mapping | N
     ``level`` (default 0.9), ``metric`` ("pass" or "ASR").  Budgets N come from ``ctx.targets``
     entries naming only N (default: 10x the largest observed attempts) and must lie within the
     saved forecast's budgets.  ``bootstrap`` and ``target`` are fixed when the fit is saved.
-    ``plan_budget``: further attempts for the sampling-plan page (default: as many as were made;
-    0: no plan), planned from the saved fit for the first budget N."""
+    ``plan_budget``: 0 leaves the sampling-plan page out; the plan itself (further attempts, the
+    budget N it aims at) is chosen when saving (``scalefit bon fit --plan-budget B -o``,
+    :func:`with_plan`) and shown as saved: rendering plans nothing."""
     from ..sampling import BonFit
     from .fitresult import load_record
 
@@ -860,6 +880,13 @@ def _bon_fit_section(fit_record: Mapping, ctx: RenderContext, group: Mapping | N
                             "replicates; the number is chosen when saving (scalefit bon fit --bootstrap B -o FILE)")
     if opts.get("target") is not None and str(opts["target"]) != fc.target:
         raise ArgumentError(f"`target` = {opts['target']!r}: '{ctx.source}' holds a {fc.target!r} forecast")
+    pb = opts.get("plan_budget")
+    saved_pb = fc.plan["budget"] if fc.plan else 0
+    if pb is not None and int(pb) not in (0, saved_pb):
+        raise ArgumentError(f"`plan_budget` = {pb}: '{ctx.source}' was saved with "
+                            + (f"a plan for {saved_pb} further attempts" if saved_pb else "no sampling plan")
+                            + "; the plan is chosen when saving (scalefit bon fit --plan-budget B -o FILE; 0 here "
+                              "leaves the page out)")
     n_max = float(np.max(bon.data.attempts))
     requested = [float(t["N"]) for t in ctx.targets if set(t) == {"N"}]
     label = ", ".join(f"{k_} = {v}" for k_, v in (group or {}).items())
@@ -869,7 +896,7 @@ def _bon_fit_section(fit_record: Mapping, ctx: RenderContext, group: Mapping | N
         metric=str(opts.get("metric", "pass")),
         title=f"Best-of-N forecast{' (' + label + ')' if label else ''}",
         source=md.get("source") or opts.get("data_source"), command=md.get("command") or opts.get("command"),
-        plan_budget=int(opts["plan_budget"]) if opts.get("plan_budget") is not None else int(np.sum(bon.data.attempts)),
+        plan=pb is None or int(pb) > 0,
     )
     sub = RenderContext(source=ctx.source, sha256=ctx.sha256, targets=(), budgets=ctx.budgets, options=ctx.options)
     return render_bon_sections(rec, sub)

@@ -71,6 +71,7 @@ def add_commands(subparsers) -> None:
     g.add_argument("--level", type=LEVEL, api="level", help="interval level (default 0.9)")
     g.add_argument("--metric", choices=["pass", "ASR"], default="pass", help="wording: pass@N or ASR@N")
     g.add_argument("--plan-budget", type=COUNT, api="plan_budget", metavar="B",
-                   help="further attempts for the sampling-plan page (default: as many as were made; 0: no plan page)")
+                   help="0 leaves out the sampling-plan page; the plan is saved with the fit "
+                        "(scalefit bon fit --plan-budget B -o), so any other B must match the saved one")
     s.add_argument("--force", action="store_true", help="allow overwriting the output PDF")
     s.set_defaults(func=handle_report)

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from .. import examples
+from .._names import renamed_args
 from ..errors import ArgumentError
 
 CHINCHILLA_TARGET = {"N": 70e9, "D": 1.4e12}       # Chinchilla 70B
@@ -23,8 +24,9 @@ BON_BUDGET_TARGET = 0.9
 TITLE = "scalefit demo: a Chinchilla loss law and a best-of-N prediction"
 
 
-def build_demo_report(output_dir: str | Path | None = None, force: bool = False, *, n_replicates: int = 200,
-                      num_samples: int = 200, progress: bool | None = False, verbose: bool = True) -> dict:
+@renamed_args(n_replicates="num_bootstrap", num_samples="num_bon_bootstrap")
+def build_demo_report(output_dir: str | Path | None = None, force: bool = False, *, num_bootstrap: int = 200,
+                      num_bon_bootstrap: int = 200, progress: bool | None = False, verbose: bool = True) -> dict:
     """Fit the bundled example data, save the fits and write ``demo.pdf``.
 
     Parameters
@@ -34,10 +36,11 @@ def build_demo_report(output_dir: str | Path | None = None, force: bool = False,
         (default: ``reports/`` in the current folder).
     force : bool
         Overwrite existing outputs; without it an existing output is an error.
-    n_replicates : int
-        Bootstrap replicates of the Chinchilla fit.
-    num_samples : int
-        Bootstrap replicates behind the best-of-N intervals (whole procedure refitted in each).
+    num_bootstrap : int
+        Bootstrap replicates of the Chinchilla fit (deprecated name: ``n_replicates``).
+    num_bon_bootstrap : int
+        Bootstrap replicates behind the best-of-N intervals (whole procedure refitted in each;
+        deprecated name: ``num_samples``).
 
     Returns
     -------
@@ -53,6 +56,7 @@ def build_demo_report(output_dir: str | Path | None = None, force: bool = False,
     from ..sampling import fit_bon
     from .bestofn import bon_record, save_bon_curve
 
+    n_replicates, num_samples = num_bootstrap, num_bon_bootstrap
     t0 = time.perf_counter()
     chin_csv, bon_csv = examples.path("chinchilla_synthetic.csv"), examples.path("bon_synthetic_counts.csv")
     out = Path(output_dir) if output_dir is not None else Path("reports")

@@ -54,16 +54,23 @@ def describe_point(fit, point: Mapping[str, float]) -> str:
     return ", ".join(parts)
 
 
-def _targets(fit, ctx: RenderContext) -> tuple[list[dict[str, float]], bool, list[str]]:
-    """Applicable requested targets, or the default (10x the largest fitted inputs)."""
+def requested_targets(fit, ctx: RenderContext) -> tuple[list[dict[str, float]], list[str]]:
+    """The requested targets that give every input of ``fit`` (normalised to the law's input
+    names), and the others as text for the "skipped" note."""
     usable, skipped = [], []
     for t in ctx.targets:
         if all((n in t) or (fit.inputs.get(n) in t) for n in fit.law.inputs):
             usable.append(t)
         else:
             skipped.append(", ".join(f"{k}={fmt_num(v, 3)}" for k, v in t.items()))
+    return (normalise_targets(fit, usable) if usable else []), skipped
+
+
+def _targets(fit, ctx: RenderContext) -> tuple[list[dict[str, float]], bool, list[str]]:
+    """Applicable requested targets, or the default (10x the largest fitted inputs)."""
+    usable, skipped = requested_targets(fit, ctx)
     if usable:
-        return normalise_targets(fit, usable), True, skipped
+        return usable, True, skipped
     if fit.law.positive_inputs:
         default = {n: float(fit.frame[fit.inputs[n]].max()) * 10.0 for n in fit.law.inputs}
     else:
@@ -71,7 +78,8 @@ def _targets(fit, ctx: RenderContext) -> tuple[list[dict[str, float]], bool, lis
     return [default], False, skipped
 
 
-def _budgets(fit, ctx: RenderContext, targets) -> list[float]:
+def default_budgets(fit, ctx: RenderContext, targets) -> list[float]:
+    """The requested compute budgets, else 6·N·D of each target of an (N, D) law, else none."""
     if ctx.budgets:
         return list(ctx.budgets)
     if tuple(fit.law.inputs) == ("N", "D"):
@@ -95,13 +103,13 @@ def _interval_words(fit) -> str:
             f"{b.method} resampling{', clusters: `' + b.cluster + '`' if b.cluster else ''})")
 
 
-def _ranges(fit) -> str:
+def input_ranges(fit) -> str:
+    """The fitted range of each input, with its unit: "N from 1e+08 to 1e+10 parameters"."""
     parts = []
     for n in fit.law.inputs:
         v = fit.frame[fit.inputs[n]]
         u = input_unit(fit, n)
-        label = fit.inputs[n] if n == "x" else n
-        parts.append(f"{label} from {fmt_num(v.min(), 3)} to {fmt_num(v.max(), 3)}" + (f" {u}" if u else ""))
+        parts.append(f"{input_label(fit, n)} from {fmt_num(v.min(), 3)} to {fmt_num(v.max(), 3)}" + (f" {u}" if u else ""))
     return "; ".join(parts)
 
 
@@ -217,13 +225,17 @@ def fit_warnings(fit, pred: pd.DataFrame) -> tuple[list[str], list[str]]:
     return warns, checks
 
 
-def _summary(fit, targets, requested, pred, warns, budgets_table) -> str:
-    md = fit.metadata or {}
+def summary_opening(fit, n_points: int) -> tuple[str, str]:
+    """The target's label and the summary's opening words: which law was fitted to what data."""
+    src = display_path((fit.metadata or {}).get("data_source")) or "an in-memory data frame"
     ylabel = column_label(fit.target, fit.frame)
-    law = fit.law.display_name
-    src = display_path(md.get("data_source")) or "an in-memory data frame"
-    s = [f"scalefit fitted the {law} law, {fit.law.formula}, to {fit.n_points} measurements of {ylabel} "
-         f"from {src} ({_ranges(fit)})."]
+    return ylabel, (f"scalefit fitted the {fit.law.display_name} law, {fit.law.formula}, to {n_points} measurements "
+                    f"of {ylabel} from {src} ({input_ranges(fit)})")
+
+
+def _summary(fit, targets, requested, pred, warns, budgets_table) -> str:
+    ylabel, opening = summary_opening(fit, fit.n_points)
+    s = [opening + "."]
     r = pred.iloc[0]
     where = describe_point(fit, targets[0])
     ext = float(r["extrapolation"]) if "extrapolation" in pred else float("nan")
@@ -303,7 +315,8 @@ def extrapolation_basis(fit) -> str:
     return ""
 
 
-def _short(source: str) -> str:
+def short_source(source: str) -> str:
+    """The file name of a report source (a ``<...>`` placeholder as it is)."""
     from pathlib import Path
 
     return source if source.startswith("<") else Path(source).name
@@ -324,10 +337,10 @@ def render_fit_result(record: Mapping, ctx: RenderContext) -> Section:
     pred = fit.predict(pd.DataFrame(targets))
     warns, checks = fit_warnings(fit, pred)
     chin = is_chinchilla_type(fit)
-    budgets = _budgets(fit, ctx, targets) if chin else []
+    budgets = default_budgets(fit, ctx, targets) if chin else []
     ftab = _frontier_table(fit, budgets) if chin and budgets else None
     law_name = fit.law.display_name
-    title = f"{law_name} fit ({_short(ctx.source)})"
+    title = f"{law_name} fit ({short_source(ctx.source)})"
     banner = None if fit.converged else f"NOT CONVERGED: {fit.status}. The numbers on this page are unreliable."
     flow = Flow(section=title, banner=banner)
 
@@ -336,7 +349,7 @@ def render_fit_result(record: Mapping, ctx: RenderContext) -> Section:
     flow.heading("Fitted law")
     flow.paragraph(f"{law_name}: {fit.law.formula}", weight="bold")
     flow.paragraph(f"{fit.n_points} points of `{fit.target}` ({column_label(fit.target, fit.frame)}); "
-                   f"{_ranges(fit)}. Objective: {fit.metadata.get('objective', fit.loss)}.", size=9)
+                   f"{input_ranges(fit)}. Objective: {fit.metadata.get('objective', fit.loss)}.", size=9)
     flow.heading("Parameters", level=2)
     ptab, pnote = _param_table(fit)
     flow.table(ptab, note=pnote)

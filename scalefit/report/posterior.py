@@ -13,17 +13,18 @@ resampled, and new-observation draws use a fixed seed, so the same file gives th
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Mapping
 
 import numpy as np
 import pandas as pd
 
 from ..errors import ArgumentError
-from ..plots._derive import extrapolation_path, is_chinchilla_type, normalise_targets
+from ..plots._derive import extrapolation_path, is_chinchilla_type
 from ..plots._style import column_label, fmt_factor, fmt_num
-from ._layout import Flow, display_path
-from .fitresult import describe_point, extrapolation_basis, hide_unused, input_label, input_unit, interval_text, load_record, provenance_head
+from ._layout import Flow
+from .fitresult import default_budgets, describe_point, extrapolation_basis, hide_unused, input_label, input_ranges, \
+    interval_text, load_record, provenance_head, requested_targets, short_source, \
+    summary_opening
 from ._registry import RenderContext, Section, register_renderer
 
 FORMAT = "scalefit.PosteriorFit"
@@ -45,15 +46,6 @@ def _cols(level: float, prefix: str = "") -> tuple[str, str]:
     return f"{prefix}{_q(0.5 - level / 2)}", f"{prefix}{_q(0.5 + level / 2)}"
 
 
-def _ranges(post) -> str:
-    parts = []
-    for n in post.law.inputs:
-        v = post.frame[post.inputs[n]]
-        u = input_unit(post, n)
-        parts.append(f"{input_label(post, n)} from {fmt_num(v.min(), 3)} to {fmt_num(v.max(), 3)}" + (f" {u}" if u else ""))
-    return "; ".join(parts)
-
-
 def _rhat(v) -> str:
     v = float(v)
     return f"{v:.4f}" if np.isfinite(v) else ("∞" if v > 0 else "n/a")
@@ -64,21 +56,12 @@ def _ess(v) -> str:
     return f"{v:.0f}" if np.isfinite(v) else "n/a"
 
 
-def _short(source: str) -> str:
-    return source if source.startswith("<") else Path(source).name
-
-
 def _targets(post, ctx: RenderContext) -> tuple[list[dict[str, float]], bool, list[str]]:
     """Applicable requested targets, or the fit's own extrapolation target: 10x the largest
     fitted scale (the point whose mean curve the diagnostics check as ``curve_at_10x``)."""
-    usable, skipped = [], []
-    for t in ctx.targets:
-        if all((n in t) or (post.inputs.get(n) in t) for n in post.law.inputs):
-            usable.append(t)
-        else:
-            skipped.append(", ".join(f"{k}={fmt_num(v, 3)}" for k, v in t.items()))
+    usable, skipped = requested_targets(post, ctx)
     if usable:
-        return normalise_targets(post, usable), True, skipped
+        return usable, True, skipped
     if post.law.positive_inputs:
         X = post.extrapolation_points((10.0,))
         return [{n: float(X[n][0]) for n in post.law.inputs}], False, skipped
@@ -144,14 +127,6 @@ def _prediction_table(post, pred: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _budgets(post, ctx: RenderContext, targets) -> list[float]:
-    if ctx.budgets:
-        return list(ctx.budgets)
-    if tuple(post.law.inputs) == ("N", "D"):
-        return sorted({6.0 * t["N"] * t["D"] for t in targets})
-    return []
-
-
 def _frontier_table(post, budgets, level: float) -> pd.DataFrame:
     tab = post.allocation(budgets, levels=(level,))
     lo, hi = _cols(level)
@@ -211,12 +186,8 @@ def posterior_warnings(post, pred: pd.DataFrame, targets) -> tuple[list[str], li
 
 
 def _summary(post, targets, requested, pred, warns, ftab, level: float) -> str:
-    md = post.metadata or {}
-    ylabel = column_label(post.target, post.frame)
-    law = post.law.display_name
-    src = display_path(md.get("data_source")) or "an in-memory data frame"
-    s = [f"scalefit fitted the {law} law, {post.law.formula}, to {len(post.frame)} measurements of {ylabel} from "
-         f"{src} ({_ranges(post)}) by Bayesian inference (NUTS, {post.num_draws} posterior draws)."]
+    ylabel, opening = summary_opening(post, len(post.frame))
+    s = [f"{opening} by Bayesian inference (NUTS, {post.num_draws} posterior draws)."]
     r = pred.iloc[0]
     where = describe_point(post, targets[0])
     lead = ("At the requested target" if requested
@@ -324,10 +295,10 @@ def _render(record: Mapping, ctx: RenderContext) -> Section:
     pred = pd.concat([post.predict(pd.DataFrame([t]), levels=levels, seed=0) for t in targets], ignore_index=True)
     warns, checks = posterior_warnings(post, pred, targets)
     chin = is_chinchilla_type(post)
-    budgets = _budgets(post, ctx, targets) if chin else []
+    budgets = default_budgets(post, ctx, targets) if chin else []
     ftab = _frontier_table(post, budgets, level) if chin and budgets else None
     law_name = post.law.display_name
-    title = f"{law_name} posterior ({_short(ctx.source)})"
+    title = f"{law_name} posterior ({short_source(ctx.source)})"
     diag = post.diagnostics
     banner = None
     if not post.converged:
@@ -343,7 +314,7 @@ def _render(record: Mapping, ctx: RenderContext) -> Section:
     flow.paragraph(f"{law_name}: {post.law.formula}", weight="bold")
     st = post.settings
     flow.paragraph(
-        f"{len(post.frame)} points of `{post.target}` ({column_label(post.target, post.frame)}); {_ranges(post)}. "
+        f"{len(post.frame)} points of `{post.target}` ({column_label(post.target, post.frame)}); {input_ranges(post)}. "
         f"{_LIKELIHOODS.get(post.likelihood, post.likelihood)} likelihood"
         f"{' on the log scale' if post.law.target == 'log' else ''}{', run effects' if post.run_effects else ''}; "
         f"NUTS with {st.get('num_chains')} chains × {st.get('num_samples')} draws after {st.get('num_warmup')} "

@@ -17,6 +17,8 @@ bonfit      the default pass@N / ASR@N forecast: model choice by internal backte
             intervals over the whole procedure, budgets
 censored    sample-until-success logs: exact likelihoods (batch granularity), ASR@N from logs
 backtest    backtests of forecasts against logs with a large budget (scalefit vs SABER)
+holdout     the backtest harness: how every backtest cuts data into a part to fit and a held-out
+            truth (thinned counts, first attempts, held-out sizes), and the backtest scores
 plan        the adaptive sampling planner: where to spend further attempts for a sharper pass@N
 passuntil_holdout  PassUntil task-law forecast of a held-out model size
 cli         the ``passk``, ``bon``, ``passuntil`` and ``backtest`` commands

@@ -90,16 +90,18 @@ def as_counts(name: str, x, *, min_value: int = 0) -> np.ndarray:
     return arr.astype(np.int64)
 
 
-def check_successes(c: np.ndarray, n: np.ndarray, c_name: str = "c", n_name: str = "n") -> None:
-    """Raise if any success count exceeds its number of attempts."""
-    cb, nb = np.broadcast_arrays(c, n)
-    bad = cb > nb
+def check_at_most(a: np.ndarray, b: np.ndarray, a_name: str, b_name: str, why: str) -> None:
+    """Raise if any ``a`` exceeds its (broadcast) ``b``, naming the first such pair and ``why``."""
+    ab, bb = np.broadcast_arrays(a, b)
+    bad = ab > bb
     if bad.any():
         i = np.flatnonzero(bad.ravel())[0]
-        raise ArgumentError(
-            f"`{c_name}` = {short_value(cb.flat[i])} exceeds `{n_name}` = {short_value(nb.flat[i])}: "
-            "successes cannot outnumber attempts"
-        )
+        raise ArgumentError(f"`{a_name}` = {short_value(ab.flat[i])} exceeds `{b_name}` = {short_value(bb.flat[i])}: {why}")
+
+
+def check_successes(c: np.ndarray, n: np.ndarray, c_name: str = "c", n_name: str = "n") -> None:
+    """Raise if any success count exceeds its number of attempts."""
+    check_at_most(c, n, c_name, n_name, "successes cannot outnumber attempts")
 
 
 def as_positive(name: str, x, *, allow_zero: bool = False, allow_inf: bool = False) -> np.ndarray:

@@ -29,6 +29,7 @@ Estimators (``ESTIMATORS``):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -36,6 +37,14 @@ import pandas as pd
 from .._config import require_x64
 from ..errors import ArgumentError
 from ._common import short_value, check_level
+from .holdout import (
+    AttemptPool,
+    fresh_truth,
+    log_split,
+    score_rows,
+    summarise,
+    thinned_frame,
+)
 
 __all__ = ["ESTIMATORS", "BacktestResult", "backtest_counts", "backtest_log"]
 
@@ -77,22 +86,6 @@ class BacktestResult:
             lines.append("summary (percentage points):")
             lines.append(self.summary.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
         return "\n".join(lines)
-
-
-def _summarise(rows: pd.DataFrame) -> pd.DataFrame:
-    out = []
-    for (est, N), g in rows.groupby(["estimator", "N"], sort=False):
-        err = g["predicted"] - g["empirical"]
-        cov = g["covered"].dropna()
-        ok = np.isfinite(err)
-        e = err[ok]
-        out.append({"estimator": est, "N": N,
-                    "MAE_pp": 100 * float(np.mean(np.abs(e))) if ok.any() else np.nan,
-                    "bias_pp": 100 * float(np.mean(e)) if ok.any() else np.nan,
-                    "max_err_pp": 100 * float(np.max(np.abs(e))) if ok.any() else np.nan,
-                    "coverage": float(np.mean(cov)) if len(cov) else np.nan,
-                    "predictions": int(ok.sum()), "undefined": int((~ok).sum())})
-    return pd.DataFrame(out)
 
 
 def _check_estimators(estimators) -> tuple:
@@ -155,7 +148,7 @@ def _predict_all(n, k, N_arr, estimators, *, target, level, num_bootstrap, seed,
             else:
                 bon = fit_bon(data, model=model, candidates=candidates, fraction=fraction, repeats=repeats,
                               seed=seed, select_bootstrap=select_bootstrap)
-                fc = bon.predict(N_arr, target=target, level=level, num_bootstrap=num_bootstrap, seed=seed)
+                fc = bon.predict_forecast(N_arr, target=target, level=level, num_bootstrap=num_bootstrap, seed=seed)
                 pred, lo, hi = fc.estimate, fc.lower, fc.upper
                 detail = bon.model
         elif est == "saber_fit":
@@ -196,15 +189,12 @@ def _predict_all(n, k, N_arr, estimators, *, target, level, num_bootstrap, seed,
 
 
 def _finish(records, level, fit_budget, target, method, seed) -> BacktestResult:
-    rows = pd.DataFrame(records)
-    rows["abs_error"] = (rows["predicted"] - rows["empirical"]).abs()
-    has_iv = np.isfinite(rows["lower"]) & np.isfinite(rows["upper"])
-    covered = (rows["lower"] <= rows["empirical"]) & (rows["empirical"] <= rows["upper"])
-    rows["covered"] = np.where(has_iv, covered.astype(float), np.nan)
-    cols = ["group", "repeat", "N", "estimator", "predicted", "lower", "upper", "empirical", "abs_error",
-            "covered", "detail"]
+    cols = ["group", "repeat", "N", "estimator", "estimate", "predicted", "lower", "upper", "empirical",
+            "abs_error", "covered", "detail"]
+    rows = score_rows(records)
+    rows["estimate"] = rows["predicted"]   # the protocol's name; ``predicted`` kept beside it (docs/naming.md)
     rows = rows[cols]
-    return BacktestResult(rows, _summarise(rows), level, fit_budget, target, method, seed)
+    return BacktestResult(rows, summarise(rows), level, fit_budget, target, method, seed)
 
 
 def _group_frames(frame: pd.DataFrame, groups):
@@ -253,8 +243,7 @@ def backtest_counts(counts: pd.DataFrame, fit_budget: int, N, *, repeats: int = 
     -------
     BacktestResult
     """
-    from ..io.attempts import subsample_counts, validate_attempts
-    from .passk import mean_pass_at_k
+    from ..io.attempts import validate_attempts
 
     level, estimators, candidates, fit_budget = _check_common(level, estimators, candidates, fit_budget)
     if not isinstance(counts, pd.DataFrame):
@@ -294,7 +283,7 @@ def backtest_counts(counts: pd.DataFrame, fit_budget: int, N, *, repeats: int = 
                     f"`N` = {short_value(N_arr.max() if (N_arr > n_full.min()).any() else N_arr.min())} must lie in "
                     f"({fit_budget}, {n_full.min()}] for group {label}: the log must know the truth"
                 )
-            truth = np.atleast_1d(mean_pass_at_k(n_full, c_full, N_arr.astype(np.int64)))
+            truth = fresh_truth(n_full, c_full, N_arr)
             truths[label] = truth
             for r in range(int(repeats)) if estimators else ():
                 if design == "planned":
@@ -306,7 +295,7 @@ def backtest_counts(counts: pd.DataFrame, fit_budget: int, N, *, repeats: int = 
                         records.append(p)
                     bar.update(1)
                     continue
-                sub = subsample_counts(g, fit_budget, seed=np.random.default_rng([seed, r]))
+                sub = thinned_frame(g, fit_budget, seed, r)
                 preds = _predict_all(sub["n"].to_numpy(), sub["k"].to_numpy(), N_arr, estimators, target=target,
                                      level=level, num_bootstrap=num_bootstrap, seed=seed + r, candidates=candidates,
                                      fraction=fraction, repeats=internal_repeats, select_bootstrap=select_bootstrap)
@@ -331,9 +320,9 @@ def _planned_predictions(n_full, c_full, fit_budget, N_arr, estimators, *, seed,
     from .models import item_data
     from .plan import sample_in_rounds
 
-    rng = np.random.default_rng([seed, r])
     first = max(1, fit_budget // 5)
-    k0 = rng.hypergeometric(c_full, n_full - c_full, first)
+    full = AttemptPool(n_full, c_full)
+    k0 = full.draw(first, np.random.default_rng([seed, r]))
     out = []
     for est in estimators:
         model = "auto" if est == "scalefit" else est.split(":", 1)[1]
@@ -342,15 +331,7 @@ def _planned_predictions(n_full, c_full, fit_budget, N_arr, estimators, *, seed,
                 out.append({"N": float(NN), "estimator": est, "predicted": np.nan, "lower": np.nan, "upper": np.nan,
                             "detail": "undefined: no item has a success in the first round"})
             continue
-        pool = [n_full - first, c_full - k0]
-        draw = np.random.default_rng([seed, r, 1])
-
-        def sampler(a, pool=pool, draw=draw):
-            succ = draw.hypergeometric(pool[1], pool[0] - pool[1], a)
-            pool[0] = pool[0] - a
-            pool[1] = pool[1] - succ
-            return succ
-
+        sampler = partial(AttemptPool(full.n, full.k).draw, rng=np.random.default_rng([seed, r, 1]))
         res = sample_in_rounds(item_data(first, k0), sampler, (fit_budget - first) * len(n_full), float(N_arr.max()),
                                rounds=rounds, target=target, model=model, max_attempts=n_full - first,
                                forecast_N=N_arr, level=level, num_bootstrap=num_bootstrap, seed=seed + r,
@@ -369,13 +350,12 @@ def _predict_pooled(counts, groups, fit_budget, N_arr, ests, truths, *, repeats,
                     candidates, fraction, internal_repeats, select_bootstrap):
     """Rows of the pooled estimators: every repeat draws the same subsamples as the per-group
     estimators (seed [seed, repeat] per group) and fits all groups at once."""
-    from ..io.attempts import subsample_counts
     from .pooled import fit_groups, pooled_from_frame
 
     out = []
     frames = _group_frames(counts, groups)
     for r in range(repeats):
-        subs = [subsample_counts(g, fit_budget, seed=np.random.default_rng([seed, r])) for _, g in frames]
+        subs = [thinned_frame(g, fit_budget, seed, r) for _, g in frames]
         data = pooled_from_frame(pd.concat(subs, ignore_index=True), groups)
         fit = fit_groups(data, pool="auto", candidates=candidates, fraction=fraction, repeats=internal_repeats,
                          seed=seed + r, select_bootstrap=select_bootstrap)
@@ -390,22 +370,6 @@ def _predict_pooled(counts, groups, fit_budget, N_arr, ests, truths, *, repeats,
             if row.chosen and "pooled_auto" in ests:
                 out.append(dict(common, estimator="pooled_auto", detail=fit.choice[row.group]))
     return out
-
-
-def _first_success(log: pd.DataFrame, groups: list, order: pd.DataFrame):
-    """Per item (in the order of ``order``): 1-based attempt of the first success (NaN if none)
-    and the number of attempts observed, read from the attempt log without assuming a stopping rule."""
-    keys = [*groups, "item"]
-    success = log["success"].to_numpy(dtype=bool)
-    frame = log[keys].copy()
-    # `attempt` is the 0-based position of the attempt within its item (load_attempt_log)
-    frame["_pos"] = log["attempt"].to_numpy(np.int64) + 1
-    frame["_hit"] = np.where(success, frame["_pos"], np.inf)
-    agg = frame.groupby(keys, sort=False, dropna=False).agg(first=("_hit", "min"), n=("_pos", "max"))
-    idx = pd.MultiIndex.from_frame(order[keys]) if len(keys) > 1 else pd.Index(order["item"])
-    agg = agg.reindex(idx)
-    fs = agg["first"].to_numpy(float)
-    return np.where(np.isfinite(fs), fs, np.nan), agg["n"].to_numpy(float)
 
 
 def backtest_log(log: pd.DataFrame, fit_budget: int, N, *, level: float = 0.9, groups=None,
@@ -432,8 +396,6 @@ def backtest_log(log: pd.DataFrame, fit_budget: int, N, *, level: float = 0.9, g
     -------
     BacktestResult
     """
-    from ..io.attempts import attempts_to_counts, first_n_attempts
-
     level, estimators, candidates, fit_budget = _check_common(level, estimators, candidates, fit_budget)
     if not isinstance(log, pd.DataFrame) or not {"item", "attempt", "success"} <= set(log.columns):
         raise ArgumentError("`log` must be an attempt log with columns `item`, `attempt`, `success` (load_attempt_log)")
@@ -444,23 +406,7 @@ def backtest_log(log: pd.DataFrame, fit_budget: int, N, *, level: float = 0.9, g
     for label, g in _group_frames(log, groups):
         g = g.copy()
         g.attrs = dict(log.attrs)
-        first = attempts_to_counts(first_n_attempts(g, fit_budget, groups=list(groups)), groups=list(groups))
-        fs, n_obs = _first_success(g, list(groups), first)
-        short = first["n"].to_numpy() < fit_budget
-        if short.any():
-            raise ArgumentError(
-                f"`fit_budget` = {fit_budget}: {int(short.sum())} item(s) in group {label} have fewer attempts"
-            )
-        truth = []
-        for NN in N_arr:
-            broken = np.isfinite(fs) & (fs <= NN)
-            undetermined = ~broken & (n_obs < NN)
-            if undetermined.any():
-                raise ArgumentError(
-                    f"`N` = {short_value(NN)}: {int(undetermined.sum())} item(s) in group {label} stop before N without "
-                    "a success, so the log does not know ASR@N"
-                )
-            truth.append(float(broken.mean()))
+        first, truth = log_split(g, fit_budget, N_arr, list(groups), label)
         preds = _predict_all(first["n"].to_numpy(), first["k"].to_numpy(), N_arr, estimators, target=target,
                              level=level, num_bootstrap=num_bootstrap, seed=seed, candidates=candidates,
                              fraction=fraction, repeats=internal_repeats, select_bootstrap=select_bootstrap)

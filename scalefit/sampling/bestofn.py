@@ -26,7 +26,9 @@ import numpy as np
 from scipy.stats import norm
 
 from .._config import require_x64
+from .._names import renamed_args
 from ..errors import ArgumentError
+from .._roots import bisect_jax
 from ._common import Interval, short_value, as_counts, as_positive, as_probability, check_level, is_concrete
 from ._special import log1mexp, log_beta_fail, log_beta_ratio, log_gamma_ratio
 
@@ -178,15 +180,8 @@ def asr_asymptotic(N, a, b, correction: str = "none"):
 def _budget_exact(target_logf, a, b):
     """Real N with log F(N) = target (bisection on log N, then two Newton polishes)."""
 
-    def body(_, lo_hi):
-        lo, hi = lo_hi
-        mid = 0.5 * (lo + hi)
-        too_small = log_beta_fail(jnp.exp(mid), a, b) > target_logf
-        return jnp.where(too_small, mid, lo), jnp.where(too_small, hi, mid)
-
-    lo, hi = jax.lax.fori_loop(
-        0, 120, body, (jnp.full_like(target_logf, -700.0), jnp.full_like(target_logf, 700.0))
-    )
+    lo, hi = bisect_jax(lambda u: log_beta_fail(jnp.exp(u), a, b) > target_logf,
+                        jnp.full_like(target_logf, -700.0), jnp.full_like(target_logf, 700.0), iters=120)
     u = 0.5 * (lo + hi)
 
     def newton(u, _):
@@ -200,10 +195,12 @@ def _budget_exact(target_logf, a, b):
     return jnp.exp(u)
 
 
-def asr_budget_exact(tau, a, b, unbreakable=0.0):
-    """Exact budget: the real N with asr_exact(N, a, b, pi) = tau (numerical inverse).
+@renamed_args(tau="rate")
+def asr_budget_exact(rate, a, b, unbreakable=0.0):
+    """Exact budget: the real N with asr_exact(N, a, b, pi) = rate (numerical inverse).
 
-    Returns 0 for tau = 0 and inf for tau >= 1 - pi (unreachable).  Round-trips to ~1e-13.
+    Returns 0 for rate = 0 and inf for rate >= 1 - pi (unreachable).  Round-trips to ~1e-13.
+    (``tau`` is the deprecated name of ``rate``.)
 
     Examples
     --------
@@ -216,7 +213,7 @@ def asr_budget_exact(tau, a, b, unbreakable=0.0):
     require_x64()
     _check_ab(a, b)
     _check_pi(unbreakable)
-    tau_np = as_probability("tau", tau)
+    tau_np = as_probability("rate", rate)
     pi = np.asarray(unbreakable, dtype=float)
     ratio = tau_np / (1.0 - pi)
     reachable = ratio < 1.0
@@ -407,8 +404,10 @@ def saber_anchored_interval(
     return Interval(est, lo, hi)
 
 
-def saber_budget_anchored(tau, n, asr_at_n, a):
-    """Anchored budget for a target ASR tau (Eq. (16)): N = n ((1 - ASR@n)/(1 - tau))^(1/a).
+@renamed_args(tau="rate")
+def saber_budget_anchored(rate, n, asr_at_n, a):
+    """Anchored budget for a target ASR ``rate`` (Eq. (16)): N = n ((1 - ASR@n)/(1 - rate))^(1/a)
+    (``tau`` is the deprecated name of ``rate``).
 
     Examples
     --------
@@ -416,18 +415,20 @@ def saber_budget_anchored(tau, n, asr_at_n, a):
     >>> round(saber_budget_anchored(0.95, 100, 0.7, 0.4), 3)
     8818.163
     """
-    as_probability("tau", tau, open_high=True)
+    as_probability("rate", rate, open_high=True)
     as_probability("asr_at_n", asr_at_n, open_high=True)
     as_positive("n", n)
     as_positive("a", a)
     out = np.asarray(n, float) * np.exp(
-        (np.log1p(-np.asarray(asr_at_n, float)) - np.log1p(-np.asarray(tau, float))) / np.asarray(a, float)
+        (np.log1p(-np.asarray(asr_at_n, float)) - np.log1p(-np.asarray(rate, float))) / np.asarray(a, float)
     )
     return out if np.ndim(out) else float(out)
 
 
-def saber_budget_plugin(tau, a, b):
-    """Plug-in budget (Eq. (16)): N = (Gamma(a+b) / ((1 - tau) Gamma(b)))^(1/a).
+@renamed_args(tau="rate")
+def saber_budget_plugin(rate, a, b):
+    """Plug-in budget (Eq. (16)): N = (Gamma(a+b) / ((1 - rate) Gamma(b)))^(1/a) (``tau`` is the
+    deprecated name of ``rate``).
 
     Examples
     --------
@@ -437,10 +438,10 @@ def saber_budget_plugin(tau, a, b):
     6635.51
     """
     require_x64()
-    as_probability("tau", tau, open_high=True)
+    as_probability("rate", rate, open_high=True)
     _check_ab(a, b)
     lg = np.asarray(log_gamma_ratio(b, a))
-    out = np.exp((lg - np.log1p(-np.asarray(tau, float))) / np.asarray(a, float))
+    out = np.exp((lg - np.log1p(-np.asarray(rate, float))) / np.asarray(a, float))
     return out if np.ndim(out) else float(out)
 
 

@@ -56,6 +56,7 @@ from .._extrapolation import extrapolation_factor
 from .._files import atomic_write_text, json_text
 from .._result import LEVEL, PARAM_COLUMNS, ResultProtocol
 from ..errors import ArgumentError
+from .._roots import bisect
 from ._common import TARGETS, check_level, check_tails, check_target, short_value
 from .families import available_families
 from .models import (
@@ -70,6 +71,7 @@ from .models import (
     solve_probabilities,
 )
 from .censored import as_item_data
+from .holdout import InternalSplits, hold_out_counts, internal_splits, is_until_success
 
 __all__ = [
     "DEFAULT_CANDIDATES",
@@ -88,56 +90,6 @@ BON_FILE_FORMAT = "scalefit.bon-file/1"  # `scalefit bon fit -o`: one BonFit per
 
 # --------------------------------------------------------------------------------------------
 # internal backtest
-
-
-@dataclass(frozen=True)
-class _Splits:
-    data: list  # ItemData per repeat (thinned observations of every item)
-    budget: np.ndarray  # per-item budget the thinned data must predict
-    truth: np.ndarray  # per-item: solved within that budget (0/1)
-    fraction: int
-    kind: str  # "subsample" | "first"
-
-
-def _is_until_success(data: ItemData) -> bool:
-    if data.until_success is not None:  # a fixed-budget log with attempt order says False
-        return data.until_success
-    return bool(np.any(np.isfinite(data.first_success)))
-
-
-_HYPERGEOMETRIC_LIMIT = 10**9
-
-
-def _make_splits(data: ItemData, fraction: int, repeats: int, rng: np.random.Generator) -> _Splits:
-    if _is_until_success(data):
-        # Sample-until-success log: truncate every item at its first m attempts, m = n_min // f,
-        # where n_min is the budget every item was observed for (broken or not); the truth is exact.
-        n_min = int(data.attempts.min())
-        m = max(1, n_min // fraction)
-        fs = data.first_success
-        hit = np.isfinite(fs) & (fs <= m)
-        n_s = np.where(hit, np.nan_to_num(fs, nan=1.0), m).astype(np.int64)
-        k_s = hit.astype(np.int64)
-        sub = item_data(n_s, k_s, first_success=np.where(hit, fs, np.nan))
-        truth = (np.isfinite(fs) & (fs <= n_min)).astype(float)
-        return _Splits([sub], np.full(data.size, float(n_min)), truth, fraction, "first")
-    if data.has_interval:
-        raise ArgumentError(
-            "`data` holds batch-censored items without first-success attempts: the internal "
-            "backtest cannot thin them; choose a model explicitly (model='beta', ...)"
-        )
-    m = np.maximum(1, data.n // fraction)
-    if np.any(data.n >= _HYPERGEOMETRIC_LIMIT):  # numpy's exact hypergeometric sampler stops there
-        i = int(np.argmax(data.n))
-        raise ArgumentError(
-            f"item {i} has {int(data.n[i])} attempts: the internal backtest thins at most "
-            f"{_HYPERGEOMETRIC_LIMIT - 1} attempts per item; choose a model explicitly (`model=`, e.g. beta)"
-        )
-    subs = []
-    for _ in range(repeats):
-        k_s = rng.hypergeometric(data.k, data.n - data.k, m)
-        subs.append(item_data(m, k_s))
-    return _Splits(subs, data.n.astype(float), (data.k > 0).astype(float), fraction, "subsample")
 
 
 def _weighted_rate(prob: np.ndarray, mult: np.ndarray) -> np.ndarray:
@@ -161,7 +113,7 @@ def _fit_warm(model, rows, W, warm):
     return fit_rows(model, rows, W, theta0=None if warm is None else np.asarray(warm, float))
 
 
-def _internal_scores(models, data: ItemData, splits: _Splits, mult: np.ndarray, warm=None) -> _Internal:
+def _internal_scores(models, data: ItemData, splits: InternalSplits, mult: np.ndarray, warm=None) -> _Internal:
     """Internal backtest for item multiplicities ``mult`` (D, I).
 
     For every thinning r and candidate j the model is refitted on the thinned data of each data
@@ -205,7 +157,7 @@ def _internal_scores(models, data: ItemData, splits: _Splits, mult: np.ndarray, 
 
 def _bootstrap_internal(models, data: ItemData, fraction: int, repeats: int, seed: int, mult: np.ndarray) -> _Internal:
     """Internal backtest on item resamples ``mult``, warm-started from the point fits."""
-    splits = _make_splits(data, fraction, repeats, np.random.default_rng([seed, 2]))
+    splits = internal_splits(data, fraction, repeats, seed)
     point = _internal_scores(models, data, splits, np.ones((1, data.size)))
     warm = [{m: th[m][0] for m in models} for th in point.split_thetas]
     return _internal_scores(models, data, splits, mult, warm=warm)
@@ -231,6 +183,11 @@ def choose_candidate(error: np.ndarray, se: np.ndarray, z: float) -> np.ndarray:
     return np.argmin(masked, axis=1)
 
 
+def _table_column(name: str) -> property:
+    """A read-only attribute: column ``name`` of the result's ``table`` as an array."""
+    return property(lambda self: self.table[name].to_numpy(), doc=f"The ``{name}`` column of ``table``.")
+
+
 def item_resamples(I: int, B: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng([seed, 0])
     return rng.multinomial(I, np.full(I, 1.0 / I), size=B).astype(float)
@@ -242,7 +199,7 @@ def item_resamples(I: int, B: int, seed: int) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Forecast(ResultProtocol):
-    """pass@N (ASR@N) forecasts with intervals from :meth:`BonFit.predict` (immutable).
+    """pass@N (ASR@N) forecasts with intervals from :meth:`BonFit.predict_forecast` (immutable).
 
     ``table`` has one row per budget N: ``N``, ``estimate``, ``lower``, ``upper`` and
     ``extrapolation`` (N over the largest observed budget; absent in forecasts made before
@@ -278,10 +235,10 @@ class Forecast(ResultProtocol):
         """The forecast table (``N``, ``estimate``, ``lower``, ``upper``, ``extrapolation``).
 
         A forecast holds intervals at its own ``level`` only: another ``level`` raises (ask
-        :meth:`BonFit.predict` for it)."""
+        :meth:`BonFit.predict_forecast` for it)."""
         if level is not None and not math.isclose(float(level), self.level):
             raise ArgumentError(f"`level` = {level:g}: this forecast holds {self.level:.0%} intervals only; "
-                                "forecast again with BonFit.predict(N, level=...)")
+                                "forecast again with BonFit.predict_forecast(N, level=...)")
         return self.table.copy()
 
     def param_table(self, level: float = LEVEL) -> pd.DataFrame:
@@ -291,21 +248,10 @@ class Forecast(ResultProtocol):
     def _summary_table(self) -> pd.DataFrame:
         return self.table
 
-    @property
-    def N(self) -> np.ndarray:
-        return self.table["N"].to_numpy()
-
-    @property
-    def estimate(self) -> np.ndarray:
-        return self.table["estimate"].to_numpy()
-
-    @property
-    def lower(self) -> np.ndarray:
-        return self.table["lower"].to_numpy()
-
-    @property
-    def upper(self) -> np.ndarray:
-        return self.table["upper"].to_numpy()
+    N = _table_column("N")
+    estimate = _table_column("estimate")
+    lower = _table_column("lower")
+    upper = _table_column("upper")
 
     def _summary_text(self) -> str:
         lines = [f"pass@N forecast ({self.target} run), model: {self.model}",
@@ -419,6 +365,10 @@ class SavedForecast(ResultProtocol):
         union of the percentile intervals (empty: the choice interval alone).
     backtest : SavedBacktest, optional
         External backtest (``None``: not run; ``backtest_note`` says why).
+    plan : dict, optional
+        The sampling planner's recommendation saved with the forecast (``scalefit bon fit -o``;
+        :func:`scalefit.report.bestofn.with_plan`), which the report's plan page shows as saved
+        (``None``: no plan was saved).
     """
 
     target: str
@@ -437,6 +387,7 @@ class SavedForecast(ResultProtocol):
     #: largest observed budget (attempts per item) of the fitted data; NaN in files saved before it was kept
     observed_budget: float = float("nan")
     span: dict = field(default_factory=dict)
+    plan: dict | None = None
 
     JSON_WHAT = "saved best-of-N forecast"
     converged = True
@@ -523,7 +474,7 @@ class SavedForecast(ResultProtocol):
             tail = (1.0 - level) / 2.0
             lo, hi = (float(np.quantile(per, q, method="inverted_cdf")) for q in (tail, 1.0 - tail))
             lo, hi = (math.inf if v >= 1e300 else v for v in (lo, hi))
-        return {"target_rate": tau, "estimate": est, "lower": lo, "upper": hi}
+        return {"rate": tau, "estimate": est, "lower": lo, "upper": hi, "target_rate": tau}
 
     def to_dict(self) -> dict:
         return {"target": self.target, "N": self.N.tolist(), "estimate": self.estimate.tolist(),
@@ -532,7 +483,8 @@ class SavedForecast(ResultProtocol):
                 "chosen": self.chosen.tolist(), "solved": self.solved.tolist(), "expected": self.expected.tolist(),
                 "backtest": None if self.backtest is None else self.backtest.to_dict(),
                 "backtest_note": self.backtest_note, "span": {m: v.tolist() for m, v in self.span.items()},
-                **({"observed_budget": self.observed_budget} if math.isfinite(self.observed_budget) else {})}
+                **({"observed_budget": self.observed_budget} if math.isfinite(self.observed_budget) else {}),
+                **({"plan": self.plan} if self.plan is not None else {})}
 
     @classmethod
     def from_dict(cls, obj: dict) -> "SavedForecast":
@@ -544,7 +496,8 @@ class SavedForecast(ResultProtocol):
                    np.asarray(obj["solved"], np.int64).reshape(-1, G), np.asarray(obj["expected"], float).reshape(-1, G),
                    None if bt is None else SavedBacktest.from_dict(bt), str(obj.get("backtest_note") or ""),
                    float(obj.get("observed_budget") or np.nan),
-                   {m: np.asarray(v, np.int64).reshape(-1, G) for m, v in (obj.get("span") or {}).items()})
+                   {m: np.asarray(v, np.int64).reshape(-1, G) for m, v in (obj.get("span") or {}).items()},
+                   dict(obj["plan"]) if obj.get("plan") is not None else None)
 
 
 @dataclass(frozen=True, eq=False)
@@ -561,11 +514,12 @@ class SavedBacktest:
     forecast: SavedForecast
 
     def rows(self, level: float = 0.9) -> pd.DataFrame:
-        """``N``, ``predicted``, ``lower``, ``upper``, ``empirical`` at ``level``."""
+        """``N``, ``estimate``, ``lower``, ``upper``, ``empirical`` at ``level`` (``predicted``:
+        ``estimate`` under its deprecated name)."""
         t = self.forecast.table(level)
-        return pd.DataFrame({"N": t["N"].to_numpy(), "predicted": t["estimate"].to_numpy(),
+        return pd.DataFrame({"N": t["N"].to_numpy(), "estimate": t["estimate"].to_numpy(),
                              "lower": t["lower"].to_numpy(), "upper": t["upper"].to_numpy(),
-                             "empirical": self.empirical})
+                             "empirical": self.empirical, "predicted": t["estimate"].to_numpy()})
 
     def to_dict(self) -> dict:
         return {"fit_attempts": self.fit_attempts, "model": self.model, "params": dict(self.params),
@@ -575,29 +529,6 @@ class SavedBacktest:
     def from_dict(cls, obj: dict) -> "SavedBacktest":
         return cls(int(obj["fit_attempts"]), str(obj["model"]), dict(obj["params"]),
                    np.asarray(obj["empirical"], float), SavedForecast.from_dict(obj["forecast"]))
-
-
-def heldout_rate(n, k, k_m, m: int, N: int) -> float:
-    """Rate of the run continued from the kept m attempts to N, from the held-out attempts: an
-    item solved in the kept ones counts 1, else the unbiased chance that N - m of its n - m other
-    attempts hold one of its k - k_m other successes."""
-    from .passk import pass_at_k
-
-    extra = int(N) - m
-    hit = (k_m > 0).astype(float) if extra == 0 else np.where(
-        k_m > 0, 1.0, pass_at_k(n - m, k - k_m, np.full(n.shape, extra)))
-    return float(np.mean(hit))
-
-
-def backtest_budgets(backtest_N, m: int, n_min: int) -> np.ndarray:
-    """Budgets of an external backtest fitted on m attempts: ``backtest_N`` (checked to lie in
-    [m, n_min]) or six log-spaced budgets from 2m to n_min."""
-    if backtest_N is None:
-        return np.unique(np.round(np.geomspace(min(2 * m, n_min), n_min, 6)).astype(np.int64))
-    bt_N = np.asarray(sorted(int(v) for v in backtest_N), dtype=np.int64)
-    if bt_N.min() < m or bt_N.max() > n_min:
-        raise ArgumentError(f"`backtest_N` must lie in [{m}, {n_min}]")
-    return bt_N
 
 
 def _saved_forecast(bon: "BonFit", N_arr: np.ndarray, target: str, B: int, seed: int,
@@ -618,7 +549,7 @@ def _saved_forecast(bon: "BonFit", N_arr: np.ndarray, target: str, B: int, seed:
 def _external_backtest(bon: "BonFit", m: int | None, B: int, seed: int, backtest_N=None, select_bootstrap: int = 100):
     """(SavedBacktest or None, note): the external backtest of :meth:`BonFit.with_forecast`."""
     d = bon.data
-    if not (np.all(d.extra == 0) and not _is_until_success(d)):
+    if not (np.all(d.extra == 0) and not is_until_success(d)):
         return None, "not run: the items are not plain counts (censored or sample-until-success attempts)"
     n, k = np.asarray(d.n, np.int64), np.asarray(d.k, np.int64)
     n_min = int(n.min())
@@ -626,30 +557,26 @@ def _external_backtest(bon: "BonFit", m: int | None, B: int, seed: int, backtest
         m = n_min // 10
         if m < 1:
             return None, f"not run: fewer than 10 attempts on some item ({n_min}), too few to hold any out"
-    elif not 1 <= m < n_min:
-        raise ArgumentError(f"`backtest` = {m} attempts must be in [1, {n_min - 1}] (fewer than every item's)")
-    rng = np.random.default_rng([seed, 7])
-    k_m = rng.hypergeometric(k, n - k, m)
-    bt_N = backtest_budgets(backtest_N, m, n_min)
+    split = hold_out_counts(n, k, m, np.random.default_rng([seed, 7]), backtest_N)
     try:  # the whole default procedure (candidates, internal backtest, choice) on the kept attempts
-        bon_m = fit_bon(np.full(n.shape, m), k_m, model=bon.model if bon.selection != "auto" else "auto",
+        bon_m = fit_bon(np.full(n.shape, m), split.k_fit, model=bon.model if bon.selection != "auto" else "auto",
                         candidates=bon.candidates, fraction=bon.fraction, repeats=bon.repeats, seed=seed, z=bon.z,
                         select_bootstrap=select_bootstrap)
     except ArgumentError as exc:
         return None, f"not run: the procedure cannot be fitted on {m} attempts per item ({exc})"
-    fc = _saved_forecast(bon_m, bt_N.astype(float), "continued", B, seed)
-    emp = np.array([heldout_rate(n, k, k_m, m, NN) for NN in bt_N])
-    return SavedBacktest(m, bon_m.model, dict(bon_m.fit.params), emp, fc), ""
+    fc = _saved_forecast(bon_m, split.N.astype(float), "continued", B, seed)
+    return SavedBacktest(m, bon_m.model, dict(bon_m.fit.params), split.truth, fc), ""
 
 
 @dataclass(frozen=True, eq=False, repr=False)
 class BudgetForecast(ResultProtocol):
     """Budgets N needed for target rates, with intervals (see :meth:`BonFit.budget`).
 
-    ``table``: ``target_rate``, ``estimate``, ``lower``, ``upper`` (inf: not reachable under
+    ``table``: ``rate``, ``estimate``, ``lower``, ``upper`` (inf: not reachable under
     the model, e.g. above 1 - pi for the zero-inflated model).  The interval covers parameter
     and model-choice uncertainty (bootstrap over items, whole procedure refitted) for the
-    expected rate; it does not add the run-to-run noise of a realised rate.
+    expected rate; it does not add the run-to-run noise of a realised rate.  ``target_rate``
+    repeats ``rate`` under its deprecated name (files saved by 0.1 hold only it).
 
     Result protocol (docs/results.md): :meth:`predict` returns ``table`` with
     ``extrapolation`` (the budget estimate over the largest observed budget);
@@ -673,7 +600,7 @@ class BudgetForecast(ResultProtocol):
                 f"{self.level:.0%} intervals from {self.num_bootstrap} replicates")
 
     def predict(self, level: float | None = None) -> pd.DataFrame:
-        """``target_rate``, ``estimate``, ``lower``, ``upper``, ``extrapolation`` (the budget over
+        """``rate``, ``estimate``, ``lower``, ``upper``, ``extrapolation`` (the budget over
         the largest observed budget).  Only the forecast's own ``level`` is held."""
         if level is not None and not math.isclose(float(level), self.level):
             raise ArgumentError(f"`level` = {level:g}: this budget forecast holds {self.level:.0%} intervals only; "
@@ -701,6 +628,9 @@ class BudgetForecast(ResultProtocol):
     def from_dict(cls, obj: dict) -> "BudgetForecast":
         table = pd.DataFrame({k: np.asarray([float(v) for v in vals], dtype=np.float64)
                               for k, vals in obj["table"].items()})
+        if "rate" not in table and "target_rate" in table:  # saved by 0.1: the layout of a new table
+            table = table.assign(rate=table["target_rate"])[["rate", *(c for c in table if c != "target_rate"),
+                                                              "target_rate"]]
         return cls(table, float(obj["level"]), str(obj["target"]), str(obj["model"]), int(obj["num_bootstrap"]),
                    int(obj["seed"]), float(obj.get("observed_budget") or np.nan), bool(obj.get("converged", True)),
                    str(obj.get("message", "")))
@@ -709,7 +639,7 @@ class BudgetForecast(ResultProtocol):
         lines = [f"budget for target pass@N ({self.target} run), model {self.model}, "
                  f"{self.level:.0%} intervals from {self.num_bootstrap} bootstrap replicates"]
         for row in self.table.itertuples():
-            lines.append(f"  rate {row.target_rate:.4g}: N = {row.estimate:.6g}  [{row.lower:.6g}, {row.upper:.6g}]")
+            lines.append(f"  rate {row.rate:.4g}: N = {row.estimate:.6g}  [{row.lower:.6g}, {row.upper:.6g}]")
         return "\n".join(lines)
 
 
@@ -740,9 +670,9 @@ class BonFit(ResultProtocol):
 
     Result protocol (docs/results.md): ``converged``/``message`` are the chosen model's;
     ``param_table`` lists its parameters (no parameter interval: the whole-procedure bootstrap
-    gives intervals for forecasts); :meth:`predict` returns a :class:`Forecast` (whose own
-    ``predict()`` is the protocol DataFrame) because forecasting runs the bootstrap;
-    :meth:`predict_table` gives the DataFrame directly.
+    gives intervals for forecasts); :meth:`predict` returns the protocol DataFrame;
+    :meth:`predict_forecast` the :class:`Forecast` behind it (how it was made: model choice
+    shares, notes).
     """
 
     data: ItemData
@@ -785,11 +715,18 @@ class BonFit(ResultProtocol):
         """The chosen model's parameters (:meth:`MixingFit.param_table`)."""
         return self.fit.param_table(level)
 
+    def predict(self, N, *, level: float = LEVEL, target: str = "fresh", num_bootstrap: int = 200,
+                seed: int | None = None, tails: str = "span") -> pd.DataFrame:
+        """Forecast pass@N (ASR@N) as the protocol DataFrame: ``N``, ``estimate``, ``lower``,
+        ``upper``, ``extrapolation`` (the table of :meth:`predict_forecast`, which takes the same
+        arguments and also returns how the forecast was made: model choice shares, notes)."""
+        return self.predict_forecast(N, target=target, level=level, num_bootstrap=num_bootstrap, seed=seed,
+                                     tails=tails).predict()
+
     def predict_table(self, N, *, level: float = LEVEL, target: str = "fresh", num_bootstrap: int = 200,
-                       seed: int | None = None) -> pd.DataFrame:
-        """:meth:`predict` as the protocol DataFrame (``N``, ``estimate``, ``lower``, ``upper``,
-        ``extrapolation``)."""
-        return self.predict(N, target=target, level=level, num_bootstrap=num_bootstrap, seed=seed).predict()
+                      seed: int | None = None) -> pd.DataFrame:
+        """Deprecated name of :meth:`predict` (same DataFrame)."""
+        return self.predict(N, target=target, level=level, num_bootstrap=num_bootstrap, seed=seed)
 
     @property
     def observed_rate(self) -> float:
@@ -836,9 +773,11 @@ class BonFit(ResultProtocol):
         models = self.plausible_models() if tails == "span" else ()
         return dict.fromkeys(models) if len(models) > 1 else {}
 
-    def predict(self, N, *, target: str = "fresh", level: float = 0.9, num_bootstrap: int = 200,
-                seed: int | None = None, tails: str = "span") -> Forecast:
-        """Forecast pass@N (ASR@N) for the observed items with honest intervals.
+    def predict_forecast(self, N, *, target: str = "fresh", level: float = LEVEL, num_bootstrap: int = 200,
+                         seed: int | None = None, tails: str = "span") -> Forecast:
+        """Forecast pass@N (ASR@N) for the observed items with honest intervals, as a
+        :class:`Forecast` (what ``BonFit.predict`` returned in scalefit 0.1; :meth:`predict`
+        returns its table).
 
         Parameters
         ----------
@@ -920,7 +859,7 @@ class BonFit(ResultProtocol):
             upper = np.quantile(finite, 1.0 - tail, axis=0, method="inverted_cdf")
             lower = np.where(lower >= 1e300, np.inf, lower)
             upper = np.where(upper >= 1e300, np.inf, upper)
-        table = pd.DataFrame({"target_rate": rates, "estimate": est, "lower": lower, "upper": upper})
+        table = pd.DataFrame({"rate": rates, "estimate": est, "lower": lower, "upper": upper, "target_rate": rates})
         return BudgetForecast(table, level, target, self.model, B, seed, float(np.max(self.data.attempts)),
                               self.fit.converged, self.fit.message)
 
@@ -995,7 +934,7 @@ class BonFit(ResultProtocol):
 
         The forecast holds, on the budget grid ``N`` (default :func:`forecast_grid`: 8 budgets
         per decade from 1 to 1000x the largest observed budget), the point estimate, the chosen model's population curve and
-        the ``num_bootstrap`` whole-procedure replicates of :meth:`predict` (same seed, same
+        the ``num_bootstrap`` whole-procedure replicates of :meth:`predict_forecast` (same seed, same
         numbers, the same ``tails``): items solved in each replicate's realised run, its
         expected rate, and the plausible families' draws that widen the interval.  Any interval
         level and any budget within the grid are then read from these draws.
@@ -1172,6 +1111,17 @@ def _check_saved_forecast(f) -> None:
     for key in ("n_items", "num_bootstrap", "seed"):
         f.get(key, "count")
     f.get("observed_budget", "number", required=False)
+    pl = f.sub("plan") if f.record.get("plan") is not None else None
+    if pl is not None:  # the planner's recommendation, as the report's plan page reads it
+        pl.get("N", "number")
+        pl.get("target", "str")
+        for key in ("budget", "allocated", "items", "items_sampled"):
+            pl.get(key, "count")
+        for key in ("estimate", "sd_now", "sd_after"):
+            pl.get(key, "number")
+        for key in ("by_successes", "top"):
+            pl.get(key, "list[object]")
+        pl.get("sd_curve", "object")
     f.get("models", "list[str]")
     chosen = f.get("chosen", "list[count]")
     B = f.record.get("num_bootstrap") if isinstance(f.record.get("num_bootstrap"), int) else None
@@ -1266,7 +1216,7 @@ def _budget_text(data: ItemData) -> str:
 
 
 def _nrep(fit: BonFit) -> str:
-    return "first attempts of every item" if _is_until_success(fit.data) else f"{fit.repeats} random thinnings"
+    return "first attempts of every item" if is_until_success(fit.data) else f"{fit.repeats} random thinnings"
 
 
 def check_budget_list(N) -> np.ndarray:
@@ -1294,7 +1244,8 @@ def _solve_budget(model, thetas, data: ItemData, rates, target, max_budget) -> n
     The rate is evaluated on a log grid of N (8 points per decade, one vectorised call per grid
     point, stopping once every theta has reached every target) and the crossing is interpolated
     linearly in (log N, log(1 - rate)), where the failure curve is close to a power law; for a
-    single theta the bracket is then refined by bisection to ~1e-9 relative.  inf where the rate
+    single theta the bracket is then refined by bisection (:func:`scalefit._roots.bisect`) to ~1e-9
+    relative.  inf where the rate
     is not reached by ``max_budget``.
     """
     T = thetas.shape[0]
@@ -1309,31 +1260,16 @@ def _solve_budget(model, thetas, data: ItemData, rates, target, max_budget) -> n
         if np.all(cols[-1] >= rates.max()):
             break
     grid = full_grid[: len(cols)]
-    curve = np.maximum.accumulate(np.stack(cols, axis=1), axis=1)  # monotone in N up to rounding
-    out = np.full((T, rates.size), np.inf)
-    lg = np.log(grid)
-    with np.errstate(divide="ignore"):
-        y = np.log1p(-np.minimum(curve, 1.0))
-    for r, tau in enumerate(rates):
-        reach = curve >= tau
-        first = np.argmax(reach, axis=1)
-        ok = reach.any(axis=1)
-        for t in np.flatnonzero(ok):
-            j = first[t]
-            if j == 0:
-                out[t, r] = grid[0]
+    curve = np.stack(cols, axis=1)
+    out = np.stack([_budget_crossings(grid, curve, tau) for tau in rates], axis=1)
+    if T == 1:
+        lg, reached = np.log(grid), np.maximum.accumulate(curve[0])
+        for r, tau in enumerate(rates):
+            j = int(np.argmax(reached >= tau))
+            if j == 0:  # reached at the first budget, or never
                 continue
-            yt = math.log1p(-tau)
-            y0, y1 = y[t, j - 1], y[t, j]
-            frac = 0.5 if not np.isfinite(y1) or y1 == y0 else (yt - y0) / (y1 - y0)
-            out[t, r] = math.exp(lg[j - 1] + min(max(frac, 0.0), 1.0) * (lg[j] - lg[j - 1]))
-            if T == 1:
-                lo, hi = lg[j - 1], lg[j]
-                for _ in range(40):
-                    mid = 0.5 * (lo + hi)
-                    val = solve_probabilities(model, thetas, data, math.exp(mid), target).mean()
-                    lo, hi = (lo, mid) if val >= tau else (mid, hi)
-                out[t, r] = math.exp(hi)
+            below = lambda x: solve_probabilities(model, thetas, data, math.exp(x), target).mean() < tau  # noqa: E731
+            out[0, r] = math.exp(bisect(below, lg[j - 1], lg[j], iters=40)[1])
     return out
 
 
@@ -1446,7 +1382,7 @@ def fit_bon(data, k=None, *, model: str = "auto", candidates=DEFAULT_CANDIDATES,
     score = pd.DataFrame({"model": list(models)})
     gain_se = np.zeros(len(models))
     if model == "auto" and len(models) > 1:
-        splits = _make_splits(data, fraction, repeats, np.random.default_rng([seed, 2]))
+        splits = internal_splits(data, fraction, repeats, seed)
         internal = _internal_scores(models, data, splits, np.ones((1, data.size)))
         if select_bootstrap:
             boot = _bootstrap_internal(models, data, fraction, repeats, seed, item_resamples(data.size, select_bootstrap, seed))
@@ -1493,7 +1429,7 @@ def fit_bon(data, k=None, *, model: str = "auto", candidates=DEFAULT_CANDIDATES,
 def forecast(data, k=None, N=None, *, target: str = "fresh", level: float = 0.9, num_bootstrap: int = 200,
              model: str = "auto", candidates=DEFAULT_CANDIDATES, fraction: int = 4, repeats: int = 4,
              seed: int = 0, z: float = 1.645, select_bootstrap: int = 100) -> Forecast:
-    """One call: :func:`fit_bon` then :meth:`BonFit.predict` (see both).
+    """One call: :func:`fit_bon` then :meth:`BonFit.predict_forecast` (see both; returns the Forecast).
 
     Examples
     --------
@@ -1509,4 +1445,4 @@ def forecast(data, k=None, N=None, *, target: str = "fresh", level: float = 0.9,
         raise ArgumentError("`N` is required: the budget(s) to forecast")
     bon = fit_bon(data, k, model=model, candidates=candidates, fraction=fraction, repeats=repeats, seed=seed, z=z,
                   select_bootstrap=select_bootstrap)
-    return bon.predict(N, target=target, level=level, num_bootstrap=num_bootstrap, seed=seed)
+    return bon.predict_forecast(N, target=target, level=level, num_bootstrap=num_bootstrap, seed=seed)

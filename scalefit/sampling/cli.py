@@ -210,6 +210,10 @@ def _cmd_bon_fit(args) -> int:
         fits = [(key, bon.with_forecast(target=args.target, num_bootstrap=args.bootstrap, backtest=bt,
                                         select_bootstrap=args.select_bootstrap))
                 for key, bon in fits]
+        if args.plan_budget != 0:  # and so does the sampling plan of the report's plan page
+            from ..report.bestofn import with_plan
+
+            fits = [(key, with_plan(bon, args.plan_budget)) for key, bon in fits]
         doc = {"format": BON_FILE_FORMAT, "source": str(args.data), "groups": [
             {"group": key, "fit": bon.to_dict()} for key, bon in fits]}
         atomic_write_text(args.output, json_text(doc), overwrite=args.force, argument="-o")
@@ -225,7 +229,7 @@ def _cmd_bon_predict(args) -> int:
                                 f"pooled model (--pool {args.pool}) has its own intervals")
         return _pooled_predict(args)
     for key, bon in _fits_for(args):
-        fc = bon.predict(Ns, target=args.target, level=level, num_bootstrap=args.bootstrap, seed=args.seed,
+        fc = bon.predict_forecast(Ns, target=args.target, level=level, num_bootstrap=args.bootstrap, seed=args.seed,
                          tails=args.tails or "span")
         print(f"== {_label(key)}")
         print(fc.summary())
@@ -287,7 +291,7 @@ def _cmd_bon_plan(args) -> int:
     res = plan(frame, args.budget, args.N, target=args.target, rounds=args.rounds, model=args.model,
                budget_scope=args.budget_scope, step=args.step, width=args.width, level=args.level,
                num_bootstrap=args.bootstrap, seed=args.seed, fit_options=fit_options, likelihood=args.likelihood,
-               parameter_draws=args.parameter_draws)
+               parameter_draws=args.parameter_draws, families=args.families)
     print(res.summary())
     if args.output:
         atomic_write_text(args.output, res.table.to_csv(index=False), overwrite=args.force, argument="-o")
@@ -448,6 +452,9 @@ def add_commands(subparsers) -> None:
     s.add_argument("--target", default="fresh", choices=["fresh", "continued"], api="target",
                    help="with -o: the saved forecast's target; fresh: a new run of N attempts per item (default); "
                         "continued: the observed attempts count towards N")
+    s.add_argument("--plan-budget", type=COUNT, default=None, metavar="B", api="plan_budget",
+                   help="with -o: further attempts the saved sampling plan spends, aimed at 10x the largest observed "
+                        "budget (default: as many as were made; 0: no plan); `scalefit report` shows it")
     s.add_argument("--force", action="store_true", help="allow overwriting --output")
     s.set_defaults(func=_cmd_bon_fit)
 
@@ -495,6 +502,9 @@ def add_commands(subparsers) -> None:
                    help="bootstrap replicates for the --width interval (default 200)")
     s.add_argument("--parameter-draws", type=COUNT, default=0, api="parameter_draws", metavar="T",
                    help="also count the population parameters' uncertainty with T bootstrap refits (default 0: off)")
+    s.add_argument("--families", default="chosen", choices=["chosen", "plausible"], api="families",
+                   help="plan under the chosen tail family (default) or the mixture of the tails the internal "
+                        "backtest cannot reject, valuing attempts also for telling them apart")
     s.add_argument("-o", "--output", help="write the plan as CSV (never overwrites without --force)", api="path")
     s.add_argument("--force", action="store_true", help="allow overwriting --output")
     s.set_defaults(func=_cmd_bon_plan)

@@ -71,7 +71,8 @@ from scipy import special as sp
 from .._config import require_x64
 from .._result import LEVEL, ResultProtocol
 from ..errors import ArgumentError
-from ._common import unique_rows
+from .._extrapolation import extrapolation_factor
+from ._common import check_level, unique_rows
 from .items import ItemData, as_item_data, item_data  # noqa: F401  (re-exported)
 from ._optim import damped_newton
 from .families import MixingFamily, available_families, get_family
@@ -560,8 +561,9 @@ class MixingFit(ResultProtocol):
         """Per-item probability of at least one success within budget N (see ``target``)."""
         return solve_probabilities(self.model, self.theta[None, :], data, N, target)[0]
 
-    def predict(self, data: ItemData, N, *, target: str = "fresh"):
-        """Benchmark pass@N (= ASR@N) for the observed items: mean of the per-item probabilities.
+    def predict_values(self, data: ItemData, N, *, target: str = "fresh"):
+        """Benchmark pass@N (= ASR@N) for the observed items: mean of the per-item probabilities
+        (a float for a scalar ``N``, else an array; what ``predict`` returned in scalefit 0.1).
 
         ``target="fresh"``: expected rate of a new run with N attempts per item (what a
         pass@N evaluation measures); ``"continued"``: the observed attempts count towards N
@@ -570,6 +572,17 @@ class MixingFit(ResultProtocol):
         N_arr = np.atleast_1d(np.asarray(N, float))
         out = np.array([self.solve_probabilities(data, NN, target=target).mean() for NN in N_arr])
         return out if np.ndim(N) else float(out[0])
+
+    def predict(self, data: ItemData, N, *, target: str = "fresh", level: float | None = None) -> pd.DataFrame:
+        """:meth:`predict_values` as the protocol DataFrame: ``N``, ``estimate`` and
+        ``extrapolation`` (N over the largest observed budget of ``data``).  A mixing fit has no
+        interval, so ``lower``/``upper`` are absent and ``level`` is only checked; the
+        whole-procedure bootstrap of :meth:`scalefit.sampling.BonFit.predict` gives them."""
+        if level is not None:
+            check_level(level)
+        N_arr = np.atleast_1d(np.asarray(N, float))
+        return pd.DataFrame({"N": N_arr, "estimate": self.predict_values(data, N_arr, target=target),
+                             "extrapolation": extrapolation_factor({"N": data.attempts}, {"N": N_arr})})
 
     def item_posterior(self, data: ItemData) -> ItemPosterior:
         """Posterior of each item's success probability on a grid (see :class:`ItemPosterior`)."""

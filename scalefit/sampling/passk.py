@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ArgumentError
-from ._common import Interval, short_value, as_counts, check_level, check_successes
+from ._common import Interval, short_value, as_counts, check_at_most, check_level, check_successes
 
 __all__ = [
     "pass_at_k",
@@ -42,15 +42,8 @@ def _validate(n, c, k):
     c = as_counts("c", c)
     k = as_counts("k", k, min_value=1)
     check_successes(c, n)
-    nb, kb = np.broadcast_arrays(n, k)
-    too_big = kb > nb
-    if too_big.any():
-        i = np.flatnonzero(too_big.ravel())[0]
-        raise ArgumentError(
-            f"`k` = {short_value(kb.flat[i])} exceeds `n` = {short_value(nb.flat[i])}: pass@k is only defined "
-            "for k <= n; use a Beta-Binomial model to extrapolate "
-            "(scalefit.sampling.fit_beta_binomial, asr_exact)"
-        )
+    check_at_most(k, n, "k", "n", "pass@k is only defined for k <= n; use a Beta-Binomial model to extrapolate "
+                  "(scalefit.sampling.fit_beta_binomial, asr_exact)")
     return np.broadcast_arrays(n, c, k)
 
 

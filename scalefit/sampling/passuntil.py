@@ -271,10 +271,10 @@ def task_law_loglog(N, c, alpha):
 class TaskLawFit(ResultProtocol):
     """Dataset-level OLS fit F = log c - alpha log N (see :func:`fit_task_law`).
 
-    Result protocol (docs/results.md): :meth:`predict` returns PU values as an array (its 0.1
-    behaviour); :meth:`predict_table` is the protocol DataFrame (``N``, ``estimate``,
-    ``lower``, ``upper``, ``extrapolation``).  ``converged`` is True when the least-squares
-    line is finite (it has a closed form).
+    Result protocol (docs/results.md): :meth:`predict` is the protocol DataFrame (``N``,
+    ``estimate``, ``lower``, ``upper``, ``extrapolation``); :meth:`predict_values` returns the
+    PU values alone (what ``predict`` returned in scalefit 0.1).  ``converged`` is True when the
+    least-squares line is finite (it has a closed form).
     """
 
     log_c: float
@@ -315,11 +315,12 @@ class TaskLawFit(ResultProtocol):
             rows.append({"parameter": name, "estimate": v, "lower": v - t * se, "upper": v + t * se, "se": se})
         return pd.DataFrame(rows)
 
-    def predict_table(self, N, *, level: float = LEVEL) -> pd.DataFrame:
+    def predict(self, N, *, level: float = LEVEL) -> pd.DataFrame:
         """``N``, ``estimate`` (PU), ``lower``/``upper`` (:meth:`predict_interval` at ``level``;
-        NaN with fewer than 3 sizes) and ``extrapolation`` (N over the largest fitted size)."""
+        NaN with fewer than 3 sizes) and ``extrapolation`` (N over the largest fitted size).
+        :meth:`predict_values` gives PU(N) alone, as an array."""
         N = np.atleast_1d(np.asarray(N, dtype=float))
-        out = pd.DataFrame({"N": N, "estimate": self.predict(N)})
+        out = pd.DataFrame({"N": N, "estimate": self.predict_values(N)})
         if self.n_used >= 3:
             iv = self.predict_interval(N, level=level)
             out["lower"], out["upper"] = iv.lower, iv.upper
@@ -364,11 +365,15 @@ class TaskLawFit(ResultProtocol):
         """F(N) = log c - alpha log N."""
         return self.log_c - self.alpha * np.log(np.asarray(N, float))
 
-    def predict(self, N):
-        """PU(N) = exp(-exp(F(N)))."""
+    def predict_table(self, N, *, level: float = LEVEL) -> pd.DataFrame:
+        """Deprecated name of :meth:`predict` (same DataFrame)."""
+        return self.predict(N, level=level)
+
+    def predict_values(self, N):
+        """PU(N) = exp(-exp(F(N))) (what ``predict`` returned in scalefit 0.1)."""
         return np.exp(-np.exp(self.predict_loglog(N)))
 
-    def predict_interval(self, N, *, level: float = 0.95) -> Interval:
+    def predict_interval(self, N, *, level: float = LEVEL) -> Interval:
         """OLS prediction interval for a new F at N (Student t, n - 2 df), mapped to PU.
 
         Larger F means smaller PU, so the PU bounds come from the opposite F bounds.
@@ -480,8 +485,8 @@ class InstanceLawFit(ResultProtocol):
     did not converge); :meth:`instance_predictions` gives them ``unidentified_value``.
 
     Result protocol (docs/results.md): ``converged`` is one flag per instance (``message``
-    counts them); :meth:`predict` returns the task-level PU (its 0.1 behaviour) and
-    :meth:`predict_table` the protocol DataFrame; per-instance parameters carry no interval.
+    counts them); :meth:`predict` returns the protocol DataFrame and :meth:`predict_values` the
+    task-level PU alone (the 0.1 ``predict``); per-instance parameters carry no interval.
     """
 
     instances: np.ndarray
@@ -507,7 +512,7 @@ class InstanceLawFit(ResultProtocol):
 
     def param_table(self, level: float = LEVEL) -> pd.DataFrame:
         """``log_c[s]`` and ``alpha[s]`` per instance; ``lower``/``upper`` NaN (no per-instance
-        interval; :meth:`predict_table` bootstraps over instances)."""
+        interval; :meth:`predict` bootstraps over instances)."""
         check_level(level)
         rows = []
         for s_, lc, al, ok in zip(self.instances, self.log_c, self.alpha, self.identified):
@@ -516,12 +521,13 @@ class InstanceLawFit(ResultProtocol):
                              "identified": bool(ok)})
         return pd.DataFrame(rows)
 
-    def predict_table(self, N, *, level: float = LEVEL, num_samples: int = 2000, seed=0) -> pd.DataFrame:
+    def predict(self, N, *, level: float = LEVEL, num_samples: int = 2000, seed=0) -> pd.DataFrame:
         """``N``, ``estimate`` (task-level PU), ``lower``/``upper`` (:meth:`predict_interval`)
-        and ``extrapolation`` (N over the largest fitted size)."""
+        and ``extrapolation`` (N over the largest fitted size).  :meth:`predict_values` gives
+        the task-level PU alone."""
         N = np.atleast_1d(np.asarray(N, dtype=float))
         iv = self.predict_interval(N, level=level, num_samples=num_samples, seed=seed)
-        out = pd.DataFrame({"N": N, "estimate": self.predict(N), "lower": iv.lower, "upper": iv.upper})
+        out = pd.DataFrame({"N": N, "estimate": self.predict_values(N), "lower": iv.lower, "upper": iv.upper})
         out["extrapolation"] = extrapolation_factor({"N": [self.N_max]}, {"N": N})
         return out
 
@@ -554,12 +560,17 @@ class InstanceLawFit(ResultProtocol):
         fill = 0.0 if self.unidentified == "zero" else np.nan
         return np.where(self.identified.reshape((-1,) + (1,) * N.ndim), pu, fill)
 
-    def predict(self, N):
-        """Task-level prediction: mean over instances of PU_s(N)."""
+    def predict_table(self, N, *, level: float = LEVEL, num_samples: int = 2000, seed=0) -> pd.DataFrame:
+        """Deprecated name of :meth:`predict` (same DataFrame)."""
+        return self.predict(N, level=level, num_samples=num_samples, seed=seed)
+
+    def predict_values(self, N):
+        """Task-level prediction: mean over instances of PU_s(N) (a float for a scalar ``N``;
+        what ``predict`` returned in scalefit 0.1)."""
         out = np.nanmean(self.instance_predictions(N), axis=0)
         return out if np.ndim(out) else float(out)
 
-    def predict_interval(self, N, *, level: float = 0.95, num_samples: int = 2000, seed=0) -> Interval:
+    def predict_interval(self, N, *, level: float = LEVEL, num_samples: int = 2000, seed=0) -> Interval:
         """Percentile bootstrap over instances (the per-instance fits are independent, so
         resampling their predictions equals refitting on resampled instances)."""
         level = check_level(level)

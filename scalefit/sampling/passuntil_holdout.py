@@ -23,6 +23,7 @@ import pandas as pd
 from .._config import require_x64
 from ..errors import ArgumentError
 from ._common import Interval, short_value, check_level
+from .holdout import hold_out_size
 
 __all__ = ["PassUntilHoldout", "passuntil_holdout"]
 
@@ -136,19 +137,13 @@ def passuntil_holdout(frame: pd.DataFrame, *, size: str, instance: str, successe
             f"`{instance}` = {inst[i]!r} appears twice at `{size}` = {short_value(sz[i])}: keep one row per size and "
             "instance (e.g. the final checkpoint of each size)"
         )
-    sizes = np.unique(sz)
-    target = float(sizes.max()) if holdout is None else float(holdout)
-    if target not in set(sizes.tolist()):
-        raise ArgumentError(f"`holdout` = {short_value(target)} is not one of the sizes {', '.join(f'{s:.4g}' for s in sizes)}")
-    fit_sizes = sizes[sizes != target]
-    if fit_sizes.size < 2:
-        raise ArgumentError(f"need at least 2 sizes besides the held-out one; got {fit_sizes.size}")
+    split = hold_out_size(sz, holdout)
+    target, fit_sizes = split.target, split.fit_sizes
     rate = r / K
     per = pd.DataFrame({"size": sz, "rate": rate, "r": r, "K": K}).groupby("size").agg(
         instances=("rate", "size"), successes=("r", "sum"), attempts=("K", "sum"), rate=("rate", "mean")).reset_index()
-    hold = sz == target
-    realised = float(np.mean(rate[hold]))
-    tr = ~hold
+    realised = float(np.mean(rate[split.held]))
+    tr = ~split.held
     notes = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -160,7 +155,7 @@ def passuntil_holdout(frame: pd.DataFrame, *, size: str, instance: str, successe
             tv = task_fit.predict_interval(target, level=level)
             task_iv = Interval(float(tv.estimate), float(tv.lower), float(tv.upper))
         else:
-            task_iv = Interval(float(task_fit.predict(target)), np.nan, np.nan)
+            task_iv = Interval(float(task_fit.predict_values(target)), np.nan, np.nan)
             notes.append("dataset-level interval needs at least 3 sizes with 0 < rate < 1")
     notes.extend(str(w.message) for w in caught)
     return PassUntilHoldout(target, fit_sizes, realised, Interval(float(iv.estimate), float(iv.lower), float(iv.upper)),

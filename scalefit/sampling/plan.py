@@ -40,6 +40,31 @@ allocation is a lazy greedy.  Items whose own term cannot change still get nothi
 then reports the population-parameter SD of the forecast now and expected after
 (``sd_param_now``, ``sd_param_after``).
 
+Tail families
+-------------
+Which tail family is right below p ~ 1/n is often what decides the forecast at a large N, and
+the internal backtest of :func:`~scalefit.sampling.fit_bon` may not be able to tell the
+candidates apart (:meth:`~scalefit.sampling.BonFit.plausible_models`).  With
+``families="plausible"`` (or a list of family names or fitted models) the planner plans against
+the mixture of those families: the populations of the population part above come from every
+family (each family's point fit, or with ``parameter_draws=T`` its T bootstrap refits), each
+family with the same prior weight, split equally among its draws, and each item's own term and
+expected variance are averaged over the families.  Equal weights, because the families are the
+ones the only criterion of extrapolation the data offer (the internal backtest) cannot reject;
+the likelihood of the data so far is not used to weight them, since it is decided by the items
+with successes, i.e. by the body of the distribution, not by the tail below 1/n.  An item's
+further attempts are then worth also what their outcome is expected to say between the
+families, through the same reweighting of populations by the outcome's predictive probability.
+This objective produces depth on its own: on unsolved items the families' predictions of m
+further attempts differ most when m is large, so the budget goes to a random subset of the
+interchangeable unsolved items, up to hundreds of attempts each (ties are broken in a seeded
+random order).  The populations are reweighted as fitted, not refitted after the outcome, so
+what an item with a few successes says about the body of the distribution also counts as
+telling the families apart.  :func:`sample_in_rounds` with ``families`` scores each family prequentially (the log
+probability of every planned round's outcome given the data before it, which is valid under the
+adaptive design) and refits the final forecast on the best-scoring family, the first-round
+family on ties (``RoundsResult.families``).
+
 Rounds and the stopping rule
 ----------------------------
 The planner is meant to be used in rounds: plan, sample, refit, plan again.  ``rounds=R``
@@ -259,13 +284,33 @@ def _parameter_draws(fitted, data: ItemData, T: int, seed: int) -> list:
     return [replace(base, theta=np.asarray(th, float)).item_posterior(data) for th in thetas[ok]]
 
 
-def _population_curves(draws: list, data: ItemData, N: float, ladder: np.ndarray, target: str):
+def _family_populations(families: list, points: list, data: ItemData, T: int, seed: int) -> tuple[list, np.ndarray]:
+    """Populations over several tail families and their prior weights: for each family (a
+    fitted :class:`~scalefit.sampling.BonFit` of that family, or anything with
+    ``item_posterior``) its point fit (``points``: the item posteriors already computed), or
+    with T > 0 its T bootstrap refits; each family gets the same total weight, split equally
+    among its draws."""
+    pops, wts = [], []
+    for fam, point in zip(families, points):
+        dr = _parameter_draws(fam, data, T, seed) if T else []
+        if not dr:
+            dr = [point]
+        pops.extend(dr)
+        wts.extend([1.0 / (len(families) * len(dr))] * len(dr))
+    return pops, np.asarray(wts)
+
+
+def _population_curves(draws: list, data: ItemData, N: float, ladder: np.ndarray, target: str,
+                       weights: np.ndarray | None = None):
     """(V, U): the variance over parameter draws of the forecast (scalar) and, per item and
     ladder point (I, L), that variance expected after m further attempts on that item alone
     (the draws reweighted by the predictive probability of the item's outcome, 0..39 or "40 or
-    more" successes)."""
+    more" successes).  ``weights``: prior weights of the draws (default equal)."""
     T = len(draws)
+    pi = np.full(T, 1.0 / T) if weights is None else np.asarray(weights, float) / np.sum(weights)
     p = draws[0].p
+    if any(d.p.shape != p.shape or not np.array_equal(d.p, p) for d in draws):
+        raise ArgumentError("`families`: every model must give item posteriors on the same grid of p")
     if target == "fresh":
         with np.errstate(divide="ignore"):
             g = -np.expm1(N * np.log1p(-p))
@@ -273,8 +318,8 @@ def _population_curves(draws: list, data: ItemData, N: float, ladder: np.ndarray
         F = np.array([np.mean(np.exp(d.log_w) @ g) for d in draws])
     else:
         F = np.array([np.mean(_continued_curves(d, data, N, np.zeros(1))[0]) for d in draws])
-    Fc = F - F.mean()
-    V = float(np.mean(Fc * Fc))
+    Fc = F - pi @ F
+    V = float(pi @ (Fc * Fc))
     I = data.size
     U = np.full((I, ladder.size), V)
     if V <= 0:
@@ -306,8 +351,8 @@ def _population_curves(draws: list, data: ItemData, N: float, ladder: np.ndarray
                 pmf[Y] = sp.bdtrc(Y - 1, int(m), p)
                 pmf[Y, -1] = 1.0
             P = W @ pmf.T  # (T, b, Y+1): outcome probabilities under each draw
-            py = P.mean(axis=0)
-            num = np.einsum("t,tby->by", Fc, P) / T
+            py = np.einsum("t,tby->by", pi, P)
+            num = np.einsum("t,tby->by", pi * Fc, P)
             with np.errstate(invalid="ignore", divide="ignore"):
                 red = np.sum(np.where(py > 1e-300, num * num / np.maximum(py, 1e-300), 0.0), axis=1)
             U[lo:lo + block, j] = np.maximum(V - red, 0.0)
@@ -319,7 +364,8 @@ def _population_curves(draws: list, data: ItemData, N: float, ladder: np.ndarray
     return V, U
 
 
-def _allocate_with_population(curves, weights, caps, pops, ladder, budget, step, floor_gain) -> np.ndarray:
+def _allocate_with_population(curves, weights, caps, pops, ladder, budget, step, floor_gain,
+                              seed: int = 0) -> np.ndarray:
     """Greedy allocation when each group's forecast variance also has a population part.
 
     Objective: sum over groups of w_g * sum_i v_i(m_i) + V_g,after, where the population part
@@ -328,7 +374,9 @@ def _allocate_with_population(curves, weights, caps, pops, ladder, budget, step,
     over items (diminishing returns as the precision grows), so the greedy re-evaluates a move
     against the current precision before taking it (lazy greedy: gains only fall as precision
     grows).  Items whose own term cannot change get nothing, whatever their outcome would say
-    about the population."""
+    about the population.  Ties (items with the same data are interchangeable) are broken in a
+    seeded random order, so that when depth pays it goes to a random subset of such items, not
+    to the first ones in the file."""
     import heapq
 
     item_v, item_w, item_cap, item_g, info = [], [], [], [], []
@@ -345,6 +393,7 @@ def _allocate_with_population(curves, weights, caps, pops, ladder, budget, step,
                 info.append(np.zeros(ladder.size))
     prec = np.array([1.0 / V if V > 0 else np.inf for V, _ in pops])
     n_items = len(item_v)
+    rank = np.random.default_rng([seed, 7]).permutation(n_items)
     pos = np.zeros(n_items, dtype=np.int64)  # ladder index of each item's allocation
     left = int(budget)
 
@@ -373,15 +422,15 @@ def _allocate_with_population(curves, weights, caps, pops, ladder, budget, step,
             continue  # the item's own term cannot change (e.g. every attempt succeeded): no attempts
         mv = best_move(i)
         if mv is not None:
-            heapq.heappush(heap, (-mv[0], i))
+            heapq.heappush(heap, (-mv[0], rank[i], i))
     while heap and left > 0:
-        _, i = heapq.heappop(heap)
+        _, _, i = heapq.heappop(heap)
         mv = best_move(i)  # re-evaluate against the current precision and budget
         if mv is None:
             continue
         rate, jj = mv
         if heap and rate < -heap[0][0] * (1 - 1e-12):
-            heapq.heappush(heap, (-rate, i))
+            heapq.heappush(heap, (-rate, rank[i], i))
             continue
         dm = int(ladder[jj] - ladder[pos[i]])
         g = item_g[i]
@@ -391,7 +440,7 @@ def _allocate_with_population(curves, weights, caps, pops, ladder, budget, step,
         left -= dm
         nxt = best_move(i)
         if nxt is not None:
-            heapq.heappush(heap, (-nxt[0], i))
+            heapq.heappush(heap, (-nxt[0], rank[i], i))
     return ladder[pos].astype(np.int64)
 
 
@@ -440,7 +489,8 @@ class PlanResult:
                          f"{row['sd_after']:.4f} expected after {int(row['attempts'])} attempts on "
                          f"{int(row['items_sampled'])} of {int(row['items'])} items")
             if np.isfinite(row.get("sd_param_now", np.nan)):
-                lines.append(f"    population parameters: SD {row['sd_param_now']:.4f} now, {row['sd_param_after']:.4f} "
+                part = "between the tail families" if " + " in model else "population parameters"
+                lines.append(f"    {part}: SD {row['sd_param_now']:.4f} now, {row['sd_param_after']:.4f} "
                              "expected after" + ("; they dominate the forecast's uncertainty"
                                                  if row["sd_param_now"] > row["sd_now"] else ""))
         return "\n".join(lines)
@@ -448,13 +498,15 @@ class PlanResult:
 
 @dataclass(frozen=True, eq=False)
 class RoundsResult:
-    """Outcome of :func:`sample_in_rounds`: the final data, the per-round history and the
-    forecast from the final fit."""
+    """Outcome of :func:`sample_in_rounds`: the final data, the per-round history, the
+    forecast from the final fit and, when planned against several tail families, their
+    prequential scores (``families``: ``family``, ``log_predictive``, ``weight``, ``chosen``)."""
 
     data: ItemData
     history: pd.DataFrame
     forecast: object
     fit: object
+    families: pd.DataFrame | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -517,7 +569,7 @@ def _split_groups(data, groups, likelihood="attempts"):
 def plan(data, extra_budget, N, *, target: str = "fresh", rounds: int = 1, model="auto", groups=None,
          budget_scope: str = "total", max_attempts=None, step: int = 1, width: float | None = None,
          level: float = 0.9, num_bootstrap: int = 200, seed: int = 0, fit_options: dict | None = None,
-         likelihood: str = "attempts", parameter_draws: int = 0) -> PlanResult:
+         likelihood: str = "attempts", parameter_draws: int = 0, families=None) -> PlanResult:
     """Plan further attempts per item to sharpen the forecast of pass@N (ASR@N).
 
     Parameters
@@ -564,6 +616,12 @@ def plan(data, extra_budget, N, *, target: str = "fresh", rounds: int = 1, model
         an item's further attempts are also worth what their outcome is expected to tell
         between them about the forecast (see the module docstring).  Needs a best-of-N fit
         (``model="auto"``, a family name or a :class:`~scalefit.sampling.BonFit`).
+    families : None, "chosen", "plausible", or a list of family names / fitted models
+        None or ``"chosen"`` (default): plan under the one fitted model.  ``"plausible"``: plan
+        against the mixture of the tail families the internal backtest cannot reject (equal
+        weights; with ``parameter_draws=T``, T refits of each); a list names them.  See the
+        module docstring, "Tail families".  Measured on replayed logs it did not beat the
+        default (docs/best_of_n.md).
 
     Returns
     -------
@@ -607,27 +665,37 @@ def plan(data, extra_budget, N, *, target: str = "fresh", rounds: int = 1, model
     now_budget = budget // rounds
     ladder = _ladder(step, now_budget)
 
-    fits, curves, means, caps, weights, interval, pops = [], [], [], [], [], [], []
+    fits, curves, means, caps, weights, interval, pops, fam_names = [], [], [], [], [], [], [], []
+    _check_families(families)
     total = sum(d.size for _, d, _ in parts)
     offset = 0
     for key, d, _ in parts:
         fitted = _fit_model(d, model, opts) if isinstance(model, str) else (
             model.for_group(key) if hasattr(model, "for_group") else model)
         fits.append(fitted)
-        post = _posterior_of(fitted, d)
-        if target == "fresh":
-            mean, v = _fresh_curves(post, N, ladder)
-            cap = np.full(d.size, float(ladder[-1]))
-        else:
-            mean, v = _continued_curves(post, d, N, ladder)
-            cap = np.maximum(N - d.n.astype(float), 0.0)
+        fams = _families_for(fitted, d, key, families, opts)
+        fam_names.append([getattr(f, "model", type(f).__name__) for f in fams] if fams else [])
+        mean = v = 0.0
+        posts = [_posterior_of(f, d) for f in fams] if fams else [_posterior_of(fitted, d)]
+        for post in posts:
+            # with several families: each item's term and its expected variance averaged over them
+            if target == "fresh":
+                mf, vf = _fresh_curves(post, N, ladder)
+            else:
+                mf, vf = _continued_curves(post, d, N, ladder)
+            share = 1.0 / (len(fams) if fams else 1)
+            mean, v = mean + share * mf, v + share * vf
+        cap = np.full(d.size, float(ladder[-1])) if target == "fresh" else np.maximum(N - d.n.astype(float), 0.0)
         if max_attempts is not None:
             ma = np.broadcast_to(np.asarray(max_attempts, float), (total,))[offset:offset + d.size]
             if np.any(~np.isfinite(ma) | (ma < 0)):
                 raise ArgumentError("`max_attempts` must hold finite non-negative attempt counts")
             cap = np.minimum(cap, ma)
         offset += d.size
-        if draws_T:
+        if fams:
+            dr, pw = _family_populations(fams, posts, d, draws_T, seed)
+            pops.append(_population_curves(dr, d, N, ladder, target, pw) if len(dr) > 1 else (0.0, None))
+        elif draws_T:
             dr = _parameter_draws(fitted, d, draws_T, seed)
             if len(dr) < 2:
                 raise ArgumentError("`parameter_draws` needs a best-of-N fit (model='auto', a family name or a BonFit)")
@@ -640,28 +708,30 @@ def plan(data, extra_budget, N, *, target: str = "fresh", rounds: int = 1, model
         weights.append(1.0 / d.size ** 2)  # variance of the group's mean forecast
         lo = hi = math.nan
         if width is not None:
-            if not hasattr(fitted, "predict") or not hasattr(fitted, "candidates"):
+            if not hasattr(fitted, "predict_forecast") or not hasattr(fitted, "candidates"):
                 raise ArgumentError("`width` needs a best-of-N fit (model='auto' or a family name) for its interval")
-            fc = fitted.predict([N], target=target, level=level, num_bootstrap=num_bootstrap, seed=seed)
+            fc = fitted.predict_forecast([N], target=target, level=level, num_bootstrap=num_bootstrap, seed=seed)
             lo, hi = float(fc.lower[0]), float(fc.upper[0])
         interval.append((lo, hi))
 
+    use_pop = bool(draws_T) or any(fam_names)
+    fam_text = ", ".join(dict.fromkeys(n for names in fam_names for n in names))
+    what = (f"over the tail families {fam_text} (equal weights" + (f", {draws_T} bootstrap refits each)" if draws_T else ")")
+            if any(fam_names) else f"population-parameter uncertainty included ({draws_T} bootstrap refits)")
     stop = width is not None and all(np.isfinite(lo) and hi - lo <= float(width) for lo, hi in interval)
     v_now_total = sum(w * v[:, 0].sum() + pp[0] for w, v, pp in zip(weights, curves, pops))
     floor_gain = 1e-9 * max(v_now_total, 1e-300)
     if stop:
         alloc = np.zeros(total, dtype=np.int64)
         reason = f"stop: the {level:.0%} interval at N is no wider than {short_value(width)} in every group"
-    elif draws_T and budget_scope == "total":
-        alloc = _allocate_with_population(curves, weights, caps, pops, ladder, now_budget, step, floor_gain)
-        reason = ("greedy allocation minimising the expected posterior variance of the forecast, population-parameter "
-                  f"uncertainty included ({draws_T} bootstrap refits)")
-    elif draws_T:
+    elif use_pop and budget_scope == "total":
+        alloc = _allocate_with_population(curves, weights, caps, pops, ladder, now_budget, step, floor_gain, seed)
+        reason = f"greedy allocation minimising the expected posterior variance of the forecast, {what}"
+    elif use_pop:
         alloc = np.concatenate([_allocate_with_population([v], [w], [c], [pp], ladder, now_budget, step,
-                                                          1e-9 * max(w * v[:, 0].sum() + pp[0], 1e-300))
+                                                          1e-9 * max(w * v[:, 0].sum() + pp[0], 1e-300), seed)
                                 for v, w, c, pp in zip(curves, weights, caps, pops)])
-        reason = ("greedy allocation per group minimising the expected posterior variance of its forecast, "
-                  f"population-parameter uncertainty included ({draws_T} bootstrap refits)")
+        reason = f"greedy allocation per group minimising the expected posterior variance of its forecast, {what}"
     elif budget_scope == "total":
         alloc = _allocate(curves, weights, caps, ladder, now_budget, step, floor_gain)
         reason = ("greedy allocation minimising the expected posterior variance of the forecast "
@@ -682,12 +752,13 @@ def plan(data, extra_budget, N, *, target: str = "fresh", rounds: int = 1, model
         offset += d.size
         after = _value_at(ladder, v, a)
         par = {}
-        if draws_T:
+        if use_pop and (U is None or V <= 0):  # one population only, or all agree: nothing between them
+            par = {"sd_param_now": 0.0, "sd_param_after": 0.0}
+        elif use_pop:
             with np.errstate(divide="ignore"):
                 info = np.where(_value_at(ladder, U, a) > 0, 1.0 / np.maximum(_value_at(ladder, U, a), 1e-300),
-                                np.inf) - (1.0 / V if V > 0 else 0.0)
-            par = {"sd_param_now": math.sqrt(V),
-                   "sd_param_after": math.sqrt(1.0 / (1.0 / V + info.sum())) if V > 0 else 0.0}
+                                np.inf) - 1.0 / V
+            par = {"sd_param_now": math.sqrt(V), "sd_param_after": math.sqrt(1.0 / (1.0 / V + info.sum()))}
         tab = pd.DataFrame({**{c: [val] * d.size for c, val in key.items()}, "item": ids, "n": d.n, "k": d.k,
                             "term": mean, "sd_now": np.sqrt(v[:, 0]), "sd_after": np.sqrt(after),
                             "attempts": a})
@@ -697,9 +768,46 @@ def plan(data, extra_budget, N, *, target: str = "fresh", rounds: int = 1, model
                       "sd_now": math.sqrt(w * v[:, 0].sum()), "sd_after": math.sqrt(w * after.sum()),
                       "attempts": int(a.sum()), "items_sampled": int((a > 0).sum()), "lower": lo, "upper": hi, **par})
     table = pd.concat(rows, ignore_index=True)
-    models = {g["group"]: getattr(f, "model", type(f).__name__) for g, f in zip(grows, fits)}
+    models = {g["group"]: (" + ".join(names) if names else getattr(f, "model", type(f).__name__))
+              for g, f, names in zip(grows, fits, fam_names)}
     return PlanResult(table, pd.DataFrame(grows), N, target, budget, int(alloc.sum()), rounds, bool(stop), reason,
                       models)
+
+
+FAMILY_SETS = ("chosen", "plausible")
+
+
+def _check_families(families) -> None:
+    if families is None or (isinstance(families, str) and families in FAMILY_SETS):
+        return
+    if isinstance(families, str) or not isinstance(families, (list, tuple)) or len(families) == 0:
+        shown = repr(families) if isinstance(families, str) else short_value(families)
+        raise ArgumentError(f"`families` = {shown} is not 'chosen', 'plausible' or a list of "
+                            "families (names or fitted models)")
+
+
+def _families_for(fitted, data: ItemData, key: dict, families, opts: dict) -> list:
+    """The fitted tail families to plan against ([] for the chosen model alone)."""
+    if families is None or families == "chosen":
+        return []
+    if families == "plausible":
+        if not hasattr(fitted, "plausible_models"):
+            raise ArgumentError("`families` = 'plausible' needs a best-of-N fit (model='auto' or a BonFit) whose "
+                                "internal backtest names the plausible tails")
+        names = fitted.plausible_models()
+        if getattr(fitted, "selection", "") != "auto":  # a family was requested: the plausible set needs the auto fit
+            names = tuple(dict.fromkeys((fitted.model, *_fit_model(data, "auto", opts).plausible_models())))
+        if len(names) == 1:
+            return []
+        return [fitted if (n == fitted.model and getattr(fitted, "selection", "") != "auto")
+                else _fit_model(data, n, opts) for n in names]
+    out = []
+    for f in families:
+        if isinstance(f, str):
+            out.append(_fit_model(data, f, opts))
+        else:
+            out.append(f.for_group(key) if hasattr(f, "for_group") else f)
+    return out
 
 
 def _value_at(ladder: np.ndarray, v: np.ndarray, a: np.ndarray) -> np.ndarray:
@@ -739,7 +847,7 @@ def merge_attempts(data: ItemData, attempts, successes, first_success=None) -> I
 def sample_in_rounds(data, sampler: Callable, extra_budget: int, N, *, rounds: int = 3, target: str = "fresh",
                      model="auto", max_attempts=None, step: int = 1, width: float | None = None,
                      forecast_N=None, level: float = 0.9, num_bootstrap: int = 200, seed: int = 0,
-                     fit_options: dict | None = None, parameter_draws: int = 0) -> RoundsResult:
+                     fit_options: dict | None = None, parameter_draws: int = 0, families=None) -> RoundsResult:
     """Plan, sample, refit, plan ...: spend ``extra_budget`` further attempts in ``rounds`` rounds.
 
     ``data`` is the fixed-design start (e.g. a uniform first round).  ``sampler(attempts)``
@@ -753,6 +861,13 @@ def sample_in_rounds(data, sampler: Callable, extra_budget: int, N, *, rounds: i
     data no longer mimics a smaller fixed design, so the internal backtest is only run where the
     design was fixed.  Every round and the final forecast (``forecast_N``, default N, with
     ``level`` intervals from ``num_bootstrap`` replicates) use that family.
+
+    With ``families`` (``"plausible"``: the families the starting data's internal backtest cannot
+    reject; or a list of names) every round is planned against their mixture (see
+    :func:`plan`), each family predicts the round's outcomes before they are merged (the sum of
+    log predictive probabilities, a prequential score that the adaptive design leaves valid), and
+    the final forecast uses the best-scoring family (ties: the first-round family);
+    ``RoundsResult.families`` lists the scores and the weights they imply under equal priors.
 
     Returns
     -------
@@ -768,20 +883,31 @@ def sample_in_rounds(data, sampler: Callable, extra_budget: int, N, *, rounds: i
     left = _check_int("extra_budget", extra_budget, 1)
     if not isinstance(model, str):
         raise ArgumentError("`model` must be 'auto' or a family name: every round refits it on the data so far")
+    _check_families(families)
     opts = dict(fit_options or {})
     opts.setdefault("seed", seed)
     family = model
-    if model == "auto":
-        family = fit_bon(data, **opts).model
+    names: tuple = ()
+    if model == "auto" or families == "plausible":
+        auto = fit_bon(data, **opts)
+        family = auto.model if model == "auto" else model
+        names = auto.plausible_models() if families == "plausible" else ()
+    elif families not in (None, "chosen"):
+        if not all(isinstance(f, str) for f in families):
+            raise ArgumentError("`families`: every round refits them, so give family names")
+        names = tuple(families)
+    names = tuple(dict.fromkeys((family, *names))) if len(names) > 1 else ()
     opts = {k: v for k, v in opts.items() if k in ("seed",)}
+    score = dict.fromkeys(names, 0.0)
     cap = None if max_attempts is None else np.asarray(max_attempts, float).copy()
     hist = []
     for r in range(rounds):
         if left <= 0:
             break
-        p = plan(data, left, N, target=target, rounds=rounds - r, model=family, max_attempts=cap, step=step,
-                 width=width, level=level, num_bootstrap=num_bootstrap, seed=seed, fit_options=opts,
-                 parameter_draws=parameter_draws)
+        fams = {f: fit_bon(data, model=f, **opts) for f in names}
+        p = plan(data, left, N, target=target, rounds=rounds - r, model=fams.get(family, family), max_attempts=cap,
+                 step=step, width=width, level=level, num_bootstrap=num_bootstrap, seed=seed, fit_options=opts,
+                 parameter_draws=parameter_draws, families=list(fams.values()) or None)
         g = p.groups.iloc[0]
         hist.append({"round": r + 1, "attempts": p.allocated, "items_sampled": int(g["items_sampled"]),
                      "estimate": float(g["estimate"]), "sd_now": float(g["sd_now"]),
@@ -792,11 +918,31 @@ def sample_in_rounds(data, sampler: Callable, extra_budget: int, N, *, rounds: i
         a = p.attempts.astype(np.int64)
         out = sampler(a)
         succ, first = (out if isinstance(out, tuple) else (out, None))
+        for f, bon_f in fams.items():  # prequential score: each family predicts this round before seeing it
+            score[f] += _log_predictive(bon_f.item_posterior(data), a, np.asarray(succ, np.int64))
         data = merge_attempts(data, a, succ, first)
         left -= int(a.sum())
         if cap is not None:
             cap = cap - a
+    table = None
+    if names:
+        # the family that predicted the planned rounds best (equal prior weights; ties keep the first choice)
+        ls = np.array([score[f] for f in names])
+        wts = np.exp(ls - ls.max())
+        family = names[int(np.argmax(ls))]
+        table = pd.DataFrame({"family": names, "log_predictive": ls, "weight": wts / wts.sum(),
+                              "chosen": [f == family for f in names]})
     bon = fit_bon(data, model=family, **opts) if isinstance(family, str) else family
-    fc = bon.predict(forecast_N if forecast_N is not None else [N], target=target, level=level,
+    fc = bon.predict_forecast(forecast_N if forecast_N is not None else [N], target=target, level=level,
                      num_bootstrap=num_bootstrap, seed=seed)
-    return RoundsResult(data, pd.DataFrame(hist), fc, bon)
+    return RoundsResult(data, pd.DataFrame(hist), fc, bon, table)
+
+
+def _log_predictive(post: ItemPosterior, attempts: np.ndarray, successes: np.ndarray) -> float:
+    """log P(successes | attempts, data so far) summed over items, under an item posterior."""
+    with np.errstate(divide="ignore"):
+        log_p, log_q = np.log(post.p), np.log1p(-post.p)
+    m, y = attempts[:, None].astype(float), successes[:, None].astype(float)
+    with np.errstate(invalid="ignore"):
+        ll = np.where(y > 0, y * log_p[None, :], 0.0) + np.where(m - y > 0, (m - y) * log_q[None, :], 0.0)
+    return float(np.sum(sp.logsumexp(post.log_w + ll, axis=1)))

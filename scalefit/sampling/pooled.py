@@ -870,7 +870,7 @@ class GroupedBon:
         est, lo, hi = self.pooled.forecast(N_arr, target=target, level=level, num_bootstrap=B, seed=seed)
         rows = []
         for g, name in enumerate(self.data.groups):
-            fc = self.independent[name].predict(
+            fc = self.independent[name].predict_forecast(
                 N_arr, target=target, level=level, seed=seed,
                 num_bootstrap=num_bootstrap if independent_bootstrap is None else independent_bootstrap)
             for j, NN in enumerate(N_arr):
