@@ -66,9 +66,15 @@ def run(frame: pd.DataFrame, group: str, fit_budget: int, Ns, repeats: int) -> p
                                  upper=p["upper"], truth=truth[g][list(Ns).index(p["N"])], estimator="saber_anchored"))
         print(f"  repeat {r}: {time.perf_counter() - t0:.0f} s wall, {time.process_time() - c0:.0f} s CPU; choice "
               f"{', '.join(f'{g}: {c}' for g, c in fit.choice.items())}", flush=True)
-        if r == 0:
-            print(fit.sharing.to_string(index=False, float_format=lambda v: f"{v:.3f}"), flush=True)
-            print(fit.scores.to_string(index=False, float_format=lambda v: f"{v:.4f}"), flush=True)
+        print(fit.sharing.to_string(index=False, float_format=lambda v: f"{v:.3f}"), flush=True)
+        print(fit.scores.to_string(index=False, float_format=lambda v: f"{v:.4f}"), flush=True)
+        # running summary: what has finished counts even if a later repeat does not
+        done = pd.DataFrame(rows)
+        print(f"  after {r + 1} repeat(s):", flush=True)
+        print(summarise(done).to_string(index=False, float_format=lambda v: f"{v:.2f}"), flush=True)
+        per = done.assign(ae=100 * (done["predicted"] - done["truth"]).abs()).pivot_table(
+            index=["estimator", "N"], columns="group", values="ae", aggfunc="mean")
+        print(per.to_string(float_format=lambda v: f"{v:.1f}"), flush=True)
     return pd.DataFrame(rows)
 
 

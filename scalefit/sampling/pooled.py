@@ -65,6 +65,11 @@ _LOG_WU = -0.5 * _U_NODES**2 - np.log(np.sum(np.exp(-0.5 * _U_NODES**2)))
 _BOUND = 25.0
 _GTOL = 1e-9
 _LOG_TWO = math.log(2.0)
+#: parameter sets per compiled forecast pass (:func:`_prob_pass`)
+_PASS_BATCH = 8
+#: verdict on a bootstrap replicate's one Newton step: the Newton decrement left at the stepped
+#: point, in standard errors of the parameters (see PooledFit.replicates)
+_STEP_TOL = 0.25
 
 
 # --------------------------------------------------------------------------------------------
@@ -278,36 +283,52 @@ def _group_kernel(theta, code: int, Lt, z, o, kmax, index, shared: bool):
     return (kmax[:, None] + jnp.log(jnp.maximum(val, 1e-300)))[index]
 
 
-def _group_derivs(theta, code: int, Lt, z, o, kmax, index, shared: bool):
-    """log K, its gradient and Hessian in theta for one group's items: (I, Q), (I, Q, P), (I, Q, P, P).
-
-    The likelihood table does not depend on theta, so K = L M(theta) and its derivatives are
-    L dM and L d2M: the masses are differentiated (forward mode, cheap: Q x C values) and one
-    matrix product with the table gives the kernel and all of its derivatives at once."""
-    Q, P = (len(_U_NODES) if shared else 1), (3 if shared else 2)
-    Lx = _full_table(Lt, z, o)
+def _mass_derivs(theta, code: int, shared: bool, order: int):
+    """The masses (Q, C + 2) and their derivatives in theta (forward mode, cheap: Q x C values),
+    stacked on a last axis: (Q, C + 2, J) with J = 1 + P (order 1) or 1 + P + P P (order 2)."""
+    P = 3 if shared else 2
 
     def masses(t):
         return _node_masses(t, code, shared)
 
     M = masses(theta)
-    dM = jax.jacfwd(masses)(theta)  # (Q, C + 2, P)
-    d2M = jax.jacfwd(jax.jacfwd(masses))(theta)  # (Q, C + 2, P, P)
+    parts = [M[..., None]]
     # masses that underflow to 0 carry no weight; the derivative of exp(-inf) can be 0 * inf
-    dM = jnp.where(jnp.isfinite(dM), dM, 0.0)
-    d2M = jnp.where(jnp.isfinite(d2M), d2M, 0.0)
-    J = 1 + P + P * P
-    stack = jnp.concatenate([M[..., None], dM, d2M.reshape(M.shape + (P * P,))], axis=2)  # (Q, C + 2, J)
+    dM = jax.jacfwd(masses)(theta)  # (Q, C + 2, P)
+    parts.append(jnp.where(jnp.isfinite(dM), dM, 0.0))
+    if order >= 2:
+        d2M = jax.jacfwd(jax.jacfwd(masses))(theta)  # (Q, C + 2, P, P)
+        parts.append(jnp.where(jnp.isfinite(d2M), d2M, 0.0).reshape(M.shape + (P * P,)))
+    return jnp.concatenate(parts, axis=2)
+
+
+def _log_kernel_derivs(Lx, stack, P: int):
+    """log K (R, Q) and its first (R, Q, P) and, when ``stack`` holds them, second derivatives
+    (R, Q, P, P) from the table rows Lx (R, C + 2) times the stacked masses (Q, C + 2, J),
+    without the rows' scale kmax."""
+    Q, _, J = stack.shape
     V = (Lx @ jnp.transpose(stack, (1, 0, 2)).reshape(Lx.shape[1], Q * J)).reshape(-1, Q, J)
     val = V[..., 0]
     # nodes where the conditional likelihood underflows (far tails of u) carry no posterior weight
     ok = val > 1e-300
     safe = jnp.where(ok, val, 1.0)
-    K = kmax[:, None] + jnp.log(jnp.maximum(val, 1e-300))
+    K = jnp.log(jnp.maximum(val, 1e-300))
     dK = jnp.where(ok[..., None], V[..., 1:1 + P] / safe[..., None], 0.0)
+    if J == 1 + P:
+        return K, dK, None
     d2K = V[..., 1 + P:].reshape(val.shape + (P, P)) / safe[..., None, None] - dK[..., :, None] * dK[..., None, :]
-    d2K = jnp.where(ok[..., None, None], d2K, 0.0)
-    return K[index], dK[index], d2K[index]
+    return K, dK, jnp.where(ok[..., None, None], d2K, 0.0)
+
+
+def _group_derivs(theta, code: int, Lt, z, o, kmax, index, shared: bool):
+    """log K, its gradient and Hessian in theta for one group's items: (I, Q), (I, Q, P), (I, Q, P, P).
+
+    The likelihood table does not depend on theta, so K = L M(theta) and its derivatives are
+    L dM and L d2M: the masses are differentiated and one matrix product with the table gives
+    the kernel and all of its derivatives at once."""
+    P = 3 if shared else 2
+    K, dK, d2K = _log_kernel_derivs(_full_table(Lt, z, o), _mass_derivs(theta, code, shared, 2), P)
+    return (kmax[:, None] + K)[index], dK[index], d2K[index]
 
 
 def _by_family(make, codes: tuple, th, tables):
@@ -365,11 +386,18 @@ def _item_pieces(theta, tables, codes: tuple, shared: bool):
     cross = jnp.einsum("iq,iqa,iqb->iab", pi, dKq, dKq) - gbar[:, :, None] * gbar[:, None, :]
     diag = jnp.einsum("iq,giqab->igab", pi, d2K)
     Hi = cross + jnp.einsum("gh,igab->igahb", jnp.eye(G), diag).reshape(I, G * P, G * P)
+    pf, pg, ph = _penalty_pieces(th, codes, shared)
+    return ll, gbar, Hi, pf, pg, ph
+
+
+def _penalty_pieces(th, codes: tuple, shared: bool, hessian: bool = True):
+    """The priors' value, gradient (G P,) and block-diagonal Hessian at th (G, P)."""
     pens = [(lambda c: lambda t: _penalty(t, c, shared))(c) for c in codes]
     pf = sum(pen(th[g]) for g, pen in enumerate(pens))
     pg = jnp.concatenate([jax.grad(pen)(th[g]) for g, pen in enumerate(pens)])
-    ph = jax.scipy.linalg.block_diag(*[jax.hessian(pen)(th[g]) for g, pen in enumerate(pens)])
-    return ll, gbar, Hi, pf, pg, ph
+    if not hessian:
+        return pf, pg, None
+    return pf, pg, jax.scipy.linalg.block_diag(*[jax.hessian(pen)(th[g]) for g, pen in enumerate(pens)])
 
 
 def _make_fgh(shared: bool, codes: tuple):
@@ -519,26 +547,95 @@ def _kernels_fn(shared, codes):
     return jax.jit(jax.vmap(one, in_axes=(0, None)))
 
 
-def _solve_prob(thetas, data: PooledData, N: float, target: str, shared: bool, codes, base=None) -> np.ndarray:
-    """Per (replicate, group, item) chance of a success within budget N: (T, G, I); NaN where the
-    group did not attempt the item (continued target) -- fresh forecasts cover every item."""
+def _extra_failures(data: PooledData, N: float, target: str) -> np.ndarray:
+    """(G, I) attempts beyond the data that a forecast at budget N asks about: N fresh attempts
+    (``fresh``), or an unsolved item's next N - n attempts (``continued``; 0 for solved items)."""
+    if target == "fresh":
+        return np.full(data.n.shape, float(N))
+    return np.where(data.k == 0, np.maximum(float(N) - data.n, 0.0), 0.0)
+
+
+def _stacked_tables(n, k, extras):
+    """The likelihood tables of the data rows followed by those of every (G, I) array in
+    ``extras`` (the same counts plus that many failures), stacked on the row axis: (Lt, z, o,
+    kmax) of shapes (G, R, ...) and index (1 + J, G, I) into the stacked rows; the data rows
+    are the first R_0 (returned last)."""
+    tabs = [_tables(n, k)] + [_tables(n, k, e) for e in extras]
+    offsets = np.cumsum([0] + [int(t[0].shape[1]) for t in tabs])
+    stacked = tuple(jnp.concatenate([t[j] for t in tabs], axis=1) for j in range(4))
+    index = jnp.stack([t[4] + offsets[j] for j, t in enumerate(tabs)])
+    return stacked + (index,), int(offsets[1])
+
+
+@lru_cache(maxsize=None)
+def _pass_fn(shared: bool, codes: tuple, rows0: int, grad: bool):
+    """One compiled pass over a batch of parameter sets (T, G, P): for each, the kernels of every
+    stacked table row (one product of the table with the family masses per group), each item's
+    log marginal likelihood (T, I) and, per extra-failure table j, the chance of at least one
+    success among the extra attempts given the item's data (T, J, G, I).  With ``grad``, also
+    each item's gradient of its log marginal likelihood (T, I, G P) and the priors' gradient
+    (T, G P) at that parameter set (the masses' tangents times the data rows only)."""
+    P = 3 if shared else 2
+    log_wu = _log_wu(shared)
+
+    def group(code):
+        def one(t, Lt, z, o, kmax):
+            Lx = _full_table(Lt, z, o)
+            if not grad:
+                val = Lx @ _node_masses(t, code, shared).T
+                return kmax[:, None] + jnp.log(jnp.maximum(val, 1e-300)), jnp.zeros(())
+            stack = _mass_derivs(t, code, shared, 1)
+            K = kmax[:, None] + jnp.log(jnp.maximum(Lx @ stack[..., 0].T, 1e-300))
+            return K, _log_kernel_derivs(Lx[:rows0], stack, P)[1]
+        return one
+
+    def one_set(th, Lt, z, o, kmax, index):
+        K_rows, dK_rows = _by_family(group, codes, th, (Lt, z, o, kmax))  # (G, R, Q), (G, R0, Q, P)
+        K = jax.vmap(lambda Kg, ig: Kg[ig], in_axes=(0, 1), out_axes=1)(K_rows, index)  # (1 + J, G, I, Q)
+        A = log_wu[None, :] + jnp.sum(K[0], axis=0)  # (I, Q)
+        ll = jax.nn.logsumexp(A, axis=1)
+        lf = jax.nn.logsumexp(A[None, None] - K[0][None] + K[1:], axis=3)  # (J, G, I)
+        p = -jnp.expm1(jnp.minimum(lf - ll[None, None], 0.0))
+        if not grad:
+            return p, ll
+        pi = jnp.exp(A - ll[:, None])
+        dK = jax.vmap(lambda d, ig: d[ig])(dK_rows, index[0])  # (G, I, Q, P)
+        gbar = jnp.einsum("iq,giqa->iga", pi, dK).reshape(pi.shape[0], -1)
+        return p, ll, gbar, _penalty_pieces(th, codes, shared, hessian=False)[1]
+
+    def run(thetas, Lt, z, o, kmax, index):
+        return jax.lax.map(lambda th: one_set(th, Lt, z, o, kmax, index), thetas)
+
+    return jax.jit(run)
+
+
+def _prob_pass(thetas, data: PooledData, extras, shared: bool, codes, *, grad: bool = False) -> dict:
+    """:func:`_pass_fn` on parameter sets (T, G, P) for the data's counts and the extra-failure
+    arrays ``extras`` (J of them): every set and budget in one compiled computation.  Returns
+    numpy arrays ``p`` (T, J, G, I), ``ll`` (T, I) and with ``grad`` ``gbar`` (T, I, G P), ``pg`` (T, G P)."""
+    tables, rows0 = _stacked_tables(data.n, data.k, extras)
+    fn = _pass_fn(bool(shared), tuple(codes), rows0, bool(grad))
+    thetas = np.asarray(thetas, float)
+    T = len(thetas)
+    # fixed batches of _PASS_BATCH sets (the last one padded): one compiled shape for a single
+    # point estimate and for hundreds of bootstrap replicates alike
+    pad = (-T) % _PASS_BATCH
+    thetas = np.concatenate([thetas, np.repeat(thetas[:1], pad, axis=0)])
+    outs = [fn(jnp.asarray(thetas[s:s + _PASS_BATCH]), *tables) for s in range(0, len(thetas), _PASS_BATCH)]
+    return dict(zip(("p", "ll", "gbar", "pg"), (np.concatenate([np.asarray(o[j]) for o in outs])[:T]
+                                                  for j in range(len(outs[0])))))
+
+
+def _finish_prob(p, data: PooledData, N: float, target: str) -> np.ndarray:
+    """The model's chances p (T, G, I) turned into forecasts at budget N: fresh forecasts as
+    they are; for a continued run solved items stay solved (an item solved in more than N
+    attempts counts with the unbiased pass@N of its attempts), known first successes count as
+    they fell, and items a group did not attempt are NaN."""
     from .passk import pass_at_k
 
-    n, k = data.n, data.k
-    if base is None:
-        base = _log_kernels(thetas, _tables(n, k), codes, shared)  # (T, G, I, Q)
-    A = _LOG_WU[None, None, :] if shared else np.zeros((1, 1, 1))
-    A = A + base.sum(axis=1)  # (T, I, Q)
-    lz = _lse(A, axis=2)
-    if target == "fresh":
-        more = np.full(n.shape, float(N))
-    else:
-        more = np.where(k == 0, np.maximum(float(N) - n, 0.0), 0.0)
-    ext = _log_kernels(thetas, _tables(n, k, more), codes, shared)
-    lf = _lse(A[:, None] - base + ext, axis=3)  # (T, G, I)
-    p = -np.expm1(np.minimum(lf - lz[:, None, :], 0.0))
     if target == "fresh":
         return p
+    n, k = data.n, data.k
     out = np.where((k == 0) & (n < N), p, 0.0)
     solved = k > 0
     out = np.where(solved & (n <= N), 1.0, out)
@@ -549,6 +646,15 @@ def _solve_prob(thetas, data: PooledData, N: float, target: str, shared: bool, c
     out[:, known] = (data.first_success[known] <= N)[None, :]
     out[:, ~data.present] = np.nan
     return out
+
+
+def _solve_prob(thetas, data: PooledData, N_arr, target: str, shared: bool, codes) -> np.ndarray:
+    """Per (parameter set, budget, group, item) chance of a success within each budget of
+    ``N_arr``: (T, J, G, I); NaN where the group did not attempt the item (continued target) --
+    fresh forecasts cover every item."""
+    N_arr = np.atleast_1d(np.asarray(N_arr, float))
+    p = _prob_pass(thetas, data, [_extra_failures(data, N, target) for N in N_arr], shared, codes)["p"]
+    return np.stack([_finish_prob(p[:, j], data, float(N), target) for j, N in enumerate(N_arr)], axis=1)
 
 
 def _lse(a, axis):
@@ -595,60 +701,106 @@ class PooledFit:
 
     def probabilities(self, N, target="fresh") -> np.ndarray:
         """(G, I) chance of a success within N per group and item."""
-        return _solve_prob(self.theta[None], self.data, float(N), target, self.shared, self.codes)[0]
+        return _solve_prob(self.theta[None], self.data, [float(N)], target, self.shared, self.codes)[0, 0]
 
     def rates(self, N, target="fresh") -> np.ndarray:
         """(G,) forecast rate per group (mean over the items the group attempted)."""
         p = self.probabilities(N, target)
         return np.nanmean(np.where(self.data.present, p, np.nan), axis=1)
 
-    def bootstrap(self, num_bootstrap=200, seed=0) -> np.ndarray:
-        """Refits (B, G, P) on ``num_bootstrap`` item resamples drawn jointly across groups (an
-        item keeps all of its groups' attempts).  Each refit is one exact Newton step from this
-        fit on the resample's penalised likelihood (per-item gradients and Hessians computed
-        once); a resample whose Hessian is not negative definite is refitted to convergence."""
+    def replicates(self, N=(), *, target="fresh", num_bootstrap=200, seed=0, verdict=True,
+                   refit=False) -> "PooledReplicates":
+        """Refits on ``num_bootstrap`` item resamples drawn jointly across groups (an item keeps
+        all of its groups' attempts) and every refit's forecast chances at the budgets ``N``.
+
+        Each refit is one exact Newton step from this fit on the resample's penalised
+        likelihood (the per-item gradients and Hessians at this fit, computed once, weighted by
+        the resample).  One compiled pass then evaluates every stepped parameter set: its
+        kernels for the data and for every budget (the forecasts) and, with ``verdict``, the
+        gradient of its resample's objective (about 2.5x the cost of the pass without it; without
+        it ``converged`` and ``decrement`` are NaN/False).  ``converged``: the Newton decrement left at the
+        stepped point, sqrt(g' H^-1 g) with H the step's Hessian, is at most 0.25, i.e. the
+        distance left to the resample's optimum is below a quarter of a standard error of the
+        parameters (such errors, in random directions, widen the replicates' spread by at most
+        sqrt(1 + 0.25^2) - 1 = 3%).  Resamples whose Hessian is not negative definite or whose
+        step leaves the parameter box -- and with ``refit=True`` those that fail the verdict --
+        are refitted to convergence by the damped-Newton solver (from the step where there is
+        one) and passed again; their verdict is the solver's."""
         from .bonfit import item_resamples
 
-        mult = item_resamples(self.data.shape[1], int(num_bootstrap), seed)
-        tables = _tables(self.data.n, self.data.k)
-        g, H, pg, ph = (np.asarray(a) for a in _pieces_fn(self.shared, tuple(self.codes))(
-            jnp.asarray(self.theta.ravel()), tables))
+        N_arr = np.atleast_1d(np.asarray(N, float))
+        data, codes, shared = self.data, tuple(self.codes), self.shared
+        mult = item_resamples(data.shape[1], int(num_bootstrap), seed)
+        B = len(mult)
+        tables = _tables(data.n, data.k)
+        g, H, pg, ph = (np.asarray(a) for a in _pieces_fn(shared, codes)(jnp.asarray(self.theta.ravel()), tables))
         grad = mult @ g - pg[None]
         hess = np.einsum("bi,ijk->bjk", mult, H) - ph[None]
-        out = np.full((len(mult), self.theta.size), np.nan)
-        for b in range(len(mult)):
+        out = np.full((B, self.theta.size), np.nan)
+        for b in range(B):
             try:
                 np.linalg.cholesky(-hess[b])
                 out[b] = self.theta.ravel() - np.linalg.solve(hess[b], grad[b])
             except np.linalg.LinAlgError:
                 pass
-        bad = ~np.all(np.isfinite(out), axis=1) | np.any(np.abs(out) > _BOUND, axis=1)
-        if bad.any():
-            out[bad] = _fit_all(self.data.n, self.data.k, mult[bad], tables, self.codes, shared=self.shared,
-                                warm=self.theta)[0].reshape(int(bad.sum()), -1)
-        return out.reshape((len(mult),) + self.theta.shape)
+        stepped = np.all(np.isfinite(out), axis=1) & np.all(np.abs(out) <= _BOUND, axis=1)
+        thetas = np.where(stepped[:, None], out, self.theta.ravel()[None])
+        extras = [_extra_failures(data, NN, target) for NN in N_arr]
+        # the point estimate (this fit) rides along as set 0
+        res = _prob_pass(np.concatenate([self.theta[None], thetas.reshape((B,) + self.theta.shape)]), data,
+                         extras, shared, codes, grad=bool(verdict or refit))
+        decrement = np.full(B, np.nan)
+        if "gbar" in res:
+            g1 = np.einsum("bi,bia->ba", mult, res["gbar"][1:]) - res["pg"][1:]
+            for b in np.flatnonzero(stepped):
+                decrement[b] = math.sqrt(max(float(g1[b] @ np.linalg.solve(-hess[b], g1[b])), 0.0))
+        p = res["p"][1:]
+        converged = stepped & (decrement <= _STEP_TOL)
+        redo = ~stepped | (bool(refit) & ~converged)
+        if redo.any():
+            # padded to a multiple of _PASS_BATCH resamples: a few compiled shapes, whatever the count
+            m = int(redo.sum())
+            rows = np.concatenate([np.flatnonzero(redo), np.repeat(np.flatnonzero(redo)[:1], (-m) % _PASS_BATCH)])
+            th_r, f_r, c_r, _ = _fit_all(data.n, data.k, mult[rows], tables, codes, shared=shared,
+                                         warm=thetas[rows].reshape((-1,) + self.theta.shape))
+            thetas[redo] = th_r[:m].reshape(m, -1)
+            converged[redo] = c_r[:m] & np.isfinite(f_r[:m])
+            p[redo] = _prob_pass(th_r[:m], data, extras, shared, codes)["p"]
+        probs = np.zeros((B, len(N_arr)) + data.shape)
+        point = np.zeros((len(N_arr),) + data.shape)
+        for j, NN in enumerate(N_arr):
+            probs[:, j] = _finish_prob(p[:, j], data, float(NN), target)
+            point[j] = _finish_prob(res["p"][:1, j], data, float(NN), target)[0]
+        return PooledReplicates(N_arr, thetas.reshape((B,) + self.theta.shape), probs, point, converged,
+                                decrement, redo)
 
-    def forecast(self, N, *, target="fresh", level=0.9, num_bootstrap=200, seed=0):
+    def bootstrap(self, num_bootstrap=200, seed=0, refit=False) -> np.ndarray:
+        """Refits (B, G, P) on ``num_bootstrap`` item resamples drawn jointly across groups
+        (:meth:`replicates`)."""
+        return self.replicates((), num_bootstrap=num_bootstrap, seed=seed, verdict=refit, refit=refit).thetas
+
+    def forecast(self, N, *, target="fresh", level=0.9, num_bootstrap=200, seed=0, refit=False):
         """(estimate, lower, upper), each (G, len(N)): forecast rates per group with intervals
         for the realised rate of the run.  Whole-procedure bootstrap: ``num_bootstrap`` refits
-        on item resamples drawn jointly across groups (:meth:`bootstrap`), each replicate's
+        on item resamples drawn jointly across groups (:meth:`replicates`), each replicate's
         forecast for the observed items with a draw of every item's outcome (one uniform per
-        replicate and item, shared by every N)."""
+        replicate and item, shared by every N).  The one-step replicates' verdict is not computed
+        here (:meth:`replicates` does); ``refit=True`` computes it and refits the replicates that
+        fail it."""
         N_arr = np.atleast_1d(np.asarray(N, float))
         present = self.data.present
-        est = np.stack([self.rates(NN, target) for NN in N_arr], axis=1)
-        lo = np.full(est.shape, np.nan)
-        hi = np.full(est.shape, np.nan)
-        if num_bootstrap > 0:
-            thetas = self.bootstrap(num_bootstrap, seed)
-            u = np.random.default_rng([seed, 1]).random((num_bootstrap,) + self.data.shape)
-            tail = (1 - level) / 2
-            base = _log_kernels(thetas, _tables(self.data.n, self.data.k), self.codes, self.shared)
-            for j, NN in enumerate(N_arr):
-                p = _solve_prob(thetas, self.data, float(NN), target, self.shared, self.codes, base=base)
-                rates = np.nanmean(np.where(present[None], (u < p).astype(float), np.nan), axis=2)
-                lo[:, j] = np.quantile(rates, tail, axis=0)
-                hi[:, j] = np.quantile(rates, 1 - tail, axis=0)
+        if num_bootstrap <= 0:
+            est = np.stack([self.rates(NN, target) for NN in N_arr], axis=1)
+            return est, np.full(est.shape, np.nan), np.full(est.shape, np.nan)
+        rep = self.replicates(N_arr, target=target, num_bootstrap=num_bootstrap, seed=seed, verdict=refit,
+                              refit=refit)
+        est = np.nanmean(np.where(present[None], rep.point, np.nan), axis=2).T
+        u = np.random.default_rng([seed, 1]).random((num_bootstrap,) + self.data.shape)
+        tail = (1 - level) / 2
+        hits = np.where(present[None, None], (u[:, None] < rep.probabilities).astype(float), np.nan)
+        rates = np.nanmean(hits, axis=3)  # (B, J, G)
+        lo = np.quantile(rates, tail, axis=0).T
+        hi = np.quantile(rates, 1 - tail, axis=0).T
         return est, lo, hi
 
     def item_effects(self) -> pd.DataFrame:
@@ -669,6 +821,23 @@ class PooledFit:
         with pd.option_context("display.width", 160, "display.float_format", "{:.4g}".format):
             lines.append(self.params().to_string(index=False))
         return "\n".join(lines)
+
+
+@dataclass(frozen=True, eq=False)
+class PooledReplicates:
+    """Bootstrap refits of a pooled fit (:meth:`PooledFit.replicates`): ``thetas`` (B, G, P),
+    forecast chances ``probabilities`` (B, J, G, I) at budgets ``N`` (J,) and the fit's own
+    ``point`` chances (J, G, I); ``converged`` (B,) the verdict per replicate, ``decrement``
+    (B,) the Newton decrement left after the one step (NaN where no step was taken) and
+    ``refitted`` (B,) the replicates that the solver refitted."""
+
+    N: np.ndarray
+    thetas: np.ndarray
+    probabilities: np.ndarray
+    point: np.ndarray
+    converged: np.ndarray
+    decrement: np.ndarray
+    refitted: np.ndarray
 
 
 def _residual_var(code, th):
@@ -713,10 +882,13 @@ def fit_pooled(data: PooledData, *, shared: bool = True, families=None, start=No
 
 def _thin(data: PooledData, fraction: int, repeats: int, seed: int):
     """Thinned counts (R, G, I): every attempted (group, item) cut to max(1, n // fraction)
-    attempts drawn without replacement (the internal backtest of bonfit, on every group at once)."""
+    attempts drawn without replacement (:func:`scalefit.sampling.holdout.thin_counts`, seeded
+    as the internal backtest of bonfit, on every group at once)."""
+    from .holdout import thin_counts
+
     rng = np.random.default_rng([seed, 2])
     m = np.where(data.present, np.maximum(1, data.n // fraction), 0)
-    ks = np.stack([rng.hypergeometric(data.k, data.n - data.k, m) for _ in range(repeats)])
+    ks = np.stack([thin_counts(data.n, data.k, m, rng) for _ in range(repeats)])
     return np.broadcast_to(m, ks.shape).copy(), np.where(data.present[None], ks, 0)
 
 
@@ -734,23 +906,12 @@ def _pooled_internal(data: PooledData, ms, ks, W, codes, warm=None):
         th, f, c, gn = _fit_all(ms[r], ks[r], W, tables, codes, shared=True, warm=w0)
         thetas.append(th)
         sub = PooledData(ms[r], ks[r], np.full(ms[r].shape, np.nan), data.groups, data.items)
-        base = _log_kernels(th, tables, codes, True)
         # continued rate at each item's full budget n: unsolved thinned items need a success in n - m
-        p = _solve_prob_budget(th, sub, data.n, base, codes)
+        more = np.where(sub.k == 0, np.maximum(data.n - sub.n, 0.0), 0.0)
+        p = _prob_pass(th, sub, [more], True, codes)["p"][:, 0]
+        p = np.where(sub.present[None], np.where(sub.k > 0, 1.0, p), np.nan)
         out[:, r] = p - truth[None]
     return out, thetas
-
-
-def _solve_prob_budget(thetas, sub: PooledData, budget: np.ndarray, base, codes) -> np.ndarray:
-    """(T, G, I) continued chance of a success within the per-(group, item) ``budget``."""
-    A = _LOG_WU[None, None, :] + base.sum(axis=1)
-    lz = _lse(A, axis=2)
-    more = np.where(sub.k == 0, np.maximum(budget - sub.n, 0.0), 0.0)
-    ext = _log_kernels(thetas, _tables(sub.n, sub.k, more), codes, True)
-    lf = _lse(A[:, None] - base + ext, axis=3)
-    p = -np.expm1(np.minimum(lf - lz[:, None, :], 0.0))
-    p = np.where(sub.k > 0, 1.0, p)
-    return np.where(sub.present[None], p, np.nan)
 
 
 def _independent_internal(bons, data: PooledData, ms, ks, W):
@@ -834,6 +995,7 @@ class GroupedBon:
     pool: str
     sharing: pd.DataFrame
     seed: int
+    choice_fraction: int = 10
 
     def summary(self) -> str:
         lines = [self.pooled.summary(), "", "shared item difficulty (share of each group's item variance "
@@ -841,7 +1003,8 @@ class GroupedBon:
         with pd.option_context("display.width", 160, "display.float_format", "{:.4g}".format):
             lines.append(self.sharing.to_string(index=False))
             lines.append("")
-            lines.append("internal backtest, pooled vs independent (continued rate at the full budget from thinned data):")
+            lines.append(f"internal backtest, pooled vs independent (continued rate at the full budget n from "
+                         f"n // {self.choice_fraction} attempts per item, a {self.choice_fraction}x extrapolation):")
             lines.append(self.scores.to_string(index=False))
         for g in self.data.groups:
             lines.append(f"{g}: {self.choice[g]} -- {self.reasons[g]}")
@@ -882,7 +1045,7 @@ class GroupedBon:
 
 
 def fit_groups(data: PooledData, *, pool: str = "auto", candidates=None, fraction: int = 4, repeats: int = 4,
-               seed: int = 0, z: float = 1.645, select_bootstrap: int = 100) -> GroupedBon:
+               seed: int = 0, z: float = 1.645, select_bootstrap: int = 100, choice_fraction: int = 10) -> GroupedBon:
     """Fit every group on its own (:func:`scalefit.sampling.fit_bon`) and the pooled model, and
     choose per group by the internal backtest.
 
@@ -891,6 +1054,13 @@ def fit_groups(data: PooledData, *, pool: str = "auto", candidates=None, fractio
     (SE over ``select_bootstrap`` resamples of the items, jointly across groups, with both models
     refitted on every thinning); ``"on"`` / ``"off"``: always / never pooled (the backtest is still
     reported for ``"on"``).
+
+    The internal backtest of that choice fits both models on every item's attempts thinned to
+    max(1, n // ``choice_fraction``) (drawn without replacement, ``repeats`` times) and scores the
+    continued rate at the full observed budget n: a ``choice_fraction``-fold extrapolation, so
+    that the choice is judged as far out as the data allow (forecasts are wanted 10-100x beyond
+    the attempts made; a 4x check cannot see a tail shape that only fails further out).
+    ``fraction`` is each group's own family choice (:func:`~scalefit.sampling.fit_bon`).
     """
     from .bonfit import DEFAULT_CANDIDATES, choose_candidate, item_resamples, fit_bon
     from .models import item_data
@@ -916,7 +1086,9 @@ def fit_groups(data: PooledData, *, pool: str = "auto", candidates=None, fractio
             start[g] = np.asarray(b.fit.theta, float)
     pooled = fit_pooled(data, families=fams, start=start)
     codes = pooled.codes
-    ms, ks = _thin(data, int(fraction), int(repeats), seed)
+    if int(choice_fraction) < 2:
+        raise ArgumentError(f"`choice_fraction` = {choice_fraction!r} must be an integer >= 2")
+    ms, ks = _thin(data, int(choice_fraction), int(repeats), seed)
     ones = np.ones((1, data.shape[1]))
     res_p, th_p = _pooled_internal(data, ms, ks, ones, codes, warm=[pooled.theta] * len(ms))
     res_i = _independent_internal(bons, data, ms, ks, ones)
@@ -962,4 +1134,5 @@ def fit_groups(data: PooledData, *, pool: str = "auto", candidates=None, fractio
                            "bias_pooled": bias_p[0], "gain": gain, "gain_se": se,
                            "chosen": [choice[g] for g in data.groups]})
     sharing = _sharing_table(pooled)
-    return GroupedBon(data, pooled, dict(zip(data.groups, bons)), scores, choice, reasons, pool, sharing, int(seed))
+    return GroupedBon(data, pooled, dict(zip(data.groups, bons)), scores, choice, reasons, pool, sharing, int(seed),
+                      int(choice_fraction))
