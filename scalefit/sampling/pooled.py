@@ -715,17 +715,19 @@ class PooledFit:
 
         Each refit is one exact Newton step from this fit on the resample's penalised
         likelihood (the per-item gradients and Hessians at this fit, computed once, weighted by
-        the resample).  One compiled pass then evaluates every stepped parameter set: its
+        the resample); where the resample's Hessian is not negative definite the step uses the
+        full data's (the linearised bootstrap step).  One compiled pass then evaluates every stepped parameter set: its
         kernels for the data and for every budget (the forecasts) and, with ``verdict``, the
         gradient of its resample's objective (about 2.5x the cost of the pass without it; without
         it ``converged`` and ``decrement`` are NaN/False).  ``converged``: the Newton decrement left at the
         stepped point, sqrt(g' H^-1 g) with H the step's Hessian, is at most 0.25, i.e. the
         distance left to the resample's optimum is below a quarter of a standard error of the
         parameters (such errors, in random directions, widen the replicates' spread by at most
-        sqrt(1 + 0.25^2) - 1 = 3%).  Resamples whose Hessian is not negative definite or whose
-        step leaves the parameter box -- and with ``refit=True`` those that fail the verdict --
-        are refitted to convergence by the damped-Newton solver (from the step where there is
-        one) and passed again; their verdict is the solver's."""
+        sqrt(1 + 0.25^2) - 1 = 3%); a step that leaves the parameter box is not taken (the
+        replicate stays at this fit and fails the verdict).  With ``refit=True`` the replicates
+        that fail the verdict are refitted by the damped-Newton solver from their step (no
+        multi-start; slow: one solve per replicate) and passed again; their verdict is the
+        solver's."""
         from .bonfit import item_resamples
 
         N_arr = np.atleast_1d(np.asarray(N, float))
@@ -736,10 +738,18 @@ class PooledFit:
         g, H, pg, ph = (np.asarray(a) for a in _pieces_fn(shared, codes)(jnp.asarray(self.theta.ravel()), tables))
         grad = mult @ g - pg[None]
         hess = np.einsum("bi,ijk->bjk", mult, H) - ph[None]
+        # a resample whose Hessian at this fit is not negative definite steps with the full data's
+        # (negative definite at a converged fit): the linearised bootstrap step for that resample
+        full = H.sum(axis=0) - ph
         out = np.full((B, self.theta.size), np.nan)
+        own = np.zeros(B, bool)
         for b in range(B):
             try:
                 np.linalg.cholesky(-hess[b])
+                own[b] = True
+            except np.linalg.LinAlgError:
+                hess[b] = full
+            try:
                 out[b] = self.theta.ravel() - np.linalg.solve(hess[b], grad[b])
             except np.linalg.LinAlgError:
                 pass
@@ -756,23 +766,23 @@ class PooledFit:
                 decrement[b] = math.sqrt(max(float(g1[b] @ np.linalg.solve(-hess[b], g1[b])), 0.0))
         p = res["p"][1:]
         converged = stepped & (decrement <= _STEP_TOL)
-        redo = ~stepped | (bool(refit) & ~converged)
+        redo = bool(refit) & ~converged
         if redo.any():
             # padded to a multiple of _PASS_BATCH resamples: a few compiled shapes, whatever the count
             m = int(redo.sum())
             rows = np.concatenate([np.flatnonzero(redo), np.repeat(np.flatnonzero(redo)[:1], (-m) % _PASS_BATCH)])
-            th_r, f_r, c_r, _ = _fit_all(data.n, data.k, mult[rows], tables, codes, shared=shared,
-                                         warm=thetas[rows].reshape((-1,) + self.theta.shape))
+            # the solver from the step (or this fit), no multi-start: its verdict is the replicate's
+            th_r, f_r, c_r, _ = _run(shared, thetas[rows], mult[rows], tables, codes)
             thetas[redo] = th_r[:m].reshape(m, -1)
             converged[redo] = c_r[:m] & np.isfinite(f_r[:m])
-            p[redo] = _prob_pass(th_r[:m], data, extras, shared, codes)["p"]
+            p[redo] = _prob_pass(th_r[:m].reshape((m,) + self.theta.shape), data, extras, shared, codes)["p"]
         probs = np.zeros((B, len(N_arr)) + data.shape)
         point = np.zeros((len(N_arr),) + data.shape)
         for j, NN in enumerate(N_arr):
             probs[:, j] = _finish_prob(p[:, j], data, float(NN), target)
             point[j] = _finish_prob(res["p"][:1, j], data, float(NN), target)[0]
         return PooledReplicates(N_arr, thetas.reshape((B,) + self.theta.shape), probs, point, converged,
-                                decrement, redo)
+                                decrement, redo, ~own)
 
     def bootstrap(self, num_bootstrap=200, seed=0, refit=False) -> np.ndarray:
         """Refits (B, G, P) on ``num_bootstrap`` item resamples drawn jointly across groups
@@ -828,8 +838,10 @@ class PooledReplicates:
     """Bootstrap refits of a pooled fit (:meth:`PooledFit.replicates`): ``thetas`` (B, G, P),
     forecast chances ``probabilities`` (B, J, G, I) at budgets ``N`` (J,) and the fit's own
     ``point`` chances (J, G, I); ``converged`` (B,) the verdict per replicate, ``decrement``
-    (B,) the Newton decrement left after the one step (NaN where no step was taken) and
-    ``refitted`` (B,) the replicates that the solver refitted."""
+    (B,) the Newton decrement left after the one step (NaN where no step was taken or no verdict
+    was asked for), ``refitted`` (B,) the replicates that the solver refitted and
+    ``full_hessian`` (B,) those that stepped with the full data's Hessian (their own was not
+    negative definite)."""
 
     N: np.ndarray
     thetas: np.ndarray
@@ -838,6 +850,7 @@ class PooledReplicates:
     converged: np.ndarray
     decrement: np.ndarray
     refitted: np.ndarray
+    full_hessian: np.ndarray
 
 
 def _residual_var(code, th):
