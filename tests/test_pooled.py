@@ -157,20 +157,18 @@ def test_one_pass_forecast_matches_per_budget_passes():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="known problem: with the same residual family on both sides the pooled candidate still wins "
-                          "every group here (internal-backtest gain 0.0016 vs its SE 0.0009 over reweighted, not "
-                          "refitted, residuals): the spurious shared effect (log s ~ N(0, 2^2) keeps s away from 0) "
-                          "is not penalised by the choice rule", strict=True)
 def test_choice_keeps_independent_without_shared_difficulty():
     """Items drawn independently per group (no shared difficulty): the pooled model has nothing
-    to add, and the choice rule (gain > 1.645 SE of the gain over item resamples) keeps every
-    group's own model.  The pooled candidate uses each group's own residual family, so the two
-    candidates differ only by the shared item effect (with a different family the pooled
-    candidate beat group 1's own Kumaraswamy fit here although nothing is shared)."""
+    to add, and the choice rule (gain > 1.645 SE of the gain over item resamples, judged by the
+    internal backtest at a 10x extrapolation: n // 10 attempts -> n) keeps every group's own
+    model.  Both candidates use the generating family (beta) as the residual, so they differ
+    only by the shared item effect.  (Measured 2026-12-06 with the default candidates: the 4x
+    backtest picked the pooled model for every group here, a gain of 0.0016 against its SE of
+    0.0009; the 10x backtest keeps every group's own model.)"""
     rng = np.random.default_rng(21)
     I, n = I_ITEMS, 40
     k = rng.binomial(n, rng.beta(0.3, 3.0, size=(3, I)))
-    gb = fit_groups(pooled_data(np.full(k.shape, n), k), select_bootstrap=0, repeats=2)
+    gb = fit_groups(pooled_data(np.full(k.shape, n), k), select_bootstrap=0, repeats=2, candidates=("beta",))
     assert set(gb.choice.values()) == {"independent"}, gb.scores
     # the sharing diagnostic sees (almost) nothing shared: its 90% interval reaches below 0.5
     assert np.all(gb.sharing["lower_90"] < 0.5), gb.sharing
