@@ -39,7 +39,10 @@ Forecasts
 Every item's posterior over its latent effects uses all groups' data: the chance that group g
 solves item i within N fresh attempts is 1 - E[(1 - p_ig)^N | data], a ratio of two marginal
 likelihoods.  ``target="continued"`` follows :mod:`scalefit.sampling.bonfit`: solved items stay
-solved, an unsolved item needs a success in its next N - n attempts.
+solved, an unsolved item needs a success in its next N - n attempts.  Every parameter set (the
+fit and its bootstrap replicates) and every budget go through one compiled pass: the tables of
+the data and of each budget's extra attempts are stacked, so each set's family masses are
+formed once and multiplied with all of them.
 """
 
 from __future__ import annotations
