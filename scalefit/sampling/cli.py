@@ -258,7 +258,7 @@ def _pooled_predict(args) -> int:
     print(fit.summary())
     pred = fit.predict(args.N, target=args.target, level=args.level, num_bootstrap=args.bootstrap, seed=args.seed)
     pred["chosen"] = np.where(pred["chosen"], "<-", "")
-    print(f"\npass@N ({args.target} run), {args.level:.0%} intervals (pooled: Laplace parameter draws; "
+    print(f"\npass@N ({args.target} run), {args.level:.0%} intervals (pooled: bootstrap over items drawn jointly across groups, one-step refits; "
           "independent: whole-procedure bootstrap):")
     with pd.option_context("display.width", 200, "display.max_rows", 10_000):
         print(pred.to_string(index=False, float_format=lambda v: f"{v:.4f}"))

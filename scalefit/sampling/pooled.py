@@ -5,36 +5,44 @@ Model
 -----
 For group g and item i, on the logit scale
 
-    logit p_ig = mu_g + s_g u_i + sigma_g e_ig,      u_i ~ N(0, 1),  e_ig ~ N(0, 1),
+    logit p_ig = s_g u_i + x_ig,      u_i ~ N(0, 1),  x_ig ~ F_g,
 
-with a shared item effect u_i (how hard item i is for every group), a per-group location mu_g,
-loading s_g > 0 and residual scale sigma_g.  Given u_i, a group's per-item probabilities follow
-the ``logit_normal`` family of :mod:`scalefit.sampling.models` with mean mu_g + s_g u_i, so the
-model reduces exactly to independent logit-normal fits when every s_g is 0 (``shared=False``).
-The share of a group's item variance that is common to all groups, s_g^2 / (s_g^2 + sigma_g^2),
-measures how strongly the groups agree on which items are hard.
+with a shared item effect u_i (how easy item i is for every group), a per-group loading s_g > 0
+and the group's residual family F_g: one of :data:`POOLED_FAMILIES` (the best-of-N families
+with a logit-scale density, same parameters and priors as in :mod:`scalefit.sampling.models`).
+:func:`fit_groups` gives each group the family its own fit chose, so the pooled and the
+independent candidates differ only by the shared effect; with every s_g = 0 (``shared=False``)
+the model is exactly the independent fits of those families.  The share of a group's item
+variance that is common to all groups, s_g^2 / (s_g^2 + Var x_ig), measures how strongly the
+groups agree on which items are hard.
 
 Likelihood
 ----------
-The residual e_ig is integrated on the fine logit grid of the grid families (the same kernels,
-exact cell integrals for sharp rows), the shared effect u_i on a uniform grid of ``_U_NODES``
-nodes over [-6, 6] with normal weights (trapezoid: spectrally accurate for smooth integrands).
-An item's marginal likelihood couples the groups:
+The residual is integrated on the fine logit grid of the grid families (the same kernels, exact
+cell integrals for sharp rows; the family's density at the nodes shifted by s_g u), the shared
+effect u_i on a uniform grid of ``_U_NODES`` nodes over [-6, 6] with normal weights (trapezoid:
+spectrally accurate for smooth integrands).  An item's marginal likelihood couples the groups:
 
-    L_i = sum_q w_q prod_g K_g(i | u_q),   K_g(i | u) = E_e[p^k (1 - p)^(n - k)].
+    L_i = sum_q w_q prod_g K_g(i | u_q),   K_g(i | u) = E_x[p^k (1 - p)^(n - k)],  logit p = s_g u + x.
 
 Items missing from a group enter with the empty observation (K = 1).  The fit maximises the
-likelihood times weak priors (mu ~ N(0, 10^2), log sigma ~ N(log 2, 2^2) as for the independent
-logit-normal family, log s ~ N(0, 2^2)) by the package's damped Newton solver; the gradient and
-Hessian are assembled from per-group forward-mode derivatives of K_g (cost linear in the number
-of groups), and fits are vmapped over item weights (bootstrap) and over data sets (thinnings).
+likelihood times weak priors (each family's own, log s ~ N(0, 2^2)) by the package's damped
+Newton solver.  The binomial likelihood table on the logit grid does not depend on the
+parameters, so each group's kernel and its first and second derivatives are one matrix product
+of that table with the family masses and their derivatives; per-item gradients and Hessians
+(the Hessian is per-group blocks plus the coupling through the shared effect) give the fit's
+Newton steps, the one-step bootstrap refits and the observed information.  Fits are vmapped
+over item weights and over data sets (thinnings); each family tuple compiles once.
 
 Forecasts
 ---------
 Every item's posterior over its latent effects uses all groups' data: the chance that group g
 solves item i within N fresh attempts is 1 - E[(1 - p_ig)^N | data], a ratio of two marginal
 likelihoods.  ``target="continued"`` follows :mod:`scalefit.sampling.bonfit`: solved items stay
-solved, an unsolved item needs a success in its next N - n attempts.
+solved, an unsolved item needs a success in its next N - n attempts.  Every parameter set (the
+fit and its bootstrap replicates) and every budget go through one compiled pass: the tables of
+the data and of each budget's extra attempts are stacked, so each set's family masses are
+formed once and multiplied with all of them.
 """
 
 from __future__ import annotations
@@ -51,8 +59,7 @@ import pandas as pd
 from .._config import require_x64
 from ..errors import ArgumentError
 from ._optim import damped_newton
-from .families._common import grid_aux
-from .families.logit_normal import log_masses as logit_normal_masses
+from .families._common import GRID_EDGES, GRID_NODES, H, grid_aux
 
 __all__ = ["PooledData", "PooledFit", "pooled_data", "fit_pooled"]
 
@@ -61,6 +68,11 @@ _LOG_WU = -0.5 * _U_NODES**2 - np.log(np.sum(np.exp(-0.5 * _U_NODES**2)))
 _BOUND = 25.0
 _GTOL = 1e-9
 _LOG_TWO = math.log(2.0)
+#: parameter sets per compiled forecast pass (:func:`_prob_pass`)
+_PASS_BATCH = 8
+#: verdict on a bootstrap replicate's one Newton step: the Newton decrement left at the stepped
+#: point, in standard errors of the parameters (see PooledFit.replicates)
+_STEP_TOL = 0.25
 
 
 # --------------------------------------------------------------------------------------------
@@ -146,7 +158,8 @@ def pooled_from_frame(frame: pd.DataFrame, groups) -> PooledData:
 def _tables(n, k, extra=0.0):
     """Per group, the distinct (n, k, extra) rows' scaled likelihood on the logit grid:
     (Lt (G, R, C), zero (G, R), one (G, R), kmax (G, R), index (G, I) item -> row); kmax + log of
-    the products is the log kernel.  R is padded to a power of two >= 16 (fewer compiled shapes)."""
+    the products is the log kernel.  R is padded to a power of two >= 64: thinned and
+    full data share compiled shapes (the cost is in the family masses, not in R)."""
     G, I = n.shape
     e = np.broadcast_to(np.asarray(extra, float), n.shape)
     uniq, index = [], np.zeros((G, I), np.int64)
@@ -155,7 +168,7 @@ def _tables(n, k, extra=0.0):
                                return_inverse=True)
         uniq.append(table)
         index[g] = inv.ravel()
-    R = max(16, 1 << int(np.ceil(np.log2(max(len(t) for t in uniq)))))
+    R = max(64, 1 << int(np.ceil(np.log2(max(len(t) for t in uniq)))))
     rows = np.zeros((G, R, 3))
     for g, t in enumerate(uniq):
         rows[g, : len(t)] = t
@@ -172,65 +185,183 @@ def _tables(n, k, extra=0.0):
 
 
 # --------------------------------------------------------------------------------------------
+# residual families (the independent families, shifted on the logit scale)
+
+#: Residual families of the pooled model: the best-of-N families that have a density on the
+#: logit scale, each with two unconstrained parameters as in :mod:`scalefit.sampling.models`.
+POOLED_FAMILIES = ("logit_normal", "kumaraswamy", "beta")
+_FAMILY_CODE = {f: c for c, f in enumerate(POOLED_FAMILIES)}
+_SERIES_TERMS = 80
+
+
+def _log1mexp(x):
+    return jnp.where(x > -0.693, jnp.log(-jnp.expm1(x)), jnp.log1p(-jnp.exp(x)))
+
+
+def _log1m_pow(a, log_p):
+    """log(1 - p^a) from log p."""
+    x = a * log_p
+    return jnp.where(x < -0.693, jnp.log1p(-jnp.exp(x)), jnp.log(-jnp.expm1(x)))
+
+
+def _log_betainc(a, b, t):
+    """log I_x(a, b) at x = expit(t): the hypergeometric series x^a (1 - x)^b / (a B(a, b)) *
+    sum_j (a + b)_j / (a + 1)_j x^j (positive terms), or 1 - the series of I_{1-x}(b, a),
+    whichever has the smaller last term relative to its sum (the faster-converging side).
+    Differentiable in a and b."""
+    def series(a, b, lx, l1x):
+        j = jnp.arange(_SERIES_TERMS)
+        terms = jnp.concatenate([jnp.zeros(1), jnp.cumsum(jnp.log((a + b + j[:-1]) / (a + 1.0 + j[:-1])))]) + j * lx
+        total = jax.nn.logsumexp(terms)
+        return a * lx + b * l1x - jnp.log(a) - jax.scipy.special.betaln(a, b) + total, terms[-1] - total
+
+    lx, l1x = jax.nn.log_sigmoid(t), jax.nn.log_sigmoid(-t)
+    low, err_low = series(a, b, lx, l1x)
+    high, err_high = series(b, a, l1x, lx)
+    return jnp.where(err_low <= err_high, low, _log1mexp(jnp.minimum(high, -1e-300)))
+
+
+def _family_masses(code: int, th, m):
+    """Log masses (cells (C,), below, above) on the logit grid of the family ``code`` (a Python
+    int: every group's family is fixed when its functions are compiled) with parameters ``th``
+    (2,) shifted by ``m`` on the logit scale; m = 0 gives the family's own grid masses (for the
+    logit-normal and Kumaraswamy families exactly those of the independent fit)."""
+    from jax.scipy.special import log_ndtr
+
+    x = jnp.asarray(GRID_NODES) - m
+    lo, hi = GRID_EDGES[0] - m, GRID_EDGES[-1] - m
+    a, b = jnp.exp(th[0]), jnp.exp(th[1])
+    lp, lq = jax.nn.log_sigmoid(x), jax.nn.log_sigmoid(-x)
+    # logit-normal: N(mu, sigma) in x; Kumaraswamy: density a b p^a (1 - p^a)^(b - 1) (1 - p) in
+    # x = logit p, CDF 1 - (1 - p^a)^b; beta: p^a (1 - p)^b / B(a, b) in x
+    if code == 0:
+        sd = jnp.exp(th[1])
+        z = (x - th[0]) / sd
+        dens = -0.5 * z * z - th[1] - 0.5 * math.log(2.0 * math.pi)
+        below, above = log_ndtr((lo - th[0]) / sd), log_ndtr(-(hi - th[0]) / sd)
+    elif code == 1:
+        dens = th[0] + th[1] + a * lp + (b - 1.0) * _log1m_pow(a, lp) + lq
+        below = _log1mexp(jnp.minimum(b * _log1m_pow(a, jax.nn.log_sigmoid(lo)), -1e-300))
+        above = b * _log1m_pow(a, jax.nn.log_sigmoid(hi))
+    else:
+        dens = a * lp + b * lq - jax.scipy.special.betaln(a, b)
+        below, above = _log_betainc(a, b, lo), _log_betainc(b, a, -hi)
+    lm = dens + math.log(H)
+    tails = jnp.logaddexp(below, above)
+    return lm - jax.nn.logsumexp(lm) + _log1mexp(jnp.minimum(tails, -1e-300)), below, above
+
+
+def _family_codes(families, G):
+    fams = ("logit_normal",) * G if families is None else tuple(families)
+    if len(fams) != G:
+        raise ArgumentError(f"`families` has {len(fams)} entries for {G} groups")
+    for f in fams:
+        if f not in _FAMILY_CODE:
+            raise ArgumentError(f"residual family {f!r} is not one of {', '.join(POOLED_FAMILIES)}")
+    return fams, tuple(_FAMILY_CODE[f] for f in fams)
+
+
+# --------------------------------------------------------------------------------------------
 # likelihood
 
 
-def _row_kernel(theta, shift, Lt, z, o, kmax, shared: bool):
-    """log K_g(row | u_q) for one group's rows: (R, Q).  theta = (mu, log s, log sigma) or
-    (mu, log sigma); ``shift`` = (d mean, d log sigma) (for derivatives)."""
-    mu, ls = theta[0] + shift[0], theta[-1] + shift[1]
+def _node_masses(theta, code: int, shared: bool):
+    """exp of the family's log masses at every shift node s u_q: (Q, C + 2), the grid cells
+    followed by the lumps below and above the grid.  theta = (family parameters, log s) or the
+    family parameters alone."""
     u = jnp.asarray(_U_NODES if shared else np.zeros(1))
-    m = mu + (jnp.exp(theta[1]) * u if shared else 0.0 * u)
-    cells, below, above = jax.vmap(lambda mq: logit_normal_masses(jnp.stack([mq, ls])))(m)
-    val = Lt @ jnp.exp(cells).T + z[:, None] * jnp.exp(below)[None, :] + o[:, None] * jnp.exp(above)[None, :]
-    return kmax[:, None] + jnp.log(jnp.maximum(val, 1e-300))
+    m = jnp.exp(theta[2]) * u if shared else 0.0 * u
+    cells, below, above = jax.vmap(lambda mq: _family_masses(code, theta[:2], mq))(m)
+    return jnp.exp(jnp.concatenate([cells, below[:, None], above[:, None]], axis=1))
 
 
-def _group_kernel(theta, Lt, z, o, kmax, index, shared: bool):
+def _full_table(Lt, z, o):
+    """The likelihood table with the two tail lumps as extra columns: (R, C + 2)."""
+    return jnp.concatenate([Lt, z[:, None], o[:, None]], axis=1)
+
+
+def _group_kernel(theta, code: int, Lt, z, o, kmax, index, shared: bool):
     """log K_g(i | u_q) for one group's items: (I, Q)."""
-    return _row_kernel(theta, jnp.zeros(2), Lt, z, o, kmax, shared)[index]
+    val = _full_table(Lt, z, o) @ _node_masses(theta, code, shared).T
+    return (kmax[:, None] + jnp.log(jnp.maximum(val, 1e-300)))[index]
 
 
-def _group_derivs(theta, Lt, z, o, kmax, index, shared: bool):
+def _mass_derivs(theta, code: int, shared: bool, order: int):
+    """The masses (Q, C + 2) and their derivatives in theta (forward mode, cheap: Q x C values),
+    stacked on a last axis: (Q, C + 2, J) with J = 1 + P (order 1) or 1 + P + P P (order 2)."""
+    P = 3 if shared else 2
+
+    def masses(t):
+        return _node_masses(t, code, shared)
+
+    M = masses(theta)
+    parts = [M[..., None]]
+    # masses that underflow to 0 carry no weight; the derivative of exp(-inf) can be 0 * inf
+    dM = jax.jacfwd(masses)(theta)  # (Q, C + 2, P)
+    parts.append(jnp.where(jnp.isfinite(dM), dM, 0.0))
+    if order >= 2:
+        d2M = jax.jacfwd(jax.jacfwd(masses))(theta)  # (Q, C + 2, P, P)
+        parts.append(jnp.where(jnp.isfinite(d2M), d2M, 0.0).reshape(M.shape + (P * P,)))
+    return jnp.concatenate(parts, axis=2)
+
+
+def _log_kernel_derivs(Lx, stack, P: int):
+    """log K (R, Q) and its first (R, Q, P) and, when ``stack`` holds them, second derivatives
+    (R, Q, P, P) from the table rows Lx (R, C + 2) times the stacked masses (Q, C + 2, J),
+    without the rows' scale kmax."""
+    Q, _, J = stack.shape
+    V = (Lx @ jnp.transpose(stack, (1, 0, 2)).reshape(Lx.shape[1], Q * J)).reshape(-1, Q, J)
+    val = V[..., 0]
+    # nodes where the conditional likelihood underflows (far tails of u) carry no posterior weight
+    ok = val > 1e-300
+    safe = jnp.where(ok, val, 1.0)
+    K = jnp.log(jnp.maximum(val, 1e-300))
+    dK = jnp.where(ok[..., None], V[..., 1:1 + P] / safe[..., None], 0.0)
+    if J == 1 + P:
+        return K, dK, None
+    d2K = V[..., 1 + P:].reshape(val.shape + (P, P)) / safe[..., None, None] - dK[..., :, None] * dK[..., None, :]
+    return K, dK, jnp.where(ok[..., None, None], d2K, 0.0)
+
+
+def _group_derivs(theta, code: int, Lt, z, o, kmax, index, shared: bool):
     """log K, its gradient and Hessian in theta for one group's items: (I, Q), (I, Q, P), (I, Q, P, P).
 
-    K depends on theta only through the mean m_q = mu + s u_q and log sigma, so derivatives are
-    taken in those two directions (forward mode) and chained to theta."""
-    def h(d):
-        return _row_kernel(theta, d, Lt, z, o, kmax, shared)
+    The likelihood table does not depend on theta, so K = L M(theta) and its derivatives are
+    L dM and L d2M: the masses are differentiated and one matrix product with the table gives
+    the kernel and all of its derivatives at once."""
+    P = 3 if shared else 2
+    K, dK, d2K = _log_kernel_derivs(_full_table(Lt, z, o), _mass_derivs(theta, code, shared, 2), P)
+    return (kmax[:, None] + K)[index], dK[index], d2K[index]
 
-    zero = jnp.zeros(2)
-    K = h(zero)
-    J = jax.jacfwd(h)(zero)  # (R, Q, 2)
-    Hh = jax.jacfwd(jax.jacfwd(h))(zero)  # (R, Q, 2, 2)
-    if shared:
-        s = jnp.exp(theta[1])
-        u = jnp.asarray(_U_NODES)
-        Am = jnp.stack([jnp.ones_like(u), s * u, jnp.zeros_like(u)], axis=1)  # (Q, 3): d m_q / d theta
-        Al = jnp.array([0.0, 0.0, 1.0])
-        M2 = jnp.zeros((u.shape[0], 3, 3)).at[:, 1, 1].set(s * u)  # d^2 m_q / d theta^2
+
+def _by_family(make, codes: tuple, th, tables):
+    """``make(code)(theta_g, *tables_g)`` for every group, vmapped over the groups of each
+    family (the family is static: each compiles only its own masses); outputs in group order."""
+    order, outs = [], []
+    for c in sorted(set(codes)):
+        idx = np.array([g for g, cg in enumerate(codes) if cg == c])
+        order.extend(idx.tolist())
+        outs.append(jax.vmap(make(c))(th[idx], *(t[idx] for t in tables)))
+    inv = np.argsort(np.asarray(order))
+    if len(outs) == 1:
+        return outs[0]
+    return jax.tree_util.tree_map(lambda *xs: jnp.concatenate(xs)[inv], *outs)
+
+
+def _half_sq(x, mean, sd):
+    return 0.5 * ((x - mean) / sd) ** 2
+
+
+def _penalty(th, code: int, shared: bool):
+    """Weak priors for one group: the independent family's (logit-normal: mu ~ N(0, 10^2),
+    log sigma ~ N(log 2, 2^2); Kumaraswamy and beta: log a ~ N(log 0.5, 2^2), log b ~
+    N(log 2, 3^2)) and log s ~ N(0, 2^2)."""
+    if code == 0:
+        p = _half_sq(th[0], 0.0, 10.0) + _half_sq(th[1], _LOG_TWO, 2.0)
     else:
-        Am = jnp.array([[1.0, 0.0]])
-        Al = jnp.array([0.0, 1.0])
-        M2 = jnp.zeros((1, 2, 2))
-    dK = J[..., 0, None] * Am[None] + J[..., 1, None] * Al[None, None]
-    AmAl = Am[:, :, None] * Al[None, None, :]
-    d2K = (Hh[..., 0, 0, None, None] * (Am[:, :, None] * Am[:, None, :])[None]
-           + Hh[..., 0, 1, None, None] * (AmAl + jnp.swapaxes(AmAl, 1, 2))[None]
-           + Hh[..., 1, 1, None, None] * (Al[:, None] * Al[None, :])[None, None]
-           + J[..., 0, None, None] * M2[None])
-    # nodes where the conditional likelihood underflows (far tails of u) carry no posterior weight;
-    # their forward-mode derivatives of the clamped log can be 0/0, so they are set to 0
-    dK = jnp.where(jnp.isfinite(dK), dK, 0.0)
-    d2K = jnp.where(jnp.isfinite(d2K), d2K, 0.0)
-    return K[index], dK[index], d2K[index]
-
-
-def _penalty(th, shared: bool):
-    """Weak priors for one group (see module docstring)."""
-    p = 0.5 * (th[0] / 10.0) ** 2 + 0.5 * ((th[-1] - _LOG_TWO) / 2.0) ** 2
+        p = _half_sq(th[0], -_LOG_TWO, 2.0) + _half_sq(th[1], _LOG_TWO, 3.0)
     if shared:
-        p = p + 0.5 * (th[1] / 2.0) ** 2
+        p = p + _half_sq(th[2], 0.0, 2.0)
     return p
 
 
@@ -238,37 +369,64 @@ def _log_wu(shared: bool):
     return jnp.asarray(_LOG_WU if shared else np.zeros(1))
 
 
-def _make_fgh(shared: bool):
-    """(objective, gradient, Hessian) of the penalised mean negative log-likelihood per item."""
-    P = 3 if shared else 2
-    pen = lambda th: _penalty(th, shared)  # noqa: E731
-    pen_g, pen_h = jax.grad(pen), jax.hessian(pen)
-    derivs = jax.vmap(lambda th, *tb: _group_derivs(th, *tb, shared))
+def _item_pieces(theta, tables, codes: tuple, shared: bool):
+    """Each item's log marginal likelihood (I,), its gradient (I, G P) and Hessian (I, G P, G P),
+    and the prior's value, gradient and (block-diagonal) Hessian.
 
+    With pi_iq the posterior weight of node q for item i, the gradient of log L_i in group g's
+    parameters is gbar_ig = sum_q pi_iq dK_giq and the Hessian block (g, h) is
+    sum_q pi_iq (dK_giq dK_hiq^T + [g = h] d2K_giq) - gbar_ig gbar_ih^T."""
+    P = 3 if shared else 2
+    G = len(codes)
+    th = theta.reshape(G, P)
+    K, dK, d2K = _by_family(lambda c: lambda t, *tb: _group_derivs(t, c, *tb, shared), codes, th, tables)
+    A = _log_wu(shared)[None, :] + jnp.sum(K, axis=0)  # (I, Q)
+    ll = jax.nn.logsumexp(A, axis=1)
+    pi = jnp.exp(A - ll[:, None])
+    I = pi.shape[0]
+    gbar = jnp.einsum("iq,giqa->iga", pi, dK).reshape(I, G * P)
+    dKq = jnp.transpose(dK, (1, 2, 0, 3)).reshape(I, -1, G * P)  # (I, Q, G P)
+    cross = jnp.einsum("iq,iqa,iqb->iab", pi, dKq, dKq) - gbar[:, :, None] * gbar[:, None, :]
+    diag = jnp.einsum("iq,giqab->igab", pi, d2K)
+    Hi = cross + jnp.einsum("gh,igab->igahb", jnp.eye(G), diag).reshape(I, G * P, G * P)
+    pf, pg, ph = _penalty_pieces(th, codes, shared)
+    return ll, gbar, Hi, pf, pg, ph
+
+
+def _penalty_pieces(th, codes: tuple, shared: bool, hessian: bool = True):
+    """The priors' value, gradient (G P,) and block-diagonal Hessian at th (G, P)."""
+    pens = [(lambda c: lambda t: _penalty(t, c, shared))(c) for c in codes]
+    pf = sum(pen(th[g]) for g, pen in enumerate(pens))
+    pg = jnp.concatenate([jax.grad(pen)(th[g]) for g, pen in enumerate(pens)])
+    if not hessian:
+        return pf, pg, None
+    return pf, pg, jax.scipy.linalg.block_diag(*[jax.hessian(pen)(th[g]) for g, pen in enumerate(pens)])
+
+
+def _make_fgh(shared: bool, codes: tuple):
+    """(objective, gradient, Hessian) of the penalised mean negative log-likelihood per item,
+    under item weights w."""
     def fgh(theta, w, tables):
-        G = tables[0].shape[0]
-        th = theta.reshape(G, P)
-        K, dK, d2K = derivs(th, *tables)  # (G, I, Q), (G, I, Q, P), (G, I, Q, P, P)
-        A = _log_wu(shared)[None, :] + jnp.sum(K, axis=0)  # (I, Q)
-        ll = jax.nn.logsumexp(A, axis=1)
-        pi = jnp.exp(A - ll[:, None])
+        ll, g, Hi, pf, pg, ph = _item_pieces(theta, tables, codes, shared)
         W = jnp.sum(w)
-        gbar = jnp.einsum("iq,giqa->gia", pi, dK)
-        f = -(jnp.sum(w * ll) - jnp.sum(jax.vmap(pen)(th))) / W
-        grad = -(jnp.einsum("i,gia->ga", w, gbar) - jax.vmap(pen_g)(th)) / W
-        wpi = w[:, None] * pi
-        diag = jnp.einsum("iq,giqab->gab", wpi, d2K)
-        cross = jnp.einsum("iq,giqa,hiqb->gahb", wpi, dK, dK) - jnp.einsum("i,gia,hib->gahb", w, gbar, gbar)
-        eyeG = jnp.eye(G)
-        H = cross + jnp.einsum("gh,gab->gahb", eyeG, diag - jax.vmap(pen_h)(th))
-        return f, grad.ravel(), -H.reshape(G * P, G * P) / W
+        return (-(w @ ll - pf) / W, -(w @ g - pg) / W, -(jnp.einsum("i,iab->ab", w, Hi) - ph) / W)
 
     return fgh
 
 
 @lru_cache(maxsize=None)
-def _fitter(shared: bool, batched_tables: bool):
-    fgh = _make_fgh(shared)
+def _pieces_fn(shared: bool, codes: tuple):
+    """Per-item gradients and Hessians and the prior's gradient and Hessian (for one-step refits)."""
+    def pieces(theta, tables):
+        _, g, Hi, _, pg, ph = _item_pieces(theta, tables, codes, shared)
+        return g, Hi, pg, ph
+
+    return jax.jit(pieces)
+
+
+@lru_cache(maxsize=None)
+def _fitter(shared: bool, batched_tables: bool, codes: tuple):
+    fgh = _make_fgh(shared, codes)
 
     def one(theta0, w, tables):
         res = damped_newton(fgh, theta0, (w, tables), max_iter=200, gtol=_GTOL, bound=_BOUND)
@@ -278,34 +436,41 @@ def _fitter(shared: bool, batched_tables: bool):
     return jax.jit(jax.vmap(one, in_axes=axes))
 
 
-def _fgh_value(theta, w, tables, shared):
+def _fgh_value(theta, w, tables, codes, shared):
     """Objective only (for tests and diagnostics)."""
-    G = tables[0].shape[0]
-    P = 3 if shared else 2
-    th = theta.reshape(G, P)
-    K = jax.vmap(lambda t, *tb: _group_kernel(t, *tb, shared))(th, *tables)
+    G = len(codes)
+    th = theta.reshape(G, 3 if shared else 2)
+    K = _by_family(lambda c: lambda t, *tb: _group_kernel(t, c, *tb, shared), tuple(codes), th, tables)
     ll = jax.nn.logsumexp(_log_wu(shared)[None, :] + jnp.sum(K, axis=0), axis=1)
-    return -(jnp.sum(w * ll) - jnp.sum(jax.vmap(lambda t: _penalty(t, shared))(th))) / jnp.sum(w)
+    pen = sum(_penalty(th[g], c, shared) for g, c in enumerate(codes))
+    return -(jnp.sum(w * ll) - pen) / jnp.sum(w)
 
 
-def _independent_start(n, k):
-    """(G, 2) starts: mu at the logit of a shrunk mean rate, log sigma = log 2."""
+def _independent_start(n, k, codes):
+    """(G, 2) starts from a shrunk mean rate r: logit-normal mu = logit r - 1, log sigma = log 2;
+    Kumaraswamy / beta a = 0.5 and b from the beta mean a / (a + b) = r."""
     rate = (k.sum(axis=1) + 0.5) / (n.sum(axis=1) + 1.0)
-    return np.stack([np.log(rate) - np.log1p(-rate) - 1.0, np.full(rate.shape, _LOG_TWO)], axis=1)
+    ln = np.stack([np.log(rate) - np.log1p(-rate) - 1.0, np.full(rate.shape, _LOG_TWO)], axis=1)
+    ab = np.stack([np.full(rate.shape, -_LOG_TWO), np.log(0.5 * (1 - rate) / rate)], axis=1)
+    return np.where((np.asarray(codes) == 0)[:, None], ln, ab)
 
 
-def _shared_starts(indep):
-    """Two (..., G, 3) starts from independent fits (..., G, 2): half and 90% of the variance shared."""
+def _shared_starts(indep, codes):
+    """Two (..., G, 3) starts from independent fits (..., G, 2): logit-normal with half and 90% of
+    the variance shared; the other families keep their parameters with s = 0.5 and s = 1.5."""
     out = []
-    for share in (0.5, 0.9):
+    ln = np.asarray(codes) == 0
+    for share, s in ((0.5, 0.5), (0.9, 1.5)):
         sd = np.exp(indep[..., 1])
-        out.append(np.stack([indep[..., 0], np.log(sd * math.sqrt(share)), np.log(sd * math.sqrt(1 - share))], axis=-1))
+        a = np.stack([indep[..., 0], np.log(sd * math.sqrt(1 - share)), np.log(sd * math.sqrt(share))], axis=-1)
+        b = np.concatenate([indep, np.full(indep.shape[:-1] + (1,), math.log(s))], axis=-1)
+        out.append(np.where(ln[:, None], a, b))
     return out
 
 
-def _run(shared, theta0, W, tables, batched=False, chunk=16):
+def _run(shared, theta0, W, tables, codes, batched=False, chunk=16):
     """Fit from starts theta0 (D, G*P) with weights W (D, I); tables shared or batched (D, ...)."""
-    fn = _fitter(bool(shared), bool(batched))
+    fn = _fitter(bool(shared), bool(batched), tuple(codes))
     D = W.shape[0]
     pad = (-D) % chunk if D > chunk else 0
     if pad:
@@ -321,9 +486,9 @@ def _run(shared, theta0, W, tables, batched=False, chunk=16):
     return tuple(np.concatenate([np.asarray(o[j]) for o in outs])[:D] for j in range(4))
 
 
-def _fit_all(n, k, W, tables, *, shared, warm=None, batched=False):
+def _fit_all(n, k, W, tables, codes, *, shared, warm=None, batched=False, indep=None):
     """Best fit per weight vector over the default starts (or from ``warm``): theta (D, G, P),
-    f (D,), converged (D,), grad_norm (D,)."""
+    f (D,), converged (D,), grad_norm (D,).  ``indep`` (G, 2): starts for the independent fits."""
     G = n.shape[0] if n.ndim == 2 else n.shape[1]
     D = W.shape[0]
 
@@ -332,20 +497,20 @@ def _fit_all(n, k, W, tables, *, shared, warm=None, batched=False):
                                if s.ndim == 3 else s.reshape(1, -1), (D, s.shape[-2] * s.shape[-1])).copy()
 
     if warm is not None:
-        warm_res = _run(shared, expand(warm), W, tables, batched)
+        warm_res = _run(shared, expand(warm), W, tables, codes, batched)
         bad = ~warm_res[2] | ~np.isfinite(warm_res[1])
         if not bad.any():
             return (warm_res[0].reshape(D, G, -1),) + tuple(warm_res[1:])
     nn = n if n.ndim == 2 else n[0]
     kk = k if k.ndim == 2 else k[0]
-    ind0 = _independent_start(nn, kk)
-    ith, if_, ic, ign = _run(False, expand(ind0), W, tables, batched)
+    ind0 = _independent_start(nn, kk, codes) if indep is None else np.asarray(indep, float)
+    ith, if_, ic, ign = _run(False, expand(ind0), W, tables, codes, batched)
     if not shared:
         res = (ith, if_, ic, ign)
     else:
         res = None
-        for st in _shared_starts(ith.reshape(D, G, 2)):
-            r = _run(True, expand(st), W, tables, batched)
+        for st in _shared_starts(ith.reshape(D, G, 2), codes):
+            r = _run(True, expand(st), W, tables, codes, batched)
             if res is None:
                 res = r
             else:
@@ -364,41 +529,116 @@ def _fit_all(n, k, W, tables, *, shared, warm=None, batched=False):
 # predictions
 
 
-def _log_kernels(thetas, tables, shared):
-    """log K (T, G, I, Q) for parameter sets (T, G, P)."""
-    fn = _kernels_fn(bool(shared))
-    return np.concatenate([np.asarray(fn(jnp.asarray(thetas[s:s + 16]), tables)) for s in range(0, len(thetas), 16)])
+def _log_kernels(thetas, tables, codes, shared, chunk=16):
+    """log K (T, G, I, Q) for parameter sets (T, G, P), in chunks of ``chunk`` sets (the last
+    one padded: one compiled shape)."""
+    fn = _kernels_fn(bool(shared), tuple(codes))
+    T = len(thetas)
+    thetas = np.asarray(thetas, float)
+    pad = (-T) % chunk
+    if pad:
+        thetas = np.concatenate([thetas, np.repeat(thetas[:1], pad, axis=0)])
+    return np.concatenate([np.asarray(fn(jnp.asarray(thetas[s:s + chunk]), tables))
+                           for s in range(0, len(thetas), chunk)])[:T]
 
 
 @lru_cache(maxsize=None)
-def _kernels_fn(shared):
-    @jax.jit
-    def run(ths, tables):
-        return jax.vmap(lambda th: jax.vmap(lambda t, *tb: _group_kernel(t, *tb, shared))(th, *tables))(ths)
+def _kernels_fn(shared, codes):
+    def one(th, tables):
+        return _by_family(lambda c: lambda t, *tb: _group_kernel(t, c, *tb, shared), codes, th, tables)
 
-    return run
+    return jax.jit(jax.vmap(one, in_axes=(0, None)))
 
 
-def _solve_prob(thetas, data: PooledData, N: float, target: str, shared: bool, base=None) -> np.ndarray:
-    """Per (replicate, group, item) chance of a success within budget N: (T, G, I); NaN where the
-    group did not attempt the item (continued target) -- fresh forecasts cover every item."""
+def _extra_failures(data: PooledData, N: float, target: str) -> np.ndarray:
+    """(G, I) attempts beyond the data that a forecast at budget N asks about: N fresh attempts
+    (``fresh``), or an unsolved item's next N - n attempts (``continued``; 0 for solved items)."""
+    if target == "fresh":
+        return np.full(data.n.shape, float(N))
+    return np.where(data.k == 0, np.maximum(float(N) - data.n, 0.0), 0.0)
+
+
+def _stacked_tables(n, k, extras):
+    """The likelihood tables of the data rows followed by those of every (G, I) array in
+    ``extras`` (the same counts plus that many failures), stacked on the row axis: (Lt, z, o,
+    kmax) of shapes (G, R, ...) and index (1 + J, G, I) into the stacked rows; the data rows
+    are the first R_0 (returned last)."""
+    tabs = [_tables(n, k)] + [_tables(n, k, e) for e in extras]
+    offsets = np.cumsum([0] + [int(t[0].shape[1]) for t in tabs])
+    stacked = tuple(jnp.concatenate([t[j] for t in tabs], axis=1) for j in range(4))
+    index = jnp.stack([t[4] + offsets[j] for j, t in enumerate(tabs)])
+    return stacked + (index,), int(offsets[1])
+
+
+@lru_cache(maxsize=None)
+def _pass_fn(shared: bool, codes: tuple, rows0: int, grad: bool):
+    """One compiled pass over a batch of parameter sets (T, G, P): for each, the kernels of every
+    stacked table row (one product of the table with the family masses per group), each item's
+    log marginal likelihood (T, I) and, per extra-failure table j, the chance of at least one
+    success among the extra attempts given the item's data (T, J, G, I).  With ``grad``, also
+    each item's gradient of its log marginal likelihood (T, I, G P) and the priors' gradient
+    (T, G P) at that parameter set (the masses' tangents times the data rows only)."""
+    P = 3 if shared else 2
+    log_wu = _log_wu(shared)
+
+    def group(code):
+        def one(t, Lt, z, o, kmax):
+            Lx = _full_table(Lt, z, o)
+            if not grad:
+                val = Lx @ _node_masses(t, code, shared).T
+                return kmax[:, None] + jnp.log(jnp.maximum(val, 1e-300)), jnp.zeros(())
+            stack = _mass_derivs(t, code, shared, 1)
+            K = kmax[:, None] + jnp.log(jnp.maximum(Lx @ stack[..., 0].T, 1e-300))
+            return K, _log_kernel_derivs(Lx[:rows0], stack, P)[1]
+        return one
+
+    def one_set(th, Lt, z, o, kmax, index):
+        K_rows, dK_rows = _by_family(group, codes, th, (Lt, z, o, kmax))  # (G, R, Q), (G, R0, Q, P)
+        K = jax.vmap(lambda Kg, ig: Kg[ig], in_axes=(0, 1), out_axes=1)(K_rows, index)  # (1 + J, G, I, Q)
+        A = log_wu[None, :] + jnp.sum(K[0], axis=0)  # (I, Q)
+        ll = jax.nn.logsumexp(A, axis=1)
+        lf = jax.nn.logsumexp(A[None, None] - K[0][None] + K[1:], axis=3)  # (J, G, I)
+        p = -jnp.expm1(jnp.minimum(lf - ll[None, None], 0.0))
+        if not grad:
+            return p, ll
+        pi = jnp.exp(A - ll[:, None])
+        dK = jax.vmap(lambda d, ig: d[ig])(dK_rows, index[0])  # (G, I, Q, P)
+        gbar = jnp.einsum("iq,giqa->iga", pi, dK).reshape(pi.shape[0], -1)
+        return p, ll, gbar, _penalty_pieces(th, codes, shared, hessian=False)[1]
+
+    def run(thetas, Lt, z, o, kmax, index):
+        return jax.lax.map(lambda th: one_set(th, Lt, z, o, kmax, index), thetas)
+
+    return jax.jit(run)
+
+
+def _prob_pass(thetas, data: PooledData, extras, shared: bool, codes, *, grad: bool = False) -> dict:
+    """:func:`_pass_fn` on parameter sets (T, G, P) for the data's counts and the extra-failure
+    arrays ``extras`` (J of them): every set and budget in one compiled computation.  Returns
+    numpy arrays ``p`` (T, J, G, I), ``ll`` (T, I) and with ``grad`` ``gbar`` (T, I, G P), ``pg`` (T, G P)."""
+    tables, rows0 = _stacked_tables(data.n, data.k, extras)
+    fn = _pass_fn(bool(shared), tuple(codes), rows0, bool(grad))
+    thetas = np.asarray(thetas, float)
+    T = len(thetas)
+    # fixed batches of _PASS_BATCH sets (the last one padded): one compiled shape for a single
+    # point estimate and for hundreds of bootstrap replicates alike
+    pad = (-T) % _PASS_BATCH
+    thetas = np.concatenate([thetas, np.repeat(thetas[:1], pad, axis=0)])
+    outs = [fn(jnp.asarray(thetas[s:s + _PASS_BATCH]), *tables) for s in range(0, len(thetas), _PASS_BATCH)]
+    return dict(zip(("p", "ll", "gbar", "pg"), (np.concatenate([np.asarray(o[j]) for o in outs])[:T]
+                                                  for j in range(len(outs[0])))))
+
+
+def _finish_prob(p, data: PooledData, N: float, target: str) -> np.ndarray:
+    """The model's chances p (T, G, I) turned into forecasts at budget N: fresh forecasts as
+    they are; for a continued run solved items stay solved (an item solved in more than N
+    attempts counts with the unbiased pass@N of its attempts), known first successes count as
+    they fell, and items a group did not attempt are NaN."""
     from .passk import pass_at_k
 
-    n, k = data.n, data.k
-    if base is None:
-        base = _log_kernels(thetas, _tables(n, k), shared)  # (T, G, I, Q)
-    A = _LOG_WU[None, None, :] if shared else np.zeros((1, 1, 1))
-    A = A + base.sum(axis=1)  # (T, I, Q)
-    lz = _lse(A, axis=2)
-    if target == "fresh":
-        more = np.full(n.shape, float(N))
-    else:
-        more = np.where(k == 0, np.maximum(float(N) - n, 0.0), 0.0)
-    ext = _log_kernels(thetas, _tables(n, k, more), shared)
-    lf = _lse(A[:, None] - base + ext, axis=3)  # (T, G, I)
-    p = -np.expm1(np.minimum(lf - lz[:, None, :], 0.0))
     if target == "fresh":
         return p
+    n, k = data.n, data.k
     out = np.where((k == 0) & (n < N), p, 0.0)
     solved = k > 0
     out = np.where(solved & (n <= N), 1.0, out)
@@ -409,6 +649,15 @@ def _solve_prob(thetas, data: PooledData, N: float, target: str, shared: bool, b
     out[:, known] = (data.first_success[known] <= N)[None, :]
     out[:, ~data.present] = np.nan
     return out
+
+
+def _solve_prob(thetas, data: PooledData, N_arr, target: str, shared: bool, codes) -> np.ndarray:
+    """Per (parameter set, budget, group, item) chance of a success within each budget of
+    ``N_arr``: (T, J, G, I); NaN where the group did not attempt the item (continued target) --
+    fresh forecasts cover every item."""
+    N_arr = np.atleast_1d(np.asarray(N_arr, float))
+    p = _prob_pass(thetas, data, [_extra_failures(data, N, target) for N in N_arr], shared, codes)["p"]
+    return np.stack([_finish_prob(p[:, j], data, float(N), target) for j, N in enumerate(N_arr)], axis=1)
 
 
 def _lse(a, axis):
@@ -423,8 +672,10 @@ def _lse(a, axis):
 
 @dataclass(frozen=True, eq=False)
 class PooledFit:
-    """A pooled fit (immutable).  ``theta`` (G, 3): (mu, log s, log sigma) per group, or (G, 2)
-    (mu, log sigma) for ``shared=False``."""
+    """A pooled fit (immutable).  ``theta`` (G, 3): the residual family's two parameters (as in
+    :mod:`scalefit.sampling.models`: logit-normal (mu, log sigma), Kumaraswamy and beta
+    (log a, log b)) and log s per group, or (G, 2) without the shared effect (``shared=False``);
+    ``families``: the residual family of every group."""
 
     data: PooledData
     theta: np.ndarray
@@ -432,6 +683,11 @@ class PooledFit:
     objective: float
     converged: bool
     grad_norm: float
+    families: tuple = ()
+
+    @property
+    def codes(self):
+        return _family_codes(self.families or None, self.data.shape[0])[1]
 
     @property
     def message(self) -> str:
@@ -440,48 +696,124 @@ class PooledFit:
 
     def params(self) -> pd.DataFrame:
         th = self.theta
-        s = np.exp(th[:, 1]) if self.shared else np.zeros(len(th))
-        sig = np.exp(th[:, -1])
-        return pd.DataFrame({"group": list(self.data.groups), "mu": th[:, 0], "s": s, "sigma": sig,
-                             "shared_share": s**2 / (s**2 + sig**2)})
+        s = np.exp(th[:, 2]) if self.shared else np.zeros(len(th))
+        var = np.array([float(_residual_var(c, jnp.asarray(th[g, :2]))) for g, c in enumerate(self.codes)])
+        return pd.DataFrame({"group": list(self.data.groups), "family": list(self.families or
+                             ("logit_normal",) * len(th)), "param_1": th[:, 0], "param_2": th[:, 1],
+                             "s": s, "residual_sd": np.sqrt(var), "shared_share": s**2 / (s**2 + var)})
 
     def probabilities(self, N, target="fresh") -> np.ndarray:
         """(G, I) chance of a success within N per group and item."""
-        return _solve_prob(self.theta[None], self.data, float(N), target, self.shared)[0]
+        return _solve_prob(self.theta[None], self.data, [float(N)], target, self.shared, self.codes)[0, 0]
 
     def rates(self, N, target="fresh") -> np.ndarray:
         """(G,) forecast rate per group (mean over the items the group attempted)."""
         p = self.probabilities(N, target)
         return np.nanmean(np.where(self.data.present, p, np.nan), axis=1)
 
-    def forecast(self, N, *, target="fresh", level=0.9, num_draws=200, seed=0):
+    def replicates(self, N=(), *, target="fresh", num_bootstrap=200, seed=0, verdict=True,
+                   refit=False) -> "PooledReplicates":
+        """Refits on ``num_bootstrap`` item resamples drawn jointly across groups (an item keeps
+        all of its groups' attempts) and every refit's forecast chances at the budgets ``N``.
+
+        Each refit is one exact Newton step from this fit on the resample's penalised
+        likelihood (the per-item gradients and Hessians at this fit, computed once, weighted by
+        the resample); where the resample's Hessian is not negative definite the step uses the
+        full data's (the linearised bootstrap step).  One compiled pass then evaluates every stepped parameter set: its
+        kernels for the data and for every budget (the forecasts) and, with ``verdict``, the
+        gradient of its resample's objective (about 2.5x the cost of the pass without it; without
+        it ``converged`` and ``decrement`` are NaN/False).  ``converged``: the Newton decrement left at the
+        stepped point, sqrt(g' H^-1 g) with H the step's Hessian, is at most 0.25, i.e. the
+        distance left to the resample's optimum is below a quarter of a standard error of the
+        parameters (such errors, in random directions, widen the replicates' spread by at most
+        sqrt(1 + 0.25^2) - 1 = 3%); a step that leaves the parameter box is not taken (the
+        replicate stays at this fit and fails the verdict).  With ``refit=True`` the replicates
+        that fail the verdict are refitted by the damped-Newton solver from their step (no
+        multi-start; slow: one solve per replicate) and passed again; their verdict is the
+        solver's."""
+        from .bonfit import item_resamples
+
+        N_arr = np.atleast_1d(np.asarray(N, float))
+        data, codes, shared = self.data, tuple(self.codes), self.shared
+        mult = item_resamples(data.shape[1], int(num_bootstrap), seed)
+        B = len(mult)
+        tables = _tables(data.n, data.k)
+        g, H, pg, ph = (np.asarray(a) for a in _pieces_fn(shared, codes)(jnp.asarray(self.theta.ravel()), tables))
+        grad = mult @ g - pg[None]
+        hess = np.einsum("bi,ijk->bjk", mult, H) - ph[None]
+        # a resample whose Hessian at this fit is not negative definite steps with the full data's
+        # (negative definite at a converged fit): the linearised bootstrap step for that resample
+        full = H.sum(axis=0) - ph
+        out = np.full((B, self.theta.size), np.nan)
+        own = np.zeros(B, bool)
+        for b in range(B):
+            try:
+                np.linalg.cholesky(-hess[b])
+                own[b] = True
+            except np.linalg.LinAlgError:
+                hess[b] = full
+            try:
+                out[b] = self.theta.ravel() - np.linalg.solve(hess[b], grad[b])
+            except np.linalg.LinAlgError:
+                pass
+        stepped = np.all(np.isfinite(out), axis=1) & np.all(np.abs(out) <= _BOUND, axis=1)
+        thetas = np.where(stepped[:, None], out, self.theta.ravel()[None])
+        extras = [_extra_failures(data, NN, target) for NN in N_arr]
+        # the point estimate (this fit) rides along as set 0
+        res = _prob_pass(np.concatenate([self.theta[None], thetas.reshape((B,) + self.theta.shape)]), data,
+                         extras, shared, codes, grad=bool(verdict or refit))
+        decrement = np.full(B, np.nan)
+        if "gbar" in res:
+            g1 = np.einsum("bi,bia->ba", mult, res["gbar"][1:]) - res["pg"][1:]
+            for b in np.flatnonzero(stepped):
+                decrement[b] = math.sqrt(max(float(g1[b] @ np.linalg.solve(-hess[b], g1[b])), 0.0))
+        p = res["p"][1:]
+        converged = stepped & (decrement <= _STEP_TOL)
+        redo = bool(refit) & ~converged
+        if redo.any():
+            # padded to a multiple of _PASS_BATCH resamples: a few compiled shapes, whatever the count
+            m = int(redo.sum())
+            rows = np.concatenate([np.flatnonzero(redo), np.repeat(np.flatnonzero(redo)[:1], (-m) % _PASS_BATCH)])
+            # the solver from the step (or this fit), no multi-start: its verdict is the replicate's
+            th_r, f_r, c_r, _ = _run(shared, thetas[rows], mult[rows], tables, codes)
+            thetas[redo] = th_r[:m].reshape(m, -1)
+            converged[redo] = c_r[:m] & np.isfinite(f_r[:m])
+            p[redo] = _prob_pass(th_r[:m].reshape((m,) + self.theta.shape), data, extras, shared, codes)["p"]
+        probs = np.zeros((B, len(N_arr)) + data.shape)
+        point = np.zeros((len(N_arr),) + data.shape)
+        for j, NN in enumerate(N_arr):
+            probs[:, j] = _finish_prob(p[:, j], data, float(NN), target)
+            point[j] = _finish_prob(res["p"][:1, j], data, float(NN), target)[0]
+        return PooledReplicates(N_arr, thetas.reshape((B,) + self.theta.shape), probs, point, converged,
+                                decrement, redo, ~own)
+
+    def bootstrap(self, num_bootstrap=200, seed=0, refit=False) -> np.ndarray:
+        """Refits (B, G, P) on ``num_bootstrap`` item resamples drawn jointly across groups
+        (:meth:`replicates`)."""
+        return self.replicates((), num_bootstrap=num_bootstrap, seed=seed, verdict=refit, refit=refit).thetas
+
+    def forecast(self, N, *, target="fresh", level=0.9, num_bootstrap=200, seed=0, refit=False):
         """(estimate, lower, upper), each (G, len(N)): forecast rates per group with intervals
-        for the realised rate of the run, from ``num_draws`` parameter draws of the Laplace
-        approximation (normal, inverse observed information), each with a draw of every item's
-        outcome (one uniform per draw and item, shared by every N)."""
+        for the realised rate of the run.  Whole-procedure bootstrap: ``num_bootstrap`` refits
+        on item resamples drawn jointly across groups (:meth:`replicates`), each replicate's
+        forecast for the observed items with a draw of every item's outcome (one uniform per
+        replicate and item, shared by every N).  The one-step replicates' verdict is not computed
+        here (:meth:`replicates` does); ``refit=True`` computes it and refits the replicates that
+        fail it."""
         N_arr = np.atleast_1d(np.asarray(N, float))
         present = self.data.present
-        est = np.stack([self.rates(NN, target) for NN in N_arr], axis=1)
-        lo = np.full(est.shape, np.nan)
-        hi = np.full(est.shape, np.nan)
-        if num_draws > 0:
-            rng = np.random.default_rng([seed, 1])
-            cov = _laplace_cov(self)
-            if not np.all(np.isfinite(cov)):
-                raise ArgumentError("the pooled fit has no positive-definite information matrix, so it has no "
-                                    "interval; use pool='off'")
-            L = np.linalg.cholesky(cov + 1e-12 * np.eye(cov.shape[0]))
-            G = self.data.shape[0]
-            thetas = (self.theta.ravel()[None] + rng.standard_normal((num_draws, cov.shape[0])) @ L.T).reshape(
-                num_draws, G, -1)
-            u = rng.random((num_draws,) + self.data.shape)
-            tail = (1 - level) / 2
-            base = _log_kernels(thetas, _tables(self.data.n, self.data.k), self.shared)
-            for j, NN in enumerate(N_arr):
-                p = _solve_prob(thetas, self.data, float(NN), target, self.shared, base=base)
-                rates = np.nanmean(np.where(present[None], (u < p).astype(float), np.nan), axis=2)
-                lo[:, j] = np.quantile(rates, tail, axis=0)
-                hi[:, j] = np.quantile(rates, 1 - tail, axis=0)
+        if num_bootstrap <= 0:
+            est = np.stack([self.rates(NN, target) for NN in N_arr], axis=1)
+            return est, np.full(est.shape, np.nan), np.full(est.shape, np.nan)
+        rep = self.replicates(N_arr, target=target, num_bootstrap=num_bootstrap, seed=seed, verdict=refit,
+                              refit=refit)
+        est = np.nanmean(np.where(present[None], rep.point, np.nan), axis=2).T
+        u = np.random.default_rng([seed, 1]).random((num_bootstrap,) + self.data.shape)
+        tail = (1 - level) / 2
+        hits = np.where(present[None, None], (u[:, None] < rep.probabilities).astype(float), np.nan)
+        rates = np.nanmean(hits, axis=3)  # (B, J, G)
+        lo = np.quantile(rates, tail, axis=0).T
+        hi = np.quantile(rates, 1 - tail, axis=0).T
         return est, lo, hi
 
     def item_effects(self) -> pd.DataFrame:
@@ -489,7 +821,7 @@ class PooledFit:
         (larger u: easier item)."""
         if not self.shared:
             raise ArgumentError("a fit with shared=False has no item effect")
-        base = _log_kernels(self.theta[None], _tables(self.data.n, self.data.k), True)[0]
+        base = _log_kernels(self.theta[None], _tables(self.data.n, self.data.k), self.codes, True)[0]
         A = _LOG_WU[None, :] + base.sum(axis=0)
         pi = np.exp(A - _lse(A, axis=1)[:, None])
         mean = pi @ _U_NODES
@@ -497,15 +829,47 @@ class PooledFit:
         return pd.DataFrame({"item": list(self.data.items), "mean": mean, "sd": sd})
 
     def summary(self) -> str:
-        lines = [f"pooled logit model over {len(self.data.groups)} groups x {len(self.data.items)} items "
+        lines = [f"pooled model over {len(self.data.groups)} groups x {len(self.data.items)} items "
                  f"({'shared item effect' if self.shared else 'no shared effect'}): {self.message}"]
         with pd.option_context("display.width", 160, "display.float_format", "{:.4g}".format):
             lines.append(self.params().to_string(index=False))
         return "\n".join(lines)
 
 
-def fit_pooled(data: PooledData, *, shared: bool = True) -> PooledFit:
-    """Fit the pooled model (``shared=False``: independent logit-normal fits) to ``data``.
+@dataclass(frozen=True, eq=False)
+class PooledReplicates:
+    """Bootstrap refits of a pooled fit (:meth:`PooledFit.replicates`): ``thetas`` (B, G, P),
+    forecast chances ``probabilities`` (B, J, G, I) at budgets ``N`` (J,) and the fit's own
+    ``point`` chances (J, G, I); ``converged`` (B,) the verdict per replicate, ``decrement``
+    (B,) the Newton decrement left after the one step (NaN where no step was taken or no verdict
+    was asked for), ``refitted`` (B,) the replicates that the solver refitted and
+    ``full_hessian`` (B,) those that stepped with the full data's Hessian (their own was not
+    negative definite)."""
+
+    N: np.ndarray
+    thetas: np.ndarray
+    probabilities: np.ndarray
+    point: np.ndarray
+    converged: np.ndarray
+    decrement: np.ndarray
+    refitted: np.ndarray
+    full_hessian: np.ndarray
+
+
+def _residual_var(code, th):
+    """Variance of the residual family on the logit scale (grid cells, tail lumps left out)."""
+    cells = _family_masses(code, th, 0.0)[0]
+    w = jnp.exp(cells - jax.nn.logsumexp(cells))
+    x = jnp.asarray(GRID_NODES)
+    mean = jnp.sum(w * x)
+    return jnp.sum(w * (x - mean) ** 2)
+
+
+def fit_pooled(data: PooledData, *, shared: bool = True, families=None, start=None) -> PooledFit:
+    """Fit the pooled model to ``data``: logit p_ig = s_g u_i + x_ig with x_ig from group g's
+    residual family (``families``: one of :data:`POOLED_FAMILIES` per group, default
+    logit-normal for all).  ``shared=False`` gives independent fits of those families.
+    ``start`` (G, 2): starting family parameters (e.g. the groups' own fits).
 
     Examples
     --------
@@ -521,10 +885,11 @@ def fit_pooled(data: PooledData, *, shared: bool = True) -> PooledFit:
     require_x64()
     if not isinstance(data, PooledData):
         raise ArgumentError("`data` must be a PooledData (see pooled_data)")
+    fams, codes = _family_codes(families, data.shape[0])
     tables = _tables(data.n, data.k)
     W = np.ones((1, data.shape[1]))
-    th, f, c, gn = _fit_all(data.n, data.k, W, tables, shared=shared)
-    return PooledFit(data, th[0], bool(shared), float(f[0]), bool(c[0]), float(gn[0]))
+    th, f, c, gn = _fit_all(data.n, data.k, W, tables, codes, shared=shared, indep=start)
+    return PooledFit(data, th[0], bool(shared), float(f[0]), bool(c[0]), float(gn[0]), fams)
 
 
 # --------------------------------------------------------------------------------------------
@@ -533,14 +898,17 @@ def fit_pooled(data: PooledData, *, shared: bool = True) -> PooledFit:
 
 def _thin(data: PooledData, fraction: int, repeats: int, seed: int):
     """Thinned counts (R, G, I): every attempted (group, item) cut to max(1, n // fraction)
-    attempts drawn without replacement (the internal backtest of bonfit, on every group at once)."""
+    attempts drawn without replacement (:func:`scalefit.sampling.holdout.thin_counts`, seeded
+    as the internal backtest of bonfit, on every group at once)."""
+    from .holdout import thin_counts
+
     rng = np.random.default_rng([seed, 2])
     m = np.where(data.present, np.maximum(1, data.n // fraction), 0)
-    ks = np.stack([rng.hypergeometric(data.k, data.n - data.k, m) for _ in range(repeats)])
+    ks = np.stack([thin_counts(data.n, data.k, m, rng) for _ in range(repeats)])
     return np.broadcast_to(m, ks.shape).copy(), np.where(data.present[None], ks, 0)
 
 
-def _pooled_internal(data: PooledData, ms, ks, W, warm=None):
+def _pooled_internal(data: PooledData, ms, ks, W, codes, warm=None):
     """Residuals (D, R, G, I) of the pooled model's continued rate at the full budget, fitted on
     each thinning (R) under item weights W (D, I)."""
     R = ms.shape[0]
@@ -551,26 +919,15 @@ def _pooled_internal(data: PooledData, ms, ks, W, warm=None):
     for r in range(R):
         tables = _tables(ms[r], ks[r])
         w0 = None if warm is None else warm[r]
-        th, f, c, gn = _fit_all(ms[r], ks[r], W, tables, shared=True, warm=w0)
+        th, f, c, gn = _fit_all(ms[r], ks[r], W, tables, codes, shared=True, warm=w0)
         thetas.append(th)
         sub = PooledData(ms[r], ks[r], np.full(ms[r].shape, np.nan), data.groups, data.items)
-        base = _log_kernels(th, tables, True)
         # continued rate at each item's full budget n: unsolved thinned items need a success in n - m
-        p = _solve_prob_budget(th, sub, data.n, base)
+        more = np.where(sub.k == 0, np.maximum(data.n - sub.n, 0.0), 0.0)
+        p = _prob_pass(th, sub, [more], True, codes)["p"][:, 0]
+        p = np.where(sub.present[None], np.where(sub.k > 0, 1.0, p), np.nan)
         out[:, r] = p - truth[None]
     return out, thetas
-
-
-def _solve_prob_budget(thetas, sub: PooledData, budget: np.ndarray, base) -> np.ndarray:
-    """(T, G, I) continued chance of a success within the per-(group, item) ``budget``."""
-    A = _LOG_WU[None, None, :] + base.sum(axis=1)
-    lz = _lse(A, axis=2)
-    more = np.where(sub.k == 0, np.maximum(budget - sub.n, 0.0), 0.0)
-    ext = _log_kernels(thetas, _tables(sub.n, sub.k, more), True)
-    lf = _lse(A[:, None] - base + ext, axis=3)
-    p = -np.expm1(np.minimum(lf - lz[:, None, :], 0.0))
-    p = np.where(sub.k > 0, 1.0, p)
-    return np.where(sub.present[None], p, np.nan)
 
 
 def _independent_internal(bons, data: PooledData, ms, ks, W):
@@ -597,9 +954,8 @@ def _laplace_cov(fit: PooledFit) -> np.ndarray:
     """Covariance of the parameters from the observed information (inverse Hessian of the
     penalised negative log-likelihood); NaN when it is not positive definite."""
     tables = _tables(fit.data.n, fit.data.k)
-    I = fit.data.shape[1]
-    # the analytic Hessian of the fit (autodiff through the clamped far-tail nodes can give 0/0)
-    H = np.asarray(jax.jit(_make_fgh(fit.shared))(jnp.asarray(fit.theta.ravel()), jnp.ones(I), tables)[2]) * I
+    _, Hi, _, ph = _pieces_fn(fit.shared, tuple(fit.codes))(jnp.asarray(fit.theta.ravel()), tables)
+    H = np.asarray(ph) - np.asarray(Hi).sum(axis=0)
     try:
         np.linalg.cholesky(H)
         return np.linalg.inv(H)
@@ -608,19 +964,26 @@ def _laplace_cov(fit: PooledFit) -> np.ndarray:
 
 
 def _sharing_table(fit: PooledFit, level: float = 0.9) -> pd.DataFrame:
-    """Shared share s^2 / (s^2 + sigma^2) per group with a Wald interval on the logit scale, where
-    it is 2 (log s - log sigma), linear in the parameters (observed information of the fit)."""
+    """Shared share s^2 / (s^2 + v) per group (v: the residual family's variance on the logit
+    scale) with a Wald interval on the logit scale of the share, log s^2 - log v, by the delta
+    method from the observed information of the fit."""
     from scipy.stats import norm
 
     G = fit.theta.shape[0]
     cov = _laplace_cov(fit)
-    est = 2.0 * (fit.theta[:, 1] - fit.theta[:, 2])
-    se = np.array([2.0 * math.sqrt(max(cov[3 * g + 1, 3 * g + 1] + cov[3 * g + 2, 3 * g + 2]
-                                       - 2 * cov[3 * g + 1, 3 * g + 2], 0.0)) for g in range(G)])
+
+    def logit_share(code, th):
+        return 2.0 * th[2] - jnp.log(_residual_var(code, th[:2]))
+
+    th = jnp.asarray(fit.theta)
+    est = np.array([float(logit_share(c, th[g])) for g, c in enumerate(fit.codes)])
+    grad = np.stack([np.asarray(jax.grad(logit_share, argnums=1)(c, th[g])) for g, c in enumerate(fit.codes)])
+    se = np.array([math.sqrt(max(float(grad[g] @ cov[3 * g:3 * g + 3, 3 * g:3 * g + 3] @ grad[g]), 0.0))
+                   for g in range(G)])
     zq = norm.ppf(0.5 + level / 2)
     expit = lambda x: 1.0 / (1.0 + np.exp(-x))  # noqa: E731
-    return pd.DataFrame({"group": list(fit.data.groups), "shared_share": expit(est),
-                         "lower_90": expit(est - zq * se), "upper_90": expit(est + zq * se)})
+    return pd.DataFrame({"group": list(fit.data.groups), "family": list(fit.families),
+                         "shared_share": expit(est), "lower_90": expit(est - zq * se), "upper_90": expit(est + zq * se)})
 
 
 def _errors(res, W, present):
@@ -648,14 +1011,16 @@ class GroupedBon:
     pool: str
     sharing: pd.DataFrame
     seed: int
+    choice_fraction: int = 10
 
     def summary(self) -> str:
         lines = [self.pooled.summary(), "", "shared item difficulty (share of each group's item variance "
-                 "that is common to all groups, bootstrap interval over items):"]
+                 "that is common to all groups, 90% Wald interval from the observed information):"]
         with pd.option_context("display.width", 160, "display.float_format", "{:.4g}".format):
             lines.append(self.sharing.to_string(index=False))
             lines.append("")
-            lines.append("internal backtest, pooled vs independent (continued rate at the full budget from thinned data):")
+            lines.append(f"internal backtest, pooled vs independent (continued rate at the full budget n from "
+                         f"n // {self.choice_fraction} attempts per item, a {self.choice_fraction}x extrapolation):")
             lines.append(self.scores.to_string(index=False))
         for g in self.data.groups:
             lines.append(f"{g}: {self.choice[g]} -- {self.reasons[g]}")
@@ -666,9 +1031,9 @@ class GroupedBon:
         """Per group and budget: the pooled and the independent forecast with intervals and which
         one the choice uses (``chosen``).  Columns: group, N, method, estimate, lower, upper, chosen.
 
-        Pooled intervals: ``num_bootstrap`` parameter draws from the Laplace approximation of the
-        fit (normal with the inverse observed information), each followed by a draw of the
-        realised outcome of every item; independent intervals: :meth:`BonFit.predict` with
+        Pooled intervals: :meth:`PooledFit.forecast`, ``num_bootstrap`` refits on item resamples
+        drawn jointly across groups, each followed by a draw of the realised outcome of every
+        item; independent intervals: :meth:`BonFit.predict` with
         ``independent_bootstrap`` whole-procedure replicates (default ``num_bootstrap``)."""
         from ._common import check_level, check_target
         from .bonfit import check_budget_list, check_num_bootstrap
@@ -681,7 +1046,7 @@ class GroupedBon:
         if target == "continued" and np.any(np.isfinite(self.data.first_success)):
             pass
         present = self.data.present
-        est, lo, hi = self.pooled.forecast(N_arr, target=target, level=level, num_draws=B, seed=seed)
+        est, lo, hi = self.pooled.forecast(N_arr, target=target, level=level, num_bootstrap=B, seed=seed)
         rows = []
         for g, name in enumerate(self.data.groups):
             fc = self.independent[name].predict_forecast(
@@ -694,15 +1059,9 @@ class GroupedBon:
                              "lower": fc.lower[j], "upper": fc.upper[j], "chosen": self.choice[name] != "pooled"})
         return pd.DataFrame(rows)
 
-    def pooled_bootstrap(self, mult) -> np.ndarray:
-        """Pooled fits (B, G, P) on item resamples ``mult`` (B, I), warm-started at the point fit."""
-        tables = _tables(self.data.n, self.data.k)
-        return _fit_all(self.data.n, self.data.k, mult, tables, shared=self.pooled.shared,
-                        warm=self.pooled.theta)[0]
-
 
 def fit_groups(data: PooledData, *, pool: str = "auto", candidates=None, fraction: int = 4, repeats: int = 4,
-               seed: int = 0, z: float = 1.645, select_bootstrap: int = 100) -> GroupedBon:
+               seed: int = 0, z: float = 1.645, select_bootstrap: int = 100, choice_fraction: int = 10) -> GroupedBon:
     """Fit every group on its own (:func:`scalefit.sampling.fit_bon`) and the pooled model, and
     choose per group by the internal backtest.
 
@@ -711,6 +1070,13 @@ def fit_groups(data: PooledData, *, pool: str = "auto", candidates=None, fractio
     (SE over ``select_bootstrap`` resamples of the items, jointly across groups, with both models
     refitted on every thinning); ``"on"`` / ``"off"``: always / never pooled (the backtest is still
     reported for ``"on"``).
+
+    The internal backtest of that choice fits both models on every item's attempts thinned to
+    max(1, n // ``choice_fraction``) (drawn without replacement, ``repeats`` times) and scores the
+    continued rate at the full observed budget n: a ``choice_fraction``-fold extrapolation, so
+    that the choice is judged as far out as the data allow (forecasts are wanted 10-100x beyond
+    the attempts made; a 4x check cannot see a tail shape that only fails further out).
+    ``fraction`` is each group's own family choice (:func:`~scalefit.sampling.fit_bon`).
     """
     from .bonfit import DEFAULT_CANDIDATES, choose_candidate, item_resamples, fit_bon
     from .models import item_data
@@ -726,10 +1092,21 @@ def fit_groups(data: PooledData, *, pool: str = "auto", candidates=None, fractio
         pres = data.present[g]
         bons.append(fit_bon(item_data(data.n[g, pres], data.k[g, pres]), candidates=cands, fraction=fraction,
                             repeats=repeats, seed=seed, z=z, select_bootstrap=select_bootstrap))
-    pooled = fit_pooled(data)
-    ms, ks = _thin(data, int(fraction), int(repeats), seed)
+    # the pooled candidate differs from each group's own model only by the shared item effect:
+    # its residual family is the group's chosen family (logit-normal where that family has no
+    # logit-scale density here), started at the group's own fit
+    fams = tuple(b.model if b.model in _FAMILY_CODE else "logit_normal" for b in bons)
+    start = _independent_start(data.n, data.k, _family_codes(fams, len(fams))[1])
+    for g, b in enumerate(bons):
+        if b.model == fams[g]:
+            start[g] = np.asarray(b.fit.theta, float)
+    pooled = fit_pooled(data, families=fams, start=start)
+    codes = pooled.codes
+    if int(choice_fraction) < 2:
+        raise ArgumentError(f"`choice_fraction` = {choice_fraction!r} must be an integer >= 2")
+    ms, ks = _thin(data, int(choice_fraction), int(repeats), seed)
     ones = np.ones((1, data.shape[1]))
-    res_p, th_p = _pooled_internal(data, ms, ks, ones, warm=[pooled.theta] * len(ms))
+    res_p, th_p = _pooled_internal(data, ms, ks, ones, codes, warm=[pooled.theta] * len(ms))
     res_i = _independent_internal(bons, data, ms, ks, ones)
     err_p, bias_p = _errors(res_p, ones, data.present)
     err_i, bias_i = _errors(res_i, ones, data.present)
@@ -738,7 +1115,7 @@ def fit_groups(data: PooledData, *, pool: str = "auto", candidates=None, fractio
     if select_bootstrap:
         # item resamples (jointly across groups) with both models refitted on every thinning
         mult = item_resamples(data.shape[1], int(select_bootstrap), seed)
-        rb_p, _ = _pooled_internal(data, ms, ks, mult, warm=[t[0] for t in th_p])
+        rb_p, _ = _pooled_internal(data, ms, ks, mult, codes, warm=[t[0] for t in th_p])
         rb_i = _independent_internal(bons, data, ms, ks, mult)
         se_kind = f"bootstrap SE over {select_bootstrap} item resamples, refitted"
     else:
@@ -773,4 +1150,5 @@ def fit_groups(data: PooledData, *, pool: str = "auto", candidates=None, fractio
                            "bias_pooled": bias_p[0], "gain": gain, "gain_se": se,
                            "chosen": [choice[g] for g in data.groups]})
     sharing = _sharing_table(pooled)
-    return GroupedBon(data, pooled, dict(zip(data.groups, bons)), scores, choice, reasons, pool, sharing, int(seed))
+    return GroupedBon(data, pooled, dict(zip(data.groups, bons)), scores, choice, reasons, pool, sharing, int(seed),
+                      int(choice_fraction))
