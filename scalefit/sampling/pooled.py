@@ -1043,9 +1043,6 @@ class GroupedBon:
         N_arr = check_budget_list(N)
         B = check_num_bootstrap(num_bootstrap)
         seed = self.seed if seed is None else int(seed)
-        if target == "continued" and np.any(np.isfinite(self.data.first_success)):
-            pass
-        present = self.data.present
         est, lo, hi = self.pooled.forecast(N_arr, target=target, level=level, num_bootstrap=B, seed=seed)
         rows = []
         for g, name in enumerate(self.data.groups):
