@@ -59,7 +59,9 @@ import pandas as pd
 from .._config import require_x64
 from ..errors import ArgumentError
 from ._optim import damped_newton
-from .families._common import GRID_EDGES, GRID_NODES, H, grid_aux
+from ._special import log1mexp
+from .families._common import GRID_EDGES, GRID_NODES, grid_aux, node_masses
+from .families import get_family
 
 __all__ = ["PooledData", "PooledFit", "pooled_data", "fit_pooled"]
 
@@ -194,16 +196,6 @@ _FAMILY_CODE = {f: c for c, f in enumerate(POOLED_FAMILIES)}
 _SERIES_TERMS = 80
 
 
-def _log1mexp(x):
-    return jnp.where(x > -0.693, jnp.log(-jnp.expm1(x)), jnp.log1p(-jnp.exp(x)))
-
-
-def _log1m_pow(a, log_p):
-    """log(1 - p^a) from log p."""
-    x = a * log_p
-    return jnp.where(x < -0.693, jnp.log1p(-jnp.exp(x)), jnp.log(-jnp.expm1(x)))
-
-
 def _log_betainc(a, b, t):
     """log I_x(a, b) at x = expit(t): the hypergeometric series x^a (1 - x)^b / (a B(a, b)) *
     sum_j (a + b)_j / (a + 1)_j x^j (positive terms), or 1 - the series of I_{1-x}(b, a),
@@ -218,37 +210,24 @@ def _log_betainc(a, b, t):
     lx, l1x = jax.nn.log_sigmoid(t), jax.nn.log_sigmoid(-t)
     low, err_low = series(a, b, lx, l1x)
     high, err_high = series(b, a, l1x, lx)
-    return jnp.where(err_low <= err_high, low, _log1mexp(jnp.minimum(high, -1e-300)))
+    return jnp.where(err_low <= err_high, low, log1mexp(jnp.minimum(high, -1e-300)))
 
 
 def _family_masses(code: int, th, m):
     """Log masses (cells (C,), below, above) on the logit grid of the family ``code`` (a Python
     int: every group's family is fixed when its functions are compiled) with parameters ``th``
     (2,) shifted by ``m`` on the logit scale; m = 0 gives the family's own grid masses (for the
-    logit-normal and Kumaraswamy families exactly those of the independent fit)."""
-    from jax.scipy.special import log_ndtr
-
+    logit-normal and Kumaraswamy families those of the independent fit, from the family's own
+    module).  The beta family fits in closed form; its grid masses are here (beta density
+    p^a (1 - p)^b / B(a, b) in x = logit p, tails by the incomplete-beta series)."""
+    if code in (0, 1):
+        return get_family(POOLED_FAMILIES[code]).log_masses(th, m)
     x = jnp.asarray(GRID_NODES) - m
     lo, hi = GRID_EDGES[0] - m, GRID_EDGES[-1] - m
     a, b = jnp.exp(th[0]), jnp.exp(th[1])
     lp, lq = jax.nn.log_sigmoid(x), jax.nn.log_sigmoid(-x)
-    # logit-normal: N(mu, sigma) in x; Kumaraswamy: density a b p^a (1 - p^a)^(b - 1) (1 - p) in
-    # x = logit p, CDF 1 - (1 - p^a)^b; beta: p^a (1 - p)^b / B(a, b) in x
-    if code == 0:
-        sd = jnp.exp(th[1])
-        z = (x - th[0]) / sd
-        dens = -0.5 * z * z - th[1] - 0.5 * math.log(2.0 * math.pi)
-        below, above = log_ndtr((lo - th[0]) / sd), log_ndtr(-(hi - th[0]) / sd)
-    elif code == 1:
-        dens = th[0] + th[1] + a * lp + (b - 1.0) * _log1m_pow(a, lp) + lq
-        below = _log1mexp(jnp.minimum(b * _log1m_pow(a, jax.nn.log_sigmoid(lo)), -1e-300))
-        above = b * _log1m_pow(a, jax.nn.log_sigmoid(hi))
-    else:
-        dens = a * lp + b * lq - jax.scipy.special.betaln(a, b)
-        below, above = _log_betainc(a, b, lo), _log_betainc(b, a, -hi)
-    lm = dens + math.log(H)
-    tails = jnp.logaddexp(below, above)
-    return lm - jax.nn.logsumexp(lm) + _log1mexp(jnp.minimum(tails, -1e-300)), below, above
+    dens = a * lp + b * lq - jax.scipy.special.betaln(a, b)
+    return node_masses(dens, _log_betainc(a, b, lo), _log_betainc(b, a, -hi))
 
 
 def _family_codes(families, G):

@@ -18,15 +18,16 @@ def _log1m_pow(a, log_p):
     return jnp.where(x < -0.693, jnp.log1p(-jnp.exp(x)), jnp.log(-jnp.expm1(x)))
 
 
-def log_masses(theta):
-    """Node masses of p ~ Kumaraswamy(a, b); density in u: a b p^a (1 - p^a)^(b - 1) (1 - p)."""
+def log_masses(theta, shift=0.0):
+    """Node masses of p ~ Kumaraswamy(a, b); density in u: a b p^a (1 - p^a)^(b - 1) (1 - p).
+    ``shift``: of u + shift instead (the pooled model's item effect on the logit scale)."""
     a, b = jnp.exp(theta[0]), jnp.exp(theta[1])
-    u = jnp.asarray(GRID_NODES)
+    u = jnp.asarray(GRID_NODES) - shift
     log_p = jax.nn.log_sigmoid(u)
     log_q = jax.nn.log_sigmoid(-u)
     log_density = theta[0] + theta[1] + a * log_p + (b - 1.0) * _log1m_pow(a, log_p) + log_q
-    lp_lo = jax.nn.log_sigmoid(jnp.asarray(GRID_EDGES[0]))
-    lp_hi = jax.nn.log_sigmoid(jnp.asarray(GRID_EDGES[-1]))
+    lp_lo = jax.nn.log_sigmoid(jnp.asarray(GRID_EDGES[0]) - shift)
+    lp_hi = jax.nn.log_sigmoid(jnp.asarray(GRID_EDGES[-1]) - shift)
     below = log1mexp(jnp.minimum(b * _log1m_pow(a, lp_lo), -1e-300))  # F = 1 - (1 - p^a)^b
     above = b * _log1m_pow(a, lp_hi)
     return node_masses(log_density, below, above)

@@ -13,13 +13,14 @@ from ._common import GRID_EDGES, GRID_NODES, LOG_TWO, half_sq, moments, node_mas
 from .registry import MixingFamily
 
 
-def log_masses(theta):
-    """Log masses of Normal(mu, exp(theta[1])) in u = logit p on the grid's cells, below, above."""
+def log_masses(theta, shift=0.0):
+    """Log masses of Normal(mu, exp(theta[1])) in u = logit p on the grid's cells, below, above;
+    ``shift``: of u + shift instead (the pooled model's item effect on the logit scale)."""
     mu, sigma = theta[0], jnp.exp(theta[1])
-    z = (jnp.asarray(GRID_NODES) - mu) / sigma
+    z = (jnp.asarray(GRID_NODES) - shift - mu) / sigma
     log_density = -0.5 * z * z - theta[1] - 0.5 * math.log(2.0 * math.pi)
-    below = log_ndtr((GRID_EDGES[0] - mu) / sigma)
-    above = log_ndtr(-(GRID_EDGES[-1] - mu) / sigma)
+    below = log_ndtr((GRID_EDGES[0] - shift - mu) / sigma)
+    above = log_ndtr(-(GRID_EDGES[-1] - shift - mu) / sigma)
     return node_masses(log_density, below, above)
 
 
