@@ -1,0 +1,154 @@
+"""The pooled best-of-N comparison's saved record and report pages (issue 13, item 5):
+`scalefit bon predict COUNTS --groups model --pool auto -o FILE` writes the record, `scalefit
+report FILE` renders it; from Python, `pooled_record(GroupedBon, N)` + `build_report`.
+
+Simulated counts from the pooled model (3 groups x 120 items, 40 attempts each: the shapes of
+tests/test_pooled.py, so the compiled programs are shared), one fit for the whole file."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+pypdf = pytest.importorskip("pypdf")
+
+import scalefit  # noqa: E402
+from scalefit.cli import main  # noqa: E402
+from scalefit.errors import ArgumentError  # noqa: E402
+from scalefit.report import build_report, pooled_record, read_pooled_record, save_pooled_record  # noqa: E402
+from scalefit.sampling.pooled import fit_groups, pooled_from_frame  # noqa: E402
+
+scalefit.enable_x64()
+
+N_ATT, I_ITEMS = 40, 120
+BUDGETS = [400, 4000]
+B = 20  # bootstrap replicates: enough to form intervals, small for CI
+FIT = dict(candidates=("beta",), select_bootstrap=0, repeats=2, seed=0)
+PAGES = ["Cover: summary, warnings and provenance", "Pooled vs independent forecasts",
+         "Which forecast each group uses, and why", "Shared item difficulty"]
+
+
+def _text(pdf: bytes) -> list[str]:
+    return [" ".join((p.extract_text() or "").split()) for p in pypdf.PdfReader(io.BytesIO(pdf)).pages]
+
+
+def _counts(path):
+    rng = np.random.default_rng(11)
+    mu, s, sig = np.array([-4.0, -2.5, -1.5]), np.array([1.5, 1.0, 2.0]), np.array([0.5, 0.8, 0.4])
+    u = rng.normal(size=I_ITEMS)
+    eta = mu[:, None] + s[:, None] * u[None, :] + sig[:, None] * rng.normal(size=(3, I_ITEMS))
+    k = rng.binomial(N_ATT, 1.0 / (1.0 + np.exp(-eta)))
+    rows = [{"model": m, "problem_idx": i, "n_samples": N_ATT, "n_correct": int(k[g, i])}
+            for g, m in enumerate(("m1", "m2", "m3")) for i in range(I_ITEMS)]
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+ARGS = ["--item", "problem_idx", "--n-col", "n_samples", "--k-col", "n_correct", "--groups", "model"]
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    from scalefit.io import load_attempts
+
+    d = tmp_path_factory.mktemp("pooled_report")
+    csv = _counts(d / "counts.csv")
+    frame = load_attempts(csv, item="problem_idx", n="n_samples", k="n_correct", groups=["model"])
+    gb = fit_groups(pooled_from_frame(frame, ["model"]), pool="auto", **FIT)
+    rec = pooled_record(gb, BUDGETS, num_bootstrap=B, seed=0, source=str(csv))
+    path = save_pooled_record(rec, d / "pooled.json")
+    return d, csv, gb, rec, path
+
+
+def test_record_round_trips_and_holds_the_choice(saved):
+    d, _, gb, rec, path = saved
+    back = json.loads(path.read_text())
+    assert back == rec  # float64 numbers as Python writes them: exact round trip
+    assert read_pooled_record(back, "x") == rec
+    assert {r["group"]: r["chosen"] for r in rec["choice"]} == gb.choice
+    # every (group, N) has one pooled and one independent row; exactly one is chosen, as the choice says
+    fc = pd.DataFrame(rec["forecasts"])
+    for (g, _), sub in fc.groupby(["group", "N"]):
+        assert sorted(sub["method"]) == ["independent", "pooled"]
+        assert sub.loc[sub["chosen"], "method"].tolist() == [gb.choice[g]]
+        assert np.all(sub["lower"] <= sub["upper"])  # intervals of the realised rate: the expected one may lie outside
+    assert rec["z"] == gb.z and len(rec["sharing"]["rows"]) == 3
+    with pytest.raises(ArgumentError, match="lacks field"):
+        save_pooled_record({k: v for k, v in rec.items() if k != "choice"}, d / "broken.json")
+        read_pooled_record(json.loads((d / "broken.json").read_text()), "broken.json")
+    with pytest.raises(ArgumentError, match="already exists"):
+        save_pooled_record(rec, path)
+
+
+def test_report_pages_titles_and_numbers(saved):
+    _, _, gb, rec, path = saved
+    info = build_report(path)
+    assert list(info.page_titles) == PAGES
+    pages = _text(info.pdf)
+    n_pooled = sum(v == "pooled" for v in gb.choice.values())
+    assert f"uses the pooled forecast for {n_pooled} of 3 groups" in pages[0]
+    # 4000 = 100x the 40 attempts: the cover warns
+    assert any("Extrapolation 100×" in w for w in info.warnings) and "Extrapolation 100×" in pages[0]
+    body = pages[1]
+    from scalefit.plots._style import fmt_num
+
+    for r in rec["forecasts"]:
+        assert fmt_num(r["estimate"], 4) in body
+    for r in rec["choice"]:
+        assert r["group"] in pages[2] and fmt_num(r["gain"], 3) in pages[2]
+    for r in rec["sharing"]["rows"]:
+        assert f"[{fmt_num(r['lower'], 3)}, {fmt_num(r['upper'], 3)}]" in pages[3]
+    # --at picks saved budgets; others are refused in one line
+    only = build_report(rec, targets={"N": 400})
+    assert "4000" not in _text(only.pdf)[1].split("Chosen:")[0]
+    with pytest.raises(ArgumentError, match="holds forecasts at N = 400, 4000 only"):
+        build_report(rec, targets={"N": 1000})
+
+
+def test_cli_writes_the_record_python_gives(saved, capsys):
+    """`bon predict --pool auto -o` saves the record `pooled_record` builds from the same fit
+    settings: same numbers (same seed, same data), so the CLI and the notebook get one page."""
+    d, csv, _, rec, _ = saved
+    out = d / "cli.json"
+    argv = ["bon", "predict", str(csv), *ARGS, "--pool", "auto", "--N", "400,4000", "--bootstrap", str(B),
+            "--candidates", "beta", "--select-bootstrap", "0", "--repeats", "2", "-o", str(out)]
+    assert main(argv) == 0
+    assert f"wrote {out}" in capsys.readouterr().out
+    cli = json.loads(out.read_text())
+    for key in ("forecasts", "choice", "sharing", "pooled", "z", "pool", "level", "num_bootstrap"):
+        assert cli[key] == rec[key], key
+    assert cli["metadata"]["command"].startswith("scalefit bon predict")
+    assert main(["report", str(out), "-o", str(d / "cli.pdf")]) == 0
+    assert "4 pages" in capsys.readouterr().out
+
+
+def test_bad_input_is_one_line_exit_2(saved, tmp_path, capsys):
+    d, csv, _, rec, path = saved
+    existing = tmp_path / "pooled.json"
+    existing.write_text("{}")
+    base = ["bon", "predict", str(csv), *ARGS, "--N", "400"]
+    # an existing output without --force: refused before any fitting
+    assert main(base + ["--pool", "auto", "-o", str(existing)]) == 2
+    err = capsys.readouterr().err
+    assert "`-o`" in err and str(existing) in err and "already exists" in err and err.count("\n") == 1
+    assert main(base + ["-o", str(tmp_path / "new.json")]) == 2  # --pool off: nothing pooled to save
+    err = capsys.readouterr().err
+    assert "needs --pool auto or on" in err and err.count("\n") == 1
+    # a record of an unknown version, rendered
+    bad = tmp_path / "v99.json"
+    bad.write_text(json.dumps(dict(rec, version=99)))
+    assert main(["report", str(bad), "-o", str(tmp_path / "v99.pdf")]) == 2
+    err = capsys.readouterr().err
+    assert "version 99" in err and "v99.json" in err and err.count("\n") == 1
+    # a level the record was not saved with
+    assert main(["report", str(path), "--level", "0.8", "-o", str(tmp_path / "l.pdf")]) == 2
+    err = capsys.readouterr().err
+    assert "`--level` = 0.8" in err and err.count("\n") == 1
