@@ -2,8 +2,9 @@
 `scalefit bon predict COUNTS --groups model --pool auto -o FILE` writes the record, `scalefit
 report FILE` renders it; from Python, `pooled_record(GroupedBon, N)` + `build_report`.
 
-Simulated counts from the pooled model (3 groups x 120 items, 40 attempts each: the shapes of
-tests/test_pooled.py, so the compiled programs are shared), one fit for the whole file."""
+Simulated counts from the pooled model, one fit for the whole file with the settings of
+tests/test_pooled.py's choice test (3 groups x 120 items, 40 attempts each, the beta family, 2
+thinnings, no refitted SE), so that the suite compiles its programs once."""
 
 from __future__ import annotations
 
@@ -20,18 +21,13 @@ import pytest  # noqa: E402
 
 pypdf = pytest.importorskip("pypdf")
 
-import scalefit  # noqa: E402
 from scalefit.cli import main  # noqa: E402
 from scalefit.errors import ArgumentError  # noqa: E402
-from scalefit.report import build_report, pooled_record, read_pooled_record, save_pooled_record  # noqa: E402
-from scalefit.sampling.pooled import fit_groups, pooled_from_frame  # noqa: E402
-
-scalefit.enable_x64()
+from scalefit.report import build_report, read_pooled_record, save_pooled_record  # noqa: E402
 
 N_ATT, I_ITEMS = 40, 120
 BUDGETS = [400, 4000]
 B = 20  # bootstrap replicates: enough to form intervals, small for CI
-FIT = dict(candidates=("beta",), select_bootstrap=0, repeats=2, seed=0)
 PAGES = ["Cover: summary, warnings and provenance", "Pooled vs independent forecasts",
          "Which forecast each group uses, and why", "Shared item difficulty"]
 
@@ -57,81 +53,67 @@ ARGS = ["--item", "problem_idx", "--n-col", "n_samples", "--k-col", "n_correct",
 
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
-    from scalefit.io import load_attempts
-
+    """One pooled fit for the file, through the CLI: `bon predict --pool auto -o` (the record is
+    built by `pooled_record`, the Python API the notebook uses)."""
     d = tmp_path_factory.mktemp("pooled_report")
     csv = _counts(d / "counts.csv")
-    frame = load_attempts(csv, item="problem_idx", n="n_samples", k="n_correct", groups=["model"])
-    gb = fit_groups(pooled_from_frame(frame, ["model"]), pool="auto", **FIT)
-    rec = pooled_record(gb, BUDGETS, num_bootstrap=B, seed=0, source=str(csv))
-    path = save_pooled_record(rec, d / "pooled.json")
-    return d, csv, gb, rec, path
+    out = d / "pooled.json"
+    argv = ["bon", "predict", str(csv), *ARGS, "--pool", "auto", "--N", ",".join(map(str, BUDGETS)),
+            "--bootstrap", str(B), "--candidates", "beta", "--select-bootstrap", "0", "--repeats", "2", "-o", str(out)]
+    assert main(argv) == 0
+    return d, csv, json.loads(out.read_text()), out
 
 
-def test_record_round_trips_and_holds_the_choice(saved):
-    d, _, gb, rec, path = saved
-    back = json.loads(path.read_text())
-    assert back == rec  # float64 numbers as Python writes them: exact round trip
-    assert read_pooled_record(back, "x") == rec
-    assert {r["group"]: r["chosen"] for r in rec["choice"]} == gb.choice
+def test_record_round_trips_and_holds_the_choice(saved, capsys):
+    d, _, rec, path = saved
+    assert rec["format"] == "scalefit.report.PooledBestOfN" and rec["version"] == 1
+    assert rec["metadata"]["command"].startswith("scalefit bon predict")
+    # read back and saved again: the same bytes (float64 numbers as Python writes them round-trip)
+    again = save_pooled_record(read_pooled_record(rec, "x"), d / "again.json")
+    assert again.read_bytes() == path.read_bytes()
+    choice = {r["group"]: r["chosen"] for r in rec["choice"]}
+    assert sorted(choice) == ["m1", "m2", "m3"]
     # every (group, N) has one pooled and one independent row; exactly one is chosen, as the choice says
     fc = pd.DataFrame(rec["forecasts"])
     for (g, _), sub in fc.groupby(["group", "N"]):
         assert sorted(sub["method"]) == ["independent", "pooled"]
-        assert sub.loc[sub["chosen"], "method"].tolist() == [gb.choice[g]]
+        assert sub.loc[sub["chosen"], "method"].tolist() == [choice[g]]
         assert np.all(sub["lower"] <= sub["upper"])  # intervals of the realised rate: the expected one may lie outside
-    assert rec["z"] == gb.z and len(rec["sharing"]["rows"]) == 3
-    with pytest.raises(ArgumentError, match="lacks field"):
-        save_pooled_record({k: v for k, v in rec.items() if k != "choice"}, d / "broken.json")
-        read_pooled_record(json.loads((d / "broken.json").read_text()), "broken.json")
+    # the auto rule as stated: pooled exactly where the gain exceeds z SE
+    for r in rec["choice"]:
+        assert (r["chosen"] == "pooled") == (r["gain"] > rec["z"] * r["gain_se"]), r
+    with pytest.raises(ArgumentError, match=r"lacks field\(s\) \['choice'\]"):
+        read_pooled_record({k: v for k, v in rec.items() if k != "choice"}, "broken.json")
     with pytest.raises(ArgumentError, match="already exists"):
         save_pooled_record(rec, path)
 
 
-def test_report_pages_titles_and_numbers(saved):
-    _, _, gb, rec, path = saved
-    info = build_report(path)
-    assert list(info.page_titles) == PAGES
+def test_report_pages_titles_and_numbers(saved, capsys):
+    d, _, rec, path = saved
+    info = build_report(path, d / "pooled.pdf")  # what `scalefit report FILE -o PDF` calls
+    assert list(info.page_titles) == PAGES and (d / "pooled.pdf").read_bytes() == info.pdf
     pages = _text(info.pdf)
-    n_pooled = sum(v == "pooled" for v in gb.choice.values())
+    n_pooled = sum(r["chosen"] == "pooled" for r in rec["choice"])
     assert f"uses the pooled forecast for {n_pooled} of 3 groups" in pages[0]
     # 4000 = 100x the 40 attempts: the cover warns
     assert any("Extrapolation 100×" in w for w in info.warnings) and "Extrapolation 100×" in pages[0]
-    body = pages[1]
     from scalefit.plots._style import fmt_num
 
     for r in rec["forecasts"]:
-        assert fmt_num(r["estimate"], 4) in body
+        assert fmt_num(r["estimate"], 4) in pages[1]
     for r in rec["choice"]:
         assert r["group"] in pages[2] and fmt_num(r["gain"], 3) in pages[2]
     for r in rec["sharing"]["rows"]:
         assert f"[{fmt_num(r['lower'], 3)}, {fmt_num(r['upper'], 3)}]" in pages[3]
-    # --at picks saved budgets; others are refused in one line
-    only = build_report(rec, targets={"N": 400})
-    assert "4000" not in _text(only.pdf)[1].split("Chosen:")[0]
+    # --at picks saved budgets (the record as a dict: the Python route); others are refused in one line
+    only = _text(build_report(rec, targets={"N": 400}).pdf)[1]
+    assert "4000" not in only.split("Chosen:")[0]
     with pytest.raises(ArgumentError, match="holds forecasts at N = 400, 4000 only"):
         build_report(rec, targets={"N": 1000})
 
 
-def test_cli_writes_the_record_python_gives(saved, capsys):
-    """`bon predict --pool auto -o` saves the record `pooled_record` builds from the same fit
-    settings: same numbers (same seed, same data), so the CLI and the notebook get one page."""
-    d, csv, _, rec, _ = saved
-    out = d / "cli.json"
-    argv = ["bon", "predict", str(csv), *ARGS, "--pool", "auto", "--N", "400,4000", "--bootstrap", str(B),
-            "--candidates", "beta", "--select-bootstrap", "0", "--repeats", "2", "-o", str(out)]
-    assert main(argv) == 0
-    assert f"wrote {out}" in capsys.readouterr().out
-    cli = json.loads(out.read_text())
-    for key in ("forecasts", "choice", "sharing", "pooled", "z", "pool", "level", "num_bootstrap"):
-        assert cli[key] == rec[key], key
-    assert cli["metadata"]["command"].startswith("scalefit bon predict")
-    assert main(["report", str(out), "-o", str(d / "cli.pdf")]) == 0
-    assert "4 pages" in capsys.readouterr().out
-
-
 def test_bad_input_is_one_line_exit_2(saved, tmp_path, capsys):
-    d, csv, _, rec, path = saved
+    d, csv, rec, path = saved
     existing = tmp_path / "pooled.json"
     existing.write_text("{}")
     base = ["bon", "predict", str(csv), *ARGS, "--N", "400"]

@@ -13,6 +13,7 @@ Examples
     scalefit bon fit pythia_math_final_counts.csv --groups model -o fit.json
     scalefit bon predict --fit fit.json --N 1000,10000
     scalefit bon budget --fit fit.json --rate 0.9
+    scalefit bon predict pythia_math_final_counts.csv --groups model --pool auto --N 1000,10000 -o pooled.json
     scalefit bon plan pythia_math_final_counts.csv --groups model --budget 10000 --N 10000 --rounds 3 -o plan.csv
     scalefit backtest pythia_math_final_counts.csv --groups model --fit-budget 100 --N 1000,10000 --repeats 5
     scalefit backtest bon_llama3_8b_instruct_attempts.jsonl --item i --attempt n --success flagged \\
