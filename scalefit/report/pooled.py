@@ -47,7 +47,7 @@ from ..plots import plot_pooled_choice, plot_pooled_forecasts, plot_sharing
 from ..plots._style import fmt_factor, fmt_num
 from ._layout import Flow, display_path
 from ._registry import RenderContext, Section, register_renderer
-from .bestofn import _counts_hash, _factor, _versions
+from .bestofn import budget_factor, record_metadata
 
 FORMAT = "scalefit.report.PooledBestOfN"
 VERSION = 1
@@ -92,12 +92,11 @@ def pooled_record(grouped, N: Sequence[float], *, target: str = "fresh", level: 
         if not row["converged"]:
             warns.append(f"NOT CONVERGED: {row['group']}'s own {row['model']} fit did not converge ({row['message']}).")
     far = float(pred["N"].max())
-    if _factor(far, n_max) > EXTRAPOLATION_WARN:
-        warns.append(f"Extrapolation {fmt_factor(_factor(far, n_max))} beyond the observed {n_max} attempts per item "
+    if budget_factor(far, n_max) > EXTRAPOLATION_WARN:
+        warns.append(f"Extrapolation {fmt_factor(budget_factor(far, n_max))} beyond the observed {n_max} attempts per item "
                      f"(more than {EXTRAPOLATION_WARN:.0f}×): both forecasts rely on their models of the rarely "
                      "solved items, which the attempts made cannot check.")
-    flat_n, flat_k = n[present], k[present]
-    seed_used = grouped.seed if seed is None else int(seed)
+    md = record_metadata(grouped.seed if seed is None else int(seed), n[present], k[present], source, command)
     return clean_json({
         "format": FORMAT, "version": VERSION,
         "title": title or "Pooled and independent best-of-N forecasts",
@@ -105,7 +104,7 @@ def pooled_record(grouped, N: Sequence[float], *, target: str = "fresh", level: 
         "pool": grouped.pool, "z": float(grouped.z), "choice_fraction": int(grouped.choice_fraction),
         "data": {"n_groups": int(n.shape[0]), "n_items": int(n.shape[1]), "attempts_min": int(att.min()),
                  "attempts_max": n_max, "items_per_group": present.sum(axis=1).tolist(), "source": source,
-                 "data_hash": _counts_hash(flat_n, flat_k)},
+                 "data_hash": md["data_hash"]},
         "pooled": {"converged": bool(pooled.converged), "message": pooled.message,
                    "objective": float(pooled.objective), "params": pooled.params().to_dict(orient="records")},
         "independent": indep,
@@ -114,8 +113,7 @@ def pooled_record(grouped, N: Sequence[float], *, target: str = "fresh", level: 
         "sharing": {"level": 0.9, "rows": sh.to_dict(orient="records")},
         "converged": bool(pooled.converged and all(r["converged"] for r in indep)),
         "warnings": warns,
-        "metadata": {"versions": _versions(), "seed": seed_used, "data_hash": _counts_hash(flat_n, flat_k),
-                     "data_source": source, "command": command},
+        "metadata": md,
     })
 
 
@@ -275,7 +273,7 @@ def render_pooled(record: Mapping, ctx: RenderContext) -> Section:
     checks = []
     if converged:
         checks.append("pooled and per-group fits converged")
-    if budgets and _factor(max(budgets), int(data.get("attempts_max") or 1)) <= EXTRAPOLATION_WARN:
+    if budgets and budget_factor(max(budgets), int(data.get("attempts_max") or 1)) <= EXTRAPOLATION_WARN:
         checks.append("extrapolation at most 10× the observed attempts")
     md = record.get("metadata") or {}
     prov = [("record", display_path(ctx.source) + (f" (SHA-256 {ctx.sha256[:16]}…)" if ctx.sha256 else "")),
