@@ -13,6 +13,8 @@ Fits: :func:`plot_extrapolation`, :func:`plot_residuals`, :func:`plot_parity`,
 Repeated sampling (plain arrays / DataFrames): :func:`plot_sampling_curve` (ASR@N, pass@N),
 :func:`plot_backtest`, :func:`plot_passuntil`, :func:`plot_plan` (a sampling plan),
 :func:`plot_rounds` (forecast per round of planned sampling).
+Groups that share items (pooled best-of-N): :func:`plot_pooled_forecasts`,
+:func:`plot_pooled_choice`, :func:`plot_sharing`.
 Posteriors (arviz InferenceData): :func:`plot_posterior_marginals`,
 :func:`plot_posterior_pairs`, :func:`plot_posterior_trace`.
 Any result: :func:`plot_result` (what ``result.plot()`` calls).
@@ -26,6 +28,7 @@ Example
 from ._style import COLUMN_WIDTH, PALETTE, TEXT_WIDTH, style
 from .allocation import plot_compute_frontier
 from .fit import plot_bootstrap_marginals, plot_extrapolation, plot_parity, plot_residuals, plot_start_objectives
+from .pooled import plot_pooled_choice, plot_pooled_forecasts, plot_sharing
 from .posterior import plot_posterior_marginals, plot_posterior_pairs, plot_posterior_trace
 from .result import plot_result
 from .sampling import plot_backtest, plot_passuntil, plot_plan, plot_rounds, plot_sampling_curve
@@ -46,6 +49,9 @@ __all__ = [
     "plot_passuntil",
     "plot_plan",
     "plot_rounds",
+    "plot_pooled_forecasts",
+    "plot_pooled_choice",
+    "plot_sharing",
     "plot_posterior_marginals",
     "plot_posterior_pairs",
     "plot_posterior_trace",

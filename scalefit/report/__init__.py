@@ -19,6 +19,9 @@ Public API
 - best-of-N records: :func:`make_bon_curve`, :func:`save_bon_curve`, :data:`BON_FORMAT`,
   :func:`saved_bon_record` (from a fit saved with its forecast), :func:`bon_record`,
   :func:`read_bon_record` (any readable record version in the current layout)
+- pooled best-of-N comparisons (groups that share items): :func:`pooled_record` (from a
+  :class:`~scalefit.sampling.pooled.GroupedBon`), :func:`save_pooled_record`,
+  :func:`read_pooled_record`, :data:`POOLED_FORMAT`
 - the demo: :func:`build_demo_report`
 
 Example
@@ -39,6 +42,8 @@ from ._registry import (
 )
 from .bestofn import FORMAT as BON_FORMAT
 from .bestofn import bon_record, make_bon_curve, read_bon_record, save_bon_curve, saved_bon_record
+from .pooled import FORMAT as POOLED_FORMAT
+from .pooled import pooled_record, read_pooled_record, save_pooled_record
 # the built-in renderers register themselves on import; importing any part of scalefit.report runs this
 from . import chain as _chain, fitresult as _fitresult, posterior as _posterior  # noqa: F401,E402
 
@@ -60,6 +65,10 @@ __all__ = [
     "read_bon_record",
     "save_bon_curve",
     "BON_FORMAT",
+    "pooled_record",
+    "save_pooled_record",
+    "read_pooled_record",
+    "POOLED_FORMAT",
     "build_demo_report",
 ]
 

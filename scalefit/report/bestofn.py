@@ -142,7 +142,7 @@ def _backtest_check(bon, fc, level: float) -> dict | None:
     return {"error": err, "half_width": half, "N": N, "fraction": int(bon.fraction), "large": bool(err > half)}
 
 
-def _factor(N, n_max) -> float:
+def budget_factor(N, n_max) -> float:
     """Extrapolation factor of budget N beyond the largest observed attempts (the one definition
     of every fit path: ``scalefit._extrapolation``)."""
     return float(np.max(extrapolation_factor({"N": [float(n_max)]}, {"N": np.atleast_1d(np.asarray(N, float))})))
@@ -153,8 +153,8 @@ def _record_warnings(converged: bool, what: str, message: str, tg, n_max: int, b
     warns = []
     if not converged:
         warns.append(f"NOT CONVERGED: the {what} fit did not converge ({message}).")
-    if tg.size and _factor(tg.max(), n_max) > EXTRAPOLATION_WARN:
-        warns.append(f"Extrapolation {fmt_factor(_factor(tg.max(), n_max))} beyond the observed {n_max} attempts per problem "
+    if tg.size and budget_factor(tg.max(), n_max) > EXTRAPOLATION_WARN:
+        warns.append(f"Extrapolation {fmt_factor(budget_factor(tg.max(), n_max))} beyond the observed {n_max} attempts per problem "
                      f"(more than {EXTRAPOLATION_WARN:.0f}×): the prediction relies on the {what} model of "
                      "per-problem success rates holding in its low-probability tail.")
     if backtest is not None:
@@ -170,7 +170,7 @@ def _record_warnings(converged: bool, what: str, message: str, tg, n_max: int, b
     return warns
 
 
-def _record_metadata(seed: int, n, k, source, command) -> dict:
+def record_metadata(seed: int, n, k, source, command) -> dict:
     return {"versions": _versions(), "seed": int(seed), "data_hash": _counts_hash(n, k), "data_source": source,
             "command": command}
 
@@ -281,7 +281,7 @@ def make_bon_curve(n, k, *, targets: Sequence[float] = (1000,), budget_target: f
         backtest = {"fit_attempts": m, "model": {"a": fit_m.a, "b": fit_m.b}, "rows": rows}
 
     warns = _record_warnings(fit.converged, "Beta-Binomial", fit.message, tg, n_max, backtest, level)
-    md = _record_metadata(seed, n, k, source, command)
+    md = record_metadata(seed, n, k, source, command)
     obs_rate = float(np.mean(k > 0))
     return clean_json({
         "format": FORMAT, "version": VERSION,
@@ -463,7 +463,7 @@ def saved_bon_record(bon, *, targets: Sequence[float] | None = None, budget_targ
         warns.append("No backtest: neither an internal backtest (the model was fixed) nor an external one "
                      f"({fc.backtest_note or 'not run'}) tested this forecast on these data.")
     seed = fc.seed
-    md = _record_metadata(seed, n, k, source, command)
+    md = record_metadata(seed, n, k, source, command)
     scores = bon.scores.to_dict(orient="records")
     return clean_json({
         "format": FORMAT, "version": VERSION,
@@ -646,8 +646,8 @@ def render_bon_sections(record: Mapping, ctx: RenderContext) -> Section:
     backtest = record.get("backtest")
     n_max = int(data.get("attempts_max") or 0)
     warns = list(record.get("warnings") or [])
-    if requested and n_max and _factor(max(requested), n_max) > EXTRAPOLATION_WARN and not any("Extrapolation" in w for w in warns):
-        warns.append(f"Extrapolation {fmt_factor(_factor(max(requested), n_max))} beyond the observed {n_max} attempts "
+    if requested and n_max and budget_factor(max(requested), n_max) > EXTRAPOLATION_WARN and not any("Extrapolation" in w for w in warns):
+        warns.append(f"Extrapolation {fmt_factor(budget_factor(max(requested), n_max))} beyond the observed {n_max} attempts "
                      "per problem (more than 10×).")
     converged = bool(record.get("converged", model.get("converged", True)))
     banner = None if converged else f"NOT CONVERGED: {model.get('message', 'the model fit did not converge')}."
@@ -656,7 +656,7 @@ def render_bon_sections(record: Mapping, ctx: RenderContext) -> Section:
         checks.append(f"{_model_words(model)} fit converged: {model.get('message', '')}")
     if backtest and not any(w.startswith("Backtest") for w in warns):
         checks.append(f"backtest: every held-out value lies inside its {level:.0%} interval")
-    if targets and n_max and _factor([t["N"] for t in targets], n_max) <= EXTRAPOLATION_WARN:
+    if targets and n_max and budget_factor([t["N"] for t in targets], n_max) <= EXTRAPOLATION_WARN:
         checks.append("extrapolation at most 10× the observed attempts")
 
     from pathlib import Path as _P
@@ -718,7 +718,7 @@ def render_bon_sections(record: Mapping, ctx: RenderContext) -> Section:
     flow.heading(f"Predicted {name}", level=2)
     rows = [{"N": fmt_num(t["N"], 4), name: fmt_num(t["estimate"], 4),
              f"{level:.0%} interval": f"[{fmt_num(t.get('lower'), 4)}, {fmt_num(t.get('upper'), 4)}]",
-             "beyond data": fmt_factor(_factor(t["N"], n_max)) if n_max else "n/a",
+             "beyond data": fmt_factor(budget_factor(t["N"], n_max)) if n_max else "n/a",
              "population curve": fmt_num(t.get("population"), 4) if t.get("population") is not None else "—"}
             for t in targets]
     if rows:
@@ -806,7 +806,7 @@ def render_bon_sections(record: Mapping, ctx: RenderContext) -> Section:
     if targets:
         t0 = targets[0]  # the first requested target (else the record's first) is the headline
         s.append(f"At the target budget N = {fmt_num(t0['N'], 4)} attempts per problem"
-                 + (f", {fmt_factor(_factor(t0['N'], n_max))} the attempts observed," if n_max else "")
+                 + (f", {fmt_factor(budget_factor(t0['N'], n_max))} the attempts observed," if n_max else "")
                  + f" it predicts {metric}@{fmt_num(t0['N'], 4)} = {_f(t0['estimate']):.3f} for these problems, with a "
                  f"{level:.0%} interval of {_f(t0.get('lower')):.3f} to {_f(t0.get('upper')):.3f}"
                  + (f" ({t0['note']})." if t0.get("note") else "."))

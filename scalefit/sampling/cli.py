@@ -13,6 +13,7 @@ Examples
     scalefit bon fit pythia_math_final_counts.csv --groups model -o fit.json
     scalefit bon predict --fit fit.json --N 1000,10000
     scalefit bon budget --fit fit.json --rate 0.9
+    scalefit bon predict pythia_math_final_counts.csv --groups model --pool auto --N 1000,10000 -o pooled.json
     scalefit bon plan pythia_math_final_counts.csv --groups model --budget 10000 --N 10000 --rounds 3 -o plan.csv
     scalefit backtest pythia_math_final_counts.csv --groups model --fit-budget 100 --N 1000,10000 --repeats 5
     scalefit backtest bon_llama3_8b_instruct_attempts.jsonl --item i --attempt n --success flagged \\
@@ -223,6 +224,9 @@ def _cmd_bon_fit(args) -> int:
 
 def _cmd_bon_predict(args) -> int:
     level, Ns = args.level, args.N
+    if args.output and args.pool == "off":
+        raise ArgumentError(f"`-o` = '{args.output}' saves the pooled comparison and needs --pool auto or on (per-group "
+                            "forecasts: scalefit bon fit DATA -o FILE, then scalefit report FILE)")
     if args.pool != "off":
         if args.tails is not None:
             raise ArgumentError(f"argument --tails: '{args.tails}' applies to per-group fits (--pool off); the "
@@ -243,6 +247,10 @@ def _pooled_predict(args) -> int:
 
     if args.fit:
         raise ArgumentError("`--pool` needs DATA (a saved `--fit` holds per-group fits only)")
+    if args.output:
+        from .._files import check_output_path
+
+        check_output_path(args.output, overwrite=args.force, argument="-o")
     if args.model != "auto":
         raise ArgumentError(f"`--pool` = {args.pool} compares against the automatic choice; drop `--model` = {args.model}")
     frame = _load(args)
@@ -256,12 +264,22 @@ def _pooled_predict(args) -> int:
     fit = fit_groups(data, pool=args.pool, candidates=cands, fraction=args.fraction, repeats=args.repeats,
                      seed=args.seed, z=args.z, select_bootstrap=args.select_bootstrap)
     print(fit.summary())
-    pred = fit.predict(args.N, target=args.target, level=args.level, num_bootstrap=args.bootstrap, seed=args.seed)
+    if args.output:  # the record holds the forecast below, so `scalefit report FILE` renders it without fitting
+        from ..report.pooled import pooled_record, save_pooled_record
+
+        record = pooled_record(fit, args.N, target=args.target, level=args.level, num_bootstrap=args.bootstrap,
+                               seed=args.seed, source=str(args.data), command=getattr(args, "_argv", None))
+        pred = pd.DataFrame(record["forecasts"])
+    else:
+        pred = fit.predict(args.N, target=args.target, level=args.level, num_bootstrap=args.bootstrap, seed=args.seed)
     pred["chosen"] = np.where(pred["chosen"], "<-", "")
     print(f"\npass@N ({args.target} run), {args.level:.0%} intervals (pooled: bootstrap over items drawn jointly across groups, one-step refits; "
           "independent: whole-procedure bootstrap):")
     with pd.option_context("display.width", 200, "display.max_rows", 10_000):
         print(pred.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    if args.output:
+        save_pooled_record(record, args.output, overwrite=args.force)
+        print(f"wrote {args.output} (render it with: scalefit report {args.output} -o PDF)")
     return 0
 
 
@@ -470,6 +488,11 @@ def add_commands(subparsers) -> None:
     s.add_argument("--tails", default=None, choices=list(TAILS), api="tails",
                    help="span (default): intervals also span every tail family the internal backtest cannot "
                         "reject; choice: the whole procedure's interval with its model choice alone")
+    s.add_argument("-o", "--output", api="path",
+                   help="with --pool auto|on: save the pooled comparison (both forecasts, the choice's internal "
+                        "backtest, the shared item difficulty) as JSON for `scalefit report` (never overwrites "
+                        "without --force)")
+    s.add_argument("--force", action="store_true", help="allow overwriting --output")
     s.set_defaults(func=_cmd_bon_predict)
 
     s = bsub.add_parser("budget", help="attempts per item needed for target pass rates")

@@ -991,6 +991,8 @@ class GroupedBon:
     sharing: pd.DataFrame
     seed: int
     choice_fraction: int = 10
+    #: the choice rule's threshold: pooled where its gain exceeds ``z`` standard errors
+    z: float = 1.645
 
     def summary(self) -> str:
         lines = [self.pooled.summary(), "", "shared item difficulty (share of each group's item variance "
@@ -1127,4 +1129,4 @@ def fit_groups(data: PooledData, *, pool: str = "auto", candidates=None, fractio
                            "chosen": [choice[g] for g in data.groups]})
     sharing = _sharing_table(pooled)
     return GroupedBon(data, pooled, dict(zip(data.groups, bons)), scores, choice, reasons, pool, sharing, int(seed),
-                      int(choice_fraction))
+                      int(choice_fraction), float(z))
