@@ -77,7 +77,7 @@ from .items import ItemData, as_item_data, item_data  # noqa: F401  (re-exported
 from ._optim import damped_newton
 from .families import MixingFamily, available_families, get_family
 from ._special import log1mexp
-from .families._common import GRID_NODES, H, grid_aux
+from .families._common import GRID_NODES, PRODUCT_FLOOR, H, grid_aux, kernel_grid_product, scaled_grid_table
 
 __all__ = [
     "MIXING_MODELS",
@@ -300,14 +300,23 @@ def fit_rows(model: str, rows: _Rows, W: np.ndarray, *, aux=None, aux_int=None, 
         aux = fam.aux(rows.n, rows.k)
     if interval and aux_int is None:
         aux_int = fam.aux(rows.n + rows.extra, rows.k)
-    aux = {kk: jnp.asarray(v) for kk, v in aux.items()} if aux is not None else {}
+    # Grid families fit through one matrix product with the rows' scaled likelihood table
+    # (families._common.derivs_grid_product); solutions where a weighted row's sum is floored, or
+    # that did not converge, are fitted again by the log-sum-exp kernel below.
+    product = fam.grid and fam.row_derivs is None and not interval
+    aux_exact = {kk: jnp.asarray(v) for kk, v in aux.items()} if aux is not None else {}
+    if product:
+        table, kmax = scaled_grid_table(aux)
+        aux = dict(aux_exact, table=jnp.asarray(table), kmax=jnp.asarray(kmax))
+    else:
+        aux = aux_exact
     aux_int = {kk: jnp.asarray(v) for kk, v in aux_int.items()} if aux_int is not None else {}
     D = Wp.shape[0]
     chunk = 8 if fam.grid else 16  # one compiled program per family and row bucket, whatever D
     run = _batch_fitter(fam, interval, bool(prior))
     rws = (jnp.asarray(rows.n, float), jnp.asarray(rows.k, float), jnp.asarray(rows.extra, float))
 
-    def best_of(starts, idx):
+    def best_of(starts, idx, aux=aux):
         """Run every start (S, len(idx), P) for data sets idx; best per data set."""
         res = [_run_chunks(run, st, Wp[idx], rws, aux, aux_int, chunk) for st in starts]
         fs = np.stack([np.where(np.isfinite(r[1]), r[1], np.inf) for r in res])  # (S, n)
@@ -330,6 +339,13 @@ def fit_rows(model: str, rows: _Rows, W: np.ndarray, *, aux=None, aux_int=None, 
             better = ~(np.isfinite(f[bad]) & (f[bad] <= f2))
             for arr, new in ((th, th2), (f, f2), (conv, conv2), (gn, gn2), (nb, nb2)):
                 arr[bad[better]] = new[better]
+    if product:
+        floored = np.any((_product_sums(fam, th, aux["table"], aux["kmax"]) < PRODUCT_FLOOR) & (Wp > 0), axis=1)
+        redo = np.flatnonzero(floored | ~conv | ~np.isfinite(f))
+        if redo.size:
+            st = np.moveaxis(_starts(fam, rows.n, rows.k, Wp[redo]), 1, 0)
+            for arr, new in zip((th, f, conv, gn, nb), best_of(st, redo, aux_exact)):
+                arr[redo] = new
     th = fam.canonicalise(np.asarray(th))
     return th, np.asarray(f), np.asarray(conv), np.asarray(gn), np.asarray(nb)
 
@@ -373,8 +389,50 @@ def _log_kernel(model: str, thetas: np.ndarray, n, k, extra_failures=0.0) -> np.
     th = np.concatenate([thetas, np.repeat(thetas[:1], pad, axis=0)]) if pad else thetas
     fn = _kernel_fn(fam)
     args = (jnp.asarray(nn), jnp.asarray(kk), aux)
-    out = np.concatenate([np.asarray(fn(jnp.asarray(th[i:i + chunk]), *args)) for i in range(0, T + pad, chunk)])[:T]
+    if fam.grid:
+        # one matrix product per chunk (see kernel_grid_product); parameter sets with a sum
+        # below the floor are recomputed by the log-sum-exp kernel
+        table, kmax = (jnp.asarray(a) for a in scaled_grid_table(aux))
+        prod = _product_fn(fam)
+        parts = [prod(jnp.asarray(th[i:i + chunk]), table, kmax) for i in range(0, T + pad, chunk)]
+        out = np.concatenate([np.asarray(p[0]) for p in parts])[:T]
+        low = np.concatenate([np.asarray(p[1]) for p in parts])[:T]
+        redo = np.flatnonzero(np.any(~(low >= PRODUCT_FLOOR), axis=1))
+        if redo.size:
+            out[redo] = _log_kernel_chunks(fn, thetas[redo], args, chunk)
+    else:
+        out = _log_kernel_chunks(fn, th, args, chunk)[:T]
     return out[:, inv.ravel()]
+
+
+def _log_kernel_chunks(fn, th, args, chunk):
+    pad = (-th.shape[0]) % chunk
+    T = th.shape[0]
+    if pad:
+        th = np.concatenate([th, np.repeat(th[:1], pad, axis=0)])
+    return np.concatenate([np.asarray(fn(jnp.asarray(th[i:i + chunk]), *args)) for i in range(0, T + pad, chunk)])[:T]
+
+
+def _product_sums(fam: MixingFamily, thetas, table, kmax) -> np.ndarray:
+    """The scaled sums (T, R) of :func:`kernel_grid_product` for parameter sets ``thetas``."""
+    prod = _product_fn(fam)
+    chunk = 64
+    T = thetas.shape[0]
+    pad = (-T) % chunk
+    th = np.concatenate([thetas, np.repeat(thetas[:1], pad, axis=0)]) if pad else thetas
+    return np.concatenate([np.asarray(prod(jnp.asarray(th[i:i + chunk]), table, kmax)[1])
+                           for i in range(0, T + pad, chunk)])[:T]
+
+
+@lru_cache(maxsize=None)
+def _product_fn(fam: MixingFamily):
+
+    @jax.jit
+    def run(thetas, table, kmax):
+        lm = jax.vmap(lambda t: jnp.concatenate([jnp.atleast_1d(m) for m in fam.log_masses(t)]))(thetas)
+        return kernel_grid_product(lm, table, kmax)
+
+    return run
 
 
 def item_loglik(model, thetas, data: ItemData, more_failures=0.0) -> np.ndarray:

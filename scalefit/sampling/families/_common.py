@@ -97,6 +97,64 @@ def kernel_grid(log_masses, aux):
     return jnp.logaddexp(out, above + aux["one"])
 
 
+def scaled_grid_table(aux) -> tuple[np.ndarray, np.ndarray]:
+    """The rows' grid likelihood weights with the lumps below and above the grid as two more
+    columns, scaled to each row's largest: (exp(K - kmax) (R, C + 2), kmax (R,)) (numpy).  With
+    masses m of g, a row's kernel is kmax + log(exp(K - kmax) @ exp(m)): one matrix product for
+    many parameter sets, where the log-sum-exp costs R x C exponentials per parameter set."""
+    K = np.concatenate([np.asarray(aux["ker"]), np.asarray(aux["zero"])[:, None], np.asarray(aux["one"])[:, None]], 1)
+    kmax = np.max(K, axis=1)
+    with np.errstate(invalid="ignore", over="ignore"):
+        return np.exp(K - kmax[:, None]), kmax
+
+
+def kernel_grid_product(lm, table, kmax):
+    """Row log-kernels (T, R) of T parameter sets' log masses ``lm`` (T, C + 2) from a
+    :func:`scaled_grid_table`, and the scaled sums (T, R) themselves.  Every term of a sum is a
+    product of two numbers <= 1 scaled to their maxima, so nothing cancels and nothing overflows;
+    a sum can underflow only where g puts (relatively) no mass where the row's likelihood is,
+    so callers recompute the kernels of sums below ``PRODUCT_FLOOR`` by :func:`kernel_grid`."""
+    mmax = jnp.max(lm, axis=1)
+    S = jnp.exp(lm - mmax[:, None]) @ table.T
+    return jnp.log(S) + mmax[:, None] + kmax[None, :], S
+
+
+#: Scaled sums of :func:`kernel_grid_product` below this are recomputed (a sum of terms that
+#: underflowed below 1e-308 would lose them; above 1e-280 they are below 1e-28 relative).
+PRODUCT_FLOOR = 1e-280
+
+
+def derivs_grid_product(masses_fn, theta, table, kmax):
+    """:func:`derivs_grid` from a :func:`scaled_grid_table`: the masses exp(m) and their first
+    and second derivatives exp(m) dm and exp(m) (d2m + dm dm^T) in one product with the table,
+    then g = L dM / L M and h = L d2M / L M - g g^T.  Rows whose scaled sum falls below
+    ``PRODUCT_FLOOR`` (g has no mass where the row's likelihood is: a poor trial point) get a
+    floored log-kernel and no derivative; the fitter re-checks its solutions for them."""
+
+    def fn(t):
+        cells, below, above = masses_fn(t)
+        return jnp.concatenate([cells, below[None], above[None]])
+
+    lm = fn(theta)
+    J = jax.jacfwd(fn)(theta)  # (C + 2, P)
+    Hm = jax.jacfwd(jax.jacfwd(fn))(theta)  # (C + 2, P, P)
+    P = J.shape[1]
+    mmax = jnp.max(lm)
+    m = jnp.exp(lm - mmax)
+    # masses that underflow carry no weight; their derivatives can be 0 * inf
+    J = jnp.where(m[:, None] > 0, J, 0.0)
+    Hm = jnp.where(m[:, None, None] > 0, Hm, 0.0)
+    stack = jnp.concatenate([m[:, None], m[:, None] * J,
+                             (m[:, None, None] * (Hm + J[:, :, None] * J[:, None, :])).reshape(-1, P * P)], 1)
+    V = table @ stack  # (R, 1 + P + P P)
+    ok = V[:, 0] >= PRODUCT_FLOOR
+    S = jnp.where(ok, V[:, 0], PRODUCT_FLOOR)
+    g = jnp.where(ok[:, None], V[:, 1:1 + P] / S[:, None], 0.0)
+    h = V[:, 1 + P:].reshape(-1, P, P) / S[:, None, None] - g[:, :, None] * g[:, None, :]
+    h = jnp.where(ok[:, None, None], h, 0.0)
+    return jnp.log(S) + kmax + mmax, g.T, jnp.moveaxis(h, 0, -1)
+
+
 def derivs_grid(masses_fn, theta, aux):
     """Row log-kernels with gradients (P, R) and Hessians (P, P, R) of a grid family: the
     responsibility combination over the cells, with autodiff of the cell masses only."""

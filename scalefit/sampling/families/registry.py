@@ -20,7 +20,7 @@ from jax.scipy.special import logit as jax_logit
 from scipy import special as sp
 
 from ...errors import ArgumentError
-from ._common import derivs_grid, grid_aux, kernel_grid
+from ._common import derivs_grid, derivs_grid_product, grid_aux, kernel_grid
 
 __all__ = ["MixingFamily", "register_family", "unregister_family", "get_family", "available_families"]
 
@@ -136,6 +136,8 @@ class MixingFamily:
         if self.row_derivs is not None:
             return self.row_derivs(theta, n, k, aux)
         if self.grid:
+            if "table" in aux:  # a scaled_grid_table: one matrix product (fits re-check for floored rows)
+                return derivs_grid_product(self.log_masses, theta, aux["table"], aux["kmax"])
             return derivs_grid(self.log_masses, theta, aux)
         ll = self.log_kernel(theta, n, k)
         g = jax.jacfwd(self.log_kernel)(theta, n, k)  # (R, P)
