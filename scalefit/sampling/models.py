@@ -277,8 +277,10 @@ def _run_chunks(run, theta0, Wp, rws, aux, aux_int, chunk):
     if pad:
         Wp = np.concatenate([Wp, np.repeat(Wp[:1], pad, axis=0)])
         theta0 = np.concatenate([theta0, np.repeat(theta0[:1], pad, axis=0)])
-    outs = [run(jnp.asarray(theta0[i:i + chunk]), jnp.asarray(Wp[i:i + chunk]), rws, aux, aux_int)
-            for i in range(0, D + pad, chunk)]
+    # numpy slices go to the compiled program as they are (jnp.asarray would dispatch an eager
+    # conversion per chunk)
+    theta0 = np.ascontiguousarray(theta0, float)
+    outs = [run(theta0[i:i + chunk], Wp[i:i + chunk], rws, aux, aux_int) for i in range(0, D + pad, chunk)]
     return tuple(np.concatenate([np.asarray(o[j]) for o in outs])[:D] for j in range(4))
 
 
