@@ -595,10 +595,6 @@ def _prob_pass(thetas, data: PooledData, extras, shared: bool, codes, *, grad: b
     """:func:`_pass_fn` on parameter sets (T, G, P) for the data's counts and the extra-failure
     arrays ``extras`` (J of them): every set and budget in one compiled computation.  Returns
     numpy arrays ``p`` (T, J, G, I), ``ll`` (T, I) and with ``grad`` ``gbar`` (T, I, G P), ``pg`` (T, G P)."""
-    # the budgets padded to a power of two (>= 2) with copies of the last one: one compiled
-    # program serves a single budget and a few (the cost is in the family masses, not the rows)
-    J = len(extras)
-    extras = list(extras) + [extras[-1]] * (max(2, 1 << max(J - 1, 0).bit_length()) - J) if J else []
     tables, rows0 = _stacked_tables(data.n, data.k, extras)
     fn = _pass_fn(bool(shared), tuple(codes), rows0, bool(grad))
     thetas = np.asarray(thetas, float)
@@ -608,10 +604,8 @@ def _prob_pass(thetas, data: PooledData, extras, shared: bool, codes, *, grad: b
     pad = (-T) % _PASS_BATCH
     thetas = np.concatenate([thetas, np.repeat(thetas[:1], pad, axis=0)])
     outs = [fn(jnp.asarray(thetas[s:s + _PASS_BATCH]), *tables) for s in range(0, len(thetas), _PASS_BATCH)]
-    res = dict(zip(("p", "ll", "gbar", "pg"), (np.concatenate([np.asarray(o[j]) for o in outs])[:T]
-                                                 for j in range(len(outs[0])))))
-    res["p"] = res["p"][:, :J]
-    return res
+    return dict(zip(("p", "ll", "gbar", "pg"), (np.concatenate([np.asarray(o[j]) for o in outs])[:T]
+                                                  for j in range(len(outs[0])))))
 
 
 def _finish_prob(p, data: PooledData, N: float, target: str) -> np.ndarray:
