@@ -4,15 +4,17 @@ Part A: pythia_math_final_counts.csv, 4 sizes fitted together, 100 of 10,000 sam
 (drawn without replacement, the subsamples of `scalefit backtest`: seed [0, repeat] per group),
 5 repeats, forecast pass@1000 / pass@10000 (fresh) against the unbiased pass@N of the full log.
 Part B: the 19 intermediate checkpoints of pythia_checkpoints_math_counts.csv (>= 1,000 samples
-for every problem, >= 20 problems ever solved), 100 -> pass@1000, 1 repeat; checkpoints with no
-success in the 100 samples are left out of every estimator (undefined).
+for every problem, >= 20 problems ever solved), 100 -> pass@1000, 1 repeat by default; checkpoints with no
+success in the 100 samples are left out of every estimator (undefined).  ``--b-repeats`` /
+``--b-first`` run more Part B repeats (seeds [0, r] as in Part A), e.g. in separate processes.
 
 Estimators: ``pooled`` (the pooled model with each group's own residual family, 200 bootstrap
 replicates over items drawn jointly across groups), ``auto`` (per group, the pooled or the
 group's own model as the internal backtest chose), ``independent`` (fit_bon per group, 100
 whole-procedure replicates), ``saber_anchored``.  Wall and CPU seconds per repeat are printed.
 
-    nice .venv/bin/python benchmarks/study_pooled.py [--repeats 5] [--skip-b]
+    nice .venv/bin/python benchmarks/study_pooled.py [--repeats 5] [--skip-a] [--skip-b]
+        [--b-repeats 1] [--b-first 0]
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ if not DATA.exists():
     DATA = Path("/work/shared/data/repeated_sampling")
 
 
-def run(frame: pd.DataFrame, group: str, fit_budget: int, Ns, repeats: int) -> pd.DataFrame:
+def run(frame: pd.DataFrame, group: str, fit_budget: int, Ns, repeats: int, first: int = 0) -> pd.DataFrame:
     from scalefit.io.attempts import subsample_counts
     from scalefit.sampling.backtest import _predict_all
     from scalefit.sampling.passk import mean_pass_at_k
@@ -43,7 +45,7 @@ def run(frame: pd.DataFrame, group: str, fit_budget: int, Ns, repeats: int) -> p
     truth = {g: np.atleast_1d(mean_pass_at_k(d["n"].to_numpy(), d["k"].to_numpy(), Ns.astype(np.int64)))
              for g, d in frame.groupby(group)}
     rows = []
-    for r in range(repeats):
+    for r in range(first, first + repeats):
         t0, c0 = time.perf_counter(), time.process_time()
         subs = [subsample_counts(frame[frame[group] == g], fit_budget, seed=np.random.default_rng([0, r]))
                 for g in groups]
@@ -70,7 +72,7 @@ def run(frame: pd.DataFrame, group: str, fit_budget: int, Ns, repeats: int) -> p
         print(fit.scores.to_string(index=False, float_format=lambda v: f"{v:.4f}"), flush=True)
         # running summary: what has finished counts even if a later repeat does not
         done = pd.DataFrame(rows)
-        print(f"  after {r + 1} repeat(s):", flush=True)
+        print(f"  after {r + 1 - first} repeat(s):", flush=True)
         print(summarise(done).to_string(index=False, float_format=lambda v: f"{v:.2f}"), flush=True)
         per = done.assign(ae=100 * (done["predicted"] - done["truth"]).abs()).pivot_table(
             index=["estimator", "N"], columns="group", values="ae", aggfunc="mean")
@@ -93,6 +95,8 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--skip-b", action="store_true")
     ap.add_argument("--skip-a", action="store_true")
+    ap.add_argument("--b-repeats", type=int, default=1, help="repeats of Part B (default 1)")
+    ap.add_argument("--b-first", type=int, default=0, help="first repeat (seed) of Part B, to add repeats later")
     args = ap.parse_args(argv)
     scalefit.enable_x64()
     from scalefit.io import load_attempts
@@ -114,8 +118,9 @@ def main(argv=None) -> int:
         by = fr.groupby("model_nickname")
         keep = [m for m, g in by if g["n"].min() >= 1000 and int((g["k"] > 0).sum()) >= 20]
         sub = fr[fr["model_nickname"].isin(keep)].copy()
-        res = run(sub, "model_nickname", 100, [1000], 1)
-        print(f"== Part B: {len(keep)} checkpoints, fit on 100 -> pass@1000 ({time.perf_counter() - t0:.0f} s)")
+        res = run(sub, "model_nickname", 100, [1000], args.b_repeats, args.b_first)
+        print(f"== Part B: {len(keep)} checkpoints, fit on 100 -> pass@1000, repeats {args.b_first}.."
+              f"{args.b_first + args.b_repeats - 1} ({time.perf_counter() - t0:.0f} s)")
         print(summarise(res).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     return 0
 

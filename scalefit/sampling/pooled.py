@@ -676,7 +676,7 @@ class PooledFit:
     def params(self) -> pd.DataFrame:
         th = self.theta
         s = np.exp(th[:, 2]) if self.shared else np.zeros(len(th))
-        var = np.array([float(_residual_var(c, jnp.asarray(th[g, :2]))) for g, c in enumerate(self.codes)])
+        var = np.asarray(_residual_vars_fn(tuple(self.codes))(jnp.asarray(th)))
         return pd.DataFrame({"group": list(self.data.groups), "family": list(self.families or
                              ("logit_normal",) * len(th)), "param_1": th[:, 0], "param_2": th[:, 1],
                              "s": s, "residual_sd": np.sqrt(var), "shared_share": s**2 / (s**2 + var)})
@@ -844,6 +844,25 @@ def _residual_var(code, th):
     return jnp.sum(w * (x - mean) ** 2)
 
 
+@lru_cache(maxsize=None)
+def _residual_vars_fn(codes: tuple):
+    """Compiled: every group's residual variance (G,) from parameters (G, P) (one program per
+    family tuple, instead of one small compilation per operation when run eagerly)."""
+    return jax.jit(lambda th: _by_family(lambda c: lambda t: _residual_var(c, t[:2]), codes, th, ()))
+
+
+@lru_cache(maxsize=None)
+def _logit_share_fn(codes: tuple):
+    """Compiled: every group's logit shared share, 2 log s - log v (G,), and its gradient in the
+    group's parameters (G, 3)."""
+    def make(c):
+        def logit_share(t):
+            return 2.0 * t[2] - jnp.log(_residual_var(c, t[:2]))
+        return lambda t: (logit_share(t), jax.grad(logit_share)(t))
+
+    return jax.jit(lambda th: _by_family(make, codes, th, ()))
+
+
 def fit_pooled(data: PooledData, *, shared: bool = True, families=None, start=None) -> PooledFit:
     """Fit the pooled model to ``data``: logit p_ig = s_g u_i + x_ig with x_ig from group g's
     residual family (``families``: one of :data:`POOLED_FAMILIES` per group, default
@@ -950,13 +969,7 @@ def _sharing_table(fit: PooledFit, level: float = 0.9) -> pd.DataFrame:
 
     G = fit.theta.shape[0]
     cov = _laplace_cov(fit)
-
-    def logit_share(code, th):
-        return 2.0 * th[2] - jnp.log(_residual_var(code, th[:2]))
-
-    th = jnp.asarray(fit.theta)
-    est = np.array([float(logit_share(c, th[g])) for g, c in enumerate(fit.codes)])
-    grad = np.stack([np.asarray(jax.grad(logit_share, argnums=1)(c, th[g])) for g, c in enumerate(fit.codes)])
+    est, grad = (np.asarray(a) for a in _logit_share_fn(tuple(fit.codes))(jnp.asarray(fit.theta)))
     se = np.array([math.sqrt(max(float(grad[g] @ cov[3 * g:3 * g + 3, 3 * g:3 * g + 3] @ grad[g]), 0.0))
                    for g in range(G)])
     zq = norm.ppf(0.5 + level / 2)
