@@ -3,7 +3,7 @@
 report FILE` renders it; from Python, `pooled_record(GroupedBon, N)` + `build_report`.
 
 Simulated counts from the pooled model, one fit for the whole file with the settings of
-tests/test_pooled.py's choice test (3 groups x 120 items, 40 attempts each, the beta family, 2
+tests/test_pooled.py's choice test (3 groups x 120 items, 40 attempts each, the logit-normal family, 2
 thinnings, no refitted SE), so that the suite compiles its programs once."""
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def saved(tmp_path_factory):
     csv = _counts(d / "counts.csv")
     out = d / "pooled.json"
     argv = ["bon", "predict", str(csv), *ARGS, "--pool", "auto", "--N", ",".join(map(str, BUDGETS)),
-            "--bootstrap", str(B), "--candidates", "beta", "--select-bootstrap", "0", "--repeats", "2", "-o", str(out)]
+            "--bootstrap", str(B), "--candidates", "logit_normal", "--select-bootstrap", "0", "--repeats", "2", "-o", str(out)]
     assert main(argv) == 0
     return d, csv, json.loads(out.read_text()), out
 
