@@ -503,6 +503,19 @@ def save_bon_curve(record: Mapping, path: str | Path, *, overwrite: bool = False
     return atomic_write_text(path, text, overwrite=overwrite, argument="path")
 
 
+def provenance_rows(record: dict, ctx, data: dict) -> list:
+    """The cover page's provenance rows of a best-of-N record (the pooled comparison's too):
+    the record file and its hash, the data and its hash, the command, when, the seed, versions."""
+    md = record.get("metadata") or {}
+    return [("record", display_path(ctx.source) + (f" (SHA-256 {ctx.sha256[:16]}…)" if ctx.sha256 else "")),
+            ("data", display_path(md.get("data_source") or data.get("source")) or "not recorded"),
+            ("data hash", str(md.get("data_hash") or data.get("data_hash") or "not recorded")),
+            ("command", str(md.get("command") or "not recorded (built from Python)")),
+            *([("created", str(md["created"]))] if md.get("created") else []),
+            ("seed", str(md.get("seed", "not recorded"))),
+            ("versions", ", ".join(f"{k_} {v}" for k_, v in (md.get("versions") or {}).items()) or "not recorded")]
+
+
 # ============================================================================ sampling plan
 _K_CLASSES = ((0, 0), (1, 1), (2, 2), (3, 4), (5, 9), (10, 19), (20, math.inf))
 
@@ -785,14 +798,7 @@ def render_bon_sections(record: Mapping, ctx: RenderContext) -> Section:
     if plan_:
         _render_plan(flow, plan_, metric, name)
 
-    md = record.get("metadata") or {}
-    prov = [("record", display_path(ctx.source) + (f" (SHA-256 {ctx.sha256[:16]}…)" if ctx.sha256 else "")),
-            ("data", display_path(md.get("data_source") or data.get("source")) or "not recorded"),
-            ("data hash", str(md.get("data_hash") or data.get("data_hash") or "not recorded")),
-            ("command", str(md.get("command") or "not recorded (built from Python)")),
-            *([("created", str(md["created"]))] if md.get("created") else []),
-            ("seed", str(md.get("seed", "not recorded"))),
-            ("versions", ", ".join(f"{k_} {v}" for k_, v in (md.get("versions") or {}).items()) or "not recorded")]
+    prov = provenance_rows(record, ctx, data)
 
     # ---- summary paragraph
     s = [f"From {data.get('n_items')} problems with {data.get('attempts_min')}"

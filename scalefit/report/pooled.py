@@ -45,9 +45,9 @@ from .._result import clean_json
 from ..errors import ArgumentError
 from ..plots import plot_pooled_choice, plot_pooled_forecasts, plot_sharing
 from ..plots._style import fmt_factor, fmt_num
-from ._layout import Flow, display_path
+from ._layout import Flow
 from ._registry import RenderContext, Section, register_renderer
-from .bestofn import budget_factor, record_metadata
+from .bestofn import budget_factor, provenance_rows, record_metadata
 
 FORMAT = "scalefit.report.PooledBestOfN"
 VERSION = 1
@@ -275,13 +275,7 @@ def render_pooled(record: Mapping, ctx: RenderContext) -> Section:
         checks.append("pooled and per-group fits converged")
     if budgets and budget_factor(max(budgets), int(data.get("attempts_max") or 1)) <= EXTRAPOLATION_WARN:
         checks.append("extrapolation at most 10× the observed attempts")
-    md = record.get("metadata") or {}
-    prov = [("record", display_path(ctx.source) + (f" (SHA-256 {ctx.sha256[:16]}…)" if ctx.sha256 else "")),
-            ("data", display_path(md.get("data_source") or data.get("source")) or "not recorded"),
-            ("data hash", str(md.get("data_hash") or data.get("data_hash") or "not recorded")),
-            ("command", str(md.get("command") or "not recorded (built from Python)")),
-            ("seed", str(md.get("seed", "not recorded"))),
-            ("versions", ", ".join(f"{k_} {v}" for k_, v in (md.get("versions") or {}).items()) or "not recorded")]
+    prov = provenance_rows(record, ctx, data)
 
     N0 = budgets[0]
     at = fc[fc["N"].astype(float) == N0]
