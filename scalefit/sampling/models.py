@@ -269,19 +269,27 @@ def _batch_fitter(fam: MixingFamily, interval: bool, prior: bool):
     return run
 
 
+def _in_chunks(fn, batched, shared, chunk):
+    """``fn(*slices, *shared)`` over the leading axis of the arrays ``batched`` in fixed-size
+    chunks (one compiled program whatever the number of rows; the last chunk is padded with
+    copies of row 0), the outputs concatenated and trimmed. ``fn`` returns an array or a tuple
+    of arrays."""
+    D = batched[0].shape[0]
+    pad = (-D) % chunk
+    # numpy slices go to the compiled program as they are (jnp.asarray would dispatch an eager
+    # conversion per chunk)
+    batched = [np.ascontiguousarray(np.concatenate([a, np.repeat(a[:1], pad, axis=0)]) if pad else a)
+               for a in batched]
+    outs = [fn(*(a[i:i + chunk] for a in batched), *shared) for i in range(0, D + pad, chunk)]
+    if isinstance(outs[0], tuple):
+        return tuple(np.concatenate([np.asarray(o[j]) for o in outs])[:D] for j in range(len(outs[0])))
+    return np.concatenate([np.asarray(o) for o in outs])[:D]
+
+
 def _run_chunks(run, theta0, Wp, rws, aux, aux_int, chunk):
     """One damped-Newton pass from one start per data set, in fixed-size chunks (one compiled
     program per family and row bucket, whatever the number of data sets)."""
-    D = Wp.shape[0]
-    pad = (-D) % chunk
-    if pad:
-        Wp = np.concatenate([Wp, np.repeat(Wp[:1], pad, axis=0)])
-        theta0 = np.concatenate([theta0, np.repeat(theta0[:1], pad, axis=0)])
-    # numpy slices go to the compiled program as they are (jnp.asarray would dispatch an eager
-    # conversion per chunk)
-    theta0 = np.ascontiguousarray(theta0, float)
-    outs = [run(theta0[i:i + chunk], Wp[i:i + chunk], rws, aux, aux_int) for i in range(0, D + pad, chunk)]
-    return tuple(np.concatenate([np.asarray(o[j]) for o in outs])[:D] for j in range(4))
+    return _in_chunks(run, (np.asarray(theta0, float), Wp), (rws, aux, aux_int), chunk)
 
 
 def fit_rows(model: str, rows: _Rows, W: np.ndarray, *, aux=None, aux_int=None, theta0=None,
@@ -373,7 +381,7 @@ def _log_kernel(model: str, thetas: np.ndarray, n, k, extra_failures=0.0) -> np.
     n = np.asarray(n, float)
     k = np.asarray(k, float)
     e = np.broadcast_to(np.asarray(extra_failures, float), n.shape)
-    thetas = np.atleast_2d(thetas)
+    thetas = np.atleast_2d(np.asarray(thetas, float))
     # Evaluate on distinct (n + e, k) rows only.
     if np.all(n + e == np.round(n + e)) and np.all(n + e < 2**53):
         table, inv, _ = unique_rows((n + e).astype(np.int64), k.astype(np.int64))
@@ -385,45 +393,25 @@ def _log_kernel(model: str, thetas: np.ndarray, n, k, extra_failures=0.0) -> np.
     nn = np.concatenate([table[:, 0], np.ones(padded - size)])
     kk = np.concatenate([table[:, 1], np.zeros(padded - size)])
     aux = {key: jnp.asarray(v) for key, v in fam.aux(nn, kk).items()}
-    T = thetas.shape[0]
     chunk = 64
-    pad = (-T) % chunk
-    th = np.concatenate([thetas, np.repeat(thetas[:1], pad, axis=0)]) if pad else thetas
     fn = _kernel_fn(fam)
     args = (jnp.asarray(nn), jnp.asarray(kk), aux)
     if fam.grid:
         # one matrix product per chunk (see kernel_grid_product); parameter sets with a sum
         # below the floor are recomputed by the log-sum-exp kernel
         table, kmax = (jnp.asarray(a) for a in scaled_grid_table(aux))
-        prod = _product_fn(fam)
-        parts = [prod(jnp.asarray(th[i:i + chunk]), table, kmax) for i in range(0, T + pad, chunk)]
-        out = np.concatenate([np.asarray(p[0]) for p in parts])[:T]
-        low = np.concatenate([np.asarray(p[1]) for p in parts])[:T]
+        out, low = _in_chunks(_product_fn(fam), (thetas,), (table, kmax), chunk)
         redo = np.flatnonzero(np.any(~(low >= PRODUCT_FLOOR), axis=1))
         if redo.size:
-            out[redo] = _log_kernel_chunks(fn, thetas[redo], args, chunk)
+            out[redo] = _in_chunks(fn, (thetas[redo],), args, chunk)
     else:
-        out = _log_kernel_chunks(fn, th, args, chunk)[:T]
+        out = _in_chunks(fn, (thetas,), args, chunk)
     return out[:, inv.ravel()]
-
-
-def _log_kernel_chunks(fn, th, args, chunk):
-    pad = (-th.shape[0]) % chunk
-    T = th.shape[0]
-    if pad:
-        th = np.concatenate([th, np.repeat(th[:1], pad, axis=0)])
-    return np.concatenate([np.asarray(fn(jnp.asarray(th[i:i + chunk]), *args)) for i in range(0, T + pad, chunk)])[:T]
 
 
 def _product_sums(fam: MixingFamily, thetas, table, kmax) -> np.ndarray:
     """The scaled sums (T, R) of :func:`kernel_grid_product` for parameter sets ``thetas``."""
-    prod = _product_fn(fam)
-    chunk = 64
-    T = thetas.shape[0]
-    pad = (-T) % chunk
-    th = np.concatenate([thetas, np.repeat(thetas[:1], pad, axis=0)]) if pad else thetas
-    return np.concatenate([np.asarray(prod(jnp.asarray(th[i:i + chunk]), table, kmax)[1])
-                           for i in range(0, T + pad, chunk)])[:T]
+    return _in_chunks(_product_fn(fam), (np.asarray(thetas, float),), (table, kmax), 64)[1]
 
 
 @lru_cache(maxsize=None)

@@ -60,7 +60,7 @@ from .._config import require_x64
 from ..errors import ArgumentError
 from ._optim import damped_newton
 from ._special import log1mexp
-from .families._common import GRID_EDGES, GRID_NODES, grid_aux, node_masses
+from .families._common import GRID_EDGES, GRID_NODES, grid_aux, node_masses, scaled_grid_table
 from .families import get_family
 
 __all__ = ["PooledData", "PooledFit", "pooled_data", "fit_pooled"]
@@ -176,12 +176,8 @@ def _tables(n, k, extra=0.0):
         rows[g, : len(t)] = t
     flat = rows.reshape(-1, 3)
     aux = grid_aux(flat[:, 0], flat[:, 1], flat[:, 2])
-    ker, zero, one = aux["ker"], aux["zero"], aux["one"]
-    kmax = np.maximum(np.max(ker, axis=1), np.maximum(zero, one))
-    with np.errstate(invalid="ignore", over="ignore"):
-        Lt = np.exp(ker - kmax[:, None])
-        z = np.exp(zero - kmax)
-        o = np.exp(one - kmax)
+    table, kmax = scaled_grid_table(aux)
+    Lt, z, o = table[:, :-2], table[:, -2], table[:, -1]
     out = tuple(jnp.asarray(a.reshape((G, R) + a.shape[1:])) for a in (Lt, z, o, kmax))
     return out + (jnp.asarray(index),)
 
