@@ -241,3 +241,76 @@ def test_cli_pool_flags_give_one_line_errors(tmp_path, capsys):
     assert "`--pool` = auto needs `--groups`" in err and err.count("\n") == 1
     assert main(base + ["--groups", "model", "--pool", "on", "--model", "beta"]) == 2
     assert "drop `--model`" in capsys.readouterr().err
+
+
+def _until_success_log(rng, p, batch, cap):
+    """Counts of a sample-until-success log: every (group, item) attempted in batches of
+    ``batch`` until the batch holding its first success, at most ``cap`` attempts.  Returns the
+    counts n, k, the first-success attempts (NaN: none) and the full attempt record."""
+    record = rng.random(p.shape + (cap,)) < p[..., None]
+    hit = record.any(axis=-1)
+    first = np.where(hit, np.argmax(record, axis=-1) + 1.0, np.nan)
+    n = np.where(hit, np.minimum(cap, np.ceil(np.nan_to_num(first, nan=1.0) / batch) * batch), cap).astype(int)
+    k = np.array([[record[g, i, : n[g, i]].sum() for i in range(p.shape[1])] for g in range(p.shape[0])])
+    return n, k, first, record
+
+
+def test_until_success_logs_cut_at_first_attempts():
+    """Sample-until-success logs (batches of 10, cap 100): the stopping rule is ignorable for the
+    likelihood, so the pooled fit uses the counts as they are, but thinning them at random would
+    not be (a broken item's last batch holds a success by construction).  The choice's internal
+    backtest therefore cuts every item at its first m = n_g // 10 attempts, as the per-group
+    backtest does; checked against the full attempt record, and the per-group fits inside
+    fit_groups see the log as sample-until-success."""
+    from scalefit.sampling.holdout import is_until_success
+    from scalefit.sampling.pooled import _choice_splits, pooled_from_frame
+
+    rng = np.random.default_rng(5)
+    u = rng.normal(size=I_ITEMS)
+    p = 1.0 / (1.0 + np.exp(-(MU[:, None] + S[:, None] * u + SIG[:, None] * rng.normal(size=(3, I_ITEMS)))))
+    n, k, first, record = _until_success_log(rng, p, 10, 100)
+    frame = pd.DataFrame({"model": np.repeat(["a", "b", "c"], I_ITEMS), "item": np.tile(np.arange(I_ITEMS), 3),
+                          "n": n.ravel(), "k": k.ravel(), "first_success": first.ravel(),
+                          "batch_size": 10, "cap": 100, "censored": ~np.isfinite(first.ravel()) & (n.ravel() < 100)})
+    data = pooled_from_frame(frame, ["model"])
+    assert data.until_success and np.array_equal(np.isfinite(data.first_success), np.isfinite(first))
+    sp = _choice_splits(data, 10, repeats=4, seed=0)
+    assert sp.ms.shape[0] == 1  # the cut is deterministic: one split, whatever `repeats`
+    for g in range(3):
+        n_g = n[g].min()
+        m = n_g // 10
+        cut = record[g, :, :m]
+        solved = cut.any(axis=1)
+        # solved in the first m attempts: observed up to the first success, one success
+        assert np.array_equal(sp.ks[0, g], solved.astype(int))
+        assert np.array_equal(sp.ms[0, g], np.where(solved, np.argmax(cut, axis=1) + 1, m))
+        assert np.array_equal(sp.truth[g], record[g, :, :n_g].any(axis=1).astype(float))
+        assert np.all(sp.budget[g] == n_g)
+    gb = fit_groups(data, pool="on", select_bootstrap=0, repeats=1, candidates=("logit_normal",))
+    assert all(is_until_success(b.data) for b in gb.independent.values())
+    assert gb.pooled.converged, gb.pooled.message
+    assert np.all(np.isfinite(gb.scores[["error_independent", "error_pooled"]].to_numpy()))
+    # a first success that is not an attempt with a success: one line naming the argument
+    bad = first.copy()
+    bad[0, np.flatnonzero(np.isfinite(first[0]))[0]] = 1000.0
+    with pytest.raises(ArgumentError, match="`first_success` = 1000"):
+        pooled_data(n, k, first_success=bad)
+
+
+def test_cli_pool_until_success_log_needs_attempts_likelihood(tmp_path, capsys):
+    """A sample-until-success attempt log is pooled with every attempt; `--likelihood batch`
+    (only the batch of the first success) is refused in one line, before any fitting."""
+    from scalefit.cli import main
+
+    rng = np.random.default_rng(2)
+    p = rng.beta(0.5, 3, size=(2, 20))
+    n, k, first, record = _until_success_log(rng, p, 10, 50)
+    rows = [{"model": m, "item": i, "attempt": a + 1, "success": int(record[g, i, a])}
+            for g, m in enumerate("ab") for i in range(20) for a in range(n[g, i])]
+    path = tmp_path / "log.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    assert main(["bon", "predict", str(path), "--groups", "model", "--pool", "on", "--likelihood", "batch",
+                 "--N", "500"]) == 2
+    lines = capsys.readouterr().err.splitlines()  # the loader's note on the log's layout, then the error
+    assert "Traceback" not in "".join(lines)
+    assert lines[-1].startswith("scalefit: error: `--likelihood` = batch")

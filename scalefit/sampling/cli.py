@@ -257,8 +257,9 @@ def _pooled_predict(args) -> int:
     groups = list(frame.attrs.get("groups") or [])
     if not groups:
         raise ArgumentError(f"`--pool` = {args.pool} needs `--groups` (e.g. --groups model): it pools groups")
-    if _is_until(frame):
-        raise ArgumentError("`--pool`: the pooled model does not support sample-until-success logs yet; use --pool off")
+    if _is_until(frame) and args.likelihood != "attempts":
+        raise ArgumentError(f"`--likelihood` = {args.likelihood}: the pooled model fits every attempt of a "
+                            "sample-until-success log (--likelihood attempts)")
     data = pooled_from_frame(frame, groups)
     cands = tuple(_names(args.candidates)) or DEFAULT_CANDIDATES
     fit = fit_groups(data, pool=args.pool, candidates=cands, fraction=args.fraction, repeats=args.repeats,

@@ -59,6 +59,7 @@ import pandas as pd
 from .._config import require_x64
 from ..errors import ArgumentError
 from ._optim import damped_newton
+from ._common import short_value
 from ._special import log1mexp
 from .families._common import GRID_EDGES, GRID_NODES, grid_aux, node_masses, scaled_grid_table
 from .families import get_family
@@ -84,13 +85,17 @@ _STEP_TOL = 0.25
 @dataclass(frozen=True, eq=False)
 class PooledData:
     """Counts of G groups on I shared items: ``n``, ``k`` (G, I) with ``n = 0`` where a group did
-    not attempt an item; ``first_success`` (G, I) for sample-until-success logs (NaN: none)."""
+    not attempt an item; ``first_success`` (G, I): the attempt of the first success where known
+    (NaN: none, or not recorded); ``until_success``: sampling stopped at each item's first
+    success (or at the end of its batch), so the internal backtest cuts items at their first
+    attempts instead of thinning them at random."""
 
     n: np.ndarray
     k: np.ndarray
     first_success: np.ndarray
     groups: tuple
     items: tuple
+    until_success: bool = False
 
     @property
     def present(self) -> np.ndarray:
@@ -101,8 +106,12 @@ class PooledData:
         return self.n.shape
 
 
-def pooled_data(n, k, *, groups=None, items=None, first_success=None) -> PooledData:
-    """Validate (G, I) arrays of attempts and successes (n = 0: item not attempted by the group)."""
+def pooled_data(n, k, *, groups=None, items=None, first_success=None, until_success=None) -> PooledData:
+    """Validate (G, I) arrays of attempts and successes (n = 0: item not attempted by the group).
+
+    ``first_success`` (G, I): the attempt of each item's first success (NaN: none or unknown);
+    ``until_success``: the log stopped sampling at first successes (default: whenever
+    ``first_success`` holds a value)."""
     n = np.asarray(n)
     k = np.asarray(k)
     if n.ndim != 2 or n.shape != k.shape:
@@ -124,9 +133,18 @@ def pooled_data(n, k, *, groups=None, items=None, first_success=None) -> PooledD
         if not np.any(k[g] > 0):
             raise ArgumentError(f"group {groups[g] if groups is not None else g}: no item has a success")
     fs = np.full(n.shape, np.nan) if first_success is None else np.asarray(first_success, float)
+    if fs.shape != n.shape:
+        raise ArgumentError(f"`first_success` (shape {fs.shape}) must have the shape of `n` {n.shape}")
+    known = np.isfinite(fs)
+    bad = known & ((fs < 1) | (fs > n) | (k == 0) | (fs != np.round(fs)))
+    if bad.any():
+        g, i = np.argwhere(bad)[0]
+        raise ArgumentError(f"`first_success` = {short_value(fs[g, i])} is not an attempt with a success "
+                            f"(n = {n[g, i]}, k = {k[g, i]}; group {g}, item {i})")
     groups = tuple(range(G)) if groups is None else tuple(groups)
     items = tuple(range(I)) if items is None else tuple(items)
-    return PooledData(n, k, fs, groups, items)
+    until = bool(known.any()) if until_success is None else bool(until_success)
+    return PooledData(n, k, fs, groups, items, until)
 
 
 def pooled_from_frame(frame: pd.DataFrame, groups) -> PooledData:
@@ -152,9 +170,11 @@ def pooled_from_frame(frame: pd.DataFrame, groups) -> PooledData:
     fs = np.full(n.shape, np.nan)
     n[gi, ii] = frame["n"].to_numpy(np.int64)
     k[gi, ii] = frame["k"].to_numpy(np.int64)
-    if "first_success" in frame.columns:
-        fs[gi, ii] = frame["first_success"].to_numpy(float)
-    return pooled_data(n, k, groups=glabels, items=ilabels, first_success=fs)
+    until = "first_success" in frame.columns  # a sample-until-success log (load_attempts(..., cap=))
+    column = "first_success" if until else "first_success_at" if "first_success_at" in frame.columns else None
+    if column is not None:
+        fs[gi, ii] = frame[column].to_numpy(float)
+    return pooled_data(n, k, groups=glabels, items=ilabels, first_success=fs, until_success=until)
 
 
 def _tables(n, k, extra=0.0):
@@ -890,57 +910,83 @@ def fit_pooled(data: PooledData, *, shared: bool = True, families=None, start=No
 # choice against independent per-group fits, intervals
 
 
-def _thin(data: PooledData, fraction: int, repeats: int, seed: int):
-    """Thinned counts (R, G, I): every attempted (group, item) cut to max(1, n // fraction)
-    attempts drawn without replacement (:func:`scalefit.sampling.holdout.thin_counts`, seeded
-    as the internal backtest of bonfit, on every group at once)."""
-    from .holdout import thin_counts
+@dataclass(frozen=True)
+class _ChoiceSplits:
+    """The choice's internal backtest: thinned counts ``ms``, ``ks`` (R, G, I), the budget each
+    (group, item) must predict and whether it was solved within it (G, I)."""
 
+    ms: np.ndarray
+    ks: np.ndarray
+    budget: np.ndarray
+    truth: np.ndarray
+
+
+def _choice_splits(data: PooledData, fraction: int, repeats: int, seed: int) -> _ChoiceSplits:
+    """Counts: every attempted (group, item) thinned ``repeats`` times to max(1, n // fraction)
+    attempts drawn without replacement (:func:`scalefit.sampling.holdout.thin_counts`, seeded as
+    the internal backtest of bonfit, on every group at once), predicting its full budget n.
+    Sample-until-success logs: every item of group g cut once at its first m_g = n_g // fraction
+    attempts (:func:`~scalefit.sampling.holdout.first_attempts`; n_g the budget every item of the
+    group was observed for, solved or not), predicting whether it was solved within n_g (exact)."""
+    from .holdout import first_attempts, solved_within, thin_counts
+
+    if data.until_success:
+        G, I = data.shape
+        ms, ks = np.zeros((1, G, I), np.int64), np.zeros((1, G, I), np.int64)
+        budget, truth = np.zeros((G, I)), np.zeros((G, I))
+        for g in range(G):
+            pres = data.present[g]
+            n_g = int(data.n[g, pres].min())
+            sub = first_attempts(data.first_success[g, pres], max(1, n_g // fraction))
+            ms[0, g, pres], ks[0, g, pres] = sub.n, sub.k
+            budget[g, pres] = n_g
+            truth[g, pres] = solved_within(data.first_success[g, pres], n_g)
+        return _ChoiceSplits(ms, ks, budget, truth)
     rng = np.random.default_rng([seed, 2])
     m = np.where(data.present, np.maximum(1, data.n // fraction), 0)
     ks = np.stack([thin_counts(data.n, data.k, m, rng) for _ in range(repeats)])
-    return np.broadcast_to(m, ks.shape).copy(), np.where(data.present[None], ks, 0)
+    return _ChoiceSplits(np.broadcast_to(m, ks.shape).copy(), np.where(data.present[None], ks, 0),
+                         data.n.astype(float), (data.k > 0).astype(float))
 
 
-def _pooled_internal(data: PooledData, ms, ks, W, codes, warm=None):
-    """Residuals (D, R, G, I) of the pooled model's continued rate at the full budget, fitted on
-    each thinning (R) under item weights W (D, I)."""
-    R = ms.shape[0]
+def _pooled_internal(data: PooledData, sp: _ChoiceSplits, W, codes, warm=None):
+    """Residuals (D, R, G, I) of the pooled model's continued rate at each item's budget, fitted
+    on each thinning (R) under item weights W (D, I)."""
+    R = sp.ms.shape[0]
     D = W.shape[0]
-    truth = (data.k > 0).astype(float)
     out = np.full((D, R) + data.shape, np.nan)
     thetas = []
     for r in range(R):
-        tables = _tables(ms[r], ks[r])
+        ms, ks = sp.ms[r], sp.ks[r]
+        tables = _tables(ms, ks)
         w0 = None if warm is None else warm[r]
-        th, f, c, gn = _fit_all(ms[r], ks[r], W, tables, codes, shared=True, warm=w0)
+        th, f, c, gn = _fit_all(ms, ks, W, tables, codes, shared=True, warm=w0)
         thetas.append(th)
-        sub = PooledData(ms[r], ks[r], np.full(ms[r].shape, np.nan), data.groups, data.items)
-        # continued rate at each item's full budget n: unsolved thinned items need a success in n - m
-        more = np.where(sub.k == 0, np.maximum(data.n - sub.n, 0.0), 0.0)
+        sub = PooledData(ms, ks, np.full(ms.shape, np.nan), data.groups, data.items)
+        # continued rate at the budget: unsolved thinned items need a success in budget - m
+        more = np.where(ks == 0, np.maximum(sp.budget - ms, 0.0), 0.0)
         p = _prob_pass(th, sub, [more], True, codes)["p"][:, 0]
-        p = np.where(sub.present[None], np.where(sub.k > 0, 1.0, p), np.nan)
-        out[:, r] = p - truth[None]
+        p = np.where(sub.present[None], np.where(ks > 0, 1.0, p), np.nan)
+        out[:, r] = p - sp.truth[None]
     return out, thetas
 
 
-def _independent_internal(bons, data: PooledData, ms, ks, W):
+def _independent_internal(bons, data: PooledData, sp: _ChoiceSplits, W):
     """Residuals (D, R, G, I) of each group's own best-of-N model (the family its fit_bon chose),
     refitted on the same thinnings under item weights W (D, I)."""
     from .bonfit import continued_at_budget
     from .models import fit_rows, row_table, row_weights, item_data
 
-    R = ms.shape[0]
+    R = sp.ms.shape[0]
     D = W.shape[0]
     out = np.full((D, R) + data.shape, np.nan)
     for g, bon in enumerate(bons):
         pres = data.present[g]
-        truth = (data.k[g, pres] > 0).astype(float)
         for r in range(R):
-            sub = item_data(ms[r, g, pres], ks[r, g, pres])
+            sub = item_data(sp.ms[r, g, pres], sp.ks[r, g, pres])
             rows = row_table(sub.n, sub.k, sub.extra)
             th = fit_rows(bon.model, rows, row_weights(rows.index, rows.size, W[:, pres]))[0]
-            out[:, r, g, pres] = continued_at_budget(bon.model, th, sub, data.n[g, pres].astype(float)) - truth
+            out[:, r, g, pres] = continued_at_budget(bon.model, th, sub, sp.budget[g, pres]) - sp.truth[g, pres]
     return out
 
 
@@ -1071,14 +1117,15 @@ def fit_groups(data: PooledData, *, pool: str = "auto", candidates=None, fractio
     require_x64()
     if pool not in POOL_CHOICES:
         raise ArgumentError(f"`pool` = {pool!r} is not one of 'auto', 'on', 'off'")
-    if np.any(np.isfinite(data.first_success)):
-        raise ArgumentError("the pooled model does not support sample-until-success logs yet; use pool='off'")
     cands = DEFAULT_CANDIDATES if candidates is None else tuple(candidates)
     bons = []
     for g, name in enumerate(data.groups):
         pres = data.present[g]
-        bons.append(fit_bon(item_data(data.n[g, pres], data.k[g, pres]), candidates=cands, fraction=fraction,
-                            repeats=repeats, seed=seed, z=z, select_bootstrap=select_bootstrap))
+        fs = data.first_success[g, pres]
+        own = item_data(data.n[g, pres], data.k[g, pres], first_success=fs,
+                        until_success=data.until_success if np.isfinite(fs).any() else None)
+        bons.append(fit_bon(own, candidates=cands, fraction=fraction, repeats=repeats, seed=seed, z=z,
+                            select_bootstrap=select_bootstrap))
     # the pooled candidate differs from each group's own model only by the shared item effect:
     # its residual family is the group's chosen family (logit-normal where that family has no
     # logit-scale density here), started at the group's own fit
@@ -1091,10 +1138,10 @@ def fit_groups(data: PooledData, *, pool: str = "auto", candidates=None, fractio
     codes = pooled.codes
     if int(choice_fraction) < 2:
         raise ArgumentError(f"`choice_fraction` = {choice_fraction!r} must be an integer >= 2")
-    ms, ks = _thin(data, int(choice_fraction), int(repeats), seed)
+    sp = _choice_splits(data, int(choice_fraction), int(repeats), seed)
     ones = np.ones((1, data.shape[1]))
-    res_p, th_p = _pooled_internal(data, ms, ks, ones, codes, warm=[pooled.theta] * len(ms))
-    res_i = _independent_internal(bons, data, ms, ks, ones)
+    res_p, th_p = _pooled_internal(data, sp, ones, codes, warm=[pooled.theta] * len(sp.ms))
+    res_i = _independent_internal(bons, data, sp, ones)
     err_p, bias_p = _errors(res_p, ones, data.present)
     err_i, bias_i = _errors(res_i, ones, data.present)
     gain = err_i[0] - err_p[0]
@@ -1102,8 +1149,8 @@ def fit_groups(data: PooledData, *, pool: str = "auto", candidates=None, fractio
     if select_bootstrap:
         # item resamples (jointly across groups) with both models refitted on every thinning
         mult = item_resamples(data.shape[1], int(select_bootstrap), seed)
-        rb_p, _ = _pooled_internal(data, ms, ks, mult, codes, warm=[t[0] for t in th_p])
-        rb_i = _independent_internal(bons, data, ms, ks, mult)
+        rb_p, _ = _pooled_internal(data, sp, mult, codes, warm=[t[0] for t in th_p])
+        rb_i = _independent_internal(bons, data, sp, mult)
         se_kind = f"bootstrap SE over {select_bootstrap} item resamples, refitted"
     else:
         # cheaper: the same residuals reweighted by 200 item resamples (no refits)
