@@ -147,7 +147,9 @@ def _compare(one, other, problems):
 
 
 def test_virtual_devices_give_the_same_fits_as_one(problems):
-    one, three, four = _run(1), _run(3), _run(4)
-    assert (one["devices"], three["devices"], four["devices"]) == (1, 3, 4)
-    _compare(one, four, problems)
+    # 3 devices: the 10 curves do not divide evenly (padded shards) and the 24 replicates do, so
+    # both sharding paths run; a fourth device count would only repeat them (and cost a third
+    # process of compilation)
+    one, three = _run(1), _run(3)
+    assert (one["devices"], three["devices"]) == (1, 3)
     _compare(one, three, problems)
