@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1] / "scalefit"
 #: layers, lowest first; a module belongs to the layer of its longest matching prefix
 LAYERS = [
     ("core", ["scalefit.errors", "scalefit.params", "scalefit._config", "scalefit._files", "scalefit._solver",
-              "scalefit._roots", "scalefit._names", "scalefit._result", "scalefit._extrapolation", "scalefit._cliargs", "scalefit.examples"]),
+              "scalefit._roots", "scalefit._names", "scalefit._result", "scalefit._extrapolation", "scalefit._cliargs", "scalefit._threads", "scalefit.examples"]),
     ("laws", ["scalefit.laws", "scalefit.allocation"]),
     ("io", ["scalefit.io"]),
     ("fit", ["scalefit.fit"]),

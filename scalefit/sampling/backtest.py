@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from .._config import require_x64
+from .._threads import map_in_threads
 from ..errors import ArgumentError
 from ._common import short_value, check_level
 from .holdout import (
@@ -272,37 +273,41 @@ def backtest_counts(counts: pd.DataFrame, fit_budget: int, N, *, repeats: int = 
     records = []
     truths = {}
     frames = _group_frames(counts, groups)
-    with progress_bar(total=len(frames) * int(repeats), desc="backtest (groups x repeats)") as bar:
-        for label, g in frames:
-            n_full = g["n"].to_numpy(np.int64)
-            c_full = g["k"].to_numpy(np.int64)
-            if fit_budget > n_full.min():
-                raise ArgumentError(f"`fit_budget` = {fit_budget} exceeds the smallest budget n = {n_full.min()} in group {label}")
-            if (N_arr > n_full.min()).any() or (N_arr <= fit_budget).any():
-                raise ArgumentError(
-                    f"`N` = {short_value(N_arr.max() if (N_arr > n_full.min()).any() else N_arr.min())} must lie in "
-                    f"({fit_budget}, {n_full.min()}] for group {label}: the log must know the truth"
-                )
-            truth = fresh_truth(n_full, c_full, N_arr)
-            truths[label] = truth
-            for r in range(int(repeats)) if estimators else ():
-                if design == "planned":
-                    for p in _planned_predictions(n_full, c_full, fit_budget, N_arr, estimators, seed=seed, r=r,
-                                                  target=target, level=level, num_bootstrap=num_bootstrap,
-                                                  candidates=candidates, fraction=fraction, repeats=internal_repeats,
-                                                  select_bootstrap=select_bootstrap, rounds=int(plan_rounds)):
-                        p.update(group=label, repeat=r, empirical=float(truth[list(N_arr).index(p["N"])]))
-                        records.append(p)
-                    bar.update(1)
-                    continue
-                sub = thinned_frame(g, fit_budget, seed, r)
-                preds = _predict_all(sub["n"].to_numpy(), sub["k"].to_numpy(), N_arr, estimators, target=target,
-                                     level=level, num_bootstrap=num_bootstrap, seed=seed + r, candidates=candidates,
-                                     fraction=fraction, repeats=internal_repeats, select_bootstrap=select_bootstrap)
-                for p in preds:
-                    p.update(group=label, repeat=r, empirical=float(truth[list(N_arr).index(p["N"])]))
-                    records.append(p)
-                bar.update(1)
+    for label, g in frames:
+        n_full = g["n"].to_numpy(np.int64)
+        if fit_budget > n_full.min():
+            raise ArgumentError(f"`fit_budget` = {fit_budget} exceeds the smallest budget n = {n_full.min()} in group {label}")
+        if (N_arr > n_full.min()).any() or (N_arr <= fit_budget).any():
+            raise ArgumentError(
+                f"`N` = {short_value(N_arr.max() if (N_arr > n_full.min()).any() else N_arr.min())} must lie in "
+                f"({fit_budget}, {n_full.min()}] for group {label}: the log must know the truth"
+            )
+        truths[label] = fresh_truth(n_full, g["k"].to_numpy(np.int64), N_arr)
+    tasks = [(label, g, r) for label, g in frames for r in (range(int(repeats)) if estimators else ())]
+
+    def one(task, bar):
+        """Rows of one (group, repeat): its own subsample and seeds, so the tasks run side by side."""
+        label, g, r = task
+        truth = truths[label]
+        if design == "planned":
+            preds = list(_planned_predictions(g["n"].to_numpy(np.int64), g["k"].to_numpy(np.int64), fit_budget, N_arr,
+                                         estimators, seed=seed, r=r, target=target, level=level,
+                                         num_bootstrap=num_bootstrap, candidates=candidates, fraction=fraction,
+                                         repeats=internal_repeats, select_bootstrap=select_bootstrap,
+                                         rounds=int(plan_rounds)))
+        else:
+            sub = thinned_frame(g, fit_budget, seed, r)
+            preds = _predict_all(sub["n"].to_numpy(), sub["k"].to_numpy(), N_arr, estimators, target=target,
+                                 level=level, num_bootstrap=num_bootstrap, seed=seed + r, candidates=candidates,
+                                 fraction=fraction, repeats=internal_repeats, select_bootstrap=select_bootstrap)
+        for p in preds:
+            p.update(group=label, repeat=r, empirical=float(truth[list(N_arr).index(p["N"])]))
+        bar.update(1)
+        return preds
+
+    with progress_bar(total=len(tasks), desc="backtest (groups x repeats)") as bar:
+        for preds in map_in_threads(lambda t: one(t, bar), tasks):
+            records += preds
     if pooled_ests:
         records += _predict_pooled(counts, groups, fit_budget, N_arr, pooled_ests, truths, repeats=int(repeats),
                                    seed=seed, target=target, level=level, num_bootstrap=num_bootstrap,

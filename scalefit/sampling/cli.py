@@ -33,6 +33,7 @@ import pandas as pd
 
 from .._cliargs import COUNT, LEVEL, POSITIVE_INT, REPLICATES, SEED, number, number_list
 from .._files import check_input_path
+from .._threads import map_in_threads
 from ..errors import ArgumentError
 from ._common import TAILS
 
@@ -164,13 +165,13 @@ def _fit_groups(args):
 
     frame = _load(args)
     cands = tuple(_names(args.candidates)) or DEFAULT_CANDIDATES
-    out = []
-    for key, g in _group_iter(frame):
-        data = _items(g, args.likelihood)
-        bon = fit_bon(data, model=args.model, candidates=cands, fraction=args.fraction, repeats=args.repeats,
-                      seed=args.seed, z=args.z, select_bootstrap=args.select_bootstrap)
-        out.append((key, bon))
-    return out, frame
+
+    def fit(group):
+        key, g = group
+        return key, fit_bon(_items(g, args.likelihood), model=args.model, candidates=cands, fraction=args.fraction,
+                            repeats=args.repeats, seed=args.seed, z=args.z, select_bootstrap=args.select_bootstrap)
+
+    return map_in_threads(fit, _group_iter(frame)), frame
 
 
 def _read_fit_file(path: str):
@@ -232,9 +233,11 @@ def _cmd_bon_predict(args) -> int:
             raise ArgumentError(f"argument --tails: '{args.tails}' applies to per-group fits (--pool off); the "
                                 f"pooled model (--pool {args.pool}) has its own intervals")
         return _pooled_predict(args)
-    for key, bon in _fits_for(args):
-        fc = bon.predict_forecast(Ns, target=args.target, level=level, num_bootstrap=args.bootstrap, seed=args.seed,
-                         tails=args.tails or "span")
+    fits = _fits_for(args)
+    forecasts = map_in_threads(lambda kb: kb[1].predict_forecast(
+        Ns, target=args.target, level=level, num_bootstrap=args.bootstrap, seed=args.seed, tails=args.tails or "span"),
+        fits)
+    for (key, _), fc in zip(fits, forecasts):
         print(f"== {_label(key)}")
         print(fc.summary())
     return 0

@@ -57,6 +57,7 @@ import numpy as np
 import pandas as pd
 
 from .._config import require_x64
+from .._threads import map_in_threads
 from ..errors import ArgumentError
 from ._optim import damped_newton
 from ._common import short_value
@@ -1080,11 +1081,11 @@ class GroupedBon:
         B = check_num_bootstrap(num_bootstrap)
         seed = self.seed if seed is None else int(seed)
         est, lo, hi = self.pooled.forecast(N_arr, target=target, level=level, num_bootstrap=B, seed=seed)
+        fcs = map_in_threads(lambda name: self.independent[name].predict_forecast(
+            N_arr, target=target, level=level, seed=seed,
+            num_bootstrap=num_bootstrap if independent_bootstrap is None else independent_bootstrap), self.data.groups)
         rows = []
-        for g, name in enumerate(self.data.groups):
-            fc = self.independent[name].predict_forecast(
-                N_arr, target=target, level=level, seed=seed,
-                num_bootstrap=num_bootstrap if independent_bootstrap is None else independent_bootstrap)
+        for g, (name, fc) in enumerate(zip(self.data.groups, fcs)):
             for j, NN in enumerate(N_arr):
                 rows.append({"group": name, "N": NN, "method": "pooled", "estimate": est[g, j], "lower": lo[g, j],
                              "upper": hi[g, j], "chosen": self.choice[name] == "pooled"})
@@ -1118,14 +1119,16 @@ def fit_groups(data: PooledData, *, pool: str = "auto", candidates=None, fractio
     if pool not in POOL_CHOICES:
         raise ArgumentError(f"`pool` = {pool!r} is not one of 'auto', 'on', 'off'")
     cands = DEFAULT_CANDIDATES if candidates is None else tuple(candidates)
-    bons = []
-    for g, name in enumerate(data.groups):
+
+    def own_fit(g):
         pres = data.present[g]
         fs = data.first_success[g, pres]
         own = item_data(data.n[g, pres], data.k[g, pres], first_success=fs,
                         until_success=data.until_success if np.isfinite(fs).any() else None)
-        bons.append(fit_bon(own, candidates=cands, fraction=fraction, repeats=repeats, seed=seed, z=z,
-                            select_bootstrap=select_bootstrap))
+        return fit_bon(own, candidates=cands, fraction=fraction, repeats=repeats, seed=seed, z=z,
+                       select_bootstrap=select_bootstrap)
+
+    bons = map_in_threads(own_fit, range(len(data.groups)))  # one group per core
     # the pooled candidate differs from each group's own model only by the shared item effect:
     # its residual family is the group's chosen family (logit-normal where that family has no
     # logit-scale density here), started at the group's own fit
