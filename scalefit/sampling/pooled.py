@@ -981,13 +981,16 @@ def _independent_internal(bons, data: PooledData, sp: _ChoiceSplits, W):
     R = sp.ms.shape[0]
     D = W.shape[0]
     out = np.full((D, R) + data.shape, np.nan)
-    for g, bon in enumerate(bons):
+
+    def group(g):  # one group per core (each writes only its own slice)
         pres = data.present[g]
         for r in range(R):
             sub = item_data(sp.ms[r, g, pres], sp.ks[r, g, pres])
             rows = row_table(sub.n, sub.k, sub.extra)
-            th = fit_rows(bon.model, rows, row_weights(rows.index, rows.size, W[:, pres]))[0]
-            out[:, r, g, pres] = continued_at_budget(bon.model, th, sub, sp.budget[g, pres]) - sp.truth[g, pres]
+            th = fit_rows(bons[g].model, rows, row_weights(rows.index, rows.size, W[:, pres]))[0]
+            out[:, r, g, pres] = continued_at_budget(bons[g].model, th, sub, sp.budget[g, pres]) - sp.truth[g, pres]
+
+    map_in_threads(group, range(len(bons)))
     return out
 
 
