@@ -314,3 +314,23 @@ def test_cli_pool_until_success_log_needs_attempts_likelihood(tmp_path, capsys):
     lines = capsys.readouterr().err.splitlines()  # the loader's note on the log's layout, then the error
     assert "Traceback" not in "".join(lines)
     assert lines[-1].startswith("scalefit: error: `--likelihood` = batch")
+
+
+def test_sharing_gradient_is_finite_at_extreme_kumaraswamy_shapes():
+    """The sharing diagnostic's Wald interval needs the gradient of logit(shared share) =
+    2 log s - log v in the group's parameters.  At a Kumaraswamy residual with b = 263 (as a fit
+    to a sample-until-success log gave) reverse mode returned NaN, and with it a NaN interval;
+    the gradient must be finite and match central differences (step 1e-5: truncation ~1e-10 of
+    the curvature, rounding ~1e-16 / 1e-5 of the value; 1e-6 relative leaves room for both)."""
+    import jax.numpy as jnp
+
+    from scalefit.sampling.pooled import _FAMILY_CODE, _logit_share_fn
+
+    fn = _logit_share_fn((_FAMILY_CODE["kumaraswamy"],))
+    th = np.array([[0.612, 5.570, 0.315]])
+    est, grad = (np.asarray(a) for a in fn(jnp.asarray(th)))
+    assert np.all(np.isfinite(grad))
+    h = 1e-5
+    fd = [(float(fn(jnp.asarray(th + h * e))[0][0]) - float(fn(jnp.asarray(th - h * e))[0][0])) / (2 * h)
+          for e in np.eye(3)[:, None, :]]
+    np.testing.assert_allclose(grad[0], fd, rtol=1e-6, atol=1e-8)

@@ -871,11 +871,13 @@ def _residual_vars_fn(codes: tuple):
 @lru_cache(maxsize=None)
 def _logit_share_fn(codes: tuple):
     """Compiled: every group's logit shared share, 2 log s - log v (G,), and its gradient in the
-    group's parameters (G, 3)."""
+    group's parameters (G, 3).  Forward mode, as every derivative of the family masses here:
+    reverse mode through the Kumaraswamy masses' branch selections gives NaN at extreme shapes
+    (e.g. b = 260), where the forward derivative is finite."""
     def make(c):
         def logit_share(t):
             return 2.0 * t[2] - jnp.log(_residual_var(c, t[:2]))
-        return lambda t: (logit_share(t), jax.grad(logit_share)(t))
+        return lambda t: (logit_share(t), jax.jacfwd(logit_share)(t))
 
     return jax.jit(lambda th: _by_family(make, codes, th, ()))
 
