@@ -1147,23 +1147,39 @@ def fit_groups(data: PooledData, *, pool: str = "auto", candidates=None, fractio
 
 def _log_posterior_and_grad(theta, tables, codes: tuple):
     """The penalised log marginal likelihood, sum_i log L_i - priors, at flat parameters theta
-    (G 3,) and its gradient: each group's masses differentiated forward (3 tangents), one product
-    with the likelihood table for the kernels and their derivatives, the item gradients averaged
-    over the posterior weights of the shared-effect nodes."""
+    (G 3,) and its gradient.  Kernels V = L M^T (table rows x nodes) from the family masses M;
+    the gradient in a group's parameters is sum_{q,c} (L^T (W / V))_cq dM_qc with W_rq the
+    posterior weight of node q summed over the items on row r: one more product with the table
+    (the masses are differentiated forward, 3 tangents, as in the point fit)."""
     G, P = len(codes), 3
     th = theta.reshape(G, P)
 
-    def make(code):
+    def kernels(code):
         def one(t, Lt, z, o, kmax, index):
-            K, dK, _ = _log_kernel_derivs(_full_table(Lt, z, o), _mass_derivs(t, code, True, 1), P)
-            return (kmax[:, None] + K)[index], dK[index]
+            M = _node_masses(t, code, True)
+            V = _full_table(Lt, z, o) @ M.T  # (R, Q)
+            return (kmax[:, None] + jnp.log(jnp.maximum(V, 1e-300)))[index], V
         return one
 
-    K, dK = _by_family(make, codes, th, tables)  # (G, I, Q), (G, I, Q, P)
+    K, V = _by_family(kernels, codes, th, tables)  # (G, I, Q), (G, R, Q)
     A = _log_wu(True)[None, :] + jnp.sum(K, axis=0)
     ll = jax.nn.logsumexp(A, axis=1)
-    pi = jnp.exp(A - ll[:, None])
-    grad = jnp.einsum("iq,giqa->ga", pi, dK).reshape(G * P)
+    pi = jnp.exp(A - ll[:, None])  # (I, Q)
+    index = tables[4]
+    R = V.shape[1]
+    W = jax.vmap(lambda ig: jax.ops.segment_sum(pi, ig, num_segments=R))(index)  # (G, R, Q)
+    # nodes where a row's likelihood underflows carry no weight (as in the point fit)
+    ok = V > 1e-300
+    ratio = jnp.where(ok, W / jnp.where(ok, V, 1.0), 0.0)
+
+    def grads(code):
+        def one(t, Lt, z, o, ratio_g):
+            dM = _mass_derivs(t, code, True, 1)[..., 1:]  # (Q, C + 2, P)
+            B = _full_table(Lt, z, o).T @ ratio_g  # (C + 2, Q)
+            return jnp.einsum("cq,qca->a", B, dM)
+        return one
+
+    grad = _by_family(grads, codes, th, tables[:3] + (ratio,)).reshape(G * P)
     pf, pg, _ = _penalty_pieces(th, codes, True, hessian=False)
     return jnp.sum(ll) - pf, grad - pg
 
