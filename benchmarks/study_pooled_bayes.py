@@ -79,7 +79,8 @@ def main(argv=None) -> int:
     for NN in Ns.astype(int):
         t = tab[tab.N == NN]
         print(f"pass@{NN}: MAE (points) MAP {100 * np.mean(np.abs(t.map_est - t.truth)):.2f}, posterior mean "
-              f"{100 * np.mean(np.abs(t.post_mean - t.truth)):.2f}; bias MAP {100 * np.mean(t.map_est - t.truth):+.2f}, "
+              f"{100 * np.mean(np.abs(t.post_mean - t.truth)):.2f}; "
+              f"bias MAP {100 * np.mean(t.map_est - t.truth):+.2f}, "
               f"posterior {100 * np.mean(t.post_mean - t.truth):+.2f}; truth inside: MAP bootstrap "
               f"{int(np.sum((t.map_lo <= t.truth) & (t.truth <= t.map_hi)))}/{len(t)}, credible (realised) "
               f"{int(np.sum((t.real_lo <= t.truth) & (t.truth <= t.real_hi)))}/{len(t)}")

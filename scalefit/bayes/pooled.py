@@ -42,9 +42,9 @@ _PARAM_TEXT = {"logit_normal": "(mu, log sigma)", "kumaraswamy": "(log a, log b)
 
 
 def _settings(nuts: Mapping | None, seed: int) -> NutsSettings:
-    nuts = dict(nuts or {})
-    if not isinstance(nuts, dict):
+    if nuts is not None and not isinstance(nuts, Mapping):
         raise ArgumentError("`nuts` must be a mapping of sampler settings, e.g. {'num_samples': 500}")
+    nuts = dict(nuts or {})
     unknown = sorted(set(nuts) - set(NutsSettings.__dataclass_fields__))
     if unknown:
         raise ArgumentError(f"`{unknown[0]}` is not a sampler setting; have "
