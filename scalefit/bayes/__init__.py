@@ -15,7 +15,9 @@ Repeated sampling
     :func:`fit_passuntil_bayes` -> :class:`PassUntilPosterior`; :func:`beta_binomial_mode`.
     :func:`fit_mixing_bayes` -> :class:`MixingPosterior`: any registered mixing family
     (:func:`scalefit.sampling.available_families`), from the family's own spec;
-    :func:`fit_hierarchical_mixing` -> :class:`HierarchicalMixingPosterior` for several groups.
+    :func:`fit_hierarchical_mixing` -> :class:`HierarchicalMixingPosterior` for several groups;
+    :func:`fit_pooled_bayes` -> :class:`PooledPosterior`: the pooled model of groups that share
+    items (:mod:`scalefit.sampling.pooled`), the item effects integrated out.
 Comparison
     :func:`compare_laws` (PSIS-LOO and leave-future-out), :func:`loo`, :func:`leave_future_out`.
 Diagnostics
@@ -41,6 +43,7 @@ _LAZY = {
     "fit_hierarchical_beta_binomial": ".betabinom",
     "MixingPosterior": ".mixing", "fit_mixing_bayes": ".mixing",
     "HierarchicalMixingPosterior": ".mixing", "fit_hierarchical_mixing": ".mixing",
+    "PooledPosterior": ".pooled", "fit_pooled_bayes": ".pooled",
     "LawComparison": ".compare", "LfoScore": ".compare", "LooResult": ".diagnostics", "compare_laws": ".compare",
     "leave_future_out": ".compare", "loo": ".diagnostics", "pareto_k_threshold": ".diagnostics",
     "Diagnostics": ".diagnostics", "Thresholds": ".diagnostics", "compute_diagnostics": ".diagnostics",
@@ -87,6 +90,8 @@ __all__ = [
     "MixingPosterior",
     "fit_hierarchical_mixing",
     "HierarchicalMixingPosterior",
+    "fit_pooled_bayes",
+    "PooledPosterior",
     "compare_laws",
     "LawComparison",
     "leave_future_out",

@@ -1194,3 +1194,102 @@ def fit_groups(data: PooledData, *, pool: str = "auto", candidates=None, fractio
     sharing = _sharing_table(pooled)
     return GroupedBon(data, pooled, dict(zip(data.groups, bons)), scores, choice, reasons, pool, sharing, int(seed),
                       int(choice_fraction), float(z))
+
+
+# --------------------------------------------------------------------------------------------
+# public entry points for other layers (the posterior of the pooled model in scalefit.bayes)
+
+
+def _log_posterior_and_grad(theta, tables, codes: tuple):
+    """The penalised log marginal likelihood, sum_i log L_i - priors, at flat parameters theta
+    (G 3,) and its gradient.  Kernels V = L M^T (table rows x nodes) from the family masses M;
+    the gradient in a group's parameters is sum_{q,c} (L^T (W / V))_cq dM_qc with W_rq the
+    posterior weight of node q summed over the items on row r: one more product with the table
+    (the masses are differentiated forward, 3 tangents, as in the point fit)."""
+    G, P = len(codes), 3
+    th = theta.reshape(G, P)
+
+    def kernels(code):
+        def one(t, Lt, z, o, kmax, index):
+            M = _node_masses(t, code, True)
+            V = _full_table(Lt, z, o) @ M.T  # (R, Q)
+            return (kmax[:, None] + jnp.log(jnp.maximum(V, 1e-300)))[index], V
+        return one
+
+    K, V = _by_family(kernels, codes, th, tables)  # (G, I, Q), (G, R, Q)
+    A = _log_wu(True)[None, :] + jnp.sum(K, axis=0)
+    ll = jax.nn.logsumexp(A, axis=1)
+    pi = jnp.exp(A - ll[:, None])  # (I, Q)
+    index = tables[4]
+    R = V.shape[1]
+    W = jax.vmap(lambda ig: jax.ops.segment_sum(pi, ig, num_segments=R))(index)  # (G, R, Q)
+    # nodes where a row's likelihood underflows carry no weight (as in the point fit)
+    ok = V > 1e-300
+    ratio = jnp.where(ok, W / jnp.where(ok, V, 1.0), 0.0)
+
+    def grads(code):
+        def one(t, Lt, z, o, ratio_g):
+            dM = _mass_derivs(t, code, True, 1)[..., 1:]  # (Q, C + 2, P)
+            B = _full_table(Lt, z, o).T @ ratio_g  # (C + 2, Q)
+            return jnp.einsum("cq,qca->a", B, dM)
+        return one
+
+    grad = _by_family(grads, codes, th, tables[:3] + (ratio,)).reshape(G * P)
+    pf, pg, _ = _penalty_pieces(th, codes, True, hessian=False)
+    return jnp.sum(ll) - pf, grad - pg
+
+
+@lru_cache(maxsize=None)
+def _log_posterior_fn(codes: tuple):
+    @jax.custom_jvp
+    def log_post(theta, tables):
+        return _log_posterior_and_grad(theta, tables, codes)[0]
+
+    @log_post.defjvp
+    def _jvp(primals, tangents):
+        theta, tables = primals
+        value, grad = _log_posterior_and_grad(theta, tables, codes)
+        return value, grad @ tangents[0]
+
+    return log_post
+
+
+def pooled_log_posterior(data: PooledData, families=None):
+    """The pooled model's log posterior density as a JAX function, for samplers: returns
+    ``(log_post, tables, families)`` where ``log_post(theta, tables)`` is the log marginal
+    likelihood (the shared effect integrated on its nodes, the residual on the logit grid) plus
+    the log priors of :func:`fit_pooled` (up to a constant), at flat parameters theta (G 3,) in
+    the order of :attr:`PooledFit.theta` (row-major); its maximum is :func:`fit_pooled`'s
+    fit.  Differentiable in theta (the gradient is the model's own, forward-mode in the family
+    masses); ``tables`` are the data's likelihood tables (arrays, pass them as data so that one
+    compiled function serves every data set of the same shape)."""
+    require_x64()
+    if not isinstance(data, PooledData):
+        raise ArgumentError("`data` must be a PooledData (see pooled_data)")
+    fams, codes = _family_codes(families, data.shape[0])
+    tables = _tables(data.n, data.k)
+    # the rows no item uses (padding to shared compiled shapes) cost a sampler at every step
+    used = int(np.max(np.asarray(tables[4]))) + 1
+    return _log_posterior_fn(codes), tuple(t[:, :used] for t in tables[:4]) + (tables[4],), fams
+
+
+def pooled_chances(thetas, data: PooledData, N, *, target: str = "fresh", families=None) -> np.ndarray:
+    """For parameter sets ``thetas`` (T, G, 3) of the shared model (posterior draws, say) the
+    chance of a success within each budget of ``N`` per group and item, (T, len(N), G, I), as
+    :meth:`PooledFit.probabilities` gives it for one set; all sets and budgets in one compiled
+    pass."""
+    from ._common import check_target
+
+    target = check_target(target)
+    _, codes = _family_codes(families, data.shape[0])
+    return _solve_prob(np.asarray(thetas, float), data, N, target, True, codes)
+
+
+def pooled_shared_share(thetas, families) -> np.ndarray:
+    """Shared share s^2 / (s^2 + v) (T, G) of parameter sets (T, G, 3) (``PooledFit.params``'s
+    ``shared_share`` for each set)."""
+    thetas = np.asarray(thetas, float)
+    _, codes = _family_codes(families, thetas.shape[1])
+    var = np.asarray(jax.vmap(_residual_vars_fn(codes))(jnp.asarray(thetas)))
+    s2 = np.exp(2.0 * thetas[..., 2])
+    return s2 / (s2 + var)
