@@ -27,6 +27,24 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("SCALEFIT_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 
+# xdist already runs one test process per core: grouped best-of-N work in the tests runs one group
+# at a time (tests that check the threads set SCALEFIT_THREADS themselves)
+os.environ.setdefault("SCALEFIT_THREADS", "1")
+
+#: the slowest test files (seconds on 2 cores, `--durations` of 2026-12-06), run first: `make
+#: test` hands whole files to its 2 workers in collection order, so a long file collected last
+#: (the notebooks: about 4 minutes) would leave one worker idle at the end
+SLOW_FILES = ("test_notebooks.py", "test_chain.py", "test_bayes_betabinom.py", "test_cli.py", "test_bayes_compare.py",
+              "test_batch.py", "test_pooled.py", "test_reproducible.py", "test_bayes_pooled.py", "test_fit_bounds.py",
+              "test_sampling_censored.py", "test_bayes_calibration.py", "test_report_layout.py", "test_fit_recovery.py",
+              "test_install.py", "test_report_posterior.py", "test_devices.py", "test_family_registry.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(SLOW_FILES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(SLOW_FILES)))  # stable: file order kept otherwise
+
+
 def _in_ci() -> bool:
     return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
