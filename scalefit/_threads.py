@@ -19,11 +19,13 @@ R = TypeVar("R")
 
 #: environment variable capping the threads (1: one group after another)
 THREADS_ENV = "SCALEFIT_THREADS"
+#: default cap: every thread holds its group's tables and compiled buffers
+MAX_DEFAULT_THREADS = 8
 
 
 def host_workers(tasks: int) -> int:
-    """Threads for ``tasks`` independent items: the cores this process may use (or
-    ``SCALEFIT_THREADS``), at most one per item."""
+    """Threads for ``tasks`` independent items: the cores this process may use, at most
+    :data:`MAX_DEFAULT_THREADS` (or ``SCALEFIT_THREADS``), at most one per item."""
     raw = os.environ.get(THREADS_ENV)
     if raw is not None and raw.strip():
         try:
@@ -33,7 +35,8 @@ def host_workers(tasks: int) -> int:
         if cap < 1:
             raise ArgumentError(f"{THREADS_ENV} = {raw!r} is not a positive integer")
     else:
-        cap = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        cap = min(cores, MAX_DEFAULT_THREADS)
     return max(1, min(cap, tasks))
 
 

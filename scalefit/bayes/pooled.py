@@ -49,6 +49,8 @@ def _settings(nuts: Mapping | None, seed: int) -> NutsSettings:
     if unknown:
         raise ArgumentError(f"`{unknown[0]}` is not a sampler setting; have "
                             f"{', '.join(NutsSettings.__dataclass_fields__)}")
+    if "seed" in nuts and not isinstance(nuts["seed"], (int, np.integer)):
+        raise ArgumentError(f"nuts={{'seed': {nuts['seed']!r}}} must be an integer")
     if "seed" in nuts and int(nuts["seed"]) != int(seed):
         raise ArgumentError("give the sampler's seed once: `seed=` or nuts={'seed': ...}, not both")
     nuts["seed"] = int(seed)
@@ -187,12 +189,18 @@ class PooledPosterior(PosteriorMixin):
     def to_dict(self) -> dict:
         d = self.data
         return self._json_record({"groups": [str(g) for g in d.groups], "items": [str(i) for i in d.items],
-                                  "families": list(self.families), "n": d.n.tolist(), "k": d.k.tolist()})
+                                  "families": list(self.families), "n": d.n.tolist(), "k": d.k.tolist(),
+                                  "first_success": [[None if not np.isfinite(v) else float(v) for v in row]
+                                                    for row in d.first_success],
+                                  "until_success": bool(d.until_success)})
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "PooledPosterior":
         try:
-            data = pooled_data(d["n"], d["k"], groups=d["groups"], items=d["items"])
+            fs = d.get("first_success")
+            fs = None if fs is None else np.array([[np.nan if v is None else v for v in row] for row in fs], float)
+            data = pooled_data(d["n"], d["k"], groups=d["groups"], items=d["items"], first_success=fs,
+                               until_success=d.get("until_success"))
             fams = tuple(d["families"])
             post, stats = record_draws(d)
             return cls(data, fams, _build_idata(post, stats, data, fams), *record_tail(d))

@@ -44,6 +44,7 @@ from .._files import atomic_write_text, json_text
 from .._result import clean_json
 from ..errors import ArgumentError
 from ..plots import plot_pooled_choice, plot_pooled_forecasts, plot_sharing
+from ..sampling.pooled import choice_split_text
 from ..plots._style import fmt_factor, fmt_num
 from ._layout import Flow
 from ._registry import RenderContext, Section, register_renderer
@@ -102,6 +103,7 @@ def pooled_record(grouped, N: Sequence[float], *, target: str = "fresh", level: 
         "title": title or "Pooled and independent best-of-N forecasts",
         "target": target, "level": float(level), "num_bootstrap": int(num_bootstrap),
         "pool": grouped.pool, "z": float(grouped.z), "choice_fraction": int(grouped.choice_fraction),
+        "until_success": bool(grouped.data.until_success),
         "data": {"n_groups": int(n.shape[0]), "n_items": int(n.shape[1]), "attempts_min": int(att.min()),
                  "attempts_max": n_max, "items_per_group": present.sum(axis=1).tolist(), "source": source,
                  "data_hash": md["data_hash"]},
@@ -225,9 +227,9 @@ def render_pooled(record: Mapping, ctx: RenderContext) -> Section:
     flow.page_break("Which forecast each group uses, and why")
     flow.heading("Which forecast each group uses, and why")
     flow.paragraph(
-        f"Internal backtest: every item's attempts are thinned to n // {frac} (drawn without replacement), both "
-        f"models are refitted on them and asked for the rate the full n attempts show (a {frac}× extrapolation); "
-        "the error is the mean absolute error of that rate over the group's thinnings. Gain: the group's own "
+        f"Internal backtest: {choice_split_text(bool(record.get('until_success', False)), frac)}; both models are "
+        "refitted on the cut data; the error is the absolute error of the group's mean predicted rate, averaged "
+        "over the thinnings. Gain: the group's own "
         f"model's error minus the pooled model's. Rule (pool = 'auto'): pooled only where the gain exceeds {z:g} "
         f"standard errors of the gain; the rule asked for here was pool = {record['pool']!r}.", size=9)
     ratio = choice["gain"].astype(float) / choice["gain_se"].astype(float)

@@ -262,7 +262,7 @@ def _pooled_predict(args) -> int:
         raise ArgumentError(f"`--pool` = {args.pool} needs `--groups` (e.g. --groups model): it pools groups")
     if _is_until(frame) and args.likelihood != "attempts":
         raise ArgumentError(f"`--likelihood` = {args.likelihood}: the pooled model fits every attempt of a "
-                            "sample-until-success log (--likelihood attempts)")
+                            "sample-until-success log (--likelihood attempts), or use --pool off")
     data = pooled_from_frame(frame, groups)
     cands = tuple(_names(args.candidates)) or DEFAULT_CANDIDATES
     fit = fit_groups(data, pool=args.pool, candidates=cands, fraction=args.fraction, repeats=args.repeats,

@@ -145,6 +145,11 @@ def pooled_data(n, k, *, groups=None, items=None, first_success=None, until_succ
     groups = tuple(range(G)) if groups is None else tuple(groups)
     items = tuple(range(I)) if items is None else tuple(items)
     until = bool(known.any()) if until_success is None else bool(until_success)
+    missing = until & (k > 0) & ~known
+    if missing.any():
+        g, i = np.argwhere(missing)[0]
+        raise ArgumentError(f"`first_success` is missing for a solved item of a sample-until-success log "
+                            f"(group {groups[g]!r}, item {items[i]!r}, k = {k[g, i]})")
     return PooledData(n, k, fs, groups, items, until)
 
 
@@ -952,6 +957,15 @@ def _choice_splits(data: PooledData, fraction: int, repeats: int, seed: int) -> 
                          data.n.astype(float), (data.k > 0).astype(float))
 
 
+def choice_split_text(until_success: bool, fraction: int) -> str:
+    """How the choice's internal backtest cut the data (for summaries and the report page)."""
+    if until_success:
+        return (f"every item cut at its group's first n_g // {fraction} attempts, scored on whether it was solved "
+                f"within n_g, the budget every item of the group was observed for (a {fraction}x extrapolation)")
+    return (f"every item's attempts thinned to n // {fraction}, drawn without replacement, scored on the rate its "
+            f"full n attempts show (a {fraction}x extrapolation)")
+
+
 def _pooled_internal(data: PooledData, sp: _ChoiceSplits, W, codes, warm=None):
     """Residuals (D, R, G, I) of the pooled model's continued rate at each item's budget, fitted
     on each thinning (R) under item weights W (D, I)."""
@@ -1061,8 +1075,7 @@ class GroupedBon:
         with pd.option_context("display.width", 160, "display.float_format", "{:.4g}".format):
             lines.append(self.sharing.to_string(index=False))
             lines.append("")
-            lines.append(f"internal backtest, pooled vs independent (continued rate at the full budget n from "
-                         f"n // {self.choice_fraction} attempts per item, a {self.choice_fraction}x extrapolation):")
+            lines.append(f"internal backtest, pooled vs independent ({choice_split_text(self.data.until_success, self.choice_fraction)}):")
             lines.append(self.scores.to_string(index=False))
         for g in self.data.groups:
             lines.append(f"{g}: {self.choice[g]} -- {self.reasons[g]}")
