@@ -936,19 +936,21 @@ def _choice_splits(data: PooledData, fraction: int, repeats: int, seed: int) -> 
     Sample-until-success logs: every item of group g cut once at its first m_g = n_g // fraction
     attempts (:func:`~scalefit.sampling.holdout.first_attempts`; n_g the budget every item of the
     group was observed for, solved or not), predicting whether it was solved within n_g (exact)."""
-    from .holdout import first_attempts, solved_within, thin_counts
+    from .holdout import internal_splits, thin_counts
 
-    if data.until_success:
+    if data.until_success:  # each group cut by the per-group backtest's own rule
+        from .models import item_data
+
         G, I = data.shape
         ms, ks = np.zeros((1, G, I), np.int64), np.zeros((1, G, I), np.int64)
         budget, truth = np.zeros((G, I)), np.zeros((G, I))
         for g in range(G):
             pres = data.present[g]
-            n_g = int(data.n[g, pres].min())
-            sub = first_attempts(data.first_success[g, pres], max(1, n_g // fraction))
-            ms[0, g, pres], ks[0, g, pres] = sub.n, sub.k
-            budget[g, pres] = n_g
-            truth[g, pres] = solved_within(data.first_success[g, pres], n_g)
+            own = item_data(data.n[g, pres], data.k[g, pres], first_success=data.first_success[g, pres],
+                            until_success=True)
+            sp = internal_splits(own, fraction, 1, seed)
+            ms[0, g, pres], ks[0, g, pres] = sp.data[0].n, sp.data[0].k
+            budget[g, pres], truth[g, pres] = sp.budget, sp.truth
         return _ChoiceSplits(ms, ks, budget, truth)
     rng = np.random.default_rng([seed, 2])
     m = np.where(data.present, np.maximum(1, data.n // fraction), 0)
