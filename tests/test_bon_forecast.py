@@ -176,3 +176,29 @@ def test_span_interval_covers_every_tail_the_backtest_cannot_reject(small_fit):
     assert fixed.plausible_models() == ("beta",)
     with pytest.raises(ArgumentError, match=r"`tails` = 'wide' must be 'choice' or 'span'"):
         bon.predict([1000], num_bootstrap=0, tails="wide")
+
+
+def test_forecast_bootstrap_reuses_the_select_bootstrap_without_changing_a_number(small_fit, monkeypatch):
+    """The select bootstrap's item resamples are the first resamples of a forecast bootstrap with
+    the same seed, so their internal backtests are taken from the fit.  The forecast must be
+    identical, bit for bit, to one that recomputes them (the cache dropped), and only the
+    resamples beyond the select bootstrap's (here 40 - 20) may be backtested again."""
+    from dataclasses import replace
+
+    assert small_fit.select_cache is not None and small_fit.select_cache.errors.shape == (20, 3)
+    seen = []
+    real = F._bootstrap_internal
+    monkeypatch.setattr(F, "_bootstrap_internal", lambda *a, **k: seen.append(len(a[5])) or real(*a, **k))
+    cached = small_fit.predict_forecast([1000, 10_000], num_bootstrap=40, seed=small_fit.seed)
+    assert seen == [20]
+    seen.clear()
+    fresh = replace(small_fit, select_cache=None).predict_forecast([1000, 10_000], num_bootstrap=40,
+                                                                   seed=small_fit.seed)
+    assert seen == [40]
+    for a in ("estimate", "lower", "upper"):
+        np.testing.assert_array_equal(getattr(cached, a), getattr(fresh, a))
+    assert cached.choice_share == fresh.choice_share
+    # another seed draws other resamples: nothing is reused
+    seen.clear()
+    small_fit.predict_forecast([1000], num_bootstrap=25, seed=small_fit.seed + 1)
+    assert seen == [25]

@@ -159,12 +159,27 @@ def _internal_scores(models, data: ItemData, splits: InternalSplits, mult: np.nd
     return _Internal(error, bias, np.sqrt(var), thetas)
 
 
-def _bootstrap_internal(models, data: ItemData, fraction: int, repeats: int, seed: int, mult: np.ndarray) -> _Internal:
-    """Internal backtest on item resamples ``mult``, warm-started from the point fits."""
+def _bootstrap_internal(models, data: ItemData, fraction: int, repeats: int, seed: int, mult: np.ndarray,
+                        point: _Internal | None = None) -> _Internal:
+    """Internal backtest on item resamples ``mult``, warm-started from the point fits (``point``:
+    the internal backtest of the data themselves, computed here when not given)."""
     splits = internal_splits(data, fraction, repeats, seed)
-    point = _internal_scores(models, data, splits, np.ones((1, data.size)))
+    if point is None:
+        point = _internal_scores(models, data, splits, np.ones((1, data.size)))
     warm = [{m: th[m][0] for m in models} for th in point.split_thetas]
     return _internal_scores(models, data, splits, mult, warm=warm)
+
+
+@dataclass(frozen=True, eq=False)
+class _SelectCache:
+    """What :func:`fit_bon` computed for the choice and the whole-procedure bootstrap reuses:
+    the internal backtest of the data (warm starts) and the internal errors (S, M) of the
+    select bootstrap's item resamples ``item_resamples(I, S, seed)``.  Resamples are drawn row
+    by row, so a forecast bootstrap with the same seed starts with the same S resamples and
+    needs only the rest: identical numbers, a third fewer refits at the defaults."""
+
+    point: _Internal
+    errors: np.ndarray
 
 
 def continued_at_budget(model, thetas, sub: ItemData, budget: np.ndarray) -> np.ndarray:
@@ -693,6 +708,8 @@ class BonFit(ResultProtocol):
     gain_se: np.ndarray = field(default_factory=lambda: np.zeros(0))
     metadata: dict = field(default_factory=dict)
     forecast: SavedForecast | None = None
+    # not part of the result (not saved, not compared): see _SelectCache
+    select_cache: _SelectCache | None = field(default=None, repr=False, compare=False)
 
     JSON_WHAT = "best-of-N fit file"
 
@@ -891,12 +908,23 @@ class BonFit(ResultProtocol):
                 thetas[m] = _fit_warm(m, rows, W, self.fits[m].theta)[0]
                 bar.update(1)
             if len(models) > 1:
-                internal = _bootstrap_internal(models, self.data, self.fraction, self.repeats, self.seed, mult)
-                chosen = choose_candidate(internal.error, self.gain_se, self.z)
+                chosen = choose_candidate(self._bootstrap_errors(mult, seed), self.gain_se, self.z)
                 bar.update(1)
             else:
                 chosen = np.zeros(B, dtype=int)
         return thetas, chosen, mult
+
+    def _bootstrap_errors(self, mult: np.ndarray, seed: int) -> np.ndarray:
+        """Internal errors (B, M) of the item resamples ``mult = item_resamples(I, B, seed)``;
+        those the select bootstrap already computed (same seed) are taken from it."""
+        models = self._models_for_bootstrap()
+        cache = self.select_cache
+        done = 0 if cache is None or seed != self.seed else min(len(mult), len(cache.errors))
+        parts = [cache.errors[:done]] if done else []
+        if done < len(mult):
+            parts.append(_bootstrap_internal(models, self.data, self.fraction, self.repeats, self.seed, mult[done:],
+                                             point=None if cache is None else cache.point).error)
+        return np.concatenate(parts)
 
     def _bootstrap_draws(self, N_arr, target, B, seed, per_model: dict | None = None):
         """Whole-procedure bootstrap at budgets ``N_arr``: per replicate and budget the number of
@@ -1385,16 +1413,20 @@ def fit_bon(data, k=None, *, model: str = "auto", candidates=DEFAULT_CANDIDATES,
         fits[m] = make_fit(m, th[0], f[0], conv[0], gn[0], nb[0], data.size, True)
     score = pd.DataFrame({"model": list(models)})
     gain_se = np.zeros(len(models))
+    cache = None
     if model == "auto" and len(models) > 1:
         splits = internal_splits(data, fraction, repeats, seed)
         internal = _internal_scores(models, data, splits, np.ones((1, data.size)))
         if select_bootstrap:
-            boot = _bootstrap_internal(models, data, fraction, repeats, seed, item_resamples(data.size, select_bootstrap, seed))
+            boot = _bootstrap_internal(models, data, fraction, repeats, seed, item_resamples(data.size, select_bootstrap, seed),
+                                       point=internal)
             gain_se = np.std(boot.error[:, :1] - boot.error, axis=0, ddof=1)
+            cache = _SelectCache(internal, boot.error)
             se_kind = f"bootstrap SE over {select_bootstrap} item resamples"
         else:
             gain_se = internal.se_diff[0]
             se_kind = "jackknife SE over items"
+            cache = _SelectCache(internal, np.zeros((0, len(models))))
         j = int(choose_candidate(internal.error, gain_se, z)[0])
         chosen = models[j]
         err = internal.error[0]
@@ -1427,7 +1459,7 @@ def fit_bon(data, k=None, *, model: str = "auto", candidates=DEFAULT_CANDIDATES,
     score["converged"] = [fits[m].converged for m in models]
     score["chosen"] = [m == chosen for m in models]
     return BonFit(data, fits, score, chosen, reason, models, selection, fraction, repeats, int(seed), float(z),
-                  np.asarray(gain_se, float))
+                  np.asarray(gain_se, float), select_cache=cache)
 
 
 def forecast(data, k=None, N=None, *, target: str = "fresh", level: float = 0.9, num_bootstrap: int = 200,
