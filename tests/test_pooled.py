@@ -260,8 +260,10 @@ def test_until_success_logs_cut_at_first_attempts():
     likelihood, so the pooled fit uses the counts as they are, but thinning them at random would
     not be (a broken item's last batch holds a success by construction).  The choice's internal
     backtest therefore cuts every item at its first m = n_g // 10 attempts, as the per-group
-    backtest does; checked against the full attempt record, and the per-group fits inside
-    fit_groups see the log as sample-until-success."""
+    backtest does, where n_g is the fewest attempts made on an unsolved item (here the cap: the
+    log decides every item's truth there; a solved item's batch end would waste the log);
+    checked against the full attempt record, and the per-group fits inside fit_groups see the
+    log as sample-until-success."""
     from scalefit.sampling.holdout import is_until_success
     from scalefit.sampling.pooled import _choice_splits, pooled_from_frame
 
@@ -277,7 +279,8 @@ def test_until_success_logs_cut_at_first_attempts():
     sp = _choice_splits(data, 10, repeats=4, seed=0)
     assert sp.ms.shape[0] == 1  # the cut is deterministic: one split, whatever `repeats`
     for g in range(3):
-        n_g = n[g].min()
+        open_ = ~np.isfinite(first[g])
+        n_g = n[g][open_].min() if open_.any() else n[g].max()
         m = n_g // 10
         cut = record[g, :, :m]
         solved = cut.any(axis=1)

@@ -159,10 +159,14 @@ def internal_splits(data: ItemData, fraction: int, repeats: int, seed: int) -> I
 
     Counts: every item thinned ``repeats`` times to max(1, n_i // fraction) attempts drawn without
     replacement; it must predict its full budget n_i, where it is solved iff k_i > 0.
-    Sample-until-success logs: every item cut at its first m = n_min // fraction attempts (n_min:
-    the budget every item was observed for, solved or not); the truth at n_min is exact."""
+    Sample-until-success logs: every item cut at its first m = n_min // fraction attempts, where
+    n_min is the smallest number of attempts made on an item never solved (all items solved: the
+    largest number made).  The truth at n_min is exact for every item: a solved item's first
+    success is recorded, an unsolved one failed at least n_min times.  (The budget of a solved
+    item, the end of the batch holding its success, says nothing about the others.)"""
     if is_until_success(data):
-        n_min = int(data.attempts.min())
+        open_ = ~np.isfinite(data.first_success)
+        n_min = int(data.attempts[open_].min() if open_.any() else data.attempts.max())
         sub = first_attempts(data.first_success, max(1, n_min // fraction))
         truth = solved_within(data.first_success, n_min).astype(float)
         return InternalSplits([sub], np.full(data.size, float(n_min)), truth, fraction, "first")
