@@ -25,7 +25,10 @@ spectrally accurate for smooth integrands).  An item's marginal likelihood coupl
 
     L_i = sum_q w_q prod_g K_g(i | u_q),   K_g(i | u) = E_x[p^k (1 - p)^(n - k)],  logit p = s_g u + x.
 
-Items missing from a group enter with the empty observation (K = 1).  The fit maximises the
+Items missing from a group enter with the empty observation (K = 1).  A batch-censored row (no
+success in the first n attempts, at least one among the next w: ``PooledData.extra``) has the
+likelihood (1 - p)^n - (1 - p)^(n + w), formed node by node in log space, so it is one more row
+of the same table.  The fit maximises the
 likelihood times weak priors (each family's own, log s ~ N(0, 2^2)) by the package's damped
 Newton solver.  The binomial likelihood table on the logit grid does not depend on the
 parameters, so each group's kernel and its first and second derivatives are one matrix product
