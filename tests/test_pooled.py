@@ -478,6 +478,16 @@ def test_batch_censored_pooled_reduces_to_per_group_batch_fits(batch_log):
     # the same rows without first successes: continued chances come from the model
     blind = pooled_data(db.n, db.k, extra=db.extra)
     bfit = fit.__class__(blind, fit.theta, False, fit.objective, fit.converged, fit.grad_norm, fit.families)
+    # the choice's internal backtest cannot cut an interval whose first success it does not see
+    with pytest.raises(ArgumentError, match=r"^`data` holds batch-censored rows \(`extra` > 0\) without first"):
+        fit_groups(blind)
+    # a frame's `extra` column gives the same rows
+    from scalefit.sampling.pooled import pooled_from_frame
+
+    cols = pd.DataFrame({"model": np.repeat(list("abc"), I_ITEMS), "item": np.tile(np.arange(I_ITEMS), 3),
+                         "n": db.n.ravel(), "k": db.k.ravel(), "extra": db.extra.ravel()})
+    again = pooled_from_frame(cols, ["model"])
+    assert np.array_equal(again.extra, db.extra) and np.array_equal(again.n, db.n) and not again.until_success
     N = 55
     straddle = (db.extra > 0) & (db.n < N) & (N < db.n + db.extra)
     assert straddle.sum() >= 3
