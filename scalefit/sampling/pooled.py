@@ -42,7 +42,8 @@ Forecasts
 Every item's posterior over its latent effects uses all groups' data: the chance that group g
 solves item i within N fresh attempts is 1 - E[(1 - p_ig)^N | data], a ratio of two marginal
 likelihoods.  ``target="continued"`` follows :mod:`scalefit.sampling.bonfit`: solved items stay
-solved, an unsolved item needs a success in its next N - n attempts.  Every parameter set (the
+solved, an unsolved item needs a success in its next N - n attempts, and a batch-censored item
+is solved within N once its interval ends by N (in between, the model's chance given its data).  Every parameter set (the
 fit and its bootstrap replicates) and every budget go through one compiled pass: the tables of
 the data and of each budget's extra attempts are stacked, so each set's family masses are
 formed once and multiplied with all of them.
@@ -63,7 +64,7 @@ from .._config import require_x64
 from .._threads import map_in_threads
 from ..errors import ArgumentError
 from ._optim import damped_newton
-from ._common import short_value
+from ._common import as_counts, short_value
 from ._special import log1mexp
 from .families._common import GRID_EDGES, GRID_NODES, grid_aux, node_masses, scaled_grid_table
 from .families import get_family
@@ -132,22 +133,6 @@ class PooledData:
                          until_success=self.until_success if np.isfinite(fs).any() else None)
 
 
-def _check_counts(name: str, a, shape=None) -> np.ndarray:
-    """(G, I) non-negative integer counts as int64; a one-line error naming ``name`` and the
-    first bad value otherwise."""
-    a = np.asarray(a)
-    if shape is not None and a.shape != shape:
-        raise ArgumentError(f"`{name}` (shape {a.shape}) must have the shape of `n` {shape}")
-    if not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
-        raise ArgumentError(f"`{name}` must hold non-negative integer counts; got dtype {a.dtype}")
-    a = a.astype(float) if a.dtype == bool else a
-    bad = ~np.isfinite(a) | (a < 0) | (a != np.round(a))
-    if bad.any():
-        g, i = np.argwhere(bad)[0]
-        raise ArgumentError(f"`{name}` = {short_value(a[g, i])} is not a non-negative integer count (group {g}, item {i})")
-    return a.astype(np.int64)
-
-
 def pooled_data(n, k, *, groups=None, items=None, first_success=None, until_success=None, extra=None) -> PooledData:
     """Validate (G, I) arrays of attempts and successes (n = 0: item not attempted by the group).
 
@@ -170,7 +155,9 @@ def pooled_data(n, k, *, groups=None, items=None, first_success=None, until_succ
     if np.any(k > n):
         g, i = np.argwhere(k > n)[0]
         raise ArgumentError(f"`k` = {k[g, i]} exceeds `n` = {n[g, i]} (group {g}, item {i})")
-    ex = np.zeros_like(n) if extra is None else _check_counts("extra", extra, n.shape)
+    ex = np.zeros_like(n) if extra is None else as_counts("extra", extra)
+    if ex.shape != n.shape:
+        raise ArgumentError(f"`extra` (shape {ex.shape}) must have the shape of `n` {n.shape}")
     both = (ex > 0) & (k > 0)
     if both.any():
         g, i = np.argwhere(both)[0]
