@@ -300,23 +300,35 @@ def test_until_success_logs_cut_at_first_attempts():
         pooled_data(n, k, first_success=bad)
 
 
-def test_cli_pool_until_success_log_needs_attempts_likelihood(tmp_path, capsys):
-    """A sample-until-success attempt log is pooled with every attempt; `--likelihood batch`
-    (only the batch of the first success) is refused in one line, before any fitting."""
+def test_cli_pool_until_success_log_with_batch_likelihood(batch_log, tmp_path, capsys):
+    """(d) A sample-until-success attempt log pooled at batch granularity (`--likelihood batch`:
+    only the batch of each first success) runs end to end and names each group's choice (the
+    log of the tests above, so that the compiled programs are shared; no bootstrap, to keep it
+    short); `--likelihood first_success` is still refused in one line, before any fitting, and
+    so is a bad batch size (the loader's one-line error)."""
     from scalefit.cli import main
 
-    rng = np.random.default_rng(2)
-    p = rng.beta(0.5, 3, size=(2, 20))
-    n, k, first, record = _until_success_log(rng, p, 10, 50)
-    rows = [{"model": m, "item": i, "attempt": a + 1, "success": int(record[g, i, a])}
-            for g, m in enumerate("ab") for i in range(20) for a in range(n[g, i])]
+    frame, _, _, _, record = batch_log
+    n = frame["n"].to_numpy().reshape(3, I_ITEMS)
+    g, i, a = np.nonzero(np.arange(record.shape[2])[None, None, :] < n[..., None])
     path = tmp_path / "log.csv"
-    pd.DataFrame(rows).to_csv(path, index=False)
-    assert main(["bon", "predict", str(path), "--groups", "model", "--pool", "on", "--likelihood", "batch",
-                 "--N", "500"]) == 2
-    lines = capsys.readouterr().err.splitlines()  # the loader's note on the log's layout, then the error
+    pd.DataFrame({"model": np.array(list("abc"))[g], "item": i, "attempt": a + 1,
+                  "success": record[g, i, a].astype(int)}).to_csv(path, index=False)
+    base = ["bon", "predict", str(path), "--groups", "model", "--pool", "auto", "--N", "1000", "--batch-size", "10",
+            "--cap", "100"]
+    assert main(base + ["--likelihood", "batch", "--candidates", "logit_normal", "--select-bootstrap", "0",
+                        "--repeats", "1", "--bootstrap", "0"]) == 0
+    out = capsys.readouterr().out
+    for m in "abc":
+        assert any(line.startswith(f"{m}: pooled -- ") or line.startswith(f"{m}: independent -- ")
+                   for line in out.splitlines()), out
+    assert main(base + ["--likelihood", "first_success"]) == 2
+    lines = capsys.readouterr().err.splitlines()  # the loader's notes on the log's layout, then the error
     assert "Traceback" not in "".join(lines)
-    assert lines[-1].startswith("scalefit: error: `--likelihood` = batch")
+    assert lines[-1].startswith("scalefit: error: `--likelihood` = first_success")
+    assert main(base[:-4] + ["--batch-size", "0", "--likelihood", "batch"]) == 2
+    err = capsys.readouterr().err
+    assert "--batch-size" in err and "Traceback" not in err and err.strip().count("\n") == 0
 
 
 def test_sharing_gradient_is_finite_at_extreme_kumaraswamy_shapes():
@@ -337,3 +349,159 @@ def test_sharing_gradient_is_finite_at_extreme_kumaraswamy_shapes():
     fd = [(float(fn(jnp.asarray(th + h * e))[0][0]) - float(fn(jnp.asarray(th - h * e))[0][0])) / (2 * h)
           for e in np.eye(3)[:, None, :]]
     np.testing.assert_allclose(grad[0], fd, rtol=1e-6, atol=1e-8)
+
+
+# --------------------------------------------------------------------------------------------
+# batch-censored rows (a sample-until-success log read at batch granularity)
+
+
+def test_batch_censored_rows_leave_ordinary_tables_alone_and_match_a_direct_likelihood():
+    """(a) Rows with extra = 0 (and the data tables of a PooledData without censored rows) are
+    the ordinary rows, number for number (array_equal: the same computation, not a tolerance).
+    (b) A censored row (no success in n, at least one in the next w) gets the likelihood
+    (1 - p)^n - (1 - p)^(n + w) on the grid, checked against the same difference formed in
+    60-digit decimal arithmetic at nodes from p = 7e-13 (where the float64 difference of the
+    two powers would lose 5 of its 16 digits) to p = 1 - 1e-7.  The grid value is
+    n log(1 - p) + log(1 - (1 - p)^w) with log(1 - p) from log-expit (a few ulps, relative) and
+    the second term by expm1 (relative accuracy kept however small w p is): |error| <= a few
+    ulps of |n log(1 - p)| <= 20 x 16.2, i.e. ~1e-13 absolute on the log; 1e-11 leaves room for
+    the table's scaling by the row's maximum (one more rounding of a number of that size)."""
+    from decimal import Decimal, getcontext
+
+    from scalefit.sampling import pooled as P
+    from scalefit.sampling.families._common import GRID_NODES
+
+    rng = np.random.default_rng(4)
+    n = rng.integers(0, 40, size=(2, 12))
+    k = np.minimum(rng.binomial(n, 0.3), n)
+    k[:, 0] = 1
+    n[:, 0] = np.maximum(n[:, 0], 1)
+    plain = pooled_data(n, k)
+    zero = pooled_data(n, k, extra=np.zeros_like(n))
+    old, new = P._tables(n, k), P._data_tables(zero)
+    assert all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(old, new))
+    assert all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(old, P._data_tables(plain)))
+    for N in (50, 400):  # the forecast rows of ordinary data: the data plus N - n failures as before
+        rows = P._forecast_rows(plain, N, "continued")
+        assert np.array_equal(rows[2], P._extra_failures(plain, N, "continued")) and not np.any(rows[3])
+
+    # (b) rows (n, w): (20, 10), (0, 10) (solved in the first batch), (35, 5); k = 0
+    cn = np.array([[20, 0, 35], [1, 1, 1]])
+    ck = np.array([[0, 0, 0], [1, 1, 1]])
+    cw = np.array([[10, 10, 5], [0, 0, 0]])
+    Lt, zero_lump, one_lump, kmax, index = (np.asarray(a) for a in P._tables(cn, ck, 0.0, cw))
+    getcontext().prec = 60
+    nodes = [0, 200, 500, 560, 600, 700, 880]  # u = -28, -18, -3, 0, 2, 7, 16
+    for i in range(3):
+        r = index[0, i]
+        for c in nodes:
+            q = 1 / (1 + Decimal(float(GRID_NODES[c])).exp())  # 1 - p at the node
+            direct = float((q ** int(cn[0, i]) - q ** int(cn[0, i] + cw[0, i])).ln())
+            grid = kmax[0, r] + np.log(Lt[0, r, c])
+            assert abs(grid - direct) < 1e-11, (i, c, grid, direct)
+        # p = 0 cannot give a success in the interval; p = 1 gives it at once (only for n = 0)
+        assert zero_lump[0, r] == 0.0
+        assert (one_lump[0, r] > 0) == (cn[0, i] == 0)
+    # bad input: one line naming the argument and the value
+    with pytest.raises(ArgumentError, match=r"^`extra` = 10 with `k` = 1: .*\(group 1, item 0\)$"):
+        pooled_data(cn, ck, extra=np.full(cn.shape, 10))
+    for bad, shown in ((-1, "-1 is below the smallest allowed value 0"), (2.5, "2.5 is not an integer count"),
+                       (np.nan, "nan is not an integer count")):
+        w = cw.astype(float)
+        w[0, 1] = bad
+        with pytest.raises(ArgumentError, match=rf"^`extra` = {shown}$"):
+            pooled_data(cn, ck, extra=w)
+    with pytest.raises(ArgumentError, match=r"^`extra` \(shape \(3,\)\)"):
+        pooled_data(cn, ck, extra=cw[0])
+    with pytest.raises(ArgumentError, match=r"^`first_success` = 20 is not an attempt"):
+        pooled_data(cn, ck, extra=cw, first_success=np.where(cw > 0, 20.0, np.nan), until_success=False)
+
+
+@pytest.fixture(scope="module")
+def batch_log():
+    """A pooled sample-until-success log: 3 groups x 120 items, batches of 10, cap 100, item
+    rates lower than the other tests' (MU - 3) so that every group leaves items unbroken and
+    breaks items in many batches.  Returns (frame, attempts data, batch-censored data, p, record)."""
+    from scalefit.sampling.pooled import pooled_from_frame
+
+    rng = np.random.default_rng(11)
+    u = rng.normal(size=I_ITEMS)
+    p = 1.0 / (1.0 + np.exp(-(MU[:, None] - 3.0 + S[:, None] * u + SIG[:, None] * rng.normal(size=(3, I_ITEMS)))))
+    n, k, first, record = _until_success_log(rng, p, 10, 100)
+    frame = pd.DataFrame({"model": np.repeat(["a", "b", "c"], I_ITEMS), "item": np.tile(np.arange(I_ITEMS), 3),
+                          "n": n.ravel(), "k": k.ravel(), "first_success": first.ravel(), "batch_size": 10,
+                          "cap": 100, "censored": ~np.isfinite(first.ravel()) & (n.ravel() < 100)})
+    return (frame, pooled_from_frame(frame, ["model"]), pooled_from_frame(frame, ["model"], likelihood="batch"),
+            p, record)
+
+
+def test_batch_censored_fit_recovers_the_attempts_fit(batch_log):
+    """(c) The same log fitted with every attempt and with only the batch of each first success:
+    the batch fit uses less information (the position within the batch and the successes after
+    the first are dropped), so its estimates scatter around the attempts fit's.  For nested
+    efficient estimators the difference has variance Var(batch) - Var(attempts) <= Var(batch)
+    (Hausman), so |difference| / SE(batch) is at most standard normal in scale: 4 SE (observed
+    information) is a two-sided 6e-5 tail per parameter, < 1e-3 over the 9; the same bound
+    for pass@N at 10x and 100x the batch size with the SD of 40 one-step bootstrap replicates
+    of the batch fit as its SE (the replicates' SD is itself uncertain by ~1/sqrt(2 x 40) = 11%,
+    which 4 SE absorbs)."""
+    from scalefit.sampling.pooled import _laplace_cov, fit_pooled, pooled_chances
+
+    frame, da, db, p, record = batch_log
+    assert np.array_equal(db.solved, np.isfinite(da.first_success)) and np.any(db.extra > 0)
+    assert np.any((db.n == 0) & (db.extra > 0)) and np.any(~db.solved)  # first-batch breaks and unbroken items
+    fa, fb = fit_pooled(da), fit_pooled(db)
+    assert fa.converged and fb.converged, (fa.message, fb.message)
+    se = np.sqrt(np.diag(_laplace_cov(fb))).reshape(fb.theta.shape)
+    z = (fb.theta - fa.theta) / se
+    assert np.all(np.abs(z) < 4.0), z
+    N = [55, 100, 1000]
+    rep = fb.replicates(N, num_bootstrap=40, seed=1, verdict=False)  # one pass: the fit and its replicates
+    sd = np.std(np.mean(rep.probabilities, axis=3), axis=0, ddof=1)  # (J, G)
+    ra = np.mean(pooled_chances(fa.theta[None], fa.data, N, families=fa.families)[0], axis=2)
+    rb = np.mean(rep.point, axis=2)
+    assert np.all(np.abs(ra - rb)[1:] < 4.0 * sd[1:]), (ra, rb, sd)
+    # continued within the observed budget: the log decides it (first successes known)
+    cont = pooled_chances(fb.theta[None], db, N[:1], target="continued", families=fb.families)[0, 0]
+    np.testing.assert_array_equal(np.mean(cont, axis=1), record[:, :, :55].any(axis=2).mean(axis=1))
+
+
+def test_batch_censored_pooled_reduces_to_per_group_batch_fits(batch_log):
+    """(c) With the shared effect switched off, the pooled model on batch-censored rows is G
+    independent fits (as test_reduces_to_independent_fits for counts): each group's parameters
+    agree with fit_bon on until_success_items(..., "batch") for the same family to the solvers'
+    tolerance (1e-5, as there), and so do fresh pass@N and the continued chance of items whose
+    interval straddles the budget -- given their data without first successes, the model's
+    E[(1-p)^n - (1-p)^N] / E[(1-p)^n - (1-p)^(n+w)] on both sides."""
+    from scalefit.sampling import fit_bon, item_data, until_success_items
+    from scalefit.sampling.pooled import fit_pooled
+
+    frame, _, db, _, _ = batch_log
+    fit = fit_pooled(db, shared=False)
+    assert fit.converged, fit.message
+    # the same rows without first successes: continued chances come from the model
+    blind = pooled_data(db.n, db.k, extra=db.extra)
+    bfit = fit.__class__(blind, fit.theta, False, fit.objective, fit.converged, fit.grad_norm, fit.families)
+    # the choice's internal backtest cannot cut an interval whose first success it does not see
+    with pytest.raises(ArgumentError, match=r"^`data` holds batch-censored rows \(`extra` > 0\) without first"):
+        fit_groups(blind)
+    # a frame's `extra` column gives the same rows
+    from scalefit.sampling.pooled import pooled_from_frame
+
+    cols = pd.DataFrame({"model": np.repeat(list("abc"), I_ITEMS), "item": np.tile(np.arange(I_ITEMS), 3),
+                         "n": db.n.ravel(), "k": db.k.ravel(), "extra": db.extra.ravel()})
+    again = pooled_from_frame(cols, ["model"])
+    assert np.array_equal(again.extra, db.extra) and np.array_equal(again.n, db.n) and not again.until_success
+    N = 55
+    straddle = (db.extra > 0) & (db.n < N) & (N < db.n + db.extra)
+    assert straddle.sum() >= 3
+    pc = bfit.probabilities(N, "continued")
+    for g, m in enumerate("abc"):
+        items = until_success_items(frame[frame["model"] == m], "batch")
+        ref = fit_bon(items, model="logit_normal").fit
+        np.testing.assert_allclose(fit.theta[g], ref.theta, atol=1e-5)
+        np.testing.assert_allclose(fit.rates(1000)[g], np.mean(ref.predict_values(items, 1000)), atol=1e-5)
+        plain = item_data(items.n, items.k, extra=items.extra)
+        theirs = ref.solve_probabilities(plain, N, target="continued")
+        np.testing.assert_allclose(pc[g], theirs, atol=1e-5)
+        assert np.all((pc[g][straddle[g]] > 0) & (pc[g][straddle[g]] < 1))

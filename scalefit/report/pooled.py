@@ -77,8 +77,8 @@ def pooled_record(grouped, N: Sequence[float], *, target: str = "fresh", level: 
     pred = grouped.predict(N, target=target, level=level, num_bootstrap=num_bootstrap, seed=seed)
     data = grouped.data
     n, k = np.asarray(data.n), np.asarray(data.k)
-    present = n > 0
-    att = n[present]
+    present = data.present  # a batch-censored row broken in its first batch has n = 0
+    att = (n + data.extra)[present]
     scores = grouped.scores.copy()
     scores["reason"] = [grouped.reasons[g] for g in scores["group"]]
     sh = grouped.sharing.rename(columns={"lower_90": "lower", "upper_90": "upper"})

@@ -260,10 +260,10 @@ def _pooled_predict(args) -> int:
     groups = list(frame.attrs.get("groups") or [])
     if not groups:
         raise ArgumentError(f"`--pool` = {args.pool} needs `--groups` (e.g. --groups model): it pools groups")
-    if _is_until(frame) and args.likelihood != "attempts":
-        raise ArgumentError(f"`--likelihood` = {args.likelihood}: the pooled model fits every attempt of a "
-                            "sample-until-success log (--likelihood attempts), or use --pool off")
-    data = pooled_from_frame(frame, groups)
+    if _is_until(frame) and args.likelihood == "first_success":
+        raise ArgumentError(f"`--likelihood` = {args.likelihood}: the pooled model reads a sample-until-success log "
+                            "with --likelihood attempts or batch, or use --pool off")
+    data = pooled_from_frame(frame, groups, likelihood=args.likelihood)
     cands = tuple(_names(args.candidates)) or DEFAULT_CANDIDATES
     fit = fit_groups(data, pool=args.pool, candidates=cands, fraction=args.fraction, repeats=args.repeats,
                      seed=args.seed, z=args.z, select_bootstrap=args.select_bootstrap)

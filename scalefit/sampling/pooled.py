@@ -25,7 +25,10 @@ spectrally accurate for smooth integrands).  An item's marginal likelihood coupl
 
     L_i = sum_q w_q prod_g K_g(i | u_q),   K_g(i | u) = E_x[p^k (1 - p)^(n - k)],  logit p = s_g u + x.
 
-Items missing from a group enter with the empty observation (K = 1).  The fit maximises the
+Items missing from a group enter with the empty observation (K = 1).  A batch-censored row (no
+success in the first n attempts, at least one among the next w: ``PooledData.extra``) has the
+likelihood (1 - p)^n - (1 - p)^(n + w), formed node by node in log space, so it is one more row
+of the same table.  The fit maximises the
 likelihood times weak priors (each family's own, log s ~ N(0, 2^2)) by the package's damped
 Newton solver.  The binomial likelihood table on the logit grid does not depend on the
 parameters, so each group's kernel and its first and second derivatives are one matrix product
@@ -39,7 +42,8 @@ Forecasts
 Every item's posterior over its latent effects uses all groups' data: the chance that group g
 solves item i within N fresh attempts is 1 - E[(1 - p_ig)^N | data], a ratio of two marginal
 likelihoods.  ``target="continued"`` follows :mod:`scalefit.sampling.bonfit`: solved items stay
-solved, an unsolved item needs a success in its next N - n attempts.  Every parameter set (the
+solved, an unsolved item needs a success in its next N - n attempts, and a batch-censored item
+is solved within N once its interval ends by N (in between, the model's chance given its data).  Every parameter set (the
 fit and its bootstrap replicates) and every budget go through one compiled pass: the tables of
 the data and of each budget's extra attempts are stacked, so each set's family masses are
 formed once and multiplied with all of them.
@@ -60,7 +64,7 @@ from .._config import require_x64
 from .._threads import map_in_threads
 from ..errors import ArgumentError
 from ._optim import damped_newton
-from ._common import short_value
+from ._common import as_counts, short_value
 from ._special import log1mexp
 from .families._common import GRID_EDGES, GRID_NODES, grid_aux, node_masses, scaled_grid_table
 from .families import get_family
@@ -89,7 +93,9 @@ class PooledData:
     not attempt an item; ``first_success`` (G, I): the attempt of the first success where known
     (NaN: none, or not recorded); ``until_success``: sampling stopped at each item's first
     success (or at the end of its batch), so the internal backtest cuts items at their first
-    attempts instead of thinning them at random."""
+    attempts instead of thinning them at random; ``extra`` (G, I): batch-censored rows, as in
+    :class:`~scalefit.sampling.items.ItemData` -- no success in the first ``n`` attempts and at
+    least one among attempts n + 1..n + extra (0: an ordinary row of k successes in n)."""
 
     n: np.ndarray
     k: np.ndarray
@@ -97,22 +103,46 @@ class PooledData:
     groups: tuple
     items: tuple
     until_success: bool = False
+    extra: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.extra is None:
+            object.__setattr__(self, "extra", np.zeros_like(self.n))
 
     @property
     def present(self) -> np.ndarray:
-        return self.n > 0
+        return (self.n > 0) | (self.extra > 0)
+
+    @property
+    def solved(self) -> np.ndarray:
+        """(G, I): a success observed, counted (k > 0) or inside a censoring interval."""
+        return (self.k > 0) | (self.extra > 0)
 
     @property
     def shape(self) -> tuple:
         return self.n.shape
 
+    def group_items(self, g: int):
+        """Group ``g``'s observations of the items it attempted as the per-group fits take them
+        (:class:`~scalefit.sampling.items.ItemData`: censored rows and first successes kept)."""
+        from .items import item_data
 
-def pooled_data(n, k, *, groups=None, items=None, first_success=None, until_success=None) -> PooledData:
+        pres = self.present[g]
+        fs = self.first_success[g, pres]
+        return item_data(self.n[g, pres], self.k[g, pres], extra=self.extra[g, pres], first_success=fs,
+                         until_success=self.until_success if np.isfinite(fs).any() else None)
+
+
+def pooled_data(n, k, *, groups=None, items=None, first_success=None, until_success=None, extra=None) -> PooledData:
     """Validate (G, I) arrays of attempts and successes (n = 0: item not attempted by the group).
 
     ``first_success`` (G, I): the attempt of each item's first success (NaN: none or unknown);
     ``until_success``: the log stopped sampling at first successes (default: whenever
-    ``first_success`` holds a value)."""
+    ``first_success`` holds a value).  ``extra`` (G, I): batch-censored rows (a
+    sample-until-success log read at batch granularity, :func:`~scalefit.sampling.until_success_items`
+    with ``"batch"``): ``extra > 0`` says no success in the first ``n`` attempts and at least one
+    among the next ``extra`` (such a row has ``k = 0``; its first success, where given, lies in
+    that interval); 0 (the default) for ordinary rows."""
     n = np.asarray(n)
     k = np.asarray(k)
     if n.ndim != 2 or n.shape != k.shape:
@@ -125,45 +155,71 @@ def pooled_data(n, k, *, groups=None, items=None, first_success=None, until_succ
     if np.any(k > n):
         g, i = np.argwhere(k > n)[0]
         raise ArgumentError(f"`k` = {k[g, i]} exceeds `n` = {n[g, i]} (group {g}, item {i})")
+    ex = np.zeros_like(n) if extra is None else as_counts("extra", extra)
+    if ex.shape != n.shape:
+        raise ArgumentError(f"`extra` (shape {ex.shape}) must have the shape of `n` {n.shape}")
+    both = (ex > 0) & (k > 0)
+    if both.any():
+        g, i = np.argwhere(both)[0]
+        raise ArgumentError(f"`extra` = {ex[g, i]} with `k` = {k[g, i]}: a batch-censored row has no counted "
+                            f"successes (k = 0) (group {g}, item {i})")
     G, I = n.shape
     if G < 2:
         raise ArgumentError(f"pooling needs at least 2 groups; got {G}")
     if I < 2:
         raise ArgumentError(f"pooling needs at least 2 items; got {I}")
+    solved = (k > 0) | (ex > 0)
     for g in range(G):
-        if not np.any(k[g] > 0):
+        if not np.any(solved[g]):
             raise ArgumentError(f"group {groups[g] if groups is not None else g}: no item has a success")
     fs = np.full(n.shape, np.nan) if first_success is None else np.asarray(first_success, float)
     if fs.shape != n.shape:
         raise ArgumentError(f"`first_success` (shape {fs.shape}) must have the shape of `n` {n.shape}")
     known = np.isfinite(fs)
-    bad = known & ((fs < 1) | (fs > n) | (k == 0) | (fs != np.round(fs)))
+    # an ordinary row's first success is one of its n attempts with k > 0; a censored row's lies
+    # in its interval n + 1..n + extra
+    low = np.where(ex > 0, n + 1, 1)
+    high = np.where(ex > 0, n + ex, n)
+    bad = known & ((fs < low) | (fs > high) | ~solved | (fs != np.round(fs)))
     if bad.any():
         g, i = np.argwhere(bad)[0]
+        detail = f"n = {n[g, i]}, k = {k[g, i]}" + (f", extra = {ex[g, i]}" if ex[g, i] > 0 else "")
         raise ArgumentError(f"`first_success` = {short_value(fs[g, i])} is not an attempt with a success "
-                            f"(n = {n[g, i]}, k = {k[g, i]}; group {g}, item {i})")
+                            f"({detail}; group {g}, item {i})")
     groups = tuple(range(G)) if groups is None else tuple(groups)
     items = tuple(range(I)) if items is None else tuple(items)
     until = bool(known.any()) if until_success is None else bool(until_success)
-    missing = until & (k > 0) & ~known
+    missing = until & solved & ~known
     if missing.any():
         g, i = np.argwhere(missing)[0]
         raise ArgumentError(f"`first_success` is missing for a solved item of a sample-until-success log "
                             f"(group {groups[g]!r}, item {items[i]!r}, k = {k[g, i]})")
-    return PooledData(n, k, fs, groups, items, until)
+    return PooledData(n, k, fs, groups, items, until, ex)
 
 
-def pooled_from_frame(frame: pd.DataFrame, groups) -> PooledData:
+def pooled_from_frame(frame: pd.DataFrame, groups, likelihood: str = "attempts") -> PooledData:
     """A counts frame (:func:`scalefit.io.load_attempts`: ``item``, ``n``, ``k`` and group
-    columns) as a :class:`PooledData` (items aligned across groups by ``item``)."""
+    columns) as a :class:`PooledData` (items aligned across groups by ``item``).
+
+    A sample-until-success log (``first_success``, ``batch_size``, ``cap`` columns) is read with
+    ``likelihood`` ``"attempts"`` (every attempt made) or ``"batch"`` (only the batch of each
+    first success: batch-censored rows, :func:`~scalefit.sampling.until_success_items`); an
+    ``extra`` column of a counts frame gives batch-censored rows directly."""
+    from .items import UNTIL_SUCCESS_LIKELIHOODS, until_success_items
+
     groups = list(groups)
     if not groups:
         raise ArgumentError("pooling needs `groups` (e.g. --groups model)")
     for c in ("item", "n", "k", *groups):
         if c not in frame.columns:
             raise ArgumentError(f"the counts have no column `{c}`")
-    if "extra" in frame.columns and (frame["extra"] > 0).any():
-        raise ArgumentError("the pooled model does not support batch-censored items (`extra` > 0); use --pool off")
+    if likelihood not in UNTIL_SUCCESS_LIKELIHOODS:
+        raise ArgumentError(f"`likelihood` = {likelihood!r} is not one of "
+                            f"{', '.join(map(repr, UNTIL_SUCCESS_LIKELIHOODS))}")
+    until = "first_success" in frame.columns  # a sample-until-success log (load_attempts(..., cap=))
+    if until and likelihood == "first_success":
+        raise ArgumentError("`likelihood` = 'first_success': the pooled model reads a sample-until-success log "
+                            "with 'attempts' or 'batch' (or fit each group on its own: --pool off)")
     key = frame[groups].astype(str).agg(" / ".join, axis=1)
     glabels = sorted(key.unique())
     ilabels = list(pd.unique(frame["item"]))
@@ -173,39 +229,79 @@ def pooled_from_frame(frame: pd.DataFrame, groups) -> PooledData:
         raise ArgumentError("the counts list an item twice within a group")
     n = np.zeros((len(glabels), len(ilabels)), np.int64)
     k = np.zeros_like(n)
+    extra = np.zeros_like(n)
     fs = np.full(n.shape, np.nan)
-    n[gi, ii] = frame["n"].to_numpy(np.int64)
-    k[gi, ii] = frame["k"].to_numpy(np.int64)
-    until = "first_success" in frame.columns  # a sample-until-success log (load_attempts(..., cap=))
-    column = "first_success" if until else "first_success_at" if "first_success_at" in frame.columns else None
-    if column is not None:
-        fs[gi, ii] = frame[column].to_numpy(float)
-    return pooled_data(n, k, groups=glabels, items=ilabels, first_success=fs, until_success=until)
+    if until and likelihood == "batch":
+        rows = until_success_items(frame, "batch")
+        n[gi, ii], k[gi, ii], extra[gi, ii], fs[gi, ii] = rows.n, rows.k, rows.extra, rows.first_success
+    else:
+        n[gi, ii] = frame["n"].to_numpy(np.int64)
+        k[gi, ii] = frame["k"].to_numpy(np.int64)
+        if "extra" in frame.columns:
+            extra = np.zeros(n.shape, float)  # pooled_data names a bad value
+            extra[gi, ii] = frame["extra"].to_numpy(float)
+        column = "first_success" if until else "first_success_at" if "first_success_at" in frame.columns else None
+        if column is not None:
+            fs[gi, ii] = frame[column].to_numpy(float)
+    return pooled_data(n, k, groups=glabels, items=ilabels, first_success=fs, until_success=until, extra=extra)
 
 
-def _tables(n, k, extra=0.0):
-    """Per group, the distinct (n, k, extra) rows' scaled likelihood on the logit grid:
+def _log_interval(log_a, log_b):
+    """log(A - B) from log A >= log B, without cancellation: log A + log(1 - B / A)
+    (-inf where A = 0, so where A = B = 0 too)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = log_a + np.log(-np.expm1(log_b - log_a))
+    return np.where(np.isneginf(log_a), -np.inf, out)
+
+
+def _row_aux(rows):
+    """The grid likelihood weights (:func:`grid_aux`) of rows (R, 4) = (n, k, failures, width):
+    p^k (1 - p)^(n - k + failures), minus p^k (1 - p)^(n + width - k + failures) where width > 0
+    (a batch-censored row: no success in the first n attempts, at least one in the next width,
+    then ``failures`` more failures), node by node in log space.  Censored rows have k = 0
+    (:func:`pooled_data`), whose kernels are never sharp enough for the grid's cell integrals,
+    so both terms are point values at the same nodes and their difference is the integrand's."""
+    aux = grid_aux(rows[:, 0], rows[:, 1], rows[:, 2])
+    iv = rows[:, 3] > 0
+    if not iv.any():
+        return aux
+    r = rows[iv]
+    upper = grid_aux(r[:, 0] + r[:, 3], r[:, 1], r[:, 2])
+    out = {key: np.array(v, float, copy=True) for key, v in aux.items()}
+    for key in out:
+        out[key][iv] = _log_interval(np.asarray(aux[key])[iv], np.asarray(upper[key]))
+    return out
+
+
+def _tables(n, k, failures=0.0, width=0):
+    """Per group, the distinct (n, k, failures, width) rows' scaled likelihood on the logit grid:
     (Lt (G, R, C), zero (G, R), one (G, R), kmax (G, R), index (G, I) item -> row); kmax + log of
-    the products is the log kernel.  R is padded to a power of two >= 64: thinned and
-    full data share compiled shapes (the cost is in the family masses, not in R)."""
+    the products is the log kernel.  ``failures`` (G, I): failures added after the data (forecast
+    passes); ``width`` (G, I): batch-censored rows' intervals (:attr:`PooledData.extra`), 0 for
+    ordinary rows (:func:`_row_aux`).  R is padded to a power of two >= 64: thinned and full data
+    share compiled shapes (the cost is in the family masses, not in R)."""
     G, I = n.shape
-    e = np.broadcast_to(np.asarray(extra, float), n.shape)
+    e = np.broadcast_to(np.asarray(failures, float), n.shape)
+    w = np.broadcast_to(np.asarray(width, float), n.shape)
     uniq, index = [], np.zeros((G, I), np.int64)
     for g in range(G):
-        table, inv = np.unique(np.stack([n[g].astype(float), k[g].astype(float), e[g]], 1), axis=0,
+        table, inv = np.unique(np.stack([n[g].astype(float), k[g].astype(float), e[g], w[g]], 1), axis=0,
                                return_inverse=True)
         uniq.append(table)
         index[g] = inv.ravel()
     R = max(64, 1 << int(np.ceil(np.log2(max(len(t) for t in uniq)))))
-    rows = np.zeros((G, R, 3))
+    rows = np.zeros((G, R, 4))
     for g, t in enumerate(uniq):
         rows[g, : len(t)] = t
-    flat = rows.reshape(-1, 3)
-    aux = grid_aux(flat[:, 0], flat[:, 1], flat[:, 2])
-    table, kmax = scaled_grid_table(aux)
+    table, kmax = scaled_grid_table(_row_aux(rows.reshape(-1, 4)))
     Lt, z, o = table[:, :-2], table[:, -2], table[:, -1]
     out = tuple(jnp.asarray(a.reshape((G, R) + a.shape[1:])) for a in (Lt, z, o, kmax))
     return out + (jnp.asarray(index),)
+
+
+def _data_tables(data: "PooledData"):
+    """:func:`_tables` of the data's own rows (censored rows included)."""
+    return _tables(data.n, data.k, 0.0, data.extra)
 
 
 # --------------------------------------------------------------------------------------------
@@ -456,6 +552,12 @@ def _independent_start(n, k, codes):
     return np.where((np.asarray(codes) == 0)[:, None], ln, ab)
 
 
+def _start_counts(data: PooledData):
+    """Attempts and successes for the starting rates: a batch-censored row as one success in
+    n + extra attempts (its counts as they are otherwise)."""
+    return data.n + data.extra, np.where(data.extra > 0, 1, data.k)
+
+
 def _shared_starts(indep, codes):
     """Two (..., G, 3) starts from independent fits (..., G, 2): logit-normal with half and 90% of
     the variance shared; the other families keep their parameters with s = 0.5 and s = 1.5."""
@@ -553,18 +655,37 @@ def _kernels_fn(shared, codes):
 
 def _extra_failures(data: PooledData, N: float, target: str) -> np.ndarray:
     """(G, I) attempts beyond the data that a forecast at budget N asks about: N fresh attempts
-    (``fresh``), or an unsolved item's next N - n attempts (``continued``; 0 for solved items)."""
+    (``fresh``), or an unsolved item's next N - n attempts (``continued``; 0 for solved items,
+    batch-censored ones included)."""
     if target == "fresh":
         return np.full(data.n.shape, float(N))
-    return np.where(data.k == 0, np.maximum(float(N) - data.n, 0.0), 0.0)
+    return np.where(~data.solved, np.maximum(float(N) - data.n, 0.0), 0.0)
 
 
-def _stacked_tables(n, k, extras):
-    """The likelihood tables of the data rows followed by those of every (G, I) array in
-    ``extras`` (the same counts plus that many failures), stacked on the row axis: (Lt, z, o,
-    kmax) of shapes (G, R, ...) and index (1 + J, G, I) into the stacked rows; the data rows
-    are the first R_0 (returned last)."""
-    tabs = [_tables(n, k)] + [_tables(n, k, e) for e in extras]
+def _forecast_rows(data: PooledData, N: float, target: str) -> tuple:
+    """The rows (n, k, failures, width), each (G, I), whose kernel over the data's kernel is the
+    chance of no success that a forecast at budget N asks about (:func:`_tables`).
+
+    Fresh: the data followed by N failures (a censored row too: E[(1 - p)^N (A - B)] / E[A - B]).
+    Continued: an unsolved item's next N - n attempts fail.  A batch-censored row (no success in
+    n, at least one in n + 1..n + extra) is solved within N <= n with chance 0 and within
+    N >= n + extra with chance 1; in between, no success within N given the data is the
+    censored row (N, 0, width n + extra - N) over the data's, i.e.
+    E[(1 - p)^N - (1 - p)^(n + extra)] / E[(1 - p)^n - (1 - p)^(n + extra)]."""
+    fails = _extra_failures(data, N, target)
+    if target == "fresh":
+        return data.n, data.k, fails, data.extra
+    inside = (data.extra > 0) & (data.n < N) & (N < data.n + data.extra)
+    n = np.where(inside, int(N), data.n)
+    return n, data.k, fails, np.where(inside, data.n + data.extra - n, data.extra)
+
+
+def _stacked_tables(data: PooledData, forecasts):
+    """The likelihood tables of the data rows followed by those of every row set in
+    ``forecasts`` ((n, k, failures, width) (G, I) arrays each, :func:`_forecast_rows`), stacked
+    on the row axis: (Lt, z, o, kmax) of shapes (G, R, ...) and index (1 + J, G, I) into the
+    stacked rows; the data rows are the first R_0 (returned last)."""
+    tabs = [_data_tables(data)] + [_tables(*rows) for rows in forecasts]
     offsets = np.cumsum([0] + [int(t[0].shape[1]) for t in tabs])
     stacked = tuple(jnp.concatenate([t[j] for t in tabs], axis=1) for j in range(4))
     index = jnp.stack([t[4] + offsets[j] for j, t in enumerate(tabs)])
@@ -613,11 +734,12 @@ def _pass_fn(shared: bool, codes: tuple, rows0: int, grad: bool):
     return jax.jit(run)
 
 
-def _prob_pass(thetas, data: PooledData, extras, shared: bool, codes, *, grad: bool = False) -> dict:
-    """:func:`_pass_fn` on parameter sets (T, G, P) for the data's counts and the extra-failure
-    arrays ``extras`` (J of them): every set and budget in one compiled computation.  Returns
-    numpy arrays ``p`` (T, J, G, I), ``ll`` (T, I) and with ``grad`` ``gbar`` (T, I, G P), ``pg`` (T, G P)."""
-    tables, rows0 = _stacked_tables(data.n, data.k, extras)
+def _prob_pass(thetas, data: PooledData, forecasts, shared: bool, codes, *, grad: bool = False) -> dict:
+    """:func:`_pass_fn` on parameter sets (T, G, P) for the data's rows and the forecast row sets
+    ``forecasts`` (J of them, :func:`_forecast_rows`): every set and budget in one compiled
+    computation.  Returns numpy arrays ``p`` (T, J, G, I), ``ll`` (T, I) and with ``grad``
+    ``gbar`` (T, I, G P), ``pg`` (T, G P)."""
+    tables, rows0 = _stacked_tables(data, forecasts)
     fn = _pass_fn(bool(shared), tuple(codes), rows0, bool(grad))
     thetas = np.asarray(thetas, float)
     T = len(thetas)
@@ -639,8 +761,11 @@ def _finish_prob(p, data: PooledData, N: float, target: str) -> np.ndarray:
 
     if target == "fresh":
         return p
-    n, k = data.n, data.k
+    n, k, extra = data.n, data.k, data.extra
     out = np.where((k == 0) & (n < N), p, 0.0)
+    # a batch-censored row: solved within N once its interval ends there (its chance is the
+    # model's in between, and 0 for N <= n from the line above)
+    out = np.where((extra > 0) & (n + extra <= N), 1.0, out)
     solved = k > 0
     out = np.where(solved & (n <= N), 1.0, out)
     part = solved & (n > N)
@@ -657,7 +782,7 @@ def _solve_prob(thetas, data: PooledData, N_arr, target: str, shared: bool, code
     ``N_arr``: (T, J, G, I); NaN where the group did not attempt the item (continued target) --
     fresh forecasts cover every item."""
     N_arr = np.atleast_1d(np.asarray(N_arr, float))
-    p = _prob_pass(thetas, data, [_extra_failures(data, N, target) for N in N_arr], shared, codes)["p"]
+    p = _prob_pass(thetas, data, [_forecast_rows(data, N, target) for N in N_arr], shared, codes)["p"]
     return np.stack([_finish_prob(p[:, j], data, float(N), target) for j, N in enumerate(N_arr)], axis=1)
 
 
@@ -738,7 +863,7 @@ class PooledFit:
         data, codes, shared = self.data, tuple(self.codes), self.shared
         mult = item_resamples(data.shape[1], int(num_bootstrap), seed)
         B = len(mult)
-        tables = _tables(data.n, data.k)
+        tables = _data_tables(data)
         g, H, pg, ph = (np.asarray(a) for a in _pieces_fn(shared, codes)(jnp.asarray(self.theta.ravel()), tables))
         grad = mult @ g - pg[None]
         hess = np.einsum("bi,ijk->bjk", mult, H) - ph[None]
@@ -759,7 +884,7 @@ class PooledFit:
                 pass
         stepped = np.all(np.isfinite(out), axis=1) & np.all(np.abs(out) <= _BOUND, axis=1)
         thetas = np.where(stepped[:, None], out, self.theta.ravel()[None])
-        extras = [_extra_failures(data, NN, target) for NN in N_arr]
+        extras = [_forecast_rows(data, NN, target) for NN in N_arr]
         # the point estimate (this fit) rides along as set 0
         res = _prob_pass(np.concatenate([self.theta[None], thetas.reshape((B,) + self.theta.shape)]), data,
                          extras, shared, codes, grad=bool(verdict or refit))
@@ -822,7 +947,7 @@ class PooledFit:
         (larger u: easier item)."""
         if not self.shared:
             raise ArgumentError("a fit with shared=False has no item effect")
-        base = _log_kernels(self.theta[None], _tables(self.data.n, self.data.k), self.codes, True)[0]
+        base = _log_kernels(self.theta[None], _data_tables(self.data), self.codes, True)[0]
         A = _LOG_WU[None, :] + base.sum(axis=0)
         pi = np.exp(A - _lse(A, axis=1)[:, None])
         mean = pi @ _U_NODES
@@ -908,9 +1033,9 @@ def fit_pooled(data: PooledData, *, shared: bool = True, families=None, start=No
     if not isinstance(data, PooledData):
         raise ArgumentError("`data` must be a PooledData (see pooled_data)")
     fams, codes = _family_codes(families, data.shape[0])
-    tables = _tables(data.n, data.k)
+    tables = _data_tables(data)
     W = np.ones((1, data.shape[1]))
-    th, f, c, gn = _fit_all(data.n, data.k, W, tables, codes, shared=shared, indep=start)
+    th, f, c, gn = _fit_all(*_start_counts(data), W, tables, codes, shared=shared, indep=start)
     return PooledFit(data, th[0], bool(shared), float(f[0]), bool(c[0]), float(gn[0]), fams)
 
 
@@ -935,20 +1060,19 @@ def _choice_splits(data: PooledData, fraction: int, repeats: int, seed: int) -> 
     the internal backtest of bonfit, on every group at once), predicting its full budget n.
     Sample-until-success logs: every item of group g cut once at its first m_g = n_g // fraction
     attempts (:func:`~scalefit.sampling.holdout.first_attempts`; n_g the budget every item of the
-    group was observed for, solved or not), predicting whether it was solved within n_g (exact)."""
+    group was observed for, solved or not), predicting whether it was solved within n_g (exact):
+    :func:`~scalefit.sampling.holdout.internal_splits` on the group's own observations, so
+    batch-censored rows are cut by the attempts the log made and the first successes it
+    recorded, as in the group's own fit."""
     from .holdout import internal_splits, thin_counts
 
     if data.until_success:  # each group cut by the per-group backtest's own rule
-        from .models import item_data
-
         G, I = data.shape
         ms, ks = np.zeros((1, G, I), np.int64), np.zeros((1, G, I), np.int64)
         budget, truth = np.zeros((G, I)), np.zeros((G, I))
         for g in range(G):
             pres = data.present[g]
-            own = item_data(data.n[g, pres], data.k[g, pres], first_success=data.first_success[g, pres],
-                            until_success=True)
-            sp = internal_splits(own, fraction, 1, seed)
+            sp = internal_splits(data.group_items(g), fraction, 1, seed)
             ms[0, g, pres], ks[0, g, pres] = sp.data[0].n, sp.data[0].k
             budget[g, pres], truth[g, pres] = sp.budget, sp.truth
         return _ChoiceSplits(ms, ks, budget, truth)
@@ -984,7 +1108,7 @@ def _pooled_internal(data: PooledData, sp: _ChoiceSplits, W, codes, warm=None):
         sub = PooledData(ms, ks, np.full(ms.shape, np.nan), data.groups, data.items)
         # continued rate at the budget: unsolved thinned items need a success in budget - m
         more = np.where(ks == 0, np.maximum(sp.budget - ms, 0.0), 0.0)
-        p = _prob_pass(th, sub, [more], True, codes)["p"][:, 0]
+        p = _prob_pass(th, sub, [(ms, ks, more, 0)], True, codes)["p"][:, 0]
         p = np.where(sub.present[None], np.where(ks > 0, 1.0, p), np.nan)
         out[:, r] = p - sp.truth[None]
     return out, thetas
@@ -1015,7 +1139,7 @@ def _independent_internal(bons, data: PooledData, sp: _ChoiceSplits, W):
 def _laplace_cov(fit: PooledFit) -> np.ndarray:
     """Covariance of the parameters from the observed information (inverse Hessian of the
     penalised negative log-likelihood); NaN when it is not positive definite."""
-    tables = _tables(fit.data.n, fit.data.k)
+    tables = _data_tables(fit.data)
     _, Hi, _, ph = _pieces_fn(fit.shared, tuple(fit.codes))(jnp.asarray(fit.theta.ravel()), tables)
     H = np.asarray(ph) - np.asarray(Hi).sum(axis=0)
     try:
@@ -1133,19 +1257,19 @@ def fit_groups(data: PooledData, *, pool: str = "auto", candidates=None, fractio
     ``fraction`` is each group's own family choice (:func:`~scalefit.sampling.fit_bon`).
     """
     from .bonfit import DEFAULT_CANDIDATES, choose_candidate, item_resamples, fit_bon
-    from .models import item_data
 
     require_x64()
     if pool not in POOL_CHOICES:
         raise ArgumentError(f"`pool` = {pool!r} is not one of 'auto', 'on', 'off'")
     cands = DEFAULT_CANDIDATES if candidates is None else tuple(candidates)
 
+    if np.any(data.extra > 0) and not data.until_success:
+        raise ArgumentError("`data` holds batch-censored rows (`extra` > 0) without first successes: the choice's "
+                            "internal backtest cannot cut them; give `first_success`, or fit the pooled model alone "
+                            "(fit_pooled)")
+
     def own_fit(g):
-        pres = data.present[g]
-        fs = data.first_success[g, pres]
-        own = item_data(data.n[g, pres], data.k[g, pres], first_success=fs,
-                        until_success=data.until_success if np.isfinite(fs).any() else None)
-        return fit_bon(own, candidates=cands, fraction=fraction, repeats=repeats, seed=seed, z=z,
+        return fit_bon(data.group_items(g), candidates=cands, fraction=fraction, repeats=repeats, seed=seed, z=z,
                        select_bootstrap=select_bootstrap)
 
     bons = map_in_threads(own_fit, range(len(data.groups)))  # one group per core
@@ -1153,7 +1277,7 @@ def fit_groups(data: PooledData, *, pool: str = "auto", candidates=None, fractio
     # its residual family is the group's chosen family (logit-normal where that family has no
     # logit-scale density here), started at the group's own fit
     fams = tuple(b.model if b.model in _FAMILY_CODE else "logit_normal" for b in bons)
-    start = _independent_start(data.n, data.k, _family_codes(fams, len(fams))[1])
+    start = _independent_start(*_start_counts(data), _family_codes(fams, len(fams))[1])
     for g, b in enumerate(bons):
         if b.model == fams[g]:
             start[g] = np.asarray(b.fit.theta, float)
@@ -1282,7 +1406,7 @@ def pooled_log_posterior(data: PooledData, families=None):
     if not isinstance(data, PooledData):
         raise ArgumentError("`data` must be a PooledData (see pooled_data)")
     fams, codes = _family_codes(families, data.shape[0])
-    tables = _tables(data.n, data.k)
+    tables = _data_tables(data)
     # the rows no item uses (padding to shared compiled shapes) cost a sampler at every step
     used = int(np.max(np.asarray(tables[4]))) + 1
     return _log_posterior_fn(codes), tuple(t[:, :used] for t in tables[:4]) + (tables[4],), fams
