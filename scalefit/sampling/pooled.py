@@ -1059,8 +1059,8 @@ def _choice_splits(data: PooledData, fraction: int, repeats: int, seed: int) -> 
     attempts drawn without replacement (:func:`scalefit.sampling.holdout.thin_counts`, seeded as
     the internal backtest of bonfit, on every group at once), predicting its full budget n.
     Sample-until-success logs: every item of group g cut once at its first m_g = n_g // fraction
-    attempts (:func:`~scalefit.sampling.holdout.first_attempts`; n_g the budget every item of the
-    group was observed for, solved or not), predicting whether it was solved within n_g (exact):
+    attempts (:func:`~scalefit.sampling.holdout.first_attempts`; n_g the fewest attempts made on
+    an item of the group the log never solved, usually the cap), predicting whether it was solved within n_g (exact):
     :func:`~scalefit.sampling.holdout.internal_splits` on the group's own observations, so
     batch-censored rows are cut by the attempts the log made and the first successes it
     recorded, as in the group's own fit."""
@@ -1087,7 +1087,7 @@ def choice_split_text(until_success: bool, fraction: int) -> str:
     """How the choice's internal backtest cut the data (for summaries and the report page)."""
     if until_success:
         return (f"every item cut at its group's first n_g // {fraction} attempts, scored on whether it was solved "
-                f"within n_g, the budget every item of the group was observed for (a {fraction}x extrapolation)")
+                f"within n_g, the fewest attempts made on an item the log never solved (a {fraction}x extrapolation)")
     return (f"every item's attempts thinned to n // {fraction}, drawn without replacement, scored on the rate its "
             f"full n attempts show (a {fraction}x extrapolation)")
 
