@@ -101,6 +101,22 @@ def test_groups_run_side_by_side_with_the_same_output(counts_csv, capsys, monkey
     assert err == "scalefit: error: SCALEFIT_THREADS = 'two' is not a positive integer\n"
 
 
+def test_grouped_backtest_is_the_same_with_two_threads(counts_csv, capsys, monkeypatch):
+    """The backtest runs one task per (group, repeat) side by side: with one thread and with
+    two, the printed tables are identical byte for byte (each task computes what it computes
+    alone; the output keeps the tasks' order)."""
+    argv = ["backtest", counts_csv, "--item", "problem_idx", "--n-col", "n_samples", "--k-col", "n_correct",
+            "--groups", "model", "--fit-budget", "40", "--N", "200", "--repeats", "2", "--candidates",
+            "beta,kumaraswamy", "--select-bootstrap", "20", "--bootstrap", "20"]
+    outs = []
+    for threads in ("1", "2"):
+        monkeypatch.setenv("SCALEFIT_THREADS", threads)
+        assert run(argv) == 0
+        outs.append(capsys.readouterr().out)
+    assert outs[0] == outs[1]
+    assert "m1" in outs[0] and "m2" in outs[0]
+
+
 def test_map_in_threads_keeps_order_and_raises_the_first_failure(monkeypatch):
     from scalefit._threads import map_in_threads
 
