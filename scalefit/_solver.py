@@ -172,6 +172,27 @@ def hessian_else_gauss_newton(residuals: Callable) -> Callable:
     return fgh
 
 
+def value_and_jacfwd(fn: Callable, x):
+    """``(fn(x), J)`` with J the forward-mode Jacobian in x (trailing axis), from one trace of
+    ``fn``."""
+    J, v = jax.jacfwd(lambda z: (fn(z),) * 2, has_aux=True)(x)
+    return v, J
+
+
+def value_jacfwd_hessfwd(fn: Callable, x):
+    """``(fn(x), J, H)``: the value with its first and second forward-mode derivatives in x
+    (trailing axes (P,) and (P, P)) from one trace of ``fn`` under nested forward mode.  Tracing
+    a large ``fn`` once instead of three times (value, ``jacfwd``, ``jacfwd(jacfwd)``) is most of
+    the tracing time of the likelihood fits; the compiled computation is the same."""
+
+    def with_jac(z):
+        v, J = value_and_jacfwd(fn, z)
+        return J, (v, J)
+
+    H, (v, J) = jax.jacfwd(with_jac, has_aux=True)(x)
+    return v, J, H
+
+
 # --------------------------------------------------------------------------- damping and step rules
 @dataclass(frozen=True)
 class Rules:

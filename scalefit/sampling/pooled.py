@@ -61,6 +61,7 @@ import numpy as np
 import pandas as pd
 
 from .._config import require_x64
+from .._solver import value_and_jacfwd, value_jacfwd_hessfwd
 from .._threads import map_in_threads
 from ..errors import ArgumentError
 from ._optim import damped_newton
@@ -391,13 +392,14 @@ def _mass_derivs(theta, code: int, shared: bool, order: int):
     def masses(t):
         return _node_masses(t, code, shared)
 
-    M = masses(theta)
+    if order >= 2:
+        M, dM, d2M = value_jacfwd_hessfwd(masses, theta)  # (Q, C + 2), (..., P), (..., P, P)
+    else:
+        M, dM = value_and_jacfwd(masses, theta)
     parts = [M[..., None]]
     # masses that underflow to 0 carry no weight; the derivative of exp(-inf) can be 0 * inf
-    dM = jax.jacfwd(masses)(theta)  # (Q, C + 2, P)
     parts.append(jnp.where(jnp.isfinite(dM), dM, 0.0))
     if order >= 2:
-        d2M = jax.jacfwd(jax.jacfwd(masses))(theta)  # (Q, C + 2, P, P)
         parts.append(jnp.where(jnp.isfinite(d2M), d2M, 0.0).reshape(M.shape + (P * P,)))
     return jnp.concatenate(parts, axis=2)
 
@@ -508,7 +510,8 @@ def _make_fgh(shared: bool, codes: tuple):
         W = jnp.sum(w)
         return (-(w @ ll - pf) / W, -(w @ g - pg) / W, -(jnp.einsum("i,iab->ab", w, Hi) - ph) / W)
 
-    return fgh
+    # jitted: the solver calls it at the start and in its loop, and a jitted function is traced once
+    return jax.jit(fgh)
 
 
 @lru_cache(maxsize=None)

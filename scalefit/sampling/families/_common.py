@@ -19,6 +19,7 @@ import numpy as np
 from jax.scipy.special import gammaln
 from scipy import special as sp
 
+from ..._solver import value_jacfwd_hessfwd
 from .._special import log1mexp
 from ..betabinom import bb_loglik_rows, bb_row_derivs
 
@@ -135,9 +136,7 @@ def derivs_grid_product(masses_fn, theta, table, kmax):
         cells, below, above = masses_fn(t)
         return jnp.concatenate([cells, below[None], above[None]])
 
-    lm = fn(theta)
-    J = jax.jacfwd(fn)(theta)  # (C + 2, P)
-    Hm = jax.jacfwd(jax.jacfwd(fn))(theta)  # (C + 2, P, P)
+    lm, J, Hm = value_jacfwd_hessfwd(fn, theta)  # (C + 2,), (C + 2, P), (C + 2, P, P)
     P = J.shape[1]
     mmax = jnp.max(lm)
     m = jnp.exp(lm - mmax)
@@ -163,9 +162,7 @@ def derivs_grid(masses_fn, theta, aux):
         cells, below, above = masses_fn(t)
         return jnp.concatenate([cells, below[None], above[None]])
 
-    lm = fn(theta)  # (C + 2,)
-    J = jax.jacfwd(fn)(theta)  # (C + 2, P)
-    Hm = jax.jacfwd(jax.jacfwd(fn))(theta)  # (C + 2, P, P)
+    lm, J, Hm = value_jacfwd_hessfwd(fn, theta)  # (C + 2,), (C + 2, P), (C + 2, P, P)
     K = jnp.concatenate([aux["ker"], aux["zero"][:, None], aux["one"][:, None]], axis=1)  # (R, C + 2)
     c = K + lm[None, :]
     ll = jax.nn.logsumexp(c, axis=1)

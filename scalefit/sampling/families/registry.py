@@ -19,6 +19,7 @@ import numpy as np
 from jax.scipy.special import logit as jax_logit
 from scipy import special as sp
 
+from ..._solver import value_jacfwd_hessfwd
 from ...errors import ArgumentError
 from ._common import derivs_grid, derivs_grid_product, grid_aux, kernel_grid
 
@@ -139,9 +140,7 @@ class MixingFamily:
             if "table" in aux:  # a scaled_grid_table: one matrix product (fits re-check for floored rows)
                 return derivs_grid_product(self.log_masses, theta, aux["table"], aux["kmax"])
             return derivs_grid(self.log_masses, theta, aux)
-        ll = self.log_kernel(theta, n, k)
-        g = jax.jacfwd(self.log_kernel)(theta, n, k)  # (R, P)
-        h = jax.jacfwd(jax.jacfwd(self.log_kernel))(theta, n, k)  # (R, P, P)
+        ll, g, h = value_jacfwd_hessfwd(lambda t: self.log_kernel(t, n, k), theta)  # (R,), (R, P), (R, P, P)
         return ll, g.T, jnp.moveaxis(h, 0, -1)
 
     def to_natural(self, theta) -> dict:
