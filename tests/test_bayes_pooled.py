@@ -7,6 +7,7 @@ posterior: the posterior's mode is the point fit (same likelihood, same priors).
 
 import jax
 import numpy as np
+import pandas as pd
 import pytest
 
 import scalefit
@@ -119,6 +120,22 @@ def test_sharing_and_json(post):
     back = PooledPosterior.from_dict(d)
     assert back.data.until_success
     np.testing.assert_array_equal(back.data.first_success, np.where(p.data.k > 0, 1.0, np.nan))
+
+
+def test_load_posterior_reads_a_saved_pooled_posterior(post, tmp_path):
+    """to_json(path) -> scalefit.bayes.load_posterior(path) picks the class by the file's
+    ``format`` and rebuilds the same posterior: identical tables and forecasts (the draws are
+    written as JSON floats, which round-trip float64 exactly, so equality is exact)."""
+    _, p = post
+    path = tmp_path / "pooled_posterior.json"
+    p.to_json(path)
+    back = scalefit.bayes.load_posterior(path)
+    assert isinstance(back, PooledPosterior) and back.converged == p.converged
+    pd.testing.assert_frame_equal(back.param_table(), p.param_table())
+    # group labels come back as text (JSON keys; unnamed groups are numbered 0, 1, ...)
+    a, b = p.predict([200], target="continued"), back.predict([200], target="continued")
+    assert list(b["group"]) == [str(g) for g in a["group"]]
+    pd.testing.assert_frame_equal(b.drop(columns="group"), a.drop(columns="group"))
 
 
 @pytest.mark.parametrize("family", ["logit_normal", "kumaraswamy"])
