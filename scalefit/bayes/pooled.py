@@ -13,7 +13,7 @@ forecast machinery (:func:`~scalefit.sampling.pooled.pooled_chances`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Sequence
 
 import jax.numpy as jnp
@@ -126,6 +126,10 @@ class PooledPosterior(PosteriorMixin):
     def map_theta(self) -> np.ndarray:
         """The point fit (G, 3) the chains started from."""
         return np.asarray(self.metadata["map_theta"], float)
+
+    def with_metadata(self, **extra) -> "PooledPosterior":
+        """The same posterior with ``extra`` added to its metadata (e.g. ``command``, ``source``)."""
+        return replace(self, metadata={**self.metadata, **extra})
 
     def _repr_text(self) -> str:
         return f"{len(self.groups)} groups x {self.data.shape[1]} items, {self._verdict()}"
