@@ -138,6 +138,27 @@ def test_load_posterior_reads_a_saved_pooled_posterior(post, tmp_path):
     pd.testing.assert_frame_equal(b.drop(columns="group"), a.drop(columns="group"))
 
 
+def test_laplace_metric_is_the_point_fits_covariance(post):
+    """mass_start="laplace" starts NUTS's metric at the inverse observed information: from central
+    differences of the sampler's gradient, it must match the point fit's covariance from its own
+    analytic Hessian (two independent routes to the same matrix).  Tolerance 1e-4 relative to the
+    largest entry: the differences' truncation error is ~h^2 = 1e-8 relative (third derivatives
+    of the order of the second ones here), their rounding ~1e-13 (gradients summed over ~10^3
+    terms) / 2h = 5e-10, both far below it; a mismatch of priors or a wrong gradient moves
+    entries by far more."""
+    from scalefit.bayes.pooled import _laplace_metric
+    from scalefit.sampling.pooled import _laplace_cov
+
+    fit, _ = post
+    log_post, tables, _ = pooled_log_posterior(fit.data)
+    cov = _laplace_cov(fit)
+    dense = _laplace_metric(log_post, tables, fit.theta, dense=True)
+    np.testing.assert_allclose(dense, cov, rtol=0, atol=1e-4 * np.abs(cov).max())
+    np.testing.assert_allclose(_laplace_metric(log_post, tables, fit.theta, dense=False), np.diag(dense))
+    with pytest.raises(ArgumentError, match="mass_start"):
+        fit_pooled_bayes(fit, mass_start="fisher")
+
+
 @pytest.mark.parametrize("family", ["logit_normal", "kumaraswamy"])
 def test_log_posterior_gradient_matches_differences(family):
     """The sampler's gradient is hand-derived (one more product with the likelihood table); NUTS
