@@ -7,6 +7,7 @@ posterior: the posterior's mode is the point fit (same likelihood, same priors).
 
 import jax
 import numpy as np
+import pandas as pd
 import pytest
 
 import scalefit
@@ -119,6 +120,43 @@ def test_sharing_and_json(post):
     back = PooledPosterior.from_dict(d)
     assert back.data.until_success
     np.testing.assert_array_equal(back.data.first_success, np.where(p.data.k > 0, 1.0, np.nan))
+
+
+def test_load_posterior_reads_a_saved_pooled_posterior(post, tmp_path):
+    """to_json(path) -> scalefit.bayes.load_posterior(path) picks the class by the file's
+    ``format`` and rebuilds the same posterior: identical tables and forecasts (the draws are
+    written as JSON floats, which round-trip float64 exactly, so equality is exact)."""
+    _, p = post
+    path = tmp_path / "pooled_posterior.json"
+    p.to_json(path)
+    back = scalefit.bayes.load_posterior(path)
+    assert isinstance(back, PooledPosterior) and back.converged == p.converged
+    pd.testing.assert_frame_equal(back.param_table(), p.param_table())
+    # group labels come back as text (JSON keys; unnamed groups are numbered 0, 1, ...)
+    a, b = p.predict([200], target="continued"), back.predict([200], target="continued")
+    assert list(b["group"]) == [str(g) for g in a["group"]]
+    pd.testing.assert_frame_equal(b.drop(columns="group"), a.drop(columns="group"))
+
+
+def test_laplace_metric_is_the_point_fits_covariance(post):
+    """mass_start="laplace" starts NUTS's metric at the inverse observed information: from central
+    differences of the sampler's gradient, it must match the point fit's covariance from its own
+    analytic Hessian (two independent routes to the same matrix).  Tolerance 1e-4 relative to the
+    largest entry: the differences' truncation error is ~h^2 = 1e-8 relative (third derivatives
+    of the order of the second ones here), their rounding ~1e-13 (gradients summed over ~10^3
+    terms) / 2h = 5e-10, both far below it; a mismatch of priors or a wrong gradient moves
+    entries by far more."""
+    from scalefit.bayes.pooled import _laplace_metric
+    from scalefit.sampling.pooled import _laplace_cov
+
+    fit, _ = post
+    log_post, tables, _ = pooled_log_posterior(fit.data)
+    cov = _laplace_cov(fit)
+    dense = _laplace_metric(log_post, tables, fit.theta, dense=True)
+    np.testing.assert_allclose(dense, cov, rtol=0, atol=1e-4 * np.abs(cov).max())
+    np.testing.assert_allclose(_laplace_metric(log_post, tables, fit.theta, dense=False), np.diag(dense))
+    with pytest.raises(ArgumentError, match="mass_start"):
+        fit_pooled_bayes(fit, mass_start="fisher")
 
 
 @pytest.mark.parametrize("family", ["logit_normal", "kumaraswamy"])

@@ -119,8 +119,9 @@ def _chain_program(model: Callable, settings: NutsSettings, progress: bool):
     init_kernel, sample_kernel = hmc(potential_fn_gen=pe_gen, algo="NUTS")
     total = settings.num_warmup + settings.num_samples * settings.thinning
 
-    def one_chain(key, args, z0):
-        state = init_kernel(z0, settings.num_warmup, target_accept_prob=settings.target_accept,
+    def one_chain(key, args, z0, inverse_mass=None):
+        state = init_kernel(z0, settings.num_warmup, inverse_mass_matrix=inverse_mass,
+                            target_accept_prob=settings.target_accept,
                             max_tree_depth=settings.max_tree_depth, dense_mass=settings.dense_mass,
                             find_heuristic_step_size=True,
                             model_args=args, rng_key=key)
@@ -156,7 +157,8 @@ def _tick(i, total):  # pragma: no cover - terminal only
 
 
 def run_nuts(model: Callable, model_args: tuple, init_values: Mapping[str, Any], settings: NutsSettings,
-             *, progress: bool | None = None, cache_key: Any = None, chain_method: str | None = None) -> NutsRun:
+             *, progress: bool | None = None, cache_key: Any = None, chain_method: str | None = None,
+             inverse_mass_matrix: Any = None) -> NutsRun:
     """Run NUTS on ``model(*model_args)`` from ``init_values`` (constrained, every latent site).
 
     Warm-up and sampling of all chains are one jitted program (numpyro's NUTS kernel driven by
@@ -164,6 +166,9 @@ def run_nuts(model: Callable, model_args: tuple, init_values: Mapping[str, Any],
     later fits of the same model structure (data of the same shapes enter as arguments).
     ``chain_method``: ``"parallel"`` (``pmap`` over devices), ``"vectorized"`` (``vmap``) or
     ``"sequential"`` (``lax.map``); default :func:`chain_method_for`.
+    ``inverse_mass_matrix``: the warm-up's starting metric over the flattened unconstrained
+    coordinates (a matrix for a dense mass matrix, its diagonal otherwise), e.g. a Laplace
+    covariance at the mode; default the identity.  Warm-up still adapts it.
     """
     from numpyro.infer.util import unconstrain_fn
 
@@ -193,21 +198,21 @@ def run_nuts(model: Callable, model_args: tuple, init_values: Mapping[str, Any],
 
         if method == "parallel":
             prep = jax.jit(prepare)
-            par = jax.pmap(one_chain, in_axes=(0, None, 0))
+            par = jax.pmap(one_chain, in_axes=(0, None, 0, None))
 
-            def runner(rng_key, args, init_c):
+            def runner(rng_key, args, init_c, imm):
                 keys, z0s = prep(rng_key, args, init_c)
-                return par(keys, args, z0s)
+                return par(keys, args, z0s, imm)
         elif method == "vectorized":
-            def vec(k, a, i):
+            def vec(k, a, i, imm):
                 keys, z0s = prepare(k, a, i)
-                return jax.vmap(one_chain, in_axes=(0, None, 0))(keys, a, z0s)
+                return jax.vmap(one_chain, in_axes=(0, None, 0, None))(keys, a, z0s, imm)
 
             runner = jax.jit(vec)
         else:
-            def seq(k, a, i):
+            def seq(k, a, i, imm):
                 keys, z0s = prepare(k, a, i)
-                return jax.lax.map(lambda t: one_chain(t[0], a, t[1]), (keys, z0s))
+                return jax.lax.map(lambda t: one_chain(t[0], a, t[1], imm), (keys, z0s))
 
             runner = jax.jit(seq)
         if key is not None:
@@ -223,7 +228,8 @@ def run_nuts(model: Callable, model_args: tuple, init_values: Mapping[str, Any],
                    desc=f"NUTS ({chains} chains, {method})", leave=False, file=sys.stderr)
         _BARS["bar"] = bar
     try:
-        cons, stats = runner(jax.random.PRNGKey(int(settings.seed)), tuple(model_args), init)
+        imm = None if inverse_mass_matrix is None else jnp.asarray(inverse_mass_matrix, dtype=jnp.float64)
+        cons, stats = runner(jax.random.PRNGKey(int(settings.seed)), tuple(model_args), init, imm)
         cons = jax.block_until_ready(cons)
     finally:
         if bar is not None:

@@ -3,6 +3,7 @@
 * :func:`add_fit_arguments` adds ``--method {point,bayes}``, ``--draws``, ``--warmup``,
   ``--chains``, ``--target-accept``, ``--prior`` and ``--extrapolate`` to ``scalefit fit``;
   :func:`run_bayes_fit` runs ``scalefit fit ... --method bayes`` on the loaded frame.
+* :func:`add_sampler_arguments` adds the sampler's flags (also to ``scalefit bon predict``).
 * :func:`add_commands` registers ``scalefit compare DATA --laws a,b,c``.
 
 Handlers return an exit code and raise :class:`~scalefit.errors.ScalefitError` subclasses for
@@ -44,10 +45,13 @@ def parse_prior(text: str):
     return name, Prior(dist, tuple(vals))
 
 
-def _add_sampler_arguments(parser, *, with_method: bool, with_prior: bool = True) -> None:
+def add_sampler_arguments(parser, *, with_method: bool, with_prior: bool = True, method_help: str | None = None) -> None:
+    """Add the NUTS options (``--draws``, ``--warmup``, ``--chains``, ``--target-accept``,
+    ``--chain-method``; ``--method {point,bayes}`` and ``--prior`` when asked) to ``parser``:
+    every command that samples a posterior takes the same flags."""
     if with_method:
         parser.add_argument("--method", choices=["point", "bayes"], default="point",
-                            help="point fit (default) or Bayesian fit with NUTS")
+                            help=method_help or "point fit (default) or Bayesian fit with NUTS")
     g = parser.add_argument_group("Bayesian fit (NUTS)")
     g.add_argument("--draws", type=POSITIVE_INT, default=1000, help="posterior draws per chain (default 1000)",
                    api="num_samples")
@@ -69,7 +73,7 @@ def _add_sampler_arguments(parser, *, with_method: bool, with_prior: bool = True
 
 def add_fit_arguments(parser) -> None:
     """Add the Bayesian options to the ``scalefit fit`` parser."""
-    _add_sampler_arguments(parser, with_method=True)
+    add_sampler_arguments(parser, with_method=True)
     parser.add_argument("--extrapolate", default=[1.0, 10.0, 100.0], metavar="F1,F2,...",
                         type=number_list(lo=0.0, lo_open=True),
                         help="--method bayes: extrapolation factors (x the largest fitted scale) for the band table")
@@ -253,5 +257,5 @@ def add_commands(subparsers) -> None:
     s.add_argument("--holdout", type=LEVEL, default=0.2, api="holdout",
                    help="fraction of rows with the largest scale held out for leave-future-out (default 0.2)")
     s.add_argument("--seed", type=SEED, default=0, api="seed")
-    _add_sampler_arguments(s, with_method=False, with_prior=False)
+    add_sampler_arguments(s, with_method=False, with_prior=False)
     s.set_defaults(func=_cmd_compare)

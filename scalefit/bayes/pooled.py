@@ -13,9 +13,10 @@ forecast machinery (:func:`~scalefit.sampling.pooled.pooled_chances`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Sequence
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import numpyro
@@ -127,6 +128,10 @@ class PooledPosterior(PosteriorMixin):
         """The point fit (G, 3) the chains started from."""
         return np.asarray(self.metadata["map_theta"], float)
 
+    def with_metadata(self, **extra) -> "PooledPosterior":
+        """The same posterior with ``extra`` added to its metadata (e.g. ``command``, ``source``)."""
+        return replace(self, metadata={**self.metadata, **extra})
+
     def _repr_text(self) -> str:
         return f"{len(self.groups)} groups x {self.data.shape[1]} items, {self._verdict()}"
 
@@ -215,9 +220,27 @@ def _budgets(N) -> np.ndarray:
     return N_arr
 
 
+def _laplace_metric(log_post, tables, theta: np.ndarray, dense: bool):
+    """The inverse of the observed information at the point fit (the negative Hessian of the log
+    posterior, by central differences of its gradient: 2 x 3G gradients) as the sampler's starting
+    metric, the full matrix or its diagonal; None when it is not positive definite."""
+    grad = jax.jit(jax.grad(log_post))
+    x = np.asarray(theta, float).ravel()
+    h = 1e-4  # truncation ~h^2 of a third derivative, rounding ~1e-16 |log p| / h: both far below 1e-4 relative
+    H = np.stack([(np.asarray(grad(x + h * e, tables)) - np.asarray(grad(x - h * e, tables))) / (2 * h)
+                  for e in np.eye(x.size)])
+    info = -(H + H.T) / 2
+    try:
+        np.linalg.cholesky(info)
+    except np.linalg.LinAlgError:
+        return None
+    cov = np.linalg.inv(info)
+    return cov if dense else np.diag(cov).copy()
+
+
 def fit_pooled_bayes(data: PooledData | PooledFit, *, families=None, nuts: Mapping | None = None, seed: int = 0,
                      thresholds: Thresholds | None = None, progress: bool | None = None,
-                     chain_method: str | None = None) -> PooledPosterior:
+                     chain_method: str | None = None, mass_start: str = "identity") -> PooledPosterior:
     """Posterior of the pooled best-of-N model by NUTS.
 
     Same likelihood and priors as :func:`scalefit.sampling.pooled.fit_pooled` (the item
@@ -239,6 +262,11 @@ def fit_pooled_bayes(data: PooledData | PooledFit, *, families=None, nuts: Mappi
         The sampler's seed.
     thresholds, progress, chain_method
         As for :func:`scalefit.bayes.fit_mixing_bayes`.
+    mass_start : {"identity", "laplace"}
+        The warm-up's starting metric: the identity (default) or the inverse observed
+        information at the point fit (the identity where that is not positive definite); warm-up
+        adapts it either way.  "laplace" shortened slow warm-ups on real data but did not help
+        on small simulated data (docs/bayes.md#groups-that-share-items-the-pooled-posterior).
     """
     require_x64()
     settings = _settings(nuts, seed)
@@ -258,11 +286,15 @@ def fit_pooled_bayes(data: PooledData | PooledFit, *, families=None, nuts: Mappi
     log_post, tables, fams = pooled_log_posterior(fit.data, families)
     G = fit.data.shape[0]
     model = _model(G, log_post)
+    if mass_start not in ("laplace", "identity"):
+        raise ArgumentError(f"`mass_start` = {mass_start!r} must be 'laplace' or 'identity'")
+    metric = _laplace_metric(log_post, tables, fit.theta, settings.dense_mass) if mass_start == "laplace" else None
     run = run_nuts(model, (tables,), {"theta": jnp.asarray(fit.theta)}, settings, progress=progress,
-                   cache_key=("pooled", log_post, tuple(t.shape for t in tables)), chain_method=chain_method)
+                   cache_key=("pooled", log_post, tuple(t.shape for t in tables)), chain_method=chain_method,
+                   inverse_mass_matrix=metric)
     post = _posterior_dict(np.asarray(run.samples["theta"]), fams)
     idata = _build_idata(post, run.stats, fit.data, fams)
     diag = compute_diagnostics(idata, list(QUANTITIES), thresholds=thresholds)
     meta = {"versions": versions(), "map_theta": fit.theta.tolist(), "map_converged": bool(fit.converged),
-            "seconds": run.seconds}
+            "seconds": run.seconds, "mass_start": "laplace" if metric is not None else "identity"}
     return PooledPosterior(fit.data, fams, idata, diag, {**settings.to_dict(), "chain_method": run.chain_method}, meta)

@@ -8,19 +8,22 @@ from .._files import load_saved
 from ..errors import ArgumentError
 from .betabinom import BetaBinomialPosterior, HierarchicalBetaBinomialPosterior
 from .passuntil import PassUntilPosterior
+from .pooled import PooledPosterior
 from .posterior import FORMAT, PosteriorFit
 
 __all__ = ["load_posterior"]
 
 
 def load_posterior(path: str | Path):
-    """Load any scalefit posterior file (loss-law, Beta-Binomial or PassUntil) by its ``format`` field."""
+    """Load any scalefit posterior file (loss-law, Beta-Binomial, PassUntil or pooled best-of-N) by its
+    ``format`` field."""
 
     def build(d):
         fmt = d.get("format")
         if fmt == FORMAT:
             return PosteriorFit.from_dict(d)
-        for cls in (BetaBinomialPosterior, HierarchicalBetaBinomialPosterior, PassUntilPosterior):
+        for cls in (BetaBinomialPosterior, HierarchicalBetaBinomialPosterior, PassUntilPosterior,
+                    PooledPosterior):
             if fmt == cls.FORMAT:
                 return cls.from_dict(d)
         raise ArgumentError(f"not a scalefit posterior file (format {fmt!r})")

@@ -225,6 +225,10 @@ def _cmd_bon_fit(args) -> int:
 
 def _cmd_bon_predict(args) -> int:
     level, Ns = args.level, args.N
+    if args.method == "bayes":
+        _check_bayes_options(args)
+    if args.bootstrap is None:  # left unset (None) so that --method bayes can refuse an explicit one
+        args.bootstrap = 200
     if args.output and args.pool == "off":
         raise ArgumentError(f"`-o` = '{args.output}' saves the pooled comparison and needs --pool auto or on (per-group "
                             "forecasts: scalefit bon fit DATA -o FILE, then scalefit report FILE)")
@@ -267,6 +271,8 @@ def _pooled_predict(args) -> int:
     cands = tuple(_names(args.candidates)) or DEFAULT_CANDIDATES
     fit = fit_groups(data, pool=args.pool, candidates=cands, fraction=args.fraction, repeats=args.repeats,
                      seed=args.seed, z=args.z, select_bootstrap=args.select_bootstrap)
+    if args.method == "bayes":
+        return _pooled_posterior(args, fit)
     print(fit.summary())
     if args.output:  # the record holds the forecast below, so `scalefit report FILE` renders it without fitting
         from ..report.pooled import pooled_record, save_pooled_record
@@ -284,6 +290,53 @@ def _pooled_predict(args) -> int:
     if args.output:
         save_pooled_record(record, args.output, overwrite=args.force)
         print(f"wrote {args.output} (render it with: scalefit report {args.output} -o PDF)")
+    return 0
+
+
+def _check_bayes_options(args) -> None:
+    """`bon predict --method bayes`: the options that cannot go with it, each a one-line error."""
+    if args.pool != "on":
+        why = ("--pool auto chooses pooled or independent per group, while the posterior is that of the "
+               "pooled model for every group") if args.pool == "auto" else "it samples the pooled model's posterior"
+        raise ArgumentError(f"`--method` = bayes needs --pool on (got --pool {args.pool}): {why}")
+    if args.bootstrap is not None:
+        raise ArgumentError(f"`--bootstrap` = {args.bootstrap} is for point forecasts; `--method` = bayes reports "
+                            "posterior credible intervals (set --draws and --chains instead)")
+
+
+def _pooled_posterior(args, grouped) -> int:
+    """`bon predict --pool on --method bayes`: NUTS over the pooled model's group parameters,
+    started at the point fit ``grouped.pooled``; prints the posterior, its diagnostics and pass@N
+    with credible intervals, and saves the posterior with -o."""
+    from ..bayes import fit_pooled_bayes
+
+    point = grouped.pooled
+    fams = ", ".join(f"{g}: {f}" for g, f in zip(point.data.groups, point.families))
+    print(f"pooled point fit (the chains start at it): {point.message}; residual family per group "
+          f"(each group's own choice): {fams}")
+    nuts = dict(num_warmup=args.warmup, num_samples=args.draws, num_chains=args.chains,
+                target_accept=args.target_accept)
+    post = fit_pooled_bayes(point, nuts=nuts, seed=args.seed,
+                            chain_method=None if args.chain_method == "auto" else args.chain_method)
+    post = post.with_metadata(command=getattr(args, "_argv", None) or "scalefit " + " ".join(sys.argv[1:]),
+                              source=str(args.data))
+    print(f"NUTS: {args.chains} chain(s) x ({args.warmup} warm-up + {args.draws} draws), chains "
+          f"{post.settings['chain_method']}, {post.metadata['seconds']:.1f} s\n")
+    print(post.summary(args.level))
+    pred = post.predict(args.N, target=args.target, levels=(args.level,), seed=args.seed)
+    pred = pred[["group", "N", "mean", "estimate", "lower", "upper", "realised_lower", "realised_upper"]].copy()
+    pred["N"] = [f"{v:g}" for v in pred["N"]]
+    print(f"\npass@N ({args.target} run), posterior mean and median (estimate) of the expected rate, "
+          f"{args.level:.0%} credible intervals: lower/upper for the expected rate (parameter uncertainty), "
+          "realised_lower/upper for the rate the run will realise (plus every item's own outcome):")
+    with pd.option_context("display.width", 200, "display.max_rows", 10_000):
+        print(pred.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    if args.output:
+        post.to_json(args.output, overwrite=args.force)
+        print(f"wrote {args.output} (read it back with scalefit.bayes.load_posterior)")
+    if not post.converged:
+        print("warning: the posterior failed its diagnostics (see the remedies above); do not use its "
+              "intervals yet", file=sys.stderr)
     return 0
 
 
@@ -494,10 +547,17 @@ def add_commands(subparsers) -> None:
                         "reject; choice: the whole procedure's interval with its model choice alone")
     s.add_argument("-o", "--output", api="path",
                    help="with --pool auto|on: save the pooled comparison (both forecasts, the choice's internal "
-                        "backtest, the shared item difficulty) as JSON for `scalefit report` (never overwrites "
-                        "without --force)")
+                        "backtest, the shared item difficulty) as JSON for `scalefit report`; with --method bayes: "
+                        "the posterior as JSON (scalefit.bayes.load_posterior reads it); never overwrites "
+                        "without --force")
     s.add_argument("--force", action="store_true", help="allow overwriting --output")
-    s.set_defaults(func=_cmd_bon_predict)
+    from ..bayes.cli import add_sampler_arguments
+
+    add_sampler_arguments(s, with_method=True, with_prior=False, method_help=(
+        "point (default) or bayes: the posterior of the pooled model by NUTS (needs --pool on; slow: "
+        "minutes to an hour, see docs/bayes.md); on a CPU each chain gets its own XLA device and the "
+        "chains run in parallel"))
+    s.set_defaults(func=_cmd_bon_predict, bootstrap=None)
 
     s = bsub.add_parser("budget", help="attempts per item needed for target pass rates")
     _add_loader(s, data_required=False)
