@@ -5,6 +5,8 @@ Simulated data only.  The pooled model has no METHODS reference values; the chec
 posterior: the posterior's mode is the point fit (same likelihood, same priors).
 """
 
+import json
+
 import jax
 import numpy as np
 import pandas as pd
@@ -120,6 +122,15 @@ def test_sharing_and_json(post):
     back = PooledPosterior.from_dict(d)
     assert back.data.until_success
     np.testing.assert_array_equal(back.data.first_success, np.where(p.data.k > 0, 1.0, np.nan))
+    # batch-censored rows too: an unsolved row turned into "no success in its n attempts, at
+    # least one in the next 10" comes back as such (dropping `extra` would make it a failure)
+    d = p.to_dict()
+    g, i = map(int, np.argwhere(np.asarray(d["k"]) == 0)[0])
+    d["extra"] = np.zeros_like(np.asarray(d["n"])).tolist()
+    d["extra"][g][i] = 10
+    back = PooledPosterior.from_dict(json.loads(json.dumps(d)))
+    assert back.data.extra[g, i] == 10 and back.data.solved[g, i] and back.data.extra.sum() == 10
+    assert PooledPosterior.from_dict({**back.to_dict()}).data.extra[g, i] == 10
 
 
 def test_load_posterior_reads_a_saved_pooled_posterior(post, tmp_path):

@@ -197,7 +197,7 @@ class PooledPosterior(PosteriorMixin):
                                   "families": list(self.families), "n": d.n.tolist(), "k": d.k.tolist(),
                                   "first_success": [[None if not np.isfinite(v) else float(v) for v in row]
                                                     for row in d.first_success],
-                                  "until_success": bool(d.until_success)})
+                                  "until_success": bool(d.until_success), "extra": d.extra.tolist()})
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "PooledPosterior":
@@ -205,7 +205,7 @@ class PooledPosterior(PosteriorMixin):
             fs = d.get("first_success")
             fs = None if fs is None else np.array([[np.nan if v is None else v for v in row] for row in fs], float)
             data = pooled_data(d["n"], d["k"], groups=d["groups"], items=d["items"], first_success=fs,
-                               until_success=d.get("until_success"))
+                               until_success=d.get("until_success"), extra=d.get("extra"))
             fams = tuple(d["families"])
             post, stats = record_draws(d)
             return cls(data, fams, _build_idata(post, stats, data, fams), *record_tail(d))
