@@ -195,6 +195,11 @@ def test_forecast_bootstrap_reuses_the_select_bootstrap_without_changing_a_numbe
     fresh = replace(small_fit, select_cache=None).predict_forecast([1000, 10_000], num_bootstrap=40,
                                                                    seed=small_fit.seed)
     assert seen == [40]
+    # the choice per replicate is an argmin of these errors: compare them, not only the forecasts
+    mult = F.item_resamples(small_fit.data.size, 40, small_fit.seed)
+    np.testing.assert_array_equal(
+        small_fit._bootstrap_errors(mult, small_fit.seed),
+        real(small_fit.candidates, small_fit.data, small_fit.fraction, small_fit.repeats, small_fit.seed, mult).error)
     for a in ("estimate", "lower", "upper"):
         np.testing.assert_array_equal(getattr(cached, a), getattr(fresh, a))
     assert cached.choice_share == fresh.choice_share

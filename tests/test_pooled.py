@@ -380,6 +380,15 @@ def test_batch_censored_rows_leave_ordinary_tables_alone_and_match_a_direct_like
     zero = pooled_data(n, k, extra=np.zeros_like(n))
     old, new = P._tables(n, k), P._data_tables(zero)
     assert all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(old, new))
+    # and each item's row is its own (n, k) likelihood on the grid, built here item by item
+    from scalefit.sampling.families._common import grid_aux, scaled_grid_table
+
+    Lt, z, o, kmax, index = (np.asarray(a) for a in old)
+    for g in range(2):
+        ref, ref_max = scaled_grid_table(grid_aux(n[g].astype(float), k[g].astype(float)))
+        rows = index[g]
+        np.testing.assert_array_equal(np.concatenate([Lt[g, rows], z[g, rows, None], o[g, rows, None]], 1), ref)
+        np.testing.assert_array_equal(kmax[g, rows], ref_max)
     assert all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(old, P._data_tables(plain)))
     for N in (50, 400):  # the forecast rows of ordinary data: the data plus N - n failures as before
         rows = P._forecast_rows(plain, N, "continued")

@@ -270,3 +270,32 @@ def test_the_one_root_finder_brackets_known_roots():
     width = 20.0 / 2 ** 40
     np.testing.assert_allclose(np.asarray(hi_j - lo_j), width, rtol=1e-12)
     assert np.all((np.asarray(lo_j) <= np.cbrt(c)) & (np.cbrt(c) <= np.asarray(hi_j)))
+
+
+def test_value_and_forward_derivatives_from_one_trace_equal_jacfwd():
+    """value_and_jacfwd / value_jacfwd_hessfwd (one trace of fn under nested forward mode) give
+    fn, jacfwd(fn) and jacfwd(jacfwd(fn)) for a vector-valued fn with two output axes: the same
+    derivative rules on the same operations, so they agree to rounding; XLA may fuse or contract
+    the two programs differently on another CPU, hence a few ulps (1e-13 of the largest entry)
+    rather than bit equality."""
+    import jax
+    import jax.numpy as jnp
+
+    from scalefit._solver import value_and_jacfwd, value_jacfwd_hessfwd
+
+    def fn(t):
+        u = jnp.linspace(-2.0, 2.0, 3)[:, None] * jnp.array([1.0, -0.5])
+        return jnp.log1p(jnp.exp(t[0] * u + t[1])) * jnp.cos(t[2] * u)  # (3, 2)
+
+    x = jnp.array([0.7, -1.3, 0.4])
+    v, J, H = jax.jit(lambda z: value_jacfwd_hessfwd(fn, z))(x)
+    assert v.shape == (3, 2) and J.shape == (3, 2, 3) and H.shape == (3, 2, 3, 3)
+    def close(a, b):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-13 * float(np.max(np.abs(b))))
+
+    close(v, jax.jit(fn)(x))
+    close(J, jax.jit(jax.jacfwd(fn))(x))
+    close(H, jax.jit(jax.jacfwd(jax.jacfwd(fn)))(x))
+    v1, J1 = value_and_jacfwd(fn, x)
+    close(J1, jax.jacfwd(fn)(x))
+    close(v1, fn(x))

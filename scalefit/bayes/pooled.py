@@ -270,6 +270,8 @@ def fit_pooled_bayes(data: PooledData | PooledFit, *, families=None, nuts: Mappi
     """
     require_x64()
     settings = _settings(nuts, seed)
+    if mass_start not in ("laplace", "identity"):
+        raise ArgumentError(f"`mass_start` = {mass_start!r} must be 'laplace' or 'identity'")
     if isinstance(data, PooledFit):
         fit = data
         if not fit.shared:
@@ -286,8 +288,6 @@ def fit_pooled_bayes(data: PooledData | PooledFit, *, families=None, nuts: Mappi
     log_post, tables, fams = pooled_log_posterior(fit.data, families)
     G = fit.data.shape[0]
     model = _model(G, log_post)
-    if mass_start not in ("laplace", "identity"):
-        raise ArgumentError(f"`mass_start` = {mass_start!r} must be 'laplace' or 'identity'")
     metric = _laplace_metric(log_post, tables, fit.theta, settings.dense_mass) if mass_start == "laplace" else None
     run = run_nuts(model, (tables,), {"theta": jnp.asarray(fit.theta)}, settings, progress=progress,
                    cache_key=("pooled", log_post, tuple(t.shape for t in tables)), chain_method=chain_method,

@@ -43,7 +43,8 @@ Every item's posterior over its latent effects uses all groups' data: the chance
 solves item i within N fresh attempts is 1 - E[(1 - p_ig)^N | data], a ratio of two marginal
 likelihoods.  ``target="continued"`` follows :mod:`scalefit.sampling.bonfit`: solved items stay
 solved, an unsolved item needs a success in its next N - n attempts, and a batch-censored item
-is solved within N once its interval ends by N (in between, the model's chance given its data).  Every parameter set (the
+is solved within N once its interval ends by N (in between, the recorded outcome where its
+first success is known, else the model's chance given its data).  Every parameter set (the
 fit and its bootstrap replicates) and every budget go through one compiled pass: the tables of
 the data and of each budget's extra attempts are stacked, so each set's family masses are
 formed once and multiplied with all of them.
@@ -194,7 +195,7 @@ def pooled_data(n, k, *, groups=None, items=None, first_success=None, until_succ
     if missing.any():
         g, i = np.argwhere(missing)[0]
         raise ArgumentError(f"`first_success` is missing for a solved item of a sample-until-success log "
-                            f"(group {groups[g]!r}, item {items[i]!r}, k = {k[g, i]})")
+                            f"(group {groups[g]!r}, item {items[i]!r}, k = {k[g, i]}, extra = {ex[g, i]})")
     return PooledData(n, k, fs, groups, items, until, ex)
 
 
@@ -674,7 +675,8 @@ def _forecast_rows(data: PooledData, N: float, target: str) -> tuple:
     n, at least one in n + 1..n + extra) is solved within N <= n with chance 0 and within
     N >= n + extra with chance 1; in between, no success within N given the data is the
     censored row (N, 0, width n + extra - N) over the data's, i.e.
-    E[(1 - p)^N - (1 - p)^(n + extra)] / E[(1 - p)^n - (1 - p)^(n + extra)]."""
+    E[(1 - p)^N - (1 - p)^(n + extra)] / E[(1 - p)^n - (1 - p)^(n + extra)] (replaced by the
+    recorded outcome where the item's first success is known)."""
     fails = _extra_failures(data, N, target)
     if target == "fresh":
         return data.n, data.k, fails, data.extra
