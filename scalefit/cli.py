@@ -135,6 +135,10 @@ def _fit_command(args) -> int:
         from ._files import check_output_path
 
         check_output_path(args.output, overwrite=args.force, argument="-o")
+    if getattr(args, "sampler_flags", None):  # --draws etc. without --method bayes
+        from .bayes.cli import check_sampler_flags
+
+        check_sampler_flags(args)
     frame = _load_for_fit(args)
     if getattr(args, "method", "point") == "bayes":
         if args.bootstrap:

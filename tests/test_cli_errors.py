@@ -223,6 +223,25 @@ def test_breaks_for_another_law(tmp_path, capsys):
     assert "`--breaks` = 2 applies only to the law bnsl (got power_law)" in msg
 
 
+_FIT = ["fit", "CURVE", "--law", "power_law", "--x", "N"]
+_SAMPLER = [("--draws", "50", "50"), ("--warmup", "20", "20"), ("--chains", "2", "2"),
+            ("--target-accept", "0.9", "0.9"), ("--chain-method", "sequential", "sequential")]
+
+
+@pytest.mark.parametrize("command, flag, value, shown", [
+    *[(_FIT, *case) for case in _SAMPLER],
+    (_FIT + ["--method", "point"], "--prior", "alpha=lognormal(0,1)", "alpha=lognormal(0,1)"),
+    (_FIT, "--extrapolate", "2,20", "2,20"),
+    *[(["bon", "predict", "COUNTS", "--N", "100"], *case) for case in _SAMPLER],
+])
+def test_bayesian_settings_without_method_bayes_are_refused(command, flag, value, shown, capsys):
+    """A sampler setting given to a point fit would be ignored silently: it is refused in one
+    line naming the flag and the value, before any data are read (the files do not exist)."""
+    msg = user_error(command + [flag, value], capsys)
+    assert msg.endswith(f"`{flag}` = {shown} is a setting of --method bayes (got --method point), "
+                        "which would ignore it"), msg
+
+
 def test_api_argument_names_are_worded_as_flags(tmp_path, capsys):
     """The loader says `name it with `item=``; the CLI says `--item`."""
     path = tmp_path / "log.jsonl"

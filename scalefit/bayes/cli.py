@@ -12,6 +12,7 @@ bad input (the main CLI prints those on one line).
 
 from __future__ import annotations
 
+import argparse
 import re
 import sys
 
@@ -45,28 +46,66 @@ def parse_prior(text: str):
     return name, Prior(dist, tuple(vals))
 
 
+def _note_given(namespace, action: argparse.Action, values) -> None:
+    given = dict(getattr(namespace, "sampler_flags", None) or {})
+    given[max(action.option_strings, key=len)] = values
+    namespace.sampler_flags = given
+
+
+class _SamplerFlag(argparse.Action):
+    """Stores the value and notes the flag as given (``namespace.sampler_flags``), so that a
+    command can refuse sampler settings it would otherwise ignore (:func:`check_sampler_flags`)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        _note_given(namespace, self, values)
+
+
+class _SamplerAppend(argparse._AppendAction):
+    """``--prior``: appends, and notes the flag as given like :class:`_SamplerFlag`."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        super().__call__(parser, namespace, values, option_string)
+        _note_given(namespace, self, values)
+
+
+def check_sampler_flags(args) -> None:
+    """A one-line error when a Bayesian setting (``--draws``, ``--prior`` ...) was given without
+    ``--method bayes``: a point fit would ignore it, and the user would believe it took effect."""
+    given = getattr(args, "sampler_flags", None) or {}
+    method = getattr(args, "method", "bayes")
+    if given and method != "bayes":
+        flag, value = next(iter(given.items()))
+        if isinstance(value, (list, tuple)):
+            value = ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
+        raise ArgumentError(f"`{flag}` = {value} is a setting of --method bayes (got --method {method}), "
+                            "which would ignore it")
+
+
 def add_sampler_arguments(parser, *, with_method: bool, with_prior: bool = True, method_help: str | None = None) -> None:
     """Add the NUTS options (``--draws``, ``--warmup``, ``--chains``, ``--target-accept``,
     ``--chain-method``; ``--method {point,bayes}`` and ``--prior`` when asked) to ``parser``:
-    every command that samples a posterior takes the same flags."""
+    every command that samples a posterior takes the same flags.  Given without
+    ``--method bayes``, they are refused by :func:`check_sampler_flags`."""
     if with_method:
         parser.add_argument("--method", choices=["point", "bayes"], default="point",
                             help=method_help or "point fit (default) or Bayesian fit with NUTS")
     g = parser.add_argument_group("Bayesian fit (NUTS)")
-    g.add_argument("--draws", type=POSITIVE_INT, default=1000, help="posterior draws per chain (default 1000)",
-                   api="num_samples")
-    g.add_argument("--warmup", type=POSITIVE_INT, default=1000, help="warm-up iterations per chain (default 1000)",
-                   api="num_warmup")
-    g.add_argument("--chains", type=POSITIVE_INT, default=4, help="number of chains (default 4)", api="num_chains")
-    g.add_argument("--target-accept", type=LEVEL, default=0.8, dest="target_accept", api="target_accept",
-                   help="NUTS target acceptance probability (raise to 0.95 after divergences)")
-    g.add_argument("--chain-method", choices=["auto", "parallel", "vectorized", "sequential"], default="auto",
-                   dest="chain_method",
+    g.add_argument("--draws", action=_SamplerFlag, type=POSITIVE_INT, default=1000,
+                   help="posterior draws per chain (default 1000)", api="num_samples")
+    g.add_argument("--warmup", action=_SamplerFlag, type=POSITIVE_INT, default=1000,
+                   help="warm-up iterations per chain (default 1000)", api="num_warmup")
+    g.add_argument("--chains", action=_SamplerFlag, type=POSITIVE_INT, default=4, help="number of chains (default 4)",
+                   api="num_chains")
+    g.add_argument("--target-accept", action=_SamplerFlag, type=LEVEL, default=0.8, dest="target_accept",
+                   api="target_accept", help="NUTS target acceptance probability (raise to 0.95 after divergences)")
+    g.add_argument("--chain-method", action=_SamplerFlag, choices=["auto", "parallel", "vectorized", "sequential"],
+                   default="auto", dest="chain_method",
                    help="how chains run: auto = parallel over devices when there are enough (set "
                         "XLA_FLAGS=--xla_force_host_platform_device_count=N on a CPU), else sequential "
                         "on a CPU and vectorized on an accelerator")
     if with_prior:
-        g.add_argument("--prior", action="append", metavar="NAME=DIST(ARGS)", api="priors",
+        g.add_argument("--prior", action=_SamplerAppend, metavar="NAME=DIST(ARGS)", api="priors",
                        help="override a prior, e.g. alpha=lognormal(-1.2,0.5), e=floor(3,2), "
                             "sigma=halfnormal(0.1) (repeatable)")
 
@@ -74,7 +113,7 @@ def add_sampler_arguments(parser, *, with_method: bool, with_prior: bool = True,
 def add_fit_arguments(parser) -> None:
     """Add the Bayesian options to the ``scalefit fit`` parser."""
     add_sampler_arguments(parser, with_method=True)
-    parser.add_argument("--extrapolate", default=[1.0, 10.0, 100.0], metavar="F1,F2,...",
+    parser.add_argument("--extrapolate", action=_SamplerFlag, default=[1.0, 10.0, 100.0], metavar="F1,F2,...",
                         type=number_list(lo=0.0, lo_open=True),
                         help="--method bayes: extrapolation factors (x the largest fitted scale) for the band table")
 

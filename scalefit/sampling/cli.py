@@ -227,6 +227,10 @@ def _cmd_bon_predict(args) -> int:
     level, Ns = args.level, args.N
     if args.method == "bayes":
         _check_bayes_options(args)
+    else:
+        from ..bayes.cli import check_sampler_flags
+
+        check_sampler_flags(args)
     if args.bootstrap is None:  # left unset (None) so that --method bayes can refuse an explicit one
         args.bootstrap = 200
     if args.output and args.pool == "off":
