@@ -120,7 +120,7 @@ def test_forecast_and_internal_backtest(toy, data):
     assert got > np.mean(data.k > 0)  # more attempts solve more items
 
 
-def test_posterior_from_the_same_spec(toy, data):
+def test_posterior_from_the_same_spec(toy, data, tmp_path):
     post = fit_mixing_bayes(data, model="beta_mc", num_warmup=300, num_samples=300, num_chains=2, seed=1,
                             progress=False, thresholds=Thresholds(rhat_max=1.05, ess_min=100.0))
     # 600 draws: R-hat below 1.05 and 100 effective draws are what a short run of a 2-parameter,
@@ -139,9 +139,14 @@ def test_posterior_from_the_same_spec(toy, data):
     np.testing.assert_array_equal(tab[["lower", "upper"]].to_numpy(), tab[["q05", "q95"]].to_numpy())
     back = MixingPosterior.from_json(post.to_json())
     np.testing.assert_array_equal(back.draws("m"), post.draws("m"))  # JSON keeps draws exactly
+    # a saved file is read by the one loader of posterior files, which picks the class by format
+    post.to_json(tmp_path / "mixing.json")
+    loaded = scalefit.bayes.load_posterior(tmp_path / "mixing.json")
+    assert type(loaded) is MixingPosterior
+    np.testing.assert_array_equal(loaded.draws("theta"), post.draws("theta"))
 
 
-def test_hierarchical_posterior_from_the_same_spec(toy):
+def test_hierarchical_posterior_from_the_same_spec(toy, tmp_path):
     rng = np.random.default_rng(5)
     groups = {name: item_data(N_ATT, rng.binomial(N_ATT, rng.beta(m * C_TRUE, (1 - m) * C_TRUE, size=100)))
               for name, m in (("hard", 0.1), ("easy", 0.4))}
@@ -157,3 +162,6 @@ def test_hierarchical_posterior_from_the_same_spec(toy):
     back = HierarchicalMixingPosterior.from_json(post.to_json())
     assert back.groups == ("hard", "easy")
     np.testing.assert_array_equal(back.draws("theta"), post.draws("theta"))
+    post.to_json(tmp_path / "hier.json")
+    loaded = scalefit.bayes.load_posterior(tmp_path / "hier.json")
+    assert type(loaded) is HierarchicalMixingPosterior and loaded.groups == ("hard", "easy")

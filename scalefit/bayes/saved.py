@@ -7,6 +7,7 @@ from pathlib import Path
 from .._files import load_saved
 from ..errors import ArgumentError
 from .betabinom import BetaBinomialPosterior, HierarchicalBetaBinomialPosterior
+from .mixing import HierarchicalMixingPosterior, MixingPosterior
 from .passuntil import PassUntilPosterior
 from .pooled import PooledPosterior
 from .posterior import FORMAT, PosteriorFit
@@ -15,15 +16,15 @@ __all__ = ["load_posterior"]
 
 
 def load_posterior(path: str | Path):
-    """Load any scalefit posterior file (loss-law, Beta-Binomial, PassUntil or pooled best-of-N) by its
-    ``format`` field."""
+    """Load any scalefit posterior file (loss-law, Beta-Binomial, mixing-family, PassUntil or pooled
+    best-of-N) by its ``format`` field."""
 
     def build(d):
         fmt = d.get("format")
         if fmt == FORMAT:
             return PosteriorFit.from_dict(d)
-        for cls in (BetaBinomialPosterior, HierarchicalBetaBinomialPosterior, PassUntilPosterior,
-                    PooledPosterior):
+        for cls in (BetaBinomialPosterior, HierarchicalBetaBinomialPosterior, MixingPosterior,
+                    HierarchicalMixingPosterior, PassUntilPosterior, PooledPosterior):
             if fmt == cls.FORMAT:
                 return cls.from_dict(d)
         raise ArgumentError(f"not a scalefit posterior file (format {fmt!r})")
