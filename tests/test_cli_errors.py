@@ -242,6 +242,17 @@ def test_bayesian_settings_without_method_bayes_are_refused(command, flag, value
                         "which would ignore it"), msg
 
 
+def test_repeated_prior_flags_accumulate_with_method_bayes():
+    """--prior stays repeatable while it is also noted as given (the check above)."""
+    from scalefit.cli import build_parser
+
+    args = build_parser().parse_args(["fit", "x.csv", "--law", "power_law", "--method", "bayes",
+                                      "--prior", "alpha=lognormal(-1,1)", "--prior", "e=floor(3,2)"])
+    assert args.prior == ["alpha=lognormal(-1,1)", "e=floor(3,2)"]
+    assert args.sampler_flags == {"--prior": "e=floor(3,2)"}
+    assert build_parser().parse_args(["fit", "x.csv", "--law", "power_law"]).prior is None
+
+
 def test_api_argument_names_are_worded_as_flags(tmp_path, capsys):
     """The loader says `name it with `item=``; the CLI says `--item`."""
     path = tmp_path / "log.jsonl"

@@ -61,11 +61,12 @@ class _SamplerFlag(argparse.Action):
         _note_given(namespace, self, values)
 
 
-class _SamplerAppend(argparse._AppendAction):
-    """``--prior``: appends, and notes the flag as given like :class:`_SamplerFlag`."""
+class _SamplerAppend(argparse.Action):
+    """``--prior`` (repeatable): appends the value, and notes the flag as given like
+    :class:`_SamplerFlag`."""
 
     def __call__(self, parser, namespace, values, option_string=None):
-        super().__call__(parser, namespace, values, option_string)
+        setattr(namespace, self.dest, [*(getattr(namespace, self.dest, None) or []), values])
         _note_given(namespace, self, values)
 
 
