@@ -46,6 +46,7 @@ from .pooled import FORMAT as POOLED_FORMAT
 from .pooled import pooled_record, read_pooled_record, save_pooled_record
 # the built-in renderers register themselves on import; importing any part of scalefit.report runs this
 from . import chain as _chain, fitresult as _fitresult, posterior as _posterior  # noqa: F401,E402
+from . import pooled_posterior as _pooled_posterior  # noqa: F401,E402
 
 __all__ = [
     "build_report",
