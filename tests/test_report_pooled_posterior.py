@@ -27,7 +27,7 @@ pypdf = pytest.importorskip("pypdf")
 import scalefit  # noqa: E402
 from scalefit.bayes import PooledPosterior, load_posterior  # noqa: E402
 from scalefit.cli import main  # noqa: E402
-from scalefit.plots._style import fmt_num  # noqa: E402
+from scalefit.plots._style import fmt_factor, fmt_num  # noqa: E402
 from scalefit.report import RenderContext, available_formats, build_report, get_renderer  # noqa: E402
 
 SAVED = Path(__file__).resolve().parent / "corpus" / "results" / "PooledPosterior.json"
@@ -89,6 +89,9 @@ def test_forecast_table_prints_predict_at_the_stated_default_budgets(report):
     assert f"N = {n_max} (the most attempts per item), 10× and 100× it" in text
     for row in table_cells(post, [n_max, 10 * n_max, 100 * n_max]):
         assert row in text, row
+    # 100x the attempts is beyond the 10x limit: an extrapolation warning on the cover
+    assert any(w.startswith(f"Extrapolation {fmt_factor(100.0)} beyond the observed {n_max} attempts")
+               for w in report["info"].warnings)
     # the parameter and sharing tables print param_table / sharing (medians to 4 and 3 digits)
     tab = post.param_table(LEVEL)
     for _, r in tab.iterrows():
