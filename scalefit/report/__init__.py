@@ -22,6 +22,8 @@ Public API
 - pooled best-of-N comparisons (groups that share items): :func:`pooled_record` (from a
   :class:`~scalefit.sampling.pooled.GroupedBon`), :func:`save_pooled_record`,
   :func:`read_pooled_record`, :data:`POOLED_FORMAT`
+- saved posteriors render by their format too: loss-law posteriors (``scalefit.PosteriorFit``)
+  and pooled best-of-N posteriors (``scalefit.PooledPosterior``, :mod:`.pooled_posterior`)
 - the demo: :func:`build_demo_report`
 
 Example
