@@ -3,8 +3,8 @@ from anywhere; rewrites ``results/`` next to this file; ``python make_results.py
 rewrites only the named files).
 
 Sampling five small posteriors, a batch fit and a two-step chain costs ~100 s of compilation on
-2 cores (the pooled posterior alone ~40 s), loading them ~4 s; the protocol tests check shapes, so they load these files (which
-also checks that saved results keep loading).  Each posterior is a real NUTS run on tiny
+2 cores (the pooled posterior alone ~40 s), loading them ~4 s; the protocol tests check shapes,
+so they load these files (which also checks that saved results keep loading).  Each posterior is a real NUTS run on tiny
 settings (one chain, 40 warm-up steps, 40 draws): far too short to converge, and the tests do
 not need it to.  The chain's start tables are cut to three rows per step to keep the file small
 (nothing the protocol reads uses them).
