@@ -222,6 +222,17 @@ def test_json_round_trip(results, name):
                                   res.param_table()["estimate"].to_numpy(float))
 
 
+@pytest.mark.parametrize("path", sorted(SAVED.glob("*Posterior*.json")), ids=lambda p: p.stem)
+def test_every_saved_posterior_file_keeps_loading(path):
+    # every posterior file of tests/corpus/results (the pooled best-of-N posterior too, which the
+    # report tests render but the protocol types above do not include: it has no plot yet)
+    from scalefit.bayes import load_posterior
+
+    post = load_posterior(path)
+    assert type(post).__name__ == path.stem
+    assert type(post).from_json(post.to_json()).to_json() == post.to_json()
+
+
 def test_json_round_trip_writes_files(results, tmp_path):
     bf = results["BudgetForecast"][0]
     path = tmp_path / "budget.json"

@@ -22,6 +22,8 @@ Public API
 - pooled best-of-N comparisons (groups that share items): :func:`pooled_record` (from a
   :class:`~scalefit.sampling.pooled.GroupedBon`), :func:`save_pooled_record`,
   :func:`read_pooled_record`, :data:`POOLED_FORMAT`
+- saved posteriors render by their format too: loss-law posteriors (``scalefit.PosteriorFit``)
+  and pooled best-of-N posteriors (``scalefit.PooledPosterior``, :mod:`.pooled_posterior`)
 - the demo: :func:`build_demo_report`
 
 Example
@@ -46,6 +48,7 @@ from .pooled import FORMAT as POOLED_FORMAT
 from .pooled import pooled_record, read_pooled_record, save_pooled_record
 # the built-in renderers register themselves on import; importing any part of scalefit.report runs this
 from . import chain as _chain, fitresult as _fitresult, posterior as _posterior  # noqa: F401,E402
+from . import pooled_posterior as _pooled_posterior  # noqa: F401,E402
 
 __all__ = [
     "build_report",

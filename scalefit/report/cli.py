@@ -56,7 +56,8 @@ def add_commands(subparsers) -> None:
     """Register ``report`` on the CLI's subparsers."""
     s = subparsers.add_parser(
         "report", description="Build a multi-page PDF from saved results (scalefit fit -o, scalefit bon fit -o, pooled "
-                    "comparisons from scalefit bon predict --pool auto -o, best-of-N curve records): "
+                    "comparisons from scalefit bon predict --pool auto -o, pooled posteriors from scalefit bon predict --pool on "
+                    "--method bayes -o, best-of-N curve records): "
                     "summary, warnings, provenance, tables, plots and diagnostics.",
     )
     s.add_argument("inputs", nargs="+", metavar="FIT", help="saved result JSON file(s)", api="inputs")

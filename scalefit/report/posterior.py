@@ -149,7 +149,8 @@ def _checks_table(diag) -> pd.DataFrame:
                          for name, ok, detail, _ in diag.checks])
 
 
-def _diag_table(diag) -> pd.DataFrame:
+def diagnostics_table(diag) -> pd.DataFrame:
+    """R-hat, bulk/tail ESS and MCSE of every gated quantity, flagged against the thresholds."""
     rows = []
     th = diag.thresholds
     for name, r in diag.table.iterrows():
@@ -161,15 +162,48 @@ def _diag_table(diag) -> pd.DataFrame:
 
 
 # ============================================================================ warnings / summary
-def posterior_warnings(post, pred: pd.DataFrame, targets) -> tuple[list[str], list[str]]:
-    """(warnings, passed checks) for a posterior fit and its predictions at the targets."""
+def diagnostics_verdicts(diag) -> tuple[list[str], list[str]]:
+    """(warnings, passed checks) of a posterior's sampler diagnostics (any saved posterior's)."""
     warns, checks = [], []
-    diag = post.diagnostics
     for name, ok, detail, remedy in diag.checks:
         if ok:
             checks.append(f"{name}: {detail}")
         else:
             warns.append(f"DIAGNOSTICS FAILED ({name}): {detail}." + (f" Remedy: {remedy}." if remedy else ""))
+    return warns, checks
+
+
+def diagnostics_banner(diag) -> str | None:
+    """The banner on top of every page of a posterior whose diagnostics failed (None if they passed)."""
+    if diag.passed:
+        return None
+    failed = [c for c in diag.checks if not c[1]]
+    return ("DIAGNOSTICS FAILED: " + "; ".join(f"{c[0]} ({c[2]})" for c in failed)
+            + ". The draws may not represent the posterior. Remedy: " + " / ".join(c[3] for c in failed if c[3]) + ".")
+
+
+def diagnostics_block(flow: Flow, diag, warns: list[str], checks: list[str], max_tree_depth) -> None:
+    """The diagnostics page's opening: every warning and passed check, the sampler checks with
+    their verdicts, the remedies of those that failed, divergences, E-BFMI, tree depth, draws."""
+    flow.status_box(warns, checks)
+    flow.heading("Sampler checks (docs/bayes.md#diagnostics)", level=2)
+    flow.table(_checks_table(diag), align=["l", "c", "l"])
+    remedies = [f"{c[0]}: {c[3]}" for c in diag.checks if not c[1] and c[3]]
+    if remedies:
+        flow.box(remedies, kind="note", title="Suggested remedies")
+    flow.kv([
+        ("divergences", f"{diag.divergences} after warm-up (threshold {diag.thresholds.divergences_max})"),
+        ("E-BFMI", ", ".join(f"{b:.2f}" for b in diag.bfmi) + f" per chain (threshold {diag.thresholds.bfmi_min})"
+         if diag.bfmi else "not available"),
+        ("tree depth", f"{100 * diag.treedepth_fraction:.1f}% of transitions at the maximum "
+                       f"{max_tree_depth} (threshold {100 * diag.thresholds.treedepth_max_fraction:.0f}%)"),
+        ("draws", f"{diag.num_chains} chains × {diag.num_draws} draws"),
+    ])
+
+
+def posterior_warnings(post, pred: pd.DataFrame, targets) -> tuple[list[str], list[str]]:
+    """(warnings, passed checks) for a posterior fit and its predictions at the targets."""
+    warns, checks = diagnostics_verdicts(post.diagnostics)
     for i, (_, r) in enumerate(pred.iterrows()):
         f = _factor(r)
         if np.isfinite(f) and f > EXTRAPOLATION_WARN:
@@ -300,12 +334,7 @@ def _render(record: Mapping, ctx: RenderContext) -> Section:
     law_name = post.law.display_name
     title = f"{law_name} posterior ({short_source(ctx.source)})"
     diag = post.diagnostics
-    banner = None
-    if not post.converged:
-        failed = [c for c in diag.checks if not c[1]]
-        banner = ("DIAGNOSTICS FAILED: " + "; ".join(f"{c[0]} ({c[2]})" for c in failed)
-                  + ". The draws may not represent the posterior. Remedy: " + " / ".join(c[3] for c in failed if c[3])
-                  + ".")
+    banner = diagnostics_banner(diag)
     flow = Flow(section=title, banner=banner)
 
     # ---------------------------------------------------------------- tables
@@ -393,20 +422,7 @@ def _render(record: Mapping, ctx: RenderContext) -> Section:
     # ---------------------------------------------------------------- diagnostics
     flow.page_break("Diagnostics")
     flow.heading("Diagnostics")
-    flow.status_box(warns, checks)
-    flow.heading("Sampler checks (docs/bayes.md#diagnostics)", level=2)
-    flow.table(_checks_table(diag), align=["l", "c", "l"])
-    remedies = [f"{c[0]}: {c[3]}" for c in diag.checks if not c[1] and c[3]]
-    if remedies:
-        flow.box(remedies, kind="note", title="Suggested remedies")
-    flow.kv([
-        ("divergences", f"{diag.divergences} after warm-up (threshold {diag.thresholds.divergences_max})"),
-        ("E-BFMI", ", ".join(f"{b:.2f}" for b in diag.bfmi) + f" per chain (threshold {diag.thresholds.bfmi_min})"
-         if diag.bfmi else "not available"),
-        ("tree depth", f"{100 * diag.treedepth_fraction:.1f}% of transitions at the maximum "
-                       f"{st.get('max_tree_depth')} (threshold {100 * diag.thresholds.treedepth_max_fraction:.0f}%)"),
-        ("draws", f"{diag.num_chains} chains × {diag.num_draws} draws"),
-    ])
+    diagnostics_block(flow, diag, warns, checks, st.get("max_tree_depth"))
     try:
         loo = post.loo()
         loo_text = (f"elpd_loo {loo.elpd:.2f} (SE {loo.se:.2f}), p_loo {loo.p_loo:.2f}; {loo.message}. PSIS-LOO "
@@ -415,7 +431,7 @@ def _render(record: Mapping, ctx: RenderContext) -> Section:
         loo_text = f"not available ({type(exc).__name__})"
     flow.kv([("PSIS-LOO", loo_text)])
     flow.heading("R-hat and ESS per quantity", level=2, keep_with=1.5)
-    flow.table(_diag_table(diag), note="Every sampled quantity and the mean curve at 10× the largest fitted scale "
+    flow.table(diagnostics_table(diag), note="Every sampled quantity and the mean curve at 10× the largest fitted scale "
                                        "(curve_at_10x). MCSE: Monte Carlo standard error of the median.")
     trace = [n for n in free if n in post.idata.posterior.data_vars]
     if trace:

@@ -337,7 +337,8 @@ def _pooled_posterior(args, grouped) -> int:
         print(pred.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     if args.output:
         post.to_json(args.output, overwrite=args.force)
-        print(f"wrote {args.output} (read it back with scalefit.bayes.load_posterior)")
+        print(f"wrote {args.output} (read it back with scalefit.bayes.load_posterior; render it with: "
+              f"scalefit report {args.output} -o PDF)")
     if not post.converged:
         print("warning: the posterior failed its diagnostics (see the remedies above); do not use its "
               "intervals yet", file=sys.stderr)
